@@ -1,0 +1,27 @@
+// Test layers (DESIGN.md §5). Each layer is a jest project; scripts/test runs them in order.
+// VM-heavy layers run in band: the machine has 2 cores and TCG guests need them.
+const transform = { "^.+\\.tsx?$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] };
+const moduleNameMapper = {
+  "^vmbranch$": "<rootDir>/provider/index.ts",
+  "^vmbranch/sdk$": "<rootDir>/sdk/index.ts",
+  "^vmbranch/provider/(.*)$": "<rootDir>/provider/$1",
+};
+const layer = (name, extra = {}) => ({
+  displayName: name,
+  testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+  transform,
+  moduleNameMapper,
+  testEnvironment: "node",
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    layer("unit"),
+    layer("backend", { slowTestThreshold: 30 }),
+    layer("system", { slowTestThreshold: 60 }),
+    layer("provider", { slowTestThreshold: 60 }),
+    layer("e2e", { slowTestThreshold: 120 }),
+    layer("examples", { slowTestThreshold: 120 }),
+  ],
+};

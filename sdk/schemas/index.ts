@@ -1,0 +1,10 @@
+/** The wire contract of vmbranch v1: every request and response schema. Zod only (DESIGN.md §1). */
+export * from "./common";
+export * from "./envelope";
+export * from "./filters";
+export * from "./messages";
+export * from "./instance";
+export * from "./volume";
+export * from "./image";
+export * from "./responses";
+export * from "./issues";

@@ -1,0 +1,36 @@
+/**
+ * Exact user-facing messages for request combinations the API refuses. The backend's error
+ * registry and the Pulumi provider's `check` both use these, so a preview fails with the very
+ * words the API would answer (reference/unikraft-branching.txt, unikraft-volumes.txt).
+ */
+
+/** Fields a branch inherits from its source and therefore refuses in the request. */
+export const BRANCH_INHERITED_FIELDS = ["args", "env", "memory_mb", "vcpus"] as const;
+
+/** Fields that only make sense when cloning identity from a source (branch or template). */
+export const CLONE_OPTION_FIELDS = ["tag_filters", "annotation_filters", "new_mac_addresses", "new_smbios_serial"] as const;
+
+export const messages = {
+  branchWithImage: "Cannot specify 'image' when 'branch_from' is set",
+  branchWithTemplate: "Cannot specify 'branch_from' when creating an instance from a template",
+  branchInherited: (field: string) => `Cannot specify '${field}' when branching from an existing instance`,
+  branchPendingSnapshot: "Cannot branch from VM with pending snapshot",
+  branchBadState: (state: string) => `Cannot branch from VM in state '${state}'`,
+  branchManagedVolume: (volume: string) =>
+    `Cannot branch from VM with managed volume '${volume}': only block-based volumes (for example, ext4) can be branched`,
+  templateWithImage: "Cannot specify 'image' when creating an instance from a template",
+  templateInherited: (field: string) => `Cannot specify '${field}' when creating an instance from a template`,
+  missingSource: "Missing 'image': set 'image', 'template' or 'branch_from'",
+  cloneOptionWithoutSource: (field: string) => `Cannot specify '${field}' without 'branch_from' or 'template'`,
+  badFilter: (filter: string) =>
+    `Invalid filter '${filter}': '*' is allowed only at the end and '!' only at the start`,
+  badMac: (iface: string, mac: string) =>
+    `Invalid MAC address '${mac}' for interface '${iface}': expected a unicast address like 02:00:00:00:00:01`,
+  hostPathExclusive: (field: string) => `Cannot specify '${field}' together with 'host_path'`,
+  volumeSizeOrTemplate: "Specify exactly one of 'size_mb', 'template' or 'host_path'",
+  hostPathNotAbsolute: (path: string) => `'host_path' must be an absolute path: '${path}'`,
+  hostPathNotNormalised: (path: string) =>
+    `'host_path' must be normalised, with no '.', '..', ':' or empty components: '${path}'`,
+  mountPathInvalid: (path: string) => `Mount path 'at' must be absolute, with no '.', '..' or ':' components: '${path}'`,
+  volumeShrink: (from: number, to: number) => `Cannot shrink volume from ${from} MiB to ${to} MiB: volumes can only grow`,
+} as const;

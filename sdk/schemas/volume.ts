@@ -1,0 +1,172 @@
+/**
+ * Volume wire contract: volumes, volume templates, clones, attach/detach and PATCH operations
+ * (reference/unikraft-volumes.txt). Zod only.
+ */
+import { z } from "zod";
+import {
+  NameSchema,
+  RefOutSchema,
+  RefSchema,
+  TagSchema,
+  TagsSchema,
+  TimestampSchema,
+  UuidSchema,
+  oneOrMany,
+} from "./common";
+import { messages } from "./messages";
+
+/** Volume states (DESIGN.md §3). */
+export const VolumeStateSchema = z.enum(["pending", "initializing", "available", "mounted", "template", "error"]);
+export type VolumeState = z.infer<typeof VolumeStateSchema>;
+
+/** A filesystem name from the operator's registry (ext4 unless configured otherwise). */
+export const VolumeFilesystemSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be a registered filesystem name");
+
+function badComponents(path: string): boolean {
+  return path.split("/").slice(1).some((c) => c === "" || c === "." || c === ".." || c.includes(":"));
+}
+
+/** A mount point inside the guest: absolute, not `/`, with no `.`, `..` or `:` components. */
+export const MountPathSchema = z
+  .string()
+  .max(4096)
+  .superRefine((p, ctx) => {
+    if (!p.startsWith("/") || p === "/" || badComponents(p)) ctx.addIssue({ code: "custom", message: messages.mountPathInvalid(p) });
+  });
+
+/** A host directory for a managed volume: absolute and normalised (existence and root are checked by the backend). */
+export const HostPathSchema = z
+  .string()
+  .max(4096)
+  .superRefine((p, ctx) => {
+    if (!p.startsWith("/")) ctx.addIssue({ code: "custom", message: messages.hostPathNotAbsolute(p) });
+    else if (p !== "/" && badComponents(p)) ctx.addIssue({ code: "custom", message: messages.hostPathNotNormalised(p) });
+  });
+
+/** `POST /v1/volumes` body. Exactly one of size_mb, template, host_path. */
+export const VolumeCreateRequestSchema = z
+  .strictObject({
+    name: NameSchema.optional(),
+    size_mb: z.number().int().min(1).max(4 * 1024 * 1024).optional(),
+    filesystem: VolumeFilesystemSchema.optional(),
+    template: RefSchema.optional(),
+    host_path: HostPathSchema.optional(),
+    uid: z.number().int().min(0).max(4294967294).optional(),
+    gid: z.number().int().min(0).max(4294967294).optional(),
+    tags: TagsSchema.optional(),
+    delete_lock: z.boolean().optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (v.host_path !== undefined) {
+      if (v.size_mb !== undefined) ctx.addIssue({ code: "custom", message: messages.hostPathExclusive("size_mb"), path: ["size_mb"] });
+      if (v.template !== undefined) ctx.addIssue({ code: "custom", message: messages.hostPathExclusive("template"), path: ["template"] });
+      if (v.filesystem !== undefined) ctx.addIssue({ code: "custom", message: messages.hostPathExclusive("filesystem"), path: ["filesystem"] });
+    } else {
+      if ((v.size_mb === undefined) === (v.template === undefined))
+        ctx.addIssue({ code: "custom", message: messages.volumeSizeOrTemplate, path: ["size_mb"] });
+      if (v.uid !== undefined || v.gid !== undefined)
+        ctx.addIssue({ code: "custom", message: "'uid' and 'gid' apply only to managed volumes (with 'host_path')", path: ["uid"] });
+    }
+  });
+export type VolumeCreateRequest = z.infer<typeof VolumeCreateRequestSchema>;
+
+/** One mount of a volume. */
+export const VolumeMountSchema = z.object({ uuid: UuidSchema, name: z.string(), at: z.string(), readonly: z.boolean() });
+
+/** Progress of an asynchronous clone. */
+export const VolumeCloneInfoSchema = z.object({
+  source: RefOutSchema,
+  progress: z.number().min(0).max(100),
+  started_at: TimestampSchema,
+  finished_at: TimestampSchema.nullable(),
+  message: z.string().nullable(),
+});
+
+/** The volume object (volume templates share it, with state `template`). */
+export const VolumeSchema = z.object({
+  uuid: UuidSchema,
+  name: z.string(),
+  state: VolumeStateSchema,
+  kind: z.enum(["block", "managed"]),
+  size_mb: z.number().int().nullable(),
+  filesystem: z.string().nullable(),
+  host_path: z.string().nullable(),
+  uid: z.number().int().nullable(),
+  gid: z.number().int().nullable(),
+  persistent: z.boolean(),
+  attached_to: z.array(RefOutSchema),
+  mounted_by: z.array(VolumeMountSchema),
+  tags: z.array(z.string()),
+  delete_lock: z.boolean(),
+  created_at: TimestampSchema,
+  template: RefOutSchema.nullable(),
+  clone: VolumeCloneInfoSchema.nullable(),
+  clones: z.number().int(),
+  error: z.string().nullable(),
+});
+export type Volume = z.infer<typeof VolumeSchema>;
+
+/** `PUT /v1/volumes/{id}/attach` body. */
+export const VolumeAttachRequestSchema = z.strictObject({
+  attach_to: RefSchema,
+  at: MountPathSchema,
+  readonly: z.boolean().optional(),
+});
+export type VolumeAttachRequest = z.infer<typeof VolumeAttachRequestSchema>;
+
+/** `PUT /v1/volumes/{id}/detach` body: `from` one instance, or from all when absent. */
+export const VolumeDetachRequestSchema = z.strictObject({ from: RefSchema.optional() });
+export type VolumeDetachRequest = z.infer<typeof VolumeDetachRequestSchema>;
+
+/** One item of `POST /v1/volumes/clone`. */
+export const VolumeCloneItemSchema = z
+  .strictObject({
+    uuid: UuidSchema.optional(),
+    name: NameSchema.optional(),
+    vol_name: NameSchema.optional(),
+    tags: TagsSchema.optional(),
+    delete_lock: z.boolean().optional(),
+  })
+  .refine((r) => (r.uuid === undefined) !== (r.name === undefined), "set exactly one of 'uuid' or 'name' of the source");
+export const VolumeCloneRequestSchema = oneOrMany(VolumeCloneItemSchema);
+export type VolumeCloneItem = z.infer<typeof VolumeCloneItemSchema>;
+
+/** Result item of a clone request. */
+export const VolumeCloneResultSchema = z.object({
+  status: z.enum(["success", "error"]),
+  uuid: UuidSchema.optional(),
+  name: z.string().optional(),
+  state: VolumeStateSchema.optional(),
+  message: z.string().optional(),
+});
+
+/**
+ * One item of `POST /v1/volumes/templates`. `mode: "convert"` (default) turns the volume itself into
+ * a template, as the reference does; `mode: "copy"` freezes its current contents into a new template
+ * named `template_name` while the volume stays writable.
+ */
+export const VolumeTemplateItemSchema = z
+  .strictObject({
+    uuid: UuidSchema.optional(),
+    name: NameSchema.optional(),
+    mode: z.enum(["convert", "copy"]).optional(),
+    template_name: NameSchema.optional(),
+    tags: TagsSchema.optional(),
+    delete_lock: z.boolean().optional(),
+  })
+  .refine((r) => (r.uuid === undefined) !== (r.name === undefined), "set exactly one of 'uuid' or 'name' of the source volume")
+  .refine((r) => r.mode === "copy" || r.template_name === undefined, "'template_name' applies only with mode 'copy'");
+export const VolumeTemplateRequestSchema = oneOrMany(VolumeTemplateItemSchema);
+export type VolumeTemplateItem = z.infer<typeof VolumeTemplateItemSchema>;
+
+/** One PATCH operation on a volume or volume template (a union on `prop`, then on `op`). */
+export const VolumePatchOpSchema = z.discriminatedUnion("prop", [
+  z.strictObject({ prop: z.literal("size_mb"), op: z.literal("set"), value: z.number().int().min(1).max(4 * 1024 * 1024) }),
+  z.discriminatedUnion("op", [
+    z.strictObject({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema }),
+    z.strictObject({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema) }),
+  ]),
+  z.strictObject({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean() }),
+]);
+export type VolumePatchOp = z.infer<typeof VolumePatchOpSchema>;
+export const VolumePatchRequestSchema = oneOrMany(VolumePatchOpSchema);

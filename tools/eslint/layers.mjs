@@ -1,0 +1,88 @@
+// ESLint rule `vmbranch/layers`: imports run one way (DESIGN.md §1).
+//   examples ─▶ provider ─▶ sdk (client) ─▶ sdk/schemas (zod only)
+//   backend/api ─▶ backend/core ─▶ backend/host, backend/store ─▶ sdk
+// A file may import its own layer and the layers listed for it below; the SDK is reached by
+// package name (`vmbranch/sdk`) from outside sdk/. Tests, benchmarks and scripts may import anything.
+import path from "node:path";
+
+const LAYERS = [
+  // [layer, path prefix] — most specific first.
+  ["sdk/schemas", "sdk/schemas/"],
+  ["sdk", "sdk/"],
+  ["provider", "provider/"],
+  ["backend/host", "backend/host/"],
+  ["backend/store", "backend/store/"],
+  ["backend/core", "backend/core/"],
+  ["backend/api", "backend/api/"],
+  ["backend/cli", "backend/cli/"],
+  ["examples", "examples/"],
+];
+
+const ALLOWED = {
+  "sdk/schemas": [],
+  sdk: ["sdk/schemas"],
+  provider: ["sdk", "sdk/schemas"],
+  "backend/host": ["sdk/schemas", "sdk"],
+  "backend/store": ["sdk/schemas", "sdk"],
+  "backend/core": ["backend/host", "backend/store", "sdk/schemas", "sdk"],
+  "backend/api": ["backend/core", "sdk/schemas", "sdk"],
+  "backend/cli": ["backend/api", "backend/core", "backend/host", "backend/store", "sdk/schemas", "sdk"],
+  examples: ["provider", "sdk", "sdk/schemas"],
+};
+
+// Which npm packages each layer may use (node: builtins are always fine except in sdk/schemas).
+const PACKAGES = {
+  "sdk/schemas": ["zod"],
+  sdk: ["zod", "undici"],
+  provider: ["@pulumi/pulumi"],
+  examples: ["@pulumi/pulumi"],
+};
+
+const layerOf = (rel) => LAYERS.find(([, prefix]) => rel.startsWith(prefix))?.[0];
+
+export default {
+  meta: { type: "problem", schema: [], messages: { wrongWay: "{{from}} must not import {{to}} ({{spec}}): imports run one way (DESIGN.md §1)" } },
+  create(context) {
+    const root = context.cwd;
+    const file = path.relative(root, context.filename);
+    const from = layerOf(file);
+    if (!from) return {};
+    function check(node, spec) {
+      if (typeof spec !== "string") return;
+      let to;
+      if (spec.startsWith(".")) {
+        to = layerOf(path.relative(root, path.resolve(path.dirname(context.filename), spec)) + "/") ?? "outside";
+        if (to !== from && (from === "provider" || from === "examples") && (to === "sdk" || to === "sdk/schemas")) {
+          // Outside sdk/ the SDK is reached by package name, so the built package resolves the same way.
+          return context.report({ node, messageId: "wrongWay", data: { from, to: `${to} by relative path`, spec } });
+        }
+      } else if (spec === "vmbranch" || spec.startsWith("vmbranch/provider")) to = "provider";
+      else if (spec.startsWith("vmbranch/sdk")) to = "sdk";
+      else if (spec.startsWith("node:") || !spec.startsWith("@") && !spec.includes("/") && isBuiltin(spec)) {
+        if (from === "sdk/schemas") context.report({ node, messageId: "wrongWay", data: { from, to: "node builtins", spec } });
+        return;
+      } else {
+        const pkg = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];
+        const allowed = PACKAGES[from];
+        if (allowed && !allowed.includes(pkg)) context.report({ node, messageId: "wrongWay", data: { from, to: `package ${pkg}`, spec } });
+        return;
+      }
+      if (to === from) return;
+      if (!(ALLOWED[from] ?? []).includes(to)) context.report({ node, messageId: "wrongWay", data: { from, to, spec } });
+    }
+    return {
+      ImportDeclaration: (n) => check(n, n.source.value),
+      ExportNamedDeclaration: (n) => n.source && check(n, n.source.value),
+      ExportAllDeclaration: (n) => check(n, n.source.value),
+      ImportExpression: (n) => check(n, n.source.value),
+      CallExpression: (n) => {
+        if (n.callee.type === "Identifier" && n.callee.name === "require" && n.arguments[0]?.type === "Literal") check(n, n.arguments[0].value);
+      },
+    };
+  },
+};
+
+import { builtinModules } from "node:module";
+function isBuiltin(spec) {
+  return builtinModules.includes(spec);
+}
