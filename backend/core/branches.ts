@@ -1,0 +1,206 @@
+/**
+ * Branching (reference/unikraft-branching.txt): `POST /v1/instances {branch_from}` clones an
+ * instance with its memory and volumes. A running source gets a live copy-on-write snapshot —
+ * it pauses for milliseconds — and the branch starts from it once it is complete; a stopped or
+ * standby source is branched at once from its existing snapshot, or from its image. The request
+ * returns once the snapshot's instant is fixed; the branch reports its phase as it goes
+ * (SnapshotInProgress → CreatingTarget → RestoreInProgress → Succeeded | Failed).
+ */
+import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
+import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
+import { cloneIdentity, cloneLabels } from "./clone-identity";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { generateName, newUuid, now } from "./identity";
+import type { Instances } from "./instances";
+import { instanceKey } from "./locks";
+import { refId, requireInstance } from "./lookup";
+import { portSpecsFrom } from "./ports";
+import type { Reverter } from "./reverter";
+import type { Snapshots } from "./snapshots";
+import type { Volumes } from "./volumes";
+
+/** Branch creation. */
+export class Branches {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly instances: Instances,
+    private readonly volumes: Volumes,
+    private readonly snapshots: Snapshots,
+  ) {}
+
+  /** `POST /v1/instances` with `branch_from`. */
+  async create(req: InstanceCreateRequest): Promise<Instance> {
+    const store = this.ctx.store;
+    const source = requireInstance(store, refId(req.branch_from!));
+    if (this.snapshots.isPending(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
+    if (!["running", "stopped", "standby"].includes(source.state))
+      throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(source.state));
+    const managed = store.attachments
+      .select("instance_uuid = ?", [source.uuid])
+      .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
+      .find((v) => v.kind === "managed");
+    if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", messages.branchManagedVolume(managed.name), "branch_from");
+    const name = req.name ?? `${source.name}-branch-${generateName().split("-")[1]}`.slice(0, 63);
+    this.instances.checkNameFree(name);
+    // Claimed before any await: a second request for this source now gets the pending-snapshot 409.
+    if (!this.snapshots.claim(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
+    // The source's lock is held until its snapshot is complete, so a stop or delete waits for it.
+    const release = await this.ctx.locks.hold([instanceKey(source.uuid)]);
+    let background = false;
+    try {
+      const src = store.instances.get({ uuid: source.uuid });
+      if (!src) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`);
+      if (src.state === "running") {
+        const out = await this.fromRunning(src, req, name, release);
+        background = true;
+        return out;
+      }
+      if (src.state === "stopped" || src.state === "standby") return await this.fromResting(src, req, name);
+      throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(src.state));
+    } finally {
+      if (!background) {
+        this.snapshots.unclaim(source.uuid);
+        release();
+      }
+    }
+  }
+
+  /** The record of a new branch of `src`. */
+  private branchRecord(src: InstanceRecord, req: InstanceCreateRequest, name: string, warm: boolean, branch: BranchRecord): InstanceRecord {
+    const labels = cloneLabels(src, req);
+    const identity = cloneIdentity(src, req, warm);
+    return {
+      uuid: newUuid(), name, state: "stopped", image: src.image, memoryMb: src.memoryMb, vcpus: src.vcpus, args: src.args, env: src.env,
+      // A warm branch runs the source's kernel, which keeps the source's host name until it reboots.
+      hostname: warm ? src.hostname : (req.hostname ?? this.instancesHostname(name)),
+      mac: identity.mac, smbiosSerial: identity.smbiosSerial, tags: labels.tags, annotations: labels.annotations,
+      deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true, createdAt: now(), startedAt: null, stoppedAt: null,
+      bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null, template: null,
+      branch, pid: null, error: null,
+    };
+  }
+
+  private instancesHostname(name: string): string {
+    return name.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "vm";
+  }
+
+  /**
+   * Give the branch its volumes: clones (inline, copy-on-write over the frozen layers) of the
+   * source's read-write block volumes, and the same read-only volumes the source shares.
+   */
+  private async attachVolumes(rev: Reverter, branch: InstanceRecord, snapshotDisks: { volumeUuid: string; diskId: string; at: string; readonly: boolean; position: number }[]): Promise<void> {
+    const store = this.ctx.store;
+    for (const d of snapshotDisks) {
+      if (d.readonly) {
+        this.volumes.attachRecordUnchecked(d.volumeUuid, branch.uuid, d.at, true, d.position);
+        continue;
+      }
+      const src = store.volumes.get({ uuid: d.volumeUuid });
+      const vol = await this.volumes.cloneRecord(rev, {
+        sourceUuid: d.volumeUuid, sourceName: src?.name ?? d.volumeUuid, frozenDisk: d.diskId, sizeMb: src?.sizeMb ?? null,
+        filesystem: src?.filesystem ?? "ext4", name: `${branch.name}-${(src?.name ?? "vol").slice(0, 20)}-${newUuid().slice(0, 5)}`.slice(0, 63),
+        owner: branch.uuid, templateUuid: null,
+      });
+      this.volumes.attachRecordUnchecked(vol.uuid, branch.uuid, d.at, false, d.position);
+    }
+  }
+
+  /**
+   * Branch a running source: live snapshot now, restore in the background. Caller holds the
+   * source lock and the claim; once this returns, the background work releases both.
+   */
+  private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void): Promise<Instance> {
+    const store = this.ctx.store;
+    const { snapshot, completed } = await this.snapshots.takeLive(src);
+    const done = completed.finally(() => {
+      this.snapshots.unclaim(src.uuid);
+      releaseSource();
+    });
+    const branch: BranchRecord = {
+      sourceUuid: src.uuid, sourceName: src.name, snapshotUuid: snapshot.uuid, snapshotAt: snapshot.createdAt,
+      sourcePauseMs: snapshot.pauseMs, phase: "SnapshotInProgress", fromMemory: true, message: null,
+    };
+    const rec = this.branchRecord(src, req, name, true, branch);
+    let view: Instance;
+    try {
+      view = await this.instances.createWith(rec, [], portSpecsFrom(store.ports.select("instance_uuid = ?", [src.uuid])), async () => {}, async () => {
+        this.ctx.store.instances.update({ uuid: rec.uuid }, { state: "starting" });
+      });
+    } catch (err) {
+      void done.catch(() => {}).then(() => this.snapshots.release(snapshot.uuid));
+      throw err;
+    }
+    void this.finishRunning(rec.uuid, snapshot, done, src.uuid);
+    return view;
+  }
+
+  private setPhase(uuid: string, phase: BranchRecord["phase"], message: string | null = null): void {
+    const cur = this.ctx.store.instances.get({ uuid });
+    if (cur?.branch) this.ctx.store.instances.update({ uuid }, { branch: { ...cur.branch, phase, message } });
+    this.ctx.events.emit("instance", uuid, cur?.state ?? "deleted");
+  }
+
+  private async finishRunning(uuid: string, snapshot: SnapshotRecord, completed: Promise<void>, sourceUuid: string): Promise<void> {
+    const store = this.ctx.store;
+    try {
+      await completed;
+      await this.ctx.locks.with([instanceKey(uuid)], async () => {
+        const rec = store.instances.get({ uuid });
+        if (!rec) return;
+        this.setPhase(uuid, "CreatingTarget");
+        const disks = store.snapshotDisks.select("snapshot_uuid = ?", [snapshot.uuid], "position");
+        await this.instances.withReverter(async (rev) => {
+          await this.attachVolumes(rev, rec, disks);
+          this.setPhase(uuid, "RestoreInProgress");
+          const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
+          if (rec.autostart) await this.instances.runtime.start(store.instances.get({ uuid })!, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() });
+          else this.instances.runtime.setState(uuid, { state: "stopped" });
+        });
+        this.setPhase(uuid, "Succeeded");
+      });
+      this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
+    } catch (err) {
+      const message = (err as Error).message;
+      this.ctx.log.error({ instance: uuid, err: message }, "branch failed");
+      if (store.instances.get({ uuid })) {
+        this.instances.runtime.setState(uuid, { state: "error", error: message });
+        this.setPhase(uuid, "Failed", message);
+        await this.instances.releasePorts(uuid);
+      }
+    } finally {
+      await this.snapshots.release(snapshot.uuid);
+    }
+  }
+
+  /** Branch a stopped or standby source at once. Caller holds the source lock and the claim. */
+  private async fromResting(src: InstanceRecord, req: InstanceCreateRequest, name: string): Promise<Instance> {
+    const store = this.ctx.store;
+    const standby = src.state === "standby" && src.snapshotUuid ? store.snapshots.get({ uuid: src.snapshotUuid }) : null;
+    const frozen = await this.snapshots.freezeStopped(src);
+    const disks = store.attachments
+      .select("instance_uuid = ?", [src.uuid], "position")
+      .filter((a) => frozen.has(a.volumeUuid))
+      .map((a) => ({ volumeUuid: a.volumeUuid, diskId: frozen.get(a.volumeUuid)!, at: a.at, readonly: a.readonly, position: a.position }));
+    const branch: BranchRecord = {
+      sourceUuid: src.uuid, sourceName: src.name, snapshotUuid: standby?.uuid ?? null, snapshotAt: standby?.createdAt ?? null,
+      sourcePauseMs: 0, phase: "CreatingTarget", fromMemory: standby !== null, message: null,
+    };
+    const rec = this.branchRecord(src, req, name, standby !== null, branch);
+    return this.instances.createWith(
+      rec,
+      [],
+      portSpecsFrom(store.ports.select("instance_uuid = ?", [src.uuid])),
+      async (rev, r) => {
+        await this.attachVolumes(rev, r, disks);
+      },
+      async (r) => {
+        if (r.autostart) {
+          this.setPhase(r.uuid, "RestoreInProgress");
+          await this.instances.runtime.start(r, standby ? { kind: "snapshot", snapshot: standby, vmgenid: newUuid() } : { kind: "boot" });
+        }
+        this.setPhase(r.uuid, "Succeeded");
+      },
+    );
+  }
+}

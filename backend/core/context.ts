@@ -1,0 +1,66 @@
+/**
+ * What core needs to work, handed in once by whoever builds the service (`serve`, tests):
+ * the store, directories, the VM driver, the image catalog and a logger.
+ */
+import type { Image } from "vmbranch/sdk";
+import type { BootImage, VmDriver } from "../host/vm-driver";
+import type { Store } from "../store/store";
+import { StateEvents } from "./events";
+import { Locks } from "./locks";
+
+/** Where things live and the operator's choices. */
+export interface CoreConfig {
+  dataDir: string;
+  /** qcow2 files of volumes and frozen layers. */
+  disksDir: string;
+  /** One directory per instance for QEMU's runtime files. */
+  runDir: string;
+  /** Device state of memory snapshots. */
+  snapshotsDir: string;
+  /** RAM files of memory snapshots; tmpfs where available, so branches map them from memory. */
+  ramDir: string;
+  /** Scratch space (imports). */
+  tmpDir: string;
+  /** Roots under which managed volumes may point (`--allow-host-path`). */
+  allowedHostPaths: string[];
+  /** Backing chains deeper than this are flattened in the background. */
+  maxChainDepth: number;
+  /** Grace period of a graceful stop before the VM is forced off. */
+  stopTimeoutMs: number;
+  /** How long a cold boot may take before the instance is marked `error`. */
+  bootTimeoutMs: number;
+}
+
+/** Images available to instances. */
+export interface ImageCatalog {
+  /** The bootable files of image `name`, or null when there is no such image. */
+  get(name: string): Promise<BootImage | null>;
+  /** Every image, as the API lists them. */
+  list(): Promise<Image[]>;
+}
+
+/** Structured logging (pino-compatible subset). */
+export interface Logger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+}
+
+/** Everything core services share. */
+export interface CoreContext {
+  store: Store;
+  config: CoreConfig;
+  driver: VmDriver;
+  images: ImageCatalog;
+  /** The accelerator new VMs use (probed once). */
+  accelerator: () => Promise<"kvm" | "tcg">;
+  log: Logger;
+  locks: Locks;
+  events: StateEvents;
+}
+
+/** Assemble a context, creating the shared lock table and event bus. */
+export function createContext(parts: Omit<CoreContext, "locks" | "events">): CoreContext {
+  return { ...parts, locks: new Locks(), events: new StateEvents() };
+}

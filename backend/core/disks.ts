@@ -1,0 +1,104 @@
+/**
+ * Disk files and their copy-on-write graph. A volume's data is a writable head; freezing it
+ * makes the head an immutable layer with a fresh overlay on top, so clones, branches and
+ * templates share the frozen layer in O(1). Layers are reference-counted through the store
+ * (child disks, volumes, snapshots) and the last user frees them. Only valid for files no VM has
+ * open, except where a caller says the VM already switched to the new overlay (live freeze).
+ */
+import { join } from "node:path";
+import type { FilesystemDriver } from "../host/storage/filesystems";
+import { createFormattedDisk, createOverlay, flattenDisk, removeDiskFile } from "../host/storage/disk-images";
+import type { DiskRecord } from "../store/records";
+import type { Store } from "../store/store";
+import type { CoreContext } from "./context";
+import { newUuid, now } from "./identity";
+
+/** Disk bookkeeping over the store and the disks directory. */
+export class Disks {
+  constructor(private readonly ctx: CoreContext) {}
+
+  private get store(): Store {
+    return this.ctx.store;
+  }
+
+  /** Path a new disk file with `id` gets. */
+  pathFor(id: string): string {
+    return join(this.ctx.config.disksDir, `${id}.qcow2`);
+  }
+
+  /** The disk record `id`; throws when missing (a broken reference is a bug, not user input). */
+  get(id: string): DiskRecord {
+    const d = this.store.disks.get({ id });
+    if (!d) throw new Error(`disk ${id} is missing from the store`);
+    return d;
+  }
+
+  /** Create a formatted standalone head disk (optionally filled from a directory). */
+  async createFormatted(sizeMb: number, fs: FilesystemDriver, fromDir?: string): Promise<DiskRecord> {
+    const id = newUuid();
+    const path = this.pathFor(id);
+    await createFormattedDisk(path, sizeMb, fs, fromDir);
+    const rec: DiskRecord = { id, path, parentId: null, frozen: false, depth: 0, sizeMb, createdAt: now() };
+    this.store.disks.insert(rec);
+    return rec;
+  }
+
+  /** Create the file of a new overlay over frozen `parentId`, without recording it yet. */
+  async createOverlayFile(parentId: string): Promise<DiskRecord> {
+    const parent = this.get(parentId);
+    const id = newUuid();
+    const path = this.pathFor(id);
+    await createOverlay(path, parent.path);
+    return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now() };
+  }
+
+  /** Create and record a writable overlay over frozen `parentId` (a clone's head). */
+  async overlay(parentId: string): Promise<DiskRecord> {
+    const rec = await this.createOverlayFile(parentId);
+    this.store.disks.insert(rec);
+    return rec;
+  }
+
+  /**
+   * Freeze volume head `headId` offline: it becomes a layer and `replacement` (an overlay file
+   * created over it) becomes the volume's head. Returns the frozen layer's id. Run inside a transaction.
+   */
+  commitFreeze(volumeUuid: string, headId: string, replacement: DiskRecord): string {
+    this.store.disks.update({ id: headId }, { frozen: true });
+    this.store.disks.insert(replacement);
+    this.store.volumes.update({ uuid: volumeUuid }, { headDisk: replacement.id });
+    return headId;
+  }
+
+  /** Freeze a volume's head that no VM has open; returns the frozen layer id. */
+  async freezeOffline(volumeUuid: string, headId: string): Promise<string> {
+    // Freezing needs the head frozen first so the overlay's parent is immutable; the file itself does not change.
+    const replacement = await this.createOverlayFile(headId);
+    return this.store.tx(() => this.commitFreeze(volumeUuid, headId, replacement));
+  }
+
+  /** Delete disk `id` and then its ancestors, as long as nothing references them any more. */
+  async release(id: string | null): Promise<void> {
+    let current = id;
+    while (current) {
+      const d = this.store.disks.get({ id: current });
+      if (!d || this.store.diskReferences(current) > 0) return;
+      this.store.disks.delete({ id: current });
+      await removeDiskFile(d.path);
+      current = d.parentId;
+    }
+  }
+
+  /**
+   * Make head `id` stand alone when its chain is deeper than the configured bound: copy the
+   * backing data into it and drop the reference to its parent. Only valid while no VM has it open.
+   */
+  async flattenIfDeep(id: string): Promise<boolean> {
+    const d = this.get(id);
+    if (d.frozen || d.depth <= this.ctx.config.maxChainDepth || !d.parentId) return false;
+    await flattenDisk(d.path);
+    this.store.disks.update({ id }, { parentId: null, depth: 0 });
+    await this.release(d.parentId);
+    return true;
+  }
+}

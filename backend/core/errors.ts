@@ -1,0 +1,69 @@
+/**
+ * The one error registry of the backend: every error a client can see has a code here with its
+ * HTTP status and what it means. Core throws `ApiError`s; only backend/api maps them to HTTP.
+ * docs/errors.md lists the same codes (a unit test keeps them in step).
+ */
+
+/** Every error code, its HTTP status and a one-line description for docs/errors.md. */
+export const ERROR_REGISTRY = {
+  VALIDATION_FAILED: { status: 400, describe: "A field is missing, malformed, or not allowed with another field." },
+  INVALID_JSON: { status: 400, describe: "The body is not valid JSON." },
+  BRANCH_MANAGED_VOLUME: { status: 400, describe: "The branch source has a managed (host_path) volume, which cannot be branched." },
+  VOLUME_SHRINK: { status: 400, describe: "A volume's size can only grow." },
+  HOST_PATH_REJECTED: { status: 400, describe: "host_path is not an existing directory under a root the operator allowed." },
+  UNAUTHORIZED: { status: 401, describe: "Missing or wrong bearer token." },
+  ROUTE_NOT_FOUND: { status: 404, describe: "No such endpoint." },
+  INSTANCE_NOT_FOUND: { status: 404, describe: "No instance with that UUID or name." },
+  TEMPLATE_NOT_FOUND: { status: 404, describe: "No instance template with that UUID or name." },
+  VOLUME_NOT_FOUND: { status: 404, describe: "No volume with that UUID or name." },
+  VOLUME_TEMPLATE_NOT_FOUND: { status: 404, describe: "No volume template with that UUID or name." },
+  IMAGE_NOT_FOUND: { status: 404, describe: "No image with that name in the image store (build it with `vmbranch image build`)." },
+  METHOD_NOT_ALLOWED: { status: 405, describe: "The endpoint exists but not with this method." },
+  WAIT_TIMEOUT: { status: 408, describe: "The instance did not reach the awaited state in time." },
+  NAME_TAKEN: { status: 409, describe: "Another resource of that kind already has that name." },
+  DELETE_LOCKED: { status: 409, describe: "The resource has a delete lock." },
+  INVALID_STATE: { status: 409, describe: "The operation is not possible in the resource's current state." },
+  BRANCH_PENDING_SNAPSHOT: { status: 409, describe: "The branch source already has a snapshot in progress; retry once it completes." },
+  BRANCH_INVALID_STATE: { status: 409, describe: "The branch source is in a state branching does not support." },
+  VOLUME_IN_USE: { status: 409, describe: "The volume's mounts forbid this (read-write mounts are exclusive; mounted volumes cannot be deleted)." },
+  VOLUME_IS_TEMPLATE: { status: 409, describe: "Volume templates are immutable: clone them to use their data." },
+  VOLUME_HAS_CLONES: { status: 409, describe: "The volume or template still has clones that depend on it." },
+  VOLUME_NOT_EMPTY: { status: 409, describe: "Import needs an empty volume that is not attached." },
+  PORT_UNAVAILABLE: { status: 409, describe: "The requested host port is taken." },
+  PAYLOAD_TOO_LARGE: { status: 413, describe: "The request body is too large." },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, describe: "The body has a content type this endpoint does not take." },
+  INTERNAL: { status: 500, describe: "An unexpected failure inside vmbranch; the message says what failed." },
+  HOST_FAILURE: { status: 500, describe: "The host could not do it (QEMU, qemu-img or mke2fs failed); the message has its output." },
+} as const;
+
+/** An error code from the registry. */
+export type ErrorCode = keyof typeof ERROR_REGISTRY;
+
+const BRAND = Symbol.for("vmbranch.ApiError");
+
+/** An error a client sees: a registry code, its status and a message; `field` names the input at fault. */
+export class ApiError extends Error {
+  readonly [BRAND] = true;
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+    readonly details?: { field?: string; message: string }[],
+  ) {
+    super(message);
+    this.name = "ApiError";
+    this.status = ERROR_REGISTRY[code].status;
+  }
+
+  /** True for an ApiError, also from another copy of this module. */
+  static is(err: unknown): err is ApiError {
+    return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+/** Shorthand: `fail("VOLUME_IN_USE", "...")` throws. */
+export function fail(code: ErrorCode, message: string, field?: string): never {
+  throw new ApiError(code, message, field);
+}

@@ -1,0 +1,358 @@
+/**
+ * Instances: create from an image (branches and templates are delegated), list, get, PATCH,
+ * delete, start/stop/suspend, wait and the serial log. Each mutation holds the instance's lock;
+ * creation uses a reverter so a failure leaves no process, file, row or port behind.
+ */
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import type { Instance, InstanceCreateRequest, InstanceLog, InstancePatchOp, InstanceState, InstanceVolumeSpec, PortSpec } from "vmbranch/sdk";
+import type { InstanceRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { generateName, newMac, newSmbiosSerial, newUuid, now } from "./identity";
+import { instanceKey, volumeKey } from "./locks";
+import { findInstance, hasAllTags, patchTags, requireInstance } from "./lookup";
+import { allocatePorts } from "./ports";
+import { Reverter } from "./reverter";
+import { Runtime } from "./runtime";
+import { Snapshots } from "./snapshots";
+import { instanceView } from "./views";
+import type { Volumes } from "./volumes";
+
+/** Defaults of a create request. */
+export const INSTANCE_DEFAULTS = { memoryMb: 128, vcpus: 1, autostart: true } as const;
+
+/** Instance operations. */
+export class Instances {
+  constructor(
+    private readonly ctx: CoreContext,
+    readonly runtime: Runtime,
+    private readonly volumes: Volumes,
+    private readonly snapshots: Snapshots,
+  ) {}
+
+  /** Wire view of a record. */
+  view(r: InstanceRecord): Instance {
+    return instanceView(this.ctx.store, r);
+  }
+
+  /** Throw NAME_TAKEN when an instance or template already has `name`. */
+  checkNameFree(name: string): void {
+    if (this.ctx.store.instances.select("name = ?", [name]).length > 0)
+      throw new ApiError("NAME_TAKEN", `An instance named '${name}' already exists`, "name");
+  }
+
+  /** A host name derived from an instance name (names allow '.' and '_', host names do not). */
+  static hostnameFor(name: string): string {
+    return name.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "vm";
+  }
+
+  /** `POST /v1/instances` from an image. */
+  async createFromImage(req: InstanceCreateRequest): Promise<Instance> {
+    const name = req.name ?? generateName();
+    this.checkNameFree(name);
+    const image = await this.ctx.images.get(req.image!);
+    if (!image) throw new ApiError("IMAGE_NOT_FOUND", `Image '${req.image}' not found; build it with 'vmbranch image build ${req.image}'`, "image");
+    const rec: InstanceRecord = {
+      uuid: newUuid(), name, state: "stopped", image: req.image!, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb,
+      vcpus: req.vcpus ?? INSTANCE_DEFAULTS.vcpus, args: req.args ?? [], env: req.env ?? {},
+      hostname: req.hostname ?? Instances.hostnameFor(name), mac: newMac(), smbiosSerial: newSmbiosSerial(),
+      tags: req.tags ?? [], annotations: req.annotations ?? {}, deleteLock: req.delete_lock ?? false,
+      autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, createdAt: now(), startedAt: null, stoppedAt: null,
+      bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null,
+      template: null, branch: null, pid: null, error: null,
+    };
+    return this.createWith(rec, req.volumes ?? [], req.ports ?? [], async () => {});
+  }
+
+  /**
+   * Insert `rec` with its volumes and ports, run `prepare` (e.g. clone disks), then start it when
+   * autostart is set — all under one reverter. Shared by image, template and branch creation.
+   */
+  async createWith(
+    rec: InstanceRecord,
+    volumes: readonly InstanceVolumeSpec[],
+    ports: readonly PortSpec[],
+    prepare: (rev: Reverter, rec: InstanceRecord) => Promise<void>,
+    start?: (rec: InstanceRecord) => Promise<void>,
+  ): Promise<Instance> {
+    const store = this.ctx.store;
+    const locked = volumes.filter((v) => v.size_mb === undefined && v.host_path === undefined).map((v) => v.uuid ?? v.name!);
+    const existing = locked.map((id) => this.volumes.requireForAttach(id));
+    return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {
+      const rev = new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg));
+      try {
+        const portRecords = await allocatePorts(store, rec.uuid, ports);
+        store.tx(() => {
+          store.instances.insert(rec);
+          for (const p of portRecords) store.ports.insert(p);
+        });
+        rev.add("delete instance row", () =>
+          store.tx(() => {
+            store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
+            store.attachments.select("instance_uuid = ?", [rec.uuid]).forEach((a) => store.attachments.delete(a));
+            store.instances.delete({ uuid: rec.uuid });
+          }),
+        );
+        for (const spec of volumes) await this.addVolume(rec, spec, rev);
+        await prepare(rev, rec);
+        const fresh = store.instances.get({ uuid: rec.uuid })!;
+        if (start) await start(fresh);
+        else if (fresh.autostart) {
+          await this.runtime.start(fresh, { kind: "boot" });
+          rev.add("stop vm", () => this.runtime.handle(rec.uuid)?.kill());
+        }
+        rev.success();
+      } catch (err) {
+        await rev.revert();
+        await this.runtime.cleanup(rec.uuid);
+        throw err;
+      }
+      this.ctx.log.info({ instance: rec.uuid, name: rec.name }, "instance created");
+      return this.view(store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  /** Attach an existing volume or create an inline one for a new instance. */
+  private async addVolume(rec: InstanceRecord, spec: InstanceVolumeSpec, rev: Reverter): Promise<void> {
+    const creates = spec.size_mb !== undefined || spec.host_path !== undefined;
+    let volumeUuid: string;
+    if (creates) {
+      const vol = await this.volumes.createRecord(
+        { name: spec.name, size_mb: spec.size_mb, filesystem: spec.filesystem, host_path: spec.host_path, uid: spec.uid, gid: spec.gid },
+        rev,
+        rec.uuid,
+      );
+      volumeUuid = vol.uuid;
+    } else {
+      volumeUuid = this.volumes.requireForAttach(spec.uuid ?? spec.name!).uuid;
+    }
+    this.volumes.attachRecord(volumeUuid, rec.uuid, spec.at, spec.readonly ?? false);
+    rev.add("detach volume", () => this.ctx.store.attachments.delete({ volumeUuid, instanceUuid: rec.uuid }));
+  }
+
+  /** `GET /v1/instances/{id}`. */
+  get(id: string): Instance {
+    return this.view(requireInstance(this.ctx.store, id));
+  }
+
+  /** `GET /v1/instances?tags=…` (templates excluded). */
+  list(tags: string[]): Instance[] {
+    return this.ctx.store.instances
+      .select("state != 'template'", [], "created_at, name")
+      .filter((i) => hasAllTags(i.tags, tags))
+      .map((i) => this.view(i));
+  }
+
+  /** Run `fn` on the current record of `id` while holding its lock. */
+  async locked<T>(id: string, fn: (rec: InstanceRecord) => Promise<T>): Promise<T> {
+    const found = requireInstance(this.ctx.store, id);
+    return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
+      const rec = this.ctx.store.instances.get({ uuid: found.uuid });
+      if (!rec || rec.state === "template") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      return fn(rec);
+    });
+  }
+
+  /** `PATCH /v1/instances/{id}`. */
+  async patch(id: string, ops: InstancePatchOp[]): Promise<Instance> {
+    return this.locked(id, async (rec) => {
+      const store = this.ctx.store;
+      for (const op of ops) {
+        const cur = store.instances.get({ uuid: rec.uuid })!;
+        switch (op.prop) {
+          case "tags": {
+            const tags = patchTags(cur.tags, op.op, op.value);
+            if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
+            store.instances.update({ uuid: rec.uuid }, { tags });
+            break;
+          }
+          case "annotations": {
+            const annotations = op.op === "set" ? { ...op.value } : op.op === "add" ? { ...cur.annotations, ...op.value } : { ...cur.annotations };
+            if (op.op === "del") for (const k of op.value) delete annotations[k];
+            store.instances.update({ uuid: rec.uuid }, { annotations });
+            break;
+          }
+          case "delete_lock":
+            store.instances.update({ uuid: rec.uuid }, { deleteLock: op.value });
+            break;
+          case "volumes":
+            await this.patchVolumes(cur, op);
+            break;
+          case "ports":
+            await this.patchPorts(cur, op);
+            break;
+        }
+      }
+      return this.view(store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  private async patchVolumes(rec: InstanceRecord, op: Extract<InstancePatchOp, { prop: "volumes" }>): Promise<void> {
+    if (op.op === "add") {
+      const vol = this.volumes.requireForAttach((op.value.uuid ?? op.value.name)!);
+      await this.ctx.locks.with([volumeKey(vol.uuid)], async () => this.volumes.attachRecord(vol.uuid, rec.uuid, op.value.at, op.value.readonly ?? false));
+    } else {
+      const id = typeof op.value === "string" ? op.value : (op.value.uuid ?? op.value.name)!;
+      const vol = this.volumes.requireForAttach(id);
+      await this.ctx.locks.with([volumeKey(vol.uuid)], async () => this.volumes.detachRecord(vol.uuid, rec.uuid));
+    }
+  }
+
+  private async patchPorts(rec: InstanceRecord, op: Extract<InstancePatchOp, { prop: "ports" }>): Promise<void> {
+    const store = this.ctx.store;
+    const current = store.ports.select("instance_uuid = ?", [rec.uuid]);
+    const key = (guestPort: number, protocol: string | undefined) => `${guestPort}/${protocol ?? "tcp"}`;
+    const asSpec = (p: (typeof current)[number]): PortSpec => ({
+      guest_port: p.guestPort, protocol: p.protocol, host_port: p.requested ? p.hostPort : undefined,
+    });
+    const specs: PortSpec[] =
+      op.op === "set" ? op.value
+      : op.op === "add" ? [...current.filter((p) => !op.value.some((v) => key(v.guest_port, v.protocol) === key(p.guestPort, p.protocol))).map(asSpec), ...op.value]
+      : current.filter((p) => !op.value.includes(p.guestPort)).map(asSpec);
+    // A port that stays keeps its host port (unless a different one is asked for), so addresses do not move.
+    const kept = current.filter((p) =>
+      specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
+    );
+    const fresh = specs.filter((s) => !kept.some((p) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol)));
+    const added = await allocatePorts(store, rec.uuid, fresh);
+    const removed = current.filter((p) => !kept.includes(p));
+    const handle = this.runtime.handle(rec.uuid);
+    if (handle) {
+      for (const p of removed) await handle.removeForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
+      for (const p of added) await handle.addForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
+    }
+    store.tx(() => {
+      for (const p of removed) store.ports.delete(p);
+      for (const p of added) store.ports.insert(p);
+    });
+  }
+
+  /** `DELETE /v1/instances/{id}`: stops the VM, removes inline volumes, detaches the others. */
+  async delete(id: string): Promise<Instance> {
+    return this.locked(id, async (rec) => {
+      if (rec.deleteLock)
+        throw new ApiError("DELETE_LOCKED", `Instance '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
+      await this.destroy(rec);
+      return { ...this.viewDeleted(rec) };
+    });
+  }
+
+  private viewDeleted(rec: InstanceRecord): Instance {
+    return { ...this.view({ ...rec }), state: "deleted", volumes: [], ports: [] };
+  }
+
+  /** Remove an instance and what it owns. Caller holds the lock and checked the delete lock. */
+  async destroy(rec: InstanceRecord): Promise<void> {
+    const store = this.ctx.store;
+    if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
+    const atts = store.attachments.select("instance_uuid = ?", [rec.uuid]);
+    const inline = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
+    store.tx(() => {
+      atts.forEach((a) => store.attachments.delete(a));
+      store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
+      store.instances.delete({ uuid: rec.uuid });
+    });
+    for (const v of inline) await this.volumes.destroyRecord(v);
+    if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
+    await this.runtime.cleanup(rec.uuid);
+    this.ctx.events.emit("instance", rec.uuid, "deleted");
+    this.ctx.log.info({ instance: rec.uuid, name: rec.name }, "instance deleted");
+  }
+
+  /** `PUT /v1/instances/{id}/start`: cold boot from stopped, warm resume from standby. */
+  async start(id: string): Promise<Instance> {
+    return this.locked(id, async (rec) => {
+      if (rec.state === "running" || rec.state === "starting") return this.view(rec);
+      if (rec.state === "standby") {
+        const snap = this.ctx.store.snapshots.get({ uuid: rec.snapshotUuid! })!;
+        await this.runtime.start(rec, { kind: "snapshot", snapshot: snap, vmgenid: snap.machine.vmgenid });
+        this.ctx.store.instances.update({ uuid: rec.uuid }, { snapshotUuid: null });
+        await this.snapshots.release(snap.uuid);
+      } else if (rec.state === "stopped" || rec.state === "error") {
+        await this.runtime.start(rec, { kind: "boot" });
+      } else {
+        throw new ApiError("INVALID_STATE", `Cannot start instance '${rec.name}' in state '${rec.state}'`);
+      }
+      return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  /** `PUT /v1/instances/{id}/stop`. */
+  async stop(id: string, opts: { force?: boolean; timeout_s?: number }): Promise<Instance> {
+    return this.locked(id, async (rec) => {
+      if (rec.state === "stopped") return this.view(rec);
+      if (rec.state === "standby") {
+        // Stopping a suspended instance drops its memory: the next start is a cold boot.
+        const snap = rec.snapshotUuid;
+        this.runtime.setState(rec.uuid, { state: "stopped", snapshotUuid: null, stoppedAt: now(), stopReason: "stopped from standby" });
+        if (snap) await this.snapshots.release(snap);
+        return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+      }
+      if (rec.state === "error" && !this.runtime.handle(rec.uuid)) {
+        this.runtime.setState(rec.uuid, { state: "stopped" });
+        return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+      }
+      const timeoutMs = opts.timeout_s !== undefined ? opts.timeout_s * 1000 : this.ctx.config.stopTimeoutMs;
+      await this.runtime.stop(rec, { force: opts.force ?? false, timeoutMs, reason: opts.force ? "forced stop by request" : "stopped by request" });
+      return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  /** `PUT /v1/instances/{id}/suspend`: memory snapshot, then `standby`. */
+  async suspend(id: string): Promise<Instance> {
+    return this.locked(id, async (rec) => {
+      if (rec.state === "standby") return this.view(rec);
+      if (rec.state !== "running") throw new ApiError("INVALID_STATE", `Cannot suspend instance '${rec.name}' in state '${rec.state}'`);
+      await this.snapshots.suspend(rec);
+      return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  /** `GET /v1/instances/{id}/wait`: resolves when the instance is in `state`; 408 after the timeout. */
+  async wait(id: string, state: InstanceState, timeoutMs: number, signal?: AbortSignal): Promise<Instance> {
+    const rec = requireInstance(this.ctx.store, id);
+    const current = () => this.ctx.store.instances.get({ uuid: rec.uuid })?.state ?? "deleted";
+    const reached = await this.ctx.events.waitFor("instance", rec.uuid, current, (s) => s === state || s === "deleted", timeoutMs, signal);
+    if (reached === state) return state === "deleted" ? this.viewDeleted(rec) : this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+    if (reached === "deleted") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${rec.name}' was deleted while waiting for state '${state}'`);
+    throw new ApiError("WAIT_TIMEOUT", `Instance '${rec.name}' did not reach state '${state}' within ${timeoutMs / 1000}s (it is '${current()}')`);
+  }
+
+  /** `GET /v1/instances/{id}/log`: the serial console from `offset`, at most `limit` bytes. */
+  async log(id: string, offset = 0, limit = 256 * 1024): Promise<InstanceLog> {
+    const rec = requireInstance(this.ctx.store, id);
+    const file = join(this.runtime.runDirOf(rec.uuid), "serial.log");
+    let fh;
+    try {
+      fh = await open(file, "r");
+    } catch {
+      return { uuid: rec.uuid, name: rec.name, output: "", offset, next_offset: offset, available: 0 };
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const start = Math.min(offset, size);
+      const buf = Buffer.alloc(Math.min(limit, size - start));
+      await fh.read(buf, 0, buf.length, start);
+      return { uuid: rec.uuid, name: rec.name, output: buf.toString("utf8"), offset: start, next_offset: start + buf.length, available: size };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Run `fn` with a reverter that undoes its steps when it throws. */
+  async withReverter<T>(fn: (rev: Reverter) => Promise<T>): Promise<T> {
+    return new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg)).run(fn);
+  }
+
+  /** Give back the host ports of an instance (a failed branch keeps its row for the record, not its ports). */
+  async releasePorts(uuid: string): Promise<void> {
+    const store = this.ctx.store;
+    store.tx(() => store.ports.select("instance_uuid = ?", [uuid]).forEach((p) => store.ports.delete(p)));
+  }
+
+  /** Find by id without throwing (for callers that branch on existence). */
+  find(id: string): InstanceRecord | null {
+    return findInstance(this.ctx.store, id);
+  }
+}

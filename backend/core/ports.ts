@@ -1,0 +1,46 @@
+/**
+ * Published ports of instances: a guest port forwarded from a host port on 127.0.0.1. Host
+ * ports the user did not choose are picked once and kept across restarts, so clients (and
+ * Pulumi state) see a stable address. Host ports are unique across all instances.
+ */
+import type { PortSpec } from "vmbranch/sdk";
+import { isPortFree, pickFreePort } from "../host/net/ports";
+import type { PortRecord } from "../store/records";
+import type { Store } from "../store/store";
+import { ApiError } from "./errors";
+
+/** Decide host ports for `specs` of instance `instanceUuid` (not yet recorded). */
+export async function allocatePorts(store: Store, instanceUuid: string, specs: readonly PortSpec[]): Promise<PortRecord[]> {
+  const seen = new Set<string>();
+  for (const s of specs) {
+    const key = `${s.guest_port}/${s.protocol ?? "tcp"}`;
+    if (seen.has(key)) throw new ApiError("VALIDATION_FAILED", `Guest port ${key} is published twice`, "ports");
+    seen.add(key);
+  }
+  const taken = new Set(store.ports.select("instance_uuid != ?", [instanceUuid]).map((p) => p.hostPort));
+  const out: PortRecord[] = [];
+  for (const s of specs) {
+    const protocol = s.protocol ?? "tcp";
+    if (s.host_port !== undefined) {
+      const owner = store.ports.select("host_port = ? AND instance_uuid != ?", [s.host_port, instanceUuid])[0];
+      if (owner) {
+        const name = store.instances.get({ uuid: owner.instanceUuid })?.name ?? owner.instanceUuid;
+        throw new ApiError("PORT_UNAVAILABLE", `Host port ${s.host_port} is already published by instance '${name}'`, "ports");
+      }
+      if (!(await isPortFree(s.host_port, protocol)))
+        throw new ApiError("PORT_UNAVAILABLE", `Host port ${s.host_port}/${protocol} is in use on this host`, "ports");
+      out.push({ instanceUuid, guestPort: s.guest_port, protocol, hostPort: s.host_port, requested: true });
+      taken.add(s.host_port);
+    } else {
+      const hostPort = await pickFreePort(protocol, taken);
+      taken.add(hostPort);
+      out.push({ instanceUuid, guestPort: s.guest_port, protocol, hostPort, requested: false });
+    }
+  }
+  return out;
+}
+
+/** Fresh host ports for a branch or template instance: the same guest ports, new host ports. */
+export function portSpecsFrom(ports: readonly PortRecord[]): PortSpec[] {
+  return ports.map((p) => ({ guest_port: p.guestPort, protocol: p.protocol }));
+}

@@ -1,0 +1,222 @@
+/**
+ * The live side of instances: turns records into launch specs, starts VMs (cold or warm), keeps
+ * one watcher per VM that records boot and exit, stops them gracefully or by force, and after a
+ * restart of the service reattaches to VMs that survived. State transitions happen here and are
+ * announced on the event bus. Callers hold the instance lock.
+ */
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { GuestConfig, GuestMount } from "../host/images/guest-protocol";
+import { filesystemDriver } from "../host/storage/filesystems";
+import type { VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { diskSerial, newUuid, now, shareTag } from "./identity";
+import { GUEST_IP } from "./views";
+
+/** Memory of a start: a cold boot, or a warm start from a snapshot with a given VM generation ID. */
+export type StartMemory = { kind: "boot" } | { kind: "snapshot"; snapshot: SnapshotRecord; vmgenid: string };
+
+/** Live VMs and their lifecycle. */
+export class Runtime {
+  private readonly handles = new Map<string, VmHandle>();
+
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** Runtime directory of an instance. */
+  runDirOf(uuid: string): string {
+    return join(this.ctx.config.runDir, uuid);
+  }
+
+  /** The live VM of an instance, if it has one. */
+  handle(uuid: string): VmHandle | undefined {
+    return this.handles.get(uuid);
+  }
+
+  /** Record a state change and announce it. */
+  setState(uuid: string, changes: Partial<InstanceRecord>): InstanceRecord {
+    this.ctx.store.instances.update({ uuid }, changes);
+    const rec = this.ctx.store.instances.get({ uuid });
+    if (rec) this.ctx.events.emit("instance", uuid, rec.state);
+    return rec!;
+  }
+
+  /** The machine configuration of an instance as a snapshot records it. */
+  machineOf(inst: InstanceRecord, accelerator: "kvm" | "tcg", vmgenid: string): MachineRecord {
+    return {
+      image: inst.image, memoryMb: inst.memoryMb, vcpus: inst.vcpus, args: inst.args, env: inst.env,
+      hostname: inst.hostname, mac: inst.mac, smbiosSerial: inst.smbiosSerial, vmgenid, accelerator,
+    };
+  }
+
+  /** Build the launch spec of an instance from its records. */
+  async launchSpec(inst: InstanceRecord, memory: StartMemory): Promise<VmLaunchSpec> {
+    const store = this.ctx.store;
+    const image = await this.ctx.images.get(inst.image);
+    if (!image) throw new ApiError("IMAGE_NOT_FOUND", `Image '${inst.image}' not found; build it with 'vmbranch image build ${inst.image}'`, "image");
+    const disks: VmDisk[] = [];
+    const shares: VmShare[] = [];
+    const mounts: GuestMount[] = [];
+    for (const a of store.attachments.select("instance_uuid = ?", [inst.uuid], "position")) {
+      const v = store.volumes.get({ uuid: a.volumeUuid })!;
+      if (v.kind === "managed") {
+        const tag = shareTag(v.uuid);
+        shares.push({ id: `share${a.position}`, tag, hostPath: v.hostPath!, readonly: a.readonly });
+        mounts.push({ kind: "9p", tag, at: a.at, readonly: a.readonly, uid: v.uid ?? 0, gid: v.gid ?? 0 });
+      } else {
+        const serial = diskSerial(v.uuid);
+        const disk = store.disks.get({ id: v.headDisk! })!;
+        disks.push({ id: `disk${a.position}`, path: disk.path, serial, readonly: a.readonly });
+        mounts.push({ kind: "block", serial, at: a.at, readonly: a.readonly, fstype: filesystemDriver(v.filesystem ?? "ext4")?.guestFstype ?? "ext4" });
+      }
+    }
+    const guest: GuestConfig = {
+      hostname: inst.hostname, args: inst.args, env: inst.env, mounts,
+      network: { address: `${GUEST_IP}/24`, gateway: "10.0.2.2", dns: "10.0.2.3" },
+    };
+    const forwards = store.ports
+      .select("instance_uuid = ?", [inst.uuid], "guest_port")
+      .map((p) => ({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort }));
+    const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await this.ctx.accelerator();
+    return {
+      uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
+      accelerator, guest, disks, shares, mac: inst.mac, forwards, smbiosSerial: inst.smbiosSerial,
+      vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
+      memory: memory.kind === "snapshot"
+        ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath! }
+        : { kind: "boot" },
+    };
+  }
+
+  /** Launch the VM of a stopped (or standby) instance. Resolves once its process runs; a cold boot continues in the background. */
+  async start(inst: InstanceRecord, memory: StartMemory): Promise<InstanceRecord> {
+    const spec = await this.launchSpec(inst, memory);
+    await rm(spec.runDir, { recursive: true, force: true });
+    await mkdir(spec.runDir, { recursive: true });
+    this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
+    let handle: VmHandle;
+    try {
+      handle = await this.ctx.driver.launch(spec);
+    } catch (err) {
+      this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
+      await rm(spec.runDir, { recursive: true, force: true });
+      throw launchError(inst.name, err);
+    }
+    const warm = memory.kind === "snapshot";
+    const rec = this.setState(inst.uuid, {
+      state: warm ? "running" : "starting",
+      pid: handle.pid,
+      accelerator: spec.accelerator,
+      startedAt: now(),
+      stoppedAt: null,
+      startCount: inst.startCount + 1,
+      bootTimeMs: warm ? 0 : null,
+    });
+    this.adopt(inst.uuid, handle, !warm);
+    return rec;
+  }
+
+  /** Track a VM: record readiness (when booting) and its exit. */
+  adopt(uuid: string, handle: VmHandle, booting: boolean): void {
+    this.handles.set(uuid, handle);
+    if (booting) {
+      handle.ready(this.ctx.config.bootTimeoutMs).then(
+        ({ bootTimeMs }) => {
+          const cur = this.ctx.store.instances.get({ uuid });
+          if (cur?.state === "starting") this.setState(uuid, { state: "running", bootTimeMs });
+        },
+        (err: Error) => {
+          const cur = this.ctx.store.instances.get({ uuid });
+          if (cur?.state !== "starting") return;
+          this.ctx.log.warn({ instance: uuid, err: err.message }, "guest did not become ready");
+          // A guest that exits during boot is recorded by the exit watcher; a hung one is stopped here.
+          void handle.kill().catch(() => {});
+          this.setState(uuid, { error: `guest did not become ready: ${err.message}` });
+        },
+      );
+    }
+    handle.exited.then((exit) => {
+      // A handle that was forgotten (suspend) or replaced ended on purpose: nothing to record.
+      if (this.handles.get(uuid) !== handle) return;
+      this.handles.delete(uuid);
+      const cur = this.ctx.store.instances.get({ uuid });
+      if (!cur || cur.state === "standby" || cur.state === "template") return;
+      const failed = cur.error !== null && cur.state === "starting";
+      this.setState(uuid, {
+        state: failed ? "error" : "stopped",
+        pid: null,
+        stoppedAt: now(),
+        exitCode: exit.exitCode,
+        stopReason: cur.stopReason ?? exit.reason,
+      });
+      this.ctx.log.info({ instance: uuid, exitCode: exit.exitCode, reason: exit.reason }, "vm exited");
+    });
+  }
+
+  /** Stop tracking the VM of `uuid`: its coming exit is intended (suspend) and changes no state. */
+  forget(uuid: string): void {
+    this.handles.delete(uuid);
+  }
+
+  /** Stop the VM of an instance: graceful power-off within `timeoutMs`, then forced. Resolves once it is gone. */
+  async stop(inst: InstanceRecord, opts: { force: boolean; timeoutMs: number; reason: string }): Promise<void> {
+    const handle = this.handles.get(inst.uuid);
+    if (!handle) {
+      this.setState(inst.uuid, { state: "stopped", pid: null, stoppedAt: now(), stopReason: opts.reason });
+      return;
+    }
+    this.setState(inst.uuid, { state: "stopping", stopReason: opts.reason });
+    if (!opts.force) {
+      await handle.powerdown().catch(() => {});
+      const graceful = await Promise.race([handle.exited.then(() => true), sleep(opts.timeoutMs).then(() => false)]);
+      if (graceful) return void (await handle.exited);
+      this.setState(inst.uuid, { stopReason: `${opts.reason}; forced after ${Math.round(opts.timeoutMs / 1000)}s without power-off` });
+    }
+    await handle.kill();
+    await handle.exited;
+  }
+
+  /** After a restart: reattach to VMs that survived, and record the ones that did not. */
+  async reconcile(): Promise<void> {
+    const live = this.ctx.store.instances.select("state IN ('starting', 'running', 'stopping')");
+    for (const inst of live) {
+      const handle = await this.ctx.driver.attach(inst.uuid, this.runDirOf(inst.uuid)).catch(() => null);
+      if (inst.branch && inst.branch.phase !== "Succeeded" && inst.branch.phase !== "Failed") {
+        if (handle) await handle.kill().catch(() => {});
+        this.setState(inst.uuid, {
+          state: "error", pid: null, error: "branch interrupted by a restart of vmbranch",
+          branch: { ...inst.branch, phase: "Failed", message: "interrupted by a restart of vmbranch" },
+        });
+        continue;
+      }
+      if (handle) {
+        this.adopt(inst.uuid, handle, inst.state === "starting");
+        if (inst.state === "stopping") void this.stop(inst, { force: true, timeoutMs: 0, reason: inst.stopReason ?? "stopped by request" });
+        this.ctx.log.info({ instance: inst.uuid, pid: handle.pid }, "reattached to running vm");
+      } else {
+        this.setState(inst.uuid, {
+          state: "stopped", pid: null, stoppedAt: now(),
+          stopReason: "the VM process was gone when vmbranch restarted",
+        });
+      }
+    }
+  }
+
+  /** Forget a VM's runtime files (after it is gone). */
+  async cleanup(uuid: string): Promise<void> {
+    await rm(this.runDirOf(uuid), { recursive: true, force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function launchError(name: string, err: unknown): ApiError {
+  if (ApiError.is(err)) return err;
+  const msg = (err as Error).message ?? String(err);
+  if (/host forwarding|hostfwd|Address already in use/i.test(msg))
+    return new ApiError("PORT_UNAVAILABLE", `Cannot start instance '${name}': a published host port is in use (${msg.trim()})`);
+  return new ApiError("HOST_FAILURE", `Cannot start instance '${name}': ${msg.trim()}`);
+}

@@ -1,0 +1,198 @@
+/**
+ * Snapshots: point-in-time copies of an instance — frozen disk layers and, with memory, a RAM
+ * image plus device state. Taken live for branches (the source pauses for milliseconds), taken
+ * with the VM stopped for suspend, kept by standby instances and templates, and freed by the
+ * last user. Also freezes volumes a running VM writes (through that VM, never by copying a live file).
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { DiskFreeze, SnapshotFiles } from "../host/vm-driver";
+import type { DiskRecord, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import type { Disks } from "./disks";
+import { ApiError } from "./errors";
+import { newUuid, now } from "./identity";
+import type { Runtime } from "./runtime";
+
+/** A snapshot of a running instance whose point in time is fixed. */
+export interface TakenSnapshot {
+  snapshot: SnapshotRecord;
+  /** Settles when the RAM copy is complete (the snapshot is then `ready`). */
+  completed: Promise<void>;
+}
+
+/** Snapshot bookkeeping and the freezes behind it. */
+export class Snapshots {
+  /** Sources with a snapshot in progress (the reference's "pending snapshot"). */
+  private readonly pending = new Set<string>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly runtime: Runtime,
+    private readonly disks: Disks,
+  ) {}
+
+  /** True while `uuid` has a snapshot in progress. */
+  isPending(uuid: string): boolean {
+    return this.pending.has(uuid);
+  }
+
+  /** Mark `uuid` as having a snapshot in progress; false when it already has one. Synchronous, so checks cannot race. */
+  claim(uuid: string): boolean {
+    if (this.pending.has(uuid)) return false;
+    this.pending.add(uuid);
+    return true;
+  }
+
+  /** End the pending state of `uuid`. */
+  unclaim(uuid: string): void {
+    this.pending.delete(uuid);
+  }
+
+  /** Files of snapshot `uuid`. */
+  files(uuid: string): SnapshotFiles {
+    return { ramPath: join(this.ctx.config.ramDir, `${uuid}.ram`), devstatePath: join(this.ctx.config.snapshotsDir, `${uuid}.devstate`) };
+  }
+
+  /** Block volumes attached to `inst` with their current head disks, in device order. */
+  blockDisks(inst: InstanceRecord): { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }[] {
+    const store = this.ctx.store;
+    return store.attachments
+      .select("instance_uuid = ?", [inst.uuid], "position")
+      .map((a) => ({ a, v: store.volumes.get({ uuid: a.volumeUuid })! }))
+      .filter(({ v }) => v.kind === "block")
+      .map(({ a, v }) => ({ position: a.position, volumeUuid: v.uuid, at: a.at, readonly: a.readonly, head: this.disks.get(v.headDisk!) }));
+  }
+
+  /**
+   * Snapshot running `inst` for branching: its read-write disks are frozen (the VM continues on
+   * new overlays) and its RAM and device state are copied, all at one instant. Caller holds the
+   * instance lock and has claimed it.
+   */
+  async takeLive(inst: InstanceRecord): Promise<TakenSnapshot> {
+    const handle = this.runtime.handle(inst.uuid);
+    if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
+    const uuid = newUuid();
+    const files = this.files(uuid);
+    const disks = this.blockDisks(inst);
+    const rw = disks.filter((d) => !d.readonly);
+    const overlays = await Promise.all(rw.map((d) => this.disks.createOverlayFile(d.head.id)));
+    const freezes: DiskFreeze[] = rw.map((d, i) => ({ diskId: `disk${d.position}`, overlayPath: overlays[i]!.path }));
+    let live;
+    try {
+      live = await handle.snapshot(freezes, files);
+    } catch (err) {
+      await Promise.all(overlays.map((o) => rm(o.path, { force: true })));
+      await this.removeFiles(files);
+      throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
+    }
+    const snapshot: SnapshotRecord = {
+      uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "branch", state: "pending", hasMemory: true,
+      ramPath: files.ramPath, devstatePath: files.devstatePath,
+      machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid),
+      pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
+    };
+    this.ctx.store.tx(() => {
+      rw.forEach((d, i) => this.disks.commitFreeze(d.volumeUuid, d.head.id, overlays[i]!));
+      this.ctx.store.snapshots.insert(snapshot);
+      disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
+    });
+    const completed = live.completed.then(
+      () => this.ctx.store.snapshots.update({ uuid }, { state: "ready" }),
+      (err: Error) => {
+        this.ctx.store.snapshots.update({ uuid }, { state: "failed" });
+        throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed while copying memory: ${err.message}`);
+      },
+    );
+    this.ctx.log.info({ instance: inst.uuid, snapshot: uuid, pauseMs: live.pauseMs }, "live snapshot taken");
+    return { snapshot, completed };
+  }
+
+  private diskRow(snapshotUuid: string, d: { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }): SnapshotDiskRecord {
+    return { snapshotUuid, volumeUuid: d.volumeUuid, diskId: d.head.id, at: d.at, readonly: d.readonly, position: d.position };
+  }
+
+  /**
+   * Freeze the read-write heads of a stopped or standby instance offline and record a snapshot
+   * of them (no memory). Standby instances already hold a memory snapshot: its disk rows point
+   * at these same heads, which become the frozen layers. Caller holds the instance lock.
+   */
+  async freezeStopped(inst: InstanceRecord): Promise<Map<string, string>> {
+    const frozen = new Map<string, string>();
+    for (const d of this.blockDisks(inst)) {
+      frozen.set(d.volumeUuid, d.readonly ? d.head.id : await this.disks.freezeOffline(d.volumeUuid, d.head.id));
+    }
+    return frozen;
+  }
+
+  /** Freeze one volume head that running instance `inst` has open read-write; returns the frozen layer id. */
+  async freezeLiveVolume(inst: InstanceRecord, volumeUuid: string): Promise<string> {
+    const handle = this.runtime.handle(inst.uuid);
+    const d = this.blockDisks(inst).find((x) => x.volumeUuid === volumeUuid);
+    if (!handle || !d) throw new ApiError("INVALID_STATE", `Volume is not open in a running VM of instance '${inst.name}'`);
+    const overlay = await this.disks.createOverlayFile(d.head.id);
+    try {
+      await handle.freezeDisks([{ diskId: `disk${d.position}`, overlayPath: overlay.path }]);
+    } catch (err) {
+      await rm(overlay.path, { force: true });
+      throw new ApiError("HOST_FAILURE", `Could not snapshot volume through instance '${inst.name}': ${(err as Error).message}`);
+    }
+    return this.ctx.store.tx(() => this.disks.commitFreeze(volumeUuid, d.head.id, overlay));
+  }
+
+  /** Suspend running `inst`: save its state with the VM paused, end the VM, and hold the snapshot in standby. */
+  async suspend(inst: InstanceRecord): Promise<void> {
+    const handle = this.runtime.handle(inst.uuid);
+    if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
+    if (!this.claim(inst.uuid)) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has a snapshot in progress`);
+    const uuid = newUuid();
+    const files = this.files(uuid);
+    try {
+      const disks = this.blockDisks(inst);
+      // Record standby first so the exit of the VM is not mistaken for a stop.
+      const snapshot: SnapshotRecord = {
+        uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "standby", state: "pending", hasMemory: true,
+        ramPath: files.ramPath, devstatePath: files.devstatePath,
+        machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid), pauseMs: null, createdAt: now(),
+      };
+      this.ctx.store.tx(() => {
+        this.ctx.store.snapshots.insert(snapshot);
+        disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
+      });
+      this.runtime.setState(inst.uuid, { state: "stopping" });
+      this.runtime.forget(inst.uuid);
+      try {
+        await handle.saveAndQuit(files);
+      } catch (err) {
+        await this.release(uuid);
+        this.runtime.adopt(inst.uuid, handle, false);
+        this.runtime.setState(inst.uuid, { state: "running" });
+        throw new ApiError("HOST_FAILURE", `Suspend of instance '${inst.name}' failed: ${(err as Error).message}`);
+      }
+      this.ctx.store.snapshots.update({ uuid }, { state: "ready" });
+      this.runtime.setState(inst.uuid, { state: "standby", snapshotUuid: uuid, pid: null, stoppedAt: now(), stopReason: "suspended" });
+      await handle.exited;
+    } finally {
+      this.unclaim(inst.uuid);
+    }
+  }
+
+  /** Free snapshot `uuid` unless an instance still holds it: its files, rows and the disk layers only it kept. */
+  async release(uuid: string): Promise<void> {
+    const snap = this.ctx.store.snapshots.get({ uuid });
+    if (!snap || this.ctx.store.snapshotReferences(uuid) > 0) return;
+    const disks = this.ctx.store.snapshotDisks.select("snapshot_uuid = ?", [uuid]);
+    this.ctx.store.tx(() => {
+      disks.forEach((d) => this.ctx.store.snapshotDisks.delete(d));
+      this.ctx.store.snapshots.delete({ uuid });
+    });
+    await this.removeFiles(this.files(uuid));
+    for (const d of disks) await this.disks.release(d.diskId);
+  }
+
+  private async removeFiles(files: SnapshotFiles): Promise<void> {
+    // Unlinking the RAM file is safe while restored VMs run: their private mappings keep the pages.
+    await rm(files.ramPath, { force: true });
+    await rm(files.devstatePath, { force: true });
+  }
+}

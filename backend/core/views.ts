@@ -1,0 +1,113 @@
+/**
+ * Turn records into the wire objects of the SDK schemas (Instance, Volume). Reads related rows
+ * (attachments, ports, snapshots) from the store; decides nothing.
+ */
+import type { Instance, Volume } from "vmbranch/sdk";
+import { HOST_FORWARD_IP } from "../host/net/ports";
+import type { InstanceRecord, VolumeRecord } from "../store/records";
+import type { Store } from "../store/store";
+
+/** The guest's address on user-mode networking (every instance has its own network). */
+export const GUEST_IP = "10.0.2.15";
+
+/** Wire form of an instance. */
+export function instanceView(store: Store, r: InstanceRecord): Instance {
+  const atts = store.attachments.select("instance_uuid = ?", [r.uuid], "position");
+  const volumes = atts.map((a) => {
+    const v = store.volumes.get({ uuid: a.volumeUuid });
+    return {
+      uuid: a.volumeUuid,
+      name: v?.name ?? "",
+      at: a.at,
+      readonly: a.readonly,
+      kind: v?.kind ?? "block",
+      inline: v ? !v.persistent : false,
+    };
+  });
+  const ports = store.ports
+    .select("instance_uuid = ?", [r.uuid], "guest_port, protocol")
+    .map((p) => ({ guest_port: p.guestPort, host_port: p.hostPort, host_ip: HOST_FORWARD_IP, protocol: p.protocol }));
+  const snap = r.snapshotUuid ? store.snapshots.get({ uuid: r.snapshotUuid }) : null;
+  return {
+    uuid: r.uuid,
+    name: r.name,
+    state: r.state,
+    image: r.image,
+    memory_mb: r.memoryMb,
+    vcpus: r.vcpus,
+    args: r.args,
+    env: r.env,
+    hostname: r.hostname,
+    volumes,
+    ports,
+    network_interfaces: [{ name: "eth0", mac: r.mac, private_ip: GUEST_IP }],
+    smbios_serial: r.smbiosSerial,
+    tags: r.tags,
+    annotations: r.annotations,
+    delete_lock: r.deleteLock,
+    autostart: r.autostart,
+    created_at: r.createdAt,
+    started_at: r.startedAt,
+    stopped_at: r.stoppedAt,
+    boot_time_ms: r.bootTimeMs,
+    exit_code: r.exitCode,
+    stop_reason: r.stopReason ?? r.error,
+    start_count: r.startCount,
+    accelerator: r.accelerator,
+    snapshot: snap ? { uuid: snap.uuid, created_at: snap.createdAt, has_memory: snap.hasMemory } : null,
+    template: r.template,
+    branch: r.branch
+      ? {
+          source: { uuid: r.branch.sourceUuid, name: r.branch.sourceName },
+          snapshot_uuid: r.branch.snapshotUuid,
+          snapshot_at: r.branch.snapshotAt,
+          source_pause_ms: r.branch.sourcePauseMs,
+          phase: r.branch.phase,
+          from_memory: r.branch.fromMemory,
+          message: r.branch.message,
+        }
+      : null,
+  };
+}
+
+/** Wire form of a volume or volume template. */
+export function volumeView(store: Store, r: VolumeRecord): Volume {
+  const atts = store.attachments.select("volume_uuid = ?", [r.uuid]);
+  const attachedTo = atts.map((a) => ({ uuid: a.instanceUuid, name: store.instances.get({ uuid: a.instanceUuid })?.name ?? "" }));
+  const mountedBy = atts
+    .map((a) => ({ a, i: store.instances.get({ uuid: a.instanceUuid }) }))
+    .filter(({ i }) => i !== null && (i.state === "running" || i.state === "starting" || i.state === "stopping"))
+    .map(({ a, i }) => ({ uuid: a.instanceUuid, name: i!.name, at: a.at, readonly: a.readonly }));
+  const template = r.templateUuid ? store.volumes.get({ uuid: r.templateUuid }) : null;
+  const clones = (store.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(r.uuid) as { n: number }).n;
+  const state = r.state === "available" && mountedBy.length > 0 ? "mounted" : r.state;
+  return {
+    uuid: r.uuid,
+    name: r.name,
+    state,
+    kind: r.kind,
+    size_mb: r.sizeMb,
+    filesystem: r.filesystem,
+    host_path: r.hostPath,
+    uid: r.uid,
+    gid: r.gid,
+    persistent: r.persistent,
+    attached_to: attachedTo,
+    mounted_by: mountedBy,
+    tags: r.tags,
+    delete_lock: r.deleteLock,
+    created_at: r.createdAt,
+    template: template ? { uuid: template.uuid, name: template.name } : null,
+    clone: r.clone
+      ? {
+          source: { uuid: r.clone.sourceUuid, name: r.clone.sourceName },
+          progress: r.clone.progress,
+          started_at: r.clone.startedAt,
+          finished_at: r.clone.finishedAt,
+          message: r.clone.message,
+        }
+      : null,
+    clones,
+    error: r.error,
+  };
+}

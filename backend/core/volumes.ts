@@ -1,0 +1,317 @@
+/**
+ * Volumes: create (formatted, from a template, or managed host paths), list, get, PATCH (grow,
+ * tags, delete lock), delete, attach/detach and import. Clones and templates live in
+ * volume-clones.ts. Every mutation holds the volume's lock; multi-step ones use a reverter.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import type {
+  Volume,
+  VolumeAttachRequest,
+  VolumeCreateRequest,
+  VolumeDetachRequest,
+  VolumePatchOp,
+} from "vmbranch/sdk";
+import { messages } from "vmbranch/sdk";
+import { growDisk } from "../host/storage/disk-images";
+import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "../host/storage/filesystems";
+import { hostPathProblem } from "../host/storage/host-paths";
+import { extractTar } from "../host/storage/tar-import";
+import type { VolumeRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import { Disks } from "./disks";
+import { ApiError } from "./errors";
+import { generateName, newUuid, now } from "./identity";
+import { instanceKey, volumeKey } from "./locks";
+import { findVolume, hasAllTags, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
+import { Reverter } from "./reverter";
+import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
+import { volumeView } from "./views";
+
+/** Volume operations. */
+export class Volumes {
+  readonly disks: Disks;
+
+  constructor(private readonly ctx: CoreContext) {
+    this.disks = new Disks(ctx);
+  }
+
+  /** Wire view of a volume record. */
+  view(r: VolumeRecord): Volume {
+    return volumeView(this.ctx.store, r);
+  }
+
+  /** Throw NAME_TAKEN when a volume already has `name`. */
+  checkNameFree(name: string): void {
+    if (findVolume(this.ctx.store, name)) throw new ApiError("NAME_TAKEN", `A volume named '${name}' already exists`, "name");
+  }
+
+  /** Resolve a filesystem name (default ext4) or throw a 400 naming the registered ones. */
+  filesystem(name: string | undefined) {
+    const fs = filesystemDriver(name ?? DEFAULT_FILESYSTEM);
+    if (!fs)
+      throw new ApiError("VALIDATION_FAILED", `Unknown filesystem '${name}'; registered: ${registeredFilesystems().join(", ")}`, "filesystem");
+    return fs;
+  }
+
+  /** Throw HOST_PATH_REJECTED unless `path` is an allowed existing directory. */
+  async checkHostPath(path: string): Promise<void> {
+    const problem = await hostPathProblem(path, this.ctx.config.allowedHostPaths);
+    if (problem) throw new ApiError("HOST_PATH_REJECTED", problem, "host_path");
+  }
+
+  /**
+   * Create a volume record and its data. `owner` makes it an inline volume of that instance.
+   * Registers undo steps on `rev`; the caller decides when the whole action succeeded.
+   */
+  async createRecord(req: VolumeCreateRequest, rev: Reverter, owner: string | null = null): Promise<VolumeRecord> {
+    const name = req.name ?? generateName("vol");
+    this.checkNameFree(name);
+    const base = {
+      uuid: newUuid(), name, persistent: owner === null, ownerUuid: owner, templateUuid: null, clone: null,
+      tags: req.tags ?? [], deleteLock: req.delete_lock ?? false, error: null, createdAt: now(),
+    };
+    let rec: VolumeRecord;
+    if (req.host_path !== undefined) {
+      await this.checkHostPath(req.host_path);
+      rec = { ...base, kind: "managed", state: "available", sizeMb: null, filesystem: null, hostPath: req.host_path,
+        uid: req.uid ?? 0, gid: req.gid ?? 0, headDisk: null, populated: true };
+    } else if (req.template !== undefined) {
+      const tpl = requireVolumeTemplate(this.ctx.store, refId(req.template));
+      const head = await this.disks.overlay(tpl.headDisk!);
+      rev.add("remove clone disk", () => this.disks.release(head.id));
+      rec = { ...base, kind: "block", state: "available", sizeMb: tpl.sizeMb, filesystem: tpl.filesystem, hostPath: null,
+        uid: null, gid: null, headDisk: head.id, templateUuid: tpl.uuid, populated: true };
+    } else {
+      const fs = this.filesystem(req.filesystem);
+      const head = await this.disks.createFormatted(req.size_mb!, fs);
+      rev.add("remove disk", () => this.disks.release(head.id));
+      rec = { ...base, kind: "block", state: "available", sizeMb: req.size_mb!, filesystem: fs.name, hostPath: null,
+        uid: null, gid: null, headDisk: head.id, populated: false };
+    }
+    this.ctx.store.volumes.insert(rec);
+    rev.add("delete volume row", () => this.ctx.store.volumes.delete({ uuid: rec.uuid }));
+    return rec;
+  }
+
+  /** `POST /v1/volumes`. */
+  async create(req: VolumeCreateRequest): Promise<Volume> {
+    const rec = await new Reverter().run((rev) => this.createRecord(req, rev));
+    this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume created");
+    return this.view(rec);
+  }
+
+  /** `GET /v1/volumes/{id}` (templates are under /volumes/templates). */
+  get(id: string): Volume {
+    return this.view(requireVolume(this.ctx.store, id));
+  }
+
+  /** `GET /v1/volumes?tags=…` (templates excluded). */
+  list(tags: string[]): Volume[] {
+    return this.ctx.store.volumes
+      .select("state != 'template'", [], "created_at, name")
+      .filter((v) => hasAllTags(v.tags, tags))
+      .map((v) => this.view(v));
+  }
+
+  /** The volume (or template, which attach then refuses clearly) named `id`; 404 when missing. */
+  requireForAttach(id: string): VolumeRecord {
+    const rec = findVolume(this.ctx.store, id);
+    if (!rec) throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+    return rec;
+  }
+
+  /** Instances that have `uuid` attached, with their names and states. */
+  attachmentsOf(uuid: string) {
+    return this.ctx.store.attachments.select("volume_uuid = ?", [uuid]).map((a) => {
+      const i = this.ctx.store.instances.get({ uuid: a.instanceUuid });
+      return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i?.state ?? "deleted" };
+    });
+  }
+
+  /** `PATCH /v1/volumes/{id}` and `/v1/volumes/templates/{id}` (templates only take tags and delete_lock). */
+  async patch(id: string, ops: VolumePatchOp[], template = false): Promise<Volume> {
+    const found = template ? requireVolumeTemplate(this.ctx.store, id) : requireVolume(this.ctx.store, id);
+    return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
+      let rec = this.ctx.store.volumes.get({ uuid: found.uuid })!;
+      for (const op of ops) {
+        if (op.prop === "size_mb") {
+          if (template) throw new ApiError("VOLUME_IS_TEMPLATE", `Volume template '${rec.name}' is immutable`, "size_mb");
+          rec = await this.grow(rec, op.value);
+        } else if (op.prop === "tags") {
+          const tags = patchTags(rec.tags, op.op, op.value);
+          if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
+          this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags });
+        } else {
+          this.ctx.store.volumes.update({ uuid: rec.uuid }, { deleteLock: op.value });
+        }
+        rec = this.ctx.store.volumes.get({ uuid: rec.uuid })!;
+      }
+      return this.view(rec);
+    });
+  }
+
+  private async grow(rec: VolumeRecord, sizeMb: number): Promise<VolumeRecord> {
+    if (rec.kind === "managed") throw new ApiError("VALIDATION_FAILED", `Managed volume '${rec.name}' has no size: its space is the host directory's`, "size_mb");
+    if (sizeMb < rec.sizeMb!) throw new ApiError("VOLUME_SHRINK", messages.volumeShrink(rec.sizeMb!, sizeMb), "size_mb");
+    if (sizeMb === rec.sizeMb) return rec;
+    const busy = this.attachmentsOf(rec.uuid).find((a) => LIVE_STATES.has(a.instanceState) || a.instanceState === "standby");
+    if (busy)
+      throw new ApiError("VOLUME_IN_USE", `Cannot resize volume '${rec.name}' while instance '${busy.instanceName}' is ${busy.instanceState}: stop it first`, "size_mb");
+    await growDisk(this.disks.get(rec.headDisk!).path, sizeMb);
+    this.ctx.store.volumes.update({ uuid: rec.uuid }, { sizeMb });
+    return this.ctx.store.volumes.get({ uuid: rec.uuid })!;
+  }
+
+  /** `DELETE /v1/volumes/{id}` (and templates with `template`). */
+  async delete(id: string, template = false): Promise<Volume> {
+    const found = template ? requireVolumeTemplate(this.ctx.store, id) : requireVolume(this.ctx.store, id);
+    return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
+      const rec = this.ctx.store.volumes.get({ uuid: found.uuid });
+      if (!rec) throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+      const view = this.view(rec);
+      if (rec.deleteLock)
+        throw new ApiError("DELETE_LOCKED", `Volume '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
+      const atts = this.attachmentsOf(rec.uuid);
+      if (atts.length > 0)
+        throw new ApiError("VOLUME_IN_USE", `Volume '${rec.name}' is attached to ${atts.map((a) => `'${a.instanceName}'`).join(", ")}; detach it first`);
+      this.checkNoActiveClones(rec);
+      await this.destroyRecord(rec);
+      return { ...view, state: view.state };
+    });
+  }
+
+  /** Throw VOLUME_HAS_CLONES when clones still depend on `rec` (pending clones of a volume, any instance of a template). */
+  checkNoActiveClones(rec: VolumeRecord): void {
+    const store = this.ctx.store;
+    if (rec.state === "template") {
+      const n = (store.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(rec.uuid) as { n: number }).n;
+      if (n > 0) throw new ApiError("VOLUME_HAS_CLONES", `Volume template '${rec.name}' has ${n} dependent volume(s); delete them first`);
+    }
+    const pending = store.volumes
+      .select("state = 'pending'")
+      .filter((v) => v.clone?.sourceUuid === rec.uuid);
+    if (pending.length > 0)
+      throw new ApiError("VOLUME_HAS_CLONES", `Volume '${rec.name}' has ${pending.length} clone(s) in progress; wait for them to finish`);
+  }
+
+  /** Remove a volume's row and release its data. Caller holds the lock and checked the rules. */
+  async destroyRecord(rec: VolumeRecord): Promise<void> {
+    this.ctx.store.tx(() => {
+      this.ctx.store.attachments.select("volume_uuid = ?", [rec.uuid]).forEach((a) => this.ctx.store.attachments.delete(a));
+      this.ctx.store.volumes.delete({ uuid: rec.uuid });
+    });
+    if (rec.headDisk) await this.disks.release(rec.headDisk);
+    this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
+  }
+
+  /** `PUT /v1/volumes/{id}/attach`: only to instances that are stopped (hot-plug is refused). */
+  async attach(id: string, req: VolumeAttachRequest): Promise<Volume> {
+    const vol = requireVolume(this.ctx.store, id);
+    const inst = requireInstance(this.ctx.store, refId(req.attach_to));
+    return this.ctx.locks.with([volumeKey(vol.uuid), instanceKey(inst.uuid)], async () => {
+      this.attachRecord(vol.uuid, inst.uuid, req.at, req.readonly ?? false);
+      return this.view(this.ctx.store.volumes.get({ uuid: vol.uuid })!);
+    });
+  }
+
+  /** Add an attachment after checking every rule. Caller holds both locks. */
+  attachRecord(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean): void {
+    const store = this.ctx.store;
+    const vol = store.volumes.get({ uuid: volumeUuid })!;
+    const inst = store.instances.get({ uuid: instanceUuid })!;
+    if (inst.state !== "stopped")
+      throw new ApiError(
+        "INVALID_STATE",
+        `Cannot attach volume '${vol.name}' to instance '${inst.name}' in state '${inst.state}': hot-plug is not supported, stop the instance first`,
+      );
+    checkAttachAllowed(vol, this.attachmentsOf(volumeUuid), instanceUuid, readonly);
+    const mounts = store.attachments.select("instance_uuid = ?", [instanceUuid]);
+    checkMountPointFree(inst.name, mounts, at);
+    const position = mounts.reduce((m, a) => Math.max(m, a.position + 1), 0);
+    store.attachments.insert({ volumeUuid, instanceUuid, at, readonly, position });
+  }
+
+  /**
+   * Add an attachment without the mount checks, at a given device position: for branches and
+   * template instances, whose device layout must match the snapshot they start from.
+   */
+  attachRecordUnchecked(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean, position: number): void {
+    this.ctx.store.attachments.insert({ volumeUuid, instanceUuid, at, readonly, position });
+  }
+
+  /** Create a copy-on-write clone volume over frozen layer `frozenDisk` (state available); undo registered on `rev`. */
+  async cloneRecord(
+    rev: Reverter,
+    o: { sourceUuid: string; sourceName: string; frozenDisk: string; sizeMb: number | null; filesystem: string | null; name: string; owner: string | null; templateUuid: string | null; tags?: string[]; deleteLock?: boolean },
+  ): Promise<VolumeRecord> {
+    this.checkNameFree(o.name);
+    const head = await this.disks.overlay(o.frozenDisk);
+    rev.add("remove clone disk", () => this.disks.release(head.id));
+    const t = now();
+    const rec: VolumeRecord = {
+      uuid: newUuid(), name: o.name, kind: "block", state: "available", sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null,
+      uid: null, gid: null, persistent: o.owner === null, ownerUuid: o.owner, headDisk: head.id, templateUuid: o.templateUuid,
+      clone: { sourceUuid: o.sourceUuid, sourceName: o.sourceName, progress: 100, startedAt: t, finishedAt: t, message: null },
+      tags: o.tags ?? [], deleteLock: o.deleteLock ?? false, populated: true, error: null, createdAt: t,
+    };
+    this.ctx.store.volumes.insert(rec);
+    rev.add("delete clone row", () => {
+      this.ctx.store.attachments.select("volume_uuid = ?", [rec.uuid]).forEach((a) => this.ctx.store.attachments.delete(a));
+      this.ctx.store.volumes.delete({ uuid: rec.uuid });
+    });
+    return rec;
+  }
+
+  /** `PUT /v1/volumes/{id}/detach`: from one instance, or from all. Instances must not be running. */
+  async detach(id: string, req: VolumeDetachRequest): Promise<Volume> {
+    const vol = requireVolume(this.ctx.store, id);
+    const targets = req.from
+      ? [requireInstance(this.ctx.store, refId(req.from))]
+      : this.attachmentsOf(vol.uuid).map((a) => this.ctx.store.instances.get({ uuid: a.instanceUuid })!);
+    return this.ctx.locks.with([volumeKey(vol.uuid), ...targets.map((t) => instanceKey(t.uuid))], async () => {
+      for (const t of targets) this.detachRecord(vol.uuid, t.uuid);
+      return this.view(this.ctx.store.volumes.get({ uuid: vol.uuid })!);
+    });
+  }
+
+  /** Remove one attachment after checking the instance is stopped. Caller holds both locks. */
+  detachRecord(volumeUuid: string, instanceUuid: string): void {
+    const store = this.ctx.store;
+    const vol = store.volumes.get({ uuid: volumeUuid })!;
+    const inst = store.instances.get({ uuid: instanceUuid })!;
+    const att = store.attachments.get({ volumeUuid, instanceUuid });
+    if (!att) throw new ApiError("VALIDATION_FAILED", `Volume '${vol.name}' is not attached to instance '${inst.name}'`, "from");
+    if (!vol.persistent)
+      throw new ApiError("VOLUME_IN_USE", `Volume '${vol.name}' was created with instance '${inst.name}' and lives and dies with it`);
+    if (inst.state !== "stopped")
+      throw new ApiError("INVALID_STATE", `Cannot detach volume '${vol.name}' from instance '${inst.name}' in state '${inst.state}': stop the instance first`);
+    store.attachments.delete(att);
+  }
+
+  /** `PUT /v1/volumes/{id}/import`: fill an empty, unattached block volume from a tar stream. */
+  async import(id: string, tar: Readable): Promise<Volume> {
+    const vol = requireVolume(this.ctx.store, id);
+    return this.ctx.locks.with([volumeKey(vol.uuid)], async () => {
+      const rec = this.ctx.store.volumes.get({ uuid: vol.uuid })!;
+      if (rec.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${rec.name}' cannot be imported into: write to its host directory`);
+      if (rec.populated || this.attachmentsOf(rec.uuid).length > 0)
+        throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
+      const dir = await mkdtemp(join(this.ctx.config.tmpDir, "import-"));
+      try {
+        await extractTar(tar, dir);
+        const fs = this.filesystem(rec.filesystem ?? undefined);
+        const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: Error) => {
+          throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): ${err.message}`);
+        });
+        const old = rec.headDisk;
+        this.ctx.store.volumes.update({ uuid: rec.uuid }, { headDisk: head.id, populated: true });
+        await this.disks.release(old);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
+    });
+  }
+}

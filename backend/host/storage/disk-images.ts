@@ -1,0 +1,109 @@
+/**
+ * qcow2 disk files on the host: formatted volumes (mke2fs on a sparse raw file, then converted),
+ * copy-on-write overlays over frozen backing files (O(1) whatever the size), growth, and
+ * flattening. Pure file operations: which file is frozen or shared is the caller's business.
+ */
+import { mkdtemp, rm, truncate, writeFile, readFile, unlink } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { run } from "../util/exec";
+import type { FilesystemDriver } from "./filesystems";
+
+const MIB = 1024 * 1024;
+
+/** Create `path` as a qcow2 of `sizeMb` holding a fresh filesystem; `fromDir` fills it (mke2fs -d). */
+export async function createFormattedDisk(path: string, sizeMb: number, fs: FilesystemDriver, fromDir?: string): Promise<void> {
+  const tmp = await mkdtemp(join(dirname(path), ".mkfs-"));
+  const raw = join(tmp, "fs.raw");
+  try {
+    await writeFile(raw, "");
+    await truncate(raw, sizeMb * MIB);
+    // 4 KiB blocks and no reserved blocks: volumes are data disks, small ones too.
+    const args = ["-q", "-F", "-t", fs.mkfsType, "-b", "4096", "-m", "0", "-E", "root_owner=0:0"];
+    if (fromDir) args.push("-d", fromDir);
+    await run("mke2fs", [...args, raw]);
+    await run("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, path]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Create `path` as a qcow2 overlay whose backing file is `backing` (absolute path). */
+export async function createOverlay(path: string, backing: string): Promise<void> {
+  await run("qemu-img", ["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, path]);
+}
+
+/** Virtual size and backing file of a qcow2. */
+export async function diskInfo(path: string): Promise<{ virtualSize: number; actualSize: number; backing: string | null }> {
+  // -U: the file may be open in a running QEMU; reading its header is safe.
+  const out = JSON.parse(await run("qemu-img", ["info", "-U", "--output=json", path])) as {
+    "virtual-size": number;
+    "actual-size": number;
+    "backing-filename"?: string;
+  };
+  return { virtualSize: out["virtual-size"], actualSize: out["actual-size"], backing: out["backing-filename"] ?? null };
+}
+
+/** Grow the disk to `sizeMb` and its ext filesystem with it. Only valid while no VM has the file open. */
+export async function growDisk(path: string, sizeMb: number): Promise<void> {
+  await run("qemu-img", ["resize", "-q", path, `${sizeMb}M`]);
+  await withRawView(path, async (raw) => {
+    await run("resize2fs", ["-f", raw]);
+  });
+}
+
+/**
+ * Expose the qcow2 as a raw file through qemu-storage-daemon's FUSE export for the duration of
+ * `fn`, so e2fsprogs can work on it in place without flattening its backing chain.
+ */
+export async function withRawView<T>(path: string, fn: (raw: string) => Promise<T>): Promise<T> {
+  const tmp = await mkdtemp(join(dirname(path), ".view-"));
+  const raw = join(tmp, "raw");
+  const pidfile = join(tmp, "pid");
+  await writeFile(raw, "");
+  try {
+    await run("qemu-storage-daemon", [
+      "--blockdev", `driver=file,filename=${path},node-name=file0`,
+      "--blockdev", "driver=qcow2,file=file0,node-name=disk0",
+      "--export", `type=fuse,id=export0,node-name=disk0,mountpoint=${raw},writable=on`,
+      "--pidfile", pidfile,
+      "--daemonize",
+    ]);
+    try {
+      return await fn(raw);
+    } finally {
+      const pid = Number((await readFile(pidfile, "utf8")).trim());
+      await stopProcess(pid);
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+async function stopProcess(pid: number): Promise<void> {
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  process.kill(pid, "SIGKILL");
+}
+
+/** Copy the whole backing chain into the file so it stands alone. Only valid while no VM has it open. */
+export async function flattenDisk(path: string): Promise<void> {
+  await run("qemu-img", ["rebase", "-q", "-f", "qcow2", "-b", "", path], { timeoutMs: 30 * 60_000 });
+}
+
+/** Remove a disk file; a missing file is fine. */
+export async function removeDiskFile(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== "ENOENT") throw err;
+  });
+}

@@ -1,0 +1,128 @@
+/**
+ * What the host offers core for virtual machines, independent of how (QEMU today). Core decides
+ * when to start, stop, snapshot or restore; a driver does it on this host. A later control
+ * plane drives many hosts through this same surface.
+ */
+import type { GuestConfig } from "./images/guest-protocol";
+
+/** A disk as the guest sees it. */
+export interface VmDisk {
+  /** Stable id (also used for QEMU node names). */
+  id: string;
+  path: string;
+  /** virtio serial the init finds the disk by (≤ 20 chars). */
+  serial: string;
+  readonly: boolean;
+}
+
+/** A host directory shared into the guest (managed volume). */
+export interface VmShare {
+  id: string;
+  tag: string;
+  hostPath: string;
+  readonly: boolean;
+}
+
+/** A host port forward. */
+export interface VmForward {
+  protocol: "tcp" | "udp";
+  hostPort: number;
+  guestPort: number;
+}
+
+/** Kernel, initrd and command line of an image. */
+export interface BootImage {
+  name: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+}
+
+/** Everything needed to launch a VM on this host. */
+export interface VmLaunchSpec {
+  uuid: string;
+  name: string;
+  /** Directory of this VM's runtime files (QMP socket, pidfile, serial log, guest config). */
+  runDir: string;
+  image: BootImage;
+  memoryMb: number;
+  vcpus: number;
+  accelerator: "kvm" | "tcg";
+  guest: GuestConfig;
+  disks: VmDisk[];
+  shares: VmShare[];
+  mac: string;
+  forwards: VmForward[];
+  smbiosSerial: string;
+  vmgenid: string;
+  /** Anonymous memory and a cold boot, or a warm start from a snapshot's RAM file and device state. */
+  memory: { kind: "boot" } | { kind: "snapshot"; ramPath: string; devstatePath: string };
+}
+
+/** How a VM ended. */
+export interface VmExit {
+  /** The guest app's exit code, when the init reported one. */
+  exitCode: number | null;
+  reason: string;
+}
+
+/** A disk to switch to a new overlay at a snapshot: the old file becomes the frozen point-in-time copy. */
+export interface DiskFreeze {
+  /** `VmDisk.id` of the disk. */
+  diskId: string;
+  /** A qcow2 overlay file already created over the disk's current file. */
+  overlayPath: string;
+}
+
+/** Where a memory snapshot is written. */
+export interface SnapshotFiles {
+  /** RAM image, mapped privately (copy-on-write) by VMs restored from it. */
+  ramPath: string;
+  /** Device state, loaded with the RAM image left in place (x-ignore-shared). */
+  devstatePath: string;
+}
+
+/** A live snapshot whose point in time is fixed; the copy finishes in the background. */
+export interface LiveSnapshot {
+  /** How long the guest was paused. */
+  pauseMs: number;
+  takenAt: Date;
+  /** Settles when the RAM image and device state are complete. */
+  completed: Promise<void>;
+}
+
+/** A running (or starting) VM. */
+export interface VmHandle {
+  readonly uuid: string;
+  readonly pid: number;
+  /** VM generation ID the guest was started with. */
+  readonly vmgenid: string;
+  /** Settles when the VM process is gone. */
+  readonly exited: Promise<VmExit>;
+  /** Resolves with the boot time once the guest prints its ready marker; rejects if it exits first. */
+  ready(timeoutMs: number): Promise<{ bootTimeMs: number }>;
+  /** Ask the guest to power off (ACPI). */
+  powerdown(): Promise<void>;
+  /** End the VM now and wait until its process is gone. */
+  kill(): Promise<void>;
+  /** Publish or withdraw a host port forward while running. */
+  addForward(f: VmForward): Promise<void>;
+  removeForward(f: VmForward): Promise<void>;
+  /**
+   * Copy-on-write snapshot of RAM, device state and `disks` at one instant (the guest pauses for
+   * milliseconds, its disks switch to the given overlays); the RAM copy completes in the background.
+   */
+  snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot>;
+  /** Switch `disks` to new overlays while running (crash-consistent per disk), without a memory snapshot. */
+  freezeDisks(disks: DiskFreeze[]): Promise<void>;
+  /** Pause the VM, save its whole state to `files`, and end the process (suspend to standby). */
+  saveAndQuit(files: SnapshotFiles): Promise<void>;
+}
+
+/** Launches and finds VMs on this host. */
+export interface VmDriver {
+  /** Start a VM (cold boot or warm from a snapshot); resolves once its process runs. */
+  launch(spec: VmLaunchSpec): Promise<VmHandle>;
+  /** Find the VM of `uuid` after a restart of the service; null when its process is gone. */
+  attach(uuid: string, runDir: string): Promise<VmHandle | null>;
+}

@@ -1,0 +1,38 @@
+/**
+ * Opens the embedded SQLite database (WAL, foreign keys, busy timeout) and applies migrations.
+ * Owns the connection; repositories own their tables' SQL. Callers own transactions' scope.
+ */
+import Database from "better-sqlite3";
+import { MIGRATIONS } from "./migrations";
+
+/** The database handle every repository takes. */
+export type Db = Database.Database;
+
+/** Open (creating if needed) the database at `file` and bring its schema up to date. ":memory:" works for tests. */
+export function openDatabase(file: string): Db {
+  const db = new Database(file);
+  db.pragma("journal_mode = WAL");
+  // NORMAL is durable with WAL except for the last transactions on power loss, which reconcile repairs.
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length)
+    throw new Error(`database schema version ${current} is newer than this vmbranch (${MIGRATIONS.length}); upgrade vmbranch`);
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+/** Run `fn` in one transaction: all its writes land together or not at all. */
+export function inTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn)();
+}

@@ -1,0 +1,117 @@
+/**
+ * Schema migrations of the embedded SQLite database, applied in order and recorded in
+ * `PRAGMA user_version`. Append new migrations; never edit one that has shipped.
+ */
+
+/** Ordered migrations; index + 1 is the schema version each one produces. */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE disks (
+    id          TEXT PRIMARY KEY,
+    path        TEXT NOT NULL UNIQUE,
+    parent_id   TEXT REFERENCES disks(id),
+    frozen      INTEGER NOT NULL DEFAULT 0,
+    depth       INTEGER NOT NULL DEFAULT 0,
+    size_mb     INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+  );
+  CREATE INDEX disks_parent ON disks(parent_id);
+
+  CREATE TABLE volumes (
+    uuid            TEXT PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('block', 'managed')),
+    state           TEXT NOT NULL,
+    size_mb         INTEGER,
+    filesystem      TEXT,
+    host_path       TEXT,
+    uid             INTEGER,
+    gid             INTEGER,
+    persistent      INTEGER NOT NULL,
+    owner_uuid      TEXT,
+    head_disk       TEXT REFERENCES disks(id),
+    template_uuid   TEXT,
+    clone           TEXT,
+    tags            TEXT NOT NULL DEFAULT '[]',
+    delete_lock     INTEGER NOT NULL DEFAULT 0,
+    populated       INTEGER NOT NULL DEFAULT 0,
+    error           TEXT,
+    created_at      TEXT NOT NULL
+  );
+
+  CREATE TABLE instances (
+    uuid          TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    state         TEXT NOT NULL,
+    image         TEXT NOT NULL,
+    memory_mb     INTEGER NOT NULL,
+    vcpus         INTEGER NOT NULL,
+    args          TEXT NOT NULL,
+    env           TEXT NOT NULL,
+    hostname      TEXT NOT NULL,
+    mac           TEXT NOT NULL,
+    smbios_serial TEXT NOT NULL,
+    tags          TEXT NOT NULL DEFAULT '[]',
+    annotations   TEXT NOT NULL DEFAULT '{}',
+    delete_lock   INTEGER NOT NULL DEFAULT 0,
+    autostart     INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL,
+    started_at    TEXT,
+    stopped_at    TEXT,
+    boot_time_ms  REAL,
+    exit_code     INTEGER,
+    stop_reason   TEXT,
+    start_count   INTEGER NOT NULL DEFAULT 0,
+    accelerator   TEXT,
+    snapshot_uuid TEXT,
+    template      TEXT,
+    branch        TEXT,
+    pid           INTEGER,
+    error         TEXT
+  );
+
+  CREATE TABLE attachments (
+    volume_uuid   TEXT NOT NULL REFERENCES volumes(uuid),
+    instance_uuid TEXT NOT NULL REFERENCES instances(uuid),
+    at            TEXT NOT NULL,
+    readonly      INTEGER NOT NULL,
+    position      INTEGER NOT NULL,
+    PRIMARY KEY (volume_uuid, instance_uuid)
+  );
+  CREATE INDEX attachments_instance ON attachments(instance_uuid);
+
+  CREATE TABLE ports (
+    instance_uuid TEXT NOT NULL REFERENCES instances(uuid),
+    guest_port    INTEGER NOT NULL,
+    protocol      TEXT NOT NULL,
+    host_port     INTEGER NOT NULL,
+    requested     INTEGER NOT NULL,
+    PRIMARY KEY (instance_uuid, guest_port, protocol)
+  );
+  CREATE UNIQUE INDEX ports_host ON ports(host_port, protocol);
+
+  CREATE TABLE snapshots (
+    uuid          TEXT PRIMARY KEY,
+    source_uuid   TEXT NOT NULL,
+    source_name   TEXT NOT NULL,
+    purpose       TEXT NOT NULL CHECK (purpose IN ('branch', 'standby', 'template')),
+    state         TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'failed')),
+    has_memory    INTEGER NOT NULL,
+    ram_path      TEXT,
+    devstate_path TEXT,
+    machine       TEXT NOT NULL,
+    pause_ms      REAL,
+    created_at    TEXT NOT NULL
+  );
+
+  CREATE TABLE snapshot_disks (
+    snapshot_uuid TEXT NOT NULL REFERENCES snapshots(uuid),
+    volume_uuid   TEXT NOT NULL,
+    disk_id       TEXT NOT NULL REFERENCES disks(id),
+    at            TEXT NOT NULL,
+    readonly      INTEGER NOT NULL,
+    position      INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_uuid, volume_uuid)
+  );
+  `,
+];

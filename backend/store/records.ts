@@ -1,0 +1,159 @@
+/**
+ * Records: what the store keeps for each resource, in camelCase, already decoded from SQL.
+ * Core reads and writes these; the API turns them into wire objects. No SQL here.
+ */
+import type { BranchPhase, InstanceState, VolumeState } from "vmbranch/sdk";
+
+/** A qcow2 file: a writable head or a frozen layer that heads and snapshots build on. */
+export interface DiskRecord {
+  id: string;
+  path: string;
+  parentId: string | null;
+  frozen: boolean;
+  /** Number of backing files below this one. */
+  depth: number;
+  sizeMb: number;
+  createdAt: string;
+}
+
+/** Clone progress of a volume made by `POST /v1/volumes/clone` (or implicitly). */
+export interface CloneRecord {
+  sourceUuid: string;
+  sourceName: string;
+  progress: number;
+  startedAt: string;
+  finishedAt: string | null;
+  message: string | null;
+}
+
+/** A volume or a volume template (state `template`). */
+export interface VolumeRecord {
+  uuid: string;
+  name: string;
+  kind: "block" | "managed";
+  state: VolumeState;
+  sizeMb: number | null;
+  filesystem: string | null;
+  hostPath: string | null;
+  uid: number | null;
+  gid: number | null;
+  /** False for volumes created inline with an instance: they die with it. */
+  persistent: boolean;
+  /** The instance an inline volume belongs to. */
+  ownerUuid: string | null;
+  /** The qcow2 holding the data (block volumes only; frozen for templates). */
+  headDisk: string | null;
+  /** The volume template this volume was instantiated or cloned from, if any. */
+  templateUuid: string | null;
+  clone: CloneRecord | null;
+  tags: string[];
+  deleteLock: boolean;
+  /** True once data may have been written (import, clone, a read-write mount): import needs an empty volume. */
+  populated: boolean;
+  error: string | null;
+  createdAt: string;
+}
+
+/** How a branch was made, kept on the branch. */
+export interface BranchRecord {
+  sourceUuid: string;
+  sourceName: string;
+  snapshotUuid: string | null;
+  snapshotAt: string | null;
+  sourcePauseMs: number | null;
+  phase: BranchPhase;
+  fromMemory: boolean;
+  message: string | null;
+}
+
+/** An instance or an instance template (state `template`). */
+export interface InstanceRecord {
+  uuid: string;
+  name: string;
+  state: InstanceState;
+  image: string;
+  memoryMb: number;
+  vcpus: number;
+  args: string[];
+  env: Record<string, string>;
+  hostname: string;
+  mac: string;
+  smbiosSerial: string;
+  tags: string[];
+  annotations: Record<string, string>;
+  deleteLock: boolean;
+  autostart: boolean;
+  createdAt: string;
+  startedAt: string | null;
+  stoppedAt: string | null;
+  bootTimeMs: number | null;
+  exitCode: number | null;
+  stopReason: string | null;
+  startCount: number;
+  accelerator: "kvm" | "tcg" | null;
+  /** Memory snapshot held while in standby or as a template. */
+  snapshotUuid: string | null;
+  template: { uuid: string; name: string } | null;
+  branch: BranchRecord | null;
+  pid: number | null;
+  error: string | null;
+}
+
+/** A volume attached to an instance at a mount point. */
+export interface AttachmentRecord {
+  volumeUuid: string;
+  instanceUuid: string;
+  at: string;
+  readonly: boolean;
+  /** Order of the volume on the instance (stable device order). */
+  position: number;
+}
+
+/** A published port. `requested` says whether the user chose the host port. */
+export interface PortRecord {
+  instanceUuid: string;
+  guestPort: number;
+  protocol: "tcp" | "udp";
+  hostPort: number;
+  requested: boolean;
+}
+
+/** The machine configuration a memory snapshot was taken with; a restore must use the same. */
+export interface MachineRecord {
+  image: string;
+  memoryMb: number;
+  vcpus: number;
+  args: string[];
+  env: Record<string, string>;
+  hostname: string;
+  mac: string;
+  smbiosSerial: string;
+  /** VM generation ID the snapshot's guest last saw (a resume keeps it, a branch gets a new one). */
+  vmgenid: string;
+  accelerator: "kvm" | "tcg";
+}
+
+/** A point-in-time snapshot of an instance: frozen disks and, when `hasMemory`, RAM and device state. */
+export interface SnapshotRecord {
+  uuid: string;
+  sourceUuid: string;
+  sourceName: string;
+  purpose: "branch" | "standby" | "template";
+  state: "pending" | "ready" | "failed";
+  hasMemory: boolean;
+  ramPath: string | null;
+  devstatePath: string | null;
+  machine: MachineRecord;
+  pauseMs: number | null;
+  createdAt: string;
+}
+
+/** One disk of a snapshot, with where it was mounted. */
+export interface SnapshotDiskRecord {
+  snapshotUuid: string;
+  volumeUuid: string;
+  diskId: string;
+  at: string;
+  readonly: boolean;
+  position: number;
+}

@@ -1,0 +1,122 @@
+/**
+ * The store: one object giving typed tables for every record kind over one SQLite database,
+ * plus the few queries that span tables (references that keep a disk or a snapshot alive).
+ */
+import { openDatabase, type Db } from "./db";
+import type {
+  AttachmentRecord,
+  DiskRecord,
+  InstanceRecord,
+  PortRecord,
+  SnapshotDiskRecord,
+  SnapshotRecord,
+  VolumeRecord,
+} from "./records";
+import { Table } from "./table";
+
+const disks = (db: Db) =>
+  new Table<DiskRecord>(db, "disks", {
+    id: ["id", "text"], path: ["path", "text"], parentId: ["parent_id", "text"], frozen: ["frozen", "bool"],
+    depth: ["depth", "int"], sizeMb: ["size_mb", "int"], createdAt: ["created_at", "text"],
+  }, ["id"]);
+
+const volumes = (db: Db) =>
+  new Table<VolumeRecord>(db, "volumes", {
+    uuid: ["uuid", "text"], name: ["name", "text"], kind: ["kind", "text"], state: ["state", "text"],
+    sizeMb: ["size_mb", "int"], filesystem: ["filesystem", "text"], hostPath: ["host_path", "text"],
+    uid: ["uid", "int"], gid: ["gid", "int"], persistent: ["persistent", "bool"], ownerUuid: ["owner_uuid", "text"],
+    headDisk: ["head_disk", "text"], templateUuid: ["template_uuid", "text"], clone: ["clone", "json"],
+    tags: ["tags", "json"], deleteLock: ["delete_lock", "bool"], populated: ["populated", "bool"], error: ["error", "text"],
+    createdAt: ["created_at", "text"],
+  }, ["uuid"]);
+
+const instances = (db: Db) =>
+  new Table<InstanceRecord>(db, "instances", {
+    uuid: ["uuid", "text"], name: ["name", "text"], state: ["state", "text"], image: ["image", "text"],
+    memoryMb: ["memory_mb", "int"], vcpus: ["vcpus", "int"], args: ["args", "json"], env: ["env", "json"],
+    hostname: ["hostname", "text"], mac: ["mac", "text"], smbiosSerial: ["smbios_serial", "text"],
+    tags: ["tags", "json"], annotations: ["annotations", "json"], deleteLock: ["delete_lock", "bool"],
+    autostart: ["autostart", "bool"], createdAt: ["created_at", "text"], startedAt: ["started_at", "text"],
+    stoppedAt: ["stopped_at", "text"], bootTimeMs: ["boot_time_ms", "real"], exitCode: ["exit_code", "int"],
+    stopReason: ["stop_reason", "text"], startCount: ["start_count", "int"], accelerator: ["accelerator", "text"],
+    snapshotUuid: ["snapshot_uuid", "text"], template: ["template", "json"], branch: ["branch", "json"],
+    pid: ["pid", "int"], error: ["error", "text"],
+  }, ["uuid"]);
+
+const attachments = (db: Db) =>
+  new Table<AttachmentRecord>(db, "attachments", {
+    volumeUuid: ["volume_uuid", "text"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"],
+    readonly: ["readonly", "bool"], position: ["position", "int"],
+  }, ["volumeUuid", "instanceUuid"]);
+
+const ports = (db: Db) =>
+  new Table<PortRecord>(db, "ports", {
+    instanceUuid: ["instance_uuid", "text"], guestPort: ["guest_port", "int"], protocol: ["protocol", "text"],
+    hostPort: ["host_port", "int"], requested: ["requested", "bool"],
+  }, ["instanceUuid", "guestPort", "protocol"]);
+
+const snapshots = (db: Db) =>
+  new Table<SnapshotRecord>(db, "snapshots", {
+    uuid: ["uuid", "text"], sourceUuid: ["source_uuid", "text"], sourceName: ["source_name", "text"],
+    purpose: ["purpose", "text"], state: ["state", "text"], hasMemory: ["has_memory", "bool"],
+    ramPath: ["ram_path", "text"], devstatePath: ["devstate_path", "text"], machine: ["machine", "json"],
+    pauseMs: ["pause_ms", "real"], createdAt: ["created_at", "text"],
+  }, ["uuid"]);
+
+const snapshotDisks = (db: Db) =>
+  new Table<SnapshotDiskRecord>(db, "snapshot_disks", {
+    snapshotUuid: ["snapshot_uuid", "text"], volumeUuid: ["volume_uuid", "text"], diskId: ["disk_id", "text"],
+    at: ["at", "text"], readonly: ["readonly", "bool"], position: ["position", "int"],
+  }, ["snapshotUuid", "volumeUuid"]);
+
+/** Typed tables over one database. */
+export class Store {
+  readonly disks: Table<DiskRecord>;
+  readonly volumes: Table<VolumeRecord>;
+  readonly instances: Table<InstanceRecord>;
+  readonly attachments: Table<AttachmentRecord>;
+  readonly ports: Table<PortRecord>;
+  readonly snapshots: Table<SnapshotRecord>;
+  readonly snapshotDisks: Table<SnapshotDiskRecord>;
+
+  constructor(readonly db: Db) {
+    this.disks = disks(db);
+    this.volumes = volumes(db);
+    this.instances = instances(db);
+    this.attachments = attachments(db);
+    this.ports = ports(db);
+    this.snapshots = snapshots(db);
+    this.snapshotDisks = snapshotDisks(db);
+  }
+
+  /** Open the store in `file` (":memory:" for tests). */
+  static open(file: string): Store {
+    return new Store(openDatabase(file));
+  }
+
+  /** Run `fn` in one transaction. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** How many things keep disk `id` alive: child disks, volumes whose data it is, snapshots. */
+  diskReferences(id: string): number {
+    const row = this.db
+      .prepare(
+        `SELECT (SELECT COUNT(*) FROM disks WHERE parent_id = ?) + (SELECT COUNT(*) FROM volumes WHERE head_disk = ?)
+              + (SELECT COUNT(*) FROM snapshot_disks WHERE disk_id = ?) AS n`,
+      )
+      .get(id, id, id) as { n: number };
+    return row.n;
+  }
+
+  /** How many instances still hold snapshot `uuid` (standby or template). */
+  snapshotReferences(uuid: string): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM instances WHERE snapshot_uuid = ?`).get(uuid) as { n: number }).n;
+  }
+
+  /** Close the database. */
+  close(): void {
+    this.db.close();
+  }
+}

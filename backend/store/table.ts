@@ -1,0 +1,96 @@
+/**
+ * A small typed table mapper: one column spec per record type turns records into rows and back
+ * (snake_case columns, JSON and boolean codecs) and gives insert/get/update/delete/select.
+ * Repositories add the queries that are specific to them; nothing here knows a table's meaning.
+ */
+import type { Db } from "./db";
+
+type Codec = "text" | "int" | "real" | "bool" | "json";
+
+/** Column spec: record field → [column, codec]. */
+export type Columns<T> = { [K in keyof T]-?: readonly [string, Codec] };
+
+function encode(value: unknown, codec: Codec): unknown {
+  if (value === null || value === undefined) return null;
+  if (codec === "bool") return value ? 1 : 0;
+  if (codec === "json") return JSON.stringify(value);
+  return value;
+}
+
+function decode(value: unknown, codec: Codec): unknown {
+  if (value === null || value === undefined) return null;
+  if (codec === "bool") return value === 1;
+  if (codec === "json") return JSON.parse(value as string);
+  return value;
+}
+
+/** Typed access to one table whose primary key is `key`. */
+export class Table<T extends object> {
+  private readonly fields: (keyof T)[];
+
+  constructor(
+    protected readonly db: Db,
+    readonly name: string,
+    private readonly columns: Columns<T>,
+    private readonly key: (keyof T)[],
+  ) {
+    this.fields = Object.keys(columns) as (keyof T)[];
+  }
+
+  /** Column name of a field (for repository-specific SQL). */
+  col(field: keyof T): string {
+    return this.columns[field][0];
+  }
+
+  /** Decode one SQL row into a record. */
+  fromRow(row: Record<string, unknown>): T {
+    const out = {} as Record<keyof T, unknown>;
+    for (const f of this.fields) out[f] = decode(row[this.columns[f][0]], this.columns[f][1]);
+    return out as T;
+  }
+
+  /** Insert a full record. */
+  insert(record: T): void {
+    const cols = this.fields.map((f) => this.columns[f][0]);
+    const sql = `INSERT INTO ${this.name} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
+    this.db.prepare(sql).run(...this.fields.map((f) => encode(record[f], this.columns[f][1])));
+  }
+
+  /** Update some fields of the record identified by its key fields. */
+  update(keyValues: Partial<T>, changes: Partial<T>): void {
+    const set = (Object.keys(changes) as (keyof T)[]).filter((f) => f in this.columns);
+    if (set.length === 0) return;
+    const sql = `UPDATE ${this.name} SET ${set.map((f) => `${this.columns[f][0]} = ?`).join(", ")} WHERE ${this.where()}`;
+    this.db.prepare(sql).run(...set.map((f) => encode(changes[f], this.columns[f][1])), ...this.keyArgs(keyValues));
+  }
+
+  /** The record with these key values, or null. */
+  get(keyValues: Partial<T>): T | null {
+    const row = this.db.prepare(`SELECT * FROM ${this.name} WHERE ${this.where()}`).get(...this.keyArgs(keyValues));
+    return row ? this.fromRow(row as Record<string, unknown>) : null;
+  }
+
+  /** Delete the record with these key values. */
+  delete(keyValues: Partial<T>): void {
+    this.db.prepare(`DELETE FROM ${this.name} WHERE ${this.where()}`).run(...this.keyArgs(keyValues));
+  }
+
+  /** Records matching `where` (SQL over column names) with positional `args`. */
+  select(where = "1", args: unknown[] = [], orderBy?: string): T[] {
+    const order = orderBy ? ` ORDER BY ${orderBy}` : "";
+    return (this.db.prepare(`SELECT * FROM ${this.name} WHERE ${where}${order}`).all(...args) as Record<string, unknown>[]).map(
+      (r) => this.fromRow(r),
+    );
+  }
+
+  private where(): string {
+    return this.key.map((k) => `${this.columns[k][0]} = ?`).join(" AND ");
+  }
+
+  private keyArgs(keyValues: Partial<T>): unknown[] {
+    return this.key.map((k) => {
+      if (keyValues[k] === undefined) throw new Error(`missing key ${String(k)} for ${this.name}`);
+      return encode(keyValues[k], this.columns[k][1]);
+    });
+  }
+}
