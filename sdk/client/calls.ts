@@ -1,0 +1,52 @@
+/**
+ * Small helpers the resource modules share: call an endpoint and take the one object (or the list)
+ * out of its envelope, the schemas of delete answers, and turning "uuid or name" into a reference.
+ * Owns nothing else; paths and bodies stay with each resource.
+ */
+import type { z } from "zod";
+import { RefOutSchema, envelopeSchema, looksLikeUuid, type Ref, type RefOut } from "../schemas";
+import { firstItem } from "./response-parsing";
+import type { CallSpec, Transport } from "./transport";
+
+/** An envelope schema whose `data` holds lists of `T` keyed by kind. */
+type EnvelopeOf<T> = z.ZodType<{ data?: Record<string, T[]> | undefined }>;
+
+/** Call and return `data.<kind>[0]`; a missing item is an `SdkResponseValidationError`. */
+export async function callOne<T>(transport: Transport, spec: CallSpec<EnvelopeOf<T>>, kind: string): Promise<T> {
+  const response = await transport.call(spec);
+  return firstItem(response.data.data, kind, { method: spec.method, path: spec.path, status: response.status, requestId: response.requestId });
+}
+
+/** Call and return `data.<kind>` (empty when the server sent no data). */
+export async function callMany<T>(transport: Transport, spec: CallSpec<EnvelopeOf<T>>, kind: string): Promise<T[]> {
+  const response = await transport.call(spec);
+  return response.data.data?.[kind] ?? [];
+}
+
+/**
+ * Delete answers are read as `{uuid, name}` items: whether the server echoes the whole object or
+ * only its identity (as Unikraft Cloud does), both fit, and nothing else is promised.
+ */
+export const DeletedInstancesEnvelopeSchema = envelopeSchema("instances", RefOutSchema);
+/** Delete answer of volumes (see `DeletedInstancesEnvelopeSchema`). */
+export const DeletedVolumesEnvelopeSchema = envelopeSchema("volumes", RefOutSchema);
+/** Delete answer of both kinds of template (see `DeletedInstancesEnvelopeSchema`). */
+export const DeletedTemplatesEnvelopeSchema = envelopeSchema("templates", RefOutSchema);
+
+/** Call a DELETE and return the deleted resource's identity (undefined if the server sent none). */
+export async function callDelete(transport: Transport, spec: CallSpec<EnvelopeOf<RefOut>>, kind: string): Promise<RefOut | undefined> {
+  const response = await transport.call(spec);
+  return response.data.data?.[kind]?.[0];
+}
+
+/**
+ * A PATCH operation as callers may write it: where the API accepts one item or a list (`add`/`del`
+ * of tags, ports, …), a single item is allowed too; the parsed schema types only show the list.
+ */
+export type PatchOpInput<Op> = Op extends { op: "add" | "del"; value: readonly (infer U)[] } ? Omit<Op, "value"> & { value: U | Op["value"] } : Op;
+
+/** A reference from a uuid or name string (uuids are recognised by shape), or a reference as given. */
+export function toRef(idOrName: string | Ref): Ref {
+  if (typeof idOrName !== "string") return idOrName;
+  return looksLikeUuid(idOrName) ? { uuid: idOrName } : { name: idOrName };
+}
