@@ -94,8 +94,9 @@ export class Instances {
             store.instances.delete({ uuid: rec.uuid });
           }),
         );
-        for (const spec of volumes) await this.addVolume(rec, spec, rev);
+        // Cloned volumes first: they keep the device positions of the snapshot or template they come from.
         await prepare(rev, rec);
+        for (const spec of volumes) await this.addVolume(rec, spec, rev);
         const fresh = store.instances.get({ uuid: rec.uuid })!;
         if (start) await start(fresh);
         else if (fresh.autostart) {

@@ -1,0 +1,91 @@
+/**
+ * `buildApp(deps)`: the fastify application of the REST API v1 — authentication, request IDs,
+ * the envelope, error mapping and the routes — without listening (fastify's pattern), so tests
+ * and `serve` build it the same way.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { Core } from "../core/service";
+import { ApiError } from "../core/errors";
+import { failure } from "./envelope";
+import { imageRoutes } from "./routes/images";
+import { instanceRoutes } from "./routes/instances";
+import { volumeRoutes } from "./routes/volumes";
+
+/** What the app needs. */
+export interface AppDeps {
+  core: Core;
+  /** Bearer token every /v1 request must carry. */
+  token: string;
+  version: string;
+  /** fastify logger option: `false` in tests, pino options in `serve`. */
+  logger?: boolean | object;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    startedNs: bigint;
+  }
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Build the application. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    genReqId: (req) => (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID()),
+    bodyLimit: 1024 * 1024,
+    // Long-poll waits may hold a request for up to an hour.
+    requestTimeout: 0,
+  });
+
+  // Tar imports stream through untouched; the route reads them.
+  app.addContentTypeParser(["application/x-tar", "application/octet-stream", "application/gzip", "application/x-gzip"], (_req, payload, done) =>
+    done(null, payload),
+  );
+
+  app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
+    req.startedNs = process.hrtime.bigint();
+    reply.header("x-request-id", req.id);
+    if (!req.url.startsWith("/v1")) return;
+    const header = req.headers.authorization ?? "";
+    const m = /^Bearer (.+)$/.exec(header);
+    if (!m || !sameToken(m[1]!, deps.token)) {
+      const err = new ApiError("UNAUTHORIZED", m ? "Invalid bearer token" : "Missing 'Authorization: Bearer <token>' header");
+      return reply.code(401).header("www-authenticate", "Bearer").send(failure(err, req.id));
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    let err: ApiError;
+    if (ApiError.is(error)) err = error;
+    else if (error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError || error.code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+      err = new ApiError("INVALID_JSON", `The body is not valid JSON: ${error.message}`);
+    else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") err = new ApiError("PAYLOAD_TOO_LARGE", "The request body is larger than 1 MiB");
+    else if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+      err = new ApiError("UNSUPPORTED_MEDIA_TYPE", `Unsupported content type '${req.headers["content-type"] ?? ""}': send application/json`);
+    else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
+      err = new ApiError("VALIDATION_FAILED", error.message);
+    else {
+      req.log.error({ err: error }, "unexpected error");
+      err = new ApiError("INTERNAL", `Internal error: ${error.message}`);
+    }
+    reply.code(err.status).send(failure(err, req.id));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(failure(new ApiError("ROUTE_NOT_FOUND", `No endpoint ${req.method} ${req.url.split("?")[0]}`), req.id));
+  });
+
+  app.get("/healthz", async () => ({ status: "ok", version: deps.version }));
+  app.register(instanceRoutes(deps.core), { prefix: "/v1" });
+  app.register(volumeRoutes(deps.core), { prefix: "/v1" });
+  app.register(imageRoutes(deps.core), { prefix: "/v1" });
+  return app;
+}

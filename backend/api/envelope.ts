@@ -1,0 +1,44 @@
+/**
+ * The response envelope of DESIGN.md §3 and the mapping of errors onto it. The only place where
+ * registry errors become HTTP statuses.
+ */
+import type { ApiErrorItem } from "vmbranch/sdk";
+import { ApiError } from "../core/errors";
+
+/** A success envelope carrying `items` under `kind` (always an array, even for one object). */
+export function ok<T>(kind: string, items: T[], requestId: string, startedNs: bigint, message?: string) {
+  return {
+    status: "success" as const,
+    ...(message ? { message } : {}),
+    data: { [kind]: items },
+    request_id: requestId,
+    op_time_us: Number((process.hrtime.bigint() - startedNs) / 1000n),
+  };
+}
+
+/** An envelope for a bulk request whose items succeeded or failed one by one. */
+export function bulk<T>(kind: string, results: { ok: boolean; value?: T; error?: ApiError }[], requestId: string, startedNs: bigint) {
+  const errors: ApiErrorItem[] = results.filter((r) => !r.ok).map((r) => item(r.error!));
+  const good = results.filter((r) => r.ok).map((r) => r.value!);
+  const status = errors.length === 0 ? "success" : good.length === 0 ? "error" : "partial_success";
+  return {
+    status,
+    ...(errors.length > 0 ? { message: errors.map((e) => e.message).join("; "), errors } : {}),
+    data: { [kind]: good },
+    request_id: requestId,
+    op_time_us: Number((process.hrtime.bigint() - startedNs) / 1000n),
+  };
+}
+
+/** The error item of an ApiError. */
+export function item(err: ApiError): ApiErrorItem {
+  return { status: err.status, code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) };
+}
+
+/** An error envelope; `details` adds one item per field problem (validation). */
+export function failure(err: ApiError, requestId: string) {
+  const errors = err.details && err.details.length > 0
+    ? err.details.map((d) => ({ status: err.status, code: err.code, message: d.message, ...(d.field ? { field: d.field } : {}) }))
+    : [item(err)];
+  return { status: "error" as const, message: err.message, errors, request_id: requestId };
+}

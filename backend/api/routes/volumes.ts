@@ -1,0 +1,90 @@
+/**
+ * Volume routes (DESIGN.md §3): volumes, attach/detach, import, clones and volume templates.
+ * Validation with the SDK schemas; the work is core's.
+ */
+import type { Readable } from "node:stream";
+import type { FastifyPluginAsync } from "fastify";
+import {
+  VolumeAttachRequestSchema,
+  VolumeCloneRequestSchema,
+  VolumeCreateRequestSchema,
+  VolumeDetachRequestSchema,
+  VolumePatchRequestSchema,
+  VolumeTemplateRequestSchema,
+} from "vmbranch/sdk";
+import { z } from "zod";
+import { ApiError } from "../../core/errors";
+import { parseTagFilter } from "../../core/lookup";
+import type { Core } from "../../core/service";
+import { TarImportError } from "../../host/storage/tar-import";
+import { bulk, ok } from "../envelope";
+import { parse } from "../validate";
+
+type IdParams = { id: string };
+const ListQuerySchema = z.object({ tags: z.string().optional() }).passthrough();
+
+/** Volume and volume template routes. */
+export function volumeRoutes(core: Core): FastifyPluginAsync {
+  return async (app) => {
+    const V = core.volumes;
+
+    app.post("/volumes", async (req, reply) => {
+      const body = parse(VolumeCreateRequestSchema, req.body ?? {});
+      reply.code(201);
+      return ok("volumes", [await V.create(body)], req.id, req.startedNs);
+    });
+    app.get("/volumes", async (req) => ok("volumes", V.list(parseTagFilter(parse(ListQuerySchema, req.query).tags)), req.id, req.startedNs));
+
+    app.post("/volumes/clone", async (req, reply) => {
+      const items = parse(VolumeCloneRequestSchema, req.body ?? {});
+      const results = await core.clones.clone(items);
+      const items2 = results.map((r) => ({
+        ok: r.ok,
+        error: r.error,
+        value: r.value ? { status: "success" as const, uuid: r.value.uuid, name: r.value.name, state: r.value.state } : undefined,
+      }));
+      const out = bulk("volumes", items2, req.id, req.startedNs);
+      reply.code(out.status === "error" ? results[0]!.error!.status : 201);
+      return out;
+    });
+
+    app.post("/volumes/templates", async (req, reply) => {
+      const items = parse(VolumeTemplateRequestSchema, req.body ?? {});
+      const results = await core.clones.createTemplates(items);
+      const out = bulk("templates", results, req.id, req.startedNs);
+      reply.code(out.status === "error" ? results[0]!.error!.status : 201);
+      return out;
+    });
+    app.get("/volumes/templates", async (req) =>
+      ok("templates", core.clones.listTemplates(parseTagFilter(parse(ListQuerySchema, req.query).tags)), req.id, req.startedNs),
+    );
+    app.get<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("templates", [core.clones.getTemplate(req.params.id)], req.id, req.startedNs));
+    app.patch<{ Params: IdParams }>("/volumes/templates/:id", async (req) =>
+      ok("templates", [await V.patch(req.params.id, parse(VolumePatchRequestSchema, req.body), true)], req.id, req.startedNs),
+    );
+    app.delete<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("templates", [await V.delete(req.params.id, true)], req.id, req.startedNs));
+
+    app.get<{ Params: IdParams }>("/volumes/:id", async (req) => ok("volumes", [V.get(req.params.id)], req.id, req.startedNs));
+    app.patch<{ Params: IdParams }>("/volumes/:id", async (req) =>
+      ok("volumes", [await V.patch(req.params.id, parse(VolumePatchRequestSchema, req.body))], req.id, req.startedNs),
+    );
+    app.delete<{ Params: IdParams }>("/volumes/:id", async (req) => ok("volumes", [await V.delete(req.params.id)], req.id, req.startedNs));
+    app.put<{ Params: IdParams }>("/volumes/:id/attach", async (req) =>
+      ok("volumes", [await V.attach(req.params.id, parse(VolumeAttachRequestSchema, req.body ?? {}))], req.id, req.startedNs),
+    );
+    app.put<{ Params: IdParams }>("/volumes/:id/detach", async (req) =>
+      ok("volumes", [await V.detach(req.params.id, parse(VolumeDetachRequestSchema, req.body ?? {}))], req.id, req.startedNs),
+    );
+    app.put<{ Params: IdParams }>("/volumes/:id/import", async (req) => {
+      const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
+      if (!["application/x-tar", "application/octet-stream", "application/gzip", "application/x-gzip"].includes(type))
+        throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `Import takes a tar stream (Content-Type: application/x-tar), not '${type}'`);
+      try {
+        return ok("volumes", [await V.import(req.params.id, req.body as Readable)], req.id, req.startedNs);
+      } catch (err) {
+        if (err instanceof TarImportError) throw new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`);
+        throw err;
+      }
+    });
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Instance templates: a stopped or standby instance converted into a template, its volumes
+ * turned into volume templates in the same transaction (reference/unikraft-volumes.txt); and
+ * instances created from a template, whose volumes are copy-on-write clones of the template's.
+ * A template that holds memory (made from standby) starts its instances warm, all mapping one
+ * RAM image copy-on-write.
+ */
+import type { Instance, InstanceCreateRequest, Ref } from "vmbranch/sdk";
+import type { InstanceRecord } from "../store/records";
+import { cloneIdentity, cloneLabels } from "./clone-identity";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { generateName, newUuid, now } from "./identity";
+import { Instances } from "./instances";
+import { instanceKey } from "./locks";
+import { hasAllTags, refId, requireInstance, requireInstanceTemplate } from "./lookup";
+import { portSpecsFrom } from "./ports";
+import type { Snapshots } from "./snapshots";
+import type { Volumes } from "./volumes";
+
+/** Instance template operations. */
+export class InstanceTemplates {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly instances: Instances,
+    private readonly volumes: Volumes,
+    private readonly snapshots: Snapshots,
+  ) {}
+
+  /** `POST /v1/instances/templates`: convert each instance into a template. */
+  async create(refs: Ref[]): Promise<Instance[]> {
+    const out: Instance[] = [];
+    for (const ref of refs) out.push(await this.convert(refId(ref)));
+    return out;
+  }
+
+  private async convert(id: string): Promise<Instance> {
+    const store = this.ctx.store;
+    const found = requireInstance(store, id);
+    return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
+      const inst = store.instances.get({ uuid: found.uuid })!;
+      if (inst.state !== "stopped" && inst.state !== "standby")
+        throw new ApiError("INVALID_STATE", `Cannot convert instance '${inst.name}' in state '${inst.state}' into a template: stop or suspend it first`);
+      const atts = store.attachments.select("instance_uuid = ?", [inst.uuid], "position");
+      const vols = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
+      const managed = vols.find((v) => v.kind === "managed");
+      if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", `Cannot convert instance '${inst.name}' into a template: managed volume '${managed.name}' cannot become a template`);
+      for (const v of vols) {
+        const others = this.volumes.attachmentsOf(v.uuid).filter((a) => a.instanceUuid !== inst.uuid);
+        if (others.length > 0)
+          throw new ApiError("VOLUME_IN_USE", `Cannot convert instance '${inst.name}' into a template: volume '${v.name}' is also attached to ${others.map((o) => `'${o.instanceName}'`).join(", ")}`);
+      }
+      // One transaction: the instance and all its volumes become templates together, or none does.
+      store.tx(() => {
+        for (const v of vols) {
+          store.disks.update({ id: v.headDisk! }, { frozen: true });
+          store.volumes.update({ uuid: v.uuid }, { state: "template", ownerUuid: inst.uuid });
+        }
+        if (inst.snapshotUuid) store.snapshots.update({ uuid: inst.snapshotUuid }, { purpose: "template" });
+        store.instances.update({ uuid: inst.uuid }, { state: "template" });
+      });
+      this.ctx.events.emit("instance", inst.uuid, "template");
+      this.ctx.log.info({ instance: inst.uuid, name: inst.name, volumes: vols.length }, "instance converted into a template");
+      return this.instances.view(store.instances.get({ uuid: inst.uuid })!);
+    });
+  }
+
+  /** `GET /v1/instances/templates`. */
+  list(tags: string[]): Instance[] {
+    return this.ctx.store.instances
+      .select("state = 'template'", [], "created_at, name")
+      .filter((i) => hasAllTags(i.tags, tags))
+      .map((i) => this.instances.view(i));
+  }
+
+  /** `GET /v1/instances/templates/{id}`. */
+  get(id: string): Instance {
+    return this.instances.view(requireInstanceTemplate(this.ctx.store, id));
+  }
+
+  /** `DELETE /v1/instances/templates/{id}`: refused while instances created from it still use its volumes. */
+  async delete(id: string): Promise<Instance> {
+    const store = this.ctx.store;
+    const found = requireInstanceTemplate(store, id);
+    return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
+      const tpl = store.instances.get({ uuid: found.uuid })!;
+      if (tpl.deleteLock) throw new ApiError("DELETE_LOCKED", `Instance template '${tpl.name}' has a delete lock; unset it with PATCH delete_lock first`);
+      const atts = store.attachments.select("instance_uuid = ?", [tpl.uuid]);
+      const vols = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
+      for (const v of vols) this.volumes.checkNoActiveClones(v);
+      const view = { ...this.instances.view(tpl), state: "deleted" as const };
+      store.tx(() => {
+        atts.forEach((a) => store.attachments.delete(a));
+        store.ports.select("instance_uuid = ?", [tpl.uuid]).forEach((p) => store.ports.delete(p));
+        store.instances.delete({ uuid: tpl.uuid });
+      });
+      for (const v of vols) if (v.ownerUuid === tpl.uuid || !v.persistent) await this.volumes.destroyRecord(v);
+      if (tpl.snapshotUuid) await this.snapshots.release(tpl.snapshotUuid);
+      return view;
+    });
+  }
+
+  /** `POST /v1/instances {template}`: an instance with clones of the template's volumes, warm when it holds memory. */
+  async instantiate(req: InstanceCreateRequest): Promise<Instance> {
+    const store = this.ctx.store;
+    const tpl = requireInstanceTemplate(store, refId(req.template!));
+    const snapshot = tpl.snapshotUuid ? store.snapshots.get({ uuid: tpl.snapshotUuid }) : null;
+    const warm = snapshot !== null && snapshot.hasMemory;
+    if (warm && (req.volumes?.length ?? 0) > 0)
+      throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance of template '${tpl.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
+    const name = req.name ?? generateName(tpl.name.slice(0, 40));
+    this.instances.checkNameFree(name);
+    const labels = cloneLabels(tpl, req);
+    const identity = cloneIdentity(tpl, req, warm);
+    const rec: InstanceRecord = {
+      uuid: newUuid(), name, state: "stopped", image: tpl.image, memoryMb: tpl.memoryMb, vcpus: tpl.vcpus, args: tpl.args, env: tpl.env,
+      hostname: warm ? tpl.hostname : (req.hostname ?? Instances.hostnameFor(name)), mac: identity.mac, smbiosSerial: identity.smbiosSerial,
+      tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
+      createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0,
+      accelerator: null, snapshotUuid: null, template: { uuid: tpl.uuid, name: tpl.name }, branch: null, pid: null, error: null,
+    };
+    const tplAtts = store.attachments.select("instance_uuid = ?", [tpl.uuid], "position");
+    return this.instances.createWith(
+      rec,
+      warm ? [] : (req.volumes ?? []),
+      [...portSpecsFrom(store.ports.select("instance_uuid = ?", [tpl.uuid])), ...(req.ports ?? [])],
+      async (rev, r) => {
+        for (const a of tplAtts) {
+          const v = store.volumes.get({ uuid: a.volumeUuid })!;
+          const clone = await this.volumes.cloneRecord(rev, {
+            sourceUuid: v.uuid, sourceName: v.name, frozenDisk: v.headDisk!, sizeMb: v.sizeMb, filesystem: v.filesystem,
+            name: `${r.name}-${v.name.slice(0, 20)}-${newUuid().slice(0, 5)}`.slice(0, 63), owner: r.uuid, templateUuid: v.uuid,
+          });
+          this.volumes.attachRecordUnchecked(clone.uuid, r.uuid, a.at, a.readonly, a.position);
+        }
+      },
+      async (r) => {
+        if (!r.autostart) return;
+        await this.instances.runtime.start(r, warm ? { kind: "snapshot", snapshot: snapshot!, vmgenid: newUuid() } : { kind: "boot" });
+      },
+    );
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Volume clones and volume templates (reference/unikraft-volumes.txt). A clone exists at once as
+ * `pending` and becomes `available` when its data is ready: a copy-on-write overlay over a frozen
+ * layer, so the time does not depend on size. A volume a running VM writes is frozen through that
+ * VM's QMP, never copied from a live file. Templates are immutable: converted in place (the
+ * reference's semantics) or frozen from a volume's current contents while it stays writable.
+ */
+import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
+import type { VolumeRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { newUuid, now } from "./identity";
+import { instanceKey, volumeKey } from "./locks";
+import { findVolume, hasAllTags, requireVolumeTemplate } from "./lookup";
+import { Reverter } from "./reverter";
+import type { Snapshots } from "./snapshots";
+import { LIVE_STATES } from "./volume-rules";
+import type { Volumes } from "./volumes";
+import { randomBytes } from "node:crypto";
+
+/** Result of one item of a bulk request. */
+export interface ItemResult<T> {
+  ok: boolean;
+  value?: T;
+  error?: ApiError;
+}
+
+/** Clone and template operations on volumes. */
+export class VolumeClones {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly volumes: Volumes,
+    private readonly snapshots: Snapshots,
+  ) {}
+
+  /**
+   * Freeze the current contents of `vol` and return the frozen layer: a template's head as is;
+   * through the running VM that writes it; offline otherwise. Caller holds the volume's lock.
+   */
+  async freezeContents(vol: VolumeRecord): Promise<string> {
+    if (vol.state === "template") return vol.headDisk!;
+    const store = this.ctx.store;
+    const writer = store.attachments
+      .select("volume_uuid = ? AND readonly = 0", [vol.uuid])
+      .map((a) => store.instances.get({ uuid: a.instanceUuid })!)
+      .find((i) => i && LIVE_STATES.has(i.state));
+    if (writer) return this.ctx.locks.with([instanceKey(writer.uuid)], () => this.snapshots.freezeLiveVolume(writer, vol.uuid));
+    return this.volumes.disks.freezeOffline(vol.uuid, vol.headDisk!);
+  }
+
+  /** `POST /v1/volumes/clone`: each item answers at once with a `pending` volume. */
+  async clone(items: VolumeCloneItem[]): Promise<ItemResult<Volume>[]> {
+    const out: ItemResult<Volume>[] = [];
+    for (const item of items) {
+      try {
+        out.push({ ok: true, value: await this.cloneOne(item) });
+      } catch (err) {
+        if (!ApiError.is(err)) throw err;
+        out.push({ ok: false, error: err });
+      }
+    }
+    return out;
+  }
+
+  private async cloneOne(item: VolumeCloneItem): Promise<Volume> {
+    const store = this.ctx.store;
+    const id = (item.uuid ?? item.name)!;
+    const source = findVolume(store, id);
+    if (!source) throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+    if (source.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${source.name}' cannot be cloned: its data is a host directory`);
+    if (source.state === "pending" || source.state === "error")
+      throw new ApiError("INVALID_STATE", `Cannot clone volume '${source.name}' in state '${source.state}'`);
+    const name = item.vol_name ?? `${source.name}-clone-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
+    this.volumes.checkNameFree(name);
+    const t = now();
+    const rec: VolumeRecord = {
+      uuid: newUuid(), name, kind: "block", state: "pending", sizeMb: source.sizeMb, filesystem: source.filesystem, hostPath: null,
+      uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null,
+      templateUuid: source.state === "template" ? source.uuid : null,
+      clone: { sourceUuid: source.uuid, sourceName: source.name, progress: 0, startedAt: t, finishedAt: null, message: null },
+      tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
+    };
+    store.volumes.insert(rec);
+    void this.finishClone(rec, source.uuid);
+    return this.volumes.view(rec);
+  }
+
+  private async finishClone(rec: VolumeRecord, sourceUuid: string): Promise<void> {
+    const store = this.ctx.store;
+    try {
+      await this.ctx.locks.with([volumeKey(sourceUuid), volumeKey(rec.uuid)], async () => {
+        const source = store.volumes.get({ uuid: sourceUuid });
+        if (!source) throw new Error("the source volume was deleted");
+        const frozen = await this.freezeContents(source);
+        const head = await this.volumes.disks.overlay(frozen);
+        store.volumes.update({ uuid: rec.uuid }, {
+          headDisk: head.id, state: "available", clone: { ...rec.clone!, progress: 100, finishedAt: now() },
+        });
+      });
+      this.ctx.log.info({ volume: rec.uuid, source: sourceUuid }, "volume clone ready");
+    } catch (err) {
+      const message = (err as Error).message;
+      store.volumes.update({ uuid: rec.uuid }, { state: "error", error: message, clone: { ...rec.clone!, finishedAt: now(), message } });
+      this.ctx.log.error({ volume: rec.uuid, err: message }, "volume clone failed");
+    }
+    this.ctx.events.emit("volume", rec.uuid, store.volumes.get({ uuid: rec.uuid })?.state ?? "deleted");
+  }
+
+  /** `POST /v1/volumes/templates`. */
+  async createTemplates(items: VolumeTemplateItem[]): Promise<ItemResult<Volume>[]> {
+    const out: ItemResult<Volume>[] = [];
+    for (const item of items) {
+      try {
+        out.push({ ok: true, value: await this.templateOne(item) });
+      } catch (err) {
+        if (!ApiError.is(err)) throw err;
+        out.push({ ok: false, error: err });
+      }
+    }
+    return out;
+  }
+
+  private async templateOne(item: VolumeTemplateItem): Promise<Volume> {
+    const store = this.ctx.store;
+    const id = (item.uuid ?? item.name)!;
+    const found = findVolume(store, id);
+    if (!found || found.state === "template") throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+    if (found.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${found.name}' cannot become a template`);
+    return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
+      const vol = store.volumes.get({ uuid: found.uuid })!;
+      if (vol.state !== "available") throw new ApiError("INVALID_STATE", `Cannot make a template of volume '${vol.name}' in state '${vol.state}'`);
+      if ((item.mode ?? "convert") === "convert") return this.convert(vol, item);
+      const name = item.template_name ?? `${vol.name}-template-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
+      this.volumes.checkNameFree(name);
+      const frozen = await this.freezeContents(vol);
+      const t = now();
+      const tpl: VolumeRecord = {
+        uuid: newUuid(), name, kind: "block", state: "template", sizeMb: vol.sizeMb, filesystem: vol.filesystem, hostPath: null,
+        uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: frozen, templateUuid: null,
+        clone: { sourceUuid: vol.uuid, sourceName: vol.name, progress: 100, startedAt: t, finishedAt: t, message: null },
+        tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
+      };
+      store.volumes.insert(tpl);
+      return this.volumes.view(tpl);
+    });
+  }
+
+  /** Turn `vol` itself into a template (it must not be attached). Caller holds its lock. */
+  private convert(vol: VolumeRecord, item: VolumeTemplateItem): Volume {
+    const store = this.ctx.store;
+    const atts = this.volumes.attachmentsOf(vol.uuid);
+    if (atts.length > 0)
+      throw new ApiError("VOLUME_IN_USE", `Cannot convert volume '${vol.name}' into a template while it is attached to ${atts.map((a) => `'${a.instanceName}'`).join(", ")}`);
+    store.tx(() => {
+      store.disks.update({ id: vol.headDisk! }, { frozen: true });
+      store.volumes.update({ uuid: vol.uuid }, {
+        state: "template", tags: item.tags ?? vol.tags, deleteLock: item.delete_lock ?? vol.deleteLock,
+      });
+    });
+    return this.volumes.view(store.volumes.get({ uuid: vol.uuid })!);
+  }
+
+  /** `GET /v1/volumes/templates`. */
+  listTemplates(tags: string[]): Volume[] {
+    return this.ctx.store.volumes
+      .select("state = 'template'", [], "created_at, name")
+      .filter((v) => hasAllTags(v.tags, tags))
+      .map((v) => this.volumes.view(v));
+  }
+
+  /** `GET /v1/volumes/templates/{id}`. */
+  getTemplate(id: string): Volume {
+    return this.volumes.view(requireVolumeTemplate(this.ctx.store, id));
+  }
+
+  /** Run `fn` with a reverter (exposed for instance templates, which convert several volumes at once). */
+  withReverter<T>(fn: (rev: Reverter) => Promise<T>): Promise<T> {
+    return new Reverter().run(fn);
+  }
+}
