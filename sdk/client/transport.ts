@@ -182,7 +182,9 @@ export class Transport {
       const meta = { method: spec.method, path: spec.path, cause: err };
       if (link.cause() === "caller") throw abortedError(options.signal, where);
       if (link.cause() === "timeout") throw new TimeoutError(`${where} timed out after ${timeoutMs} ms`, { ...meta, code: "REQUEST_TIMEOUT" });
-      const detail = err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err);
+      // undici's "fetch failed" says little; its cause says what happened (an AggregateError may have no message).
+      const inner = err instanceof Error ? (err.cause as (Error & { code?: string }) | undefined) : undefined;
+      const detail = inner?.message || inner?.code || (err instanceof Error ? err.message : String(err));
       throw new ConnectionError(`Connection error on ${where} to ${this.config.endpoint}: ${detail}`, { ...meta, code: "CONNECTION_FAILED" });
     } finally {
       link.dispose();

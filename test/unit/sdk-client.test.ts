@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { MockAgent, fetch as undiciFetch } from "undici";
 import {
   AuthenticationError,
   BadRequestError,
@@ -13,6 +14,7 @@ import {
   SdkResponseValidationError,
   VmbranchClient,
   isSdkError,
+  type FetchLike,
   type ResponseMeta,
 } from "vmbranch/sdk";
 import { FakeApi, envelope, errorReply, fakeImage, fakeInstance, fakeVolume } from "../helpers/fake-api";
@@ -340,6 +342,36 @@ describe("SDK client: configuration", () => {
       expect(() => VmbranchClient.fromEnv({}, { VMBRANCH_DATA_DIR: join(dir, "missing") })).toThrow(/VMBRANCH_TOKEN/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sends through a caller's undici dispatcher, which stays open after close()", async () => {
+    const mock = new MockAgent();
+    mock.disableNetConnect();
+    mock.get("http://mocked:7480").intercept({ path: "/v1/images", method: "GET" }).reply(200, envelope("images", [fakeImage({ name: "mocked" })]));
+    const viaMock = new VmbranchClient({ endpoint: "http://mocked:7480", token: "t", dispatcher: mock });
+    try {
+      expect((await viaMock.images.list()).map((i) => i.name)).toEqual(["mocked"]);
+      await viaMock.close();
+      mock.assertNoPendingInterceptors();
+    } finally {
+      await mock.close();
+    }
+  });
+
+  it("uses a caller's fetch and passes it no agent of its own", async () => {
+    api.route("GET", "/v1/images", { body: envelope("images", []) });
+    const seen: { url: string; dispatcher: unknown }[] = [];
+    const myFetch: FetchLike = async (url, init) => {
+      seen.push({ url, dispatcher: init.dispatcher });
+      return undiciFetch(url, init as Parameters<typeof undiciFetch>[1]);
+    };
+    const c = new VmbranchClient({ endpoint: api.url, token: "s3cret", fetch: myFetch });
+    try {
+      await c.images.list();
+      expect(seen).toEqual([{ url: `${api.url}/v1/images`, dispatcher: undefined }]);
+    } finally {
+      await c.close();
     }
   });
 

@@ -88,6 +88,22 @@ describe("SDK errors", () => {
     expect(other instanceof ConflictError).toBe(false);
   });
 
+  it("a real second copy of the module (separate registry) recognises errors of the first", () => {
+    let copy: typeof import("vmbranch/sdk") | undefined;
+    jest.isolateModules(() => {
+      copy = require("vmbranch/sdk") as typeof import("vmbranch/sdk");
+    });
+    if (copy === undefined) throw new Error("second copy did not load");
+    expect(copy.NotFoundError).not.toBe(NotFoundError);
+    const mine = new NotFoundError("Instance 'x' not found", { status: 404, code: "INSTANCE_NOT_FOUND" });
+    expect(mine instanceof copy.NotFoundError).toBe(true);
+    expect(copy.SdkError.is(mine)).toBe(true);
+    expect(copy.ConflictError.is(mine)).toBe(false);
+    const theirs = new copy.RateLimitError("slow down", { status: 429 });
+    expect(theirs instanceof RateLimitError).toBe(true);
+    expect(isSdkError(theirs)).toBe(true);
+  });
+
   it("a user's subclass does not claim foreign errors", () => {
     class MyNotFound extends NotFoundError {}
     expect(foreignError("NotFoundError", 404) instanceof MyNotFound).toBe(false);
