@@ -155,6 +155,7 @@ export class Transport {
     let answer: RawAnswer;
     try {
       const body = spec.json !== undefined ? JSON.stringify(spec.json) : spec.raw?.body;
+      const dispatcher = this.dispatcher();
       const response = await this.fetchImpl(`${this.config.endpoint}${spec.path}`, {
         method: spec.method,
         headers: this.buildHeaders(spec),
@@ -162,7 +163,7 @@ export class Transport {
         ...(body !== undefined ? { body } : {}),
         // Streams need half duplex in fetch; harmless for bytes and strings.
         ...(spec.raw !== undefined ? { duplex: "half" as const } : {}),
-        ...(this.dispatcher() !== undefined ? { dispatcher: this.dispatcher() } : {}),
+        ...(dispatcher !== undefined ? { dispatcher } : {}),
       });
       const text = await response.text();
       const headers: Record<string, string> = {};
