@@ -16,7 +16,10 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Least time between two rounds (polls, or long-polls that returned early), in ms. */
   pollMs?: number;
-  /** Longest single long-poll the server is asked for, in seconds (default 30). */
+  /**
+   * Longest single long-poll the server is asked for, in seconds (default 10). The server's wait
+   * does not end when the instance fails, so this also bounds how late an `error` state is noticed.
+   */
   longPollS?: number;
   /** Sees the resource each time it is observed (e.g. a clone's `progress`). */
   onPoll?: (resource: { uuid: string; name: string; state: string }) => void;
@@ -24,6 +27,8 @@ export interface WaitOptions {
 
 /** Default overall deadline of `waitFor`. */
 export const DEFAULT_WAIT_TIMEOUT_MS = 300_000;
+/** Default longest single long-poll, in seconds. */
+export const DEFAULT_LONG_POLL_S = 10;
 // Extra time a long-poll request gets beyond what the server was asked to wait.
 const LONG_POLL_SLACK_MS = 5_000;
 
@@ -61,18 +66,20 @@ export async function waitForState<T extends { uuid: string; name: string; state
   if (spec.targets.length === 0) throw new TypeError("waitFor needs at least one target state");
   const timeoutMs = options.timeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS;
   const pollMs = options.pollMs ?? spec.defaultPollMs;
-  const longPollS = options.longPollS ?? 30;
+  const longPollS = options.longPollS ?? DEFAULT_LONG_POLL_S;
   const endAt = Date.now() + timeoutMs;
   // One signal for every request and sleep of the wait: fires on the caller's abort or the deadline.
   const deadline = linkAbort(options.signal, timeoutMs);
   const what = `${spec.kind} '${spec.idOrName}'`;
   let last: T | undefined;
   try {
-    for (;;) {
+    for (let round = 0; ; round++) {
       const roundStart = Date.now();
       const target = spec.targets[0];
       // The wait endpoint takes one state, so several targets are polled instead.
-      if (spec.longPoll !== undefined && spec.targets.length === 1 && target !== undefined) {
+      const longPolling = spec.longPoll !== undefined && spec.targets.length === 1 && target !== undefined;
+      // Round 0 is always a GET: it answers at once for a resource already there or already dead.
+      if (longPolling && round > 0 && spec.longPoll !== undefined && target !== undefined) {
         const timeoutS = Math.min(longPollS, Math.max(1, Math.ceil((endAt - Date.now()) / 1000)));
         try {
           last = await spec.longPoll(target, timeoutS, { signal: deadline.signal, maxRetries: 0, timeoutMs: timeoutS * 1000 + LONG_POLL_SLACK_MS });
@@ -92,7 +99,8 @@ export async function waitForState<T extends { uuid: string; name: string; state
           { state: last.state, expected: spec.targets },
         );
       }
-      const rest = pollMs - (Date.now() - roundStart);
+      // The long-poll paces itself; only polls, and long-polls that came back early, wait here.
+      const rest = longPolling && round === 0 ? 0 : pollMs - (Date.now() - roundStart);
       if (rest > 0) await sleep(rest, deadline.signal, `Waiting for ${what}`);
     }
   } catch (err) {

@@ -27,6 +27,11 @@ function longPoll(current: () => InstanceState) {
   };
 }
 
+/** `GET /v1/instances/{id}` answering with the current state. */
+function getRoute(current: () => InstanceState, extra: Parameters<typeof fakeInstance>[0] = {}) {
+  return () => ({ body: envelope("instances", [fakeInstance({ state: current(), ...extra })]) });
+}
+
 function later(ms: number, fn: () => void): void {
   const t = setTimeout(() => {
     timers.delete(t);
@@ -50,31 +55,28 @@ afterEach(async () => {
 describe("instances.waitFor", () => {
   it("long-polls the wait endpoint and returns the instance once it is running", async () => {
     let state: InstanceState = "starting";
-    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state));
+    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state)).route("GET", "/v1/instances/:id", getRoute(() => state));
     later(100, () => (state = "running"));
     const instance = await client.instances.waitFor("web", "running", { timeoutMs: 5_000 });
     expect(instance.state).toBe("running");
+    expect(api.requests.map((r) => r.path)).toEqual(["/v1/instances/web", "/v1/instances/web/wait"]);
     const waits = api.requestsTo("GET", "/v1/instances/web/wait");
-    expect(waits).toHaveLength(1);
     expect(waits[0]?.query.get("state")).toBe("running");
     expect(Number(waits[0]?.query.get("timeout_s"))).toBe(5);
   });
 
   it("asks again after the server's own timeout (408), checking with a GET in between", async () => {
     let state: InstanceState = "starting";
-    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state)).route("GET", "/v1/instances/:id", () => ({ body: envelope("instances", [fakeInstance({ state })]) }));
+    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state)).route("GET", "/v1/instances/:id", getRoute(() => state));
     later(1_300, () => (state = "running"));
     const instance = await client.instances.waitFor("web", "running", { timeoutMs: 10_000, longPollS: 1, pollMs: 10 });
     expect(instance.state).toBe("running");
-    expect(api.requestsTo("GET", "/v1/instances/web/wait").length).toBe(2);
-    expect(api.requests.filter((r) => r.path === "/v1/instances/web")).toHaveLength(1);
+    expect(api.requests.map((r) => r.path)).toEqual(["/v1/instances/web", "/v1/instances/web/wait", "/v1/instances/web", "/v1/instances/web/wait"]);
   });
 
   it("fails with UnexpectedStateError naming the state when the instance ends in error", async () => {
     let state: InstanceState = "starting";
-    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state)).route("GET", "/v1/instances/:id", () => ({
-      body: envelope("instances", [fakeInstance({ state, stop_reason: "qemu exited with code 1" })]),
-    }));
+    api.route("GET", "/v1/instances/:id/wait", longPoll(() => state)).route("GET", "/v1/instances/:id", getRoute(() => state, { stop_reason: "qemu exited with code 1" }));
     later(50, () => (state = "error"));
     const err = await client.instances.waitFor("web", "running", { timeoutMs: 5_000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnexpectedStateError);
@@ -82,18 +84,24 @@ describe("instances.waitFor", () => {
     expect((err as Error).message).toBe("Instance 'web' is in state 'error' and cannot reach 'running': qemu exited with code 1");
   });
 
+  it("fails at once, without a long-poll, for an instance that is already dead", async () => {
+    api.route("GET", "/v1/instances/:id", getRoute(() => "deleted"));
+    await expect(client.instances.waitFor("web", "running")).rejects.toMatchObject({ name: "UnexpectedStateError", state: "deleted" });
+    expect(api.requestsTo("GET", "/v1/instances/web/wait")).toHaveLength(0);
+  });
+
   it("waiting for 'error' itself succeeds when the instance lands there", async () => {
-    api.route("GET", "/v1/instances/:id/wait", { body: envelope("instances", [fakeInstance({ state: "error" })]) });
+    api.route("GET", "/v1/instances/:id", getRoute(() => "starting")).route("GET", "/v1/instances/:id/wait", { body: envelope("instances", [fakeInstance({ state: "error" })]) });
     await expect(client.instances.waitFor("web", "error")).resolves.toMatchObject({ state: "error" });
   });
 
   it("times out with TimeoutError at the overall deadline, even while a long-poll hangs", async () => {
-    api.route("GET", "/v1/instances/:id/wait", { hang: true });
+    api.route("GET", "/v1/instances/:id", getRoute(() => "starting")).route("GET", "/v1/instances/:id/wait", { hang: true });
     const started = Date.now();
     const err = await client.instances.waitFor("web", "running", { timeoutMs: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TimeoutError);
     expect(err).toMatchObject({ status: undefined, code: "WAIT_TIMEOUT" });
-    expect((err as Error).message).toBe("Timed out after 200 ms waiting for instance 'web' to reach 'running'");
+    expect((err as Error).message).toBe("Timed out after 200 ms waiting for instance 'web' to reach 'running' (last state 'starting')");
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
@@ -105,7 +113,7 @@ describe("instances.waitFor", () => {
   });
 
   it("aborts with the caller's signal", async () => {
-    api.route("GET", "/v1/instances/:id/wait", { hang: true });
+    api.route("GET", "/v1/instances/:id", getRoute(() => "starting")).route("GET", "/v1/instances/:id/wait", { hang: true });
     const controller = new AbortController();
     later(50, () => controller.abort());
     await expect(client.instances.waitFor("web", "running", { signal: controller.signal })).rejects.toBeInstanceOf(RequestAbortedError);
@@ -123,8 +131,11 @@ describe("instances.waitFor", () => {
   });
 
   it("a missing instance is a NotFoundError, not a wait until the deadline", async () => {
-    api.route("GET", "/v1/instances/:id/wait", errorReply(404, "INSTANCE_NOT_FOUND", "Instance 'ghost' not found"));
+    api.queue("GET", "/v1/instances/:id", errorReply(404, "INSTANCE_NOT_FOUND", "Instance 'ghost' not found"));
     await expect(client.instances.waitFor("ghost", "running")).rejects.toBeInstanceOf(NotFoundError);
+    // Deleted during a long-poll: the server answers 404 there too.
+    api.route("GET", "/v1/instances/:id", getRoute(() => "starting")).queue("GET", "/v1/instances/:id/wait", errorReply(404, "INSTANCE_NOT_FOUND", "Instance 'web' was deleted while waiting for state 'running'"));
+    await expect(client.instances.waitFor("web", "running")).rejects.toThrow("Instance 'web' was deleted while waiting for state 'running'");
   });
 });
 
