@@ -4,7 +4,7 @@
  * Owns nothing else; paths and bodies stay with each resource.
  */
 import type { z } from "zod";
-import { RefOutSchema, envelopeSchema, looksLikeUuid, type Ref, type RefOut } from "../schemas";
+import { RefOutSchema, envelopeSchema, looksLikeUuid, type ApiErrorItem, type Ref, type RefOut } from "../schemas";
 import { firstItem } from "./response-parsing";
 import type { CallSpec, Transport } from "./transport";
 
@@ -21,6 +21,27 @@ export async function callOne<T>(transport: Transport, spec: CallSpec<EnvelopeOf
 export async function callMany<T>(transport: Transport, spec: CallSpec<EnvelopeOf<T>>, kind: string): Promise<T[]> {
   const response = await transport.call(spec);
   return response.data.data?.[kind] ?? [];
+}
+
+/** The answer of a bulk request: what succeeded, and the errors of the items that did not. */
+export interface BulkResult<T> {
+  /** "success", or "partial_success" when some items failed (all failing is an error, thrown). */
+  status: "success" | "partial_success" | "error";
+  items: T[];
+  errors: ApiErrorItem[];
+}
+
+/**
+ * Call a bulk endpoint. The server lists failed items only in the envelope's `errors`, so they are
+ * returned next to the successes rather than dropped.
+ */
+export async function callBulk<T>(
+  transport: Transport,
+  spec: CallSpec<z.ZodType<{ status: BulkResult<T>["status"]; data?: Record<string, T[]> | undefined; errors?: ApiErrorItem[] | undefined }>>,
+  kind: string,
+): Promise<BulkResult<T>> {
+  const { data } = await transport.call(spec);
+  return { status: data.status, items: data.data?.[kind] ?? [], errors: data.errors ?? [] };
 }
 
 /**

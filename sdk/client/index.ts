@@ -51,6 +51,6 @@ export {
   type FetchResponseLike,
 } from "./options";
 export { DEFAULT_WAIT_TIMEOUT_MS, type WaitOptions } from "./waiters";
-export type { PatchOpInput } from "./calls";
+export type { PatchOpInput, BulkResult } from "./calls";
 export { paginate, collect, type Page, type PageFetcher, type ListParams } from "./pagination";
 export type { ApiResponse, HttpMethod, RawBody } from "./transport";

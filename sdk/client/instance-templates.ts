@@ -4,7 +4,7 @@
  * Instantiating a template is `client.instances.create({ template })`.
  */
 import { InstanceTemplatesEnvelopeSchema, type Instance, type Ref, type RefOut } from "../schemas";
-import { DeletedTemplatesEnvelopeSchema, callDelete, callMany, callOne, toRef } from "./calls";
+import { DeletedTemplatesEnvelopeSchema, callDelete, callBulk, callMany, callOne, toRef, type BulkResult } from "./calls";
 import { pathSegment, queryString, type RequestOptions } from "./options";
 import { paginate, type ListParams } from "./pagination";
 import type { Transport } from "./transport";
@@ -24,10 +24,10 @@ export class InstanceTemplates {
     return callOne<Instance>(this.transport, { method: "POST", path: BASE, json, schema: InstanceTemplatesEnvelopeSchema, options }, "templates");
   }
 
-  /** Convert several instances in one request; the answer lists the templates in request order. */
-  createMany(instances: readonly (string | Ref)[], options?: RequestOptions): Promise<Instance[]> {
+  /** Convert several instances in one request; items that failed come back in `errors`. */
+  createMany(instances: readonly (string | Ref)[], options?: RequestOptions): Promise<BulkResult<Instance>> {
     const json = instances.map(toRef);
-    return callMany<Instance>(this.transport, { method: "POST", path: BASE, json, schema: InstanceTemplatesEnvelopeSchema, options }, "templates");
+    return callBulk<Instance>(this.transport, { method: "POST", path: BASE, json, schema: InstanceTemplatesEnvelopeSchema, options }, "templates");
   }
 
   /** List instance templates, optionally only those carrying all of `tags`. */

@@ -10,7 +10,7 @@ import {
   type Volume,
   type VolumeTemplateItem,
 } from "../schemas";
-import { DeletedTemplatesEnvelopeSchema, callDelete, callMany, callOne, toRef } from "./calls";
+import { DeletedTemplatesEnvelopeSchema, callDelete, callBulk, callMany, callOne, toRef, type BulkResult } from "./calls";
 import { pathSegment, queryString, type RequestOptions } from "./options";
 import { paginate, type ListParams } from "./pagination";
 import type { Transport } from "./transport";
@@ -37,10 +37,10 @@ export class VolumeTemplates {
     return callOne<Volume>(this.transport, { method: "POST", path: BASE, json: toItem(params), schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
   }
 
-  /** Make several templates in one request; the answer lists them in request order. */
-  createMany(items: readonly VolumeTemplateCreateParams[], options?: RequestOptions): Promise<Volume[]> {
+  /** Make several templates in one request; items that failed come back in `errors`. */
+  createMany(items: readonly VolumeTemplateCreateParams[], options?: RequestOptions): Promise<BulkResult<Volume>> {
     const json = items.map(toItem);
-    return callMany<Volume>(this.transport, { method: "POST", path: BASE, json, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callBulk<Volume>(this.transport, { method: "POST", path: BASE, json, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
   }
 
   /** List volume templates, optionally only those carrying all of `tags`. */

@@ -17,7 +17,7 @@ import {
   type VolumePatchOp,
   type VolumeState,
 } from "../schemas";
-import { DeletedVolumesEnvelopeSchema, callDelete, callMany, callOne, type PatchOpInput } from "./calls";
+import { DeletedVolumesEnvelopeSchema, callBulk, callDelete, callMany, callOne, type BulkResult, type PatchOpInput } from "./calls";
 import { SdkError } from "./errors";
 import { pathSegment, queryString, type RequestOptions } from "./options";
 import { paginate, type ListParams } from "./pagination";
@@ -116,9 +116,9 @@ export class Volumes {
     return result;
   }
 
-  /** Clone several volumes in one request; each result carries its own `status` (partial success is possible). */
-  cloneMany(items: readonly VolumeCloneItem[], options?: RequestOptions): Promise<VolumeCloneResult[]> {
-    return callMany<VolumeCloneResult>(this.transport, { method: "POST", path: "/v1/volumes/clone", json: items, schema: VolumeClonesEnvelopeSchema, options }, "volumes");
+  /** Clone several volumes in one request; on partial success the failed items come back in `errors`. */
+  cloneMany(items: readonly VolumeCloneItem[], options?: RequestOptions): Promise<BulkResult<VolumeCloneResult>> {
+    return callBulk<VolumeCloneResult>(this.transport, { method: "POST", path: "/v1/volumes/clone", json: items, schema: VolumeClonesEnvelopeSchema, options }, "volumes");
   }
 
   /**

@@ -192,11 +192,25 @@ describe("SDK client: requests", () => {
     expect(api.requests[8]?.json()).toEqual({ name: "data" });
   });
 
-  it("a failed single clone item rejects with its message", async () => {
-    api.route("POST", "/v1/volumes/clone", { body: envelope("volumes", [{ status: "error", message: "Volume 'x' not found" }], { status: "partial_success" }) });
+  it("bulk requests return successes and the errors of failed items; all failing is thrown", async () => {
+    const good = { status: "success", uuid: fakeVolume().uuid, name: "a-clone", state: "pending" };
+    const missing = { status: 404, code: "VOLUME_NOT_FOUND", message: "Volume 'x' not found" };
+    api.queue(
+      "POST",
+      "/v1/volumes/clone",
+      { status: 201, body: { status: "partial_success", message: missing.message, data: { volumes: [good] }, errors: [missing] } },
+      { status: 404, body: { status: "error", message: missing.message, data: { volumes: [] }, errors: [missing] } },
+    );
+    const partial = await client.volumes.cloneMany([{ name: "a" }, { name: "x" }]);
+    expect(partial).toEqual({ status: "partial_success", items: [good], errors: [missing] });
+    await expect(client.volumes.cloneMany([{ name: "x" }])).rejects.toMatchObject({ name: "NotFoundError", message: "Volume 'x' not found" });
+    api.route("POST", "/v1/volumes/templates", { status: 201, body: envelope("templates", [fakeVolume({ state: "template" })]) });
+    expect(await client.volumes.templates.createMany(["a"])).toMatchObject({ status: "success", errors: [] });
+  });
+
+  it("a single clone whose item reports a failure rejects with the item's message", async () => {
+    api.route("POST", "/v1/volumes/clone", { body: envelope("volumes", [{ status: "error", message: "Volume 'x' not found" }]) });
     await expect(client.volumes.clone({ name: "x" })).rejects.toMatchObject({ code: "CLONE_FAILED", message: "Volume 'x' not found" });
-    const results = await client.volumes.cloneMany([{ name: "x" }]);
-    expect(results[0]?.status).toBe("error");
   });
 
   it("imports a tar from a Buffer or a stream as application/x-tar", async () => {
