@@ -1,26 +1,22 @@
 # scripts/lib/leftovers.sh: finds QEMU processes a test run left behind (`-name vmbranch-<uuid>`,
-# DESIGN.md §5) and ends them by pid. Sourced, never run. Scoped to one run, because other
-# engineers' runs and services on the same host have VMs of their own: a process counts as ours when
-# it carries our run marker in its environment, or carries no marker and started after the run began.
+# DESIGN.md §5) and ends them by pid. Sourced, never run. Strictly scoped to one run: other
+# engineers' runs and services on the same host have VMs of their own, and a start time proves
+# nothing about ownership. A process is ours only when its environment carries our run marker
+# (VMBRANCH_TEST_RUN), which QEMU inherits because backend/host/qemu spawns it with the test's
+# environment.
 
-# proc_start PID: start time of PID in clock ticks since boot (field 22 of /proc/PID/stat).
-proc_start() {
-  local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }              # drop "pid (comm) ": comm may hold spaces
-  set -- $stat
-  echo "${20}"
-}
+# run_marker PID: the VMBRANCH_TEST_RUN value in PID's environment, or nothing.
+run_marker() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | sed -n 's/^VMBRANCH_TEST_RUN=//p' || true; }
 
-# run_leftovers RUN_ID SINCE_TICKS: prints "PID COMMAND" for each leftover QEMU process of the run.
+# vmbranch_qemu_pids: every running vmbranch QEMU process, whoever started it.
+vmbranch_qemu_pids() { pgrep -f 'qemu-system.*-name vmbranch-' || true; }
+
+# run_leftovers RUN_ID: prints "PID COMMAND" for each QEMU process left behind by run RUN_ID.
 run_leftovers() {
-  local id=$1 since=$2 pid start marker
-  for pid in $(pgrep -f 'qemu-system.*-name vmbranch-' || true); do
-    start=$(proc_start "$pid") || continue
-    marker=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^VMBRANCH_TEST_RUN=//p' || true)
-    if [ "$marker" = "$id" ] || { [ -z "$marker" ] && [ "$start" -ge "$since" ]; }; then
-      printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"
-    fi
+  local pid
+  for pid in $(vmbranch_qemu_pids); do
+    [ "$(run_marker "$pid")" = "$1" ] || continue
+    printf '%s %s\n' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-200)"
   done
 }
 
