@@ -16,11 +16,21 @@ export function ok<T>(kind: string, items: T[], requestId: string, startedNs: bi
   };
 }
 
-/** An envelope for a bulk request whose items succeeded or failed one by one. */
-export function bulk<T>(kind: string, results: { ok: boolean; value?: T; error?: ApiError }[], requestId: string, startedNs: bigint) {
-  const errors: ApiErrorItem[] = results.filter((r) => !r.ok).map((r) => item(r.error!));
-  const good = results.filter((r) => r.ok).map((r) => r.value!);
-  const status = errors.length === 0 ? "success" : good.length === 0 ? "error" : "partial_success";
+/**
+ * An envelope for a bulk request whose items succeeded or failed one by one. Each error names
+ * its item as `field: "[i]"`; with `failed`, failed items also keep their place in `data`.
+ */
+export function bulk<T, U = T>(
+  kind: string,
+  results: { ok: boolean; value?: T; error?: ApiError }[],
+  requestId: string,
+  startedNs: bigint,
+  present: (v: T) => U = (v) => v as unknown as U,
+  failed?: (e: ApiError) => U,
+) {
+  const errors: ApiErrorItem[] = results.flatMap((r, i) => (r.ok ? [] : [{ ...item(r.error!), field: `[${i}]` }]));
+  const good = results.flatMap((r) => (r.ok ? [present(r.value!)] : failed ? [failed(r.error!)] : []));
+  const status = errors.length === 0 ? "success" : errors.length === results.length ? "error" : "partial_success";
   return {
     status,
     ...(errors.length > 0 ? { message: errors.map((e) => e.message).join("; "), errors } : {}),

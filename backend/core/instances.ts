@@ -314,9 +314,14 @@ export class Instances {
   async wait(id: string, state: InstanceState, timeoutMs: number, signal?: AbortSignal): Promise<Instance> {
     const rec = requireInstance(this.ctx.store, id);
     const current = () => this.ctx.store.instances.get({ uuid: rec.uuid })?.state ?? "deleted";
-    const reached = await this.ctx.events.waitFor("instance", rec.uuid, current, (s) => s === state || s === "deleted", timeoutMs, signal);
+    // `error` ends a wait for any other state at once: it will not leave it by itself.
+    const reached = await this.ctx.events.waitFor("instance", rec.uuid, current, (s) => s === state || s === "deleted" || s === "error", timeoutMs, signal);
     if (reached === state) return state === "deleted" ? this.viewDeleted(rec) : this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
     if (reached === "deleted") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${rec.name}' was deleted while waiting for state '${state}'`);
+    if (reached === "error") {
+      const cur = this.ctx.store.instances.get({ uuid: rec.uuid });
+      throw new ApiError("INVALID_STATE", `Instance '${rec.name}' entered state 'error' while waiting for state '${state}': ${cur?.error ?? cur?.branch?.message ?? "see its log"}`);
+    }
     throw new ApiError("WAIT_TIMEOUT", `Instance '${rec.name}' did not reach state '${state}' within ${timeoutMs / 1000}s (it is '${current()}')`);
   }
 

@@ -17,7 +17,7 @@ import { messages } from "vmbranch/sdk";
 import { growDisk } from "../host/storage/disk-images";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "../host/storage/filesystems";
 import { hostPathProblem } from "../host/storage/host-paths";
-import { extractTar } from "../host/storage/tar-import";
+import { TarImportError, extractTar } from "../host/storage/tar-import";
 import type { VolumeRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { Disks } from "./disks";
@@ -300,7 +300,9 @@ export class Volumes {
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
       const dir = await mkdtemp(join(this.ctx.config.tmpDir, "import-"));
       try {
-        await extractTar(tar, dir);
+        await extractTar(tar, dir).catch((err: unknown) => {
+          throw err instanceof TarImportError ? new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`) : err;
+        });
         const fs = this.filesystem(rec.filesystem ?? undefined);
         const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: Error) => {
           throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): ${err.message}`);

@@ -18,11 +18,15 @@ export function looksLikeUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
 
-/** A resource name: 1–63 characters of [A-Za-z0-9._-], starting with a letter or digit, never a UUID. */
+/** Names that are path segments of the API itself (`/v1/instances/templates`, `/v1/volumes/clone`). */
+export const RESERVED_NAMES = ["templates", "clone"] as const;
+
+/** A resource name: 1–63 characters of [A-Za-z0-9._-], starting with a letter or digit, never a UUID or a reserved word. */
 export const NameSchema = z
   .string()
   .regex(NAME_RE, "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit")
-  .refine((v) => !looksLikeUuid(v), "must not have the form of a UUID");
+  .refine((v) => !looksLikeUuid(v), "must not have the form of a UUID")
+  .refine((v) => !(RESERVED_NAMES as readonly string[]).includes(v), `must not be one of the reserved names: ${RESERVED_NAMES.join(", ")}`);
 
 /** A reference to an existing resource by exactly one of `uuid` or `name`. */
 export const RefSchema = z

@@ -16,7 +16,6 @@ import { z } from "zod";
 import { ApiError } from "../../core/errors";
 import { parseTagFilter } from "../../core/lookup";
 import type { Core } from "../../core/service";
-import { TarImportError } from "../../host/storage/tar-import";
 import { bulk, ok } from "../envelope";
 import { parse } from "../validate";
 
@@ -38,12 +37,10 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     app.post("/volumes/clone", async (req, reply) => {
       const items = parse(VolumeCloneRequestSchema, req.body ?? {});
       const results = await core.clones.clone(items);
-      const items2 = results.map((r) => ({
-        ok: r.ok,
-        error: r.error,
-        value: r.value ? { status: "success" as const, uuid: r.value.uuid, name: r.value.name, state: r.value.state } : undefined,
-      }));
-      const out = bulk("volumes", items2, req.id, req.startedNs);
+      type Item = { status: "success" | "error"; uuid?: string; name?: string; state?: string; message?: string };
+      const out = bulk<(typeof results)[number]["value"] & object, Item>("volumes", results, req.id, req.startedNs,
+        (v) => ({ status: "success", uuid: v.uuid, name: v.name, state: v.state }),
+        (e) => ({ status: "error", message: e.message }));
       reply.code(out.status === "error" ? results[0]!.error!.status : 201);
       return out;
     });
@@ -79,12 +76,7 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
       const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
       if (!["application/x-tar", "application/octet-stream", "application/gzip", "application/x-gzip"].includes(type))
         throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `Import takes a tar stream (Content-Type: application/x-tar), not '${type}'`);
-      try {
-        return ok("volumes", [await V.import(req.params.id, req.body as Readable)], req.id, req.startedNs);
-      } catch (err) {
-        if (err instanceof TarImportError) throw new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`);
-        throw err;
-      }
+      return ok("volumes", [await V.import(req.params.id, req.body as Readable)], req.id, req.startedNs);
     });
   };
 }

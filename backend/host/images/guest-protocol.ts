@@ -7,7 +7,11 @@
 /** fw_cfg entry name that carries the rendered configuration (`-fw_cfg name=…,file=…`). */
 export const GUEST_CONFIG_FW_CFG_NAME = "opt/vmbranch/config";
 
-/** Printed once the main process (`args`) has been started: the instance is ready. */
+/**
+ * Printed once the main process (`args`) has been started: the instance is ready. From then on an
+ * ACPI power-off (QMP `system_powerdown`) stops it gracefully; before it, a power-off may be lost
+ * (the power button is not wired up yet), so the host should fall back to killing QEMU.
+ */
 export const READY_MARKER = "VMBRANCH-READY";
 /** Printed as `VMBRANCH-EXIT <code>` when the main process ends, before the guest powers off. */
 export const EXIT_MARKER = "VMBRANCH-EXIT";
