@@ -57,7 +57,7 @@ export class VmFixture {
 
   /** A spec for the base image under this host's accelerator, with fresh identity. */
   async spec(over: Partial<VmSpec> = {}): Promise<VmSpec> {
-    const image = baseImage();
+    const image = await baseImage();
     const { accel } = await testAccelerator();
     return {
       uuid: randomUUID(),

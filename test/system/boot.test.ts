@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { EXIT_MARKER, READY_MARKER } from "../../backend/host/images";
 import { probeQemuCapabilities } from "../../backend/host/qemu/probe";
 import { QmpClosedError } from "../../backend/host/qemu/qmp/errors";
-import { diskBlockdev, diskDevice, diskNames, freePciSlot } from "../../backend/host/qemu/vm-devices";
+import { diskBlockdev, diskDevice, diskNames, freePciSlot, hostfwdRemoveRule, hostfwdRule, NETDEV_ID } from "../../backend/host/qemu/vm-devices";
+import { isPortFree, pickFreePort } from "../../backend/host/net/ports";
 import { VmProcess } from "../../backend/host/qemu/vm-process";
 import { readProcStat } from "../../backend/host/qemu/vm-processes";
 import { prepareVmPaths, vmPaths } from "../../backend/host/qemu/vm-paths";
@@ -115,6 +116,21 @@ test("a deep data dir works through the short socket link", async () => {
   await expect(vm.qmp.queryVersion()).resolves.toMatchObject({ qemu: { major: expect.any(Number) } });
   await vm.kill();
   expect(existsSync(paths.shortLink as string)).toBe(false);
+});
+
+test("host port forwards are added and removed at run time (HMP through typed methods)", async () => {
+  const boot = await pickFreePort("tcp", new Set());
+  const { vm } = await fx.launch({ spec: { startPaused: true, nic: { mac: "52:54:00:12:34:56", forwards: [{ protocol: "tcp", hostPort: boot, guestPort: 80 }] } } });
+  const extra = { protocol: "tcp" as const, hostPort: await pickFreePort("tcp", new Set([boot])), guestPort: 8080 };
+  await vm.qmp.hostfwdAdd(NETDEV_ID, hostfwdRule(extra));
+  // QEMU now listens on the host port.
+  expect(await isPortFree(extra.hostPort, "tcp")).toBe(false);
+  await expect(vm.qmp.hostfwdAdd(NETDEV_ID, hostfwdRule({ ...extra, guestPort: 81 }))).rejects.toThrow(/Could not set up host forwarding rule/);
+  await vm.qmp.hostfwdRemove(NETDEV_ID, hostfwdRemoveRule(extra));
+  expect(await isPortFree(extra.hostPort, "tcp")).toBe(true);
+  await expect(vm.qmp.hostfwdRemove(NETDEV_ID, hostfwdRemoveRule(extra))).rejects.toThrow(/not found/);
+  // The forward given at launch is removable the same way.
+  await vm.qmp.hostfwdRemove(NETDEV_ID, hostfwdRemoveRule({ protocol: "tcp", hostPort: boot }));
 });
 
 test("a virtio-blk disk hot-plugged into a running guest appears with its serial, and unplugs", async () => {

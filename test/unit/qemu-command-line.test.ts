@@ -1,6 +1,6 @@
 // The pure QEMU command-line builder: every spec field lands in the right argument, deterministically.
 import { buildQemuArgs, memoryBackendObject, qemuOptValue } from "../../backend/host/qemu/command-line";
-import { diskBlockdev, diskDevice } from "../../backend/host/qemu/vm-devices";
+import { diskBlockdev, diskDevice, hostfwdRemoveRule, hostfwdRule } from "../../backend/host/qemu/vm-devices";
 import { vmPaths } from "../../backend/host/qemu/vm-paths";
 import { VmSpecError, type VmSpec } from "../../backend/host/qemu/vm-spec";
 
@@ -182,6 +182,12 @@ test("network: one user-mode NIC eth0 with tcp and udp host forwards", () => {
     romfile: "",
   });
   expect(values(buildQemuArgs(spec(), paths), "-netdev")).toEqual([]);
+});
+
+test("forward rules for HMP hostfwd_add/hostfwd_remove match the -netdev syntax", () => {
+  expect(hostfwdRule({ protocol: "udp", hostPort: 5353, guestPort: 53 })).toBe("udp:127.0.0.1:5353-:53");
+  expect(hostfwdRemoveRule({ protocol: "tcp", hostPort: 8080 })).toBe("tcp:127.0.0.1:8080");
+  expect(hostfwdRemoveRule({ protocol: "tcp", hostPort: 8080, hostAddress: "127.0.0.2" })).toBe("tcp:127.0.0.2:8080");
 });
 
 test("incoming defer and start paused, for branches and restores", () => {

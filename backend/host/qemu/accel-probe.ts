@@ -38,6 +38,7 @@ export interface AccelProbeOptions {
   qemuBinary?: string;
   /** Where the probe VM's files go (default the temp dir). */
   workDir?: string;
+  /** Where the verdict and its reason are logged (default stderr). */
   log?: (message: string) => void;
   /** Path of the KVM device (tests point it elsewhere). */
   kvmDevice?: string;
@@ -56,7 +57,8 @@ interface CacheEntry {
 
 /** Decides the accelerator; throws only on an invalid override. Never leaves a probe VM behind. */
 export async function detectAccelerator(opts: AccelProbeOptions): Promise<AccelVerdict> {
-  const log = opts.log ?? (() => undefined);
+  // The reason must reach the operator: stderr unless the caller has a logger.
+  const log = opts.log ?? ((m: string) => process.stderr.write(`vmbranch: ${m}\n`));
   const choice = (opts.override ?? process.env[ACCEL_ENV] ?? "auto").trim() || "auto";
   if (choice !== "kvm" && choice !== "tcg" && choice !== "auto") {
     throw new Error(`${ACCEL_ENV} must be kvm, tcg or auto, got '${choice}'`);

@@ -5,10 +5,11 @@
  * is vm-spec.ts (called here), and choosing the spec's values is the caller's.
  *
  * Why `-M pc` (i440fx) and not q35: volumes are hot-plugged into running instances with QMP
- * device_add. On pc, ACPI PCI hot-plug works on the root bus for up to 29 devices with nothing
- * extra; q35 needs one pcie-root-port per hot-pluggable slot, created up front. Measured here
- * (QEMU 10.0.2, TCG, 2 cores, time to the ready marker, quiet host): pc 2.86–2.92 s, q35 with four
- * root ports 3.02–3.33 s, so pc is also the faster of the two. We need no PCIe-only features.
+ * device_add. On pc, ACPI PCI hot-plug works on the root bus (28 free slots) with nothing extra;
+ * q35 needs one pcie-root-port per hot-pluggable slot, created up front, which caps hot-plugs and
+ * is one more thing a branch must reproduce exactly. Measured here (QEMU 10.0.2, TCG, 2 cores,
+ * `base` image, launch to ready marker, median of 5 interleaved runs): pc 2.85 s, q35 with four
+ * root ports 2.99 s. We need no PCIe-only feature, so pc wins on both counts.
  */
 import { GUEST_CONFIG_FW_CFG_NAME } from "../images/guest-protocol";
 import { assignPciSlots, diskBlockdev, diskDevice, hostfwdRule, NETDEV_ID, nicDevice, RAM_BACKEND_ID, rngDevice, shareDevice, shareNames } from "./vm-devices";
@@ -56,8 +57,9 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   add("-nodefaults", "-no-user-config", "-display", "none");
   add("-machine", `${MACHINE_TYPE},memory-backend=${RAM_BACKEND_ID}`);
   if (spec.accel === "kvm") add("-accel", "kvm", "-cpu", "host");
-  // A bounded translation cache: the default reserves 1 GiB and fills it over time; 32 MiB
-  // measured ~22 MB less RSS at boot for ~0.1 s more boot time (16 MiB: +0.6 s).
+  // A bounded translation cache: QEMU's default reserves 1 GiB and fills it as the guest runs new
+  // code. Measured with `base`: 32 MiB gives 227 vs 247 MB RSS at ready and 231 vs 258 MB after
+  // 45 s of busy guest work, for ~80 ms more boot (2.85 vs 2.77 s); 16 MiB costs +0.6 s.
   else add("-accel", `tcg,tb-size=${spec.tcgTbSizeMb ?? DEFAULT_TCG_TB_SIZE_MB}`, "-cpu", "max");
   add("-smp", String(spec.vcpus), "-m", `${spec.memoryMb}M`);
   add("-object", JSON.stringify(memoryBackendObject(spec.memory, spec.memoryMb)));

@@ -116,3 +116,8 @@ export function rngDevice(): DeviceAddOptions {
 export function hostfwdRule(f: { protocol: "tcp" | "udp"; hostPort: number; guestPort: number; hostAddress?: string }): string {
   return `${f.protocol}:${f.hostAddress ?? "127.0.0.1"}:${f.hostPort}-:${f.guestPort}`;
 }
+
+/** The host side of a forward (`tcp:127.0.0.1:8080`), as HMP `hostfwd_remove` names it. */
+export function hostfwdRemoveRule(f: { protocol: "tcp" | "udp"; hostPort: number; hostAddress?: string }): string {
+  return `${f.protocol}:${f.hostAddress ?? "127.0.0.1"}:${f.hostPort}`;
+}
