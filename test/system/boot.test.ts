@@ -14,7 +14,7 @@ import { isPortFree, pickFreePort } from "../../backend/host/net/ports";
 import { VmProcess } from "../../backend/host/qemu/vm-process";
 import { readProcStat } from "../../backend/host/qemu/vm-processes";
 import { prepareVmPaths, vmPaths } from "../../backend/host/qemu/vm-paths";
-import { VmStartError } from "../../backend/host/qemu/vm-launch";
+import { VmAlreadyRunningError, VmStartError } from "../../backend/host/qemu/vm-launch";
 import { testAccelerator } from "../helpers/vm-image";
 import { useVmFixture } from "../helpers/vm-fixture";
 
@@ -94,6 +94,20 @@ test("QEMU dying mid-command rejects the pending command with QmpClosedError and
   const exit = await vm.exited;
   expect(exit).toMatchObject({ shutdownReason: null, killed: false });
   await expect(vm.qmp.cont()).rejects.toBeInstanceOf(QmpClosedError);
+});
+
+test("shutdown() kills a guest that does not react to the power button in time", async () => {
+  // Paused vCPUs cannot handle the ACPI event.
+  const { vm } = await fx.launch({ spec: { startPaused: true } });
+  const exit = await vm.shutdown(300);
+  expect(exit.killed).toBe(true);
+});
+
+test("a second launch into the run dir of a live VM is refused and the first VM is untouched", async () => {
+  const { vm, paths } = await fx.launch({ spec: { startPaused: true } });
+  const err = await VmProcess.launch(await fx.spec({ startPaused: true }), paths).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(VmAlreadyRunningError);
+  await expect(vm.qmp.queryStatus()).resolves.toMatchObject({ status: "prelaunch" });
 });
 
 test("start-up errors are reported verbatim and leave nothing behind", async () => {
