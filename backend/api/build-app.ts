@@ -5,7 +5,7 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
 import { failure } from "./envelope";
@@ -19,8 +19,8 @@ export interface AppDeps {
   /** Bearer token every /v1 request must carry. */
   token: string;
   version: string;
-  /** fastify logger option: `false` in tests, pino options in `serve`. */
-  logger?: boolean | object;
+  /** A pino logger (`serve`), or nothing (tests). */
+  logger?: FastifyBaseLogger;
 }
 
 declare module "fastify" {
@@ -38,7 +38,7 @@ function sameToken(given: string, expected: string): boolean {
 /** Build the application. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     genReqId: (req) => (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID()),
     bodyLimit: 1024 * 1024,
     // Long-poll waits may hold a request for up to an hour.

@@ -5,10 +5,11 @@
  */
 import { CommandRegistry, processContext } from "./command-registry";
 import { imageCommand } from "./image-command";
+import { serveCommand } from "./serve-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
-  return new CommandRegistry().register(imageCommand);
+  return new CommandRegistry().register(imageCommand).register(serveCommand);
 }
 
 /** Runs the CLI with `argv` (without node and script) and resolves with the exit status. */

@@ -203,6 +203,14 @@ export class Runtime {
     }
   }
 
+  /** Let go of every VM without stopping it (the service is shutting down; VMs outlive it). */
+  detachAll(): void {
+    for (const [uuid, handle] of this.handles) {
+      this.handles.delete(uuid);
+      handle.detach();
+    }
+  }
+
   /** Forget a VM's runtime files (after it is gone). */
   async cleanup(uuid: string): Promise<void> {
     await rm(this.runDirOf(uuid), { recursive: true, force: true });

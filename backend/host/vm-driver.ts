@@ -105,6 +105,8 @@ export interface VmHandle {
   powerdown(): Promise<void>;
   /** End the VM now and wait until its process is gone. */
   kill(): Promise<void>;
+  /** Stop watching the VM and close its control connection; the VM keeps running (service shutdown). */
+  detach(): void;
   /** Publish or withdraw a host port forward while running. */
   addForward(f: VmForward): Promise<void>;
   removeForward(f: VmForward): Promise<void>;

@@ -85,7 +85,10 @@ export function diskBlockdev(disk: DiskSpec): BlockdevOptionsQcow2 {
     // Guest TRIM gives space back to the host file.
     discard: "unmap",
     // The backing chain (frozen snapshots) opens read-only from the image header.
-    file: { driver: "file", "node-name": n.fileNode, filename: disk.file, "read-only": disk.readonly, discard: "unmap" },
+    file: {
+      driver: "file", "node-name": n.fileNode, filename: disk.file, "read-only": disk.readonly, discard: "unmap",
+      ...(disk.unlocked ? { locking: "off" as const } : {}),
+    },
   };
 }
 

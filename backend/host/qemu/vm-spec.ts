@@ -27,6 +27,11 @@ export interface DiskSpec {
   serial: string;
   /** PCI slot; assigned deterministically when absent (vm-devices.ts `assignPciSlots`). */
   pciSlot?: number;
+  /**
+   * Open without image locking: only for a VM that never runs (a snapshot loader) and reads a
+   * file another VM has open read-write.
+   */
+  unlocked?: boolean;
 }
 
 /** A host directory shared over virtio-9p. */

@@ -1,0 +1,187 @@
+/**
+ * A running QEMU VM as core sees it (vm-driver.ts `VmHandle`): readiness and exit with the
+ * guest app's exit code, power-off and kill, port forwards, and the snapshot operations —
+ * live copy-on-write snapshots for branching, live disk freezes for clones, and suspend.
+ */
+import { readFile } from "node:fs/promises";
+import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
+import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
+import type { VmExitInfo, VmProcess } from "../qemu/vm-process";
+import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec } from "../vm-driver";
+import { startLoader } from "./loader";
+import { captured, completed, waitMigration } from "./migration";
+import { digHoles } from "./ram-files";
+import { randomBytes } from "node:crypto";
+
+const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
+
+function describeExit(info: VmExitInfo): string {
+  if (info.killed) return "the VM was killed";
+  switch (info.shutdownReason) {
+    case "guest-shutdown":
+      return "the guest powered off";
+    case "guest-reset":
+      return "the guest rebooted (instances stop on reboot)";
+    case "host-qmp-quit":
+    case "host-qmp-system-reset":
+      return "QEMU was told to quit";
+    case "host-signal":
+      return "QEMU was stopped by a signal";
+    case "guest-panic":
+      return "the guest kernel panicked";
+    default:
+      return "the QEMU process ended unexpectedly";
+  }
+}
+
+/** The last app exit code the init printed in this run's part of the serial log, if any. */
+async function exitCodeFromLog(path: string, offset: number): Promise<number | null> {
+  const text = await readFile(path).then((b) => b.subarray(offset).toString("utf8")).catch(() => "");
+  const matches = [...text.matchAll(new RegExp(`${EXIT_MARKER} (\\d+)`, "g"))];
+  const last = matches.at(-1);
+  return last ? Number(last[1]) : null;
+}
+
+/** VmHandle over a VmProcess. */
+export class QemuHandle implements VmHandle {
+  readonly exited: Promise<VmExit>;
+
+  constructor(
+    private readonly proc: VmProcess,
+    readonly spec: VmLaunchSpec,
+    private readonly launchedAt: number,
+    /** True when the guest is already running its app (restored from memory). */
+    private readonly warm: boolean,
+  ) {
+    this.exited = proc.exited.then(async (info) => ({
+      exitCode: await exitCodeFromLog(proc.paths.serialLog, proc.serialOffset),
+      reason: describeExit(info),
+    }));
+  }
+
+  get uuid(): string {
+    return this.proc.uuid;
+  }
+  get pid(): number {
+    return this.proc.pid;
+  }
+  get vmgenid(): string {
+    return this.spec.vmgenid;
+  }
+
+  /** Resolves at the guest's ready marker (at once when restored from memory). */
+  async ready(timeoutMs: number): Promise<{ bootTimeMs: number }> {
+    if (this.warm) return { bootTimeMs: 0 };
+    await this.proc.waitForSerial(READY_MARKER, { timeoutMs });
+    return { bootTimeMs: Date.now() - this.launchedAt };
+  }
+
+  powerdown(): Promise<void> {
+    return this.proc.powerdown();
+  }
+
+  async kill(): Promise<void> {
+    await this.proc.kill();
+  }
+
+  detach(): void {
+    this.proc.detach();
+  }
+
+  addForward(f: VmForward): Promise<void> {
+    return this.proc.qmp.hostfwdAdd(NETDEV_ID, hostfwdRule(f));
+  }
+
+  removeForward(f: VmForward): Promise<void> {
+    return this.proc.qmp.hostfwdRemove(NETDEV_ID, hostfwdRemoveRule(f));
+  }
+
+  /** Current top node and file of each of this VM's disks (they move with every freeze). */
+  private async currentDisks(): Promise<{ id: string; node: string; file: string }[]> {
+    const blocks = await this.proc.qmp.queryBlock();
+    return this.spec.disks.map((d) => {
+      const dev = diskNames(d.id).deviceId;
+      const b = blocks.find((x) => x.qdev === dev || x.qdev?.startsWith(`/machine/peripheral/${dev}/`));
+      if (!b?.inserted) throw new Error(`disk ${d.id} has no medium in QEMU`);
+      return { id: d.id, node: b.inserted["node-name"], file: b.inserted.file };
+    });
+  }
+
+  /** Add the overlays as unattached nodes: done before the pause, so the pause only relinks. */
+  private async addOverlays(disks: DiskFreeze[]): Promise<{ node: string; overlay: string }[]> {
+    const current = await this.currentDisks();
+    const out: { node: string; overlay: string }[] = [];
+    for (const f of disks) {
+      const cur = current.find((c) => c.id === f.diskId);
+      if (!cur) throw new Error(`unknown disk ${f.diskId}`);
+      const overlay = `ovl${randomBytes(8).toString("hex")}`;
+      await this.proc.qmp.blockdevAdd({ driver: "qcow2", "node-name": overlay, file: { driver: "file", "node-name": `${overlay}f`, filename: f.overlayPath }, backing: null });
+      out.push({ node: cur.node, overlay });
+    }
+    return out;
+  }
+
+  async freezeDisks(disks: DiskFreeze[]): Promise<void> {
+    const links = await this.addOverlays(disks);
+    // One transaction: every disk switches at the same instant, or none does.
+    await this.proc.qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+  }
+
+  async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
+    const qmp = this.proc.qmp;
+    const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
+    let pauseMs: number;
+    let takenAt: Date;
+    try {
+      const links = await this.addOverlays(disks);
+      await qmp.migrateSetCapabilities({ "background-snapshot": true, "x-ignore-shared": false });
+      // The pause: disks switch to their overlays and QEMU captures devices and write-protects
+      // RAM, all while the guest is stopped; RAM itself is copied after `cont`, copy-on-write.
+      const t0 = process.hrtime.bigint();
+      takenAt = new Date();
+      await qmp.stop();
+      try {
+        if (links.length > 0) await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+        await qmp.migrate(loader.uri);
+        await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
+      } finally {
+        await qmp.cont();
+      }
+      pauseMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    } catch (err) {
+      await loader.abort();
+      throw err;
+    }
+    const done = (async () => {
+      try {
+        await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "background snapshot" });
+        await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
+      } catch (err) {
+        await loader.abort();
+        throw err;
+      } finally {
+        await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch(() => undefined);
+      }
+      void digHoles(files.ramPath);
+    })();
+    return { pauseMs, takenAt, completed: done };
+  }
+
+  async saveAndQuit(files: SnapshotFiles): Promise<void> {
+    const qmp = this.proc.qmp;
+    const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
+    try {
+      await qmp.migrateSetCapabilities({ "background-snapshot": false, "x-ignore-shared": false });
+      await qmp.stop();
+      await qmp.migrate(loader.uri);
+      await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "suspend" });
+      await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
+    } catch (err) {
+      await loader.abort();
+      await qmp.cont().catch(() => undefined);
+      throw err;
+    }
+    await this.proc.kill();
+    await digHoles(files.ramPath);
+  }
+}

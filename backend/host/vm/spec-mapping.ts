@@ -1,0 +1,62 @@
+/**
+ * Turn the driver-neutral launch spec (vm-driver.ts) into the QEMU runtime's VmSpec. Device
+ * slots follow attachment positions, so a branch or restore has exactly its source's layout
+ * (migration requires identical devices).
+ */
+import type { VmLaunchSpec } from "../vm-driver";
+import { DEFAULT_TCG_TB_SIZE_MB, FIRST_FREE_PCI_SLOT, type MemoryBackendSpec, type VmSpec } from "../qemu/vm-spec";
+
+/** How the VM of a launch spec starts. */
+export type StartMode =
+  | { kind: "boot" }
+  /** Restore: map a RAM image privately and wait for the device state. */
+  | { kind: "restore"; ramPath: string }
+  /** A loader that receives a snapshot into a shared RAM file and never runs. */
+  | { kind: "loader"; ramPath: string; disks: { id: string; file: string }[] };
+
+/** Slot of the device at attachment `position` (the NIC and RNG have fixed slots below). */
+export function slotOf(position: number): number {
+  return FIRST_FREE_PCI_SLOT + position;
+}
+
+function positionOf(id: string): number {
+  const m = /(\d+)$/.exec(id);
+  return m ? Number(m[1]) : 0;
+}
+
+/** The QEMU spec of `spec` started as `mode`. */
+export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, uuid = spec.uuid): VmSpec {
+  const memory: MemoryBackendSpec =
+    mode.kind === "boot" ? { kind: "anonymous" } : mode.kind === "restore" ? { kind: "private-file", path: mode.ramPath } : { kind: "shared-file", path: mode.ramPath };
+  const disks = spec.disks.map((d) => {
+    const current = mode.kind === "loader" ? mode.disks.find((x) => x.id === d.id)?.file : undefined;
+    return {
+      id: d.id,
+      file: current ?? d.path,
+      // The loader reads files the running source holds; it never writes or runs.
+      readonly: mode.kind === "loader" ? true : d.readonly,
+      unlocked: mode.kind === "loader",
+      serial: d.serial,
+      pciSlot: slotOf(positionOf(d.id)),
+    };
+  });
+  return {
+    uuid,
+    smbiosSerial: spec.smbiosSerial,
+    vmgenid: spec.vmgenid,
+    accel: spec.accelerator,
+    tcgTbSizeMb: DEFAULT_TCG_TB_SIZE_MB,
+    vcpus: spec.vcpus,
+    memoryMb: spec.memoryMb,
+    memory,
+    kernel: spec.image.kernel,
+    initrd: spec.image.initrd,
+    cmdline: spec.image.cmdline,
+    disks,
+    shares: spec.shares.map((s) => ({ id: s.id, path: s.hostPath, tag: s.tag, readonly: s.readonly, pciSlot: slotOf(positionOf(s.id)) })),
+    // A loader must not bind the source's host ports; forwards are not part of the device state.
+    nic: { mac: spec.mac, forwards: mode.kind === "loader" ? [] : spec.forwards.map((f) => ({ protocol: f.protocol, hostPort: f.hostPort, guestPort: f.guestPort })) },
+    incoming: mode.kind === "boot" ? "none" : "defer",
+    startPaused: mode.kind !== "boot",
+  };
+}
