@@ -190,7 +190,7 @@ describe("base image boot", () => {
     expect(out.indexOf(READY_MARKER)).toBeLessThan(out.indexOf(`${EXIT_MARKER} 42`));
   });
 
-  it("serves a published port with busybox httpd, appending to an ext4 volume found by serial", async () => {
+  it("serves a published port with busybox httpd, appending to an ext4 volume found by serial, then mounts it read-only", async () => {
     const volume = makeVolume("web");
     const port = await freePort();
     const cgi = ["#!/bin/sh", 'echo "$QUERY_STRING" >> /data/hits', "printf 'Content-Type: text/plain\\r\\n\\r\\n'", "cat /data/hits"].join("\n");
@@ -228,6 +228,20 @@ describe("base image boot", () => {
     await g.waitFor(exitLine(143));
     expect(await g.exited).toBe(0);
     expect(readFromVolume(volume, "/hits")).toBe("first\nsecond\n");
+
+    // The next guest gets the same volume read-only, as a shared read-only mount would be.
+    const reader = boot(
+      {
+        hostname: "reader",
+        args: ["sh", "-c", "cat /data/hits; touch /data/new 2>/dev/null && echo wrote || echo write-refused"],
+        env: {},
+        mounts: [{ kind: "block", serial: "vol-web", at: "/data", readonly: true, fstype: "ext4" }],
+        network: null,
+      },
+      ["-blockdev", `driver=qcow2,node-name=vol0,read-only=on,file.driver=file,file.filename=${volume},file.read-only=on`, "-device", "virtio-blk-pci,drive=vol0,serial=vol-web"],
+    );
+    await reader.waitFor(exitLine(0));
+    expect(reader.console()).toMatch(/first\r?\nsecond\r?\nwrite-refused/);
   });
 
   it("stops an app gracefully on ACPI power-off and reports the status it chose", async () => {

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { canonicalModuleName, elfSection, ModinfoError, parseModinfo, readModuleInfo } from "../../backend/host/images/kernel-modinfo";
+import { canonicalModuleName, elfSection, ModinfoError, parseModinfo, readModuleInfo, stripModuleSignature } from "../../backend/host/images/kernel-modinfo";
 import { flattenPlan, loadLevels, moduleClosure, ModulePlanError, moduleTreeLookup, planModuleGroups, renderModuleGroup, type ModuleLookup } from "../../backend/host/images/module-plan";
 
 /** A minimal ELF64 little-endian file with the given sections (plus the null and .shstrtab ones). */
@@ -75,6 +75,20 @@ describe("kernel-modinfo", () => {
     expect(() => elfSection(be, ".modinfo")).toThrow(/little-endian/);
     expect(() => readModuleInfo(fakeElf({ ".text": Buffer.from([0]) }), "a")).toThrow(/no .modinfo/);
     expect(() => elfSection(fakeModule(["name=a"]).subarray(0, 100), ".modinfo")).toThrow(ModinfoError);
+  });
+
+  it("strips an appended module signature and leaves unsigned modules alone", () => {
+    const ko = fakeModule(["name=a"]);
+    const sig = Buffer.alloc(300, 0xab);
+    const info = Buffer.alloc(12);
+    info[2] = 2; // PKEY_ID_PKCS7
+    info.writeUInt32BE(sig.length, 8);
+    const signed = Buffer.concat([ko, sig, info, Buffer.from("~Module signature appended~\n")]);
+    expect(stripModuleSignature(signed).equals(ko)).toBe(true);
+    expect(stripModuleSignature(ko)).toBe(ko);
+    const bogus = Buffer.concat([Buffer.alloc(12), Buffer.from("~Module signature appended~\n")]);
+    bogus.writeUInt32BE(1000, 8);
+    expect(() => stripModuleSignature(bogus)).toThrow(/corrupt/);
   });
 
   it("canonical names use underscores", () => {

@@ -15,6 +15,7 @@ import { guestFilesHash, loadGuestFiles, type GuestFile } from "./guest-files";
 import { imageDigest, inputsHash, isBuildCurrent, MANIFEST_FILE, MANIFEST_FORMAT, readManifest, type BuildInputs, type ImageManifest } from "./image-manifest";
 import { initramfsEntries, parseBusyboxApplets } from "./initramfs-layout";
 import { extractVmlinux, kernelFeatures, locateKernel, parseKernelConfig } from "./kernel-image";
+import { stripModuleSignature } from "./kernel-modinfo";
 import { moduleTreeLookup, planModuleGroups } from "./module-plan";
 import { runCommand } from "./run-command";
 
@@ -129,7 +130,7 @@ async function buildInto(imageDir: string, dir: string, inputs: BuildInputs, has
 
     const lookup = moduleTreeLookup(kernel.modulesDir);
     const moduleGroups = planModuleGroups(inputs.module_groups, lookup);
-    const modules = new Map(moduleGroups.flatMap((g) => g.levels.flat()).map((name) => [name, readFileSync(lookup(name)!.file)] as const));
+    const modules = new Map(moduleGroups.flatMap((g) => g.levels.flat()).map((name) => [name, stripModuleSignature(readFileSync(lookup(name)!.file))] as const));
     const busyboxBin = path.join(busyboxRoot, "bin", "busybox");
     const applets = parseBusyboxApplets(await runCommand(busyboxBin, ["--list-full"]));
     const release = { kernel: kernel.version, kernel_package: `${kernelPin.name}=${kernelPin.version}`, busybox: busyboxPin.version, inputs_hash: hash };

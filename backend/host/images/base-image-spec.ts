@@ -9,7 +9,7 @@ import type { ModuleGroupSpec } from "./module-plan";
 export const BASE_IMAGE_NAME = "base";
 
 /** Bump when the builder's output changes for the same packages and guest files. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 2;
 
 /** Meta package whose dependency names the generic kernel (not `-cloud-`: it lacks vmgenid and 9p). */
 export const KERNEL_META_PACKAGE = "linux-image-amd64";
@@ -42,12 +42,20 @@ export const BASE_MODULE_GROUPS: ModuleGroupSpec[] = [
 ];
 
 /**
- * Kernel command line for booting `base` under QEMU. `quiet` matters most: every console line
- * costs time on an emulated UART. The rest skips probes a QEMU guest does not need. The QEMU
- * runtime should use this (or the image manifest's `kernel_cmdline`), adding only what it must.
+ * Kernel command line for booting `base` under QEMU. The QEMU runtime should use this (or the
+ * image manifest's `kernel_cmdline`, which records it), adding only what it must. Measured under
+ * TCG on 2 cores, boot to the ready marker (median of 7): 2.79 s with only the first three
+ * options, 2.26 s with all of them and signature-stripped modules.
  */
 export const DEFAULT_KERNEL_CMDLINE = [
   "console=ttyS0",
-  "quiet",
+  "quiet", // every console line costs time on an emulated UART
   "panic=-1", // reboot at once on panic; QEMU runs with -no-reboot, so the process exits
+  "cryptomgr.notests", // crypto self-tests: ~0.3 s under TCG
+  "initcall_blacklist=crypto_kdf108_init", // only runs the SP800-108 KDF self-test: ~0.15 s
+  // Skips write-protecting kernel text/rodata and the W+X page-table scan that comes with it
+  // (~0.13 s). A deliberate trade: this is hardening inside a single-application guest.
+  "rodata=off",
+  "no_timer_check", // the IO-APIC timer check is pointless on QEMU's emulated chipset
+  "tsc=reliable", // no clocksource watchdog against the TSC
 ].join(" ");

@@ -83,3 +83,23 @@ export function readModuleInfo(ko: Buffer, fallbackName: string): ModuleInfo {
     .map(canonicalModuleName);
   return { name, depends: [...new Set(depends)] };
 }
+
+/** Marker the kernel's sign-file appends after a module's signature. */
+const SIGNATURE_MARKER = Buffer.from("~Module signature appended~\n", "latin1");
+/** sizeof(struct module_signature): algo, hash, id_type, signer_len, key_id_len, pad[3], be32 sig_len. */
+const SIGNATURE_INFO_SIZE = 12;
+
+/**
+ * Returns the module without its appended signature (or unchanged when unsigned). The guest
+ * kernel then skips hashing and RSA-verifying each module at insmod, which is slow under TCG; it
+ * loads unsigned modules anyway (no `module.sig_enforce`), marking itself tainted ("E").
+ */
+export function stripModuleSignature(ko: Buffer): Buffer {
+  const markerAt = ko.length - SIGNATURE_MARKER.length;
+  if (markerAt < SIGNATURE_INFO_SIZE || !ko.subarray(markerAt).equals(SIGNATURE_MARKER)) return ko;
+  const info = ko.subarray(markerAt - SIGNATURE_INFO_SIZE, markerAt);
+  const sigLen = info.readUInt32BE(8) + info[3]! + info[4]!; // signature + signer name + key id
+  const end = markerAt - SIGNATURE_INFO_SIZE - sigLen;
+  if (end <= 0) throw new ModinfoError("corrupt module signature trailer");
+  return ko.subarray(0, end);
+}
