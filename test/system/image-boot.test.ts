@@ -229,19 +229,31 @@ describe("base image boot", () => {
     expect(await g.exited).toBe(0);
     expect(readFromVolume(volume, "/hits")).toBe("first\nsecond\n");
 
-    // The next guest gets the same volume read-only, as a shared read-only mount would be.
+    // The next guest gets the same volume read-only, as a shared read-only mount would be, inside a
+    // second, writable ext4 volume (listed last: the parent must still be mounted first).
+    const scratch = makeVolume("scratch");
     const reader = boot(
       {
         hostname: "reader",
-        args: ["sh", "-c", "cat /data/hits; touch /data/new 2>/dev/null && echo wrote || echo write-refused"],
+        args: ["sh", "-c", "cat /scratch/web/hits; touch /scratch/web/new 2>/dev/null && echo wrote || echo write-refused; echo rw-ok > /scratch/f && cat /scratch/f"],
         env: {},
-        mounts: [{ kind: "block", serial: "vol-web", at: "/data", readonly: true, fstype: "ext4" }],
+        mounts: [
+          { kind: "block", serial: "vol-web", at: "/scratch/web", readonly: true, fstype: "ext4" },
+          { kind: "block", serial: "vol-scratch", at: "/scratch", readonly: false, fstype: "ext4" },
+        ],
         network: null,
       },
-      ["-blockdev", `driver=qcow2,node-name=vol0,read-only=on,file.driver=file,file.filename=${volume},file.read-only=on`, "-device", "virtio-blk-pci,drive=vol0,serial=vol-web"],
+      [
+        ["-blockdev", `driver=qcow2,node-name=vol0,read-only=on,file.driver=file,file.filename=${volume},file.read-only=on`, "-device", "virtio-blk-pci,drive=vol0,serial=vol-web"],
+        ["-blockdev", `driver=qcow2,node-name=vol1,file.driver=file,file.filename=${scratch}`, "-device", "virtio-blk-pci,drive=vol1,serial=vol-scratch"],
+      ].flat(),
     );
     await reader.waitFor(exitLine(0));
-    expect(reader.console()).toMatch(/first\r?\nsecond\r?\nwrite-refused/);
+    expect(reader.console()).toMatch(/first\r?\nsecond\r?\nwrite-refused\r?\nrw-ok/);
+    // Each module group is loaded once, even with two ext4 volumes.
+    expect(reader.console()).not.toMatch(/insmod|File exists/);
+    expect(await reader.exited).toBe(0);
+    expect(readFromVolume(scratch, "/f")).toBe("rw-ok\n");
   });
 
   it("stops an app gracefully on ACPI power-off and reports the status it chose", async () => {
