@@ -128,7 +128,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const base = openImage(imageDir, BASE_IMAGE_NAME);
         const verdict = await detectAccelerator({
           image: { kernel: base.kernel, initrd: base.initrd, cmdline: base.cmdline, digest: base.manifest.digest },
-          cacheFile: join(dataDir, "accelerator.json"),
+          // Next to the image: the verdict is keyed by its digest and shared by every data dir using it.
+          cacheFile: join(imageDir, ".accelerator.json"),
           log: (m) => log.info(m),
           workDir: dirs.tmpDir,
         });

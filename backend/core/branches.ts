@@ -14,7 +14,7 @@ import { ApiError } from "./errors";
 import { generateName, newUuid, now } from "./identity";
 import type { Instances } from "./instances";
 import { instanceKey } from "./locks";
-import { refId, requireInstance } from "./lookup";
+import { findAnyInstance, refId } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import type { Reverter } from "./reverter";
 import type { Snapshots } from "./snapshots";
@@ -32,7 +32,9 @@ export class Branches {
   /** `POST /v1/instances` with `branch_from`. */
   async create(req: InstanceCreateRequest): Promise<Instance> {
     const store = this.ctx.store;
-    const source = requireInstance(store, refId(req.branch_from!));
+    // Templates are found too, so branching one says why it cannot be (its state), not "not found".
+    const source = findAnyInstance(store, refId(req.branch_from!));
+    if (!source) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`, "branch_from");
     if (this.snapshots.isPending(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
     if (!["running", "stopped", "standby"].includes(source.state))
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(source.state));
@@ -154,10 +156,11 @@ export class Branches {
           await this.attachVolumes(rev, rec, disks);
           this.setPhase(uuid, "RestoreInProgress");
           const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
-          if (rec.autostart) await this.instances.runtime.start(store.instances.get({ uuid })!, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() });
-          else this.instances.runtime.setState(uuid, { state: "stopped" });
+          const cur = store.instances.get({ uuid })!;
+          const succeeded = { branch: { ...cur.branch!, phase: "Succeeded" as const, message: null } };
+          if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
+          else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded });
         });
-        this.setPhase(uuid, "Succeeded");
       });
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
     } catch (err) {
@@ -195,11 +198,12 @@ export class Branches {
         await this.attachVolumes(rev, r, disks);
       },
       async (r) => {
+        const succeeded = { branch: { ...r.branch!, phase: "Succeeded" as const } };
         if (r.autostart) {
           this.setPhase(r.uuid, "RestoreInProgress");
-          await this.instances.runtime.start(r, standby ? { kind: "snapshot", snapshot: standby, vmgenid: newUuid() } : { kind: "boot" });
-        }
-        this.setPhase(r.uuid, "Succeeded");
+          const cur = store.instances.get({ uuid: r.uuid })!;
+          await this.instances.runtime.start(cur, standby ? { kind: "snapshot", snapshot: standby, vmgenid: newUuid() } : { kind: "boot" }, succeeded);
+        } else this.setPhase(r.uuid, "Succeeded");
       },
     );
   }

@@ -7,9 +7,14 @@ import type { InstanceRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
 import { ApiError } from "./errors";
 
+/** The instance or instance template named by `id`, or null. */
+export function findAnyInstance(store: Store, id: string): InstanceRecord | null {
+  return looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
+}
+
 /** The instance (not template) named by `id`, or null. */
 export function findInstance(store: Store, id: string): InstanceRecord | null {
-  const rec = looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
+  const rec = findAnyInstance(store, id);
   return rec && rec.state !== "template" ? rec : null;
 }
 

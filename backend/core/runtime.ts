@@ -89,10 +89,14 @@ export class Runtime {
     };
   }
 
-  /** Launch the VM of a stopped (or standby) instance. Resolves once its process runs; a cold boot continues in the background. */
-  async start(inst: InstanceRecord, memory: StartMemory): Promise<InstanceRecord> {
+  /**
+   * Launch the VM of a stopped (or standby) instance. Resolves once its process runs; a cold boot
+   * continues in the background. `onRunning` is recorded together with the state that follows the
+   * launch, so a waiter never sees the state without it.
+   */
+  async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
-    await rm(spec.runDir, { recursive: true, force: true });
+    // The console log stays across starts (QEMU appends): a user reads one history per instance.
     await mkdir(spec.runDir, { recursive: true });
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
     let handle: VmHandle;
@@ -100,7 +104,6 @@ export class Runtime {
       handle = await this.ctx.driver.launch(spec);
     } catch (err) {
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
-      await rm(spec.runDir, { recursive: true, force: true });
       throw launchError(inst.name, err);
     }
     const warm = memory.kind === "snapshot";
@@ -112,6 +115,7 @@ export class Runtime {
       stoppedAt: null,
       startCount: inst.startCount + 1,
       bootTimeMs: warm ? 0 : null,
+      ...onRunning,
     });
     this.adopt(inst.uuid, handle, !warm);
     return rec;

@@ -1,0 +1,135 @@
+/**
+ * A real `vmbranch serve` for integration tests: its own temporary data dir, an ephemeral port,
+ * a random token and an SDK client (which re-validates every response with the SDK schemas).
+ * `stop()` ends the server, kills any VM it left (found by the data dir on their command line)
+ * and removes every file, so a test leaves nothing behind even when it fails.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes, createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { VmbranchClient } from "../../sdk";
+
+const ROOT = join(__dirname, "..", "..");
+/** The bundled CLI the tests run (scripts/test builds it). */
+export const CLI = join(ROOT, "dist", "vmbranch.js");
+/** The shared image store of the test run. */
+export const IMAGE_DIR = process.env.VMBRANCH_IMAGE_DIR ?? join(ROOT, ".cache", "images");
+
+/** A running test backend. */
+export interface TestBackend {
+  url: string;
+  token: string;
+  dataDir: string;
+  client: VmbranchClient;
+  /** Raw HTTP for asserting exact statuses and bodies. */
+  http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  /** SIGKILL the server (VMs keep running) and start it again on the same data dir and port. */
+  crashAndRestart(): Promise<void>;
+  /** Every QEMU process of this backend's VMs. */
+  vmPids(): number[];
+  stop(): Promise<void>;
+}
+
+function startServe(dataDir: string, token: string, listen: string, extraArgs: string[]): Promise<{ proc: ChildProcess; url: string }> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [CLI, "serve", "--data-dir", dataDir, "--listen", listen, ...extraArgs], {
+      env: { ...process.env, VMBRANCH_TOKEN: token, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    const timer = setTimeout(() => reject(new Error(`serve did not start within 30s: ${err}`)), 30_000);
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1]! });
+      }
+    });
+    proc.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+      if (process.env.VMBRANCH_TEST_SERVE_LOG) process.stderr.write(d);
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}: ${err}`));
+    });
+  });
+}
+
+/** Pids of QEMU processes whose command line mentions `dataDir` (this backend's VMs and loaders). */
+function qemuPidsUnder(dataDir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmd.includes("-name\0vmbranch-") && cmd.includes(dataDir)) out.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Start a backend. `allowHostPath` adds `--allow-host-path`. */
+export async function startBackend(opts: { allowHostPath?: string[] } = {}): Promise<TestBackend> {
+  const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
+  const token = randomBytes(16).toString("hex");
+  const extra = (opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]);
+  let { proc, url } = await startServe(dataDir, token, "127.0.0.1:0", extra);
+  const client = new VmbranchClient({ endpoint: url, token, timeoutMs: 120_000 });
+  const backend: TestBackend = {
+    get url() {
+      return url;
+    },
+    token,
+    dataDir,
+    client,
+    async http(method, path, body, headers = {}) {
+      const res = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON */
+      }
+      return { status: res.status, body: parsed };
+    },
+    async crashAndRestart() {
+      const port = new URL(url).port;
+      proc.kill("SIGKILL");
+      await new Promise((r) => proc.once("exit", r));
+      ({ proc, url } = await startServe(dataDir, token, `127.0.0.1:${port}`, extra));
+    },
+    vmPids: () => qemuPidsUnder(dataDir),
+    async stop() {
+      await client.close().catch(() => undefined);
+      if (proc.exitCode === null) {
+        proc.kill("SIGTERM");
+        await new Promise((r) => proc.once("exit", r));
+      }
+      for (const pid of qemuPidsUnder(dataDir)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          /* gone */
+        }
+      }
+      for (let i = 0; i < 100 && qemuPidsUnder(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await rm(dataDir, { recursive: true, force: true });
+      await rm(join("/dev/shm", `vmbranch-${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`), { recursive: true, force: true });
+    },
+  };
+  return backend;
+}

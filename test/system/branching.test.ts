@@ -1,0 +1,181 @@
+// Branching running and resting instances through the real API with real guests (issue 4):
+// state continues in the branch, later writes diverge, identity is renewed, concurrent requests
+// follow the reference's pending-snapshot rule, and nothing is left behind.
+import { ConflictError, type Instance, type VmbranchClient } from "../../sdk";
+import { startBackend, type TestBackend } from "../helpers/backend";
+import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
+
+jest.setTimeout(240_000);
+
+let backend: TestBackend;
+let client: VmbranchClient;
+
+beforeAll(async () => {
+  backend = await startBackend();
+  client = backend.client;
+});
+afterAll(async () => {
+  await backend?.stop();
+});
+
+async function ticks(name: string): Promise<Tick[]> {
+  const log = await client.instances.log(name, { limit: 4 * 1024 * 1024 });
+  return parseTicks(log.output);
+}
+
+async function waitTicks(name: string, pred: (t: Tick[]) => boolean, timeoutMs = 60_000): Promise<Tick[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const t = await ticks(name);
+    if (pred(t)) return t;
+    if (Date.now() > deadline) throw new Error(`${name}: condition not met; last ticks ${JSON.stringify(t.slice(-3))}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function running(name: string): Promise<Instance> {
+  return client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
+}
+
+describe("branching a running instance", () => {
+  let snapshotTicks = 0;
+
+  beforeAll(async () => {
+    await client.instances.create({
+      name: "src", image: "base", memory_mb: 256, args: counterProgram(), tags: ["db", "prod", "secret-x"],
+      annotations: { "team/owner": "data", "secret/key": "k" }, volumes: [{ name: "src-data", size_mb: 16, at: "/data" }],
+      ports: [{ guest_port: 8080 }],
+    });
+    await running("src");
+    await waitTicks("src", (t) => t.length >= 3);
+  });
+
+  it("starts the branch from the source's memory and disk, with its own identity and ports", async () => {
+    const created = await client.instances.create({ name: "b1", branch_from: { name: "src" }, tag_filters: ["*", "!secret*"], annotation_filters: ["team/*"] });
+    expect(created.branch).toMatchObject({ source: { name: "src" }, from_memory: true });
+    expect(created.branch!.source_pause_ms).toBeGreaterThan(0);
+    expect(created.branch!.snapshot_at).not.toBeNull();
+    expect(created.tags).toEqual(["db", "prod"]);
+    expect(created.annotations).toEqual({ "team/owner": "data" });
+    const b1 = await running("b1");
+    expect(b1.branch!.phase).toBe("Succeeded");
+    const src = await client.instances.get("src");
+    expect(b1.ports[0]!.guest_port).toBe(8080);
+    expect(b1.ports[0]!.host_port).not.toBe(src.ports[0]!.host_port);
+    expect(b1.volumes).toHaveLength(1);
+    expect(b1.volumes[0]!.uuid).not.toBe(src.volumes[0]!.uuid);
+    expect(b1.volumes[0]!.inline).toBe(true);
+
+    const bt = await waitTicks("b1", (t) => t.some((x) => x.f1 >= 2));
+    const first = bt[0]!;
+    // The counter continues (RAM came along), and the file holds the source's lines up to the snapshot.
+    expect(first.tick).toBeGreaterThan(3);
+    expect(first.fork).toBe(1);
+    snapshotTicks = first.f0;
+    expect(snapshotTicks).toBeGreaterThanOrEqual(3);
+    expect(first.tick).toBeGreaterThanOrEqual(snapshotTicks);
+  });
+
+  it("keeps later writes of each side invisible to the other", async () => {
+    const bt = await waitTicks("b1", (t) => t.filter((x) => x.f1 > 0).length >= 3);
+    // The branch never sees the source's lines written after the snapshot.
+    expect(new Set(bt.filter((x) => x.fork === 1).map((x) => x.f0))).toEqual(new Set([snapshotTicks]));
+    const st = await waitTicks("src", (t) => t.at(-1)!.f0 > snapshotTicks + 3);
+    // The source never sees the branch's lines, and was never told it forked.
+    expect(st.every((x) => x.f1 === 0 && x.fork === 0)).toBe(true);
+    expect(st.at(-1)!.tick).toBe(st.at(-1)!.f0);
+  });
+
+  it("refuses a second branch while a snapshot is pending, with the reference's message", async () => {
+    const [a, b] = await Promise.all([
+      backend.http("POST", "/v1/instances", { name: "p1", branch_from: { name: "src" } }),
+      backend.http("POST", "/v1/instances", { name: "p2", branch_from: { name: "src" } }),
+    ]);
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([201, 409]);
+    const refused = a.status === 409 ? a : b;
+    expect(refused.body.errors[0]).toMatchObject({ status: 409, code: "BRANCH_PENDING_SNAPSHOT", message: "Cannot branch from VM with pending snapshot" });
+    const made = a.status === 201 ? "p1" : "p2";
+    await running(made);
+    await client.instances.delete(made);
+    expect((await client.instances.list()).map((i) => i.name)).not.toContain(refused === a ? "p1" : "p2");
+  });
+
+  it("lets five parallel branches through the SDK all succeed (it retries the pending-snapshot 409)", async () => {
+    const names = ["q1", "q2", "q3", "q4", "q5"];
+    const made = await Promise.all(names.map((name) => client.instances.create({ name, branch_from: { name: "src" } })));
+    expect(made.map((m) => m.name).sort()).toEqual(names);
+    for (const n of names) await running(n);
+    const pauses = (await Promise.all(names.map((n) => client.instances.get(n)))).map((i) => i.branch!.source_pause_ms!);
+    expect(pauses.every((p) => p > 0)).toBe(true);
+    for (const n of names) await client.instances.delete(n);
+  });
+
+  it("refuses a source that is still booting", async () => {
+    await client.instances.create({ name: "young", image: "base", args: ["sleep", "600"] });
+    const res = await backend.http("POST", "/v1/instances", { branch_from: { name: "young" } });
+    expect(res.status).toBe(409);
+    expect(res.body.errors[0].message).toBe("Cannot branch from VM in state 'starting'");
+    await client.instances.delete("young");
+  });
+});
+
+describe("branching resting instances", () => {
+  it("branches a standby source from its memory snapshot: branches share it and get fresh entropy", async () => {
+    const before = await ticks("src");
+    await client.instances.suspend("src");
+    expect((await client.instances.get("src")).state).toBe("standby");
+    const [c1, c2] = [
+      await client.instances.create({ name: "c1", branch_from: { name: "src" } }),
+      await client.instances.create({ name: "c2", branch_from: { name: "src" } }),
+    ];
+    expect(c1.branch).toMatchObject({ from_memory: true, source_pause_ms: 0 });
+    expect(c2.branch!.snapshot_uuid).toBe(c1.branch!.snapshot_uuid);
+    await running("c1");
+    await running("c2");
+    const t1 = await waitTicks("c1", (t) => t.length >= 2);
+    const t2 = await waitTicks("c2", (t) => t.length >= 2);
+    // Same memory: the same tick comes next in both; vmgenid: the kernel reseeded, so the bytes differ.
+    expect(t1[0]!.tick).toBe(t2[0]!.tick);
+    expect(t1[0]!.tick).toBeGreaterThan(before.at(-1)!.tick - 1);
+    expect(t1[0]!.rnd).not.toBe(t2[0]!.rnd);
+    expect(t1[0]!.fork).toBe(1);
+    // The source resumes where it was suspended: its console shows one unbroken count.
+    await client.instances.start("src");
+    expect((await client.instances.get("src")).state).toBe("running");
+    const resumed = await waitTicks("src", (t) => t.length > before.length + 2);
+    expect(resumed.map((x) => x.tick)).toEqual(resumed.map((_, i) => i + 1));
+    await client.instances.delete("c1");
+    await client.instances.delete("c2");
+  });
+
+  it("branches a stopped source by a cold boot from its disks, with a new MAC and SMBIOS serial", async () => {
+    const src = await client.instances.stop("src");
+    expect(src.state).toBe("stopped");
+    const lines = (await ticks("src")).at(-1)!.f0;
+    const d = await client.instances.create({ name: "d1", branch_from: { name: "src" }, new_smbios_serial: "serial-d1" });
+    expect(d.branch).toMatchObject({ from_memory: false, snapshot_uuid: null });
+    expect(d.network_interfaces[0]!.mac).not.toBe(src.network_interfaces[0]!.mac);
+    expect(d.smbios_serial).toBe("serial-d1");
+    await running("d1");
+    const t = await waitTicks("d1", (x) => x.length >= 1);
+    // A fresh boot: the counter starts over, the volume has the source's lines.
+    expect(t[0]!.tick).toBe(1);
+    expect(t[0]!.f0).toBeGreaterThanOrEqual(lines);
+    await client.instances.delete("d1");
+  });
+});
+
+describe("cleanup", () => {
+  it("deleting the source and its branch leaves no VM, disk or snapshot", async () => {
+    await client.instances.delete("b1");
+    await client.instances.delete("src");
+    expect(await client.instances.list()).toEqual([]);
+    expect(await client.volumes.list()).toEqual([]);
+    for (let i = 0; i < 40 && backend.vmPids().length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(backend.vmPids()).toEqual([]);
+    const { readdirSync } = await import("node:fs");
+    expect(readdirSync(`${backend.dataDir}/disks`)).toEqual([]);
+    expect(readdirSync(`${backend.dataDir}/snapshots`)).toEqual([]);
+  });
+});
