@@ -1,0 +1,85 @@
+/**
+ * `diff` of the Instance resource, following DESIGN.md §4: which input changes replace the
+ * instance and which are updated in place. Deterministic, and it compares only what the user
+ * wrote with what was stored for it, never server-assigned values (host ports, MACs, UUIDs), so
+ * a second `up` with no code change reports no changes, also after branching and restarts.
+ * An input left unset is not managed and never causes a diff, except `state` (default
+ * `running`) and `deleteLock` (default false). No I/O.
+ */
+import {
+  desiredState,
+  resolveInstanceInputs,
+  settledState,
+  sortedPorts,
+  sortedVolumes,
+  tagSet,
+  type InstanceInputs,
+  type InstanceOutputs,
+  type NormalVolume,
+} from "./instance-model";
+import { upgradeInstanceOutputs } from "./instance-outputs";
+import { nameIsFixed } from "./naming";
+import { containsUnknown, isUnknown, jsonEqual } from "./values";
+
+/** Inputs whose change replaces the instance (DESIGN.md §4; hostname too: the API cannot change it). */
+export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname"] as const;
+/** Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance instead. */
+export const INSTANCE_UPDATE_FIELDS = ["tags", "annotations", "deleteLock", "state", "volumes", "ports"] as const;
+
+/** What `diff` answers (the subset the Node dynamic-provider host passes on). */
+export interface DiffAnswer {
+  changes: boolean;
+  replaces: string[];
+  deleteBeforeReplace: boolean;
+}
+
+type Field = (typeof INSTANCE_REPLACE_FIELDS)[number] | (typeof INSTANCE_UPDATE_FIELDS)[number];
+
+/** Compare the stored outputs `olds` with the new inputs `news` (unknown values count as changed). */
+export function diffInstance(olds: Record<string, unknown>, news: Record<string, unknown>): DiffAnswer {
+  const o = upgradeInstanceOutputs(olds);
+  const n = resolveInstanceInputs(news);
+  const replaces: string[] = INSTANCE_REPLACE_FIELDS.filter((f) => changed(f, o, n));
+  const updates: string[] = INSTANCE_UPDATE_FIELDS.filter((f) => changed(f, o, n));
+  if (updates.includes("volumes") && inlineVolumesChanged(o, n)) replaces.push("volumes");
+  const changes = replaces.length > 0 || updates.length > 0;
+  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && mustDeleteFirst(n) };
+}
+
+function changed(field: Field, o: InstanceOutputs, n: InstanceInputs): boolean {
+  const value = (n as Record<string, unknown>)[field];
+  if (field === "state") return isUnknown(n.state) || settledState(o.state) !== desiredState(n);
+  if (field === "deleteLock") return isUnknown(value) || (n.deleteLock ?? false) !== o.deleteLock;
+  if (value === undefined) return false;
+  if (containsUnknown(value)) return true;
+  switch (field) {
+    case "tags":
+      return !jsonEqual(tagSet(o.tags), tagSet(n.tags ?? []));
+    case "volumes":
+      return !jsonEqual(sortedVolumes(o.volumes), sortedVolumes(n.volumes ?? []));
+    case "ports":
+      return !jsonEqual(sortedPorts(o.ports), sortedPorts(n.ports ?? []));
+    default:
+      return !jsonEqual((o as unknown as Record<string, unknown>)[field], value);
+  }
+}
+
+const inline = (list: readonly NormalVolume[]) => list.filter((v) => v.sizeMb !== null);
+
+/** Inline volumes live and die with their instance: adding, removing or changing one means a new instance. */
+function inlineVolumesChanged(o: InstanceOutputs, n: InstanceInputs): boolean {
+  if (containsUnknown(n.volumes)) return false;
+  return !jsonEqual(inline(sortedVolumes(o.volumes)), inline(sortedVolumes(n.volumes ?? [])));
+}
+
+/**
+ * True when old and new instance cannot exist side by side: a fixed name, a fixed host port, or
+ * an existing volume mounted read-write (exclusive). Unknown entries count as conflicting.
+ */
+export function mustDeleteFirst(n: InstanceInputs): boolean {
+  if (nameIsFixed(n) || isUnknown(n.name)) return true;
+  if (isUnknown(n.volumes) || isUnknown(n.ports)) return true;
+  const rwVolume = (n.volumes ?? []).some((v) => isUnknown(v) || (v.volume !== undefined && v.sizeMb === undefined && v.readonly !== true));
+  const fixedPort = (n.ports ?? []).some((p) => isUnknown(p) || p.hostPort !== undefined);
+  return rwVolume || fixedPort;
+}

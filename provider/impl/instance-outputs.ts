@@ -1,0 +1,166 @@
+/**
+ * The outputs an Instance stores in state, built from the API's instance object: every input
+ * (as the user gave it, or the server's value when unset) plus the computed fields. Also the
+ * refresh rule: inputs that can drift in place (tags, annotations, delete lock, state, ports,
+ * volumes) take the server's current values, projected onto what the user manages, so the next
+ * `up` repairs real drift and never chases server-assigned values. Plain JSON only. No I/O.
+ */
+import type { Instance } from "vmbranch/sdk";
+import {
+  INSTANCE_SCHEMA_VERSION,
+  normalPort,
+  normalVolume,
+  portKey,
+  sortedPorts,
+  sortedVolumes,
+  volumeMatches,
+  type InstanceInputs,
+  type InstanceOutputs,
+  type NormalPort,
+  type NormalVolume,
+} from "./instance-model";
+import { isRecord, orNull, plain, sortedRecord } from "./values";
+
+/** Outputs after a create or update that ended with the server's `inst`. */
+export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutputs {
+  const echo: InstanceOutputs = {
+    ...computedFields(inst),
+    schemaVersion: INSTANCE_SCHEMA_VERSION,
+    name: inst.name,
+    namePrefix: orNull(i.namePrefix),
+    autoNamed: i.autoNamed ?? false,
+    image: i.image ?? inst.image,
+    template: i.template ?? inst.template?.name ?? null,
+    branchFrom: orNull(i.branchFrom),
+    memoryMb: i.memoryMb ?? inst.memory_mb,
+    vcpus: i.vcpus ?? inst.vcpus,
+    args: i.args ?? inst.args,
+    env: sortedRecord(i.env ?? inst.env),
+    volumes: sortedVolumes(i.volumes ?? []),
+    ports: i.ports ? sortedPorts(i.ports) : [],
+    tags: i.tags ?? inst.tags,
+    annotations: i.annotations ?? inst.annotations,
+    deleteLock: inst.delete_lock,
+    state: inst.state,
+    hostname: i.hostname ?? inst.hostname,
+    cloneOptions: i.cloneOptions ? plain(i.cloneOptions) : null,
+    timeouts: i.timeouts ? plain(i.timeouts) : null,
+    readiness: i.readiness ? plain(i.readiness) : null,
+    waitForExit: i.waitForExit ?? false,
+  };
+  return refreshInstanceOutputs(echo, inst);
+}
+
+/**
+ * Outputs `prev` brought up to date with the server's `inst` (`read`): computed fields are
+ * replaced, in-place inputs take the server's values as far as the user manages them, and inputs
+ * that only change by replacement keep what was stored.
+ */
+export function refreshInstanceOutputs(prev: InstanceOutputs, inst: Instance): InstanceOutputs {
+  const derived = prev.branchFrom !== null || inst.branch !== null || inst.template !== null;
+  const tags = derived ? prev.tags.filter((t) => inst.tags.includes(t)) : inst.tags;
+  const annotations: Record<string, string> = {};
+  if (derived) {
+    for (const k of Object.keys(prev.annotations)) if (k in inst.annotations) annotations[k] = inst.annotations[k] as string;
+  } else Object.assign(annotations, inst.annotations);
+  return plain({
+    ...prev,
+    ...computedFields(inst),
+    tags,
+    annotations: sortedRecord(annotations),
+    deleteLock: inst.delete_lock,
+    state: inst.state,
+    ports: projectPorts(prev.ports, inst),
+    volumes: projectVolumes(prev.volumes, inst, !derived),
+  });
+}
+
+/** The server's ports in the user's terms: a host port appears only where the user fixed one. */
+function projectPorts(prev: readonly NormalPort[], inst: Instance): NormalPort[] {
+  return sortedPorts(
+    inst.ports.map((p) => {
+      const mine = prev.find((q) => q.guestPort === p.guest_port && normalPort(q).protocol === p.protocol);
+      return { guestPort: p.guest_port, protocol: p.protocol, hostPort: mine?.hostPort !== null && mine?.hostPort !== undefined ? p.host_port : undefined };
+    }),
+  );
+}
+
+/**
+ * The server's attachments in the user's terms: stored entries that are still attached as
+ * stored (inline ones by mount point), plus, unless the instance is a branch or template instance
+ * (whose inherited volumes are not the user's), other attached existing volumes (so the next
+ * `up` detaches them when the user manages `volumes`).
+ */
+function projectVolumes(prev: readonly NormalVolume[], inst: Instance, addUnknown: boolean): NormalVolume[] {
+  const out: NormalVolume[] = [];
+  const used = new Set<string>();
+  for (const entry of prev.map(normalVolume)) {
+    const att = inst.volumes.find((a) =>
+      entry.sizeMb !== null ? a.inline && a.at === entry.at : !a.inline && volumeMatches(entry, a) && a.at === entry.at && a.readonly === entry.readonly,
+    );
+    if (att && !used.has(att.uuid)) {
+      used.add(att.uuid);
+      out.push(entry);
+    }
+  }
+  if (addUnknown)
+    for (const a of inst.volumes)
+      if (!a.inline && !used.has(a.uuid)) out.push({ volume: a.name, sizeMb: null, at: a.at, readonly: a.readonly });
+  return sortedVolumes(out);
+}
+
+/** The fields only the server decides. */
+function computedFields(inst: Instance) {
+  const nic = inst.network_interfaces[0];
+  const hostPorts: Record<string, number> = {};
+  for (const p of inst.ports) hostPorts[portKey(p.guest_port, p.protocol)] = p.host_port;
+  return {
+    uuid: inst.uuid,
+    publishedPorts: inst.ports.map((p) => ({ guestPort: p.guest_port, hostPort: p.host_port, hostIp: p.host_ip, protocol: p.protocol })),
+    hostPorts,
+    attachedVolumes: inst.volumes.map((v) => ({ uuid: v.uuid, name: v.name, at: v.at, readonly: v.readonly, inline: v.inline, kind: v.kind })),
+    macAddress: nic?.mac ?? null,
+    privateIp: nic?.private_ip ?? null,
+    smbiosSerial: inst.smbios_serial,
+    branchedFrom: inst.branch?.source.name ?? null,
+    branchedFromUuid: inst.branch?.source.uuid ?? null,
+    branchPhase: inst.branch?.phase ?? null,
+    sourcePauseMs: inst.branch?.source_pause_ms ?? null,
+    snapshotAt: inst.branch?.snapshot_at ?? null,
+    bootTimeMs: inst.boot_time_ms,
+    createdAt: inst.created_at,
+    startedAt: inst.started_at,
+    exitCode: inst.exit_code,
+    stopReason: inst.stop_reason,
+    accelerator: inst.accelerator,
+  };
+}
+
+/**
+ * Outputs of any provider version read as the current layout. Version 1 is the first; states
+ * without a version (none were written) are read as version 1. A newer layout is refused
+ * rather than misread.
+ */
+export function upgradeInstanceOutputs(olds: Record<string, unknown>): InstanceOutputs {
+  const version = typeof olds.schemaVersion === "number" ? olds.schemaVersion : 1;
+  if (version > INSTANCE_SCHEMA_VERSION)
+    throw new Error(`This state was written by a newer vmbranch provider (instance schema ${version}; this one reads up to ${INSTANCE_SCHEMA_VERSION}): upgrade the vmbranch package`);
+  const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+  const rec = (v: unknown): Record<string, string> => (isRecord(v) ? (v as Record<string, string>) : {});
+  return {
+    ...(olds as unknown as InstanceOutputs),
+    schemaVersion: INSTANCE_SCHEMA_VERSION,
+    autoNamed: olds.autoNamed === true,
+    namePrefix: typeof olds.namePrefix === "string" ? olds.namePrefix : null,
+    template: typeof olds.template === "string" ? olds.template : null,
+    branchFrom: typeof olds.branchFrom === "string" ? olds.branchFrom : null,
+    volumes: list<NormalVolume>(olds.volumes),
+    ports: list<NormalPort>(olds.ports),
+    tags: list<string>(olds.tags),
+    annotations: rec(olds.annotations),
+    env: rec(olds.env),
+    deleteLock: olds.deleteLock === true,
+    state: typeof olds.state === "string" ? olds.state : "unknown",
+    waitForExit: olds.waitForExit === true,
+  };
+}

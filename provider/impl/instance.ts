@@ -1,0 +1,120 @@
+/**
+ * The Instance resource provider: the methods the engine calls (check, diff, create, read,
+ * update, delete), loaded at run time in the engine's provider process through
+ * `require("vmbranch/provider/impl/instance")`. Owns the sequence of each method and how its
+ * failures are reported (partial state with the id once the instance exists); validation, diff,
+ * outputs, reconciling and lifecycle live in the instance-* modules.
+ */
+import type { Instance, VmbranchClient } from "vmbranch/sdk";
+import { withClient } from "./connection";
+import { errorMessage, failure, isNotFound, partialStateError } from "./errors";
+import { checkInstance, type InstanceCheckResult } from "./instance-check";
+import { diffInstance, type DiffAnswer } from "./instance-diff";
+import { desiredState, isDerived, resolveInstanceInputs, type InstanceInputs, type InstanceOutputs } from "./instance-model";
+import { instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "./instance-outputs";
+import { reconcileInstance } from "./instance-reconcile";
+import { instanceCreateRequest } from "./instance-request";
+import { Deadline, resolveTimeouts } from "./timeouts";
+
+export { configure } from "./connection";
+
+/** `check`: auto-name, then the API's verdict on the inputs (unknown values pass). */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<InstanceCheckResult> {
+  return checkInstance(olds, news);
+}
+
+/** `diff`: replace or update per DESIGN.md §4, comparing only what the user wrote. */
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return diffInstance(olds, news);
+}
+
+/** `create`: create, then bring to the desired state; an instance that exists but is not ready is reported with its id. */
+export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: InstanceOutputs }> {
+  const i = resolveInstanceInputs(inputs);
+  const timeouts = resolveTimeouts(i.timeouts);
+  const deadline = new Deadline(timeouts.createMs);
+  return withClient(
+    async (client) => {
+      const branch = i.branchFrom !== undefined;
+      // A branch cannot take volumes (check refuses them) and the API publishes its source's
+      // ports: the ports the user gave are set once it exists (reconcile).
+      const request = instanceCreateRequest(i, { autostart: desiredState(i) !== "stopped" || i.waitForExit === true, omitPorts: branch || i.template !== undefined });
+      let inst: Instance;
+      try {
+        inst = await client.instances.create(request, { timeoutMs: deadline.remainingMs() });
+      } catch (err) {
+        throw failure(`creating instance '${i.name}'`, err);
+      }
+      try {
+        inst = await reconcileInstance(client, inst, i, { deadline, repair: false, waitForExit: i.waitForExit === true });
+        return { id: inst.uuid, outs: instanceOutputs(inst, i) };
+      } catch (err) {
+        throw await partial(client, inst, i, inputs, `instance '${inst.name}' was created but did not become ${target(i)} within ${deadline.describe()}`, err);
+      }
+    },
+    { branchPendingDeadlineMs: timeouts.createMs },
+  );
+}
+
+/** `read`: the server's view, drift included; no id when the instance is gone (refresh drops it). */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: InstanceOutputs }> {
+  return withClient(async (client) => {
+    let inst: Instance;
+    try {
+      inst = await client.instances.get(id);
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw failure(`reading instance '${id}'`, err);
+    }
+    // Without stored outputs (an import) the server's values stand for the inputs.
+    const outs = props && typeof props.uuid === "string" ? refreshInstanceOutputs(upgradeInstanceOutputs(props), inst) : instanceOutputs(inst, {});
+    return { id: inst.uuid, props: outs };
+  });
+}
+
+/** `update`: tags, annotations, delete lock, ports, volumes and state, in place; full outputs always. */
+export async function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: InstanceOutputs }> {
+  const i = resolveInstanceInputs(news);
+  const prev = upgradeInstanceOutputs(olds);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  return withClient(async (client) => {
+    let inst: Instance;
+    try {
+      inst = await client.instances.get(id, { timeoutMs: deadline.remainingMs() });
+    } catch (err) {
+      if (isNotFound(err)) throw new Error(`vmbranch: instance '${prev.name}' (${id}) no longer exists: run 'pulumi refresh' to forget it, then 'pulumi up' to create it again`);
+      throw failure(`reading instance '${prev.name}'`, err);
+    }
+    try {
+      inst = await reconcileInstance(client, inst, i, { deadline, prev, repair: true });
+      return { outs: instanceOutputs(inst, i) };
+    } catch (err) {
+      throw await partial(client, inst, i, news, `instance '${inst.name}' was not fully updated`, err);
+    }
+  });
+}
+
+/** `delete`: delete the instance (its inline volumes go with it); already gone is fine. */
+export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  const prev = upgradeInstanceOutputs(props);
+  const timeoutMs = resolveTimeouts(prev.timeouts).deleteMs;
+  await withClient(async (client) => {
+    try {
+      await client.instances.delete(id, { timeoutMs });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw failure(`deleting instance '${prev.name}'`, err);
+    }
+  });
+}
+
+function target(i: InstanceInputs): string {
+  if (i.waitForExit) return "stopped after its main process succeeded";
+  return isDerived(i) && i.branchFrom !== undefined ? `a ${desiredState(i)} branch` : desiredState(i);
+}
+
+/** The partial-state error for an instance that exists, with the freshest outputs we can get. */
+async function partial(client: VmbranchClient, inst: Instance, i: InstanceInputs, inputs: unknown, what: string, err: unknown) {
+  const last = await client.instances.get(inst.uuid).catch(() => inst);
+  return partialStateError(`vmbranch: ${what}: ${errorMessage(err)}`, inst.uuid, instanceOutputs(last, i), inputs);
+}

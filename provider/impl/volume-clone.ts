@@ -1,0 +1,159 @@
+/**
+ * The VolumeClone resource provider: an independent copy-on-write copy of a volume or volume
+ * template. The API answers at once with a `pending` volume; create waits until it is
+ * `available` within the create deadline, and a clone that exists but is not ready is kept in
+ * state with its id. Loaded at run time through `require("vmbranch/provider/impl/volume-clone")`.
+ * Replaces on name and source; tags and delete lock change in place.
+ */
+import { VolumeCloneItemSchema, type Volume, type VolumeCloneItem } from "vmbranch/sdk";
+import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { withClient } from "./connection";
+import { errorMessage, failure, isNotFound, partialStateError } from "./errors";
+import type { DiffAnswer } from "./instance-diff";
+import { toRef } from "./instance-request";
+import { resolveName } from "./naming";
+import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { isUnknown } from "./values";
+import {
+  baseEcho,
+  diffByTable,
+  knownOr,
+  knownTags,
+  propertyOf,
+  resolveVolumeInputs,
+  tagsAndLockOps,
+  upgradeVolumeOutputs,
+  volumeComputed,
+  type VolumeBaseInputs,
+} from "./volume-common";
+
+export { configure } from "./connection";
+
+/** Inputs of a VolumeClone. */
+export interface VolumeCloneInputs extends VolumeBaseInputs {
+  /** Name or uuid of the volume or volume template to copy. */
+  source?: string;
+}
+
+/** Outputs of a VolumeClone. */
+export type VolumeCloneOutputs = ReturnType<typeof volumeCloneOutputs>;
+
+/** Inputs whose change replaces the clone. */
+export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source"] as const;
+/** Inputs updated in place. */
+export const VOLUME_CLONE_UPDATE_FIELDS = ["tags", "deleteLock"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "tags", "deleteLock", "timeouts"];
+// In the request `name`/`uuid` are the source's and `vol_name` is the clone's own.
+const RENAMES: Record<string, string> = { "": "source", name: "source", uuid: "source", vol_name: "name", delete_lock: "deleteLock" };
+
+/** The `POST /v1/volumes/clone` item; unknown values become valid placeholders (check during preview). */
+export function volumeCloneRequest(i: Record<string, unknown>): VolumeCloneItem {
+  const source = i.source;
+  const req: Record<string, unknown> = {
+    ...(source === undefined ? {} : isUnknown(source) ? { name: "unknown-during-preview" } : toRef(source as string)),
+    vol_name: knownOr(i.name, "unknown-during-preview"),
+    tags: knownTags(i.tags),
+    delete_lock: knownOr(i.deleteLock, false),
+  };
+  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
+  return req as VolumeCloneItem;
+}
+
+/** `check`: auto-name, a source is required, and the API's verdict. */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: VolumeCloneInputs; failures: CheckFailure[] }> {
+  const old = olds ? resolveVolumeInputs<VolumeCloneInputs>(olds) : undefined;
+  const inputs = resolveName(old, resolveVolumeInputs<VolumeCloneInputs>(news));
+  const raw = inputs as unknown as Record<string, unknown>;
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  if (raw.source === undefined) failures.push({ property: "source", reason: "Missing 'source': the name or uuid of the volume or volume template to clone" });
+  else failures.push(...schemaFailures(VolumeCloneItemSchema, volumeCloneRequest(raw), (f) => propertyOf(f, RENAMES)));
+  return { inputs, failures: uniqueFailures(failures) };
+}
+
+/** `diff` per DESIGN.md §4. */
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return diffByTable(upgradeVolumeOutputs(olds, "volume clone"), resolveVolumeInputs(news), VOLUME_CLONE_REPLACE_FIELDS, VOLUME_CLONE_UPDATE_FIELDS);
+}
+
+/** Outputs from the server's volume and the inputs. */
+export function volumeCloneOutputs(v: Volume, i: VolumeCloneInputs) {
+  return {
+    ...baseEcho(v, i),
+    ...volumeComputed(v),
+    source: i.source ?? v.clone?.source.name ?? null,
+    sourceUuid: v.clone?.source.uuid ?? null,
+    sourceName: v.clone?.source.name ?? null,
+    /** The template it was cloned from, when the source is a template. */
+    template: v.template?.name ?? null,
+    sizeMb: v.size_mb,
+    filesystem: v.filesystem,
+  };
+}
+
+/** `create`: clone, then wait for the data (`pending` → `available`). */
+export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: VolumeCloneOutputs }> {
+  const i = resolveVolumeInputs<VolumeCloneInputs>(inputs);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  return withClient(async (client) => {
+    let uuid: string;
+    try {
+      const result = await client.volumes.clone(volumeCloneRequest(i as Record<string, unknown>), { timeoutMs: deadline.remainingMs() });
+      if (result.uuid === undefined) throw new Error(result.message ?? "the server named no clone");
+      uuid = result.uuid;
+    } catch (err) {
+      throw failure(`cloning '${i.source}' into volume '${i.name}'`, err);
+    }
+    try {
+      const v = await client.volumes.waitFor(uuid, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
+      return { id: v.uuid, outs: volumeCloneOutputs(v, i) };
+    } catch (err) {
+      const last = await client.volumes.get(uuid).catch(() => undefined);
+      const outs = last ? volumeCloneOutputs(last, i) : { name: i.name ?? "", uuid, source: i.source ?? null, state: "pending" };
+      throw partialStateError(`vmbranch: volume clone '${i.name}' was created but its data is not ready within ${deadline.describe()}: ${errorMessage(err)}`, uuid, outs, inputs);
+    }
+  });
+}
+
+/** `read`: the server's view; no id when the clone is gone. */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeCloneOutputs }> {
+  return withClient(async (client) => {
+    try {
+      const v = await client.volumes.get(id);
+      const prev = props && typeof props.uuid === "string" ? upgradeVolumeOutputs<Record<string, unknown>>(props, "volume clone") : {};
+      const kept = resolveVolumeInputs<VolumeCloneInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, source: prev.source });
+      return { id: v.uuid, props: volumeCloneOutputs(v, kept) };
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw failure(`reading volume clone '${id}'`, err);
+    }
+  });
+}
+
+/** `update`: tags and delete lock; a clone left `pending` by a partial create is waited for first. */
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeCloneOutputs }> {
+  const i = resolveVolumeInputs<VolumeCloneInputs>(news);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  return withClient(async (client) => {
+    try {
+      let cur = await client.volumes.get(id, { timeoutMs: deadline.remainingMs() });
+      if (cur.state === "pending") cur = await client.volumes.waitFor(id, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
+      const ops = tagsAndLockOps(cur, i);
+      const v = ops.length > 0 ? await client.volumes.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
+      return { outs: volumeCloneOutputs(v, i) };
+    } catch (err) {
+      throw failure(`updating volume clone '${i.name}'`, err);
+    }
+  });
+}
+
+/** `delete`: refused by the API while attached or locked; already gone is fine. */
+export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as VolumeCloneInputs["timeouts"]).deleteMs;
+  await withClient(async (client) => {
+    try {
+      await client.volumes.delete(id, { timeoutMs });
+    } catch (err) {
+      if (!isNotFound(err)) throw failure(`deleting volume clone '${String(props.name ?? id)}'`, err);
+    }
+  });
+}

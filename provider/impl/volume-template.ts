@@ -1,0 +1,148 @@
+/**
+ * The VolumeTemplate resource provider: an immutable template frozen from a volume's current
+ * contents. It uses the API's `mode: "copy"`, never `convert`, so the source Volume resource
+ * stays a writable volume and does not drift (DESIGN.md §4). Loaded at run time through
+ * `require("vmbranch/provider/impl/volume-template")`. Replaces on name and source volume;
+ * tags and delete lock change in place.
+ */
+import { VolumeTemplateItemSchema, type Volume, type VolumeTemplateItem } from "vmbranch/sdk";
+import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { withClient } from "./connection";
+import { failure, isNotFound } from "./errors";
+import type { DiffAnswer } from "./instance-diff";
+import { toRef } from "./instance-request";
+import { resolveName } from "./naming";
+import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { isUnknown } from "./values";
+import {
+  baseEcho,
+  diffByTable,
+  knownOr,
+  knownTags,
+  propertyOf,
+  resolveVolumeInputs,
+  tagsAndLockOps,
+  upgradeVolumeOutputs,
+  volumeComputed,
+  type VolumeBaseInputs,
+} from "./volume-common";
+
+export { configure } from "./connection";
+
+/** Inputs of a VolumeTemplate. */
+export interface VolumeTemplateInputs extends VolumeBaseInputs {
+  /** Name or uuid of the volume whose current contents are frozen. */
+  sourceVolume?: string;
+}
+
+/** Outputs of a VolumeTemplate. */
+export type VolumeTemplateOutputs = ReturnType<typeof volumeTemplateOutputs>;
+
+/** Inputs whose change replaces the template (a template never changes its data). */
+export const VOLUME_TEMPLATE_REPLACE_FIELDS = ["name", "sourceVolume"] as const;
+/** Inputs updated in place. */
+export const VOLUME_TEMPLATE_UPDATE_FIELDS = ["tags", "deleteLock"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceVolume", "tags", "deleteLock", "timeouts"];
+// In the request `name`/`uuid` are the source volume's and `template_name` is the template's own.
+const RENAMES: Record<string, string> = { "": "sourceVolume", name: "sourceVolume", uuid: "sourceVolume", template_name: "name", mode: "sourceVolume", delete_lock: "deleteLock" };
+
+/** The `POST /v1/volumes/templates` item; unknown values become valid placeholders (check during preview). */
+export function volumeTemplateRequest(i: Record<string, unknown>): VolumeTemplateItem {
+  const source = i.sourceVolume;
+  const req: Record<string, unknown> = {
+    ...(source === undefined ? {} : isUnknown(source) ? { name: "unknown-during-preview" } : toRef(source as string)),
+    mode: "copy",
+    template_name: knownOr(i.name, "unknown-during-preview"),
+    tags: knownTags(i.tags),
+    delete_lock: knownOr(i.deleteLock, false),
+  };
+  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
+  return req as VolumeTemplateItem;
+}
+
+/** `check`: auto-name, a source volume is required, and the API's verdict. */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: VolumeTemplateInputs; failures: CheckFailure[] }> {
+  const old = olds ? resolveVolumeInputs<VolumeTemplateInputs>(olds) : undefined;
+  const inputs = resolveName(old, resolveVolumeInputs<VolumeTemplateInputs>(news));
+  const raw = inputs as unknown as Record<string, unknown>;
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  if (raw.sourceVolume === undefined) failures.push({ property: "sourceVolume", reason: "Missing 'sourceVolume': the name or uuid of the volume to freeze" });
+  else failures.push(...schemaFailures(VolumeTemplateItemSchema, volumeTemplateRequest(raw), (f) => propertyOf(f, RENAMES)));
+  return { inputs, failures: uniqueFailures(failures) };
+}
+
+/** `diff` per DESIGN.md §4. */
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return diffByTable(upgradeVolumeOutputs(olds, "volume template"), resolveVolumeInputs(news), VOLUME_TEMPLATE_REPLACE_FIELDS, VOLUME_TEMPLATE_UPDATE_FIELDS);
+}
+
+/** Outputs from the server's template and the inputs. */
+export function volumeTemplateOutputs(v: Volume, i: VolumeTemplateInputs) {
+  const { attachedTo: _unused, ...computed } = volumeComputed(v);
+  return {
+    ...baseEcho(v, i),
+    ...computed,
+    sourceVolume: i.sourceVolume ?? v.clone?.source.name ?? null,
+    sourceVolumeUuid: v.clone?.source.uuid ?? null,
+    sourceVolumeName: v.clone?.source.name ?? null,
+    sizeMb: v.size_mb,
+    filesystem: v.filesystem,
+  };
+}
+
+/** `create`: freeze the source volume's current contents (copy-on-write) as a new template. */
+export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: VolumeTemplateOutputs }> {
+  const i = resolveVolumeInputs<VolumeTemplateInputs>(inputs);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  return withClient(async (client) => {
+    try {
+      const v = await client.volumes.templates.create(volumeTemplateRequest(i as Record<string, unknown>), { timeoutMs: deadline.remainingMs() });
+      return { id: v.uuid, outs: volumeTemplateOutputs(v, i) };
+    } catch (err) {
+      throw failure(`creating volume template '${i.name}' from volume '${i.sourceVolume}'`, err);
+    }
+  });
+}
+
+/** `read`: the server's view; no id when the template is gone. */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeTemplateOutputs }> {
+  return withClient(async (client) => {
+    try {
+      const v = await client.volumes.templates.get(id);
+      const prev = props && typeof props.uuid === "string" ? upgradeVolumeOutputs<Record<string, unknown>>(props, "volume template") : {};
+      const kept = resolveVolumeInputs<VolumeTemplateInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, sourceVolume: prev.sourceVolume });
+      return { id: v.uuid, props: volumeTemplateOutputs(v, kept) };
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw failure(`reading volume template '${id}'`, err);
+    }
+  });
+}
+
+/** `update`: tags and delete lock. */
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeTemplateOutputs }> {
+  const i = resolveVolumeInputs<VolumeTemplateInputs>(news);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  return withClient(async (client) => {
+    try {
+      const cur = await client.volumes.templates.get(id, { timeoutMs: deadline.remainingMs() });
+      const ops = tagsAndLockOps(cur, i);
+      const v = ops.length > 0 ? await client.volumes.templates.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
+      return { outs: volumeTemplateOutputs(v, i) };
+    } catch (err) {
+      throw failure(`updating volume template '${i.name}'`, err);
+    }
+  });
+}
+
+/** `delete`: refused by the API while clones depend on it or while locked; already gone is fine. */
+export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as VolumeTemplateInputs["timeouts"]).deleteMs;
+  await withClient(async (client) => {
+    try {
+      await client.volumes.templates.delete(id, { timeoutMs });
+    } catch (err) {
+      if (!isNotFound(err)) throw failure(`deleting volume template '${String(props.name ?? id)}'`, err);
+    }
+  });
+}

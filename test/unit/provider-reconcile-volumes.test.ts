@@ -1,0 +1,125 @@
+// In-place operations of an Instance (PATCH ops, volume attach/detach), and the volume
+// resources' check and diff: table rows, shrink, the API's messages, unknown values.
+import { messages, type Instance } from "vmbranch/sdk";
+import { patchOps, volumePatchOps } from "vmbranch/provider/impl/instance-reconcile";
+import { instanceOutputs } from "vmbranch/provider/impl/instance-outputs";
+import * as volume from "vmbranch/provider/impl/volume";
+import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
+import * as volumeClone from "vmbranch/provider/impl/volume-clone";
+import { UNKNOWN } from "vmbranch/provider/impl/values";
+import { fakeInstance, fakeVolume } from "../helpers/fake-api";
+
+const vol = (name: string, at: string, extra: Partial<Instance["volumes"][number]> = {}) => ({
+  uuid: `00000000-0000-4000-8000-${name.padStart(12, "0").slice(-12).replace(/[^0-9a-f]/g, "a")}`,
+  name, at, readonly: false, kind: "block" as const, inline: false, ...extra,
+});
+
+describe("instance PATCH operations", () => {
+  const cur = fakeInstance({ tags: ["a", "b"], annotations: { k: "1" }, ports: [{ guest_port: 80, host_port: 41000, host_ip: "127.0.0.1", protocol: "tcp" }] });
+
+  it("changes nothing the user left unset, and nothing that already matches", () => {
+    expect(patchOps(cur, { image: "base" })).toEqual([]);
+    expect(patchOps(cur, { image: "base", tags: ["b", "a"], annotations: { k: "1" }, ports: [{ guestPort: 80 }] })).toEqual([]);
+  });
+
+  it("sets tags, annotations, the delete lock and ports of an image instance exactly", () => {
+    expect(patchOps(cur, { image: "base", tags: ["c"], annotations: {}, deleteLock: true, ports: [{ guestPort: 80, hostPort: 8080 }] })).toEqual([
+      { prop: "delete_lock", op: "set", value: true },
+      { prop: "tags", op: "set", value: ["c"] },
+      { prop: "annotations", op: "set", value: {} },
+      { prop: "ports", op: "set", value: [{ guest_port: 80, protocol: "tcp", host_port: 8080 }] },
+    ]);
+  });
+
+  it("on a branch adds the user's tags and removes only those the user dropped", () => {
+    const branch = fakeInstance({ tags: ["inherited", "mine", "old"], annotations: { src: "1", own: "x" } });
+    const prev = instanceOutputs(branch, { branchFrom: "db", tags: ["mine", "old"], annotations: { own: "x" } });
+    expect(patchOps(branch, { branchFrom: "db", tags: ["mine", "new"], annotations: { own: "y" } }, prev)).toEqual([
+      { prop: "tags", op: "add", value: ["new"] },
+      { prop: "tags", op: "del", value: ["old"] },
+      { prop: "annotations", op: "add", value: { own: "y" } },
+    ]);
+  });
+});
+
+describe("instance volume operations", () => {
+  it("detaches what is no longer wanted, then attaches what is new; inline volumes are left alone", () => {
+    const cur = fakeInstance({ volumes: [vol("data", "/data"), vol("old", "/old"), vol("scratch", "/scratch", { inline: true })] });
+    const ops = volumePatchOps(cur, { image: "base", volumes: [{ volume: "data", at: "/data" }, { volume: "logs", at: "/logs", readonly: true }, { sizeMb: 8, at: "/scratch" }] });
+    expect(ops).toEqual([
+      { prop: "volumes", op: "del", value: vol("old", "/old").uuid },
+      { prop: "volumes", op: "add", value: { name: "logs", at: "/logs", readonly: true } },
+    ]);
+  });
+
+  it("moves a volume to a new mount point, matches by uuid too, and does nothing when unset", () => {
+    const cur = fakeInstance({ volumes: [vol("data", "/data")] });
+    expect(volumePatchOps(cur, { image: "base", volumes: [{ volume: "data", at: "/srv" }] })).toEqual([
+      { prop: "volumes", op: "del", value: vol("data", "/data").uuid },
+      { prop: "volumes", op: "add", value: { name: "data", at: "/srv", readonly: false } },
+    ]);
+    expect(volumePatchOps(cur, { image: "base", volumes: [{ volume: vol("data", "/data").uuid.toUpperCase(), at: "/data" }] })).toEqual([]);
+    expect(volumePatchOps(cur, { image: "base" })).toEqual([]);
+  });
+});
+
+describe("Volume check and diff", () => {
+  const check = (news: Record<string, unknown>, olds: Record<string, unknown> = {}) => volume.check(olds, { namePrefix: "data", ...news });
+
+  it("reports the API's combination messages and a shrink", async () => {
+    expect((await check({})).failures).toContainEqual({ property: "sizeMb", reason: messages.volumeSizeOrTemplate });
+    expect((await check({ sizeMb: 8, template: "t" })).failures).toContainEqual({ property: "sizeMb", reason: messages.volumeSizeOrTemplate });
+    expect((await check({ hostPath: "/srv/x", sizeMb: 8 })).failures).toContainEqual({ property: "sizeMb", reason: messages.hostPathExclusive("size_mb") });
+    expect((await check({ hostPath: "srv" })).failures).toContainEqual({ property: "hostPath", reason: messages.hostPathNotAbsolute("srv") });
+    expect((await check({ sizeMb: 8, uid: 1 })).failures.map((f) => f.property)).toEqual(["uid"]);
+    expect((await check({ sizeMb: 32 }, { name: "d", autoNamed: false, sizeMb: 64 })).failures).toEqual([{ property: "sizeMb", reason: messages.volumeShrink(64, 32) }]);
+    expect((await check({ sizeMb: 128 }, { name: "d", autoNamed: false, sizeMb: 64 })).failures).toEqual([]);
+    expect((await check({ sizeMb: 8, colour: "red" })).failures).toEqual([{ property: "colour", reason: "Unknown input 'colour'" }]);
+  });
+
+  it("lets unknown values through but keeps combinations", async () => {
+    expect((await check({ sizeMb: UNKNOWN, name: UNKNOWN, tags: [UNKNOWN] })).failures).toEqual([]);
+    expect((await check({ sizeMb: UNKNOWN, template: UNKNOWN })).failures).toContainEqual({ property: "sizeMb", reason: messages.volumeSizeOrTemplate });
+  });
+
+  const outs = (over: Record<string, unknown> = {}) =>
+    volume.volumeOutputs(fakeVolume({ name: "d", size_mb: 64 }), { name: "d", autoNamed: false, sizeMb: 64, ...over }) as unknown as Record<string, unknown>;
+
+  it.each(["name", "filesystem", "hostPath", "uid", "gid", "template"])("replaces on %s (delete first: the name is fixed)", async (field) => {
+    const value = { name: "e", filesystem: "xfs", hostPath: "/srv/x", uid: 1, gid: 1, template: "t" }[field];
+    expect(await volume.diff("id", outs(), { name: "d", sizeMb: 64, [field]: value })).toEqual({ changes: true, replaces: [field], deleteBeforeReplace: true });
+  });
+
+  it.each([["sizeMb", 128], ["tags", ["x"]], ["deleteLock", true]])("updates %s in place", async (field, value) => {
+    expect(await volume.diff("id", outs(), { name: "d", sizeMb: 64, [field]: value })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("reports no changes for the same inputs, unset ones, and an auto-name", async () => {
+    expect(await volume.diff("id", outs(), { name: "d", sizeMb: 64, __provider: "p" })).toMatchObject({ changes: false });
+    expect(await volume.diff("id", outs(), { name: "d" })).toMatchObject({ changes: false });
+    const auto = outs({ name: "d", autoNamed: true });
+    expect(await volume.diff("id", auto, { name: "e", autoNamed: true, sizeMb: 64 })).toEqual({ changes: true, replaces: ["name"], deleteBeforeReplace: false });
+  });
+});
+
+describe("VolumeTemplate and VolumeClone check and diff", () => {
+  it("needs a source and uses mode copy", async () => {
+    expect((await volumeTemplate.check({}, { namePrefix: "golden" })).failures.map((f) => f.property)).toEqual(["sourceVolume"]);
+    expect((await volumeClone.check({}, { namePrefix: "c" })).failures.map((f) => f.property)).toEqual(["source"]);
+    const t = await volumeTemplate.check({}, { namePrefix: "golden", sourceVolume: "data" });
+    expect(t.failures).toEqual([]);
+    expect(volumeTemplate.volumeTemplateRequest(t.inputs as unknown as Record<string, unknown>)).toEqual({ name: "data", mode: "copy", template_name: t.inputs.name });
+    expect((await volumeClone.check({}, { namePrefix: "c", source: UNKNOWN, tags: [UNKNOWN] })).failures).toEqual([]);
+    expect((await volumeClone.check({}, { namePrefix: "c", source: "s", name: "bad name" })).failures.map((f) => f.property)).toEqual(["name"]);
+  });
+
+  it("replaces on name and source, updates tags and delete lock", async () => {
+    const tpl = volumeTemplate.volumeTemplateOutputs(fakeVolume({ name: "g", state: "template" }), { name: "g", autoNamed: true, sourceVolume: "data" }) as unknown as Record<string, unknown>;
+    expect(await volumeTemplate.diff("id", tpl, { name: "g", autoNamed: true, sourceVolume: "other" })).toEqual({ changes: true, replaces: ["sourceVolume"], deleteBeforeReplace: false });
+    expect(await volumeTemplate.diff("id", tpl, { name: "g", autoNamed: true, sourceVolume: "data", tags: ["t"] })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect(await volumeTemplate.diff("id", tpl, { name: "g", autoNamed: true, sourceVolume: "data" })).toMatchObject({ changes: false });
+    const clone = volumeClone.volumeCloneOutputs(fakeVolume({ name: "c" }), { name: "c", autoNamed: false, source: "g" }) as unknown as Record<string, unknown>;
+    expect(await volumeClone.diff("id", clone, { name: "c", source: UNKNOWN })).toEqual({ changes: true, replaces: ["source"], deleteBeforeReplace: true });
+    expect(await volumeClone.diff("id", clone, { name: "c", source: "g", deleteLock: true })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+});
