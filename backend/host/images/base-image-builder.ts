@@ -10,13 +10,14 @@ import path from "node:path";
 import { BASE_IMAGE_NAME, BASE_MODULE_GROUPS, BUILDER_VERSION, BUSYBOX_PACKAGE, DEFAULT_KERNEL_CMDLINE, KERNEL_META_PACKAGE, KERNEL_PACKAGE_PATTERN } from "./base-image-spec";
 import { withBuildLock } from "./build-lock";
 import { writeNewcArchive } from "./cpio-newc";
-import { candidateVersions, downloadPackage, extractPackage, PackageResolveError, pruneDownloads, resolveMetaPackage } from "./debian-packages";
+import { downloadPackage, extractPackage, PackageResolveError, pruneDownloads } from "./debian-packages";
 import { guestFilesHash, loadGuestFiles, type GuestFile } from "./guest-files";
 import { imageDigest, inputsHash, isBuildCurrent, MANIFEST_FILE, MANIFEST_FORMAT, readManifest, type BuildInputs, type ImageManifest } from "./image-manifest";
 import { initramfsEntries, parseBusyboxApplets } from "./initramfs-layout";
 import { extractVmlinux, kernelFeatures, locateKernel, parseKernelConfig } from "./kernel-image";
 import { stripModuleSignature } from "./kernel-modinfo";
 import { moduleTreeLookup, planModuleGroups } from "./module-plan";
+import { resolvePackages } from "./package-resolution";
 import { runCommand } from "./run-command";
 
 /** Options for buildBaseImage. */
@@ -44,10 +45,15 @@ export function downloadCacheDir(imageDir: string): string {
 
 const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex");
 
-/** Resolves the build inputs from apt and the guest files (needs apt lists; about a second). */
-export async function resolveBaseInputs(guestFiles: GuestFile[]): Promise<BuildInputs> {
-  const kernelPackage = await resolveMetaPackage(KERNEL_META_PACKAGE, KERNEL_PACKAGE_PATTERN);
-  const packages = await candidateVersions([kernelPackage, BUSYBOX_PACKAGE]);
+/** Where the last answer from apt is remembered (see package-resolution.ts). */
+export function resolutionCacheFile(imageDir: string): string {
+  return path.join(imageDir, ".cache", "apt-resolution.json");
+}
+
+/** Resolves the build inputs from apt (or its remembered answer) and the guest files. */
+export async function resolveBaseInputs(guestFiles: GuestFile[], imageDir: string): Promise<BuildInputs> {
+  const query = { metaPackage: KERNEL_META_PACKAGE, metaPattern: KERNEL_PACKAGE_PATTERN, others: [BUSYBOX_PACKAGE] };
+  const packages = await resolvePackages(query, resolutionCacheFile(imageDir));
   return {
     builder_version: BUILDER_VERSION,
     packages,
@@ -68,7 +74,7 @@ export async function buildBaseImage(opts: BuildImageOptions): Promise<BuildImag
   const guestFiles = loadGuestFiles();
   let inputs: BuildInputs;
   try {
-    inputs = await resolveBaseInputs(guestFiles);
+    inputs = await resolveBaseInputs(guestFiles, opts.imageDir);
   } catch (e) {
     const existing = e instanceof PackageResolveError && !opts.force ? safeManifest(dir) : undefined;
     if (!existing) throw e;
