@@ -91,8 +91,9 @@ test.each([
 
 describe("in-place updates on one running VM", () => {
   test("tags, annotations and the delete lock; a locked instance is not deleted", async () => {
-    web = await updateResource(instance, web, (webInputs = { ...webInputs, tags: ["web", "blue"], annotations: { team: "b" }, deleteLock: true }));
-    expect(web.diff).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const updated = await updateResource(instance, web, (webInputs = { ...webInputs, tags: ["web", "blue"], annotations: { team: "b" }, deleteLock: true }));
+    web = updated;
+    expect(updated.diff).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     expect(await server(web)).toMatchObject({ tags: ["web", "blue"], annotations: { team: "b" }, delete_lock: true, state: "running" });
     await expect(instance.remove(web.id, web.outs)).rejects.toThrow(/delete lock/);
     web = await updateResource(instance, web, (webInputs = { ...webInputs, deleteLock: false }));

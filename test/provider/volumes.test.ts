@@ -40,8 +40,9 @@ describe("Volume", () => {
   });
 
   test("grows, retags and locks in place; a locked volume is not deleted; unlocked it is", async () => {
-    data = await updateResource(volume, data, { namePrefix: "data", sizeMb: 32, tags: ["app", "blue"], deleteLock: true });
-    expect(data.diff).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const updated = await updateResource(volume, data, { namePrefix: "data", sizeMb: 32, tags: ["app", "blue"], deleteLock: true });
+    data = updated;
+    expect(updated.diff).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     expect(data.outs).toMatchObject({ sizeMb: 32, tags: ["app", "blue"], deleteLock: true });
     const server = await h.backend.client.volumes.get(data.id);
     expect(server).toMatchObject({ size_mb: 32, tags: ["app", "blue"], delete_lock: true });
