@@ -163,6 +163,8 @@ export class Branches {
         });
       });
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
+      this.snapshots.flattenDeepChains(uuid);
+      this.snapshots.flattenDeepChains(sourceUuid);
     } catch (err) {
       const message = (err as Error).message;
       this.ctx.log.error({ instance: uuid, err: message }, "branch failed");
@@ -190,7 +192,7 @@ export class Branches {
       sourcePauseMs: 0, phase: "CreatingTarget", fromMemory: standby !== null, message: null,
     };
     const rec = this.branchRecord(src, req, name, standby !== null, branch);
-    return this.instances.createWith(
+    const view = await this.instances.createWith(
       rec,
       [],
       portSpecsFrom(store.ports.select("instance_uuid = ?", [src.uuid])),
@@ -206,5 +208,8 @@ export class Branches {
         } else this.setPhase(r.uuid, "Succeeded");
       },
     );
+    this.snapshots.flattenDeepChains(src.uuid);
+    this.snapshots.flattenDeepChains(rec.uuid);
+    return view;
   }
 }

@@ -89,16 +89,23 @@ export class Disks {
     }
   }
 
-  /**
-   * Make head `id` stand alone when its chain is deeper than the configured bound: copy the
-   * backing data into it and drop the reference to its parent. Only valid while no VM has it open.
-   */
-  async flattenIfDeep(id: string): Promise<boolean> {
+  /** True when head `id` sits on a backing chain deeper than the configured bound. */
+  isDeep(id: string): boolean {
     const d = this.get(id);
-    if (d.frozen || d.depth <= this.ctx.config.maxChainDepth || !d.parentId) return false;
-    await flattenDisk(d.path);
+    return !d.frozen && d.parentId !== null && d.depth > this.ctx.config.maxChainDepth;
+  }
+
+  /**
+   * Make head `id` stand alone: copy its backing data into it (offline with qemu-img, or through
+   * the VM that has it open via `online`) and drop the reference to its parent, which the last
+   * user then frees.
+   */
+  async flatten(id: string, online?: () => Promise<void>): Promise<void> {
+    const d = this.get(id);
+    if (!d.parentId) return;
+    if (online) await online();
+    else await flattenDisk(d.path);
     this.store.disks.update({ id }, { parentId: null, depth: 0 });
     await this.release(d.parentId);
-    return true;
   }
 }

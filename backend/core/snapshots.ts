@@ -12,6 +12,7 @@ import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
+import { instanceKey } from "./locks";
 import type { Runtime } from "./runtime";
 
 /** A snapshot of a running instance whose point in time is fixed. */
@@ -138,6 +139,27 @@ export class Snapshots {
       throw new ApiError("HOST_FAILURE", `Could not snapshot volume through instance '${inst.name}': ${(err as Error).message}`);
     }
     return this.ctx.store.tx(() => this.disks.commitFreeze(volumeUuid, d.head.id, overlay));
+  }
+
+  /**
+   * Flatten, in the background, the heads of `inst` whose backing chains grew deeper than the
+   * bound (a branch of a branch of …): through its VM when it runs, offline otherwise. Holds the
+   * instance lock, so snapshots of it wait for the copy rather than racing it.
+   */
+  flattenDeepChains(instanceUuid: string): void {
+    void this.ctx.locks
+      .with([instanceKey(instanceUuid)], async () => {
+        const inst = this.ctx.store.instances.get({ uuid: instanceUuid });
+        if (!inst) return;
+        const handle = this.runtime.handle(instanceUuid);
+        for (const d of this.blockDisks(inst)) {
+          if (d.readonly || !this.disks.isDeep(d.head.id)) continue;
+          if (!handle && inst.state !== "stopped") continue;
+          await this.disks.flatten(d.head.id, handle ? () => handle.flattenDisk(`disk${d.position}`) : undefined);
+          this.ctx.log.info({ instance: instanceUuid, volume: d.volumeUuid, depth: d.head.depth }, "flattened a deep backing chain");
+        }
+      })
+      .catch((err: Error) => this.ctx.log.warn({ instance: instanceUuid, err: err.message }, "flattening failed; the chain stays deep"));
   }
 
   /** Suspend running `inst`: save its state with the VM paused, end the VM, and hold the snapshot in standby. */

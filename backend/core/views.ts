@@ -108,6 +108,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
         }
       : null,
     clones,
+    chain_depth: r.headDisk ? (store.disks.get({ id: r.headDisk })?.depth ?? null) : null,
     error: r.error,
   };
 }

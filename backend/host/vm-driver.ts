@@ -117,6 +117,8 @@ export interface VmHandle {
   snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot>;
   /** Switch `disks` to new overlays while running (crash-consistent per disk), without a memory snapshot. */
   freezeDisks(disks: DiskFreeze[]): Promise<void>;
+  /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone. */
+  flattenDisk(diskId: string): Promise<void>;
   /** Pause the VM, save its whole state to `files`, and end the process (suspend to standby). */
   saveAndQuit(files: SnapshotFiles): Promise<void>;
 }

@@ -102,6 +102,8 @@ export const VolumeSchema = z.object({
   template: RefOutSchema.nullable(),
   clone: VolumeCloneInfoSchema.nullable(),
   clones: z.number().int(),
+  /** Backing files under the volume's data (copy-on-write layers); flattened beyond a bound. */
+  chain_depth: z.number().int().nullable(),
   error: z.string().nullable(),
 });
 export type Volume = z.infer<typeof VolumeSchema>;

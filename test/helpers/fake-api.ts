@@ -105,6 +105,7 @@ export function fakeVolume(overrides: Partial<Volume> = {}): Volume {
     template: null,
     clone: null,
     clones: 0,
+    chain_depth: 0,
     error: null,
     ...overrides,
   };

@@ -179,3 +179,24 @@ describe("cleanup", () => {
     expect(readdirSync(`${backend.dataDir}/snapshots`)).toEqual([]);
   });
 });
+
+describe("backing chains", () => {
+  it("stay bounded: a source branched again and again is flattened in the background", async () => {
+    await client.instances.create({ name: "deep", image: "base", args: counterProgram(), volumes: [{ name: "deep-data", size_mb: 16, at: "/data" }], autostart: false });
+    // Each branch of a stopped source freezes its disk once more (offline, no boot needed).
+    for (let i = 0; i < 10; i++) await client.instances.create({ name: `deep-${i}`, branch_from: { name: "deep" }, autostart: false });
+    const deadline = Date.now() + 60_000;
+    let depth = (await client.volumes.get("deep-data")).chain_depth!;
+    while (depth > 8 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      depth = (await client.volumes.get("deep-data")).chain_depth!;
+    }
+    expect(depth).toBeLessThanOrEqual(8);
+    // Flattening changes where data lives, not what it is: the source still boots with its data.
+    await client.instances.start("deep");
+    await client.instances.waitFor("deep", "running", { timeoutMs: 120_000 });
+    await waitTicks("deep", (t) => t.length >= 1);
+    for (let i = 0; i < 10; i++) await client.instances.delete(`deep-${i}`);
+    await client.instances.delete("deep");
+  });
+});

@@ -127,6 +127,23 @@ export class QemuHandle implements VmHandle {
     await this.proc.qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
   }
 
+  async flattenDisk(diskId: string): Promise<void> {
+    const cur = (await this.currentDisks()).find((d) => d.id === diskId);
+    if (!cur) throw new Error(`unknown disk ${diskId}`);
+    const job = `flatten-${randomBytes(4).toString("hex")}`;
+    // No base: stream everything below the top into it; QEMU then drops the backing reference.
+    await this.proc.qmp.blockStream({ "job-id": job, device: cur.node });
+    const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
+    for (;;) {
+      const jobs = await this.proc.qmp.queryBlockJobs();
+      const mine = jobs.find((j) => j.device === job || j.device === cur.node);
+      if (!mine) return;
+      if (mine.error) throw new Error(`flattening ${diskId} failed: ${mine.error}`);
+      if (Date.now() > deadline) throw new Error(`flattening ${diskId} did not finish in time`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
     const qmp = this.proc.qmp;
     const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
