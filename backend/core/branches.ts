@@ -121,7 +121,7 @@ export class Branches {
     });
     const branch: BranchRecord = {
       sourceUuid: src.uuid, sourceName: src.name, snapshotUuid: snapshot.uuid, snapshotAt: snapshot.createdAt,
-      sourcePauseMs: snapshot.pauseMs, phase: "SnapshotInProgress", fromMemory: true, message: null,
+      sourcePauseMs: snapshot.pauseMs, snapshotMs: null, restoreMs: null, phase: "SnapshotInProgress", fromMemory: true, message: null,
     };
     const rec = this.branchRecord(src, req, name, true, branch);
     let view: Instance;
@@ -147,6 +147,8 @@ export class Branches {
     const store = this.ctx.store;
     try {
       await completed;
+      const completedAt = Date.now();
+      const snapshotMs = completedAt - Date.parse(snapshot.createdAt);
       await this.ctx.locks.with([instanceKey(uuid)], async () => {
         const rec = store.instances.get({ uuid });
         if (!rec) return;
@@ -157,9 +159,9 @@ export class Branches {
           this.setPhase(uuid, "RestoreInProgress");
           const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
           const cur = store.instances.get({ uuid })!;
-          const succeeded = { branch: { ...cur.branch!, phase: "Succeeded" as const, message: null } };
+          const succeeded = () => ({ branch: { ...cur.branch!, phase: "Succeeded" as const, message: null, snapshotMs, restoreMs: Date.now() - completedAt } });
           if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
-          else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded });
+          else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded() });
         });
       });
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
@@ -189,7 +191,7 @@ export class Branches {
       .map((a) => ({ volumeUuid: a.volumeUuid, diskId: frozen.get(a.volumeUuid)!, at: a.at, readonly: a.readonly, position: a.position }));
     const branch: BranchRecord = {
       sourceUuid: src.uuid, sourceName: src.name, snapshotUuid: standby?.uuid ?? null, snapshotAt: standby?.createdAt ?? null,
-      sourcePauseMs: 0, phase: "CreatingTarget", fromMemory: standby !== null, message: null,
+      sourcePauseMs: 0, snapshotMs: null, restoreMs: null, phase: "CreatingTarget", fromMemory: standby !== null, message: null,
     };
     const rec = this.branchRecord(src, req, name, standby !== null, branch);
     const view = await this.instances.createWith(

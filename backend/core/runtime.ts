@@ -94,7 +94,7 @@ export class Runtime {
    * continues in the background. `onRunning` is recorded together with the state that follows the
    * launch, so a waiter never sees the state without it.
    */
-  async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> = {}): Promise<InstanceRecord> {
+  async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
     await mkdir(spec.runDir, { recursive: true });
@@ -115,7 +115,7 @@ export class Runtime {
       stoppedAt: null,
       startCount: inst.startCount + 1,
       bootTimeMs: warm ? 0 : null,
-      ...onRunning,
+      ...(typeof onRunning === "function" ? onRunning() : onRunning),
     });
     this.adopt(inst.uuid, handle, !warm);
     return rec;

@@ -62,6 +62,8 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
           snapshot_uuid: r.branch.snapshotUuid,
           snapshot_at: r.branch.snapshotAt,
           source_pause_ms: r.branch.sourcePauseMs,
+          snapshot_ms: r.branch.snapshotMs ?? null,
+          restore_ms: r.branch.restoreMs ?? null,
           phase: r.branch.phase,
           from_memory: r.branch.fromMemory,
           message: r.branch.message,

@@ -61,6 +61,8 @@ export interface BranchRecord {
   snapshotUuid: string | null;
   snapshotAt: string | null;
   sourcePauseMs: number | null;
+  snapshotMs: number | null;
+  restoreMs: number | null;
   phase: BranchPhase;
   fromMemory: boolean;
   message: string | null;

@@ -177,6 +177,10 @@ export const BranchInfoSchema = z.object({
   snapshot_uuid: UuidSchema.nullable(),
   snapshot_at: TimestampSchema.nullable(),
   source_pause_ms: z.number().nullable(),
+  /** From the snapshot's instant until its memory copy was complete (running sources). */
+  snapshot_ms: z.number().nullable(),
+  /** From the completed snapshot until the branch ran. */
+  restore_ms: z.number().nullable(),
   phase: BranchPhaseSchema,
   from_memory: z.boolean(),
   message: z.string().nullable(),
