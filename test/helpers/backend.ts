@@ -12,7 +12,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmbranchClient } from "../../sdk";
 
-const ROOT = join(__dirname, "..", "..");
+/** The repository root: the nearest directory up from here with vmbranch's package.json (works bundled too). */
+function repoRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    try {
+      if (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "vmbranch") return dir;
+    } catch {
+      /* keep looking */
+    }
+    const up = join(dir, "..");
+    if (up === dir) throw new Error("cannot find the vmbranch repository root");
+    dir = up;
+  }
+}
+const ROOT = repoRoot();
 /** The bundled CLI the tests run (scripts/test builds it). */
 export const CLI = join(ROOT, "dist", "vmbranch.js");
 /** The shared image store of the test run. */
