@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Header } from "tar";
 import type { z } from "zod";
 import {
   ErrorEnvelopeSchema,
@@ -123,8 +124,9 @@ export function api(b: TestBackend, method: string, path: string, body?: unknown
  * `status`, and when given the exact `message` (string) or a pattern, and the `field`.
  */
 export function expectError(res: Answer, status: number, code: string, message?: string | RegExp, field?: string): ErrorEnvelope {
+  // Status and code first, so an unexpected success reads as such rather than as a schema error.
+  expect({ status: res.status, code: res.body?.errors?.[0]?.code }).toEqual({ status, code });
   const env = ErrorEnvelopeSchema.parse(res.body);
-  expect({ status: res.status, code: env.errors[0]?.code }).toEqual({ status, code });
   for (const e of env.errors) expect(e.status).toBe(status);
   if (typeof message === "string") expect(env.errors.map((e) => e.message)).toContain(message);
   else if (message) expect(env.errors.map((e) => e.message).join("\n")).toMatch(message);
@@ -226,4 +228,13 @@ export function filesystemBytes(qcow2: string): number {
 /** A name unique within a test run (names are global per kind). */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A tar whose only entry is the file `path` (any name, even ones the tar CLI would not write, like `../x`). */
+export function tarWithEntry(path: string, content: string): Buffer {
+  const header = Buffer.alloc(512);
+  new Header({ path, mode: 0o644, size: Buffer.byteLength(content), type: "File", mtime: new Date(0), uid: 0, gid: 0 }).encode(header, 0);
+  const data = Buffer.alloc(Math.ceil(Buffer.byteLength(content) / 512) * 512);
+  data.write(content);
+  return Buffer.concat([header, data, Buffer.alloc(1024)]);
 }

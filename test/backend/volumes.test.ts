@@ -7,7 +7,6 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Header } from "tar";
 import type { Volume } from "../../sdk";
 import {
   api,
@@ -18,6 +17,7 @@ import {
   observe,
   raw,
   readFromDisk,
+  tarWithEntry,
   useBackend,
   useTempDir,
   volumeOf,
@@ -42,15 +42,6 @@ function tarOf(files: Record<string, string>, gzip = false): Buffer {
     writeFileSync(join(dir, name), content);
   }
   return execFileSync("tar", ["-C", dir, gzip ? "-czf" : "-cf", "-", "."]);
-}
-
-/** A tar whose only entry is `path` (for names the tar CLI would not write, like `../x`). */
-function tarWithEntry(path: string, content: string): Buffer {
-  const header = Buffer.alloc(512);
-  new Header({ path, mode: 0o644, size: content.length, type: "File", mtime: new Date(0), uid: 0, gid: 0 }).encode(header, 0);
-  const data = Buffer.alloc(Math.ceil(content.length / 512) * 512);
-  data.write(content);
-  return Buffer.concat([header, data, Buffer.alloc(1024)]);
 }
 
 function importTar(idOrName: string, body: Buffer, type = "application/x-tar") {
