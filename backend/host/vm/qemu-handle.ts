@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
 import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
 import type { VmExitInfo, VmProcess } from "../qemu/vm-process";
+import type { QmpEvent } from "../qemu/qmp/monitor";
 import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec } from "../vm-driver";
 import { startLoader } from "./loader";
 import { captured, completed, waitMigration } from "./migration";
@@ -14,6 +15,39 @@ import { digHoles } from "./ram-files";
 import { randomBytes } from "node:crypto";
 
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
+
+/** Measures a guest pause from QEMU's STOP and RESUME events (their timestamps are QEMU's clock). */
+class PauseClock {
+  private stopAt: number | null = null;
+  private resumeAt: number | null = null;
+  private wake: (() => void) | null = null;
+
+  observe(ev: QmpEvent): void {
+    const t = ev.timestamp.seconds * 1000 + ev.timestamp.microseconds / 1000;
+    if (ev.event === "STOP" && this.stopAt === null) this.stopAt = t;
+    if (ev.event === "RESUME" && this.stopAt !== null) {
+      this.resumeAt = t;
+      this.wake?.();
+    }
+  }
+
+  /** Resolve once the RESUME event arrived (events may trail the command replies slightly). */
+  resumed(timeoutMs: number): Promise<void> {
+    if (this.resumeAt !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** The pause in milliseconds (NaN if an event was missed). */
+  ms(): number {
+    return this.stopAt !== null && this.resumeAt !== null ? this.resumeAt - this.stopAt : NaN;
+  }
+}
 
 function describeExit(info: VmExitInfo): string {
   if (info.killed) return "the VM was killed";
@@ -147,28 +181,42 @@ export class QemuHandle implements VmHandle {
   async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
     const qmp = this.proc.qmp;
     const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
-    let pauseMs: number;
+    // The guest's pause as QEMU saw it: from its STOP event to its RESUME event.
+    const pause = new PauseClock();
+    const onEvent = (ev: QmpEvent) => pause.observe(ev);
+    this.proc.on("event", onEvent);
     let takenAt: Date;
+    let wallMs = 0;
     try {
       const links = await this.addOverlays(disks);
       await qmp.migrateSetCapabilities({ "background-snapshot": true, "x-ignore-shared": false });
-      // The pause: disks switch to their overlays and QEMU captures devices and write-protects
-      // RAM, all while the guest is stopped; RAM itself is copied after `cont`, copy-on-write.
-      const t0 = process.hrtime.bigint();
       takenAt = new Date();
-      await qmp.stop();
-      try {
-        if (links.length > 0) await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+      const t0 = performance.now();
+      if (links.length === 0) {
+        // No disk to switch: QEMU's own pause (capture devices, write-protect RAM) is the whole pause.
+        const resumed = this.proc.monitor.waitForEvent("RESUME", () => true, 30_000);
         await qmp.migrate(loader.uri);
-        await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
-      } finally {
-        await qmp.cont();
+        await resumed;
+      } else {
+        // Disks switch to their overlays in the same pause as QEMU captures devices and
+        // write-protects RAM; RAM itself is copied after `cont`, copy-on-write.
+        await qmp.stop();
+        try {
+          await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+          await qmp.migrate(loader.uri);
+          await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
+        } finally {
+          await qmp.cont();
+        }
+        await pause.resumed(5_000);
       }
-      pauseMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      wallMs = performance.now() - t0;
     } catch (err) {
+      this.proc.off("event", onEvent);
       await loader.abort();
       throw err;
     }
+    this.proc.off("event", onEvent);
     const done = (async () => {
       try {
         await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "background snapshot" });
@@ -181,7 +229,9 @@ export class QemuHandle implements VmHandle {
       }
       void digHoles(files.ramPath);
     })();
-    return { pauseMs, takenAt, completed: done };
+    // QEMU's events time the pause exactly; our own round trips only bound it from above.
+    const measured = pause.ms();
+    return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt, completed: done };
   }
 
   async saveAndQuit(files: SnapshotFiles): Promise<void> {
