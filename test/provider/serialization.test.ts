@@ -49,7 +49,8 @@ test("each provider, serialized and loaded back in a plain Node process, works a
   const report = JSON.parse(stdout) as Report;
   const step = (name: string) => report.steps.find((s) => s.name === name)?.value;
 
-  for (const [kind, impl] of [["instance", "instance"], ["volume", "volume"], ["volumeTemplate", "volume-template"], ["volumeClone", "volume-clone"]]) {
+  const kinds: [string, string][] = [["instance", "instance"], ["volume", "volume"], ["volumeTemplate", "volume-template"], ["volumeClone", "volume-clone"]];
+  for (const [kind, impl] of kinds) {
     const { text, containsSecrets } = report.texts[kind]!;
     expect(containsSecrets).toBe(false);
     expect(text).toContain(`require("vmbranch/provider/impl/${impl}")`);
