@@ -323,6 +323,21 @@ describe("instance templates convert their volumes", () => {
     expectError(await raw(b, "GET", "/v1/instances/templates/it-src"), 404, "TEMPLATE_NOT_FOUND");
   });
 
+  it("answers a bulk conversion item by item, like the other bulk endpoints (the SDK's createMany relies on it)", async () => {
+    const b = backend();
+    instanceOf(await api(b, "POST", "/v1/instances", { name: "it-bulk-ok", image: "base", autostart: false }));
+    const res = await raw(b, "POST", "/v1/instances/templates", { body: [{ name: "it-bulk-ok" }, { name: "it-bulk-missing" }] });
+    // Either the whole request is refused and nothing converted, or each item reports its own result;
+    // never an error answer while the first item was converted anyway.
+    const converted = (await observe(b)).instanceTemplates.some((t) => t.name === "it-bulk-ok");
+    if (res.status >= 400) expect({ status: res.status, converted }).toEqual({ status: res.status, converted: false });
+    else {
+      expect(res.body.status).toBe("partial_success");
+      expect(res.body.data.templates.map((t: { name: string }) => t.name)).toEqual(["it-bulk-ok"]);
+      expect(res.body.errors).toEqual([expect.objectContaining({ status: 404, code: "INSTANCE_NOT_FOUND", field: "[1]" })]);
+    }
+  });
+
   it("converts all of an instance's volumes or none: a volume shared with another instance stops it", async () => {
     const b = backend();
     await createVolume({ name: "it-shared", size_mb: 8 });
