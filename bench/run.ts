@@ -42,7 +42,9 @@ function print(r: Record<string, any>): void {
   const rows: [string, string][] = [];
   if (r.branching) {
     const b = r.branching;
-    rows.push(["source pause over branches (p50 / p99 / max)", `${b.pauseMs.p50.toFixed(1)} / ${b.pauseMs.p99.toFixed(1)} / ${b.pauseMs.max.toFixed(1)} ms (n=${b.pauseMs.n})`]);
+    const p = (x: { p50: number; p99: number; max: number; n: number }) => `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} / ${x.max.toFixed(1)} ms (n=${x.n})`;
+    rows.push(["source pause, with a volume (p50 / p99 / max)", p(b.pauseMs)]);
+    rows.push(["source pause, no read-write disk (p50 / p99 / max)", p(b.pauseNoDiskMs)]);
     rows.push(["request → branch running", fmt(b.branchRequestToRunningMs, "ms", 0)]);
     rows.push(["snapshot complete → branch running", fmt(b.snapshotCompleteToRunningMs, "ms", 0)]);
     rows.push(["snapshot instant → snapshot complete", fmt(b.snapshotMs, "ms", 0)]);

@@ -7,14 +7,29 @@ import type { TestBackend } from "../../test/helpers/backend";
 import { percentile, summarize, type Summary } from "../lib/stats";
 import { WORKLOAD, running, settle, since } from "../lib/vm";
 
+/** Pause percentiles. */
+export interface PauseStats {
+  p50: number;
+  p99: number;
+  max: number;
+  n: number;
+}
+
 /** Results of the branching scenario. */
 export interface BranchingResult {
-  pauseMs: { p50: number; p99: number; max: number; n: number };
+  /** Source with a read-write volume: disks switch to overlays inside the pause. */
+  pauseMs: PauseStats;
+  /** Source without read-write disks: only QEMU's own capture pauses it. */
+  pauseNoDiskMs: PauseStats;
   branchRequestToRunningMs: Summary;
   snapshotCompleteToRunningMs: Summary;
   snapshotMs: Summary;
   coldBootRequestToRunningMs: Summary;
   speedup: number;
+}
+
+function pauseStats(xs: number[]): PauseStats {
+  return { p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), n: xs.length };
 }
 
 /** Run it: `branches` branches of one running 256 MiB source, `boots` cold boots. */
@@ -48,10 +63,23 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
     await settle();
   }
   await c.instances.delete("src");
+  await c.instances.create({ ...WORKLOAD, name: "src-nodisk", args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick=$i; sleep 1; done"] });
+  await running(c, "src-nodisk");
+  await settle(3000);
+  const pausesNoDisk: number[] = [];
+  for (let i = 0; i < branches; i++) {
+    const inst = await c.instances.create({ name: `brn-${i}`, branch_from: { name: "src-nodisk" } });
+    pausesNoDisk.push(inst.branch!.source_pause_ms!);
+    await running(c, `brn-${i}`);
+    await c.instances.delete(`brn-${i}`);
+    await settle();
+  }
+  await c.instances.delete("src-nodisk");
   const branch = summarize(toRunning);
   const boot = summarize(cold);
   return {
-    pauseMs: { p50: percentile(pauses, 50), p99: percentile(pauses, 99), max: Math.max(...pauses), n: pauses.length },
+    pauseMs: pauseStats(pauses),
+    pauseNoDiskMs: pauseStats(pausesNoDisk),
     branchRequestToRunningMs: branch,
     snapshotCompleteToRunningMs: summarize(restore),
     snapshotMs: summarize(snap),
