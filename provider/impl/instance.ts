@@ -94,19 +94,33 @@ export async function update(id: string, olds: Record<string, unknown>, news: Re
   });
 }
 
-/** `delete`: delete the instance (its inline volumes go with it); already gone is fine. */
+/**
+ * `delete`: delete the instance (its inline volumes go with it); already gone is fine. A running
+ * instance that writes a persistent volume is stopped gracefully first, as the reference's volume
+ * workflow does: the API's delete kills the VM, and what the guest had not flushed would be lost
+ * to the next instance that mounts the volume (a replacement, typically).
+ */
 export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
   const prev = upgradeInstanceOutputs(props);
-  const timeoutMs = resolveTimeouts(prev.timeouts).deleteMs;
+  const deadline = new Deadline(resolveTimeouts(prev.timeouts).deleteMs);
   await withClient(async (client) => {
     try {
-      await client.instances.delete(id, { timeoutMs });
+      const inst = await client.instances.get(id, { timeoutMs: deadline.remainingMs() });
+      const writesVolume = inst.volumes.some((v) => !v.inline && !v.readonly);
+      if (!inst.delete_lock && writesVolume && (inst.state === "running" || inst.state === "starting")) {
+        const graceS = Math.max(1, Math.min(GRACEFUL_STOP_S, Math.floor(deadline.remainingMs() / 2000)));
+        await client.instances.stop(id, { timeout_s: graceS }, { timeoutMs: deadline.remainingMs() });
+      }
+      await client.instances.delete(id, { timeoutMs: deadline.remainingMs() });
     } catch (err) {
       if (isNotFound(err)) return;
       throw failure(`deleting instance '${prev.name}'`, err);
     }
   });
 }
+
+// How long a guest gets to power off before a delete (its init syncs and unmounts in well under a second).
+const GRACEFUL_STOP_S = 30;
 
 function target(i: InstanceInputs): string {
   if (i.waitForExit) return "stopped after its main process succeeded";
