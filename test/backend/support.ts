@@ -157,7 +157,7 @@ export interface Observed {
   instanceTemplates: Instance[];
   volumes: Volume[];
   volumeTemplates: Volume[];
-  files: Record<string, string[]>;
+  files: { disks: string[]; run: string[]; snapshots: string[]; tmp: string[] };
 }
 
 function listDir(dir: string): string[] {
@@ -182,13 +182,18 @@ export async function observe(b: TestBackend): Promise<Observed> {
     instanceTemplates: await list<Instance>("/v1/instances/templates", "templates"),
     volumes: await list<Volume>("/v1/volumes", "volumes"),
     volumeTemplates: await list<Volume>("/v1/volumes/templates", "templates"),
-    files: Object.fromEntries(["disks", "run", "snapshots", "tmp"].map((d) => [d, listDir(join(b.dataDir, d))])),
+    files: {
+      disks: listDir(join(b.dataDir, "disks")),
+      run: listDir(join(b.dataDir, "run")),
+      snapshots: listDir(join(b.dataDir, "snapshots")),
+      tmp: listDir(join(b.dataDir, "tmp")),
+    },
   };
 }
 
 /** Files of `<dataDir>/disks` that are in `after` but not in `before`. */
 export function newDiskFiles(before: Observed, after: Observed): string[] {
-  return after.files.disks!.filter((f) => !before.files.disks!.includes(f));
+  return after.files.disks.filter((f) => !before.files.disks.includes(f));
 }
 
 /** Path of a disk file of the backend. */

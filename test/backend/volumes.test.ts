@@ -259,7 +259,7 @@ describe("import", () => {
     const added = newDiskFiles(before, after);
     expect(added).toHaveLength(1);
     // The empty head was replaced, not kept next to the new one.
-    expect(after.files.disks).toHaveLength(before.files.disks!.length);
+    expect(after.files.disks).toHaveLength(before.files.disks.length);
     expect(after.files.tmp).toEqual([]);
     const disk = diskPath(backend(), added[0]!);
     expect(readFromDisk(disk, "/hello.txt")).toBe("hello from tar\n");
