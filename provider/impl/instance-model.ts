@@ -117,6 +117,8 @@ export interface InstanceOutputs {
   branchPhase: string | null;
   sourcePauseMs: number | null;
   snapshotAt: string | null;
+  snapshotMs: number | null;
+  restoreMs: number | null;
   bootTimeMs: number | null;
   createdAt: string;
   startedAt: string | null;

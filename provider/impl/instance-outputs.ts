@@ -127,6 +127,8 @@ function computedFields(inst: Instance) {
     branchPhase: inst.branch?.phase ?? null,
     sourcePauseMs: inst.branch?.source_pause_ms ?? null,
     snapshotAt: inst.branch?.snapshot_at ?? null,
+    snapshotMs: inst.branch?.snapshot_ms ?? null,
+    restoreMs: inst.branch?.restore_ms ?? null,
     bootTimeMs: inst.boot_time_ms,
     createdAt: inst.created_at,
     startedAt: inst.started_at,

@@ -84,7 +84,7 @@ export const instanceProvider: pulumi.dynamic.ResourceProvider = providerShell(l
 /** Every output an Instance has beyond its arguments. */
 export const INSTANCE_COMPUTED_OUTPUTS = [
   "schemaVersion", "autoNamed", "uuid", "publishedPorts", "hostPorts", "attachedVolumes", "macAddress", "privateIp",
-  "smbiosSerial", "branchedFrom", "branchedFromUuid", "branchPhase", "sourcePauseMs", "snapshotAt", "bootTimeMs",
+  "smbiosSerial", "branchedFrom", "branchedFromUuid", "branchPhase", "sourcePauseMs", "snapshotAt", "snapshotMs", "restoreMs", "bootTimeMs",
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
   "name", "image", "template", "branchFrom", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
@@ -131,6 +131,9 @@ export class Instance extends pulumi.dynamic.Resource {
   /** How long the source paused for the branch's snapshot. */
   declare readonly sourcePauseMs: pulumi.Output<number | null>;
   declare readonly snapshotAt: pulumi.Output<string | null>;
+  /** From the snapshot's instant until it was complete, and from then until the branch ran. */
+  declare readonly snapshotMs: pulumi.Output<number | null>;
+  declare readonly restoreMs: pulumi.Output<number | null>;
   declare readonly bootTimeMs: pulumi.Output<number | null>;
   declare readonly createdAt: pulumi.Output<string>;
   declare readonly startedAt: pulumi.Output<string | null>;

@@ -51,7 +51,7 @@ describe("failures as the engine sees them", () => {
 
   it("a refused create is a plain error with the API's message: nothing to record", async () => {
     api.route("POST", "/v1/instances", errorReply(409, "NAME_TAKEN", "An instance named 'web' already exists"));
-    const err = await instance.create({ name: "web", image: "base" }).catch((e: unknown) => e as Error & { id?: string });
+    const err = (await instance.create({ name: "web", image: "base" }).catch((e: unknown) => e)) as Error & { id?: string };
     expect(err.message).toBe("vmbranch: creating instance 'web' failed: An instance named 'web' already exists");
     expect(err.id).toBeUndefined();
   });

@@ -125,10 +125,10 @@ describe("no perpetual diffs from what the server decides", () => {
       name: "db-branch-1", memory_mb: 512, args: ["sh", "-c", "db"], env: { X: "1" }, tags: ["db", "prod"], annotations: { a: "1" },
       ports: [{ guest_port: 5432, host_port: 41000, host_ip: "127.0.0.1", protocol: "tcp" }],
       volumes: [{ uuid: "00000000-0000-4000-8000-000000000009", name: "db-branch-1-data-abcde", at: "/data", readonly: false, kind: "block", inline: true }],
-      branch: { source: { uuid: "00000000-0000-4000-8000-000000000001", name: "db" }, snapshot_uuid: null, snapshot_at: "2026-01-01T00:00:00Z", source_pause_ms: 3, phase: "Succeeded", from_memory: true, message: null },
+      branch: { source: { uuid: "00000000-0000-4000-8000-000000000001", name: "db" }, snapshot_uuid: null, snapshot_at: "2026-01-01T00:00:00Z", source_pause_ms: 3, snapshot_ms: 40, restore_ms: 60, phase: "Succeeded", from_memory: true, message: null },
     });
     const outs = instanceOutputs(server, branch);
-    expect(outs).toMatchObject({ branchedFrom: "db", sourcePauseMs: 3, branchPhase: "Succeeded", memoryMb: 512, tags: ["db", "prod"], hostPorts: { "5432": 41000 } });
+    expect(outs).toMatchObject({ branchedFrom: "db", sourcePauseMs: 3, snapshotMs: 40, restoreMs: 60, branchPhase: "Succeeded", memoryMb: 512, tags: ["db", "prod"], hostPorts: { "5432": 41000 } });
     expect(diffInstance(outs as unknown as Record<string, unknown>, { ...branch })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
     // Tags the user adds on a branch are compared on their own, not with the inherited ones.
     const tagged = instanceOutputs({ ...server, tags: ["db", "prod", "mine"] }, { ...branch, tags: ["mine"] });
