@@ -45,6 +45,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     requestTimeout: 0,
   });
 
+  // JSON bodies; an empty one (e.g. a client that always sends the content type) is no body at all.
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === "") return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new ApiError("INVALID_JSON", `The body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  // Every route's method and path, so an existing path with another method answers 405.
+  const routes: { method: string; pattern: RegExp }[] = [];
+  app.addHook("onRoute", (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const pattern = new RegExp(`^${r.url.replace(/:[^/]+/g, "[^/]+")}/?$`);
+    for (const m of methods) routes.push({ method: m, pattern });
+  });
+
   // Tar imports stream through untouched; the route reads them.
   app.addContentTypeParser(["application/x-tar", "application/octet-stream", "application/gzip", "application/x-gzip"], (_req, payload, done) =>
     done(null, payload),
@@ -80,7 +99,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send(failure(new ApiError("ROUTE_NOT_FOUND", `No endpoint ${req.method} ${req.url.split("?")[0]}`), req.id));
+    const path = req.url.split("?")[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path) && r.method !== "HEAD").map((r) => r.method))];
+    if (allowed.length > 0) {
+      reply.code(405).header("allow", allowed.join(", "));
+      return reply.send(failure(new ApiError("METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}; allowed: ${allowed.join(", ")}`), req.id));
+    }
+    reply.code(404).send(failure(new ApiError("ROUTE_NOT_FOUND", `No endpoint ${req.method} ${path}`), req.id));
   });
 
   app.get("/healthz", async () => ({ status: "ok", version: deps.version }));

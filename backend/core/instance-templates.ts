@@ -16,6 +16,7 @@ import { instanceKey } from "./locks";
 import { hasAllTags, refId, requireInstance, requireInstanceTemplate } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import type { Snapshots } from "./snapshots";
+import type { ItemResult } from "./volume-clones";
 import type { Volumes } from "./volumes";
 
 /** Instance template operations. */
@@ -27,10 +28,17 @@ export class InstanceTemplates {
     private readonly snapshots: Snapshots,
   ) {}
 
-  /** `POST /v1/instances/templates`: convert each instance into a template. */
-  async create(refs: Ref[]): Promise<Instance[]> {
-    const out: Instance[] = [];
-    for (const ref of refs) out.push(await this.convert(refId(ref)));
+  /** `POST /v1/instances/templates`: convert each instance into a template, item by item. */
+  async create(refs: Ref[]): Promise<ItemResult<Instance>[]> {
+    const out: ItemResult<Instance>[] = [];
+    for (const ref of refs) {
+      try {
+        out.push({ ok: true, value: await this.convert(refId(ref)) });
+      } catch (err) {
+        if (!ApiError.is(err)) throw err;
+        out.push({ ok: false, error: err });
+      }
+    }
     return out;
   }
 

@@ -15,6 +15,7 @@ import { findInstance, hasAllTags, patchTags, requireInstance } from "./lookup";
 import { allocatePorts } from "./ports";
 import { Reverter } from "./reverter";
 import { Runtime } from "./runtime";
+import { insertUnique } from "./unique";
 import { Snapshots } from "./snapshots";
 import { instanceView } from "./views";
 import type { Volumes } from "./volumes";
@@ -83,10 +84,14 @@ export class Instances {
       const rev = new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg));
       try {
         const portRecords = await allocatePorts(store, rec.uuid, ports);
-        store.tx(() => {
-          store.instances.insert(rec);
-          for (const p of portRecords) store.ports.insert(p);
-        });
+        insertUnique(
+          () =>
+            store.tx(() => {
+              store.instances.insert(rec);
+              for (const p of portRecords) store.ports.insert(p);
+            }),
+          `An instance named '${rec.name}' already exists`,
+        );
         rev.add("delete instance row", () =>
           store.tx(() => {
             store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
@@ -155,78 +160,107 @@ export class Instances {
     });
   }
 
-  /** `PATCH /v1/instances/{id}`. */
+  /**
+   * `PATCH /v1/instances/{id}`. Every operation is checked against the state the earlier ones
+   * would leave before any is applied: a refused request changes nothing.
+   */
   async patch(id: string, ops: InstancePatchOp[]): Promise<Instance> {
-    return this.locked(id, async (rec) => {
-      const store = this.ctx.store;
-      for (const op of ops) {
-        const cur = store.instances.get({ uuid: rec.uuid })!;
-        switch (op.prop) {
-          case "tags": {
-            const tags = patchTags(cur.tags, op.op, op.value);
-            if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
-            store.instances.update({ uuid: rec.uuid }, { tags });
-            break;
-          }
-          case "annotations": {
-            const annotations = op.op === "set" ? { ...op.value } : op.op === "add" ? { ...cur.annotations, ...op.value } : { ...cur.annotations };
-            if (op.op === "del") for (const k of op.value) delete annotations[k];
-            store.instances.update({ uuid: rec.uuid }, { annotations });
-            break;
-          }
-          case "delete_lock":
-            store.instances.update({ uuid: rec.uuid }, { deleteLock: op.value });
-            break;
-          case "volumes":
-            await this.patchVolumes(cur, op);
-            break;
-          case "ports":
-            await this.patchPorts(cur, op);
-            break;
-        }
+    const store = this.ctx.store;
+    const found = requireInstance(store, id);
+    // Volumes named by the request are resolved (404) and locked before anything is decided.
+    const volumeIds = ops.flatMap((op) =>
+      op.prop !== "volumes" ? [] : op.op === "add" ? [(op.value.uuid ?? op.value.name)!] : [typeof op.value === "string" ? op.value : (op.value.uuid ?? op.value.name)!],
+    );
+    const vols = new Map(volumeIds.map((v) => [v, this.volumes.requireForAttach(v)]));
+    return this.ctx.locks.with([instanceKey(found.uuid), ...[...vols.values()].map((v) => volumeKey(v.uuid))], async () => {
+      const rec = store.instances.get({ uuid: found.uuid });
+      if (!rec || rec.state === "template") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      const plan = await this.planPatch(rec, ops, vols);
+      const handle = this.runtime.handle(rec.uuid);
+      if (handle) {
+        for (const p of plan.ports.removed) await handle.removeForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
+        for (const p of plan.ports.added) await handle.addForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
       }
+      store.tx(() => {
+        store.instances.update({ uuid: rec.uuid }, { tags: plan.tags, annotations: plan.annotations, deleteLock: plan.deleteLock });
+        for (const a of plan.detach) store.attachments.delete({ volumeUuid: a, instanceUuid: rec.uuid });
+        let position = store.attachments.select("instance_uuid = ?", [rec.uuid]).reduce((m, a) => Math.max(m, a.position + 1), 0);
+        for (const a of plan.attach) store.attachments.insert({ ...a, instanceUuid: rec.uuid, position: position++ });
+        for (const p of plan.ports.removed) store.ports.delete(p);
+        for (const p of plan.ports.added) store.ports.insert(p);
+      });
       return this.view(store.instances.get({ uuid: rec.uuid })!);
     });
   }
 
-  private async patchVolumes(rec: InstanceRecord, op: Extract<InstancePatchOp, { prop: "volumes" }>): Promise<void> {
-    if (op.op === "add") {
-      const vol = this.volumes.requireForAttach((op.value.uuid ?? op.value.name)!);
-      await this.ctx.locks.with([volumeKey(vol.uuid)], async () => this.volumes.attachRecord(vol.uuid, rec.uuid, op.value.at, op.value.readonly ?? false));
-    } else {
-      const id = typeof op.value === "string" ? op.value : (op.value.uuid ?? op.value.name)!;
-      const vol = this.volumes.requireForAttach(id);
-      await this.ctx.locks.with([volumeKey(vol.uuid)], async () => this.volumes.detachRecord(vol.uuid, rec.uuid));
+  /** Check every operation in order against the state the earlier ones leave; the result is what to write. */
+  private async planPatch(rec: InstanceRecord, ops: InstancePatchOp[], vols: Map<string, { uuid: string }>) {
+    let tags = rec.tags;
+    let annotations = { ...rec.annotations };
+    let deleteLock = rec.deleteLock;
+    const mounts = this.ctx.store.attachments.select("instance_uuid = ?", [rec.uuid]).map((a) => ({ volumeUuid: a.volumeUuid, at: a.at }));
+    const attach: { volumeUuid: string; at: string; readonly: boolean }[] = [];
+    const detach: string[] = [];
+    let ports = this.ctx.store.ports.select("instance_uuid = ?", [rec.uuid]).map((p) => ({
+      guest_port: p.guestPort, protocol: p.protocol, host_port: p.requested ? p.hostPort : undefined,
+    })) as PortSpec[];
+    const key = (p: { guest_port: number; protocol?: string }) => `${p.guest_port}/${p.protocol ?? "tcp"}`;
+    let portsTouched = false;
+    for (const op of ops) {
+      switch (op.prop) {
+        case "tags":
+          tags = patchTags(tags, op.op, op.value);
+          if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
+          break;
+        case "annotations":
+          if (op.op === "set") annotations = { ...op.value };
+          else if (op.op === "add") annotations = { ...annotations, ...op.value };
+          else for (const k of op.value as string[]) delete annotations[k];
+          break;
+        case "delete_lock":
+          deleteLock = op.value;
+          break;
+        case "volumes": {
+          if (op.op === "add") {
+            const v = vols.get((op.value.uuid ?? op.value.name)!)!;
+            if (attach.some((a) => a.volumeUuid === v.uuid))
+              throw new ApiError("VOLUME_IN_USE", `Volume '${op.value.uuid ?? op.value.name}' is already attached to this instance`);
+            this.volumes.checkAttach(v.uuid, rec.uuid, op.value.at, op.value.readonly ?? false, mounts);
+            attach.push({ volumeUuid: v.uuid, at: op.value.at, readonly: op.value.readonly ?? false });
+            mounts.push({ volumeUuid: v.uuid, at: op.value.at });
+          } else {
+            const v = vols.get(typeof op.value === "string" ? op.value : (op.value.uuid ?? op.value.name)!)!;
+            const planned = attach.findIndex((a) => a.volumeUuid === v.uuid);
+            if (planned >= 0) attach.splice(planned, 1);
+            else {
+              this.volumes.checkDetach(v.uuid, rec.uuid);
+              detach.push(v.uuid);
+            }
+            mounts.splice(mounts.findIndex((m) => m.volumeUuid === v.uuid), 1);
+          }
+          break;
+        }
+        case "ports":
+          portsTouched = true;
+          if (op.op === "set") ports = op.value;
+          else if (op.op === "add") ports = [...ports.filter((p) => !op.value.some((v) => key(v) === key(p))), ...op.value];
+          else ports = ports.filter((p) => !op.value.includes(p.guest_port));
+          break;
+      }
     }
+    return { tags, annotations, deleteLock, attach, detach, ports: portsTouched ? await this.planPorts(rec, ports) : { added: [], removed: [] } };
   }
 
-  private async patchPorts(rec: InstanceRecord, op: Extract<InstancePatchOp, { prop: "ports" }>): Promise<void> {
-    const store = this.ctx.store;
-    const current = store.ports.select("instance_uuid = ?", [rec.uuid]);
+  /** Host ports for the wanted `specs`: ports that stay keep their host port, so addresses do not move. */
+  private async planPorts(rec: InstanceRecord, specs: PortSpec[]) {
+    const current = this.ctx.store.ports.select("instance_uuid = ?", [rec.uuid]);
     const key = (guestPort: number, protocol: string | undefined) => `${guestPort}/${protocol ?? "tcp"}`;
-    const asSpec = (p: (typeof current)[number]): PortSpec => ({
-      guest_port: p.guestPort, protocol: p.protocol, host_port: p.requested ? p.hostPort : undefined,
-    });
-    const specs: PortSpec[] =
-      op.op === "set" ? op.value
-      : op.op === "add" ? [...current.filter((p) => !op.value.some((v) => key(v.guest_port, v.protocol) === key(p.guestPort, p.protocol))).map(asSpec), ...op.value]
-      : current.filter((p) => !op.value.includes(p.guestPort)).map(asSpec);
-    // A port that stays keeps its host port (unless a different one is asked for), so addresses do not move.
     const kept = current.filter((p) =>
       specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
     );
     const fresh = specs.filter((s) => !kept.some((p) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol)));
-    const added = await allocatePorts(store, rec.uuid, fresh);
-    const removed = current.filter((p) => !kept.includes(p));
-    const handle = this.runtime.handle(rec.uuid);
-    if (handle) {
-      for (const p of removed) await handle.removeForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
-      for (const p of added) await handle.addForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
-    }
-    store.tx(() => {
-      for (const p of removed) store.ports.delete(p);
-      for (const p of added) store.ports.insert(p);
-    });
+    const added = await allocatePorts(this.ctx.store, rec.uuid, fresh);
+    return { added, removed: current.filter((p) => !kept.includes(p)) };
   }
 
   /** `DELETE /v1/instances/{id}`: stops the VM, removes inline volumes, detaches the others. */

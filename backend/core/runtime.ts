@@ -96,6 +96,9 @@ export class Runtime {
    */
   async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
+    // From now on the guest may write its read-write volumes: import must not overwrite them.
+    for (const a of this.ctx.store.attachments.select("instance_uuid = ? AND readonly = 0", [inst.uuid]))
+      this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
     await mkdir(spec.runDir, { recursive: true });
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });

@@ -13,6 +13,7 @@ import { newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, hasAllTags, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
+import { insertUnique } from "./unique";
 import type { Snapshots } from "./snapshots";
 import { LIVE_STATES } from "./volume-rules";
 import type { Volumes } from "./volumes";
@@ -80,7 +81,7 @@ export class VolumeClones {
       clone: { sourceUuid: source.uuid, sourceName: source.name, progress: 0, startedAt: t, finishedAt: null, message: null },
       tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
     };
-    store.volumes.insert(rec);
+    insertUnique(() => store.volumes.insert(rec), `A volume named '${name}' already exists`);
     void this.finishClone(rec, source.uuid);
     return this.volumes.view(rec);
   }
@@ -140,7 +141,7 @@ export class VolumeClones {
         clone: { sourceUuid: vol.uuid, sourceName: vol.name, progress: 100, startedAt: t, finishedAt: t, message: null },
         tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
       };
-      store.volumes.insert(tpl);
+      insertUnique(() => store.volumes.insert(tpl), `A volume named '${name}' already exists`);
       return this.volumes.view(tpl);
     });
   }

@@ -26,6 +26,7 @@ import { generateName, newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, hasAllTags, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
+import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
 import { volumeView } from "./views";
 
@@ -90,7 +91,7 @@ export class Volumes {
       rec = { ...base, kind: "block", state: "available", sizeMb: req.size_mb!, filesystem: fs.name, hostPath: null,
         uid: null, gid: null, headDisk: head.id, populated: false };
     }
-    this.ctx.store.volumes.insert(rec);
+    insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${name}' already exists`);
     rev.add("delete volume row", () => this.ctx.store.volumes.delete({ uuid: rec.uuid }));
     return rec;
   }
@@ -124,44 +125,51 @@ export class Volumes {
 
   /** Instances that have `uuid` attached, with their names and states. */
   attachmentsOf(uuid: string) {
-    return this.ctx.store.attachments.select("volume_uuid = ?", [uuid]).map((a) => {
-      const i = this.ctx.store.instances.get({ uuid: a.instanceUuid });
-      return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i?.state ?? "deleted" };
-    });
+    return this.ctx.store.attachments
+      .select("volume_uuid = ?", [uuid])
+      .map((a) => {
+        const i = this.ctx.store.instances.get({ uuid: a.instanceUuid });
+        return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i?.state ?? "deleted" };
+      })
+      .sort((x, y) => x.instanceName.localeCompare(y.instanceName));
   }
 
-  /** `PATCH /v1/volumes/{id}` and `/v1/volumes/templates/{id}` (templates only take tags and delete_lock). */
+  /**
+   * `PATCH /v1/volumes/{id}` and `/v1/volumes/templates/{id}` (templates take only tags and
+   * delete_lock). Every operation is checked before any is applied: a refused request changes nothing.
+   */
   async patch(id: string, ops: VolumePatchOp[], template = false): Promise<Volume> {
     const found = template ? requireVolumeTemplate(this.ctx.store, id) : requireVolume(this.ctx.store, id);
     return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
-      let rec = this.ctx.store.volumes.get({ uuid: found.uuid })!;
+      const rec = this.ctx.store.volumes.get({ uuid: found.uuid })!;
+      let tags = rec.tags;
+      let deleteLock = rec.deleteLock;
+      let sizeMb = rec.sizeMb;
       for (const op of ops) {
         if (op.prop === "size_mb") {
           if (template) throw new ApiError("VOLUME_IS_TEMPLATE", `Volume template '${rec.name}' is immutable`, "size_mb");
-          rec = await this.grow(rec, op.value);
+          this.checkGrow(rec, op.value);
+          sizeMb = op.value;
         } else if (op.prop === "tags") {
-          const tags = patchTags(rec.tags, op.op, op.value);
+          tags = patchTags(tags, op.op, op.value);
           if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
-          this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags });
-        } else {
-          this.ctx.store.volumes.update({ uuid: rec.uuid }, { deleteLock: op.value });
-        }
-        rec = this.ctx.store.volumes.get({ uuid: rec.uuid })!;
+        } else deleteLock = op.value;
       }
-      return this.view(rec);
+      // The only step with a side effect on disk goes first; the row changes follow in one write.
+      if (sizeMb !== rec.sizeMb) await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!);
+      this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
+      return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });
   }
 
-  private async grow(rec: VolumeRecord, sizeMb: number): Promise<VolumeRecord> {
+  /** Throw unless `rec` may grow to `sizeMb` now (block volume, no shrink, no VM using it). */
+  private checkGrow(rec: VolumeRecord, sizeMb: number): void {
     if (rec.kind === "managed") throw new ApiError("VALIDATION_FAILED", `Managed volume '${rec.name}' has no size: its space is the host directory's`, "size_mb");
     if (sizeMb < rec.sizeMb!) throw new ApiError("VOLUME_SHRINK", messages.volumeShrink(rec.sizeMb!, sizeMb), "size_mb");
-    if (sizeMb === rec.sizeMb) return rec;
+    if (sizeMb === rec.sizeMb) return;
     const busy = this.attachmentsOf(rec.uuid).find((a) => LIVE_STATES.has(a.instanceState) || a.instanceState === "standby");
     if (busy)
       throw new ApiError("VOLUME_IN_USE", `Cannot resize volume '${rec.name}' while instance '${busy.instanceName}' is ${busy.instanceState}: stop it first`, "size_mb");
-    await growDisk(this.disks.get(rec.headDisk!).path, sizeMb);
-    this.ctx.store.volumes.update({ uuid: rec.uuid }, { sizeMb });
-    return this.ctx.store.volumes.get({ uuid: rec.uuid })!;
   }
 
   /** `DELETE /v1/volumes/{id}` (and templates with `template`). */
@@ -208,7 +216,8 @@ export class Volumes {
 
   /** `PUT /v1/volumes/{id}/attach`: only to instances that are stopped (hot-plug is refused). */
   async attach(id: string, req: VolumeAttachRequest): Promise<Volume> {
-    const vol = requireVolume(this.ctx.store, id);
+    // Templates are found too, so attaching one says why it cannot be.
+    const vol = this.requireForAttach(id);
     const inst = requireInstance(this.ctx.store, refId(req.attach_to));
     return this.ctx.locks.with([volumeKey(vol.uuid), instanceKey(inst.uuid)], async () => {
       this.attachRecord(vol.uuid, inst.uuid, req.at, req.readonly ?? false);
@@ -216,8 +225,11 @@ export class Volumes {
     });
   }
 
-  /** Add an attachment after checking every rule. Caller holds both locks. */
-  attachRecord(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean): void {
+  /**
+   * Check that `volumeUuid` may be attached to stopped instance `instanceUuid` at `at`, given the
+   * instance's `mounts` (current or planned); returns nothing, throws the rule it breaks.
+   */
+  checkAttach(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean, mounts: readonly { at: string }[]): void {
     const store = this.ctx.store;
     const vol = store.volumes.get({ uuid: volumeUuid })!;
     const inst = store.instances.get({ uuid: instanceUuid })!;
@@ -227,8 +239,14 @@ export class Volumes {
         `Cannot attach volume '${vol.name}' to instance '${inst.name}' in state '${inst.state}': hot-plug is not supported, stop the instance first`,
       );
     checkAttachAllowed(vol, this.attachmentsOf(volumeUuid), instanceUuid, readonly);
-    const mounts = store.attachments.select("instance_uuid = ?", [instanceUuid]);
     checkMountPointFree(inst.name, mounts, at);
+  }
+
+  /** Add an attachment after checking every rule. Caller holds both locks. */
+  attachRecord(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean): void {
+    const store = this.ctx.store;
+    const mounts = store.attachments.select("instance_uuid = ?", [instanceUuid]);
+    this.checkAttach(volumeUuid, instanceUuid, at, readonly, mounts);
     const position = mounts.reduce((m, a) => Math.max(m, a.position + 1), 0);
     store.attachments.insert({ volumeUuid, instanceUuid, at, readonly, position });
   }
@@ -256,7 +274,7 @@ export class Volumes {
       clone: { sourceUuid: o.sourceUuid, sourceName: o.sourceName, progress: 100, startedAt: t, finishedAt: t, message: null },
       tags: o.tags ?? [], deleteLock: o.deleteLock ?? false, populated: true, error: null, createdAt: t,
     };
-    this.ctx.store.volumes.insert(rec);
+    insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${o.name}' already exists`);
     rev.add("delete clone row", () => {
       this.ctx.store.attachments.select("volume_uuid = ?", [rec.uuid]).forEach((a) => this.ctx.store.attachments.delete(a));
       this.ctx.store.volumes.delete({ uuid: rec.uuid });
@@ -276,18 +294,23 @@ export class Volumes {
     });
   }
 
-  /** Remove one attachment after checking the instance is stopped. Caller holds both locks. */
-  detachRecord(volumeUuid: string, instanceUuid: string): void {
+  /** Check that `volumeUuid` may be detached from `instanceUuid` (attached, not inline, instance stopped). */
+  checkDetach(volumeUuid: string, instanceUuid: string): void {
     const store = this.ctx.store;
     const vol = store.volumes.get({ uuid: volumeUuid })!;
     const inst = store.instances.get({ uuid: instanceUuid })!;
-    const att = store.attachments.get({ volumeUuid, instanceUuid });
-    if (!att) throw new ApiError("VALIDATION_FAILED", `Volume '${vol.name}' is not attached to instance '${inst.name}'`, "from");
+    if (!store.attachments.get({ volumeUuid, instanceUuid }))
+      throw new ApiError("VALIDATION_FAILED", `Volume '${vol.name}' is not attached to instance '${inst.name}'`, "from");
     if (!vol.persistent)
       throw new ApiError("VOLUME_IN_USE", `Volume '${vol.name}' was created with instance '${inst.name}' and lives and dies with it`);
     if (inst.state !== "stopped")
       throw new ApiError("INVALID_STATE", `Cannot detach volume '${vol.name}' from instance '${inst.name}' in state '${inst.state}': stop the instance first`);
-    store.attachments.delete(att);
+  }
+
+  /** Remove one attachment after checking the rules. Caller holds both locks. */
+  detachRecord(volumeUuid: string, instanceUuid: string): void {
+    this.checkDetach(volumeUuid, instanceUuid);
+    this.ctx.store.attachments.delete({ volumeUuid, instanceUuid });
   }
 
   /** `PUT /v1/volumes/{id}/import`: fill an empty, unattached block volume from a tar stream. */

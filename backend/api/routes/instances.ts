@@ -15,7 +15,7 @@ import {
 import { z } from "zod";
 import type { Core } from "../../core/service";
 import { parseTagFilter } from "../../core/lookup";
-import { ok } from "../envelope";
+import { bulk, ok } from "../envelope";
 import { parse } from "../validate";
 
 type IdParams = { id: string };
@@ -39,8 +39,10 @@ export function instanceRoutes(core: Core): FastifyPluginAsync {
     // Templates before /instances/:id so "templates" is never taken for an instance name.
     app.post("/instances/templates", async (req, reply) => {
       const refs = parse(InstanceTemplateCreateRequestSchema, req.body ?? {});
-      reply.code(201);
-      return ok("templates", await core.templates.create(refs), req.id, req.startedNs);
+      const results = await core.templates.create(refs);
+      const out = bulk("templates", results, req.id, req.startedNs);
+      reply.code(out.status === "error" ? results[0]!.error!.status : 201);
+      return out;
     });
     app.get("/instances/templates", async (req) => {
       const q = parse(ListQuerySchema, req.query);

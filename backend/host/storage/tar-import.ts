@@ -17,6 +17,10 @@ export class TarImportError extends Error {
 /** Extract `input` (a tar stream, optionally gzip-compressed) into `dir`. */
 export async function extractTar(input: Readable, dir: string): Promise<void> {
   let entries = 0;
+  let bytes = 0;
+  input.on("data", (chunk: Buffer) => {
+    bytes += chunk.length;
+  });
   const sink = extract({
     cwd: dir,
     strict: true,
@@ -28,6 +32,7 @@ export async function extractTar(input: Readable, dir: string): Promise<void> {
   try {
     await pipeline(input, sink);
   } catch (err) {
+    if (bytes === 0) throw new TarImportError("the tar archive is empty");
     throw new TarImportError(`not a valid tar archive: ${(err as Error).message}`);
   }
   if (entries === 0) throw new TarImportError("the tar archive is empty");
