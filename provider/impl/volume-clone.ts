@@ -13,7 +13,7 @@ import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
-import { isUnknown } from "./values";
+import { isUnknown, plain } from "./values";
 import {
   baseEcho,
   diffByTable,
@@ -77,7 +77,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 /** Outputs from the server's volume and the inputs. */
 export function volumeCloneOutputs(v: Volume, i: VolumeCloneInputs) {
-  return {
+  return plain({
     ...baseEcho(v, i),
     ...volumeComputed(v),
     source: i.source ?? v.clone?.source.name ?? null,
@@ -87,7 +87,7 @@ export function volumeCloneOutputs(v: Volume, i: VolumeCloneInputs) {
     template: v.template?.name ?? null,
     sizeMb: v.size_mb,
     filesystem: v.filesystem,
-  };
+  });
 }
 
 /** `create`: clone, then wait for the data (`pending` → `available`). */

@@ -13,7 +13,7 @@ import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
-import { isUnknown } from "./values";
+import { isUnknown, plain } from "./values";
 import {
   baseEcho,
   diffByTable,
@@ -79,7 +79,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 /** Outputs from the server's template and the inputs. */
 export function volumeTemplateOutputs(v: Volume, i: VolumeTemplateInputs) {
   const { attachedTo: _unused, ...computed } = volumeComputed(v);
-  return {
+  return plain({
     ...baseEcho(v, i),
     ...computed,
     sourceVolume: i.sourceVolume ?? v.clone?.source.name ?? null,
@@ -87,7 +87,7 @@ export function volumeTemplateOutputs(v: Volume, i: VolumeTemplateInputs) {
     sourceVolumeName: v.clone?.source.name ?? null,
     sizeMb: v.size_mb,
     filesystem: v.filesystem,
-  };
+  });
 }
 
 /** `create`: freeze the source volume's current contents (copy-on-write) as a new template. */

@@ -12,7 +12,7 @@ import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
-import { isUnknown } from "./values";
+import { isUnknown, plain } from "./values";
 import {
   baseEcho,
   diffByTable,
@@ -88,7 +88,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
 
 /** Outputs from the server's volume and the inputs. */
 export function volumeOutputs(v: Volume, i: VolumeInputs) {
-  return {
+  return plain({
     ...baseEcho(v, i),
     ...volumeComputed(v),
     sizeMb: v.size_mb,
@@ -97,7 +97,7 @@ export function volumeOutputs(v: Volume, i: VolumeInputs) {
     uid: v.uid,
     gid: v.gid,
     template: i.template ?? v.template?.name ?? null,
-  };
+  });
 }
 
 /** `create`: the volume is usable when this returns (a volume not yet available is kept in state with its id). */
