@@ -2,11 +2,11 @@
 // Build: the SDK and provider compile to dist/ (what `require("vmbranch")` and `vmbranch/sdk`
 // load), and the backend CLI is bundled by esbuild into dist/vmbranch.js.
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
-rmSync(`${root}dist`, { recursive: true, force: true });
+// dist/ is overwritten in place, not removed first: tests running meanwhile keep a working package.
 await build({
   entryPoints: [`${root}backend/cli/main.ts`],
   outfile: `${root}dist/vmbranch.js`,

@@ -43,6 +43,10 @@ export class Branches {
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
       .find((v) => v.kind === "managed");
     if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", messages.branchManagedVolume(managed.name), "branch_from");
+    // A warm branch starts from a memory snapshot whose devices are fixed: no volume can be added.
+    const warm = source.state === "running" || (source.state === "standby" && source.snapshotUuid !== null);
+    if (warm && (req.volumes?.length ?? 0) > 0)
+      throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to a branch of '${source.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
     const name = req.name ?? `${source.name}-branch-${generateName().split("-")[1]}`.slice(0, 63);
     this.instances.checkNameFree(name);
     // Claimed before any await: a second request for this source now gets the pending-snapshot 409.
@@ -66,6 +70,11 @@ export class Branches {
         release();
       }
     }
+  }
+
+  /** The request's own ports when it names any, else the source's guest ports with new host ports. */
+  private portsFor(src: InstanceRecord, req: InstanceCreateRequest) {
+    return req.ports ?? portSpecsFrom(this.ctx.store.ports.select("instance_uuid = ?", [src.uuid]));
   }
 
   /** The record of a new branch of `src`. */
@@ -126,7 +135,7 @@ export class Branches {
     const rec = this.branchRecord(src, req, name, true, branch);
     let view: Instance;
     try {
-      view = await this.instances.createWith(rec, [], portSpecsFrom(store.ports.select("instance_uuid = ?", [src.uuid])), async () => {}, async () => {
+      view = await this.instances.createWith(rec, [], this.portsFor(src, req), async () => {}, async () => {
         this.ctx.store.instances.update({ uuid: rec.uuid }, { state: "starting" });
       });
     } catch (err) {
@@ -196,8 +205,8 @@ export class Branches {
     const rec = this.branchRecord(src, req, name, standby !== null, branch);
     const view = await this.instances.createWith(
       rec,
-      [],
-      portSpecsFrom(store.ports.select("instance_uuid = ?", [src.uuid])),
+      standby ? [] : (req.volumes ?? []),
+      this.portsFor(src, req),
       async (rev, r) => {
         await this.attachVolumes(rev, r, disks);
       },

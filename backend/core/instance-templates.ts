@@ -131,7 +131,8 @@ export class InstanceTemplates {
     return this.instances.createWith(
       rec,
       warm ? [] : (req.volumes ?? []),
-      [...portSpecsFrom(store.ports.select("instance_uuid = ?", [tpl.uuid])), ...(req.ports ?? [])],
+      // The request's own ports replace the template's; otherwise its guest ports get new host ports.
+      req.ports ?? portSpecsFrom(store.ports.select("instance_uuid = ?", [tpl.uuid])),
       async (rev, r) => {
         for (const a of tplAtts) {
           const v = store.volumes.get({ uuid: a.volumeUuid })!;

@@ -111,6 +111,16 @@ describe("branching a running instance", () => {
     for (const n of names) await client.instances.delete(n);
   });
 
+  it("refuses volumes on a branch that starts from memory, and takes the request's own ports", async () => {
+    const res = await backend.http("POST", "/v1/instances", { branch_from: { name: "src" }, volumes: [{ size_mb: 8, at: "/extra" }] });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].message).toBe("Cannot add volumes to a branch of 'src': it starts from a memory snapshot whose devices are fixed");
+    const p = await client.instances.create({ name: "ports-1", branch_from: { name: "src" }, ports: [{ guest_port: 9090 }] });
+    expect(p.ports.map((x) => x.guest_port)).toEqual([9090]);
+    await running("ports-1");
+    await client.instances.delete("ports-1");
+  });
+
   it("refuses a source that is still booting", async () => {
     await client.instances.create({ name: "young", image: "base", args: ["sleep", "600"] });
     const res = await backend.http("POST", "/v1/instances", { branch_from: { name: "young" } });
