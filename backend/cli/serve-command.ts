@@ -57,6 +57,9 @@ export const serveCommand: CliCommand = {
       process.once("SIGTERM", stop);
     });
     await server.close();
+    ctx.stdout("vmbranch serve stopped; VMs keep running\n");
+    // Lingering handles (idle keep-alive sockets, detached watchers) must not keep a stopped service alive.
+    setImmediate(() => process.exit(0));
     return 0;
   },
 };
