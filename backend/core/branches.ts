@@ -122,7 +122,6 @@ export class Branches {
    * source lock and the claim; once this returns, the background work releases both.
    */
   private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void): Promise<Instance> {
-    const store = this.ctx.store;
     const { snapshot, completed } = await this.snapshots.takeLive(src);
     const done = completed.finally(() => {
       this.snapshots.unclaim(src.uuid);

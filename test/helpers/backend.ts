@@ -39,6 +39,7 @@ export interface TestBackend {
   dataDir: string;
   client: VmbranchClient;
   /** Raw HTTP for asserting exact statuses and bodies. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever JSON the server sent
   http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** SIGKILL the server (VMs keep running) and start it again on the same data dir and port. */
   crashAndRestart(): Promise<void>;

@@ -1,7 +1,7 @@
 // Branching running and resting instances through the real API with real guests (issue 4):
 // state continues in the branch, later writes diverge, identity is renewed, concurrent requests
 // follow the reference's pending-snapshot rule, and nothing is left behind.
-import { ConflictError, type Instance, type VmbranchClient } from "../../sdk";
+import type { Instance, VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
 
