@@ -6,6 +6,8 @@ const moduleNameMapper = {
   "^vmbranch/sdk$": "<rootDir>/sdk/index.ts",
   "^vmbranch/provider/(.*)$": "<rootDir>/provider/$1",
 };
+// The real Pulumi engine's late "Resource monitor is terminating" rejections (see the file).
+const engineRejections = "<rootDir>/test/helpers/engine-rejections.ts";
 const layer = (name, extra = {}) => ({
   displayName: name,
   testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
@@ -20,8 +22,8 @@ module.exports = {
     layer("unit"),
     layer("backend", { slowTestThreshold: 30 }),
     layer("system", { slowTestThreshold: 60 }),
-    layer("provider", { slowTestThreshold: 60 }),
-    layer("e2e", { slowTestThreshold: 120 }),
-    layer("examples", { slowTestThreshold: 120 }),
+    layer("provider", { slowTestThreshold: 60, setupFilesAfterEnv: [engineRejections] }),
+    layer("e2e", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
+    layer("examples", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
   ],
 };
