@@ -16,7 +16,7 @@ import { instanceKey } from "./locks";
 import { hasAllTags, refId, requireInstance, requireInstanceTemplate } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import type { Snapshots } from "./snapshots";
-import type { ItemResult } from "./volume-clones";
+import { perItem, type ItemResult } from "./bulk";
 import type { Volumes } from "./volumes";
 
 /** Instance template operations. */
@@ -29,17 +29,8 @@ export class InstanceTemplates {
   ) {}
 
   /** `POST /v1/instances/templates`: convert each instance into a template, item by item. */
-  async create(refs: Ref[]): Promise<ItemResult<Instance>[]> {
-    const out: ItemResult<Instance>[] = [];
-    for (const ref of refs) {
-      try {
-        out.push({ ok: true, value: await this.convert(refId(ref)) });
-      } catch (err) {
-        if (!ApiError.is(err)) throw err;
-        out.push({ ok: false, error: err });
-      }
-    }
-    return out;
+  create(refs: Ref[]): Promise<ItemResult<Instance>[]> {
+    return perItem(refs, (ref) => this.convert(refId(ref)));
   }
 
   private async convert(id: string): Promise<Instance> {

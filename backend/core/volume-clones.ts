@@ -7,6 +7,7 @@
  */
 import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
 import type { VolumeRecord } from "../store/records";
+import { perItem, type ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
@@ -18,13 +19,6 @@ import type { Snapshots } from "./snapshots";
 import { LIVE_STATES } from "./volume-rules";
 import type { Volumes } from "./volumes";
 import { randomBytes } from "node:crypto";
-
-/** Result of one item of a bulk request. */
-export interface ItemResult<T> {
-  ok: boolean;
-  value?: T;
-  error?: ApiError;
-}
 
 /** Clone and template operations on volumes. */
 export class VolumeClones {
@@ -50,17 +44,8 @@ export class VolumeClones {
   }
 
   /** `POST /v1/volumes/clone`: each item answers at once with a `pending` volume. */
-  async clone(items: VolumeCloneItem[]): Promise<ItemResult<Volume>[]> {
-    const out: ItemResult<Volume>[] = [];
-    for (const item of items) {
-      try {
-        out.push({ ok: true, value: await this.cloneOne(item) });
-      } catch (err) {
-        if (!ApiError.is(err)) throw err;
-        out.push({ ok: false, error: err });
-      }
-    }
-    return out;
+  clone(items: VolumeCloneItem[]): Promise<ItemResult<Volume>[]> {
+    return perItem(items, (item) => this.cloneOne(item));
   }
 
   private async cloneOne(item: VolumeCloneItem): Promise<Volume> {
@@ -108,17 +93,8 @@ export class VolumeClones {
   }
 
   /** `POST /v1/volumes/templates`. */
-  async createTemplates(items: VolumeTemplateItem[]): Promise<ItemResult<Volume>[]> {
-    const out: ItemResult<Volume>[] = [];
-    for (const item of items) {
-      try {
-        out.push({ ok: true, value: await this.templateOne(item) });
-      } catch (err) {
-        if (!ApiError.is(err)) throw err;
-        out.push({ ok: false, error: err });
-      }
-    }
-    return out;
+  createTemplates(items: VolumeTemplateItem[]): Promise<ItemResult<Volume>[]> {
+    return perItem(items, (item) => this.templateOne(item));
   }
 
   private async templateOne(item: VolumeTemplateItem): Promise<Volume> {
