@@ -189,10 +189,29 @@ export class QemuHandle implements VmHandle {
     let wallMs = 0;
     try {
       const links = await this.addOverlays(disks);
-      await qmp.migrateSetCapabilities({ "background-snapshot": true, "x-ignore-shared": false });
+      // background-snapshot needs userfaultfd write-protection from the host kernel; without it,
+      // fall back to copying RAM with the guest stopped (correct, but the pause is the whole copy).
+      // VMBRANCH_SNAPSHOT_MODE=stop-copy forces the fallback (tests exercise it on hosts that do not need it).
+      const background = process.env.VMBRANCH_SNAPSHOT_MODE !== "stop-copy" && await qmp.migrateSetCapabilities({ "background-snapshot": true, "x-ignore-shared": false }).then(
+        () => true,
+        (err: Error) => {
+          process.stderr.write(`vmbranch: background snapshots unavailable (${err.message}); pausing ${this.uuid} for a full copy\n`);
+          return false;
+        },
+      );
       takenAt = new Date();
       const t0 = performance.now();
-      if (links.length === 0) {
+      if (!background) {
+        await qmp.stop();
+        try {
+          if (links.length > 0) await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+          await qmp.migrate(loader.uri);
+          await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 5, what: "stopped snapshot" });
+        } finally {
+          await qmp.cont();
+        }
+        await pause.resumed(5_000);
+      } else if (links.length === 0) {
         // No disk to switch: QEMU's own pause (capture devices, write-protect RAM) is the whole pause.
         const resumed = this.proc.monitor.waitForEvent("RESUME", () => true, 30_000);
         await qmp.migrate(loader.uri);
