@@ -1,9 +1,10 @@
 /**
  * Shared fixture of the end-to-end layer: one real `vmbranch serve` per test file
  * (test/helpers/backend.ts), inline-program stacks configured for it (test/helpers/pulumi.ts) and
- * their teardown, plus what the tests read back the way a user would: the engine's steps per
- * resource, the stack's state, the QEMU processes of the backend, and everything the backend
- * holds (test/backend/support.ts `observe()`). Tests own their programs and their assertions.
+ * their teardown (engine runs a timed-out test left are cancelled first), plus what the tests read
+ * back the way a user would: the engine's steps per resource, the stack's state, the QEMU
+ * processes of the backend, and everything the backend holds (test/backend/support.ts
+ * `observe()`). Tests own their programs and their assertions.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
