@@ -110,6 +110,30 @@ export interface InlineStack {
 }
 
 /** Creates (or selects) a stack for an inline program with the local file backend. */
+const ENGINE_OPS = ["up", "preview", "refresh", "destroy"] as const;
+
+/**
+ * Make every engine run of `stack` cancellable by its cleanup: a test that timed out leaves its
+ * `pulumi` process running. Aborting sends it SIGINT (the Automation API's `signal`): the CLI
+ * cancels, finishes the steps under way, saves the state and exits.
+ */
+function cancellable(stack: Stack): Map<Promise<unknown>, AbortController> {
+  const running = new Map<Promise<unknown>, AbortController>();
+  for (const op of ENGINE_OPS) {
+    const original = stack[op].bind(stack) as (opts?: { signal?: AbortSignal }) => Promise<unknown>;
+    const wrapped = (opts: { signal?: AbortSignal } = {}) => {
+      const controller = new AbortController(); // one per run: a shared signal would collect a listener per run
+      const run = original({ signal: controller.signal, ...opts });
+      running.set(run, controller);
+      const forget = () => running.delete(run);
+      run.then(forget, forget);
+      return run;
+    };
+    Object.assign(stack, { [op]: wrapped });
+  }
+  return running;
+}
+
 export async function createInlineStack(opts: InlineStackOptions): Promise<InlineStack> {
   const stackName = opts.stackName ?? "test";
   const sandbox = createPulumiSandbox();
@@ -119,11 +143,15 @@ export async function createInlineStack(opts: InlineStackOptions): Promise<Inlin
       { workDir: sandbox.workDir, pulumiHome: sandbox.homeDir, envVars: sandbox.env, pulumiCommand: await pulumiCommand() },
     );
     if (opts.config) await stack.setAllConfig(opts.config);
+    const running = cancellable(stack);
     let done = false;
     const cleanup = async (c: { destroy?: boolean } = {}) => {
       if (done) return;
       done = true;
       try {
+        // A run a timed-out test left holds the stack's lock and would write into the removed sandbox.
+        for (const controller of running.values()) controller.abort();
+        await Promise.allSettled([...running.keys()]);
         if (c.destroy) await stack.destroy();
         await stack.workspace.removeStack(stackName, { force: true });
       } finally {

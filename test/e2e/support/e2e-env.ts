@@ -14,7 +14,6 @@ import { observe, type Observed } from "../../backend/support";
 import { startBackend, type TestBackend } from "../../helpers/backend";
 import { createInlineStack, type InlineStack } from "../../helpers/pulumi";
 import { ensurePackageLink } from "../../provider/support/package-link";
-import { tolerateMonitorShutdown } from "./monitor-rejections";
 
 /** A backend and the stacks pointed at it. */
 export interface E2eEnv {
@@ -25,40 +24,13 @@ export interface E2eEnv {
   teardown(): Promise<void>;
 }
 
-const ENGINE_OPS = ["up", "preview", "refresh", "destroy"] as const;
-
-/**
- * Make every engine run of `stack` cancellable by `teardown`: a test that timed out leaves its
- * `pulumi` process running, which holds the stack's lock and would write state into the sandbox
- * after it was removed. Aborting sends it SIGINT (the Automation API's `signal`): the CLI cancels,
- * finishes the steps under way, saves the state and exits.
- */
-function cancellable(stack: Stack, running: Map<Promise<unknown>, AbortController>): void {
-  for (const op of ENGINE_OPS) {
-    const original = stack[op].bind(stack) as (opts?: { signal?: AbortSignal }) => Promise<unknown>;
-    const wrapped = (opts: { signal?: AbortSignal } = {}) => {
-      const controller = new AbortController(); // one per run: a shared signal would collect a listener per run
-      const run = original({ signal: controller.signal, ...opts });
-      running.set(run, controller);
-      run.then(
-        () => running.delete(run),
-        () => running.delete(run),
-      );
-      return run;
-    };
-    Object.assign(stack, { [op]: wrapped });
-  }
-}
-
 /** Start the backend of a test file. Call `teardown()` in `afterAll`, also when this failed half-way. */
 export async function startE2e(): Promise<E2eEnv> {
   // The engine's provider process resolves `vmbranch/provider/impl/*` from the repository root.
   ensurePackageLink();
   // An engine run that fails (or is cancelled) leaves a late rejection behind in this process.
-  tolerateMonitorShutdown();
   const backend = await startBackend();
   const stacks: InlineStack[] = [];
-  const running = new Map<Promise<unknown>, AbortController>();
   return {
     backend,
     async stack(projectName, program) {
@@ -67,15 +39,11 @@ export async function startE2e(): Promise<E2eEnv> {
         program,
         config: { "vmbranch:endpoint": { value: backend.url }, "vmbranch:token": { value: backend.token, secret: true } },
       });
-      cancellable(s.stack, running);
       stacks.push(s);
       return s;
     },
     async teardown() {
-      if (running.size > 0) {
-        for (const controller of running.values()) controller.abort();
-        await Promise.allSettled([...running.keys()]);
-      }
+      // Each stack's cleanup first cancels a run a timed-out test left behind.
       for (const s of stacks.reverse()) await s.cleanup({ destroy: true }).catch(() => undefined);
       await backend.stop();
     },
