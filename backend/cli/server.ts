@@ -4,7 +4,7 @@
  * Returns a handle that closes everything except the VMs, which outlive the service.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync, unlinkSync } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger as PinoLogger } from "pino";
 import type { FastifyInstance } from "fastify";
@@ -160,6 +160,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         core.runtime.detachAll();
         store.close();
+        // An empty RAM directory in tmpfs is tidied away; one still holding snapshots stays.
+        try {
+          rmdirSync(dirs.ramDir);
+        } catch {
+          /* not empty, or already gone */
+        }
         unlock();
       },
     };
