@@ -190,6 +190,31 @@ describe("cleanup", () => {
   });
 });
 
+describe("lifetimes", () => {
+  it("deleting the source never breaks a live branch: it keeps running, and boots again from its own disk", async () => {
+    await client.instances.create({ name: "parent", image: "base", args: counterProgram(), volumes: [{ size_mb: 16, at: "/data" }] });
+    await running("parent");
+    await waitTicks("parent", (t) => t.length >= 3);
+    await client.instances.create({ name: "child", branch_from: { name: "parent" } });
+    await running("child");
+    const before = await waitTicks("child", (t) => t.some((x) => x.fork === 1));
+    const inherited = before.find((x) => x.fork === 1)!.f0;
+    await client.instances.delete("parent");
+    const after = await waitTicks("child", (t) => t.length >= before.length + 3);
+    expect(after.at(-1)!.tick).toBeGreaterThan(before.at(-1)!.tick);
+    // A cold boot reads the child's disk through the source's frozen layers, which outlived the source.
+    await client.instances.stop("child");
+    await client.instances.start("child");
+    await running("child");
+    const rebooted = await waitTicks("child", (t) => t.some((x, i) => i > 0 && x.tick === 1));
+    const first = rebooted[rebooted.findIndex((x, i) => i > 0 && x.tick === 1)]!;
+    // The inherited lines and the child's own are there (the vmgenid notice can trail the resume by a tick).
+    expect(first.f0).toBeGreaterThanOrEqual(inherited);
+    expect(first.f1).toBeGreaterThanOrEqual(after.at(-1)!.f1);
+    await client.instances.delete("child");
+  });
+});
+
 describe("backing chains", () => {
   it("stay bounded: a source branched again and again is flattened in the background", async () => {
     await client.instances.create({ name: "deep", image: "base", args: counterProgram(), volumes: [{ name: "deep-data", size_mb: 16, at: "/data" }], autostart: false });
