@@ -9,8 +9,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
 import { failure } from "./envelope";
+import { checkpointRoutes } from "./routes/checkpoints";
 import { imageRoutes } from "./routes/images";
+import { instanceBulkRoutes } from "./routes/instance-bulk";
+import { instanceReportRoutes } from "./routes/instance-reports";
+import { instanceTemplateRoutes } from "./routes/instance-templates";
 import { instanceRoutes } from "./routes/instances";
+import { volumeBulkRoutes } from "./routes/volume-bulk";
 import { volumeRoutes } from "./routes/volumes";
 
 /** What the app needs. */
@@ -110,7 +115,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.get("/healthz", async () => ({ status: "ok", version: deps.version }));
   app.register(instanceRoutes(deps.core), { prefix: "/v1" });
+  app.register(instanceBulkRoutes(deps.core), { prefix: "/v1" });
+  app.register(instanceTemplateRoutes(deps.core), { prefix: "/v1" });
+  app.register(checkpointRoutes(deps.core), { prefix: "/v1" });
+  app.register(instanceReportRoutes(deps.core), { prefix: "/v1" });
   app.register(volumeRoutes(deps.core), { prefix: "/v1" });
+  app.register(volumeBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(imageRoutes(deps.core), { prefix: "/v1" });
   return app;
 }

@@ -26,10 +26,10 @@ export function bulk<T, U = T>(
   requestId: string,
   startedNs: bigint,
   present: (v: T) => U = (v) => v as unknown as U,
-  failed?: (e: ApiError) => U,
+  failed?: (e: ApiError, index: number) => U,
 ) {
   const errors: ApiErrorItem[] = results.flatMap((r, i) => (r.ok ? [] : [{ ...item(r.error!), field: `[${i}]` }]));
-  const good = results.flatMap((r) => (r.ok ? [present(r.value!)] : failed ? [failed(r.error!)] : []));
+  const good = results.flatMap((r, i) => (r.ok ? [present(r.value!)] : failed ? [failed(r.error!, i)] : []));
   const status = errors.length === 0 ? "success" : errors.length === results.length ? "error" : "partial_success";
   return {
     status,

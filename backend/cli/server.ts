@@ -158,7 +158,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       app, core, url, token, log,
       async close() {
         await app.close();
-        core.runtime.detachAll();
+        core.close();
         store.close();
         // An empty RAM directory in tmpfs is tidied away; one still holding snapshots stays.
         try {

@@ -16,7 +16,7 @@ import type { Instances } from "./instances";
 import { instanceKey } from "./locks";
 import { findAnyInstance, refId } from "./lookup";
 import { portSpecsFrom } from "./ports";
-import type { Reverter } from "./reverter";
+import { attachSnapshotDisks } from "./snapshot-volumes";
 import type { Snapshots } from "./snapshots";
 import type { Volumes } from "./volumes";
 
@@ -97,27 +97,6 @@ export class Branches {
   }
 
   /**
-   * Give the branch its volumes: clones (inline, copy-on-write over the frozen layers) of the
-   * source's read-write block volumes, and the same read-only volumes the source shares.
-   */
-  private async attachVolumes(rev: Reverter, branch: InstanceRecord, snapshotDisks: { volumeUuid: string; diskId: string; at: string; readonly: boolean; position: number }[]): Promise<void> {
-    const store = this.ctx.store;
-    for (const d of snapshotDisks) {
-      if (d.readonly) {
-        this.volumes.attachRecordUnchecked(d.volumeUuid, branch.uuid, d.at, true, d.position);
-        continue;
-      }
-      const src = store.volumes.get({ uuid: d.volumeUuid });
-      const vol = await this.volumes.cloneRecord(rev, {
-        sourceUuid: d.volumeUuid, sourceName: src?.name ?? d.volumeUuid, frozenDisk: d.diskId, sizeMb: src?.sizeMb ?? null,
-        filesystem: src?.filesystem ?? "ext4", name: `${branch.name}-${(src?.name ?? "vol").slice(0, 20)}-${newUuid().slice(0, 5)}`.slice(0, 63),
-        owner: branch.uuid, templateUuid: null,
-      });
-      this.volumes.attachRecordUnchecked(vol.uuid, branch.uuid, d.at, false, d.position);
-    }
-  }
-
-  /**
    * Branch a running source: live snapshot now, restore in the background. Caller holds the
    * source lock and the claim; once this returns, the background work releases both.
    */
@@ -163,7 +142,7 @@ export class Branches {
         this.setPhase(uuid, "CreatingTarget");
         const disks = store.snapshotDisks.select("snapshot_uuid = ?", [snapshot.uuid], "position");
         await this.instances.withReverter(async (rev) => {
-          await this.attachVolumes(rev, rec, disks);
+          await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
           this.setPhase(uuid, "RestoreInProgress");
           const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
           const cur = store.instances.get({ uuid })!;
@@ -207,7 +186,7 @@ export class Branches {
       standby ? [] : (req.volumes ?? []),
       this.portsFor(src, req),
       async (rev, r) => {
-        await this.attachVolumes(rev, r, disks);
+        await attachSnapshotDisks(this.ctx, this.volumes, rev, r, disks);
       },
       async (r) => {
         const succeeded = { branch: { ...r.branch!, phase: "Succeeded" as const } };

@@ -13,7 +13,7 @@ import { ApiError } from "./errors";
 import { generateName, newUuid, now } from "./identity";
 import { Instances } from "./instances";
 import { instanceKey } from "./locks";
-import { hasAllTags, refId, requireInstance, requireInstanceTemplate } from "./lookup";
+import { refId, requireInstance, requireInstanceTemplate } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import type { Snapshots } from "./snapshots";
 import { perItem, type ItemResult } from "./bulk";
@@ -62,14 +62,6 @@ export class InstanceTemplates {
       this.ctx.log.info({ instance: inst.uuid, name: inst.name, volumes: vols.length }, "instance converted into a template");
       return this.instances.view(store.instances.get({ uuid: inst.uuid })!);
     });
-  }
-
-  /** `GET /v1/instances/templates`. */
-  list(tags: string[]): Instance[] {
-    return this.ctx.store.instances
-      .select("state = 'template'", [], "created_at, name")
-      .filter((i) => hasAllTags(i.tags, tags))
-      .map((i) => this.instances.view(i));
   }
 
   /** `GET /v1/instances/templates/{id}`. */

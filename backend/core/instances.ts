@@ -11,7 +11,7 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newMac, newSmbiosSerial, newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
-import { findInstance, hasAllTags, patchTags, requireInstance } from "./lookup";
+import { findInstance, isPlainInstance, patchTags, requireInstance } from "./lookup";
 import { allocatePorts } from "./ports";
 import { Reverter } from "./reverter";
 import { Runtime } from "./runtime";
@@ -142,20 +142,12 @@ export class Instances {
     return this.view(requireInstance(this.ctx.store, id));
   }
 
-  /** `GET /v1/instances?tags=…` (templates excluded). */
-  list(tags: string[]): Instance[] {
-    return this.ctx.store.instances
-      .select("state != 'template'", [], "created_at, name")
-      .filter((i) => hasAllTags(i.tags, tags))
-      .map((i) => this.view(i));
-  }
-
   /** Run `fn` on the current record of `id` while holding its lock. */
   async locked<T>(id: string, fn: (rec: InstanceRecord) => Promise<T>): Promise<T> {
     const found = requireInstance(this.ctx.store, id);
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const rec = this.ctx.store.instances.get({ uuid: found.uuid });
-      if (!rec || rec.state === "template") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
       return fn(rec);
     });
   }
@@ -174,7 +166,7 @@ export class Instances {
     const vols = new Map(volumeIds.map((v) => [v, this.volumes.requireForAttach(v)]));
     return this.ctx.locks.with([instanceKey(found.uuid), ...[...vols.values()].map((v) => volumeKey(v.uuid))], async () => {
       const rec = store.instances.get({ uuid: found.uuid });
-      if (!rec || rec.state === "template") throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
       const plan = await this.planPatch(rec, ops, vols);
       const handle = this.runtime.handle(rec.uuid);
       if (handle) {
@@ -359,22 +351,30 @@ export class Instances {
     throw new ApiError("WAIT_TIMEOUT", `Instance '${rec.name}' did not reach state '${state}' within ${timeoutMs / 1000}s (it is '${current()}')`);
   }
 
-  /** `GET /v1/instances/{id}/log`: the serial console from `offset`, at most `limit` bytes. */
+  /**
+   * `GET /v1/instances/{id}/log`: at most `limit` bytes of the serial console from `offset` (a
+   * negative offset counts from the end), base64 in `output`, with the range returned and the
+   * range available (both end-exclusive).
+   */
   async log(id: string, offset = 0, limit = 256 * 1024): Promise<InstanceLog> {
     const rec = requireInstance(this.ctx.store, id);
     const file = join(this.runtime.runDirOf(rec.uuid), "serial.log");
+    const empty = { start: 0, end: 0 };
     let fh;
     try {
       fh = await open(file, "r");
     } catch {
-      return { uuid: rec.uuid, name: rec.name, output: "", offset, next_offset: offset, available: 0 };
+      return { uuid: rec.uuid, name: rec.name, output: "", available: empty, range: empty, state: rec.state };
     }
     try {
       const size = (await fh.stat()).size;
-      const start = Math.min(offset, size);
+      const start = offset < 0 ? Math.max(0, size + offset) : Math.min(offset, size);
       const buf = Buffer.alloc(Math.min(limit, size - start));
       await fh.read(buf, 0, buf.length, start);
-      return { uuid: rec.uuid, name: rec.name, output: buf.toString("utf8"), offset: start, next_offset: start + buf.length, available: size };
+      return {
+        uuid: rec.uuid, name: rec.name, output: buf.toString("base64"), available: { start: 0, end: size },
+        range: { start, end: start + buf.length }, state: rec.state,
+      };
     } finally {
       await fh.close();
     }

@@ -12,10 +12,18 @@ export function findAnyInstance(store: Store, id: string): InstanceRecord | null
   return looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
 }
 
-/** The instance (not template) named by `id`, or null. */
+/** True for records that are instances proper: neither templates nor checkpoints. */
+export function isPlainInstance(rec: InstanceRecord): boolean {
+  return rec.state !== "template" && !rec.checkpoint;
+}
+
+/** SQL condition selecting instances proper (for list queries). */
+export const PLAIN_INSTANCES = "state != 'template' AND checkpoint IS NULL";
+
+/** The instance (not template, not checkpoint) named by `id`, or null. */
 export function findInstance(store: Store, id: string): InstanceRecord | null {
   const rec = findAnyInstance(store, id);
-  return rec && rec.state !== "template" ? rec : null;
+  return rec && isPlainInstance(rec) ? rec : null;
 }
 
 /** The instance named by `id`; 404 when missing. */
@@ -29,6 +37,13 @@ export function requireInstance(store: Store, id: string): InstanceRecord {
 export function requireInstanceTemplate(store: Store, id: string): InstanceRecord {
   const rec = looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
   if (!rec || rec.state !== "template") throw new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`);
+  return rec;
+}
+
+/** The checkpoint named by `id`; 404 when missing. */
+export function requireCheckpoint(store: Store, id: string): InstanceRecord {
+  const rec = findAnyInstance(store, id);
+  if (!rec || !rec.checkpoint) throw new ApiError("CHECKPOINT_NOT_FOUND", `Checkpoint '${id}' not found`);
   return rec;
 }
 
@@ -54,11 +69,6 @@ export function requireVolumeTemplate(store: Store, id: string): VolumeRecord {
 /** The string form of a `{uuid}|{name}` reference. */
 export function refId(ref: Ref): string {
   return (ref.uuid ?? ref.name)!;
-}
-
-/** Parse `?tags=a,b` into a list (AND semantics). */
-export function parseTagFilter(tags: string | undefined): string[] {
-  return (tags ?? "").split(",").map((t) => t.trim()).filter((t) => t.length > 0);
 }
 
 /** True when `have` holds every tag of `want`. */

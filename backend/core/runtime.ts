@@ -186,7 +186,8 @@ export class Runtime {
 
   /** After a restart: reattach to VMs that survived, and record the ones that did not. */
   async reconcile(): Promise<void> {
-    const live = this.ctx.store.instances.select("state IN ('starting', 'running', 'stopping')");
+    // Checkpoints being captured have no VM of their own (core/checkpoints.ts recovers them).
+    const live = this.ctx.store.instances.select("state IN ('starting', 'running', 'stopping') AND checkpoint IS NULL");
     for (const inst of live) {
       const handle = await this.ctx.driver.attach(inst.uuid, this.runDirOf(inst.uuid)).catch(() => null);
       if (inst.branch && inst.branch.phase !== "Succeeded" && inst.branch.phase !== "Failed") {

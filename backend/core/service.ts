@@ -3,12 +3,19 @@
  * (image, template or branch), and start-up reconciliation. backend/api calls only this.
  */
 import type { Instance, InstanceCreateRequest } from "vmbranch/sdk";
+import { Autokill } from "./autokill";
 import { Branches } from "./branches";
+import { Checkpoints } from "./checkpoints";
 import type { CoreContext } from "./context";
+import { History } from "./history";
+import { InstanceActions, waitSeconds } from "./instance-actions";
 import { InstanceTemplates } from "./instance-templates";
 import { Instances } from "./instances";
+import { findAnyInstance } from "./lookup";
+import { Metrics } from "./metrics";
 import { Runtime } from "./runtime";
 import { Snapshots } from "./snapshots";
+import { TemplateUpdates } from "./template-updates";
 import { VolumeClones } from "./volume-clones";
 import { Volumes } from "./volumes";
 
@@ -21,6 +28,12 @@ export class Core {
   readonly branches: Branches;
   readonly templates: InstanceTemplates;
   readonly clones: VolumeClones;
+  readonly history: History;
+  readonly autokill: Autokill;
+  readonly checkpoints: Checkpoints;
+  readonly templateUpdates: TemplateUpdates;
+  readonly actions: InstanceActions;
+  readonly metrics: Metrics;
 
   constructor(readonly ctx: CoreContext) {
     this.runtime = new Runtime(ctx);
@@ -30,19 +43,50 @@ export class Core {
     this.branches = new Branches(ctx, this.instances, this.volumes, this.snapshots);
     this.templates = new InstanceTemplates(ctx, this.instances, this.volumes, this.snapshots);
     this.clones = new VolumeClones(ctx, this.volumes, this.snapshots);
+    this.history = new History(ctx.store);
+    this.autokill = new Autokill(ctx, (uuid) => this.expire(uuid));
+    this.checkpoints = new Checkpoints(ctx, this.instances, this.volumes, this.snapshots, this.history, this.autokill);
+    this.templateUpdates = new TemplateUpdates(ctx, this.instances, this.templates, this.autokill);
+    this.actions = new InstanceActions(ctx, this.instances);
+    this.metrics = new Metrics(ctx, this.runtime);
   }
 
-  /** `POST /v1/instances`: from a branch source, a template, or an image. The request is already schema-valid. */
-  createInstance(req: InstanceCreateRequest): Promise<Instance> {
-    if (req.branch_from) return this.branches.create(req);
-    if (req.template) return this.templates.instantiate(req);
-    return this.instances.createFromImage(req);
+  /**
+   * `POST /v1/instances`: from a branch source, a template, a checkpoint or an image. The request
+   * is already schema-valid. With `timeout_s`, answers once the instance runs.
+   */
+  async createInstance(req: InstanceCreateRequest): Promise<Instance> {
+    let inst: Instance;
+    if (req.branch_from) inst = await this.branches.create(req);
+    else if (req.checkpoint) inst = await this.checkpoints.load(req);
+    else if (req.template) {
+      inst = await this.templates.instantiate(req);
+      this.templateUpdates.used(inst.template!.uuid);
+    } else inst = await this.instances.createFromImage(req);
+    return this.actions.untilRunning(inst, waitSeconds(req.timeout_s, req.wait_timeout_ms, 0));
+  }
+
+  /** Delete-on-idle of a template or checkpoint that is due; false when it is kept. */
+  private async expire(uuid: string): Promise<boolean> {
+    const rec = findAnyInstance(this.ctx.store, uuid);
+    if (!rec) return true;
+    if (rec.checkpoint) return this.checkpoints.expire(rec);
+    if (rec.state === "template") return this.templateUpdates.expire(rec);
+    return true;
   }
 
   /** Reattach to VMs that survived a restart and record those that did not. */
   async start(): Promise<void> {
     await this.runtime.reconcile();
     await this.recoverInterrupted();
+    await this.checkpoints.recover();
+    this.autokill.armAll();
+  }
+
+  /** Let go of everything but the VMs, which outlive the service. */
+  close(): void {
+    this.autokill.close();
+    this.runtime.detachAll();
   }
 
   /** Clones left `pending` by a restart failed; say so instead of leaving them pending forever. */

@@ -70,7 +70,7 @@ export class Snapshots {
    * new overlays) and its RAM and device state are copied, all at one instant. Caller holds the
    * instance lock and has claimed it.
    */
-  async takeLive(inst: InstanceRecord): Promise<TakenSnapshot> {
+  async takeLive(inst: InstanceRecord, purpose: SnapshotRecord["purpose"] = "branch"): Promise<TakenSnapshot> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
     const uuid = newUuid();
@@ -88,7 +88,7 @@ export class Snapshots {
       throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
     }
     const snapshot: SnapshotRecord = {
-      uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "branch", state: "pending", hasMemory: true,
+      uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose, state: "pending", hasMemory: true,
       ramPath: files.ramPath, devstatePath: files.devstatePath,
       machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid),
       pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),

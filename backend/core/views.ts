@@ -10,10 +10,19 @@ import type { Store } from "../store/store";
 /** The guest's address on user-mode networking (every instance has its own network). */
 export const GUEST_IP = "10.0.2.15";
 
+/** A checkpoint's volumes: what its snapshot holds, at the paths the source mounted them. */
+function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"] {
+  if (!r.snapshotUuid) return [];
+  return store.snapshotDisks.select("snapshot_uuid = ?", [r.snapshotUuid], "position").map((d) => {
+    const v = store.volumes.get({ uuid: d.volumeUuid });
+    return { uuid: d.volumeUuid, name: v?.name ?? "", at: d.at, readonly: d.readonly, kind: "block" as const, inline: v ? !v.persistent : true };
+  });
+}
+
 /** Wire form of an instance. */
 export function instanceView(store: Store, r: InstanceRecord): Instance {
   const atts = store.attachments.select("instance_uuid = ?", [r.uuid], "position");
-  const volumes = atts.map((a) => {
+  const volumes = r.checkpoint ? checkpointVolumes(store, r) : atts.map((a) => {
     const v = store.volumes.get({ uuid: a.volumeUuid });
     return {
       uuid: a.volumeUuid,
@@ -69,6 +78,21 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
           message: r.branch.message,
         }
       : null,
+    checkpoint: r.checkpoint
+      ? {
+          source: { uuid: r.checkpoint.sourceUuid, name: r.checkpoint.sourceName },
+          has_memory: r.checkpoint.hasMemory,
+          source_pause_ms: r.checkpoint.sourcePauseMs,
+          ready_at: r.checkpoint.readyAt,
+          loads: r.checkpoint.loads,
+          last_loaded_at: r.lastUsedAt ?? null,
+          guest_ports: r.checkpoint.guestPorts.map((p) => ({ guest_port: p.guestPort, protocol: p.protocol })),
+          message: r.checkpoint.message,
+        }
+      : null,
+    from_checkpoint: r.fromCheckpoint ?? null,
+    template_autokill: r.state === "template" ? { time_ms: r.autokillMs ?? 0 } : null,
+    checkpoint_autokill: r.checkpoint ? { time_ms: r.autokillMs ?? 0 } : null,
   };
 }
 

@@ -12,7 +12,7 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
-import { findVolume, hasAllTags, requireVolumeTemplate } from "./lookup";
+import { findVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
 import type { Snapshots } from "./snapshots";
@@ -135,14 +135,6 @@ export class VolumeClones {
       });
     });
     return this.volumes.view(store.volumes.get({ uuid: vol.uuid })!);
-  }
-
-  /** `GET /v1/volumes/templates`. */
-  listTemplates(tags: string[]): Volume[] {
-    return this.ctx.store.volumes
-      .select("state = 'template'", [], "created_at, name")
-      .filter((v) => hasAllTags(v.tags, tags))
-      .map((v) => this.volumes.view(v));
   }
 
   /** `GET /v1/volumes/templates/{id}`. */

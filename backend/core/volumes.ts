@@ -24,7 +24,7 @@ import { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { generateName, newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
-import { findVolume, hasAllTags, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
+import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
@@ -106,14 +106,6 @@ export class Volumes {
   /** `GET /v1/volumes/{id}` (templates are under /volumes/templates). */
   get(id: string): Volume {
     return this.view(requireVolume(this.ctx.store, id));
-  }
-
-  /** `GET /v1/volumes?tags=…` (templates excluded). */
-  list(tags: string[]): Volume[] {
-    return this.ctx.store.volumes
-      .select("state != 'template'", [], "created_at, name")
-      .filter((v) => hasAllTags(v.tags, tags))
-      .map((v) => this.view(v));
   }
 
   /** The volume (or template, which attach then refuses clearly) named `id`; 404 when missing. */

@@ -91,6 +91,37 @@ export interface LiveSnapshot {
   completed: Promise<void>;
 }
 
+/** I/O counters of one disk since the VM started. */
+export interface VmDiskStats {
+  /** `VmDisk.id`. */
+  diskId: string;
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+}
+
+/** Network counters of the VM's NIC in its current run; "in" is towards the guest. */
+export interface VmNetStats {
+  inFrames: number;
+  inBytes: number;
+  outFrames: number;
+  outBytes: number;
+  /** TCP connections opened towards the guest (SYNs into it). */
+  inboundConnectionsOpened: number;
+  /** TCP connections into the guest's published host ports established now. */
+  inboundConnectionsOpen: number;
+}
+
+/** What a VM costs the host and moves, measured outside the guest. */
+export interface VmStats {
+  cpuTimeMs: number;
+  rssBytes: number;
+  pssBytes: number;
+  disks: VmDiskStats[];
+  net: VmNetStats;
+}
+
 /** A running (or starting) VM. */
 export interface VmHandle {
   readonly uuid: string;
@@ -121,6 +152,8 @@ export interface VmHandle {
   flattenDisk(diskId: string): Promise<void>;
   /** Pause the VM, save its whole state to `files`, and end the process (suspend to standby). */
   saveAndQuit(files: SnapshotFiles): Promise<void>;
+  /** Current counters (CPU, memory, disk and network I/O); `hostPorts` are its published host ports. */
+  stats(hostPorts: readonly number[]): Promise<VmStats>;
 }
 
 /** Launches and finds VMs on this host. */

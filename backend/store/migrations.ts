@@ -114,4 +114,45 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (snapshot_uuid, volume_uuid)
   );
   `,
+  // 2: checkpoints (instances in state `checkpoint` with what they captured), delete-on-idle
+  // policies of templates and checkpoints, the checkpoint lineage instances inherit, and the
+  // history of state transitions. Triggers record every transition in the same transaction as the
+  // change itself, whatever code path made it, and forget an instance's history with the instance.
+  `
+  ALTER TABLE instances ADD COLUMN checkpoint TEXT;
+  ALTER TABLE instances ADD COLUMN from_checkpoint TEXT;
+  ALTER TABLE instances ADD COLUMN lineage TEXT;
+  ALTER TABLE instances ADD COLUMN autokill_ms INTEGER;
+  ALTER TABLE instances ADD COLUMN last_used_at TEXT;
+
+  CREATE TABLE instance_transitions (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_uuid TEXT NOT NULL,
+    at            TEXT NOT NULL,
+    from_state    TEXT,
+    to_state      TEXT NOT NULL,
+    stop_reason   TEXT,
+    error         TEXT,
+    exit_code     INTEGER,
+    boot_time_ms  REAL
+  );
+  CREATE INDEX instance_transitions_instance ON instance_transitions(instance_uuid, id);
+
+  CREATE TRIGGER instance_transition_created AFTER INSERT ON instances BEGIN
+    INSERT INTO instance_transitions (instance_uuid, at, from_state, to_state, stop_reason, error, exit_code, boot_time_ms)
+    VALUES (new.uuid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), NULL, new.state, new.stop_reason, new.error, new.exit_code, new.boot_time_ms);
+  END;
+
+  CREATE TRIGGER instance_transition_changed AFTER UPDATE OF state ON instances WHEN old.state IS NOT new.state BEGIN
+    INSERT INTO instance_transitions (instance_uuid, at, from_state, to_state, stop_reason, error, exit_code, boot_time_ms)
+    VALUES (new.uuid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), old.state, new.state, new.stop_reason, new.error, new.exit_code, new.boot_time_ms);
+    -- The newest 1000 transitions per instance are kept.
+    DELETE FROM instance_transitions WHERE instance_uuid = new.uuid AND id <= (
+      SELECT id FROM instance_transitions WHERE instance_uuid = new.uuid ORDER BY id DESC LIMIT 1 OFFSET 1000);
+  END;
+
+  CREATE TRIGGER instance_transition_forgotten AFTER DELETE ON instances BEGIN
+    DELETE FROM instance_transitions WHERE instance_uuid = old.uuid;
+  END;
+  `,
 ];

@@ -68,7 +68,26 @@ export interface BranchRecord {
   message: string | null;
 }
 
-/** An instance or an instance template (state `template`). */
+/** What a checkpoint captured and how it is used (instances.checkpoint; only on checkpoints). */
+export interface CheckpointRecord {
+  sourceUuid: string;
+  sourceName: string;
+  hasMemory: boolean;
+  sourcePauseMs: number | null;
+  /** When the capture completed; null while the checkpoint is `starting`. */
+  readyAt: string | null;
+  /** Instances loaded from it so far. */
+  loads: number;
+  /** Why the capture failed (state `error`), else null. */
+  message: string | null;
+  /** The source's published guest ports: instances loaded from it publish them on new host ports. */
+  guestPorts: { guestPort: number; protocol: "tcp" | "udp" }[];
+}
+
+/**
+ * An instance, an instance template (state `template`) or a checkpoint (`checkpoint` set). The
+ * optional fields came with checkpoints; records read from the store always have them (null or []).
+ */
 export interface InstanceRecord {
   uuid: string;
   name: string;
@@ -99,6 +118,29 @@ export interface InstanceRecord {
   branch: BranchRecord | null;
   pid: number | null;
   error: string | null;
+  /** Set on checkpoints only. */
+  checkpoint?: CheckpointRecord | null;
+  /** The checkpoint this instance was loaded from. */
+  fromCheckpoint?: { uuid: string; name: string } | null;
+  /** Checkpoints inherited from the checkpoint it was loaded from (uuids, newest first). */
+  lineage?: string[];
+  /** Templates and checkpoints: deleted this long after their last use (null or 0: never). */
+  autokillMs?: number | null;
+  /** Templates and checkpoints: when an instance was last made from it. */
+  lastUsedAt?: string | null;
+}
+
+/** One recorded state transition of an instance (written by the store itself on every change). */
+export interface TransitionRecord {
+  id: number;
+  instanceUuid: string;
+  at: string;
+  fromState: InstanceState | null;
+  toState: InstanceState;
+  stopReason: string | null;
+  error: string | null;
+  exitCode: number | null;
+  bootTimeMs: number | null;
 }
 
 /** A volume attached to an instance at a mount point. */

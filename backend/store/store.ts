@@ -10,6 +10,7 @@ import type {
   PortRecord,
   SnapshotDiskRecord,
   SnapshotRecord,
+  TransitionRecord,
   VolumeRecord,
 } from "./records";
 import { Table } from "./table";
@@ -40,7 +41,8 @@ const instances = (db: Db) =>
     stoppedAt: ["stopped_at", "text"], bootTimeMs: ["boot_time_ms", "real"], exitCode: ["exit_code", "int"],
     stopReason: ["stop_reason", "text"], startCount: ["start_count", "int"], accelerator: ["accelerator", "text"],
     snapshotUuid: ["snapshot_uuid", "text"], template: ["template", "json"], branch: ["branch", "json"],
-    pid: ["pid", "int"], error: ["error", "text"],
+    pid: ["pid", "int"], error: ["error", "text"], checkpoint: ["checkpoint", "json"], fromCheckpoint: ["from_checkpoint", "json"],
+    lineage: ["lineage", "json"], autokillMs: ["autokill_ms", "int"], lastUsedAt: ["last_used_at", "text"],
   }, ["uuid"]);
 
 const attachments = (db: Db) =>
@@ -69,6 +71,13 @@ const snapshotDisks = (db: Db) =>
     at: ["at", "text"], readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["snapshotUuid", "volumeUuid"]);
 
+const transitions = (db: Db) =>
+  new Table<TransitionRecord>(db, "instance_transitions", {
+    id: ["id", "int"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"], fromState: ["from_state", "text"],
+    toState: ["to_state", "text"], stopReason: ["stop_reason", "text"], error: ["error", "text"], exitCode: ["exit_code", "int"],
+    bootTimeMs: ["boot_time_ms", "real"],
+  }, ["id"]);
+
 /** Typed tables over one database. */
 export class Store {
   readonly disks: Table<DiskRecord>;
@@ -78,6 +87,8 @@ export class Store {
   readonly ports: Table<PortRecord>;
   readonly snapshots: Table<SnapshotRecord>;
   readonly snapshotDisks: Table<SnapshotDiskRecord>;
+  /** Written by triggers (migration 2); read-only for the code. */
+  readonly transitions: Table<TransitionRecord>;
 
   constructor(readonly db: Db) {
     this.disks = disks(db);
@@ -87,6 +98,7 @@ export class Store {
     this.ports = ports(db);
     this.snapshots = snapshots(db);
     this.snapshotDisks = snapshotDisks(db);
+    this.transitions = transitions(db);
   }
 
   /** Open the store in `file` (":memory:" for tests). */
@@ -113,6 +125,16 @@ export class Store {
   /** How many instances still hold snapshot `uuid` (standby or template). */
   snapshotReferences(uuid: string): number {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM instances WHERE snapshot_uuid = ?`).get(uuid) as { n: number }).n;
+  }
+
+  /** Checkpoints captured from instance `uuid` (the checkpoint column names it as source), oldest first. */
+  checkpointsOf(uuid: string): InstanceRecord[] {
+    return this.instances.select("json_extract(checkpoint, '$.sourceUuid') = ?", [uuid], "created_at, name");
+  }
+
+  /** State transitions of instance `uuid`, oldest first. */
+  transitionsOf(uuid: string): TransitionRecord[] {
+    return this.transitions.select("instance_uuid = ?", [uuid], "id");
   }
 
   /** Close the database. */

@@ -3,7 +3,7 @@
  * out of its envelope, the schemas of delete answers, and turning "uuid or name" into a reference.
  * Owns nothing else; paths and bodies stay with each resource.
  */
-import type { z } from "zod";
+import { z } from "zod";
 import { RefOutSchema, envelopeSchema, looksLikeUuid, type ApiErrorItem, type Ref, type RefOut } from "../schemas";
 import { firstItem } from "./response-parsing";
 import type { CallSpec, Transport } from "./transport";
@@ -44,6 +44,24 @@ export async function callBulk<T>(
   return { status: data.status, items: data.data?.[kind] ?? [], errors: data.errors ?? [] };
 }
 
+/** A failed item as bulk answers keep it in place: its reference (when it had one) and why. */
+const FailedItemSchema = z.object({ status: z.literal("error"), uuid: z.string().optional(), name: z.string().optional(), message: z.string(), error: z.number().optional() });
+
+/** The envelope of a bulk answer whose items are `item`, or failed-item placeholders. */
+export function itemsEnvelopeSchema<T extends z.ZodType>(kind: string, item: T) {
+  return envelopeSchema(kind, z.union([FailedItemSchema, item]));
+}
+
+/**
+ * Call a bulk endpoint that keeps every item in place (failures as `{status: "error"}` placeholders):
+ * the successes in `items`, the failures in `errors`. Every item failing is an error, thrown.
+ */
+export async function callItems<T>(transport: Transport, spec: CallSpec<z.ZodType<{ status: BulkResult<T>["status"]; data?: Record<string, unknown[]> | undefined; errors?: ApiErrorItem[] | undefined }>>, kind: string): Promise<BulkResult<T>> {
+  const { data } = await transport.call(spec);
+  const items = (data.data?.[kind] ?? []).filter((i) => (i as { status?: string }).status !== "error") as T[];
+  return { status: data.status, items, errors: data.errors ?? [] };
+}
+
 /**
  * Delete answers are read as `{uuid, name}` items: whether the server echoes the whole object or
  * only its identity (as Unikraft Cloud does), both fit, and nothing else is promised.
@@ -51,8 +69,7 @@ export async function callBulk<T>(
 export const DeletedInstancesEnvelopeSchema = envelopeSchema("instances", RefOutSchema);
 /** Delete answer of volumes (see `DeletedInstancesEnvelopeSchema`). */
 export const DeletedVolumesEnvelopeSchema = envelopeSchema("volumes", RefOutSchema);
-/** Delete answer of both kinds of template (see `DeletedInstancesEnvelopeSchema`). */
-export const DeletedTemplatesEnvelopeSchema = envelopeSchema("templates", RefOutSchema);
+
 
 /** Call a DELETE and return the deleted resource's identity (undefined if the server sent none). */
 export async function callDelete(transport: Transport, spec: CallSpec<EnvelopeOf<RefOut>>, kind: string): Promise<RefOut | undefined> {

@@ -1,7 +1,8 @@
 /** The typed HTTP client of vmbranch: `VmbranchClient`, its resource groups, errors, retry policy and helpers. */
 export { VmbranchClient, Images, type Health, type RawRequestOptions } from "./client";
-export { Instances, type InstanceCreateParams, type InstanceBranchParams, type InstanceLogParams, type InstanceUpdateOp } from "./instances";
-export { InstanceTemplates } from "./instance-templates";
+export { Instances, logText, type InstanceCreateParams, type InstanceBranchParams, type InstanceLogParams, type InstanceLogText, type InstanceUpdateOp } from "./instances";
+export { InstanceTemplates, type InstanceTemplateCreateParams, type TemplateUpdateOp } from "./instance-templates";
+export { Checkpoints, type CheckpointCreateParams } from "./checkpoints";
 export { Volumes, type VolumeCreateParams, type VolumeCloneResult, type TarBody, type VolumeUpdateOp } from "./volumes";
 export { VolumeTemplates, type VolumeTemplateCreateParams } from "./volume-templates";
 export {
@@ -52,5 +53,5 @@ export {
 } from "./options";
 export { DEFAULT_WAIT_TIMEOUT_MS, type WaitOptions } from "./waiters";
 export type { PatchOpInput, BulkResult } from "./calls";
-export { paginate, collect, type Page, type PageFetcher, type ListParams } from "./pagination";
+export { paginate, collect, listPath, pagesOf, PAGE_SIZE, type Page, type PageFetcher, type ListParams } from "./pagination";
 export type { ApiResponse, HttpMethod, RawBody } from "./transport";

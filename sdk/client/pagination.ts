@@ -39,8 +39,40 @@ export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-/** Filters shared by every list endpoint. */
+/** Filters and paging shared by every list endpoint. */
 export interface ListParams {
   /** Only resources that carry every one of these tags (`?tags=a,b`, AND semantics). */
   tags?: readonly string[];
+  /** Newest first instead of oldest first. */
+  order?: "asc" | "desc";
+  /** At most this many (0 or absent: all). */
+  count?: number;
+  /** Start at the resource with this uuid, or at this ISO 8601 creation time (inclusive). */
+  from?: string;
+}
+
+/** `base` with the query of `params`. */
+export function listPath(base: string, params: ListParams): string {
+  const search = new URLSearchParams();
+  if (params.tags && params.tags.length > 0) search.set("tags", params.tags.join(","));
+  if (params.order) search.set("order", params.order);
+  if (params.count !== undefined) search.set("count", String(params.count));
+  if (params.from !== undefined) search.set("from", params.from);
+  const text = search.toString();
+  return text === "" ? base : `${base}?${text}`;
+}
+
+/** Page size of `iterate`. */
+export const PAGE_SIZE = 100;
+
+/**
+ * A page fetcher over a list endpoint that pages with `count` and `from`: each page asks for one
+ * item more than it yields, and that item's uuid is where the next page starts.
+ */
+export function pagesOf<T extends { uuid: string }>(list: (params: ListParams) => Promise<T[]>, params: ListParams): PageFetcher<T> {
+  return async (cursor) => {
+    const items = await list({ ...params, count: PAGE_SIZE + 1, ...(cursor !== undefined ? { from: cursor } : {}) });
+    const more = items.length > PAGE_SIZE;
+    return { items: more ? items.slice(0, PAGE_SIZE) : items, next: more ? items[PAGE_SIZE]!.uuid : undefined };
+  };
 }

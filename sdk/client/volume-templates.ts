@@ -1,22 +1,26 @@
 /**
  * `client.volumes.templates`: make volume templates (convert a volume in place, or freeze a copy of
  * its contents while it stays writable) and list, get, update and delete them
- * (`/v1/volumes/templates`). Owns paths and answer schemas only; instantiating a template is
- * `client.volumes.create({ template })` and cloning it is `client.volumes.clone`.
+ * (`/v1/volumes/templates`), one or several at a time. Owns paths and answer schemas only;
+ * instantiating a template is `client.volumes.create({ template })` and cloning it `client.volumes.clone`.
  */
 import {
+  VolumeSchema,
   VolumeTemplatesEnvelopeSchema,
+  type Ref,
   type RefOut,
   type Volume,
   type VolumeTemplateItem,
+  type VolumeUpdateItem,
 } from "../schemas";
-import { DeletedTemplatesEnvelopeSchema, callDelete, callBulk, callMany, callOne, toRef, type BulkResult } from "./calls";
-import { pathSegment, queryString, type RequestOptions } from "./options";
-import { paginate, type ListParams } from "./pagination";
+import { DeletedVolumesEnvelopeSchema, callBulk, callDelete, callItems, callMany, callOne, itemsEnvelopeSchema, toRef, type BulkResult } from "./calls";
+import { pathSegment, type RequestOptions } from "./options";
+import { listPath, pagesOf, paginate, type ListParams } from "./pagination";
 import type { Transport } from "./transport";
 import type { VolumeUpdateOp } from "./volumes";
 
 const BASE = "/v1/volumes/templates";
+const ItemsSchema = itemsEnvelopeSchema("volumes", VolumeSchema);
 
 /** A template request item, or just the source volume's uuid or name (mode `convert`). */
 export type VolumeTemplateCreateParams = VolumeTemplateItem | string;
@@ -34,41 +38,46 @@ export class VolumeTemplates {
    * valid while it is not mounted); `mode: "copy"` freezes its contents as `template_name`.
    */
   create(params: VolumeTemplateCreateParams, options?: RequestOptions): Promise<Volume> {
-    return callOne<Volume>(this.transport, { method: "POST", path: BASE, json: toItem(params), schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callOne<Volume>(this.transport, { method: "POST", path: BASE, json: toItem(params), schema: VolumeTemplatesEnvelopeSchema, options }, "volumes");
   }
 
   /** Make several templates in one request; items that failed come back in `errors`. */
   createMany(items: readonly VolumeTemplateCreateParams[], options?: RequestOptions): Promise<BulkResult<Volume>> {
-    const json = items.map(toItem);
-    return callBulk<Volume>(this.transport, { method: "POST", path: BASE, json, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callBulk<Volume>(this.transport, { method: "POST", path: BASE, json: items.map(toItem), schema: VolumeTemplatesEnvelopeSchema, options }, "volumes");
   }
 
-  /** List volume templates, optionally only those carrying all of `tags`. */
+  /** List volume templates (tags, order, paging: see `ListParams`). */
   list(params: ListParams = {}, options?: RequestOptions): Promise<Volume[]> {
-    const path = `${BASE}${queryString({ tags: params.tags })}`;
-    return callMany<Volume>(this.transport, { method: "GET", path, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callMany<Volume>(this.transport, { method: "GET", path: listPath(BASE, params), schema: VolumeTemplatesEnvelopeSchema, options }, "volumes");
   }
 
-  /** Iterate over volume templates (lazily, page by page). */
+  /** Iterate over volume templates, page by page. */
   iterate(params: ListParams = {}, options?: RequestOptions): AsyncGenerator<Volume, void, undefined> {
-    return paginate(async () => ({ items: await this.list(params, options), next: undefined }));
+    return paginate(pagesOf((p) => this.list(p, options), params));
   }
 
   /** Get one volume template by uuid or name. */
   get(idOrName: string, options?: RequestOptions): Promise<Volume> {
-    const path = `${BASE}/${pathSegment(idOrName)}`;
-    return callOne<Volume>(this.transport, { method: "GET", path, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callOne<Volume>(this.transport, { method: "GET", path: `${BASE}/${pathSegment(idOrName)}`, schema: VolumeTemplatesEnvelopeSchema, options }, "volumes");
   }
 
   /** Apply PATCH operations (tags, delete_lock; a template's size never changes). */
   update(idOrName: string, ops: VolumeUpdateOp | readonly VolumeUpdateOp[], options?: RequestOptions): Promise<Volume> {
-    const path = `${BASE}/${pathSegment(idOrName)}`;
-    return callOne<Volume>(this.transport, { method: "PATCH", path, json: ops, schema: VolumeTemplatesEnvelopeSchema, options }, "templates");
+    return callOne<Volume>(this.transport, { method: "PATCH", path: `${BASE}/${pathSegment(idOrName)}`, json: ops, schema: VolumeTemplatesEnvelopeSchema, options }, "volumes");
+  }
+
+  /** One PATCH operation per item, each naming its template; answered item by item. */
+  updateMany(items: readonly VolumeUpdateItem[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "PATCH", path: BASE, json: items, schema: ItemsSchema, options }, "volumes");
   }
 
   /** Delete a volume template (refused while clones depend on it or while locked). */
   delete(idOrName: string, options?: RequestOptions): Promise<RefOut | undefined> {
-    const path = `${BASE}/${pathSegment(idOrName)}`;
-    return callDelete(this.transport, { method: "DELETE", path, schema: DeletedTemplatesEnvelopeSchema, options }, "templates");
+    return callDelete(this.transport, { method: "DELETE", path: `${BASE}/${pathSegment(idOrName)}`, schema: DeletedVolumesEnvelopeSchema, options }, "volumes");
+  }
+
+  /** Delete several volume templates; answered item by item. */
+  deleteMany(templates: readonly (string | Ref)[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "DELETE", path: BASE, json: templates.map(toRef), schema: ItemsSchema, options }, "volumes");
   }
 }

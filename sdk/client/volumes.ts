@@ -6,21 +6,27 @@
 import type { z } from "zod";
 import {
   VolumeClonesEnvelopeSchema,
+  VolumeSchema,
   VolumesEnvelopeSchema,
+  type Ref,
+  type VolumeAttachItem,
   type VolumeAttachRequest,
+  type VolumeCloneByIdRequest,
   type VolumeCloneItem,
   type VolumeCloneResultSchema,
   type VolumeCreateRequestSchema,
+  type VolumeDetachItem,
   type VolumeDetachRequest,
   type RefOut,
   type Volume,
   type VolumePatchOp,
   type VolumeState,
+  type VolumeUpdateItem,
 } from "../schemas";
-import { DeletedVolumesEnvelopeSchema, callBulk, callDelete, callMany, callOne, type BulkResult, type PatchOpInput } from "./calls";
+import { DeletedVolumesEnvelopeSchema, callBulk, callDelete, callItems, callMany, callOne, itemsEnvelopeSchema, toRef, type BulkResult, type PatchOpInput } from "./calls";
 import { SdkError } from "./errors";
-import { pathSegment, queryString, type RequestOptions } from "./options";
-import { paginate, type ListParams } from "./pagination";
+import { pathSegment, type RequestOptions } from "./options";
+import { listPath, pagesOf, paginate, type ListParams } from "./pagination";
 import type { RawBody, Transport } from "./transport";
 import { VolumeTemplates } from "./volume-templates";
 import { waitForState, type WaitOptions } from "./waiters";
@@ -33,6 +39,8 @@ export type VolumeUpdateOp = PatchOpInput<VolumePatchOp>;
 export type VolumeCloneResult = z.infer<typeof VolumeCloneResultSchema>;
 /** A tar archive for `volumes.import`: bytes (retryable when marked idempotent) or a stream (sent once). */
 export type TarBody = RawBody;
+
+const ItemsSchema = itemsEnvelopeSchema("volumes", VolumeSchema);
 
 // States a volume never leaves towards available or mounted.
 const TERMINAL_VOLUME_STATES: readonly VolumeState[] = ["error", "template"];
@@ -60,21 +68,29 @@ export class Volumes {
     return callOne<Volume>(this.transport, { method: "GET", path: this.path(idOrName), schema: VolumesEnvelopeSchema, options }, "volumes");
   }
 
-  /** List volumes, optionally only those carrying all of `tags`. */
+  /** List volumes (tags, order, paging: see `ListParams`). */
   list(params: ListParams = {}, options?: RequestOptions): Promise<Volume[]> {
-    const path = `/v1/volumes${queryString({ tags: params.tags })}`;
-    return callMany<Volume>(this.transport, { method: "GET", path, schema: VolumesEnvelopeSchema, options }, "volumes");
+    return callMany<Volume>(this.transport, { method: "GET", path: listPath("/v1/volumes", params), schema: VolumesEnvelopeSchema, options }, "volumes");
   }
 
   /** Iterate over volumes page by page (lazily; the first request happens on the first `next()`). */
   iterate(params: ListParams = {}, options?: RequestOptions): AsyncGenerator<Volume, void, undefined> {
-    // One page today; a cursor from the envelope would go in `next`.
-    return paginate(async () => ({ items: await this.list(params, options), next: undefined }));
+    return paginate(pagesOf((p) => this.list(p, options), params));
   }
 
   /** Apply PATCH operations (size_mb grow, tags, delete_lock); returns the updated volume. */
   update(idOrName: string, ops: VolumeUpdateOp | readonly VolumeUpdateOp[], options?: RequestOptions): Promise<Volume> {
     return callOne<Volume>(this.transport, { method: "PATCH", path: this.path(idOrName), json: ops, schema: VolumesEnvelopeSchema, options }, "volumes");
+  }
+
+  /** One PATCH operation per item, each naming its volume; answered item by item. */
+  updateMany(items: readonly VolumeUpdateItem[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "PATCH", path: "/v1/volumes", json: items, schema: ItemsSchema, options }, "volumes");
+  }
+
+  /** Delete several volumes; answered item by item. */
+  deleteMany(volumes: readonly (string | Ref)[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "DELETE", path: "/v1/volumes", json: volumes.map(toRef), schema: ItemsSchema, options }, "volumes");
   }
 
   /** Delete a volume (refused while mounted, locked, or while clones depend on it). */
@@ -85,6 +101,16 @@ export class Volumes {
   /** Attach to an instance at a mount path (`readonly` mounts may be shared; a read-write one is exclusive). */
   attach(idOrName: string, params: VolumeAttachRequest, options?: RequestOptions): Promise<Volume> {
     return callOne<Volume>(this.transport, { method: "PUT", path: this.path(idOrName, "/attach"), json: params, schema: VolumesEnvelopeSchema, options }, "volumes");
+  }
+
+  /** Attach several volumes, each item naming its volume and instance; answered item by item. */
+  attachMany(items: readonly VolumeAttachItem[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "PUT", path: "/v1/volumes/attach", json: items, schema: ItemsSchema, options }, "volumes");
+  }
+
+  /** Detach several volumes (each from one instance, or from all); answered item by item. */
+  detachMany(items: readonly VolumeDetachItem[], options?: RequestOptions): Promise<BulkResult<Volume>> {
+    return callItems<Volume>(this.transport, { method: "PUT", path: "/v1/volumes/detach", json: items, schema: ItemsSchema, options }, "volumes");
   }
 
   /** Detach from one instance (`from`), or from all when `from` is absent. */
@@ -114,6 +140,11 @@ export class Volumes {
     if (result.status === "error")
       throw new SdkError(result.message ?? `Clone of volume '${item.name ?? item.uuid}' failed`, { code: "CLONE_FAILED", method: "POST", path });
     return result;
+  }
+
+  /** Clone the volume or volume template `idOrName` (`POST /v1/volumes/{id}/clone`): the new volume, `pending` at first. */
+  cloneFrom(idOrName: string, params: VolumeCloneByIdRequest = {}, options?: RequestOptions): Promise<VolumeCloneResult> {
+    return callOne<VolumeCloneResult>(this.transport, { method: "POST", path: this.path(idOrName, "/clone"), json: params, schema: VolumeClonesEnvelopeSchema, options }, "volumes");
   }
 
   /** Clone several volumes in one request; on partial success the failed items come back in `errors`. */

@@ -34,7 +34,7 @@ const LONG_POLL_SLACK_MS = 5_000;
 
 /** What the loop needs from a resource module. */
 export interface WaitSpec<T extends { uuid: string; name: string; state: string }> {
-  kind: "instance" | "volume";
+  kind: "instance" | "volume" | "checkpoint";
   idOrName: string;
   targets: readonly string[];
   /** States from which no target can be reached (unless a target itself). */

@@ -18,8 +18,11 @@ export function looksLikeUuid(value: string): boolean {
   return UUID_RE.test(value);
 }
 
-/** Names that are path segments of the API itself (`/v1/instances/templates`, `/v1/volumes/clone`). */
-export const RESERVED_NAMES = ["templates", "clone"] as const;
+/**
+ * Names that are path segments of the API itself (`/v1/instances/templates`, `/v1/volumes/clone`,
+ * `/v1/instances/checkpoints`, the bulk reads `/v1/instances/{history,metrics,log,wait}`).
+ */
+export const RESERVED_NAMES = ["templates", "clone", "checkpoints", "history", "metrics", "log", "wait"] as const;
 
 /** A resource name: 1–63 characters of [A-Za-z0-9._-], starting with a letter or digit, never a UUID or a reserved word. */
 export const NameSchema = z
@@ -56,6 +59,9 @@ export const AnnotationsSchema = z.record(AnnotationKeySchema, z.string().max(40
 
 /** An ISO 8601 timestamp as the backend writes it. */
 export const TimestampSchema = z.string();
+
+/** A client-chosen id of one PATCH operation, echoed in the answer's item (Unikraft Cloud's `id`). */
+export const PatchIdSchema = z.string().min(1).max(256);
 
 /** The operations of the PATCH grammar (Unikraft Cloud): `set` replaces, `add` merges, `del` removes. */
 export const PatchOpNameSchema = z.enum(["set", "add", "del"]);

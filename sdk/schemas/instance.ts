@@ -9,6 +9,7 @@ import {
   RefOutSchema,
   RefSchema,
   TagSchema,
+  PatchIdSchema,
   TagsSchema,
   TimestampSchema,
   UuidSchema,
@@ -18,7 +19,7 @@ import { FiltersSchema } from "./filters";
 import { BRANCH_INHERITED_FIELDS, CLONE_OPTION_FIELDS, messages } from "./messages";
 import { MountPathSchema, VolumeFilesystemSchema, HostPathSchema } from "./volume";
 
-/** Instance states (DESIGN.md §3). */
+/** Instance states (DESIGN.md §3); `checkpoint` is the state of a ready checkpoint. */
 export const InstanceStateSchema = z.enum([
   "stopped",
   "starting",
@@ -26,6 +27,7 @@ export const InstanceStateSchema = z.enum([
   "stopping",
   "standby",
   "template",
+  "checkpoint",
   "deleted",
   "error",
 ]);
@@ -86,6 +88,7 @@ const CreateFieldsSchema = z.strictObject({
   image: z.string().min(1).max(128).optional(),
   template: RefSchema.optional(),
   branch_from: RefSchema.optional(),
+  checkpoint: RefSchema.optional(),
   memory_mb: z.number().int().min(32).max(65536).optional(),
   vcpus: z.number().int().min(1).max(64).optional(),
   args: z.array(z.string().max(65536)).max(4096).optional(),
@@ -101,6 +104,10 @@ const CreateFieldsSchema = z.strictObject({
   annotation_filters: FiltersSchema.optional(),
   new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).optional(),
   new_smbios_serial: z.string().min(1).max(64).optional(),
+  /** Wait up to this long for the new instance to be `running` before answering (0: do not wait). */
+  timeout_s: z.number().int().min(0).max(3600).optional(),
+  /** Unikraft Cloud's older spelling of `timeout_s`, in milliseconds (rounded up to seconds). */
+  wait_timeout_ms: z.number().int().min(0).max(3_600_000).optional(),
 });
 
 /** One refusal of a field combination: which field and the exact message. */
@@ -117,7 +124,11 @@ export function instanceCreateCombinationIssues(present: (field: string) => bool
   const issues: CombinationIssue[] = [];
   const branch = present("branch_from");
   const template = present("template");
+  const checkpoint = present("checkpoint");
   if (branch && template) issues.push({ field: "branch_from", message: messages.branchWithTemplate });
+  if (checkpoint) {
+    for (const f of ["branch_from", "template"] as const) if (present(f)) issues.push({ field: f, message: messages.checkpointConflict(f) });
+  }
   if (branch && present("image")) issues.push({ field: "image", message: messages.branchWithImage });
   if (branch) {
     for (const f of BRANCH_INHERITED_FIELDS) if (present(f)) issues.push({ field: f, message: messages.branchInherited(f) });
@@ -126,7 +137,10 @@ export function instanceCreateCombinationIssues(present: (field: string) => bool
     if (present("image")) issues.push({ field: "image", message: messages.templateWithImage });
     for (const f of BRANCH_INHERITED_FIELDS) if (present(f)) issues.push({ field: f, message: messages.templateInherited(f) });
   }
-  if (!branch && !template) {
+  if (checkpoint && !branch && !template) {
+    for (const f of ["image", ...BRANCH_INHERITED_FIELDS] as const) if (present(f)) issues.push({ field: f, message: messages.checkpointConflict(f) });
+  }
+  if (!branch && !template && !checkpoint) {
     if (!present("image")) issues.push({ field: "image", message: messages.missingSource });
     for (const f of CLONE_OPTION_FIELDS) if (present(f)) issues.push({ field: f, message: messages.cloneOptionWithoutSource(f) });
   }
@@ -148,6 +162,8 @@ export const InstanceCreateRequestSchema = CreateFieldsSchema.superRefine((req, 
     ...instanceCreateCombinationIssues((f) => r[f] !== undefined),
     ...cloneOptionIssues(req),
   ];
+  if (req.autostart === false && ((req.timeout_s ?? 0) > 0 || (req.wait_timeout_ms ?? 0) > 0))
+    issues.push({ field: req.timeout_s !== undefined ? "timeout_s" : "wait_timeout_ms", message: messages.timeoutNeedsAutostart });
   for (const i of issues) ctx.addIssue({ code: "custom", message: i.message, path: [i.field] });
 });
 export type InstanceCreateRequest = z.infer<typeof InstanceCreateRequestSchema>;
@@ -187,6 +203,29 @@ export const BranchInfoSchema = z.object({
 });
 export type BranchInfo = z.infer<typeof BranchInfoSchema>;
 
+/** What a checkpoint captured and how it is used (only on checkpoints). */
+export const CheckpointInfoSchema = z.object({
+  /** The instance it was captured from (which may since have been deleted). */
+  source: RefOutSchema,
+  /** True when it holds memory: instances loaded from it continue the guest where it was. */
+  has_memory: z.boolean(),
+  /** How long the source's guest was paused for the capture (0 for a stopped or standby source). */
+  source_pause_ms: z.number().nullable(),
+  /** When the capture was complete (null while it is `starting`). */
+  ready_at: TimestampSchema.nullable(),
+  /** How many instances were loaded from it, and the last time one was. */
+  loads: z.number().int(),
+  last_loaded_at: TimestampSchema.nullable(),
+  /** The source's published guest ports: each loaded instance publishes them on new host ports. */
+  guest_ports: z.array(z.object({ guest_port: z.number().int(), protocol: z.enum(["tcp", "udp"]) })),
+  message: z.string().nullable(),
+});
+export type CheckpointInfo = z.infer<typeof CheckpointInfoSchema>;
+
+/** Delete-on-idle policy of a template or checkpoint: deleted `time_ms` after its last use (0: never). */
+export const AutokillSchema = z.strictObject({ time_ms: z.number().int().min(0).max(10 * 365 * 24 * 3600 * 1000) });
+export type Autokill = z.infer<typeof AutokillSchema>;
+
 /** The instance object. Nullable fields are always present so clients see a stable shape. */
 export const InstanceSchema = z.object({
   uuid: UuidSchema,
@@ -217,36 +256,103 @@ export const InstanceSchema = z.object({
   snapshot: z.object({ uuid: UuidSchema, created_at: TimestampSchema, has_memory: z.boolean() }).nullable(),
   template: RefOutSchema.nullable(),
   branch: BranchInfoSchema.nullable(),
+  /** On checkpoints: what was captured and how it is used. */
+  checkpoint: CheckpointInfoSchema.nullable(),
+  /** The checkpoint this instance was loaded from, if any. */
+  from_checkpoint: RefOutSchema.nullable(),
+  /** Delete-on-idle policy of an instance template (Unikraft Cloud's name), else null. */
+  template_autokill: AutokillSchema.nullable(),
+  /** Delete-on-idle policy of a checkpoint (Unikraft Cloud's name), else null. */
+  checkpoint_autokill: AutokillSchema.nullable(),
 });
 export type Instance = z.infer<typeof InstanceSchema>;
 
-/** `PUT /v1/instances/{id}/stop` body. */
-export const InstanceStopRequestSchema = z.strictObject({
-  force: z.boolean().optional(),
-  timeout_s: z.number().min(0).max(3600).optional(),
+/** An instance as a lifecycle action answers it: the instance, the item's status and the state it left. */
+export const InstanceActionResultSchema = InstanceSchema.extend({
+  status: z.literal("success"),
+  previous_state: InstanceStateSchema,
 });
+export type InstanceActionResult = z.infer<typeof InstanceActionResultSchema>;
+
+/** The longest a request may wait for a state (`-1` in a request means this). */
+export const MAX_WAIT_S = 3600;
+
+/** The fields of a stop request (one instance, or one item of a bulk stop). */
+export const InstanceStopFields = {
+  force: z.boolean().optional(),
+  /** Grace period of a graceful stop before the VM is forced off (default 10 s). */
+  timeout_s: z.number().min(0).max(MAX_WAIT_S).optional(),
+  /** Unikraft Cloud's drain window in ms (-1: the longest); vmbranch uses it as the grace period. */
+  drain_timeout_ms: z.number().int().min(-1).max(MAX_WAIT_S * 1000).optional(),
+  /** Accepted: vmbranch never drains connections, so every stop is already quick. */
+  quick: z.boolean().optional(),
+  /** Only stop the instance if it is in this state (otherwise 409). */
+  ifstate: InstanceStateSchema.optional(),
+  /** Core dumps of the VMM: not written by vmbranch, so only `false` is accepted. */
+  dump: z.boolean().optional(),
+};
+
+function stopRules(v: { timeout_s?: number; drain_timeout_ms?: number; dump?: boolean }, ctx: z.RefinementCtx): void {
+  if (v.timeout_s !== undefined && v.drain_timeout_ms !== undefined)
+    ctx.addIssue({ code: "custom", message: "Cannot specify both 'timeout_s' and 'drain_timeout_ms': both set the grace period", path: ["drain_timeout_ms"] });
+  if (v.dump === true)
+    ctx.addIssue({ code: "custom", message: "'dump' is not supported: vmbranch does not write core dumps of QEMU (its guests' memory is the user's data)", path: ["dump"] });
+}
+
+/** `PUT /v1/instances/{id}/stop` body. */
+export const InstanceStopRequestSchema = z.strictObject(InstanceStopFields).superRefine(stopRules);
 export type InstanceStopRequest = z.infer<typeof InstanceStopRequestSchema>;
 
-/** `GET /v1/instances/{id}/wait` query. */
+/** The fields of a start request: optionally wait for `running` before answering. */
+export const InstanceStartFields = {
+  timeout_s: z.number().int().min(-1).max(MAX_WAIT_S).optional(),
+  wait_timeout_ms: z.number().int().min(-1).max(MAX_WAIT_S * 1000).optional(),
+};
+/** `PUT /v1/instances/{id}/start` body (optional). */
+export const InstanceStartRequestSchema = z.strictObject(InstanceStartFields);
+export type InstanceStartRequest = z.infer<typeof InstanceStartRequestSchema>;
+
+/** The fields of a suspend request; `drain_timeout_ms` is accepted (vmbranch does not drain connections). */
+export const InstanceSuspendFields = { drain_timeout_ms: z.number().int().min(-1).max(MAX_WAIT_S * 1000).optional() };
+/** `PUT /v1/instances/{id}/suspend` body (optional). */
+export const InstanceSuspendRequestSchema = z.strictObject(InstanceSuspendFields);
+
+/** The fields of a delete request: accepted for compatibility (deletes finish before the answer; nothing is retained). */
+export const InstanceDeleteFields = { timeout_s: z.number().int().min(-1).max(MAX_WAIT_S).optional(), dont_retain: z.boolean().optional() };
+/** `DELETE /v1/instances/{id}` body (optional). */
+export const InstanceDeleteRequestSchema = z.strictObject(InstanceDeleteFields);
+
+/** `GET /v1/instances/{id}/wait` query: `state` (default `running`) and a timeout (default 60 s, `-1` the longest). */
 export const InstanceWaitQuerySchema = z.strictObject({
-  state: InstanceStateSchema,
-  timeout_s: z.coerce.number().min(0).max(3600).optional(),
+  state: InstanceStateSchema.optional(),
+  timeout_s: z.coerce.number().min(-1).max(MAX_WAIT_S).optional(),
+  timeout_ms: z.coerce.number().int().min(-1).max(MAX_WAIT_S * 1000).optional(),
 });
 
-/** `GET /v1/instances/{id}/log` query: byte offset and limit into the serial console log. */
+/** The longest log slice one request returns. */
+export const MAX_LOG_LIMIT = 4 * 1024 * 1024;
+
+/** `GET /v1/instances/{id}/log` query: byte offset (negative: from the end) and limit into the serial console log. */
 export const InstanceLogQuerySchema = z.strictObject({
-  offset: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(4 * 1024 * 1024).optional(),
+  offset: z.coerce.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_LOG_LIMIT).optional(),
 });
 
-/** Serial console output of an instance. */
+/** A byte range `[start, end)` of the console log. */
+export const LogRangeSchema = z.object({ start: z.number().int(), end: z.number().int() });
+
+/**
+ * Serial console output of an instance, in Unikraft Cloud's shape: `output` is base64, `available`
+ * the bytes the log holds and `range` the bytes returned; both end-exclusive, so the next read
+ * starts at `range.end`.
+ */
 export const InstanceLogSchema = z.object({
   uuid: UuidSchema,
   name: z.string(),
   output: z.string(),
-  offset: z.number().int(),
-  next_offset: z.number().int(),
-  available: z.number().int(),
+  available: LogRangeSchema,
+  range: LogRangeSchema,
+  state: InstanceStateSchema,
 });
 export type InstanceLog = z.infer<typeof InstanceLogSchema>;
 
@@ -257,25 +363,30 @@ const VolumeAttachValueSchema = z.strictObject({
   readonly: z.boolean().optional(),
 });
 
+/** One PATCH operation: `prop`, `op`, `value` and the optional `id` the answer echoes. */
+function patchOp<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject({ ...shape, id: PatchIdSchema.optional() });
+}
+
 /** One PATCH operation on an instance (a union on `prop`, then on `op`, so errors name the right value). */
 export const InstancePatchOpSchema = z.discriminatedUnion("prop", [
   z.discriminatedUnion("op", [
-    z.strictObject({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema }),
-    z.strictObject({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema) }),
+    patchOp({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema }),
+    patchOp({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema) }),
   ]),
   z.discriminatedUnion("op", [
-    z.strictObject({ prop: z.literal("annotations"), op: z.enum(["set", "add"]), value: AnnotationsSchema }),
-    z.strictObject({ prop: z.literal("annotations"), op: z.literal("del"), value: oneOrMany(z.string()) }),
+    patchOp({ prop: z.literal("annotations"), op: z.enum(["set", "add"]), value: AnnotationsSchema }),
+    patchOp({ prop: z.literal("annotations"), op: z.literal("del"), value: oneOrMany(z.string()) }),
   ]),
-  z.strictObject({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean() }),
+  patchOp({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean() }),
   z.discriminatedUnion("op", [
-    z.strictObject({ prop: z.literal("volumes"), op: z.literal("add"), value: VolumeAttachValueSchema }),
-    z.strictObject({ prop: z.literal("volumes"), op: z.literal("del"), value: z.union([RefSchema, z.string()]) }),
+    patchOp({ prop: z.literal("volumes"), op: z.literal("add"), value: VolumeAttachValueSchema }),
+    patchOp({ prop: z.literal("volumes"), op: z.literal("del"), value: z.union([RefSchema, z.string()]) }),
   ]),
   z.discriminatedUnion("op", [
-    z.strictObject({ prop: z.literal("ports"), op: z.literal("set"), value: z.array(PortSpecSchema).max(32) }),
-    z.strictObject({ prop: z.literal("ports"), op: z.literal("add"), value: oneOrMany(PortSpecSchema) }),
-    z.strictObject({ prop: z.literal("ports"), op: z.literal("del"), value: oneOrMany(z.number().int().min(1).max(65535)) }),
+    patchOp({ prop: z.literal("ports"), op: z.literal("set"), value: z.array(PortSpecSchema).max(32) }),
+    patchOp({ prop: z.literal("ports"), op: z.literal("add"), value: oneOrMany(PortSpecSchema) }),
+    patchOp({ prop: z.literal("ports"), op: z.literal("del"), value: oneOrMany(z.number().int().min(1).max(65535)) }),
   ]),
 ]);
 export type InstancePatchOp = z.infer<typeof InstancePatchOpSchema>;
@@ -283,5 +394,30 @@ export type InstancePatchOp = z.infer<typeof InstancePatchOpSchema>;
 /** `PATCH /v1/instances/{id}` body: one operation or a list. */
 export const InstancePatchRequestSchema = oneOrMany(InstancePatchOpSchema);
 
+/** One item of `POST /v1/instances/templates`: an instance to convert, with an optional delete-on-idle policy. */
+export const InstanceTemplateCreateItemSchema = z
+  .strictObject({
+    uuid: UuidSchema.optional(),
+    name: NameSchema.optional(),
+    /** Accepted: conversion finishes before the answer, so there is nothing to wait for. */
+    timeout_s: z.number().int().min(-1).max(MAX_WAIT_S).optional(),
+    autokill: AutokillSchema.optional(),
+  })
+  .refine((r) => (r.uuid === undefined) !== (r.name === undefined), "set exactly one of 'uuid' or 'name'");
+export type InstanceTemplateCreateItem = z.infer<typeof InstanceTemplateCreateItemSchema>;
+
 /** `POST /v1/instances/templates` body: instances to convert, by uuid or name. */
-export const InstanceTemplateCreateRequestSchema = oneOrMany(RefSchema);
+export const InstanceTemplateCreateRequestSchema = oneOrMany(InstanceTemplateCreateItemSchema);
+
+/** One PATCH operation on an instance template or a checkpoint: tags, delete lock, delete-on-idle policy. */
+export const TemplatePatchOpSchema = z.discriminatedUnion("prop", [
+  z.discriminatedUnion("op", [
+    patchOp({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema }),
+    patchOp({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema) }),
+  ]),
+  patchOp({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean() }),
+  patchOp({ prop: z.literal("autokill"), op: z.literal("set"), value: AutokillSchema }),
+]);
+export type TemplatePatchOp = z.infer<typeof TemplatePatchOpSchema>;
+/** `PATCH /v1/instances/templates/{id}` and `/v1/instances/checkpoints/{id}` body: one operation or a list. */
+export const TemplatePatchRequestSchema = oneOrMany(TemplatePatchOpSchema);

@@ -20,8 +20,14 @@ export const messages = {
     `Cannot branch from VM with managed volume '${volume}': only block-based volumes (for example, ext4) can be branched`,
   templateWithImage: "Cannot specify 'image' when creating an instance from a template",
   templateInherited: (field: string) => `Cannot specify '${field}' when creating an instance from a template`,
-  missingSource: "Missing 'image': set 'image', 'template' or 'branch_from'",
-  cloneOptionWithoutSource: (field: string) => `Cannot specify '${field}' without 'branch_from' or 'template'`,
+  /** `image`, `template`, `branch_from` or an inherited field next to `checkpoint`. */
+  checkpointConflict: (field: string) => `Cannot specify '${field}' when creating an instance from a checkpoint`,
+  missingSource: "Missing 'image': set 'image', 'template', 'branch_from' or 'checkpoint'",
+  cloneOptionWithoutSource: (field: string) => `Cannot specify '${field}' without 'branch_from', 'template' or 'checkpoint'`,
+  checkpointNameTaken: (name: string) => `A checkpoint with the name '${name}' already exists`,
+  checkpointNotReady: (name: string, state: string) =>
+    `Failed to create instance from checkpoint: checkpoint '${name}' is in state '${state}'; wait until it is in state 'checkpoint'`,
+  timeoutNeedsAutostart: "Cannot specify 'timeout_s' when 'autostart' is false: there is no start to wait for",
   badFilter: (filter: string) =>
     `Invalid filter '${filter}': '*' is allowed only at the end and '!' only at the start`,
   badMac: (iface: string, mac: string) =>

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import {
   NameSchema,
+  PatchIdSchema,
   RefOutSchema,
   RefSchema,
   TagSchema,
@@ -120,15 +121,19 @@ export type VolumeAttachRequest = z.infer<typeof VolumeAttachRequestSchema>;
 export const VolumeDetachRequestSchema = z.strictObject({ from: RefSchema.optional() });
 export type VolumeDetachRequest = z.infer<typeof VolumeDetachRequestSchema>;
 
+/** What a clone request sets on the new volume (the body of `POST /v1/volumes/{id}/clone`). */
+export const VolumeCloneFields = {
+  vol_name: NameSchema.optional(),
+  tags: TagsSchema.optional(),
+  delete_lock: z.boolean().optional(),
+};
+/** `POST /v1/volumes/{id}/clone` body: the source is the path's volume or volume template. */
+export const VolumeCloneByIdRequestSchema = z.strictObject(VolumeCloneFields);
+export type VolumeCloneByIdRequest = z.infer<typeof VolumeCloneByIdRequestSchema>;
+
 /** One item of `POST /v1/volumes/clone`. */
 export const VolumeCloneItemSchema = z
-  .strictObject({
-    uuid: UuidSchema.optional(),
-    name: NameSchema.optional(),
-    vol_name: NameSchema.optional(),
-    tags: TagsSchema.optional(),
-    delete_lock: z.boolean().optional(),
-  })
+  .strictObject({ uuid: UuidSchema.optional(), name: NameSchema.optional(), ...VolumeCloneFields })
   .refine((r) => (r.uuid === undefined) !== (r.name === undefined), "set exactly one of 'uuid' or 'name' of the source");
 export const VolumeCloneRequestSchema = oneOrMany(VolumeCloneItemSchema);
 export type VolumeCloneItem = z.infer<typeof VolumeCloneItemSchema>;
@@ -161,14 +166,14 @@ export const VolumeTemplateItemSchema = z
 export const VolumeTemplateRequestSchema = oneOrMany(VolumeTemplateItemSchema);
 export type VolumeTemplateItem = z.infer<typeof VolumeTemplateItemSchema>;
 
-/** One PATCH operation on a volume or volume template (a union on `prop`, then on `op`). */
+/** One PATCH operation on a volume or volume template (a union on `prop`, then on `op`); `id` is echoed in bulk answers. */
 export const VolumePatchOpSchema = z.discriminatedUnion("prop", [
-  z.strictObject({ prop: z.literal("size_mb"), op: z.literal("set"), value: z.number().int().min(1).max(4 * 1024 * 1024) }),
+  z.strictObject({ prop: z.literal("size_mb"), op: z.literal("set"), value: z.number().int().min(1).max(4 * 1024 * 1024), id: PatchIdSchema.optional() }),
   z.discriminatedUnion("op", [
-    z.strictObject({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema }),
-    z.strictObject({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema) }),
+    z.strictObject({ prop: z.literal("tags"), op: z.literal("set"), value: TagsSchema, id: PatchIdSchema.optional() }),
+    z.strictObject({ prop: z.literal("tags"), op: z.enum(["add", "del"]), value: oneOrMany(TagSchema), id: PatchIdSchema.optional() }),
   ]),
-  z.strictObject({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean() }),
+  z.strictObject({ prop: z.literal("delete_lock"), op: z.literal("set"), value: z.boolean(), id: PatchIdSchema.optional() }),
 ]);
 export type VolumePatchOp = z.infer<typeof VolumePatchOpSchema>;
 export const VolumePatchRequestSchema = oneOrMany(VolumePatchOpSchema);

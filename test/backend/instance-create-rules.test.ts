@@ -35,7 +35,7 @@ describe("combination refusals (HTTP 400, exact messages)", () => {
     ["template with env", { ...template, env: {} }, "env", "Cannot specify 'env' when creating an instance from a template"],
     ["template with memory_mb", { ...template, memory_mb: 64 }, "memory_mb", "Cannot specify 'memory_mb' when creating an instance from a template"],
     ["template with vcpus", { ...template, vcpus: 1 }, "vcpus", "Cannot specify 'vcpus' when creating an instance from a template"],
-    ["no image, template or branch_from", { name: "nothing" }, "image", "Missing 'image': set 'image', 'template' or 'branch_from'"],
+    ["no image, template, branch_from or checkpoint", { name: "nothing" }, "image", "Missing 'image': set 'image', 'template', 'branch_from' or 'checkpoint'"],
   ])("%s", async (_what, body, field, message) => {
     const res = await raw(backend(), "POST", "/v1/instances", { body: { autostart: false, ...body } });
     const env = expectError(res, 400, "VALIDATION_FAILED", message, field);
@@ -61,7 +61,7 @@ describe("combination refusals (HTTP 400, exact messages)", () => {
     ["new_smbios_serial", "serial-1"],
   ])("refuses the clone option %s without a source", async (field, value) => {
     const res = await raw(backend(), "POST", "/v1/instances", { body: { image: "base", autostart: false, [field]: value } });
-    expectError(res, 400, "VALIDATION_FAILED", `Cannot specify '${field}' without 'branch_from' or 'template'`, field);
+    expectError(res, 400, "VALIDATION_FAILED", `Cannot specify '${field}' without 'branch_from', 'template' or 'checkpoint'`, field);
   });
 });
 

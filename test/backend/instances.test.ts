@@ -339,17 +339,18 @@ describe("lifecycle answers that need no VM", () => {
     await refused("PUT", "/v1/instances/lc/suspend", undefined, 409, "INVALID_STATE", "Cannot suspend instance 'lc' in state 'stopped'");
   });
 
-  it("waits: at once for the current state, 408 WAIT_TIMEOUT for another, 400 for a state that does not exist", async () => {
+  it("waits: at once for the current state, 408 WAIT_TIMEOUT for another (running by default), 400 for a state that does not exist", async () => {
     expect(instanceOf(await api(backend(), "GET", "/v1/instances/lc/wait?state=stopped&timeout_s=5")).state).toBe("stopped");
     expectError(await raw(backend(), "GET", "/v1/instances/lc/wait?state=running&timeout_s=0"), 408, "WAIT_TIMEOUT", "Instance 'lc' did not reach state 'running' within 0s (it is 'stopped')");
     expectError(await raw(backend(), "GET", "/v1/instances/lc/wait?state=sleeping"), 400, "VALIDATION_FAILED");
-    expectError(await raw(backend(), "GET", "/v1/instances/lc/wait"), 400, "VALIDATION_FAILED");
+    expectError(await raw(backend(), "GET", "/v1/instances/lc/wait?timeout_s=0"), 408, "WAIT_TIMEOUT", "Instance 'lc' did not reach state 'running' within 0s (it is 'stopped')");
+    expectError(await raw(backend(), "GET", "/v1/instances/lc/wait?timeout_s=3601"), 400, "VALIDATION_FAILED");
   });
 
   it("has an empty log before its first start", async () => {
     const res = await raw(backend(), "GET", "/v1/instances/lc/log");
     expect(res.status).toBe(200);
-    expect(res.body.data.logs).toEqual([{ uuid: expect.any(String), name: "lc", output: "", offset: 0, next_offset: 0, available: 0 }]);
+    expect(res.body.data.instances).toEqual([{ uuid: expect.any(String), name: "lc", output: "", available: { start: 0, end: 0 }, range: { start: 0, end: 0 }, state: "stopped" }]);
   });
 
   it("refuses unknown stop options", async () => {

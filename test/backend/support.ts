@@ -14,6 +14,7 @@ import type { z } from "zod";
 import {
   ErrorEnvelopeSchema,
   HealthSchema,
+  InstanceLogEnvelopeSchema,
   InstancesEnvelopeSchema,
   InstanceTemplatesEnvelopeSchema,
   VolumesEnvelopeSchema,
@@ -107,7 +108,7 @@ export async function call(b: TestBackend, method: string, path: string, body?: 
 export function schemaFor(path: string): z.ZodType | undefined {
   if (path.startsWith("/v1/instances/templates")) return InstanceTemplatesEnvelopeSchema;
   if (path.startsWith("/v1/volumes/templates")) return VolumeTemplatesEnvelopeSchema;
-  if (/^\/v1\/instances\/[^/]+\/log/.test(path)) return undefined;
+  if (/^\/v1\/instances\/[^/]+\/log/.test(path)) return InstanceLogEnvelopeSchema;
   if (path.startsWith("/v1/instances")) return InstancesEnvelopeSchema;
   if (path.startsWith("/v1/volumes/clone")) return undefined;
   if (path.startsWith("/v1/volumes")) return VolumesEnvelopeSchema;
@@ -143,10 +144,10 @@ export function instanceOf(res: Answer): Instance {
   return items[0]!;
 }
 
-/** The one volume of a success answer (`templates` for template endpoints). */
-export function volumeOf(res: Answer, kind: "volumes" | "templates" = "volumes"): Volume {
+/** The one volume (or volume template) of a success answer. */
+export function volumeOf(res: Answer): Volume {
   expect(res.status).toBeLessThan(300);
-  const items = res.body.data[kind] as Volume[];
+  const items = res.body.data.volumes as Volume[];
   expect(items).toHaveLength(1);
   return items[0]!;
 }
@@ -179,9 +180,9 @@ export async function observe(b: TestBackend): Promise<Observed> {
   };
   return {
     instances: await list<Instance>("/v1/instances", "instances"),
-    instanceTemplates: await list<Instance>("/v1/instances/templates", "templates"),
+    instanceTemplates: await list<Instance>("/v1/instances/templates", "instances"),
     volumes: await list<Volume>("/v1/volumes", "volumes"),
-    volumeTemplates: await list<Volume>("/v1/volumes/templates", "templates"),
+    volumeTemplates: await list<Volume>("/v1/volumes/templates", "volumes"),
     files: {
       disks: listDir(join(b.dataDir, "disks")),
       run: listDir(join(b.dataDir, "run")),

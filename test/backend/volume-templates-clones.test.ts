@@ -51,7 +51,7 @@ async function volumeWith(name: string, files: Record<string, string>): Promise<
 async function makeTemplate(item: Record<string, unknown>): Promise<Volume> {
   const res = await api(backend(), "POST", "/v1/volumes/templates", item);
   expect(res.status).toBe(201);
-  return volumeOf(res, "templates");
+  return volumeOf(res);
 }
 
 /**
@@ -79,8 +79,8 @@ describe("templates from volumes", () => {
     // Converting copies nothing.
     expect(after.files.disks).toEqual(before.files.disks);
     expectError(await raw(backend(), "GET", "/v1/volumes/conv-src"), 404, "VOLUME_NOT_FOUND");
-    expect(volumeOf(await api(backend(), "GET", `/v1/volumes/templates/${vol.uuid}`), "templates")).toEqual(tpl);
-    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/conv-src"), "templates")).toEqual(tpl);
+    expect(volumeOf(await api(backend(), "GET", `/v1/volumes/templates/${vol.uuid}`))).toEqual(tpl);
+    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/conv-src"))).toEqual(tpl);
   });
 
   it("freezes a copy with mode 'copy': the volume stays writable, the template keeps the contents of that moment", async () => {
@@ -151,10 +151,10 @@ describe("templates are immutable", () => {
     const patched = volumeOf(await api(backend(), "PATCH", "/v1/volumes/templates/imm", [
       { prop: "tags", op: "set", value: ["golden", "v1"] },
       { prop: "delete_lock", op: "set", value: true },
-    ]), "templates");
+    ]));
     expect(patched).toMatchObject({ tags: ["golden", "v1"], delete_lock: true, state: "template" });
     const res = await api(backend(), "GET", "/v1/volumes/templates?tags=golden,v1");
-    expect((res.body.data.templates as Volume[]).map((t) => t.name)).toEqual(["imm"]);
+    expect((res.body.data.volumes as Volume[]).map((t) => t.name)).toEqual(["imm"]);
     const before = await observe(backend());
     expectError(await raw(backend(), "DELETE", "/v1/volumes/templates/imm"), 409, "DELETE_LOCKED");
     expect(await observe(backend())).toEqual(before);
@@ -185,11 +185,11 @@ describe("volumes from templates", () => {
     const { vol, content } = await createAndRead(() => createVolume({ name: "inst-a", template: { uuid: tpl.uuid }, tags: ["made"] }), "/data.txt");
     expect(content).toBe("template data\n");
     expect(vol).toMatchObject({ state: "available", size_mb: 8, filesystem: "ext4", template: { uuid: src.uuid, name: "inst-src" }, tags: ["made"], persistent: true });
-    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/inst-src"), "templates").clones).toBe(1);
+    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/inst-src")).clones).toBe(1);
 
     // Writable: it grows, the template does not.
     expect(volumeOf(await api(backend(), "PATCH", "/v1/volumes/inst-a", [{ prop: "size_mb", op: "set", value: 12 }])).size_mb).toBe(12);
-    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/inst-src"), "templates").size_mb).toBe(8);
+    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/inst-src")).size_mb).toBe(8);
 
     const before = await observe(backend());
     expectError(await raw(backend(), "DELETE", "/v1/volumes/templates/inst-src"), 409, "VOLUME_HAS_CLONES", "Volume template 'inst-src' has 1 dependent volume(s); delete them first");
@@ -254,7 +254,7 @@ describe("clones", () => {
     }, "/t.txt");
     expect(content).toBe("from template\n");
     expect(vol.template).toEqual({ uuid: tpl.uuid, name: "cl-tpl" });
-    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/cl-tpl"), "templates").clones).toBe(1);
+    expect(volumeOf(await api(backend(), "GET", "/v1/volumes/templates/cl-tpl")).clones).toBe(1);
     const before = await observe(backend());
     expectError(await raw(backend(), "DELETE", "/v1/volumes/templates/cl-tpl"), 409, "VOLUME_HAS_CLONES");
     expect(await observe(backend())).toEqual(before);
@@ -295,7 +295,7 @@ describe("instance templates convert their volumes", () => {
     }));
     const res = await api(b, "POST", "/v1/instances/templates", { name: "it-src" });
     expect(res.status).toBe(201);
-    const tpl = res.body.data.templates[0];
+    const tpl = res.body.data.instances[0];
     expect(tpl).toMatchObject({ name: "it-src", state: "template" });
     const seen = await observe(b);
     expect(seen.instances.map((i) => i.name)).not.toContain("it-src");
@@ -333,7 +333,7 @@ describe("instance templates convert their volumes", () => {
     if (res.status >= 400) expect({ status: res.status, converted }).toEqual({ status: res.status, converted: false });
     else {
       expect(res.body.status).toBe("partial_success");
-      expect(res.body.data.templates.map((t: { name: string }) => t.name)).toEqual(["it-bulk-ok"]);
+      expect(res.body.data.instances.map((t: { name: string }) => t.name)).toEqual(["it-bulk-ok"]);
       expect(res.body.errors).toEqual([expect.objectContaining({ status: 404, code: "INSTANCE_NOT_FOUND", field: "[1]" })]);
     }
   });

@@ -80,6 +80,10 @@ export function fakeInstance(overrides: Partial<Instance> = {}): Instance {
     snapshot: null,
     template: null,
     branch: null,
+    checkpoint: null,
+    from_checkpoint: null,
+    template_autokill: null,
+    checkpoint_autokill: null,
     ...overrides,
   };
 }

@@ -27,13 +27,25 @@ describe("branch request rules", () => {
     expect(messagesOf({ branch_from: { name: "db" }, name: "db-2", tags: ["x"], tag_filters: ["*", "!secret*"], new_smbios_serial: "s1" })).toEqual([]);
   });
   it("refuses clone options without a source", () => {
-    expect(messagesOf({ image: "base", tag_filters: ["*"] })).toEqual(["Cannot specify 'tag_filters' without 'branch_from' or 'template'"]);
+    expect(messagesOf({ image: "base", tag_filters: ["*"] })).toEqual(["Cannot specify 'tag_filters' without 'branch_from', 'template' or 'checkpoint'"]);
+  });
+  it("loads a checkpoint with its own name, labels and clone options, and refuses what it inherits", () => {
+    expect(messagesOf({ checkpoint: { name: "cp" }, name: "n", tags: ["x"], tag_filters: ["*"], new_smbios_serial: "s1", timeout_s: 30 })).toEqual([]);
+    expect(messagesOf({ checkpoint: { name: "cp" }, image: "base", memory_mb: 256 })).toEqual([
+      "Cannot specify 'image' when creating an instance from a checkpoint",
+      "Cannot specify 'memory_mb' when creating an instance from a checkpoint",
+    ]);
+    expect(messagesOf({ checkpoint: { name: "cp" }, template: { name: "t" } })).toEqual(["Cannot specify 'template' when creating an instance from a checkpoint"]);
+    expect(messagesOf({ checkpoint: { name: "cp" }, branch_from: { name: "db" } })).toContain("Cannot specify 'branch_from' when creating an instance from a checkpoint");
+  });
+  it("refuses a wait for an instance that will not start", () => {
+    expect(messagesOf({ image: "base", autostart: false, timeout_s: 10 })).toEqual(["Cannot specify 'timeout_s' when 'autostart' is false: there is no start to wait for"]);
   });
   it("refuses a multicast MAC", () => {
     expect(messagesOf({ branch_from: { name: "db" }, new_mac_addresses: { eth0: "01:00:00:00:00:01" } })[0]).toMatch(/Invalid MAC address '01:00:00:00:00:01'/);
   });
   it("requires a source of some kind", () => {
-    expect(messagesOf({ name: "x" })).toEqual(["Missing 'image': set 'image', 'template' or 'branch_from'"]);
+    expect(messagesOf({ name: "x" })).toEqual(["Missing 'image': set 'image', 'template', 'branch_from' or 'checkpoint'"]);
   });
 });
 

@@ -80,7 +80,9 @@ describe("SDK client: requests", () => {
       .route("PUT", "/v1/instances/:id/stop", one)
       .route("PUT", "/v1/instances/:id/suspend", one)
       .route("GET", "/v1/instances/:id/wait", one)
-      .route("GET", "/v1/instances/:id/log", { body: envelope("logs", [{ uuid: fakeInstance().uuid, name: "web", output: "boot", offset: 0, next_offset: 4, available: 4 }]) });
+      .route("GET", "/v1/instances/:id/log", {
+        body: envelope("instances", [{ uuid: fakeInstance().uuid, name: "web", output: Buffer.from("boot").toString("base64"), available: { start: 0, end: 9 }, range: { start: 0, end: 4 }, state: "running" }]),
+      });
     await client.instances.create({ image: "base", name: "web", tags: ["t"] });
     await client.instances.branch("web", { name: "web-2" });
     await client.instances.branch("0b3f2a53-8a5e-4c8e-9b7f-0a1b2c3d4e5f");
@@ -96,7 +98,7 @@ describe("SDK client: requests", () => {
     // @ts-expect-error tags `set` needs an array
     void (() => client.instances.update("web", { prop: "tags", op: "set", value: "x" }));
     expect(deleted?.name).toBe("web");
-    expect(log.output).toBe("boot");
+    expect(log).toMatchObject({ output: "boot", offset: 0, next_offset: 4, available: 9, state: "running" });
     expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       "POST /v1/instances",
       "POST /v1/instances",
@@ -120,24 +122,106 @@ describe("SDK client: requests", () => {
     expect(api.requests[0]?.headers["content-type"]).toBe("application/json");
   });
 
+  it("maps the bulk, history and metrics instance methods to their endpoints", async () => {
+    const items = () => ({ body: envelope("instances", [{ status: "success", ...fakeInstance() }, { status: "error", name: "gone", message: "Instance 'gone' not found", error: 404 }], { status: "partial_success", errors: [{ status: 404, code: "INSTANCE_NOT_FOUND", message: "Instance 'gone' not found", field: "[1]" }] }) });
+    const metrics = { uuid: fakeInstance().uuid, name: "web", state: "running", rss_bytes: 1, pss_bytes: 1, cpu_time_ms: 2, boot_time_us: 3, net_time_us: 0, rx_bytes: 4, rx_packets: 1, tx_bytes: 5, tx_packets: 1, nconns: 0, nreqs: 0, nqueued: 0, ntotal: 0, disk_read_bytes: 0, disk_write_bytes: 0, volumes: [], sampled_at: "2026-01-01T00:00:00.000Z" };
+    api
+      .route("PUT", "/v1/instances/start", items)
+      .route("PUT", "/v1/instances/stop", items)
+      .route("PUT", "/v1/instances/suspend", items)
+      .route("PATCH", "/v1/instances", items)
+      .route("DELETE", "/v1/instances", items)
+      .route("GET", "/v1/instances/:id/history", { body: envelope("instances", [{ uuid: fakeInstance().uuid, name: "web", history: [], transitions: [{ at: "t", from: null, to: "stopped", reason: "created" }] }]) })
+      .route("GET", "/v1/instances/:id/metrics", { body: envelope("instances", [metrics]) })
+      .route("GET", "/v1/instances/metrics", { body: envelope("instances", [metrics]) });
+    const started = await client.instances.startMany(["web", { name: "gone" }]);
+    expect(started).toMatchObject({ status: "partial_success", errors: [{ code: "INSTANCE_NOT_FOUND", field: "[1]" }] });
+    expect(started.items.map((i) => i.name)).toEqual(["web"]);
+    await client.instances.stopMany([{ name: "web", force: true }]);
+    await client.instances.suspendMany(["web"]);
+    await client.instances.updateMany([{ name: "web", prop: "tags", op: "add", value: ["x"], id: "op-1" }]);
+    await client.instances.deleteMany(["web"]);
+    expect((await client.instances.history("web")).transitions).toEqual([{ at: "t", from: null, to: "stopped", reason: "created" }]);
+    expect((await client.instances.metrics("web")).cpu_time_ms).toBe(2);
+    await client.instances.metricsMany(["web", "0b3f2a53-8a5e-4c8e-9b7f-0a1b2c3d4e5f"]);
+    expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      "PUT /v1/instances/start",
+      "PUT /v1/instances/stop",
+      "PUT /v1/instances/suspend",
+      "PATCH /v1/instances",
+      "DELETE /v1/instances",
+      "GET /v1/instances/web/history",
+      "GET /v1/instances/web/metrics",
+      "GET /v1/instances/metrics?name=web&uuid=0b3f2a53-8a5e-4c8e-9b7f-0a1b2c3d4e5f",
+    ]);
+    expect(api.requests[0]?.json()).toEqual([{ name: "web" }, { name: "gone" }]);
+    expect(api.requests[1]?.json()).toEqual([{ name: "web", force: true }]);
+    expect(api.requests[3]?.json()).toEqual([{ name: "web", prop: "tags", op: "add", value: ["x"], id: "op-1" }]);
+  });
+
+  it("maps checkpoint methods to /v1/instances/checkpoints", async () => {
+    const cp = () => ({ body: envelope("instances", [fakeInstance({ state: "checkpoint", name: "cp" })]) });
+    api
+      .route("POST", "/v1/instances/checkpoints", cp)
+      .route("GET", "/v1/instances/checkpoints", cp)
+      .route("GET", "/v1/instances/checkpoints/:id", cp)
+      .route("PATCH", "/v1/instances/checkpoints/:id", cp)
+      .route("PATCH", "/v1/instances/checkpoints", cp)
+      .route("DELETE", "/v1/instances/checkpoints/:id", cp)
+      .route("DELETE", "/v1/instances/checkpoints", cp)
+      .route("GET", "/v1/instances/checkpoints/:id/history", { body: envelope("instances", [{ uuid: fakeInstance().uuid, name: "cp", history: [] }]) });
+    expect((await client.instances.checkpoints.create({ from: { name: "web" }, name: "cp", timeout_s: 30 })).state).toBe("checkpoint");
+    await client.instances.checkpoints.createMany([{ from: { name: "web" } }]);
+    await client.instances.checkpoints.list({ order: "desc", count: 2 });
+    await client.instances.checkpoints.get("cp");
+    await client.instances.checkpoints.update("cp", { prop: "autokill", op: "set", value: { time_ms: 60_000 } });
+    await client.instances.checkpoints.updateMany([{ name: "cp", prop: "delete_lock", op: "set", value: true }]);
+    await client.instances.checkpoints.history("cp");
+    expect((await client.instances.checkpoints.waitFor("cp")).state).toBe("checkpoint");
+    await client.instances.checkpoints.delete("cp");
+    await client.instances.checkpoints.deleteMany(["cp"]);
+    expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
+      "POST /v1/instances/checkpoints",
+      "POST /v1/instances/checkpoints",
+      "GET /v1/instances/checkpoints?order=desc&count=2",
+      "GET /v1/instances/checkpoints/cp",
+      "PATCH /v1/instances/checkpoints/cp",
+      "PATCH /v1/instances/checkpoints",
+      "GET /v1/instances/checkpoints/cp/history",
+      "GET /v1/instances/checkpoints/cp",
+      "DELETE /v1/instances/checkpoints/cp",
+      "DELETE /v1/instances/checkpoints",
+    ]);
+    expect(api.requests[0]?.json()).toEqual([{ from: { name: "web" }, name: "cp", timeout_s: 30 }]);
+  });
+
   it("maps instance template methods to /v1/instances/templates", async () => {
-    const one = () => ({ body: envelope("templates", [fakeInstance({ state: "template" })]) });
+    const one = () => ({ body: envelope("instances", [fakeInstance({ state: "template" })]) });
     api
       .route("POST", "/v1/instances/templates", one)
       .route("GET", "/v1/instances/templates", one)
       .route("GET", "/v1/instances/templates/:id", one)
-      .route("DELETE", "/v1/instances/templates/:id", one);
+      .route("PATCH", "/v1/instances/templates/:id", one)
+      .route("PATCH", "/v1/instances/templates", one)
+      .route("DELETE", "/v1/instances/templates/:id", one)
+      .route("DELETE", "/v1/instances/templates", one);
     expect((await client.instances.templates.create("golden")).state).toBe("template");
     await client.instances.templates.createMany(["a", { uuid: "0b3f2a53-8a5e-4c8e-9b7f-0a1b2c3d4e5f" }]);
     await client.instances.templates.list({ tags: ["g"] });
     await client.instances.templates.get("golden");
+    await client.instances.templates.update("golden", [{ prop: "tags", op: "add", value: "x" }]);
+    await client.instances.templates.updateMany([{ name: "golden", prop: "autokill", op: "set", value: { time_ms: 1000 } }]);
     await client.instances.templates.delete("golden");
+    await client.instances.templates.deleteMany(["golden"]);
     expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       "POST /v1/instances/templates",
       "POST /v1/instances/templates",
       "GET /v1/instances/templates?tags=g",
       "GET /v1/instances/templates/golden",
+      "PATCH /v1/instances/templates/golden",
+      "PATCH /v1/instances/templates",
       "DELETE /v1/instances/templates/golden",
+      "DELETE /v1/instances/templates",
     ]);
     expect(api.requests[0]?.json()).toEqual({ name: "golden" });
     expect(api.requests[1]?.json()).toEqual([{ name: "a" }, { uuid: "0b3f2a53-8a5e-4c8e-9b7f-0a1b2c3d4e5f" }]);
@@ -145,8 +229,15 @@ describe("SDK client: requests", () => {
 
   it("maps every volume and volume template method to its endpoint", async () => {
     const vol = () => ({ body: envelope("volumes", [fakeVolume()]) });
-    const tpl = () => ({ body: envelope("templates", [fakeVolume({ state: "template" })]) });
+    const tpl = () => ({ body: envelope("volumes", [fakeVolume({ state: "template" })]) });
     api
+      .route("PUT", "/v1/volumes/attach", vol)
+      .route("PUT", "/v1/volumes/detach", vol)
+      .route("PATCH", "/v1/volumes", vol)
+      .route("DELETE", "/v1/volumes", vol)
+      .route("POST", "/v1/volumes/:id/clone", { status: 201, body: envelope("volumes", [{ status: "success", uuid: fakeVolume().uuid, name: "c2", state: "pending" }]) })
+      .route("PATCH", "/v1/volumes/templates", tpl)
+      .route("DELETE", "/v1/volumes/templates", tpl)
       .route("POST", "/v1/volumes", vol)
       .route("PATCH", "/v1/volumes/:id", vol)
       .route("DELETE", "/v1/volumes/:id", vol)
@@ -171,6 +262,13 @@ describe("SDK client: requests", () => {
     await client.volumes.templates.get("data-t");
     await client.volumes.templates.update("data-t", [{ prop: "delete_lock", op: "set", value: true }]);
     await client.volumes.templates.delete("data-t");
+    expect(await client.volumes.cloneFrom("data", { vol_name: "c2" })).toMatchObject({ name: "c2", state: "pending" });
+    await client.volumes.attachMany([{ name: "data", attach_to: { name: "web" }, at: "/mnt" }]);
+    await client.volumes.detachMany([{ name: "data" }]);
+    await client.volumes.updateMany([{ name: "data", prop: "tags", op: "set", value: ["a"] }]);
+    await client.volumes.deleteMany(["data"]);
+    await client.volumes.templates.updateMany([{ name: "data-t", prop: "tags", op: "set", value: ["a"] }]);
+    await client.volumes.templates.deleteMany(["data-t"]);
     expect(clone).toEqual(expect.objectContaining({ name: "c1", state: "pending" }));
     expect(api.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
       "POST /v1/volumes",
@@ -186,6 +284,13 @@ describe("SDK client: requests", () => {
       "GET /v1/volumes/templates/data-t",
       "PATCH /v1/volumes/templates/data-t",
       "DELETE /v1/volumes/templates/data-t",
+      "POST /v1/volumes/data/clone",
+      "PUT /v1/volumes/attach",
+      "PUT /v1/volumes/detach",
+      "PATCH /v1/volumes",
+      "DELETE /v1/volumes",
+      "PATCH /v1/volumes/templates",
+      "DELETE /v1/volumes/templates",
     ]);
     expect(api.requests[2]?.json()).toEqual({ attach_to: { name: "web" }, at: "/mnt", readonly: true });
     expect(api.requests[3]?.json()).toEqual({});
@@ -204,7 +309,7 @@ describe("SDK client: requests", () => {
     const partial = await client.volumes.cloneMany([{ name: "a" }, { name: "x" }]);
     expect(partial).toEqual({ status: "partial_success", items: [good], errors: [missing] });
     await expect(client.volumes.cloneMany([{ name: "x" }])).rejects.toMatchObject({ name: "NotFoundError", message: "Volume 'x' not found" });
-    api.route("POST", "/v1/volumes/templates", { status: 201, body: envelope("templates", [fakeVolume({ state: "template" })]) });
+    api.route("POST", "/v1/volumes/templates", { status: 201, body: envelope("volumes", [fakeVolume({ state: "template" })]) });
     expect(await client.volumes.templates.createMany(["a"])).toMatchObject({ status: "success", errors: [] });
   });
 
@@ -302,13 +407,13 @@ describe("SDK client: iterators", () => {
     api
       .route("GET", "/v1/instances", { body: envelope("instances", [fakeInstance({ name: "a" }), fakeInstance({ name: "b" })]) })
       .route("GET", "/v1/volumes", { body: envelope("volumes", [fakeVolume({ name: "v" })]) })
-      .route("GET", "/v1/volumes/templates", { body: envelope("templates", []) });
+      .route("GET", "/v1/volumes/templates", { body: envelope("volumes", []) });
     const iterator = client.instances.iterate({ tags: ["x"] });
     expect(api.requests).toHaveLength(0);
     const names: string[] = [];
     for await (const i of iterator) names.push(i.name);
     expect(names).toEqual(["a", "b"]);
-    expect(api.requests[0]?.url).toBe("/v1/instances?tags=x");
+    expect(api.requests[0]?.url).toBe("/v1/instances?tags=x&count=101");
     const volumes: string[] = [];
     for await (const v of client.volumes.iterate()) volumes.push(v.name);
     expect(volumes).toEqual(["v"]);

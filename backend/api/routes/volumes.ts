@@ -5,6 +5,7 @@
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsync } from "fastify";
 import {
+  ListQuerySchema,
   VolumeAttachRequestSchema,
   VolumeCloneRequestSchema,
   VolumeCreateRequestSchema,
@@ -12,15 +13,14 @@ import {
   VolumePatchRequestSchema,
   VolumeTemplateRequestSchema,
 } from "vmbranch/sdk";
-import { z } from "zod";
 import { ApiError } from "../../core/errors";
-import { parseTagFilter } from "../../core/lookup";
+import { applyListQuery, brief } from "../../core/listing";
 import type { Core } from "../../core/service";
 import { bulk, ok } from "../envelope";
+import { itemsReply } from "../items";
 import { parse } from "../validate";
 
 type IdParams = { id: string };
-const ListQuerySchema = z.object({ tags: z.string().optional() }).passthrough();
 
 /** Volume and volume template routes. */
 export function volumeRoutes(core: Core): FastifyPluginAsync {
@@ -32,7 +32,11 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
       reply.code(201);
       return ok("volumes", [await V.create(body)], req.id, req.startedNs);
     });
-    app.get("/volumes", async (req) => ok("volumes", V.list(parseTagFilter(parse(ListQuerySchema, req.query).tags)), req.id, req.startedNs));
+    app.get("/volumes", async (req, reply) => {
+      const q = parse(ListQuerySchema, req.query);
+      const results = applyListQuery(core.ctx.store.volumes.select("state != 'template'"), q, (id) => new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`));
+      return itemsReply(reply, "volumes", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(V.view(rec), q.details));
+    });
 
     app.post("/volumes/clone", async (req, reply) => {
       const items = parse(VolumeCloneRequestSchema, req.body ?? {});
@@ -48,18 +52,21 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     app.post("/volumes/templates", async (req, reply) => {
       const items = parse(VolumeTemplateRequestSchema, req.body ?? {});
       const results = await core.clones.createTemplates(items);
-      const out = bulk("templates", results, req.id, req.startedNs);
+      const out = bulk("volumes", results, req.id, req.startedNs);
       reply.code(out.status === "error" ? results[0]!.error!.status : 201);
       return out;
     });
-    app.get("/volumes/templates", async (req) =>
-      ok("templates", core.clones.listTemplates(parseTagFilter(parse(ListQuerySchema, req.query).tags)), req.id, req.startedNs),
-    );
-    app.get<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("templates", [core.clones.getTemplate(req.params.id)], req.id, req.startedNs));
+    app.get("/volumes/templates", async (req, reply) => {
+      const q = parse(ListQuerySchema, req.query);
+      const all = core.ctx.store.volumes.select("state = 'template'");
+      const results = applyListQuery(all, q, (id) => new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`));
+      return itemsReply(reply, "volumes", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(V.view(rec), q.details));
+    });
+    app.get<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("volumes", [core.clones.getTemplate(req.params.id)], req.id, req.startedNs));
     app.patch<{ Params: IdParams }>("/volumes/templates/:id", async (req) =>
-      ok("templates", [await V.patch(req.params.id, parse(VolumePatchRequestSchema, req.body), true)], req.id, req.startedNs),
+      ok("volumes", [await V.patch(req.params.id, parse(VolumePatchRequestSchema, req.body), true)], req.id, req.startedNs),
     );
-    app.delete<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("templates", [await V.delete(req.params.id, true)], req.id, req.startedNs));
+    app.delete<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("volumes", [await V.delete(req.params.id, true)], req.id, req.startedNs));
 
     app.get<{ Params: IdParams }>("/volumes/:id", async (req) => ok("volumes", [V.get(req.params.id)], req.id, req.startedNs));
     app.patch<{ Params: IdParams }>("/volumes/:id", async (req) =>

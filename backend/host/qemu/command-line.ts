@@ -12,7 +12,7 @@
  * root ports 2.99 s. We need no PCIe-only feature, so pc wins on both counts.
  */
 import { GUEST_CONFIG_FW_CFG_NAME } from "../images/guest-protocol";
-import { assignPciSlots, diskBlockdev, diskDevice, hostfwdRule, NETDEV_ID, nicDevice, RAM_BACKEND_ID, rngDevice, shareDevice, shareNames } from "./vm-devices";
+import { assignPciSlots, diskBlockdev, diskDevice, hostfwdRule, NETDEV_ID, nicDevice, RAM_BACKEND_ID, rngDevice, shareDevice, shareNames, trafficDumpObjects } from "./vm-devices";
 import type { VmPaths } from "./vm-paths";
 import { DEFAULT_TCG_TB_SIZE_MB, validateVmSpec, type MemoryBackendSpec, type VmSpec } from "./vm-spec";
 
@@ -75,6 +75,7 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
     const fwds = spec.nic.forwards.map((f) => `,hostfwd=${hostfwdRule(f)}`).join("");
     add("-netdev", `user,id=${NETDEV_ID}${fwds}`);
     add("-device", JSON.stringify(nicDevice(spec.nic)));
+    for (const o of spec.nic.trafficDumps ? trafficDumpObjects(spec.nic.trafficDumps) : []) add("-object", JSON.stringify(o));
   }
 
   const slots = assignPciSlots(spec);

@@ -115,6 +115,23 @@ export function rngDevice(): DeviceAddOptions {
   return { driver: "virtio-rng-pci", id: "rng0", bus: ROOT_BUS, addr: pciAddr(RNG_PCI_SLOT) };
 }
 
+/**
+ * Bytes of each frame QEMU's traffic dumps keep: enough for the IPv4 and TCP headers (the host
+ * counts inbound connections by their SYNs); each record also carries the frame's full length.
+ */
+export const TRAFFIC_SNAP_BYTES = 64;
+
+/**
+ * The `-object` JSON of the NIC's traffic dumps. A netfilter's `tx` queue carries what the netdev
+ * sends (frames into the guest), its `rx` queue what the netdev receives (frames from the guest).
+ */
+export function trafficDumpObjects(dumps: { toGuest: string; fromGuest: string }): Record<string, unknown>[] {
+  return [
+    { "qom-type": "filter-dump", id: "traffic-in", netdev: NETDEV_ID, queue: "tx", file: dumps.toGuest, maxlen: TRAFFIC_SNAP_BYTES },
+    { "qom-type": "filter-dump", id: "traffic-out", netdev: NETDEV_ID, queue: "rx", file: dumps.fromGuest, maxlen: TRAFFIC_SNAP_BYTES },
+  ];
+}
+
 /** A forward in `hostfwd` syntax (`tcp:127.0.0.1:8080-:80`), for `-netdev` and HMP `hostfwd_add`. */
 export function hostfwdRule(f: { protocol: "tcp" | "udp"; hostPort: number; guestPort: number; hostAddress?: string }): string {
   return `${f.protocol}:${f.hostAddress ?? "127.0.0.1"}:${f.hostPort}-:${f.guestPort}`;

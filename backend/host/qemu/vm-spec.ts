@@ -58,6 +58,11 @@ export interface ForwardSpec {
 export interface NicSpec {
   mac: string;
   forwards: ForwardSpec[];
+  /**
+   * Files QEMU records the NIC's traffic in (frame headers only) for the host's counters: frames
+   * into the guest and out of it. Absent: not recorded (loaders, old launch specs).
+   */
+  trafficDumps?: { toGuest: string; fromGuest: string };
 }
 
 /** Everything that decides the QEMU command line of one VM. */
@@ -158,6 +163,10 @@ export function validateVmSpec(spec: VmSpec): void {
     if (!MAC.test(spec.nic.mac)) fail(`nic mac is not a MAC address: '${spec.nic.mac}'`);
     // Bit 0 of the first octet marks multicast; a NIC needs a unicast address.
     if (parseInt(spec.nic.mac.slice(0, 2), 16) & 1) fail(`nic mac must be unicast: '${spec.nic.mac}'`);
+    if (spec.nic.trafficDumps) {
+      checkPath("nic trafficDumps.toGuest", spec.nic.trafficDumps.toGuest);
+      checkPath("nic trafficDumps.fromGuest", spec.nic.trafficDumps.fromGuest);
+    }
     const seen = new Set<string>();
     for (const f of spec.nic.forwards) {
       if (f.protocol !== "tcp" && f.protocol !== "udp") fail(`forward protocol must be tcp or udp, got '${String(f.protocol)}'`);

@@ -8,7 +8,10 @@ import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
 import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
 import type { VmExitInfo, VmProcess } from "../qemu/vm-process";
 import type { QmpEvent } from "../qemu/qmp/monitor";
-import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec } from "../vm-driver";
+import { readProcessStats } from "../metrics/process-stats";
+import { establishedConnections } from "../metrics/tcp-connections";
+import { readTraffic, trafficFiles } from "../metrics/traffic-counter";
+import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec, VmStats } from "../vm-driver";
 import { startLoader } from "./loader";
 import { captured, completed, waitMigration } from "./migration";
 import { digHoles } from "./ram-files";
@@ -251,6 +254,32 @@ export class QemuHandle implements VmHandle {
     // QEMU's events time the pause exactly; our own round trips only bound it from above.
     const measured = pause.ms();
     return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt, completed: done };
+  }
+
+  async stats(hostPorts: readonly number[]): Promise<VmStats> {
+    const runId = `${this.pid}-${this.launchedAt}`;
+    const dumps = trafficFiles(this.spec.runDir);
+    const [proc, blocks, into, out, open] = await Promise.all([
+      readProcessStats(this.pid),
+      this.proc.qmp.queryBlockstats(),
+      readTraffic(dumps.toGuest, runId),
+      readTraffic(dumps.fromGuest, runId),
+      establishedConnections(hostPorts),
+    ]);
+    const disks = this.spec.disks.map((d) => {
+      const dev = diskNames(d.id).deviceId;
+      const b = blocks.find((x) => x.qdev === dev || x.qdev?.startsWith(`/machine/peripheral/${dev}/`));
+      const st = b?.stats ?? { rd_bytes: 0, wr_bytes: 0, rd_operations: 0, wr_operations: 0 };
+      return { diskId: d.id, readBytes: st.rd_bytes, writeBytes: st.wr_bytes, readOps: st.rd_operations, writeOps: st.wr_operations };
+    });
+    return {
+      ...proc,
+      disks,
+      net: {
+        inFrames: into.frames, inBytes: into.bytes, outFrames: out.frames, outBytes: out.bytes,
+        inboundConnectionsOpened: into.syns, inboundConnectionsOpen: open,
+      },
+    };
   }
 
   async saveAndQuit(files: SnapshotFiles): Promise<void> {

@@ -3,6 +3,7 @@
  * slots follow attachment positions, so a branch or restore has exactly its source's layout
  * (migration requires identical devices).
  */
+import { trafficFiles } from "../metrics/traffic-counter";
 import type { VmLaunchSpec } from "../vm-driver";
 import { DEFAULT_TCG_TB_SIZE_MB, FIRST_FREE_PCI_SLOT, type MemoryBackendSpec, type VmSpec } from "../qemu/vm-spec";
 
@@ -55,7 +56,12 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, uuid = spec.uuid):
     disks,
     shares: spec.shares.map((s) => ({ id: s.id, path: s.hostPath, tag: s.tag, readonly: s.readonly, pciSlot: slotOf(positionOf(s.id)) })),
     // A loader must not bind the source's host ports; forwards are not part of the device state.
-    nic: { mac: spec.mac, forwards: mode.kind === "loader" ? [] : spec.forwards.map((f) => ({ protocol: f.protocol, hostPort: f.hostPort, guestPort: f.guestPort })) },
+    nic: {
+      mac: spec.mac,
+      forwards: mode.kind === "loader" ? [] : spec.forwards.map((f) => ({ protocol: f.protocol, hostPort: f.hostPort, guestPort: f.guestPort })),
+      // A loader never runs the guest: nothing to count.
+      ...(mode.kind === "loader" ? {} : { trafficDumps: trafficFiles(spec.runDir) }),
+    },
     incoming: mode.kind === "boot" ? "none" : "defer",
     startPaused: mode.kind !== "boot",
   };

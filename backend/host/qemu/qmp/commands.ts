@@ -10,6 +10,7 @@ import type {
   BlockdevOptions,
   BlockInfo,
   BlockJobInfo,
+  BlockStats,
   BlockStreamOptions,
   DeviceAddOptions,
   MigrationCapability,
@@ -164,6 +165,11 @@ export class QmpCommands {
   /** `query-block`: guest-visible block backends and what is inserted in them. */
   queryBlock(o?: QmpCallOptions): Promise<BlockInfo[]> {
     return this.monitor.execute("query-block", undefined, o);
+  }
+
+  /** `query-blockstats`: I/O counters of every guest-visible block device. */
+  queryBlockstats(o?: QmpCallOptions): Promise<BlockStats[]> {
+    return this.monitor.execute("query-blockstats", { "query-nodes": false }, o);
   }
 
   /**

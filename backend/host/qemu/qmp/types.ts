@@ -223,6 +223,14 @@ export interface BlockInfo {
   removable: boolean;
 }
 
+/** One entry of `query-blockstats` (QAPI BlockStats, subset): counters of a device since QEMU started. */
+export interface BlockStats {
+  device?: string;
+  qdev?: string;
+  "node-name"?: string;
+  stats: { rd_bytes: number; wr_bytes: number; rd_operations: number; wr_operations: number };
+}
+
 /** Arguments of `device_add`: a driver, an id, and the driver's own properties. */
 export interface DeviceAddOptions {
   driver: string;
