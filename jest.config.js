@@ -25,5 +25,11 @@ module.exports = {
     layer("provider", { slowTestThreshold: 60, setupFilesAfterEnv: [engineRejections] }),
     layer("e2e", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
     layer("examples", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
+    // Unikraft Cloud's official SDK drives `vmbranch serve`; it ships as ES modules, so it is compiled like our sources.
+    layer("ukc", {
+      slowTestThreshold: 120,
+      transform: { "^.+\\.[tj]sx?$": transform["^.+\\.tsx?$"] },
+      transformIgnorePatterns: ["/node_modules/(?!@unikraft/)"],
+    }),
   ],
 };

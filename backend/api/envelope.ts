@@ -5,12 +5,20 @@
 import type { ApiErrorItem } from "vmbranch/sdk";
 import { ApiError } from "../core/errors";
 
-/** A success envelope carrying `items` under `kind` (always an array, even for one object). */
+/** An item of a success answer: `status: "success"` first, unless the item says otherwise. */
+function succeeded<T>(item: T): T {
+  return typeof item === "object" && item !== null && !("status" in item) ? ({ status: "success", ...item } as T) : item;
+}
+
+/**
+ * A success envelope carrying `items` under `kind` (always an array, even for one object). Each
+ * item says `status: "success"` too, as every per-item answer of Unikraft Cloud does.
+ */
 export function ok<T>(kind: string, items: T[], requestId: string, startedNs: bigint, message?: string) {
   return {
     status: "success" as const,
     ...(message ? { message } : {}),
-    data: { [kind]: items },
+    data: { [kind]: items.map(succeeded) },
     request_id: requestId,
     op_time_us: Number((process.hrtime.bigint() - startedNs) / 1000n),
   };
@@ -29,7 +37,7 @@ export function bulk<T, U = T>(
   failed?: (e: ApiError, index: number) => U,
 ) {
   const errors: ApiErrorItem[] = results.flatMap((r, i) => (r.ok ? [] : [{ ...item(r.error!), field: `[${i}]` }]));
-  const good = results.flatMap((r, i) => (r.ok ? [present(r.value!)] : failed ? [failed(r.error!, i)] : []));
+  const good = results.flatMap((r, i) => (r.ok ? [succeeded(present(r.value!))] : failed ? [failed(r.error!, i)] : []));
   const status = errors.length === 0 ? "success" : errors.length === results.length ? "error" : "partial_success";
   return {
     status,

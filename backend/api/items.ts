@@ -88,7 +88,7 @@ export function itemsReply<T>(
   results: BulkItem<T>[],
   req: { id: string; startedNs: bigint },
   okStatus = 200,
-  present: (v: T) => unknown = (v) => ({ status: "success", ...(v as object) }),
+  present: (v: T) => unknown = (v) => v,
 ) {
   const out = bulk(kind, results, req.id, req.startedNs, present, (e, i) => ({
     status: "error", ...results[i]!.ref, message: e.message, error: e.status,

@@ -11,7 +11,7 @@ import type { Store } from "../store/store";
 
 /** Why a transition happened, in words, from what the store captured with it. */
 export function transitionReason(t: TransitionRecord): string {
-  if (t.fromState === null) return t.toState === "checkpoint" || t.toState === "starting" ? "created" : `created ${t.toState}`;
+  if (t.fromState === null) return "created";
   switch (t.toState) {
     case "starting":
       return t.fromState === "standby" ? "resuming from its memory snapshot" : "starting";

@@ -227,7 +227,10 @@ export class Instances {
   /** Metrics of several instances (all when `instances` is empty). */
   async metricsMany(instances: readonly InstanceRef[] = [], options?: RequestOptions): Promise<InstanceMetrics[]> {
     const search = new URLSearchParams();
-    for (const r of instances.map(toRef)) r.uuid !== undefined ? search.append("uuid", r.uuid) : search.append("name", r.name!);
+    for (const r of instances.map(toRef)) {
+      if (r.uuid !== undefined) search.append("uuid", r.uuid);
+      else search.append("name", r.name!);
+    }
     const q = search.toString();
     return callMany<InstanceMetrics>(this.transport, { method: "GET", path: `/v1/instances/metrics${q ? `?${q}` : ""}`, schema: InstanceMetricsEnvelopeSchema, options }, "instances");
   }

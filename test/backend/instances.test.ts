@@ -350,7 +350,7 @@ describe("lifecycle answers that need no VM", () => {
   it("has an empty log before its first start", async () => {
     const res = await raw(backend(), "GET", "/v1/instances/lc/log");
     expect(res.status).toBe(200);
-    expect(res.body.data.instances).toEqual([{ uuid: expect.any(String), name: "lc", output: "", available: { start: 0, end: 0 }, range: { start: 0, end: 0 }, state: "stopped" }]);
+    expect(res.body.data.instances).toEqual([{ status: "success", uuid: expect.any(String), name: "lc", output: "", available: { start: 0, end: 0 }, range: { start: 0, end: 0 }, state: "stopped" }]);
   });
 
   it("refuses unknown stop options", async () => {

@@ -14,6 +14,8 @@ import type { z } from "zod";
 import {
   ErrorEnvelopeSchema,
   HealthSchema,
+  InstanceHistoryEnvelopeSchema,
+  InstanceMetricsEnvelopeSchema,
   InstanceLogEnvelopeSchema,
   InstancesEnvelopeSchema,
   InstanceTemplatesEnvelopeSchema,
@@ -106,6 +108,9 @@ export async function call(b: TestBackend, method: string, path: string, body?: 
 
 /** Wire schemas by path prefix, so callers need not name them for the common endpoints. */
 export function schemaFor(path: string): z.ZodType | undefined {
+  const p = path.split("?")[0]!;
+  if (/^\/v1\/instances\/(.+\/)?history$/.test(p)) return InstanceHistoryEnvelopeSchema;
+  if (/^\/v1\/instances\/(.+\/)?metrics$/.test(p)) return InstanceMetricsEnvelopeSchema;
   if (path.startsWith("/v1/instances/templates")) return InstanceTemplatesEnvelopeSchema;
   if (path.startsWith("/v1/volumes/templates")) return VolumeTemplatesEnvelopeSchema;
   if (/^\/v1\/instances\/[^/]+\/log/.test(path)) return InstanceLogEnvelopeSchema;

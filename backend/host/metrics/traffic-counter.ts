@@ -15,6 +15,8 @@ const run = promisify(execFile);
 
 /** pcap's file header; records follow. */
 const PCAP_HEADER = 24;
+/** pcap's magic numbers as QEMU writes them (microsecond resolution; either byte order). */
+const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1];
 /** Record header: seconds, microseconds, captured length, frame length (host byte order: little endian here). */
 const RECORD_HEADER = 16;
 /** Read at most this much per pass, so a long-unread dump is not loaded at once. */
@@ -92,6 +94,13 @@ async function advance(file: string, runId: string): Promise<TrafficTotals> {
   const fh = await open(file, "r").catch(() => null);
   if (!fh) return { frames: state.frames, bytes: state.bytes, syns: state.syns };
   try {
+    if (!saved || saved.runId !== runId) {
+      // A dump whose start was punched out was counted before by a state that is gone: its
+      // records can no longer be found from the start, so counting starts again from its end.
+      const magic = Buffer.alloc(4);
+      await fh.read(magic, 0, 4, 0);
+      if (!PCAP_MAGICS.includes(magic.readUInt32LE(0))) state.offset = Math.max(PCAP_HEADER, (await fh.stat()).size);
+    }
     for (;;) {
       const size = (await fh.stat()).size;
       if (size <= state.offset) break;
