@@ -20,7 +20,7 @@ export interface InstanceCheckResult {
 
 const STATES = ["running", "stopped", "standby"] as const;
 const KNOWN_INPUTS = [
-  "name", "namePrefix", "autoNamed", "image", "template", "branchFrom", "memoryMb", "vcpus", "args", "env", "volumes", "ports",
+  "name", "namePrefix", "autoNamed", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports",
   "tags", "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit",
 ];
 
@@ -67,8 +67,8 @@ function readinessFailures(raw: Record<string, unknown>): CheckFailure[] {
     out.push({ property: "readiness.guestPort", reason: "'readiness.guestPort' must be a port number between 1 and 65535" });
   if (r.path !== undefined && !isUnknown(r.path) && !(typeof r.path === "string" && r.path.startsWith("/")))
     out.push({ property: "readiness.path", reason: "'readiness.path' must start with '/'" });
-  // A branch or template instance publishes its source's ports, which are not known here.
-  const derived = raw.branchFrom !== undefined || raw.template !== undefined;
+  // A branch, template or checkpoint instance publishes its source's ports, which are not known here.
+  const derived = raw.branchFrom !== undefined || raw.template !== undefined || raw.checkpoint !== undefined;
   const ports = raw.ports;
   if (out.length === 0 && !isUnknown(port) && !derived && !isUnknown(ports)) {
     const published = Array.isArray(ports) && ports.some((p) => isRecord(p) && (p.guestPort === port || isUnknown(p.guestPort)) && p.protocol !== "udp");

@@ -22,7 +22,7 @@ import { nameIsFixed } from "./naming";
 import { containsUnknown, isUnknown, jsonEqual } from "./values";
 
 /** Inputs whose change replaces the instance (DESIGN.md §4; hostname too: the API cannot change it). */
-export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname"] as const;
+export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname"] as const;
 /** Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance instead. */
 export const INSTANCE_UPDATE_FIELDS = ["tags", "annotations", "deleteLock", "state", "volumes", "ports"] as const;
 

@@ -45,6 +45,8 @@ export interface InstanceInputs extends NamingInputs {
   image?: string;
   template?: string;
   branchFrom?: string;
+  /** Checkpoint (name or uuid) to load. */
+  checkpoint?: string;
   memoryMb?: number;
   vcpus?: number;
   args?: string[];
@@ -89,6 +91,7 @@ export interface InstanceOutputs {
   image: string;
   template: string | null;
   branchFrom: string | null;
+  checkpoint: string | null;
   memoryMb: number;
   vcpus: number;
   args: string[];
@@ -145,9 +148,9 @@ export interface NormalPort {
   protocol: "tcp" | "udp";
 }
 
-/** True when the instance copies its configuration from a source (a branch or a template instance). */
-export function isDerived(i: Pick<InstanceInputs, "branchFrom" | "template">): boolean {
-  return i.branchFrom !== undefined || i.template !== undefined;
+/** True when the instance copies its configuration from a source (a branch, a template or a checkpoint instance). */
+export function isDerived(i: Pick<InstanceInputs, "branchFrom" | "template" | "checkpoint">): boolean {
+  return i.branchFrom !== undefined || i.template !== undefined || i.checkpoint !== undefined;
 }
 
 /** The state the program asks for: `running` unless said otherwise (`stopped` for a run-to-exit job). */

@@ -32,6 +32,7 @@ export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutp
     image: i.image ?? inst.image,
     template: i.template ?? inst.template?.name ?? null,
     branchFrom: orNull(i.branchFrom),
+    checkpoint: i.checkpoint ?? inst.from_checkpoint?.name ?? null,
     memoryMb: i.memoryMb ?? inst.memory_mb,
     vcpus: i.vcpus ?? inst.vcpus,
     args: i.args ?? inst.args,
@@ -57,7 +58,7 @@ export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutp
  * that only change by replacement keep what was stored.
  */
 export function refreshInstanceOutputs(prev: InstanceOutputs, inst: Instance): InstanceOutputs {
-  const derived = prev.branchFrom !== null || inst.branch !== null || inst.template !== null;
+  const derived = prev.branchFrom !== null || inst.branch !== null || inst.template !== null || inst.from_checkpoint !== null;
   const tags = derived ? prev.tags.filter((t) => inst.tags.includes(t)) : inst.tags;
   const annotations: Record<string, string> = {};
   if (derived) {
@@ -156,6 +157,7 @@ export function upgradeInstanceOutputs(olds: Record<string, unknown>): InstanceO
     namePrefix: typeof olds.namePrefix === "string" ? olds.namePrefix : null,
     template: typeof olds.template === "string" ? olds.template : null,
     branchFrom: typeof olds.branchFrom === "string" ? olds.branchFrom : null,
+    checkpoint: typeof olds.checkpoint === "string" ? olds.checkpoint : null,
     volumes: list<NormalVolume>(olds.volumes),
     ports: list<NormalPort>(olds.ports),
     tags: list<string>(olds.tags),

@@ -64,6 +64,7 @@ export function instanceCreateRequest(inputs: InstanceInputs | Record<string, un
     image: i.image === undefined ? undefined : known(i.image, "unknown"),
     template: ref(i.template),
     branch_from: ref(i.branchFrom),
+    checkpoint: ref(i.checkpoint),
     memory_mb: i.memoryMb === undefined ? undefined : known(i.memoryMb, 128),
     vcpus: i.vcpus === undefined ? undefined : known(i.vcpus, 1),
     args: list(i.args, (v) => v),
@@ -130,7 +131,7 @@ export function inputPropertyOf(field: string): string {
   if (!m) return field;
   const head = m[1] as string;
   let rest = m[2] as string;
-  if (head === "template" || head === "branch_from") return camel(head);
+  if (head === "template" || head === "branch_from" || head === "checkpoint") return camel(head);
   if (head === "volumes") rest = rest.replace(/\.(name|uuid)$/, ".volume");
   return (TOP_LEVEL[head] ?? camel(head)) + rest.replace(/\.([a-z_]+)/g, (_, s: string) => `.${camel(s)}`);
 }

@@ -38,7 +38,7 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
       const branch = i.branchFrom !== undefined;
       // A branch cannot take volumes (check refuses them) and the API publishes its source's
       // ports: the ports the user gave are set once it exists (reconcile).
-      const request = instanceCreateRequest(i, { autostart: desiredState(i) !== "stopped" || i.waitForExit === true, omitPorts: branch || i.template !== undefined });
+      const request = instanceCreateRequest(i, { autostart: desiredState(i) !== "stopped" || i.waitForExit === true, omitPorts: branch || i.template !== undefined || i.checkpoint !== undefined });
       let inst: Instance;
       try {
         inst = await client.instances.create(request, { timeoutMs: deadline.remainingMs() });

@@ -40,7 +40,7 @@ export interface CloneOptionsArgs {
   newSmbiosSerial?: pulumi.Input<string>;
 }
 
-/** The arguments of an Instance. Set exactly one of `image`, `template` or `branchFrom`. */
+/** The arguments of an Instance. Set exactly one of `image`, `template`, `checkpoint` or `branchFrom`. */
 export interface InstanceArgs {
   /** API name; `<logical name>-<7 random hex>` when absent (stable across updates). Changing it replaces. */
   name?: pulumi.Input<string>;
@@ -50,6 +50,8 @@ export interface InstanceArgs {
   template?: pulumi.Input<string>;
   /** Instance (name or uuid, typically another Instance's `name`) to branch. Replaces on change. */
   branchFrom?: pulumi.Input<string>;
+  /** Checkpoint (name or uuid, typically a Checkpoint's `name`) to load: the guest continues from it. Replaces on change. */
+  checkpoint?: pulumi.Input<string>;
   memoryMb?: pulumi.Input<number>;
   vcpus?: pulumi.Input<number>;
   /** The guest's main process and its arguments. */
@@ -87,7 +89,7 @@ export const INSTANCE_COMPUTED_OUTPUTS = [
   "smbiosSerial", "branchedFrom", "branchedFromUuid", "branchPhase", "sourcePauseMs", "snapshotAt", "snapshotMs", "restoreMs", "bootTimeMs",
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
-  "name", "image", "template", "branchFrom", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
+  "name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
   "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit",
 ] as const;
 
@@ -97,6 +99,7 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly image: pulumi.Output<string>;
   declare readonly template: pulumi.Output<string | null>;
   declare readonly branchFrom: pulumi.Output<string | null>;
+  declare readonly checkpoint: pulumi.Output<string | null>;
   declare readonly memoryMb: pulumi.Output<number>;
   declare readonly vcpus: pulumi.Output<number>;
   declare readonly args: pulumi.Output<string[]>;

@@ -94,6 +94,10 @@ describe("checkpoints of stopped instances", () => {
 
   it("keeps checkpoints when their source goes; a delete lock keeps a checkpoint until unset", async () => {
     await api(backend(), "DELETE", "/v1/instances/src");
+    // Its frozen volume layers stay with the checkpoint: it still loads.
+    const later = await createInstance({ checkpoint: { name: "cp1" }, name: "l-later", image: undefined });
+    expect(later.volumes).toEqual([expect.objectContaining({ at: "/data", inline: true })]);
+    await api(backend(), "DELETE", "/v1/instances/l-later");
     await api(backend(), "PATCH", "/v1/instances/checkpoints/cp1", [{ prop: "delete_lock", op: "set", value: true }]);
     expectError(await raw(backend(), "DELETE", "/v1/instances/checkpoints/cp1"), 409, "DELETE_LOCKED", "Checkpoint 'cp1' has a delete lock; unset it with PATCH delete_lock first");
     const res = await raw(backend(), "PATCH", "/v1/instances/checkpoints", { body: [{ name: "cp1", prop: "delete_lock", op: "set", value: false, id: "u" }, { name: "cp1", prop: "size_mb", op: "set", value: 1 }] });

@@ -1,0 +1,156 @@
+/**
+ * The Checkpoint resource provider: a named restore point captured from an instance (its memory
+ * when it runs or is in standby, and its block volumes), from which Instances load with their
+ * `checkpoint` input. Created once — a checkpoint records one instant — so the source and the
+ * name replace it; tags, delete lock and the delete-on-idle policy change in place. `create`
+ * answers once the capture is complete, so instances that load it can follow at once. Loaded at
+ * run time through `require("vmbranch/provider/impl/checkpoint")`.
+ */
+import { CheckpointCreateItemSchema, type CheckpointCreateItem, type Instance, type TemplatePatchOp } from "vmbranch/sdk";
+import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { withClient } from "./connection";
+import { failure, isNotFound } from "./errors";
+import type { DiffAnswer } from "./instance-diff";
+import { toRef } from "./instance-request";
+import { resolveName } from "./naming";
+import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { isUnknown, jsonEqual, plain } from "./values";
+import { diffByTable, knownOr, knownTags, propertyOf, resolveVolumeInputs, type VolumeBaseInputs } from "./volume-common";
+
+export { configure } from "./connection";
+
+/** Inputs of a Checkpoint. */
+export interface CheckpointInputs extends VolumeBaseInputs {
+  /** Name or uuid of the instance to capture. */
+  sourceInstance?: string;
+  /** Delete the checkpoint this long after its last load (0 or unset: never). */
+  autokillMs?: number;
+}
+
+/** Version of the Checkpoint output layout. */
+export const CHECKPOINT_SCHEMA_VERSION = 1;
+/** Inputs whose change replaces the checkpoint (it captured one instant of one source). */
+export const CHECKPOINT_REPLACE_FIELDS = ["name", "sourceInstance"] as const;
+/** Inputs updated in place. */
+export const CHECKPOINT_UPDATE_FIELDS = ["tags", "deleteLock", "autokillMs"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceInstance", "tags", "deleteLock", "autokillMs", "timeouts"];
+const RENAMES: Record<string, string> = { from: "sourceInstance", delete_lock: "deleteLock", autokill: "autokillMs" };
+
+/** The `POST /v1/instances/checkpoints` item; unknown values become valid placeholders (check during preview). */
+export function checkpointRequest(i: Record<string, unknown>): CheckpointCreateItem {
+  const source = i.sourceInstance;
+  const autokill = knownOr<number>(i.autokillMs, 0);
+  const req: Record<string, unknown> = {
+    from: source === undefined ? undefined : isUnknown(source) ? { name: "unknown-during-preview" } : toRef(source as string),
+    name: knownOr(i.name, "unknown-during-preview"),
+    tags: knownTags(i.tags),
+    delete_lock: knownOr(i.deleteLock, false),
+    autokill: autokill === undefined ? undefined : { time_ms: autokill },
+  };
+  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
+  return req as CheckpointCreateItem;
+}
+
+/** `check`: auto-name, a source instance is required, and the API's verdict on the request. */
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: CheckpointInputs; failures: CheckFailure[] }> {
+  const old = olds ? resolveVolumeInputs<CheckpointInputs>(olds) : undefined;
+  const inputs = resolveName(old, resolveVolumeInputs<CheckpointInputs>(news));
+  const raw = inputs as unknown as Record<string, unknown>;
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  if (raw.sourceInstance === undefined) failures.push({ property: "sourceInstance", reason: "Missing 'sourceInstance': the name or uuid of the instance to capture" });
+  else failures.push(...schemaFailures(CheckpointCreateItemSchema, checkpointRequest(raw), (f) => propertyOf(f, RENAMES)));
+  return { inputs, failures: uniqueFailures(failures) };
+}
+
+/** `diff`: a new source or name replaces; tags, lock and policy update in place. */
+export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  const o = { ...olds, autokillMs: typeof olds.autokillMs === "number" ? olds.autokillMs : 0 };
+  const n = resolveVolumeInputs<Record<string, unknown>>(news);
+  if (n.autokillMs === undefined) n.autokillMs = 0;
+  return diffByTable(o, n, CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS);
+}
+
+/** Outputs from the server's checkpoint and the inputs. */
+export function checkpointOutputs(c: Instance, i: CheckpointInputs) {
+  return plain({
+    schemaVersion: CHECKPOINT_SCHEMA_VERSION,
+    name: c.name,
+    namePrefix: i.namePrefix ?? null,
+    autoNamed: i.autoNamed ?? false,
+    sourceInstance: i.sourceInstance ?? c.checkpoint?.source.name ?? null,
+    tags: c.tags,
+    deleteLock: c.delete_lock,
+    autokillMs: c.checkpoint_autokill?.time_ms ?? 0,
+    timeouts: i.timeouts ?? null,
+    uuid: c.uuid,
+    state: c.state,
+    hasMemory: c.checkpoint?.has_memory ?? false,
+    sourceInstanceUuid: c.checkpoint?.source.uuid ?? null,
+    sourceInstanceName: c.checkpoint?.source.name ?? null,
+    sourcePauseMs: c.checkpoint?.source_pause_ms ?? null,
+    createdAt: c.created_at,
+    readyAt: c.checkpoint?.ready_at ?? null,
+    loads: c.checkpoint?.loads ?? 0,
+  });
+}
+
+/** `create`: capture, and answer once the checkpoint is ready (an instance can load it right away). */
+export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: ReturnType<typeof checkpointOutputs> }> {
+  const i = resolveVolumeInputs<CheckpointInputs>(inputs);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  return withClient(async (client) => {
+    try {
+      let c = await client.instances.checkpoints.create(checkpointRequest(i as Record<string, unknown>), { timeoutMs: deadline.remainingMs() });
+      if (c.state !== "checkpoint") c = await client.instances.checkpoints.waitFor(c.uuid, { timeoutMs: deadline.remainingMs() });
+      return { id: c.uuid, outs: checkpointOutputs(c, i) };
+    } catch (err) {
+      throw failure(`creating checkpoint '${i.name}' of instance '${i.sourceInstance}'`, err);
+    }
+  });
+}
+
+/** `read`: the server's view; no id when the checkpoint is gone (deleted, or by its autokill). */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: ReturnType<typeof checkpointOutputs> }> {
+  return withClient(async (client) => {
+    try {
+      const c = await client.instances.checkpoints.get(id);
+      const prev = props ?? {};
+      const kept = resolveVolumeInputs<CheckpointInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, sourceInstance: prev.sourceInstance });
+      return { id: c.uuid, props: checkpointOutputs(c, kept) };
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw failure(`reading checkpoint '${id}'`, err);
+    }
+  });
+}
+
+/** `update`: tags, delete lock and delete-on-idle policy. */
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: ReturnType<typeof checkpointOutputs> }> {
+  const i = resolveVolumeInputs<CheckpointInputs>(news);
+  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  return withClient(async (client) => {
+    try {
+      const cur = await client.instances.checkpoints.get(id, { timeoutMs: deadline.remainingMs() });
+      const ops: TemplatePatchOp[] = [];
+      if (i.tags !== undefined && !jsonEqual([...new Set(cur.tags)].sort(), [...new Set(i.tags)].sort())) ops.push({ prop: "tags", op: "set", value: [...new Set(i.tags)] });
+      if (cur.delete_lock !== (i.deleteLock ?? false)) ops.push({ prop: "delete_lock", op: "set", value: i.deleteLock ?? false });
+      if ((cur.checkpoint_autokill?.time_ms ?? 0) !== (i.autokillMs ?? 0)) ops.push({ prop: "autokill", op: "set", value: { time_ms: i.autokillMs ?? 0 } });
+      const c = ops.length > 0 ? await client.instances.checkpoints.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
+      return { outs: checkpointOutputs(c, i) };
+    } catch (err) {
+      throw failure(`updating checkpoint '${i.name}'`, err);
+    }
+  });
+}
+
+/** `delete`: refused by the API while locked; already gone (its autokill) is fine. Instances loaded from it stay. */
+export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as CheckpointInputs["timeouts"]).deleteMs;
+  await withClient(async (client) => {
+    try {
+      await client.instances.checkpoints.delete(id, { timeoutMs });
+    } catch (err) {
+      if (!isNotFound(err)) throw failure(`deleting checkpoint '${String(props.name ?? id)}'`, err);
+    }
+  });
+}
