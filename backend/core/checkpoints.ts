@@ -21,6 +21,7 @@ import { waitSeconds } from "./instance-actions";
 import { Instances } from "./instances";
 import { instanceKey } from "./locks";
 import { findInstance, refId, requireCheckpoint } from "./lookup";
+import { Reverter } from "./reverter";
 import { attachSnapshotDisks } from "./snapshot-volumes";
 import type { Snapshots } from "./snapshots";
 import { planTemplatePatch } from "./template-updates";
@@ -97,14 +98,13 @@ export class Checkpoints {
         }
         void this.finishLive(uuid, snapshot, completed, finish);
       } else {
-        const snapshotUuid = await this.captureResting(src);
-        const memory = store.snapshots.get({ uuid: snapshotUuid })!.hasMemory;
-        try {
+        await new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg)).run(async (rev) => {
+          const snapshotUuid = await this.captureResting(src);
+          // Frees a snapshot of its own; one shared with the standby source stays with the source.
+          rev.add("release snapshot", () => this.snapshots.release(snapshotUuid));
+          const memory = store.snapshots.get({ uuid: snapshotUuid })!.hasMemory;
           this.insert({ ...base, state: "checkpoint", snapshotUuid, checkpoint: { ...base.checkpoint!, hasMemory: memory, sourcePauseMs: 0, readyAt: now() } });
-        } catch (err) {
-          await this.snapshots.release(snapshotUuid);
-          throw err;
-        }
+        });
         this.autokill.schedule(uuid);
         this.snapshots.flattenDeepChains(src.uuid);
       }
