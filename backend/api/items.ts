@@ -48,37 +48,27 @@ export function parsePatchItems<S extends z.ZodType>(op: S, body: unknown): Bulk
   });
 }
 
-/** Run `fn` on every valid item in order; registry errors fail the item, anything else is thrown. */
+/** One item's result: `fn` on a valid item; a registry error fails the item, anything else is thrown. */
+async function runOne<I, T>(it: BulkItem<I>, fn: (value: I) => Promise<T>): Promise<BulkItem<T>> {
+  if (!it.ok) return { ok: false, error: it.error, ref: it.ref };
+  try {
+    return { ok: true, value: await fn(it.value!), ref: it.ref };
+  } catch (err) {
+    if (!ApiError.is(err)) throw err;
+    return { ok: false, error: err, ref: it.ref };
+  }
+}
+
+/** Run `fn` on every valid item in order. */
 export async function runItems<I, T>(items: BulkItem<I>[], fn: (value: I) => Promise<T>): Promise<BulkItem<T>[]> {
   const out: BulkItem<T>[] = [];
-  for (const it of items) {
-    if (!it.ok) {
-      out.push({ ok: false, error: it.error, ref: it.ref });
-      continue;
-    }
-    try {
-      out.push({ ok: true, value: await fn(it.value!), ref: it.ref });
-    } catch (err) {
-      if (!ApiError.is(err)) throw err;
-      out.push({ ok: false, error: err, ref: it.ref });
-    }
-  }
+  for (const it of items) out.push(await runOne(it, fn));
   return out;
 }
 
-/** Run `fn` on every valid item at once (waits, which would otherwise add up). */
-export async function runItemsConcurrently<I, T>(items: BulkItem<I>[], fn: (value: I) => Promise<T>): Promise<BulkItem<T>[]> {
-  return Promise.all(
-    items.map(async (it): Promise<BulkItem<T>> => {
-      if (!it.ok) return { ok: false, error: it.error, ref: it.ref };
-      try {
-        return { ok: true, value: await fn(it.value!), ref: it.ref };
-      } catch (err) {
-        if (!ApiError.is(err)) throw err;
-        return { ok: false, error: err, ref: it.ref };
-      }
-    }),
-  );
+/** Run `fn` on every valid item at once (waits and stops, which would otherwise add up). */
+export function runItemsConcurrently<I, T>(items: BulkItem<I>[], fn: (value: I) => Promise<T>): Promise<BulkItem<T>[]> {
+  return Promise.all(items.map((it) => runOne(it, fn)));
 }
 
 /** The envelope of per-item results under `kind`, with the HTTP status set on `reply`. */

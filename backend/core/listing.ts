@@ -17,17 +17,20 @@ export interface Listable {
   tags: string[];
 }
 
+/** One result of a list query, with the reference it was asked by (empty for an unrestricted list). */
+export type Listed<R> = ItemResult<R> & { ref: { uuid?: string; name?: string } };
+
 /**
  * Apply `q` to `all` (records of one kind, any order). Without ids the answer is the filtered,
  * sorted, paged list; with ids, one result per id in the order given (a miss is `notFound(id)`).
  */
-export function applyListQuery<R extends Listable>(all: readonly R[], q: ListQuery, notFound: (id: string) => ApiError): ItemResult<R>[] {
-  const ids = [...(q.uuid ?? []), ...(q.name ?? [])];
+export function applyListQuery<R extends Listable>(all: readonly R[], q: ListQuery, notFound: (id: string) => ApiError): Listed<R>[] {
+  const refs: { uuid?: string; name?: string }[] = [...(q.uuid ?? []).map((uuid) => ({ uuid })), ...(q.name ?? []).map((name) => ({ name }))];
   const tags = tagsOf(q);
-  if (ids.length > 0) {
-    return ids.map((id) => {
-      const rec = looksLikeUuid(id) ? all.find((r) => r.uuid === id.toLowerCase()) : all.find((r) => r.name === id);
-      return rec && hasAllTags(rec.tags, tags) ? { ok: true, value: rec } : { ok: false, error: notFound(id) };
+  if (refs.length > 0) {
+    return refs.map((ref) => {
+      const rec = ref.uuid !== undefined ? all.find((r) => r.uuid === ref.uuid!.toLowerCase()) : all.find((r) => r.name === ref.name);
+      return rec && hasAllTags(rec.tags, tags) ? { ok: true, value: rec, ref } : { ok: false, error: notFound((ref.uuid ?? ref.name)!), ref };
     });
   }
   const desc = q.order === "desc";
@@ -37,7 +40,7 @@ export function applyListQuery<R extends Listable>(all: readonly R[], q: ListQue
   if (desc) items.reverse();
   if (q.from !== undefined) items = startFrom(items, q.from, desc);
   if (q.count !== undefined && q.count > 0) items = items.slice(0, q.count);
-  return items.map((value) => ({ ok: true, value }));
+  return items.map((value) => ({ ok: true, value, ref: {} }));
 }
 
 /** Items from the one with uuid `from`, or from the creation instant `from`, on (inclusive). */

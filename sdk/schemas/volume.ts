@@ -145,6 +145,8 @@ export const VolumeCloneResultSchema = z.object({
   name: z.string().optional(),
   state: VolumeStateSchema.optional(),
   message: z.string().optional(),
+  /** A failed item's HTTP status. */
+  error: z.number().int().optional(),
 });
 
 /**

@@ -267,7 +267,7 @@ describe("clones", () => {
     expect(res.body.status).toBe("partial_success");
     expect(res.body.data.volumes).toEqual([
       { status: "success", uuid: expect.any(String), name: "cl-bulk-1", state: "pending" },
-      { status: "error", message: "Volume 'cl-missing' not found" },
+      { status: "error", name: "cl-missing", message: "Volume 'cl-missing' not found", error: 404 },
     ]);
     expect(res.body.errors).toEqual([{ status: 404, code: "VOLUME_NOT_FOUND", message: "Volume 'cl-missing' not found", field: "[1]" }]);
     await backend().client.volumes.waitFor("cl-bulk-1", "available", { timeoutMs: 30_000 });

@@ -91,7 +91,7 @@ describe("instances", () => {
     expect(itemsOf<Inst>(await I.getInstances({ from: all[1]!.uuid }), "instances").map((i) => i.name)).toEqual(["idle"]);
     const some = await I.getInstances({ name: ["ctr", "nope"] });
     expect(some.status).toBe("partial_success");
-    expect(some.data!.instances!.map((i) => [i.status ?? "success", i.name ?? null])).toEqual([["success", "ctr"], ["error", null]]);
+    expect(some.data!.instances!.map((i) => [i.status ?? "success", i.name ?? null])).toEqual([["success", "ctr"], ["error", "nope"]]);
     expect(some.errors).toEqual([expect.objectContaining({ status: 404 })]);
   });
 

@@ -80,7 +80,7 @@ describe("volumes", () => {
     expect(one).toMatchObject({ status: "success", name: "copy-1", state: "pending" });
     const bulk = await V.cloneVolumes({ body: [{ name: "data", vol_name: "copy-2" }, { name: "nope" }] });
     expect(bulk.status).toBe("partial_success");
-    expect(bulk.data!.volumes!.map((v) => [v.status, v.name ?? null])).toEqual([["success", "copy-2"], ["error", null]]);
+    expect(bulk.data!.volumes!.map((v) => [v.status, v.name ?? null])).toEqual([["success", "copy-2"], ["error", "nope"]]);
     for (const name of ["copy-1", "copy-2"]) {
       const v = await eventually(`${name} available`, async () => ((await volume(name)).state === "available" ? volume(name) : undefined));
       expect(v).toMatchObject({ size_mb: 32, clone: { progress: 100 } });

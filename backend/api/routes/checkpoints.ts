@@ -35,7 +35,7 @@ export function checkpointRoutes(core: Core): FastifyPluginAsync {
     app.get("/instances/checkpoints", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
       const results = applyListQuery(C.records(), q, notFound);
-      return itemsReply(reply, "instances", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(core.instances.view(rec), q.details));
+      return itemsReply(reply, "instances", results, req, 200, (rec) => brief(core.instances.view(rec), q.details));
     });
     app.patch("/instances/checkpoints", async (req, reply) => {
       const items = parsePatchItems(TemplatePatchOpSchema, req.body);
@@ -49,7 +49,7 @@ export function checkpointRoutes(core: Core): FastifyPluginAsync {
     app.get("/instances/checkpoints/history", async (req, reply) => {
       const q = parse(IdsQuerySchema, req.query);
       const results = applyListQuery(C.records(), q, notFound);
-      return itemsReply(reply, "instances", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => core.history.ofCheckpoint(rec));
+      return itemsReply(reply, "instances", results, req, 200, (rec) => core.history.ofCheckpoint(rec));
     });
 
     app.get<{ Params: IdParams }>("/instances/checkpoints/:id", async (req) => ok("instances", [C.get(req.params.id)], req.id, req.startedNs));

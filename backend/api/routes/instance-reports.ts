@@ -22,13 +22,13 @@ export function instanceReportRoutes(core: Core): FastifyPluginAsync {
     const selected = (query: unknown) => applyListQuery(core.ctx.store.instances.select(PLAIN_INSTANCES), parse(IdsQuerySchema, query), notFound);
 
     app.get("/instances/history", async (req, reply) =>
-      itemsReply(reply, "instances", selected(req.query).map((r) => ({ ...r, ref: {} })), req, 200, (rec) => core.history.ofInstance(rec)),
+      itemsReply(reply, "instances", selected(req.query), req, 200, (rec) => core.history.ofInstance(rec)),
     );
     app.get<{ Params: IdParams }>("/instances/:id/history", async (req) =>
       ok("instances", [core.history.ofInstance(requireInstance(core.ctx.store, req.params.id))], req.id, req.startedNs),
     );
     app.get("/instances/metrics", async (req, reply) => {
-      const results = await runItemsConcurrently(selected(req.query).map((r) => ({ ...r, ref: {} })), async (rec) => Metrics.view(await core.metrics.sample(rec)));
+      const results = await runItemsConcurrently(selected(req.query), async (rec) => Metrics.view(await core.metrics.sample(rec)));
       return itemsReply(reply, "instances", results, req, 200, (m) => m);
     });
     app.get<{ Params: IdParams }>("/instances/:id/metrics", async (req) =>

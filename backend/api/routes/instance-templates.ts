@@ -31,7 +31,7 @@ export function instanceTemplateRoutes(core: Core): FastifyPluginAsync {
       const q = parse(ListQuerySchema, req.query);
       const all = core.ctx.store.instances.select("state = 'template'");
       const results = applyListQuery(all, q, (id) => new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`));
-      return itemsReply(reply, "instances", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(core.instances.view(rec), q.details));
+      return itemsReply(reply, "instances", results, req, 200, (rec) => brief(core.instances.view(rec), q.details));
     });
     app.patch("/instances/templates", async (req, reply) => {
       const items = parsePatchItems(TemplatePatchOpSchema, req.body);

@@ -40,7 +40,7 @@ export function instanceRoutes(core: Core): FastifyPluginAsync {
       const q = parse(ListQuerySchema, req.query);
       const all = core.ctx.store.instances.select(PLAIN_INSTANCES);
       const results = applyListQuery(all, q, (id) => new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`));
-      return itemsReply(reply, "instances", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(I.view(rec), q.details));
+      return itemsReply(reply, "instances", results, req, 200, (rec) => brief(I.view(rec), q.details));
     });
 
     app.get<{ Params: IdParams }>("/instances/:id", async (req) => ok("instances", [I.get(req.params.id)], req.id, req.startedNs));

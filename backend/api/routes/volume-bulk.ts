@@ -10,8 +10,8 @@ import {
   VolumeCloneByIdRequestSchema,
   VolumeDetachItemSchema,
   VolumePatchOpSchema,
+  looksLikeUuid,
 } from "vmbranch/sdk";
-import { looksLikeUuid } from "vmbranch/sdk";
 import { refId } from "../../core/lookup";
 import type { Core } from "../../core/service";
 import { itemsReply, parseItems, parsePatchItems, runItems } from "../items";
@@ -56,7 +56,6 @@ export function volumeBulkRoutes(core: Core): FastifyPluginAsync {
       const source = looksLikeUuid(id) ? { uuid: id } : { name: id };
       const [result] = await core.clones.clone([{ ...source, ...body }]);
       if (!result!.ok) throw result!.error!;
-      reply.code(201);
       const v = result!.value!;
       return itemsReply(reply, "volumes", [{ ok: true, value: { uuid: v.uuid, name: v.name, state: v.state }, ref: source }], req, 201);
     });

@@ -35,16 +35,16 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     app.get("/volumes", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
       const results = applyListQuery(core.ctx.store.volumes.select("state != 'template'"), q, (id) => new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`));
-      return itemsReply(reply, "volumes", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(V.view(rec), q.details));
+      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
     });
 
     app.post("/volumes/clone", async (req, reply) => {
       const items = parse(VolumeCloneRequestSchema, req.body ?? {});
       const results = await core.clones.clone(items);
-      type Item = { status: "success" | "error"; uuid?: string; name?: string; state?: string; message?: string };
+      type Item = { status: "success" | "error"; uuid?: string; name?: string; state?: string; message?: string; error?: number };
       const out = bulk<(typeof results)[number]["value"] & object, Item>("volumes", results, req.id, req.startedNs,
         (v) => ({ status: "success", uuid: v.uuid, name: v.name, state: v.state }),
-        (e) => ({ status: "error", message: e.message }));
+        (e, i) => ({ status: "error", ...(items[i]!.uuid ? { uuid: items[i]!.uuid } : {}), ...(items[i]!.name ? { name: items[i]!.name } : {}), message: e.message, error: e.status }));
       reply.code(out.status === "error" ? results[0]!.error!.status : 201);
       return out;
     });
@@ -60,7 +60,7 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
       const q = parse(ListQuerySchema, req.query);
       const all = core.ctx.store.volumes.select("state = 'template'");
       const results = applyListQuery(all, q, (id) => new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`));
-      return itemsReply(reply, "volumes", results.map((r) => ({ ...r, ref: {} })), req, 200, (rec) => brief(V.view(rec), q.details));
+      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
     });
     app.get<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("volumes", [core.clones.getTemplate(req.params.id)], req.id, req.startedNs));
     app.patch<{ Params: IdParams }>("/volumes/templates/:id", async (req) =>
