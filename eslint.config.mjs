@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import layers from "./tools/eslint/layers.mjs";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".cache/**", "examples/*/node_modules/**", "coverage/**"] },
+  { ignores: ["dist/**", "backend/dist/**", "node_modules/**", ".cache/**", "examples/*/node_modules/**", "coverage/**"] },
   ...tseslint.configs.recommended,
   {
     plugins: { vmbranch: { rules: { layers } } },

@@ -31,7 +31,7 @@ export async function ensureService(repo: string, dataDir: string, url = "http:/
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const log = openSync(join(dataDir, "serve.log"), "a");
     // Detached: the service outlives the demo, as a real deployment would; `--destroy` stops it.
-    const child = spawn(process.execPath, [join(repo, "dist", "vmbranch.js"), "serve", "--data-dir", dataDir, "--listen", new URL(url).host], {
+    const child = spawn(process.execPath, [join(repo, "backend", "dist", "vmbranch.js"), "serve", "--data-dir", dataDir, "--listen", new URL(url).host], {
       detached: true,
       stdio: ["ignore", log, log],
       env: { ...process.env, VMBRANCH_IMAGE_DIR: "" },

@@ -1,7 +1,7 @@
 /**
- * Entry point of the `vmbranch` CLI (bundled into dist/vmbranch.js). Owns the list of registered
- * subcommands; to add one (e.g. `serve`), write a CliCommand in its own file and register it in
- * buildRegistry below.
+ * Entry point of the `vmbranch` CLI: bundled into backend/dist/vmbranch.js, the `vmbranch` bin of
+ * the vmbranch-server package. Owns the list of registered subcommands; to add one (e.g. `serve`),
+ * write a CliCommand in its own file and register it in buildRegistry below.
  */
 import { CommandRegistry, processContext } from "./command-registry";
 import { imageCommand } from "./image-command";

@@ -28,7 +28,7 @@ function repoRoot(): string {
 }
 const ROOT = repoRoot();
 /** The bundled CLI the tests run (scripts/test builds it). */
-export const CLI = join(ROOT, "dist", "vmbranch.js");
+export const CLI = join(ROOT, "backend", "dist", "vmbranch.js");
 /** The shared image store of the test run. */
 export const IMAGE_DIR = process.env.VMBRANCH_IMAGE_DIR ?? join(ROOT, ".cache", "images");
 
