@@ -4,6 +4,7 @@
  * Shared by every resource's `check`; the resources decide which schema and which property names.
  */
 import { describeIssues } from "vmbranch/sdk";
+import { isUnknown } from "./values";
 
 /** What a request schema offers (any zod schema of the SDK); zod itself is not a provider dependency. */
 export interface RequestSchema {
@@ -49,4 +50,10 @@ export function unknownInputFailures(raw: Record<string, unknown>, known: readon
   return Object.keys(raw)
     .filter((k) => k !== "__provider" && !known.includes(k))
     .map((k) => ({ property: k, reason: `Unknown input '${k}'` }));
+}
+
+/** A failure when `triggers` is given, known, and not a list (its items may be anything, unknowns too). */
+export function triggersFailures(value: unknown): CheckFailure[] {
+  if (value === undefined || value === null || isUnknown(value) || Array.isArray(value)) return [];
+  return [{ property: "triggers", reason: "'triggers' must be a list of values (any values; a change replaces the resource)" }];
 }

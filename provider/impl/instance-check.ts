@@ -2,10 +2,12 @@
  * `check` of the Instance resource: choose the name (auto-naming), then report, during preview
  * and before anything is created, every request the API would refuse, with the API's own
  * messages (the SDK's `InstanceCreateRequestSchema` and combination rules), plus the
- * provider's own inputs (state, timeouts, readiness). Unknown values pass. No I/O.
+ * provider's own inputs (state, timeouts, readiness, triggers), and a missing token (so a preview
+ * says so before an `up` changes anything). Unknown values pass. No network I/O.
  */
 import { InstanceCreateRequestSchema, instanceCreateCombinationIssues } from "vmbranch/sdk";
-import { enumFailure, schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { enumFailure, schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { connectionFailures } from "./connection";
 import { resolveInstanceInputs, type InstanceInputs } from "./instance-model";
 import { inputPropertyOf, instanceCreateRequest } from "./instance-request";
 import { resolveName } from "./naming";
@@ -21,7 +23,7 @@ export interface InstanceCheckResult {
 const STATES = ["running", "stopped", "standby"] as const;
 const KNOWN_INPUTS = [
   "name", "namePrefix", "autoNamed", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports",
-  "tags", "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit",
+  "tags", "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
 ];
 
 /** Validate new inputs against the API's rules; `olds` (previous inputs) give the auto-name to keep. */
@@ -33,9 +35,11 @@ export function checkInstance(olds: Record<string, unknown> | undefined, news: R
     ...enumFailure("state", raw.state, STATES, isUnknown),
     ...waitForExitFailures(raw),
     ...timeoutsFailures(raw.timeouts),
+    ...triggersFailures(raw.triggers),
     ...readinessFailures(raw),
     ...branchVolumeFailures(raw),
     ...apiFailures(raw),
+    ...connectionFailures(),
   ];
   return { inputs, failures: uniqueFailures(failures) };
 }

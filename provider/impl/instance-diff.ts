@@ -1,10 +1,11 @@
 /**
- * `diff` of the Instance resource, following DESIGN.md §4: which input changes replace the
- * instance and which are updated in place. Deterministic, and it compares only what the user
- * wrote with what was stored for it, never server-assigned values (host ports, MACs, UUIDs), so
- * a second `up` with no code change reports no changes, also after branching and restarts.
- * An input left unset is not managed and never causes a diff, except `state` (default
- * `running`) and `deleteLock` (default false). No I/O.
+ * `diff` of the Instance resource: which input changes replace the instance and which are
+ * updated in place (the table in docs/provider.md, "Instance"). Deterministic, and it compares
+ * only what the user wrote with what was stored for it, never server-assigned values (host ports,
+ * MACs, UUIDs), so a second `up` with no code change reports no changes, also after branching and
+ * restarts. An input left unset is not managed and never causes a diff, except `state` (default
+ * `running`) and `deleteLock` (default false), and the provider's own inputs (`triggers`,
+ * `timeouts`, `readiness`, `waitForExit`), whose removal is a change too. No I/O.
  */
 import {
   desiredState,
@@ -21,10 +22,17 @@ import { upgradeInstanceOutputs } from "./instance-outputs";
 import { nameIsFixed } from "./naming";
 import { containsUnknown, isUnknown, jsonEqual } from "./values";
 
-/** Inputs whose change replaces the instance (DESIGN.md §4; hostname too: the API cannot change it). */
-export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname"] as const;
-/** Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance instead. */
-export const INSTANCE_UPDATE_FIELDS = ["tags", "annotations", "deleteLock", "state", "volumes", "ports"] as const;
+/** Inputs whose change replaces the instance (hostname too: the API cannot change it; triggers: that is what they are for). */
+export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname", "triggers"] as const;
+/**
+ * Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance
+ * instead. `timeouts`, `readiness` and `waitForExit` change nothing on the server, but an update
+ * stores them: delete reads its deadline from the state.
+ */
+export const INSTANCE_UPDATE_FIELDS = ["tags", "annotations", "deleteLock", "state", "volumes", "ports", "timeouts", "readiness", "waitForExit"] as const;
+
+// The provider's own inputs: unset means the default, so removing one is a change.
+const PROVIDER_SIDE: readonly string[] = ["triggers", "timeouts", "readiness"];
 
 /** What `diff` answers (the subset the Node dynamic-provider host passes on). */
 export interface DiffAnswer {
@@ -50,6 +58,8 @@ function changed(field: Field, o: InstanceOutputs, n: InstanceInputs): boolean {
   const value = (n as Record<string, unknown>)[field];
   if (field === "state") return isUnknown(n.state) || settledState(o.state) !== desiredState(n);
   if (field === "deleteLock") return isUnknown(value) || (n.deleteLock ?? false) !== o.deleteLock;
+  if (field === "waitForExit") return isUnknown(value) || (n.waitForExit ?? false) !== o.waitForExit;
+  if (PROVIDER_SIDE.includes(field)) return containsUnknown(value) || !jsonEqual((o as unknown as Record<string, unknown>)[field] ?? null, value ?? null);
   if (value === undefined) return false;
   if (containsUnknown(value)) return true;
   switch (field) {
@@ -73,13 +83,16 @@ function inlineVolumesChanged(o: InstanceOutputs, n: InstanceInputs): boolean {
 }
 
 /**
- * True when old and new instance cannot exist side by side: a fixed name, a fixed host port, or
- * an existing volume mounted read-write (exclusive). Unknown entries count as conflicting.
+ * True when old and new instance cannot exist side by side: a fixed name, a fixed host port, an
+ * existing volume mounted read-write (exclusive), or a named inline volume (volume names are
+ * unique, and the old instance's inline volume goes only with it). Unknown entries count as
+ * conflicting.
  */
 export function mustDeleteFirst(n: InstanceInputs): boolean {
   if (nameIsFixed(n) || isUnknown(n.name)) return true;
   if (isUnknown(n.volumes) || isUnknown(n.ports)) return true;
   const rwVolume = (n.volumes ?? []).some((v) => isUnknown(v) || (v.volume !== undefined && v.sizeMb === undefined && v.readonly !== true));
+  const namedInline = (n.volumes ?? []).some((v) => v.volume !== undefined && v.sizeMb !== undefined);
   const fixedPort = (n.ports ?? []).some((p) => isUnknown(p) || p.hostPort !== undefined);
-  return rwVolume || fixedPort;
+  return rwVolume || namedInline || fixedPort;
 }

@@ -14,7 +14,7 @@ export interface SettleOptions {
   /** Restart an instance found in `error` (update, refresh repairs); at create an error is a failure. */
   repair: boolean;
   readiness?: ReadinessInput;
-  /** Create of a run-to-exit job: wait for the main process to exit, and require exit code 0. */
+  /** A run-to-exit job: wait for the main process to exit and require exit code 0 (on repair, run it again first unless it succeeded). */
   waitForExit?: boolean;
 }
 
@@ -58,9 +58,18 @@ async function waitUntilRunning(client: VmbranchClient, inst: Instance, deadline
   return cur;
 }
 
+/**
+ * A run-to-exit job: wait until its main process has exited, and require exit code 0. On repair
+ * (update, after a create that failed or timed out) a job that has not succeeded yet (it failed,
+ * was stopped or killed, or never ran) is started again, so the next `up` finishes or fails it
+ * for real instead of accepting a half-done job.
+ */
 async function waitForExit(client: VmbranchClient, inst: Instance, opts: SettleOptions): Promise<Instance> {
+  const wait = (i: Instance) => client.instances.waitFor(i.uuid, "stopped", { timeoutMs: opts.deadline.remainingMs() });
   let cur = inst;
-  if (cur.state !== "stopped") cur = await client.instances.waitFor(cur.uuid, "stopped", { timeoutMs: opts.deadline.remainingMs() });
+  if (cur.state === "stopping") cur = await wait(cur);
+  if (opts.repair && (cur.state === "stopped" || cur.state === "error") && cur.exit_code !== 0) cur = await client.instances.start(cur.uuid, { timeoutMs: opts.deadline.remainingMs() });
+  if (cur.state !== "stopped") cur = await wait(cur);
   if (cur.exit_code !== 0) throw new Error(`instance '${cur.name}' ran to its end but did not succeed: ${reasonOf(cur)}`);
   return cur;
 }

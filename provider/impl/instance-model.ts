@@ -62,6 +62,8 @@ export interface InstanceInputs extends NamingInputs {
   timeouts?: TimeoutsInput;
   readiness?: ReadinessInput;
   waitForExit?: boolean;
+  /** Any values; a change replaces the instance. */
+  triggers?: unknown[];
 }
 
 /** A published port as the server assigned it. */
@@ -108,6 +110,9 @@ export interface InstanceOutputs {
   timeouts: TimeoutsInput | null;
   readiness: ReadinessInput | null;
   waitForExit: boolean;
+  triggers: unknown[] | null;
+  /** The inputs the program gave at the last create or update (refresh reports them back); null in states written before 0.2. */
+  managedInputs: string[] | null;
   uuid: string;
   publishedPorts: PublishedPort[];
   hostPorts: Record<string, number>;

@@ -8,10 +8,12 @@
 import type { Instance } from "vmbranch/sdk";
 import {
   INSTANCE_SCHEMA_VERSION,
+  desiredState,
   normalPort,
   normalVolume,
   portKey,
   sortedPorts,
+  settledState,
   sortedVolumes,
   volumeMatches,
   type InstanceInputs,
@@ -19,7 +21,7 @@ import {
   type NormalPort,
   type NormalVolume,
 } from "./instance-model";
-import { isRecord, orNull, plain, sortedRecord } from "./values";
+import { isRecord, managedInputsOf, orNull, plain, sortedRecord } from "./values";
 
 /** Outputs after a create or update that ended with the server's `inst`. */
 export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutputs {
@@ -48,8 +50,76 @@ export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutp
     timeouts: i.timeouts ? plain(i.timeouts) : null,
     readiness: i.readiness ? plain(i.readiness) : null,
     waitForExit: i.waitForExit ?? false,
+    triggers: i.triggers ? plain(i.triggers) : null,
+    managedInputs: managedInputsOf(i),
   };
   return refreshInstanceOutputs(echo, inst);
+}
+
+/**
+ * The inputs as they stand after a refresh, for `read` to report: the inputs the program gave,
+ * with what drifted in place (tags, annotations, delete lock, state, ports, volumes) at the
+ * server's values, so the refresh names the drifted properties and the next preview shows what
+ * it puts back. `state` and `deleteLock` have managed defaults: they are reported when they
+ * drifted from them even if the program left them out. Undefined for outputs written before
+ * `managedInputs` existed (then the engine keeps the inputs it has).
+ */
+export function instanceInputsAfterRefresh(outs: InstanceOutputs): Record<string, unknown> | undefined {
+  if (outs.managedInputs === null) return undefined;
+  const keys = new Set(outs.managedInputs);
+  if (settledState(outs.state) !== desiredState({ waitForExit: outs.waitForExit })) keys.add("state");
+  if (outs.deleteLock) keys.add("deleteLock");
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = inputValue(k, outs);
+  return plain(out);
+}
+
+function inputValue(key: string, outs: InstanceOutputs): unknown {
+  switch (key) {
+    case "state":
+      return settledState(outs.state);
+    case "volumes":
+      return outs.volumes.map(compactVolume);
+    case "ports":
+      return outs.ports.map(compactPort);
+    default:
+      return (outs as unknown as Record<string, unknown>)[key];
+  }
+}
+
+/** A volume entry as a program writes it: defaults (`readonly: false`) and nulls left out. */
+function compactVolume(v: NormalVolume): Record<string, unknown> {
+  return { ...(v.volume !== null ? { volume: v.volume } : {}), ...(v.sizeMb !== null ? { sizeMb: v.sizeMb } : {}), at: v.at, ...(v.readonly ? { readonly: true } : {}) };
+}
+
+/** A port entry as a program writes it: `protocol: "tcp"` and an unset host port left out. */
+function compactPort(p: NormalPort): Record<string, unknown> {
+  return { guestPort: p.guestPort, ...(p.hostPort !== null ? { hostPort: p.hostPort } : {}), ...(p.protocol !== "tcp" ? { protocol: p.protocol } : {}) };
+}
+
+/**
+ * The inputs that would describe `inst` as it is (`read` of an instance the state does not hold
+ * yet: a lookup or an adoption): what it was made from and everything that can be set.
+ */
+export function instanceInputsFromServer(inst: Instance): Record<string, unknown> {
+  const origin = inst.branch
+    ? { branchFrom: inst.branch.source.name }
+    : inst.template
+      ? { template: inst.template.name }
+      : { image: inst.image, memoryMb: inst.memory_mb, vcpus: inst.vcpus, args: inst.args, env: sortedRecord(inst.env) };
+  const ports = sortedPorts(inst.ports.map((p) => ({ guestPort: p.guest_port, protocol: p.protocol }))).map(compactPort);
+  const volumes = sortedVolumes(inst.volumes.map((v) => ({ volume: v.name, at: v.at, readonly: v.readonly }))).map(compactVolume);
+  return plain({
+    name: inst.name,
+    ...origin,
+    hostname: inst.hostname,
+    tags: inst.tags,
+    annotations: sortedRecord(inst.annotations),
+    deleteLock: inst.delete_lock,
+    state: settledState(inst.state),
+    ports,
+    volumes,
+  });
 }
 
 /**
@@ -141,8 +211,8 @@ function computedFields(inst: Instance) {
 
 /**
  * Outputs of any provider version read as the current layout. Version 1 is the first; states
- * without a version (none were written) are read as version 1. A newer layout is refused
- * rather than misread.
+ * without a version (none were written) are read as version 1. Fields added since (`triggers`,
+ * `managedInputs`) read as null when absent. A newer layout is refused rather than misread.
  */
 export function upgradeInstanceOutputs(olds: Record<string, unknown>): InstanceOutputs {
   const version = typeof olds.schemaVersion === "number" ? olds.schemaVersion : 1;
@@ -166,5 +236,9 @@ export function upgradeInstanceOutputs(olds: Record<string, unknown>): InstanceO
     deleteLock: olds.deleteLock === true,
     state: typeof olds.state === "string" ? olds.state : "unknown",
     waitForExit: olds.waitForExit === true,
+    triggers: Array.isArray(olds.triggers) ? olds.triggers : null,
+    managedInputs: Array.isArray(olds.managedInputs) ? (olds.managedInputs as string[]) : null,
+    timeouts: isRecord(olds.timeouts) ? (olds.timeouts as unknown as InstanceOutputs["timeouts"]) : null,
+    readiness: isRecord(olds.readiness) ? (olds.readiness as unknown as InstanceOutputs["readiness"]) : null,
   };
 }

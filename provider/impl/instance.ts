@@ -11,7 +11,7 @@ import { errorMessage, failure, isNotFound, partialStateError } from "./errors";
 import { checkInstance, type InstanceCheckResult } from "./instance-check";
 import { diffInstance, type DiffAnswer } from "./instance-diff";
 import { desiredState, isDerived, resolveInstanceInputs, type InstanceInputs, type InstanceOutputs } from "./instance-model";
-import { instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "./instance-outputs";
+import { instanceInputsAfterRefresh, instanceInputsFromServer, instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "./instance-outputs";
 import { reconcileInstance } from "./instance-reconcile";
 import { instanceCreateRequest } from "./instance-request";
 import { Deadline, resolveTimeouts } from "./timeouts";
@@ -23,7 +23,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   return checkInstance(olds, news);
 }
 
-/** `diff`: replace or update per DESIGN.md §4, comparing only what the user wrote. */
+/** `diff`: replace or update (docs/provider.md, "Instance"), comparing only what the user wrote. */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
   return diffInstance(olds, news);
 }
@@ -56,8 +56,11 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
   );
 }
 
-/** `read`: the server's view, drift included; no id when the instance is gone (refresh drops it). */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: InstanceOutputs }> {
+/**
+ * `read`: the server's view, drift included, and the inputs as they now stand (so a refresh names
+ * what drifted); no id when the instance is gone (refresh drops it).
+ */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: InstanceOutputs; inputs?: Record<string, unknown> }> {
   return withClient(async (client) => {
     let inst: Instance;
     try {
@@ -66,9 +69,13 @@ export async function read(id: string, props?: Record<string, unknown>): Promise
       if (isNotFound(err)) return {};
       throw failure(`reading instance '${id}'`, err);
     }
-    // Without stored outputs (an import) the server's values stand for the inputs.
-    const outs = props && typeof props.uuid === "string" ? refreshInstanceOutputs(upgradeInstanceOutputs(props), inst) : instanceOutputs(inst, {});
-    return { id: inst.uuid, props: outs };
+    if (props && typeof props.uuid === "string") {
+      const outs = refreshInstanceOutputs(upgradeInstanceOutputs(props), inst);
+      const inputs = instanceInputsAfterRefresh(outs);
+      return { id: inst.uuid, props: outs, ...(inputs ? { inputs } : {}) };
+    }
+    // Nothing stored (a lookup by id): the server's values stand for the inputs.
+    return { id: inst.uuid, props: instanceOutputs(inst, {}), inputs: instanceInputsFromServer(inst) };
   });
 }
 
@@ -86,7 +93,8 @@ export async function update(id: string, olds: Record<string, unknown>, news: Re
       throw failure(`reading instance '${prev.name}'`, err);
     }
     try {
-      inst = await reconcileInstance(client, inst, i, { deadline, prev, repair: true });
+      // A job that has not succeeded yet (a failed create left it) runs again and must exit 0.
+      inst = await reconcileInstance(client, inst, i, { deadline, prev, repair: true, waitForExit: i.waitForExit === true });
       return { outs: instanceOutputs(inst, i) };
     } catch (err) {
       throw await partial(client, inst, i, news, `instance '${inst.name}' was not fully updated`, err);

@@ -89,3 +89,10 @@ export function withoutProvider<T extends object>(inputs: T): T {
 export function providerOf(inputs: unknown): string | undefined {
   return isRecord(inputs) && typeof inputs.__provider === "string" ? inputs.__provider : undefined;
 }
+
+/** The names of the inputs a program gave (the engine's `__provider` aside), sorted. */
+export function managedInputsOf(i: object): string[] {
+  return Object.keys(i)
+    .filter((k) => k !== "__provider" && (i as Record<string, unknown>)[k] !== undefined)
+    .sort();
+}

@@ -2,26 +2,31 @@
  * The VolumeClone resource provider: an independent copy-on-write copy of a volume or volume
  * template. The API answers at once with a `pending` volume; create waits until it is
  * `available` within the create deadline, and a clone that exists but is not ready is kept in
- * state with its id. Loaded at run time through `require("vmbranch/provider/impl/volume-clone")`.
- * Replaces on name and source; tags and delete lock change in place.
+ * state with its id. Loaded at run time through `require("vmbranch/provider/impl/volume-clone")`
+ * (a path stored in users' states). Replaces on name, source and triggers; tags and delete lock
+ * change in place.
  */
 import { VolumeCloneItemSchema, type Volume, type VolumeCloneItem } from "vmbranch/sdk";
-import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { withClient } from "./connection";
-import { errorMessage, failure, isNotFound, partialStateError } from "./errors";
+import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { connectionFailures, withClient } from "./connection";
+import { errorMessage, failure, partialStateError } from "./errors";
 import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
 import { isUnknown, plain } from "./values";
 import {
+  VOLUME_ENDPOINTS,
   baseEcho,
   diffByTable,
   knownOr,
   knownTags,
   propertyOf,
+  readVolumeResource,
+  removeVolumeResource,
   resolveVolumeInputs,
   tagsAndLockOps,
+  untilUsable,
   upgradeVolumeOutputs,
   volumeComputed,
   type VolumeBaseInputs,
@@ -39,10 +44,11 @@ export interface VolumeCloneInputs extends VolumeBaseInputs {
 export type VolumeCloneOutputs = ReturnType<typeof volumeCloneOutputs>;
 
 /** Inputs whose change replaces the clone. */
-export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source"] as const;
-/** Inputs updated in place. */
-export const VOLUME_CLONE_UPDATE_FIELDS = ["tags", "deleteLock"] as const;
-const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "tags", "deleteLock", "timeouts"];
+export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source", "triggers"] as const;
+/** Inputs updated in place (`timeouts` is only stored). */
+export const VOLUME_CLONE_UPDATE_FIELDS = ["tags", "deleteLock", "timeouts"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "tags", "deleteLock", "timeouts", "triggers"];
+const ENDPOINTS = VOLUME_ENDPOINTS("volume clone");
 // In the request `name`/`uuid` are the source's and `vol_name` is the clone's own.
 const RENAMES: Record<string, string> = { "": "source", name: "source", uuid: "source", vol_name: "name", delete_lock: "deleteLock" };
 
@@ -64,13 +70,14 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   const old = olds ? resolveVolumeInputs<VolumeCloneInputs>(olds) : undefined;
   const inputs = resolveName(old, resolveVolumeInputs<VolumeCloneInputs>(news));
   const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.source === undefined) failures.push({ property: "source", reason: "Missing 'source': the name or uuid of the volume or volume template to clone" });
   else failures.push(...schemaFailures(VolumeCloneItemSchema, volumeCloneRequest(raw), (f) => propertyOf(f, RENAMES)));
+  failures.push(...connectionFailures());
   return { inputs, failures: uniqueFailures(failures) };
 }
 
-/** `diff` per DESIGN.md §4. */
+/** `diff`: replace or update by the tables above (docs/provider.md, "VolumeClone"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume clone"), resolveVolumeInputs(news), VOLUME_CLONE_REPLACE_FIELDS, VOLUME_CLONE_UPDATE_FIELDS);
 }
@@ -104,7 +111,7 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
       throw failure(`cloning '${i.source}' into volume '${i.name}'`, err);
     }
     try {
-      const v = await client.volumes.waitFor(uuid, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
+      const v = await untilUsable(client, await client.volumes.get(uuid, { timeoutMs: deadline.remainingMs() }), deadline);
       return { id: v.uuid, outs: volumeCloneOutputs(v, i) };
     } catch (err) {
       const last = await client.volumes.get(uuid).catch(() => undefined);
@@ -114,19 +121,16 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
   });
 }
 
-/** `read`: the server's view; no id when the clone is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeCloneOutputs }> {
-  return withClient(async (client) => {
-    try {
-      const v = await client.volumes.get(id);
-      const prev = props && typeof props.uuid === "string" ? upgradeVolumeOutputs<Record<string, unknown>>(props, "volume clone") : {};
-      const kept = resolveVolumeInputs<VolumeCloneInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, source: prev.source });
-      return { id: v.uuid, props: volumeCloneOutputs(v, kept) };
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw failure(`reading volume clone '${id}'`, err);
-    }
-  });
+/** `read`: the server's view and the inputs as they now stand; no id when the clone is gone. */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeCloneOutputs; inputs?: Record<string, unknown> }> {
+  return withClient((client) =>
+    readVolumeResource(client, id, props, {
+      endpoints: ENDPOINTS,
+      outputs: volumeCloneOutputs,
+      kept: ["source"],
+      inputsFromServer: (v) => plain({ name: v.name, source: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
+    }),
+  );
 }
 
 /** `update`: tags and delete lock; a clone left `pending` by a partial create is waited for first. */
@@ -135,8 +139,7 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
   const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
   return withClient(async (client) => {
     try {
-      let cur = await client.volumes.get(id, { timeoutMs: deadline.remainingMs() });
-      if (cur.state === "pending") cur = await client.volumes.waitFor(id, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
+      const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
       const ops = tagsAndLockOps(cur, i);
       const v = ops.length > 0 ? await client.volumes.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
       return { outs: volumeCloneOutputs(v, i) };
@@ -148,12 +151,5 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 
 /** `delete`: refused by the API while attached or locked; already gone is fine. */
 export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as VolumeCloneInputs["timeouts"]).deleteMs;
-  await withClient(async (client) => {
-    try {
-      await client.volumes.delete(id, { timeoutMs });
-    } catch (err) {
-      if (!isNotFound(err)) throw failure(`deleting volume clone '${String(props.name ?? id)}'`, err);
-    }
-  });
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
 }

@@ -1,14 +1,14 @@
 /**
  * The VolumeTemplate resource provider: an immutable template frozen from a volume's current
  * contents. It uses the API's `mode: "copy"`, never `convert`, so the source Volume resource
- * stays a writable volume and does not drift (DESIGN.md §4). Loaded at run time through
- * `require("vmbranch/provider/impl/volume-template")`. Replaces on name and source volume;
- * tags and delete lock change in place.
+ * stays a writable volume and does not drift. Loaded at run time through
+ * `require("vmbranch/provider/impl/volume-template")` (a path stored in users' states). Replaces
+ * on name, source volume and triggers; tags and delete lock change in place.
  */
-import { VolumeTemplateItemSchema, type Volume, type VolumeTemplateItem } from "vmbranch/sdk";
-import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { withClient } from "./connection";
-import { failure, isNotFound } from "./errors";
+import { VolumeTemplateItemSchema, type Volume, type VmbranchClient, type VolumeTemplateItem } from "vmbranch/sdk";
+import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { connectionFailures, withClient } from "./connection";
+import { failure } from "./errors";
 import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
@@ -20,11 +20,14 @@ import {
   knownOr,
   knownTags,
   propertyOf,
+  readVolumeResource,
+  removeVolumeResource,
   resolveVolumeInputs,
   tagsAndLockOps,
   upgradeVolumeOutputs,
   volumeComputed,
   type VolumeBaseInputs,
+  type VolumeEndpoints,
 } from "./volume-common";
 
 export { configure } from "./connection";
@@ -38,11 +41,16 @@ export interface VolumeTemplateInputs extends VolumeBaseInputs {
 /** Outputs of a VolumeTemplate. */
 export type VolumeTemplateOutputs = ReturnType<typeof volumeTemplateOutputs>;
 
-/** Inputs whose change replaces the template (a template never changes its data). */
-export const VOLUME_TEMPLATE_REPLACE_FIELDS = ["name", "sourceVolume"] as const;
-/** Inputs updated in place. */
-export const VOLUME_TEMPLATE_UPDATE_FIELDS = ["tags", "deleteLock"] as const;
-const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceVolume", "tags", "deleteLock", "timeouts"];
+/** Inputs whose change replaces the template (a template never changes its data: `triggers` re-freeze it). */
+export const VOLUME_TEMPLATE_REPLACE_FIELDS = ["name", "sourceVolume", "triggers"] as const;
+/** Inputs updated in place (`timeouts` is only stored). */
+export const VOLUME_TEMPLATE_UPDATE_FIELDS = ["tags", "deleteLock", "timeouts"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceVolume", "tags", "deleteLock", "timeouts", "triggers"];
+const ENDPOINTS: VolumeEndpoints = {
+  kind: "volume template",
+  get: (client: VmbranchClient, id: string) => client.volumes.templates.get(id),
+  delete: (client: VmbranchClient, id: string, timeoutMs: number) => client.volumes.templates.delete(id, { timeoutMs }),
+};
 // In the request `name`/`uuid` are the source volume's and `template_name` is the template's own.
 const RENAMES: Record<string, string> = { "": "sourceVolume", name: "sourceVolume", uuid: "sourceVolume", template_name: "name", mode: "sourceVolume", delete_lock: "deleteLock" };
 
@@ -65,13 +73,14 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   const old = olds ? resolveVolumeInputs<VolumeTemplateInputs>(olds) : undefined;
   const inputs = resolveName(old, resolveVolumeInputs<VolumeTemplateInputs>(news));
   const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.sourceVolume === undefined) failures.push({ property: "sourceVolume", reason: "Missing 'sourceVolume': the name or uuid of the volume to freeze" });
   else failures.push(...schemaFailures(VolumeTemplateItemSchema, volumeTemplateRequest(raw), (f) => propertyOf(f, RENAMES)));
+  failures.push(...connectionFailures());
   return { inputs, failures: uniqueFailures(failures) };
 }
 
-/** `diff` per DESIGN.md §4. */
+/** `diff`: replace or update by the tables above (docs/provider.md, "VolumeTemplate"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume template"), resolveVolumeInputs(news), VOLUME_TEMPLATE_REPLACE_FIELDS, VOLUME_TEMPLATE_UPDATE_FIELDS);
 }
@@ -104,19 +113,16 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
   });
 }
 
-/** `read`: the server's view; no id when the template is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeTemplateOutputs }> {
-  return withClient(async (client) => {
-    try {
-      const v = await client.volumes.templates.get(id);
-      const prev = props && typeof props.uuid === "string" ? upgradeVolumeOutputs<Record<string, unknown>>(props, "volume template") : {};
-      const kept = resolveVolumeInputs<VolumeTemplateInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, sourceVolume: prev.sourceVolume });
-      return { id: v.uuid, props: volumeTemplateOutputs(v, kept) };
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw failure(`reading volume template '${id}'`, err);
-    }
-  });
+/** `read`: the server's view and the inputs as they now stand; no id when the template is gone. */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeTemplateOutputs; inputs?: Record<string, unknown> }> {
+  return withClient((client) =>
+    readVolumeResource(client, id, props, {
+      endpoints: ENDPOINTS,
+      outputs: volumeTemplateOutputs,
+      kept: ["sourceVolume"],
+      inputsFromServer: (v) => plain({ name: v.name, sourceVolume: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
+    }),
+  );
 }
 
 /** `update`: tags and delete lock. */
@@ -137,12 +143,5 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 
 /** `delete`: refused by the API while clones depend on it or while locked; already gone is fine. */
 export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as VolumeTemplateInputs["timeouts"]).deleteMs;
-  await withClient(async (client) => {
-    try {
-      await client.volumes.templates.delete(id, { timeoutMs });
-    } catch (err) {
-      if (!isNotFound(err)) throw failure(`deleting volume template '${String(props.name ?? id)}'`, err);
-    }
-  });
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
 }

@@ -1,26 +1,31 @@
 /**
  * The Volume resource provider: a persistent volume (ext4 block volume of `sizeMb`, a copy of a
  * volume template, or a managed host directory). Loaded at run time in the engine's provider
- * process through `require("vmbranch/provider/impl/volume")`. Replaces on name, filesystem,
- * hostPath, uid, gid and template; grows, retags and (un)locks in place (DESIGN.md §4).
+ * process through `require("vmbranch/provider/impl/volume")` (a path stored in users' states:
+ * docs/provider.md, "Upgrading"). Replaces on name, filesystem, hostPath, uid, gid and template;
+ * grows, retags and (un)locks in place.
  */
 import { VolumeCreateRequestSchema, messages, type Volume, type VolumeCreateParams } from "vmbranch/sdk";
 import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { withClient } from "./connection";
-import { failure, isNotFound, partialStateError } from "./errors";
+import { connectionFailures, withClient } from "./connection";
+import { failure, partialStateError } from "./errors";
 import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
 import { isUnknown, plain } from "./values";
 import {
+  VOLUME_ENDPOINTS,
   baseEcho,
   diffByTable,
   knownOr,
   knownTags,
   propertyOf,
+  readVolumeResource,
+  removeVolumeResource,
   resolveVolumeInputs,
   tagsAndLockOps,
+  untilUsable,
   upgradeVolumeOutputs,
   volumeComputed,
   type VolumeBaseInputs,
@@ -43,8 +48,9 @@ export type VolumeOutputs = ReturnType<typeof volumeOutputs>;
 
 /** Inputs whose change replaces the volume. */
 export const VOLUME_REPLACE_FIELDS = ["name", "filesystem", "hostPath", "uid", "gid", "template"] as const;
-/** Inputs updated in place (`sizeMb` only grows). */
-export const VOLUME_UPDATE_FIELDS = ["sizeMb", "tags", "deleteLock"] as const;
+/** Inputs updated in place (`sizeMb` only grows; `timeouts` is only stored). */
+export const VOLUME_UPDATE_FIELDS = ["sizeMb", "tags", "deleteLock", "timeouts"] as const;
+const ENDPOINTS = VOLUME_ENDPOINTS("volume");
 const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "tags", "deleteLock", "timeouts"];
 const RENAMES: Record<string, string> = { template: "template", delete_lock: "deleteLock" };
 
@@ -74,6 +80,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
     ...unknownInputFailures(raw, KNOWN_INPUTS),
     ...timeoutsFailures(raw.timeouts),
     ...schemaFailures(VolumeCreateRequestSchema, volumeCreateRequest(raw), (f) => propertyOf(f, RENAMES)),
+    ...connectionFailures(),
   ];
   const from = old?.sizeMb;
   const to = inputs.sizeMb;
@@ -81,7 +88,7 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   return { inputs, failures: uniqueFailures(failures) };
 }
 
-/** `diff` per DESIGN.md §4. */
+/** `diff`: replace or update by the table above (docs/provider.md, "Volume"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume"), resolveVolumeInputs(news), VOLUME_REPLACE_FIELDS, VOLUME_UPDATE_FIELDS);
 }
@@ -112,7 +119,7 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
       throw failure(`creating volume '${i.name}'`, err);
     }
     try {
-      if (v.state !== "available" && v.state !== "mounted") v = await client.volumes.waitFor(v.uuid, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
+      v = await untilUsable(client, v, deadline);
       return { id: v.uuid, outs: volumeOutputs(v, i) };
     } catch (err) {
       const last = await client.volumes.get(v.uuid).catch(() => v);
@@ -121,29 +128,25 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
   });
 }
 
-/** `read`: the server's view (size, tags and lock drift); no id when the volume is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeOutputs }> {
-  return withClient(async (client) => {
-    try {
-      const v = await client.volumes.get(id);
-      // Only provider-side inputs and the template as given survive a refresh; the rest is the server's.
-      const prev = props && typeof props.uuid === "string" ? upgradeVolumeOutputs<Record<string, unknown>>(props, "volume") : {};
-      const kept = resolveVolumeInputs<VolumeInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, template: prev.template });
-      return { id: v.uuid, props: volumeOutputs(v, kept) };
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw failure(`reading volume '${id}'`, err);
-    }
-  });
+/** `read`: the server's view and the inputs as they now stand; no id when the volume is gone. */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeOutputs; inputs?: Record<string, unknown> }> {
+  return withClient((client) => readVolumeResource(client, id, props, { endpoints: ENDPOINTS, outputs: volumeOutputs, kept: ["template"], inputsFromServer: volumeInputsFromServer }));
 }
 
-/** `update`: grow, retag, (un)lock. */
+/** The inputs that describe `v` as it is. */
+export function volumeInputsFromServer(v: Volume): Record<string, unknown> {
+  const origin =
+    v.kind === "managed" ? { hostPath: v.host_path, uid: v.uid, gid: v.gid } : v.template ? { template: v.template.name, sizeMb: v.size_mb } : { sizeMb: v.size_mb, filesystem: v.filesystem };
+  return plain({ name: v.name, ...origin, tags: v.tags, deleteLock: v.delete_lock });
+}
+
+/** `update`: grow, retag, (un)lock; a volume left not yet usable by a partial create is waited for first. */
 export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeOutputs }> {
   const i = resolveVolumeInputs<VolumeInputs>(news);
   const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
   return withClient(async (client) => {
     try {
-      const cur = await client.volumes.get(id, { timeoutMs: deadline.remainingMs() });
+      const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
       const ops = tagsAndLockOps(cur, i);
       if (i.sizeMb !== undefined && i.sizeMb !== cur.size_mb) ops.unshift({ prop: "size_mb", op: "set", value: i.sizeMb });
       const v = ops.length > 0 ? await client.volumes.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
@@ -156,12 +159,5 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 
 /** `delete`: refused by the API while attached or locked; already gone is fine. */
 export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as VolumeInputs["timeouts"]).deleteMs;
-  await withClient(async (client) => {
-    try {
-      await client.volumes.delete(id, { timeoutMs });
-    } catch (err) {
-      if (!isNotFound(err)) throw failure(`deleting volume '${String(props.name ?? id)}'`, err);
-    }
-  });
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
 }

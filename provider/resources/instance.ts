@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AttachedVolume, CloneOptionsInput, PublishedPort, ReadinessInput } from "../impl/instance-model";
 import type { TimeoutsInput } from "../impl/timeouts";
 import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
+import { requireSupportedPulumi } from "./pulumi-version";
 
 /** A volume of an instance: an existing volume by name or uuid, or a new inline one (`sizeMb`) that lives and dies with it. */
 export interface InstanceVolumeArgs {
@@ -71,8 +72,14 @@ export interface InstanceArgs {
   timeouts?: pulumi.Input<TimeoutsInput>;
   /** After `running`, wait until GET `path` on the published `guestPort` answers 2xx/3xx. */
   readiness?: pulumi.Input<ReadinessInput>;
-  /** Run once: wait at create until the main process exits with code 0; the instance then stays `stopped`. */
+  /**
+   * Run once: wait until the main process exits with code 0; the instance then stays `stopped`. A
+   * job that failed is run again by the next `up`.
+   */
   waitForExit?: pulumi.Input<boolean>;
+  /** Any values: when one changes, the instance is replaced (e.g. a job re-runs for new inputs it cannot see). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any values, like Pulumi's own `triggers` inputs
+  triggers?: pulumi.Input<any[]>;
 }
 
 // Loaded in the engine's provider process; the path resolves through the package exports.
@@ -90,7 +97,7 @@ export const INSTANCE_COMPUTED_OUTPUTS = [
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
   "name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
-  "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit",
+  "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
 ] as const;
 
 /** A vmbranch VM. Outputs repeat every argument (or the server's value when unset) and add what the server decided. */
@@ -116,6 +123,7 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
   declare readonly readiness: pulumi.Output<ReadinessInput | null>;
   declare readonly waitForExit: pulumi.Output<boolean>;
+  declare readonly triggers: pulumi.Output<unknown[] | null>;
   declare readonly schemaVersion: pulumi.Output<number>;
   declare readonly autoNamed: pulumi.Output<boolean>;
   declare readonly uuid: pulumi.Output<string>;
@@ -146,6 +154,15 @@ export class Instance extends pulumi.dynamic.Resource {
 
   /** Declare an instance; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: InstanceArgs, opts?: pulumi.CustomResourceOptions) {
+    requireSupportedPulumi();
     super(instanceProvider, name, { ...computedOutputs(INSTANCE_COMPUTED_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "Instance");
+  }
+
+  /**
+   * An existing instance, by uuid (or name), read from the server and not managed by this stack:
+   * its outputs are the server's values; `destroy` leaves it alone.
+   */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Instance {
+    return new Instance(name, {}, { ...opts, id });
   }
 }

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TimeoutsInput } from "../impl/timeouts";
 import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
+import { requireSupportedPulumi } from "./pulumi-version";
 
 /** The arguments of a VolumeClone. */
 export interface VolumeCloneArgs {
@@ -17,6 +18,9 @@ export interface VolumeCloneArgs {
   tags?: pulumi.Input<pulumi.Input<string>[]>;
   /** While true the clone cannot be deleted. */
   deleteLock?: pulumi.Input<boolean>;
+  /** Any values: when one changes, the resource is replaced (re-frozen, re-cloned). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any values, like Pulumi's own `triggers` inputs
+  triggers?: pulumi.Input<any[]>;
   /** Deadlines of create (includes waiting for the data), update and delete. */
   timeouts?: pulumi.Input<TimeoutsInput>;
 }
@@ -32,7 +36,7 @@ export const volumeCloneProvider: pulumi.dynamic.ResourceProvider = providerShel
 /** Every output of a VolumeClone. */
 export const VOLUME_CLONE_OUTPUTS = [
   "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt", "sourceUuid", "sourceName",
-  "template", "sizeMb", "filesystem", "name", "source", "tags", "deleteLock", "timeouts",
+  "template", "sizeMb", "filesystem", "name", "source", "tags", "deleteLock", "timeouts", "triggers",
 ] as const;
 
 /** A copy-on-write copy of a vmbranch volume or volume template. */
@@ -42,6 +46,7 @@ export class VolumeClone extends pulumi.dynamic.Resource {
   declare readonly tags: pulumi.Output<string[]>;
   declare readonly deleteLock: pulumi.Output<boolean>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
+  declare readonly triggers: pulumi.Output<unknown[] | null>;
   declare readonly schemaVersion: pulumi.Output<number>;
   declare readonly autoNamed: pulumi.Output<boolean>;
   declare readonly uuid: pulumi.Output<string>;
@@ -60,6 +65,12 @@ export class VolumeClone extends pulumi.dynamic.Resource {
 
   /** Declare a clone; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: VolumeCloneArgs, opts?: pulumi.CustomResourceOptions) {
+    requireSupportedPulumi();
     super(volumeCloneProvider, name, { ...computedOutputs(VOLUME_CLONE_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "VolumeClone");
   }
+  /** An existing volume (a clone), by uuid (or name), read from the server and not managed by this stack. */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): VolumeClone {
+    return new VolumeClone(name, {} as VolumeCloneArgs, { ...opts, id });
+  }
+
 }

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TimeoutsInput } from "../impl/timeouts";
 import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
+import { requireSupportedPulumi } from "./pulumi-version";
 
 /** The arguments of a VolumeTemplate. */
 export interface VolumeTemplateArgs {
@@ -20,6 +21,9 @@ export interface VolumeTemplateArgs {
   tags?: pulumi.Input<pulumi.Input<string>[]>;
   /** While true the template cannot be deleted. */
   deleteLock?: pulumi.Input<boolean>;
+  /** Any values: when one changes, the resource is replaced (re-frozen, re-cloned). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any values, like Pulumi's own `triggers` inputs
+  triggers?: pulumi.Input<any[]>;
   /** Deadlines of create, update and delete ("5m", "90s" or seconds). */
   timeouts?: pulumi.Input<TimeoutsInput>;
 }
@@ -35,7 +39,7 @@ export const volumeTemplateProvider: pulumi.dynamic.ResourceProvider = providerS
 /** Every output of a VolumeTemplate. */
 export const VOLUME_TEMPLATE_OUTPUTS = [
   "schemaVersion", "autoNamed", "uuid", "state", "kind", "persistent", "createdAt", "sourceVolumeUuid", "sourceVolumeName",
-  "sizeMb", "filesystem", "name", "sourceVolume", "tags", "deleteLock", "timeouts",
+  "sizeMb", "filesystem", "name", "sourceVolume", "tags", "deleteLock", "timeouts", "triggers",
 ] as const;
 
 /** An immutable vmbranch volume template. */
@@ -45,6 +49,7 @@ export class VolumeTemplate extends pulumi.dynamic.Resource {
   declare readonly tags: pulumi.Output<string[]>;
   declare readonly deleteLock: pulumi.Output<boolean>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
+  declare readonly triggers: pulumi.Output<unknown[] | null>;
   declare readonly schemaVersion: pulumi.Output<number>;
   declare readonly autoNamed: pulumi.Output<boolean>;
   declare readonly uuid: pulumi.Output<string>;
@@ -60,6 +65,12 @@ export class VolumeTemplate extends pulumi.dynamic.Resource {
 
   /** Declare a template; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: VolumeTemplateArgs, opts?: pulumi.CustomResourceOptions) {
+    requireSupportedPulumi();
     super(volumeTemplateProvider, name, { ...computedOutputs(VOLUME_TEMPLATE_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "VolumeTemplate");
   }
+  /** An existing volume template, by uuid (or name), read from the server and not managed by this stack. */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): VolumeTemplate {
+    return new VolumeTemplate(name, {} as VolumeTemplateArgs, { ...opts, id });
+  }
+
 }

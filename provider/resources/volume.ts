@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TimeoutsInput } from "../impl/timeouts";
 import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
+import { requireSupportedPulumi } from "./pulumi-version";
 
 /** The arguments of a Volume. Set exactly one of `sizeMb`, `template` or `hostPath`. */
 export interface VolumeArgs {
@@ -70,6 +71,12 @@ export class Volume extends pulumi.dynamic.Resource {
 
   /** Declare a volume; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: VolumeArgs, opts?: pulumi.CustomResourceOptions) {
+    requireSupportedPulumi();
     super(volumeProvider, name, { ...computedOutputs(VOLUME_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "Volume");
   }
+  /** An existing volume, by uuid (or name), read from the server and not managed by this stack. */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Volume {
+    return new Volume(name, {} as VolumeArgs, { ...opts, id });
+  }
+
 }

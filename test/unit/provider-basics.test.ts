@@ -1,8 +1,11 @@
-// Pure helpers of the provider: plain JSON values and unknowns, auto-naming, timeouts.
+// Pure helpers of the provider: plain JSON values and unknowns, auto-naming, timeouts, the
+// @pulumi/pulumi versions it runs with, and lookup arguments.
 import { UNKNOWN, containsUnknown, jsonEqual, plain } from "vmbranch/provider/impl/values";
 import { autoName, resolveName, sanitizePrefix } from "vmbranch/provider/impl/naming";
 import { Deadline, parseDuration, resolveTimeouts, timeoutsFailures } from "vmbranch/provider/impl/timeouts";
 import * as pulumi from "@pulumi/pulumi";
+import { MIN_PULUMI_VERSION, requireSupportedPulumi, unsupportedPulumiReason } from "vmbranch/provider/resources/pulumi-version";
+import { lookupVolume } from "vmbranch/provider/impl/lookups";
 
 describe("values", () => {
   it("uses the engine's unknown placeholder", () => {
@@ -68,5 +71,28 @@ describe("timeouts", () => {
     expect(d.remainingMs()).toBeGreaterThan(59_000);
     expect(d.describe()).toBe("1m");
     expect(new Deadline(1).remainingMs()).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the @pulumi/pulumi versions the provider runs with", () => {
+  it("accepts 3.x from 3.259.0 on, the one these tests load included", () => {
+    expect(MIN_PULUMI_VERSION).toBe("3.259.0");
+    for (const v of ["3.259.0", "3.259.1", "3.276.0", "3.300.0-alpha.1", (require("@pulumi/pulumi/version") as { version: string }).version]) expect(unsupportedPulumiReason(v)).toBeUndefined();
+  });
+
+  it("refuses older and other majors, saying what to install", () => {
+    expect(unsupportedPulumiReason("3.258.9")).toBe(
+      "vmbranch needs @pulumi/pulumi ^3.259.0 (3.x from 3.259.0 on), but this program loads @pulumi/pulumi 3.258.9: run 'npm install @pulumi/pulumi@^3.259.0'",
+    );
+    expect(unsupportedPulumiReason("3.100.0")).toMatch(/loads @pulumi\/pulumi 3.100.0/);
+    expect(unsupportedPulumiReason("4.0.0")).toMatch(/loads @pulumi\/pulumi 4.0.0/);
+    expect(() => requireSupportedPulumi(() => "2.25.0")).toThrow(/loads @pulumi\/pulumi 2.25.0/);
+  });
+});
+
+describe("lookups", () => {
+  it("need exactly one of name or uuid", async () => {
+    await expect(lookupVolume({}, { token: "t" })).rejects.toThrow("vmbranch: looking up volume: give exactly one of 'name' or 'uuid'");
+    await expect(lookupVolume({ name: "a", uuid: "b" }, { token: "t" })).rejects.toThrow(/exactly one/);
   });
 });

@@ -1,6 +1,8 @@
-// The provider's connection settings (stack config, then environment, then defaults) and how
-// its failures reach the engine: API refusals with the API's words and nothing recorded, partial
-// states with id and __provider, 404 on delete as success. Against the SDK's fake server.
+// The provider's connection settings (per setting: environment when set, then stack config, then
+// defaults), a missing token reported by every resource's check, and how its failures reach the
+// engine: API refusals with the API's words and nothing recorded, partial states with id and
+// __provider, 404 on delete as success, a Volume left pending finished by its update. Against
+// the SDK's fake server.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +10,7 @@ import * as connection from "vmbranch/provider/impl/connection";
 import * as instance from "vmbranch/provider/impl/instance";
 import * as volume from "vmbranch/provider/impl/volume";
 import * as volumeClone from "vmbranch/provider/impl/volume-clone";
+import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
 import { FakeApi, envelope, errorReply, fakeVolume } from "../helpers/fake-api";
 
 let api: FakeApi;
@@ -24,9 +27,13 @@ const configure = (values: Record<string, string>) => connection.configure({ get
 describe("connection settings", () => {
   const noFiles = { VMBRANCH_DATA_DIR: mkdtempSync(join(tmpdir(), "vmb-no-token-")) };
 
-  it("stack config wins over the environment; the environment comes next; then the defaults", () => {
+  it("the environment wins when set (a rotated token for refresh and destroy), then stack config, then the defaults", () => {
     configure({ "vmbranch:endpoint": "http://config:1", "vmbranch:token": "from-config" });
-    expect(connection.connectionSettings({ VMBRANCH_ENDPOINT: "http://env:2", VMBRANCH_TOKEN: "from-env" })).toMatchObject({ options: { endpoint: "http://config:1", token: "from-config" }, endpointSource: "config" });
+    expect(connection.connectionSettings({ VMBRANCH_ENDPOINT: "http://env:2", VMBRANCH_TOKEN: "from-env" })).toMatchObject({ options: { endpoint: "http://env:2", token: "from-env" }, endpointSource: "environment" });
+    // Per setting: a token from the environment, the endpoint from the stack config.
+    expect(connection.connectionSettings({ VMBRANCH_TOKEN: "rotated" })).toMatchObject({ options: { endpoint: "http://config:1", token: "rotated" }, endpointSource: "config" });
+    // Set but empty is unset.
+    expect(connection.connectionSettings({ VMBRANCH_ENDPOINT: "", VMBRANCH_TOKEN: "" })).toMatchObject({ options: { endpoint: "http://config:1", token: "from-config" } });
     connection.resetConnection();
     expect(connection.connectionSettings({ VMBRANCH_ENDPOINT: "http://env:2", VMBRANCH_TOKEN: "from-env" })).toMatchObject({ options: { endpoint: "http://env:2", token: "from-env" }, endpointSource: "environment" });
     configure({ "vmbranch:token": "only-token" });
@@ -34,7 +41,32 @@ describe("connection settings", () => {
   });
 
   it("says where to put the token when there is none", () => {
-    expect(() => connection.connectionSettings({ ...noFiles })).toThrow(/pulumi config set --secret vmbranch:token .*VMBRANCH_TOKEN/);
+    expect(() => connection.connectionSettings({ ...noFiles })).toThrow(
+      `No vmbranch token: set it with 'pulumi config set --secret vmbranch:token <token>' or the environment variable VMBRANCH_TOKEN (no token file at ${join(noFiles.VMBRANCH_DATA_DIR, "token")} either)`,
+    );
+  });
+
+  it("a missing token is a check failure of every resource, so preview reports it before up changes anything", async () => {
+    const saved = process.env.VMBRANCH_DATA_DIR;
+    const savedToken = process.env.VMBRANCH_TOKEN;
+    process.env.VMBRANCH_DATA_DIR = noFiles.VMBRANCH_DATA_DIR;
+    delete process.env.VMBRANCH_TOKEN;
+    try {
+      const reason = expect.stringMatching(/^No vmbranch token: set it with 'pulumi config set --secret vmbranch:token <token>'/);
+      const results = [
+        (await instance.check({}, { namePrefix: "vm", image: "base" })).failures,
+        (await volume.check({}, { namePrefix: "v", sizeMb: 8 })).failures,
+        (await volumeTemplate.check({}, { namePrefix: "t", sourceVolume: "v" })).failures,
+        (await volumeClone.check({}, { namePrefix: "c", source: "t" })).failures,
+      ];
+      for (const failures of results) expect(failures).toEqual([{ property: "", reason }]);
+      configure({ "vmbranch:token": "t" });
+      expect((await volume.check({}, { namePrefix: "v", sizeMb: 8 })).failures).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.VMBRANCH_DATA_DIR;
+      else process.env.VMBRANCH_DATA_DIR = saved;
+      if (savedToken !== undefined) process.env.VMBRANCH_TOKEN = savedToken;
+    }
   });
 
   it("sends the configured token", async () => {
@@ -70,6 +102,20 @@ describe("failures as the engine sees them", () => {
     expect(err.message).toMatch(/volume clone 'c' was created but its data is not ready within 1s/);
     expect(err.properties).toMatchObject({ uuid: pending.uuid, state: "pending", source: "g", __provider: "serialized provider" });
     expect(err.reasons).toEqual([err.message]);
+  });
+
+  it("a Volume a partial create left pending is waited for by its update before anything else", async () => {
+    const pending = fakeVolume({ name: "d", state: "pending", tags: [] });
+    const ready = { ...pending, state: "available" as const };
+    api.queue("GET", "/v1/volumes/:id", { body: envelope("volumes", [pending]) });
+    api.queue("GET", "/v1/volumes/:id", { body: envelope("volumes", [pending]) });
+    api.route("GET", "/v1/volumes/:id", { body: envelope("volumes", [ready]) });
+    api.route("PATCH", "/v1/volumes/:id", { body: envelope("volumes", [{ ...ready, tags: ["t"] }]) });
+    const { outs } = await volume.update(pending.uuid, { name: "d", uuid: pending.uuid, state: "pending" }, { name: "d", tags: ["t"], timeouts: { update: 30 } });
+    expect(outs).toMatchObject({ state: "available", tags: ["t"] });
+    // The PATCH comes only after a GET answered `available` (two answered `pending` first).
+    const calls = api.requests.map((r) => r.method);
+    expect(calls.slice(0, calls.indexOf("PATCH")).filter((m) => m === "GET")).toHaveLength(3);
   });
 
   it("delete: 404 is done, anything else carries the API's message", async () => {

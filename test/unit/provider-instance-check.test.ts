@@ -4,6 +4,11 @@ import { messages } from "vmbranch/sdk";
 import { checkInstance } from "vmbranch/provider/impl/instance-check";
 import { inputPropertyOf } from "vmbranch/provider/impl/instance-request";
 import { UNKNOWN } from "vmbranch/provider/impl/values";
+import * as connection from "vmbranch/provider/impl/connection";
+
+// A token is configured: these tests are about the inputs (a missing token has its own test).
+beforeAll(() => connection.configure({ get: (k) => (k === "vmbranch:token" ? "test-token" : undefined) }));
+afterAll(() => connection.resetConnection());
 
 const check = (news: Record<string, unknown>, olds: Record<string, unknown> = {}) => checkInstance(olds, { namePrefix: "vm", ...news });
 const failures = (news: Record<string, unknown>) => check(news).failures;

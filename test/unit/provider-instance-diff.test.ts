@@ -1,9 +1,11 @@
-// Instance `diff` and outputs: every row of DESIGN.md §4's table, no diffs from server-assigned
-// values (ports, MACs, uuids), branches, restarts, refresh drift, and plain-JSON outputs.
+// Instance `diff` and outputs: every row of the replace/update table (docs/provider.md), triggers
+// and the provider's own inputs, no diffs from server-assigned values (ports, MACs, uuids),
+// branches, restarts, refresh drift and the inputs a refresh reports, state written by 0.1.0, and
+// plain-JSON outputs.
 import type { Instance } from "vmbranch/sdk";
 import { diffInstance } from "vmbranch/provider/impl/instance-diff";
 import type { InstanceInputs } from "vmbranch/provider/impl/instance-model";
-import { instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "vmbranch/provider/impl/instance-outputs";
+import { instanceInputsAfterRefresh, instanceInputsFromServer, instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "vmbranch/provider/impl/instance-outputs";
 import { UNKNOWN } from "vmbranch/provider/impl/values";
 import { fakeInstance } from "../helpers/fake-api";
 
@@ -102,6 +104,70 @@ describe("instance diff follows the replace/update table", () => {
     expect(diff({ memoryMb: 512, volumes: [], ports: [{ guestPort: 80, hostPort: 8080 }] }).deleteBeforeReplace).toBe(true);
     expect(diff({ memoryMb: 512, volumes: [], name: "fixed", autoNamed: false }).deleteBeforeReplace).toBe(true);
     expect(diff({ tags: ["x"] }).deleteBeforeReplace).toBe(false);
+  });
+
+  it("deletes first when a named inline volume would be created twice (volume names are unique)", () => {
+    const i = { ...base, volumes: [{ volume: "cache", sizeMb: 10, at: "/cache" }] };
+    expect(diff({ volumes: i.volumes, memoryMb: 512 }, stored(i))).toEqual({ changes: true, replaces: ["memoryMb"], deleteBeforeReplace: true });
+    // An unnamed inline volume gets a fresh name: the new instance can come first.
+    const unnamed = { ...base, volumes: [{ sizeMb: 10, at: "/cache" }] };
+    expect(diff({ volumes: unnamed.volumes, memoryMb: 512 }, stored(unnamed))).toEqual({ changes: true, replaces: ["memoryMb"], deleteBeforeReplace: false });
+  });
+});
+
+describe("triggers and the provider's own inputs", () => {
+  it("replaces when a trigger changes, is added, removed or not known yet", () => {
+    const i = { ...base, volumes: [], triggers: ["v1", { job: 1 }] };
+    const olds = stored(i);
+    expect(diff({ volumes: [], triggers: ["v1", { job: 1 }] }, olds)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(diff({ volumes: [], triggers: ["v2", { job: 1 }] }, olds)).toEqual({ changes: true, replaces: ["triggers"], deleteBeforeReplace: false });
+    expect(diff({ volumes: [], triggers: ["v1", UNKNOWN] }, olds)).toMatchObject({ changes: true, replaces: ["triggers"] });
+    expect(diff({ volumes: [] }, olds)).toMatchObject({ changes: true, replaces: ["triggers"] });
+    expect(diff({ volumes: [], triggers: ["v1"] }, stored({ ...base, volumes: [] }))).toMatchObject({ changes: true, replaces: ["triggers"] });
+  });
+
+  it.each([
+    ["timeouts", { timeouts: { delete: "10m" } }, {}],
+    ["readiness", { readiness: { guestPort: 8080 } }, {}],
+    ["waitForExit", { waitForExit: true }, { state: "stopped" as const, exit_code: 0 }],
+  ])("an update stores a change of %s alone (delete reads its deadline from the state)", (_what, news, server) => {
+    expect(diff(news as Partial<InstanceInputs>)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const withIt = stored({ ...base, ...(news as Partial<InstanceInputs>) }, server);
+    expect(diff(news as Partial<InstanceInputs>, withIt).changes).toBe(false);
+    // Removing it is a change too: the default applies again.
+    expect(diff({}, withIt).changes).toBe(true);
+  });
+
+  it("reads state written by 0.1.0 (no triggers, no managedInputs) without a diff", () => {
+    const { triggers: _t, managedInputs: _m, ...old } = stored();
+    expect(diffInstance(old, { ...base })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(upgradeInstanceOutputs(old)).toMatchObject({ triggers: null, managedInputs: null });
+  });
+});
+
+describe("the inputs a refresh reports", () => {
+  const outs = (i: InstanceInputs = base, over: Partial<Instance> = {}) => refreshInstanceOutputs(upgradeInstanceOutputs(stored(i)), serverFor(i, over));
+
+  it("are the inputs the program gave, as the program wrote them, when nothing drifted", () => {
+    expect(instanceInputsAfterRefresh(outs())).toEqual({ ...base, volumes: [{ volume: "data", at: "/data" }], ports: [{ guestPort: 8080 }] });
+  });
+
+  it("carry the server's values where they drifted, and state or lock drift even when the program left them out", () => {
+    const drifted = instanceInputsAfterRefresh(outs(base, { tags: ["web", "by-hand"], state: "stopped", delete_lock: true }));
+    expect(drifted).toMatchObject({ tags: ["web", "by-hand"], state: "stopped", deleteLock: true });
+    expect(Object.keys(drifted ?? {}).sort()).toEqual([...Object.keys(base), "deleteLock", "state"].sort());
+  });
+
+  it("are left to the engine for state written before managedInputs existed", () => {
+    const { managedInputs: _m, ...old } = stored();
+    expect(instanceInputsAfterRefresh(refreshInstanceOutputs(upgradeInstanceOutputs(old), serverFor(base)))).toBeUndefined();
+  });
+
+  it("describe an instance the state does not hold yet (a lookup by id) by what it was made from", () => {
+    expect(instanceInputsFromServer(serverFor(base))).toEqual({
+      name: base.name, image: "base", memoryMb: 256, vcpus: 1, args: ["httpd"], env: { A: "1" }, hostname: "web", tags: ["web"], annotations: { team: "a" },
+      deleteLock: false, state: "running", ports: [{ guestPort: 8080 }], volumes: [{ volume: "data", at: "/data" }],
+    });
   });
 });
 

@@ -6,8 +6,14 @@ import { instanceOutputs } from "vmbranch/provider/impl/instance-outputs";
 import * as volume from "vmbranch/provider/impl/volume";
 import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
 import * as volumeClone from "vmbranch/provider/impl/volume-clone";
+import { volumeInputsAfterRefresh } from "vmbranch/provider/impl/volume-common";
 import { UNKNOWN } from "vmbranch/provider/impl/values";
 import { fakeInstance, fakeVolume } from "../helpers/fake-api";
+import * as connection from "vmbranch/provider/impl/connection";
+
+// A token is configured: these tests are about the inputs (a missing token has its own test).
+beforeAll(() => connection.configure({ get: (k) => (k === "vmbranch:token" ? "test-token" : undefined) }));
+afterAll(() => connection.resetConnection());
 
 const vol = (name: string, at: string, extra: Partial<Instance["volumes"][number]> = {}) => ({
   uuid: `00000000-0000-4000-8000-${name.padStart(12, "0").slice(-12).replace(/[^0-9a-f]/g, "a")}`,
@@ -121,5 +127,34 @@ describe("VolumeTemplate and VolumeClone check and diff", () => {
     const clone = volumeClone.volumeCloneOutputs(fakeVolume({ name: "c" }), { name: "c", autoNamed: false, source: "g" }) as unknown as Record<string, unknown>;
     expect(await volumeClone.diff("id", clone, { name: "c", source: UNKNOWN })).toEqual({ changes: true, replaces: ["source"], deleteBeforeReplace: true });
     expect(await volumeClone.diff("id", clone, { name: "c", source: "g", deleteLock: true })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+});
+
+describe("volume resources: triggers, timeouts, and what a refresh reports", () => {
+  const tpl = (over: Record<string, unknown> = {}) =>
+    volumeTemplate.volumeTemplateOutputs(fakeVolume({ name: "g", state: "template" }), { name: "g", autoNamed: true, sourceVolume: "data", ...over }) as unknown as Record<string, unknown>;
+
+  it("replaces a template or a clone when its triggers change, and refuses triggers that are not a list", async () => {
+    expect(await volumeTemplate.diff("id", tpl({ triggers: ["job-1"] }), { name: "g", autoNamed: true, sourceVolume: "data", triggers: ["job-2"] })).toEqual({ changes: true, replaces: ["triggers"], deleteBeforeReplace: false });
+    expect(await volumeTemplate.diff("id", tpl({ triggers: ["job-1"] }), { name: "g", autoNamed: true, sourceVolume: "data", triggers: [UNKNOWN] })).toMatchObject({ replaces: ["triggers"] });
+    expect(await volumeTemplate.diff("id", tpl({ triggers: ["job-1"] }), { name: "g", autoNamed: true, sourceVolume: "data", triggers: ["job-1"] })).toMatchObject({ changes: false });
+    const clone = volumeClone.volumeCloneOutputs(fakeVolume({ name: "c" }), { name: "c", autoNamed: true, source: "g", triggers: [1] }) as unknown as Record<string, unknown>;
+    expect(await volumeClone.diff("id", clone, { name: "c", autoNamed: true, source: "g", triggers: [2] })).toEqual({ changes: true, replaces: ["triggers"], deleteBeforeReplace: false });
+    expect((await volumeClone.check({}, { namePrefix: "c", source: "g", triggers: "v2" })).failures).toEqual([{ property: "triggers", reason: "'triggers' must be a list of values (any values; a change replaces the resource)" }]);
+    expect((await volumeTemplate.check({}, { namePrefix: "g", sourceVolume: "d", triggers: [UNKNOWN, { any: ["thing"] }] })).failures).toEqual([]);
+  });
+
+  it("an update stores a timeouts-only change (delete reads its deadline from the state)", async () => {
+    const olds = volume.volumeOutputs(fakeVolume({ name: "d", size_mb: 64 }), { name: "d", sizeMb: 64 }) as unknown as Record<string, unknown>;
+    expect(await volume.diff("id", olds, { name: "d", sizeMb: 64, timeouts: { delete: "10m" } })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect(await volumeTemplate.diff("id", tpl({ timeouts: { delete: 60 } }), { name: "g", autoNamed: true, sourceVolume: "data" })).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("a refresh reports the inputs the program gave, at the server's values where they drifted", () => {
+    const given = { name: "d", namePrefix: "d", autoNamed: false, sizeMb: 64, tags: ["a"] };
+    const outs = volume.volumeOutputs(fakeVolume({ name: "d", size_mb: 128, tags: ["a", "by-hand"], delete_lock: true }), given) as unknown as Record<string, unknown>;
+    expect(volumeInputsAfterRefresh(outs)).toEqual({ ...given, sizeMb: 128, tags: ["a", "by-hand"], deleteLock: true });
+    const { managedInputs: _m, ...written010 } = outs;
+    expect(volumeInputsAfterRefresh(written010)).toBeUndefined();
   });
 });
