@@ -39,8 +39,9 @@ export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutp
     vcpus: i.vcpus ?? inst.vcpus,
     args: i.args ?? inst.args,
     env: sortedRecord(i.env ?? inst.env),
-    volumes: sortedVolumes(i.volumes ?? []),
-    ports: i.ports ? sortedPorts(i.ports) : [],
+    // In the program's order (refresh reports them back that way); comparisons sort them.
+    volumes: (i.volumes ?? []).map(normalVolume),
+    ports: (i.ports ?? []).map(normalPort),
     tags: i.tags ?? inst.tags,
     annotations: i.annotations ?? inst.annotations,
     deleteLock: inst.delete_lock,
@@ -146,21 +147,27 @@ export function refreshInstanceOutputs(prev: InstanceOutputs, inst: Instance): I
   });
 }
 
-/** The server's ports in the user's terms: a host port appears only where the user fixed one. */
+/**
+ * The server's ports in the user's terms: a host port appears only where the user fixed one.
+ * The user's ports keep their order; ports only the server has follow, sorted.
+ */
 function projectPorts(prev: readonly NormalPort[], inst: Instance): NormalPort[] {
-  return sortedPorts(
-    inst.ports.map((p) => {
-      const mine = prev.find((q) => q.guestPort === p.guest_port && normalPort(q).protocol === p.protocol);
-      return { guestPort: p.guest_port, protocol: p.protocol, hostPort: mine?.hostPort !== null && mine?.hostPort !== undefined ? p.host_port : undefined };
-    }),
-  );
+  const published = (q: NormalPort) => inst.ports.find((p) => p.guest_port === q.guestPort && p.protocol === normalPort(q).protocol);
+  const mine = prev.map(normalPort).flatMap((q) => {
+    const p = published(q);
+    return p ? [{ guestPort: p.guest_port, protocol: p.protocol, hostPort: q.hostPort !== null ? p.host_port : null }] : [];
+  });
+  const others = inst.ports
+    .filter((p) => !prev.some((q) => q.guestPort === p.guest_port && normalPort(q).protocol === p.protocol))
+    .map((p) => ({ guestPort: p.guest_port, protocol: p.protocol, hostPort: null }));
+  return [...mine, ...sortedPorts(others)];
 }
 
 /**
  * The server's attachments in the user's terms: stored entries that are still attached as
- * stored (inline ones by mount point), plus, unless the instance is a branch or template instance
- * (whose inherited volumes are not the user's), other attached existing volumes (so the next
- * `up` detaches them when the user manages `volumes`).
+ * stored (inline ones by mount point), in the user's order, plus, unless the instance is a branch
+ * or template instance (whose inherited volumes are not the user's), other attached existing
+ * volumes, sorted (so the next `up` detaches them when the user manages `volumes`).
  */
 function projectVolumes(prev: readonly NormalVolume[], inst: Instance, addUnknown: boolean): NormalVolume[] {
   const out: NormalVolume[] = [];
@@ -174,10 +181,8 @@ function projectVolumes(prev: readonly NormalVolume[], inst: Instance, addUnknow
       out.push(entry);
     }
   }
-  if (addUnknown)
-    for (const a of inst.volumes)
-      if (!a.inline && !used.has(a.uuid)) out.push({ volume: a.name, sizeMb: null, at: a.at, readonly: a.readonly });
-  return sortedVolumes(out);
+  const others = addUnknown ? inst.volumes.filter((a) => !a.inline && !used.has(a.uuid)).map((a) => ({ volume: a.name, sizeMb: null, at: a.at, readonly: a.readonly })) : [];
+  return [...out, ...sortedVolumes(others)];
 }
 
 /** The fields only the server decides. */

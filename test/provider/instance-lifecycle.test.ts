@@ -1,7 +1,8 @@
 // Provider methods of Instance against a real `vmbranch serve`, around an instance's life:
 // branching a running instance (lineage outputs, its own ports and tags, no diff afterwards),
 // partial creates (a deadline passed, a job that failed) recorded with the id and __provider
-// and healed by the next update, run-to-exit jobs, and deletion outside Pulumi.
+// and healed by the next update, run-to-exit jobs (a failed one runs again on the next update,
+// and must then succeed), and deletion outside Pulumi.
 import * as instance from "vmbranch/provider/impl/instance";
 import * as volume from "vmbranch/provider/impl/volume";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
@@ -93,12 +94,32 @@ describe("partial creates", () => {
     healed = { id: err.id, inputs: later, outs: outs as unknown as Record<string, unknown> };
   });
 
-  test("a job whose main process fails: partial, with its exit code", async () => {
+  test("a job whose main process fails: partial with its exit code; the next update runs it again, and it fails again", async () => {
     const inputs = await checked(instance, { namePrefix: "job", image: "base", args: ["sh", "-c", "exit 3"], waitForExit: true });
     const err = await expectPartial(h.created("instance", instance.create(inputs)));
     expect(err.message).toMatch(/did not succeed: exit code 3/);
     expect(err.properties).toMatchObject({ uuid: err.id, state: "stopped", exitCode: 3, __provider: PROVIDER_TEXT });
+    // The next `up` calls update with the same inputs: the failure must not pass silently.
+    const again = await expectPartial(instance.update(err.id, err.properties, inputs));
+    expect(again.message).toMatch(/did not succeed: exit code 3/);
+    expect(again.properties).toMatchObject({ uuid: err.id, exitCode: 3 });
+    expect((await h.backend.client.instances.get(err.id)).start_count).toBe(2);
     await instance.remove(err.id, err.properties);
+  });
+
+  test("a job that failed on its first run succeeds when the next update runs it again", async () => {
+    // Fails the first time, succeeds the second: a marker on its own inline volume tells them apart.
+    const script = "if [ -e /work/ran-once ]; then echo second run; exit 0; fi; touch /work/ran-once; sync; exit 4";
+    const inputs = await checked(instance, { namePrefix: "flaky-job", image: "base", args: ["sh", "-c", script], volumes: [{ sizeMb: 8, at: "/work" }], waitForExit: true });
+    const err = await expectPartial(h.created("instance", instance.create(inputs)));
+    expect(err.properties).toMatchObject({ exitCode: 4 });
+    const { outs } = await instance.update(err.id, err.properties, inputs);
+    expect(outs).toMatchObject({ uuid: err.id, state: "stopped", exitCode: 0 });
+    expect((await h.backend.client.instances.get(err.id)).start_count).toBe(2);
+    // Succeeded now: later updates leave it alone.
+    await instance.update(err.id, outs as unknown as Record<string, unknown>, { ...inputs, tags: ["done"] });
+    expect((await h.backend.client.instances.get(err.id)).start_count).toBe(2);
+    await instance.remove(err.id, outs as unknown as Record<string, unknown>);
   });
 
   test("a job that succeeds: create waits for its exit and it stays stopped without a diff", async () => {

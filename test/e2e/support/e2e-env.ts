@@ -81,6 +81,18 @@ export function stepsOf(events: EngineEvent[]): Step[] {
   });
 }
 
+/**
+ * What a refresh changed, per resource: its outputs events (op `update` where the server drifted),
+ * with the inputs that differ before and after, as the CLI's `[diff: ~x]` shows them.
+ */
+export function refreshedOf(events: EngineEvent[]): Step[] {
+  return events.flatMap((e) => {
+    const m = e.resOutputsEvent?.metadata;
+    if (!m || !m.type.startsWith("pulumi-nodejs:dynamic/vmbranch:") || m.op === "same") return [];
+    return [{ op: m.op, name: m.urn.split("::").pop() ?? "", keys: [...(m.keys ?? [])].sort(), diffs: changedInputs(m.old?.inputs, m.new?.inputs) }];
+  });
+}
+
 /** Steps that change something (everything but `same`). */
 export function changesOf(events: EngineEvent[]): Step[] {
   return stepsOf(events).filter((s) => s.op !== "same");
