@@ -6,6 +6,7 @@
 // instance-lifecycle.test.ts. Few VMs on purpose: TCG guests on 2 cores.
 import * as instance from "vmbranch/provider/impl/instance";
 import * as volume from "vmbranch/provider/impl/volume";
+import { withoutProvider } from "vmbranch/provider/impl/values";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
 import { checked, createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
 import { hitLog, webServer } from "./support/web-guest";
@@ -67,8 +68,8 @@ test("create: boots from the image with a volume and a port, waits for readiness
   expect(await hitLog(hostPort(web), "first")).toEqual(["first"]);
 });
 
-test("read returns the same outputs and a second diff reports no changes", async () => {
-  expect(await instance.read(web.id, web.outs)).toEqual({ id: web.id, props: web.outs });
+test("read returns the same outputs, the inputs exactly as given, and a second diff reports no changes", async () => {
+  expect(await instance.read(web.id, web.outs)).toEqual({ id: web.id, props: web.outs, inputs: withoutProvider(web.inputs) });
   expect(await diffResource(instance, web, webInputs)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
 });
 

@@ -9,6 +9,7 @@ import { messages } from "vmbranch/sdk";
 import * as volume from "vmbranch/provider/impl/volume";
 import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
 import * as volumeClone from "vmbranch/provider/impl/volume-clone";
+import { withoutProvider } from "vmbranch/provider/impl/values";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
 import { checked, createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
 
@@ -35,7 +36,7 @@ describe("Volume", () => {
     expect(data.outs).toMatchObject({ schemaVersion: 1, name: expect.stringMatching(/^data-[0-9a-f]{7}$/), autoNamed: true, sizeMb: 16, filesystem: "ext4", kind: "block", state: "available", tags: ["app"], deleteLock: false, attachedTo: [], template: null, hostPath: null });
     expect(data.id).toBe(data.outs.uuid);
     const read = await volume.read(data.id, data.outs);
-    expect(read).toEqual({ id: data.id, props: data.outs });
+    expect(read).toEqual({ id: data.id, props: data.outs, inputs: withoutProvider(data.inputs) });
     expect(await diffResource(volume, data, { namePrefix: "data", sizeMb: 16, tags: ["app"] })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
   });
 
@@ -112,7 +113,7 @@ describe("Volume", () => {
       const source = await volume.read(data.id, data.outs);
       expect(source.props).toEqual(data.outs);
       expect(await volume.diff(data.id, source.props as Record<string, unknown>, data.inputs)).toMatchObject({ changes: false });
-      expect(await volumeTemplate.read(golden.id, golden.outs)).toEqual({ id: golden.id, props: golden.outs });
+      expect(await volumeTemplate.read(golden.id, golden.outs)).toEqual({ id: golden.id, props: golden.outs, inputs: withoutProvider(golden.inputs) });
     });
 
     test("a VolumeClone of the template and of a volume become available; a Volume can start from the template", async () => {
