@@ -1,4 +1,4 @@
-// Test layers (DESIGN.md §5). Each layer is a jest project; scripts/test runs them in order.
+// Test layers (docs/testing.md). Each layer is a jest project; scripts/test runs them in order.
 // VM-heavy layers run in band: the machine has 2 cores and TCG guests need them.
 const transform = { "^.+\\.tsx?$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] };
 const moduleNameMapper = {
@@ -31,5 +31,6 @@ module.exports = {
       transform: { "^.+\\.[tj]sx?$": transform["^.+\\.tsx?$"] },
       transformIgnorePatterns: ["/node_modules/(?!@unikraft/)"],
     }),
+    layer("projects", { slowTestThreshold: 120 }),
   ],
 };

@@ -48,10 +48,11 @@ export interface TestBackend {
   stop(): Promise<void>;
 }
 
-function startServe(dataDir: string, token: string, listen: string, extraArgs: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string }> {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
+function startServe(command: string[], dataDir: string, token: string, listen: string, extraArgs: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string }> {
+  if (command[1] === CLI && !existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, "serve", "--data-dir", dataDir, "--listen", listen, ...extraArgs], {
+    const [exe, ...args] = command as [string, ...string[]];
+    const proc = spawn(exe, [...args, "serve", "--data-dir", dataDir, "--listen", listen, ...extraArgs], {
       env: { ...process.env, VMBRANCH_TOKEN: token, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -92,12 +93,16 @@ function qemuPidsUnder(dataDir: string): number[] {
   return out;
 }
 
-/** Start a backend. `allowHostPath` adds `--allow-host-path`; `env` adds to the server's environment. */
-export async function startBackend(opts: { allowHostPath?: string[]; env?: Record<string, string> } = {}): Promise<TestBackend> {
+/**
+ * Start a backend. `allowHostPath` adds `--allow-host-path`; `env` adds to the server's
+ * environment; `command` runs another `vmbranch` CLI (an installed one) instead of the build's.
+ */
+export async function startBackend(opts: { allowHostPath?: string[]; env?: Record<string, string>; command?: string[] } = {}): Promise<TestBackend> {
   const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
   const token = randomBytes(16).toString("hex");
   const extra = (opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]);
-  let { proc, url } = await startServe(dataDir, token, "127.0.0.1:0", extra, opts.env);
+  const command = opts.command ?? [process.execPath, CLI];
+  let { proc, url } = await startServe(command, dataDir, token, "127.0.0.1:0", extra, opts.env);
   const client = new VmbranchClient({ endpoint: url, token, timeoutMs: 120_000 });
   const backend: TestBackend = {
     get url() {
@@ -125,7 +130,7 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
       const port = new URL(url).port;
       proc.kill("SIGKILL");
       await new Promise((r) => proc.once("exit", r));
-      ({ proc, url } = await startServe(dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
+      ({ proc, url } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
     },
     vmPids: () => qemuPidsUnder(dataDir),
     async stop() {
