@@ -1,5 +1,5 @@
-// Pulumi entry point of the branch-database example: the program lives in program.ts so tests
-// and `npm run demo` can run it inline; its outputs become the stack's.
+// Pulumi entry point of the branch-database example (`pulumi up` in this directory): the program
+// lives in program.ts so `npm run demo` can also run it inline; its outputs become the stack's.
 import { program } from "./program";
 
 const out = program();

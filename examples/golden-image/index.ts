@@ -1,5 +1,5 @@
-// Pulumi entry point of the golden-image example: the program lives in program.ts so tests can
-// run it inline; its outputs become the stack's.
+// Pulumi entry point of the golden-image example (`pulumi up` in this directory): the program
+// lives in program.ts so it can also run inline; its outputs become the stack's.
 import { program } from "./program";
 
 const out = program();

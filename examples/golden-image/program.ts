@@ -1,11 +1,12 @@
 /**
- * A golden image as a Pulumi program: a one-shot instance prepares a volume (a small web site
- * with a CGI script), a VolumeTemplate freezes the prepared contents (a copy-on-write copy: the
- * volume itself stays writable), and `copies` VolumeClones of the template each serve their own
+ * A golden image as a Pulumi program, with the `GoldenImage` component: a one-shot instance
+ * prepares a volume (a small web site with a CGI script), a VolumeTemplate freezes the prepared
+ * contents (a copy-on-write copy), and `copies` VolumeClones of the template each serve their own
  * web server instance. Every copy starts with the golden contents and then counts its own hits,
- * which the others never see.
+ * which the others never see. Changing `message` re-bakes: a new job writes the new site, and new
+ * template, clones and servers follow, in one replace chain that `pulumi preview` shows.
  *
- * `program()` is what index.ts runs; tests run it as an inline program (Automation API).
+ * `program()` is what index.ts runs (tests deploy the directory as a project with `pulumi up`).
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as vmbranch from "vmbranch";
@@ -46,46 +47,40 @@ export function preparation(message: string): { args: string[]; env: Record<stri
   return { args: ["sh", "-c", script], env: { MESSAGE: message, CGI: HELLO_CGI } };
 }
 
-/** Declare the golden volume, its preparation, the template, the clones and their servers. */
+/** Declare the pipeline (one GoldenImage: preparation, template, clones, servers) and what to report. */
 export function program(options: GoldenImageOptions = {}) {
   const config = new pulumi.Config();
   const copies = options.copies ?? config.getNumber("copies") ?? 3;
   const message = options.message ?? config.get("message") ?? "hello from the golden image";
   const image = options.image ?? "base";
 
-  const golden = new vmbranch.Volume("golden-data", { sizeMb: 32, tags: ["golden-image"] });
-  // A job: create waits until its main process has exited with 0, then it stays stopped.
-  const prepare = new vmbranch.Instance("prepare", {
-    image,
-    ...preparation(message),
-    volumes: [{ volume: golden.name, at: "/data" }],
-    waitForExit: true,
-    tags: ["golden-image"],
-  });
-  // Freeze the volume only once the preparation is done.
-  const template = new vmbranch.VolumeTemplate("golden", { sourceVolume: golden.name, tags: ["golden-image"] }, { dependsOn: [prepare] });
-
-  const sites = [];
-  for (let i = 0; i < copies; i++) {
-    const clone = new vmbranch.VolumeClone(`site-${i}`, { source: template.name, tags: ["golden-image"] });
-    const server = new vmbranch.Instance(`web-${i}`, {
+  // A changed message changes the job's env: the job, the template, the clones and the servers
+  // are replaced in one chain, and the new servers serve the new site.
+  const site = new vmbranch.GoldenImage("site", {
+    sizeMb: 32,
+    prepare: { image, ...preparation(message), mountAt: "/data" },
+    clones: copies,
+    instances: {
       image,
       args: ["httpd", "-f", "-p", "8080", "-h", "/srv/www"],
-      volumes: [{ volume: clone.name, at: "/srv" }],
+      mountAt: "/srv",
       ports: [{ guestPort: 8080 }],
       readiness: { guestPort: 8080, path: "/" },
-      tags: ["golden-image"],
-    });
+    },
+    tags: ["golden-image"],
+  });
+
+  const sites = site.instances.map((server, i) => {
     const port = server.hostPorts.apply((p) => p["8080"]);
-    sites.push({ clone: clone.name, instance: server.name, url: pulumi.interpolate`http://127.0.0.1:${port}/cgi-bin/hello` });
-  }
+    return { clone: site.cloneNames.apply((names) => names[i] as string), instance: server.name, url: pulumi.interpolate`http://127.0.0.1:${port}/cgi-bin/hello` };
+  });
 
   return {
-    goldenVolume: golden.name,
-    preparedBy: prepare.name,
-    preparationExitCode: prepare.exitCode,
-    template: template.name,
-    templateSizeMb: template.sizeMb,
+    goldenVolume: site.template.sourceVolumeName,
+    preparedBy: site.job.name,
+    preparationExitCode: site.job.exitCode,
+    template: site.templateName,
+    templateSizeMb: site.template.sizeMb,
     sites: pulumi.output(sites),
     urls: pulumi.all(sites.map((s) => s.url)),
   };
