@@ -10,7 +10,7 @@ export default tseslint.config(
     rules: {
       "vmbranch/layers": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
-      // Provider methods require() at run time on purpose (reference/pulumi-notes.md).
+      // Provider methods require() at run time on purpose (docs/provider.md, "How it runs inside Pulumi").
       "@typescript-eslint/no-require-imports": "off",
     },
   },

@@ -1,6 +1,6 @@
 /**
- * The response envelope of DESIGN.md §3 and the mapping of errors onto it. The only place where
- * registry errors become HTTP statuses.
+ * The response envelope (docs/api.md, "The envelope") and the mapping of errors onto it. The only
+ * place where registry errors become HTTP statuses.
  */
 import type { ApiErrorItem } from "vmbranch/sdk";
 import { ApiError } from "../core/errors";

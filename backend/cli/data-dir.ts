@@ -1,7 +1,7 @@
 /**
  * Where vmbranch keeps its state on this host: `--data-dir DIR`, else `$VMBRANCH_DATA_DIR`, else
- * `~/.vmbranch` (DESIGN.md §3). Shared by every subcommand (image, serve, …); creating the
- * directory is left to whoever writes into it.
+ * `~/.vmbranch` (README.md, "Where state lives"). Shared by every subcommand (image, serve, …);
+ * creating the directory is left to whoever writes into it.
  */
 import os from "node:os";
 import path from "node:path";

@@ -1,5 +1,5 @@
 /**
- * Branching (reference/unikraft-branching.txt): `POST /v1/instances {branch_from}` clones an
+ * Branching (docs/api.md, "Branching"): `POST /v1/instances {branch_from}` clones an
  * instance with its memory and volumes. A running source gets a live copy-on-write snapshot —
  * it pauses for milliseconds — and the branch starts from it once it is complete; a stopped or
  * standby source is branched at once from its existing snapshot, or from its image. The request

@@ -1,6 +1,6 @@
 /**
  * What a branch or a template instance takes from its source under KubeVirt's clone rules
- * (reference/kubevirt-clone-api.txt): tags and annotations pass the filters, then the request's
+ * (docs/api.md, "Branching"): tags and annotations pass the filters, then the request's
  * own are added; MAC and SMBIOS serial are kept for a warm start (the running guest already has
  * them) and replaced on a cold one, by the requested values or fresh ones.
  */

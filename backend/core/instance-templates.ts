@@ -1,6 +1,6 @@
 /**
  * Instance templates: a stopped or standby instance converted into a template, its volumes
- * turned into volume templates in the same transaction (reference/unikraft-volumes.txt); and
+ * turned into volume templates in the same transaction (docs/api.md, "Instance templates"); and
  * instances created from a template, whose volumes are copy-on-write clones of the template's.
  * A template that holds memory (made from standby) starts its instances warm, all mapping one
  * RAM image copy-on-write.

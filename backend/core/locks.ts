@@ -1,7 +1,8 @@
 /**
- * One lock per instance and per volume (DESIGN.md §1): start, stop, snapshot, branch, clone and
- * delete of a resource run one at a time. Locks are in-process (one `serve` per data dir).
- * Several keys are taken in sorted order so two actions over the same keys never deadlock.
+ * One lock per instance and per volume (docs/architecture.md, "Rules of the code"): start, stop,
+ * snapshot, branch, clone and delete of a resource run one at a time. Locks are in-process (one
+ * `serve` per data dir). Several keys are taken in sorted order so two actions over the same keys
+ * never deadlock.
  */
 
 /** A keyed async mutex. */

@@ -1,6 +1,6 @@
 /**
- * Find resources by UUID or name (DESIGN.md §3: any resource is addressed by either) and turn a
- * miss into the registry's 404. Also the tag filter of list endpoints.
+ * Find resources by UUID or name (any resource is addressed by either: docs/api.md, "Addressing by
+ * UUID or name") and turn a miss into the registry's 404. Also the tag filter of list endpoints.
  */
 import { looksLikeUuid, type Ref } from "vmbranch/sdk";
 import type { InstanceRecord, VolumeRecord } from "../store/records";

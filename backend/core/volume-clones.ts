@@ -1,9 +1,10 @@
 /**
- * Volume clones and volume templates (reference/unikraft-volumes.txt). A clone exists at once as
- * `pending` and becomes `available` when its data is ready: a copy-on-write overlay over a frozen
- * layer, so the time does not depend on size. A volume a running VM writes is frozen through that
- * VM's QMP, never copied from a live file. Templates are immutable: converted in place (the
- * reference's semantics) or frozen from a volume's current contents while it stays writable.
+ * Volume clones and volume templates (docs/api.md, "Volume templates", "Volume clones"). A clone
+ * exists at once as `pending` and becomes `available` when its data is ready: a copy-on-write
+ * overlay over a frozen layer, so the time does not depend on size. A volume a running VM writes is
+ * frozen through that VM's QMP, never copied from a live file. Templates are immutable: converted
+ * in place (the reference's semantics) or frozen from a volume's current contents while it stays
+ * writable.
  */
 import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
 import type { VolumeRecord } from "../store/records";

@@ -1,5 +1,5 @@
 /**
- * The mount rules of volumes (reference/unikraft-volumes.txt, "Shared volumes"): any number of
+ * The mount rules of volumes (docs/api.md, "attach"): any number of
  * read-only mounts may share a volume; a read-write mount is exclusive — no read-write mount
  * while any other mount exists, never two read-write mounts. Pure functions over attachments.
  */

@@ -1,5 +1,5 @@
 /**
- * The volume workflow of Unikraft Cloud's volumes guide (reference/unikraft-volumes.txt), against
+ * The volume workflow of Unikraft Cloud's volumes guide (README.md beside this file), against
  * `vmbranch serve` with the vmbranch SDK: create a volume, run a web server that appends a
  * timestamp to /mnt/log.txt on every request and answers with the file, request it a few times
  * through the published port, stop the instance, detach the volume, delete the instance, attach

@@ -1,5 +1,5 @@
 /**
- * The volume workflow of Unikraft Cloud's volumes guide (reference/unikraft-volumes.txt) as a
+ * The volume workflow of Unikraft Cloud's volumes guide (examples/volume-workflow-sdk/README.md) as a
  * Pulumi program: a persistent volume, and a web server instance that mounts it at /mnt and, on
  * every request, appends a timestamp to /mnt/log.txt and answers with the whole file.
  *

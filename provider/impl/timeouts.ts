@@ -1,8 +1,9 @@
 /**
  * Deadlines of the provider's long operations. Pulumi's `customTimeouts` never reach a dynamic
- * provider (pulumi-notes), so each resource takes a `timeouts` input with `create`, `update` and
- * `delete` durations ("90s", "5m", "1h30m", or a number of seconds) and falls back to defaults.
- * Owns parsing, validation messages and the deadline arithmetic; callers decide what to wait for.
+ * provider (docs/provider.md, "How it runs inside Pulumi"), so each resource takes a `timeouts`
+ * input with `create`, `update` and `delete` durations ("90s", "5m", "1h30m", or a number of
+ * seconds) and falls back to defaults. Owns parsing, validation messages and the deadline
+ * arithmetic; callers decide what to wait for.
  */
 import { isRecord, isUnknown } from "./values";
 

@@ -1,8 +1,9 @@
 /**
  * Plain-JSON helpers every provider method uses: Pulumi's unknown placeholder (values not known
- * during preview), deep equality that ignores key order, and turning values into outputs Pulumi
- * can store (no `undefined` anywhere: protobuf's Struct throws on it). Owns no resource knowledge.
- * Loaded at run time inside the engine's provider process (pulumi-notes: serialization).
+ * during preview), deep equality that ignores key order, and turning values into outputs Pulumi can
+ * store (no `undefined` anywhere: protobuf's Struct throws on it). Owns no resource knowledge.
+ * Loaded at run time inside the engine's provider process (docs/provider.md, "How it runs inside
+ * Pulumi").
  */
 
 /**

@@ -3,8 +3,13 @@
  * methods load the real implementation at run time, in the engine's provider process, with
  * `require("vmbranch/provider/impl/<resource>")` (resolved through the package's exports). It
  * captures nothing but the loader function itself: no clients, Maps or settings read at program
- * time (pulumi-notes: serialization). One shell per resource type, built once at module load,
- * so Pulumi serializes each provider once per program.
+ * time (docs/provider.md, "How it runs inside Pulumi"). One shell per resource type, built once
+ * at module load, so Pulumi serializes each provider once per program.
+ *
+ * Public API since 0.1.0: states keep the serialized shell, and `refresh` and `destroy` run the
+ * stored one, so every later version must keep the four module paths (`instance`, `volume`,
+ * `volume-template`, `volume-clone` under `vmbranch/provider/impl/`) and the seven methods of
+ * `ProviderImpl` with these arguments (test/projects/upgrade-from-0.1.0.test.ts holds 0.1.0's).
  */
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -14,7 +19,7 @@ export interface ProviderImpl {
   check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: object; failures: { property: string; reason: string }[] }>;
   diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }>;
   create(inputs: Record<string, unknown>): Promise<{ id: string; outs: object }>;
-  read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: object }>;
+  read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: object; inputs?: object }>;
   update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: object }>;
   remove(id: string, props: Record<string, unknown>): Promise<void>;
 }

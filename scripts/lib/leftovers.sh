@@ -1,5 +1,5 @@
 # scripts/lib/leftovers.sh: finds QEMU processes a test run left behind (`-name vmbranch-<uuid>`,
-# DESIGN.md §5) and ends them by pid. Sourced, never run. Strictly scoped to one run: other
+# docs/testing.md) and ends them by pid. Sourced, never run. Strictly scoped to one run: other
 # engineers' runs and services on the same host have VMs of their own, and a start time proves
 # nothing about ownership. A process is ours only when its environment carries our run marker
 # (VMBRANCH_TEST_RUN), which QEMU inherits because backend/host/qemu spawns it with the test's

@@ -1,7 +1,7 @@
 /**
- * `client.instances`: one typed method per instance endpoint (per instance and in bulk), plus
- * `branch`, `waitFor` and `iterate`. Owns paths, bodies and which envelope schema each answer is
- * read with; sending, retries and errors are the transport's. Instance templates live in
+ * `client.instances`: one typed method per instance endpoint (docs/api.md; per instance and in
+ * bulk), plus `branch`, `waitFor` and `iterate`. Owns paths, bodies and which envelope schema each
+ * answer is read with; sending, retries and errors are the transport's. Instance templates live in
  * `instance-templates.ts`, checkpoints in `checkpoints.ts`.
  */
 import type { z } from "zod";

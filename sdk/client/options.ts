@@ -14,7 +14,7 @@ export const DEFAULT_ENDPOINT = "http://127.0.0.1:7480";
 /** Per-attempt timeout when the caller sets none. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Sent as `user-agent`; kept by hand because sdk/ may not import package.json. */
-export const SDK_VERSION = "0.1.0";
+export const SDK_VERSION = "0.2.0";
 
 /** The part of a fetch Response the client reads. */
 export interface FetchResponseLike {

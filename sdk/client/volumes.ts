@@ -1,5 +1,5 @@
 /**
- * `client.volumes`: one typed method per volume endpoint of DESIGN.md §3 (create, get, list, update,
+ * `client.volumes`: one typed method per volume endpoint (docs/api.md) (create, get, list, update,
  * delete, attach, detach, import, clone) plus `waitFor` by polling and `iterate`. Owns paths, bodies
  * and answer schemas; sending and retries are the transport's. Templates live in `volume-templates.ts`.
  */

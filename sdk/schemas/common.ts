@@ -1,7 +1,7 @@
 /**
  * Shared wire primitives: identifiers, names, tags, annotations, references and the PATCH grammar.
  * Owns only shapes and their messages; resources combine them in their own schema files.
- * Imports nothing but zod (DESIGN.md §1).
+ * Imports nothing but zod (docs/architecture.md, "Layers").
  */
 import { z } from "zod";
 

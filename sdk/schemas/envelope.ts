@@ -1,6 +1,7 @@
 /**
- * The response envelope every `/v1` endpoint returns (DESIGN.md §3): status, optional message,
- * `data` keyed by resource kind (always an array), and `errors` carrying HTTP status and code.
+ * The response envelope every `/v1` endpoint returns (docs/api.md, "The envelope"): status,
+ * optional message, `data` keyed by resource kind (always an array), and `errors` carrying HTTP
+ * status and code.
  */
 import { z } from "zod";
 

@@ -1,5 +1,5 @@
 /**
- * The KubeVirt clone filter grammar for tags and annotations (reference/kubevirt-clone-api.txt),
+ * The KubeVirt clone filter grammar for tags and annotations (docs/api.md, "Branching"),
  * implemented strictly: `*` only at the end, `!` only at the start, nothing else special.
  * Matching lives here too because the provider previews it and the backend applies it.
  */

@@ -1,4 +1,4 @@
-/** The wire contract of vmbranch v1: every request and response schema. Zod only (DESIGN.md §1). */
+/** The wire contract of vmbranch v1: every request and response schema. Zod only (docs/architecture.md, "Layers"). */
 export * from "./common";
 export * from "./envelope";
 export * from "./filters";

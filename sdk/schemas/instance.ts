@@ -19,7 +19,7 @@ import { FiltersSchema } from "./filters";
 import { BRANCH_INHERITED_FIELDS, CLONE_OPTION_FIELDS, messages } from "./messages";
 import { MountPathSchema, VolumeFilesystemSchema, HostPathSchema } from "./volume";
 
-/** Instance states (DESIGN.md §3); `checkpoint` is the state of a ready checkpoint. */
+/** Instance states (docs/api.md, "The instance object"); `checkpoint` is the state of a ready checkpoint. */
 export const InstanceStateSchema = z.enum([
   "stopped",
   "starting",
@@ -33,7 +33,7 @@ export const InstanceStateSchema = z.enum([
 ]);
 export type InstanceState = z.infer<typeof InstanceStateSchema>;
 
-/** Phases of a branch, after KubeVirt's clone phases (DESIGN.md §3.1). */
+/** Phases of a branch, after KubeVirt's clone phases (docs/api.md, "Branching"). */
 export const BranchPhaseSchema = z.enum(["SnapshotInProgress", "CreatingTarget", "RestoreInProgress", "Succeeded", "Failed"]);
 export type BranchPhase = z.infer<typeof BranchPhaseSchema>;
 

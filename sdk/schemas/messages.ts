@@ -1,7 +1,7 @@
 /**
  * Exact user-facing messages for request combinations the API refuses. The backend's error
  * registry and the Pulumi provider's `check` both use these, so a preview fails with the very
- * words the API would answer (reference/unikraft-branching.txt, unikraft-volumes.txt).
+ * words the API would answer (docs/api.md lists them).
  */
 
 /** Fields a branch inherits from its source and therefore refuses in the request. */

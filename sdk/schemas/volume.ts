@@ -1,6 +1,6 @@
 /**
  * Volume wire contract: volumes, volume templates, clones, attach/detach and PATCH operations
- * (reference/unikraft-volumes.txt). Zod only.
+ * (docs/api.md, "Volumes"). Zod only.
  */
 import { z } from "zod";
 import {
@@ -16,7 +16,7 @@ import {
 } from "./common";
 import { messages } from "./messages";
 
-/** Volume states (DESIGN.md §3). */
+/** Volume states (docs/api.md, "The volume object"). */
 export const VolumeStateSchema = z.enum(["pending", "initializing", "available", "mounted", "template", "error"]);
 export type VolumeState = z.infer<typeof VolumeStateSchema>;
 

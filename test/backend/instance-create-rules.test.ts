@@ -1,5 +1,5 @@
-// Every refused combination of `POST /v1/instances` answers 400 with the reference's exact message
-// (reference/unikraft-branching.txt, DESIGN.md §3.1) naming the field, and creates nothing: no
+// Every refused combination of `POST /v1/instances` answers 400 with the exact message of the
+// table in docs/api.md ("POST /v1/instances") naming the field, and creates nothing: no
 // instance or volume row, no disk file. Also the lookups behind a create (image, template, branch
 // source: 404s; a template source: 409) and, as the positive side, filters and MACs that are
 // accepted. Real HTTP against `vmbranch serve`; no VM is booted.

@@ -1,4 +1,4 @@
-// Managed volumes (`host_path`, reference/unikraft-volumes.txt "Managed volumes"): refused by a server
+// Managed volumes (`host_path`, docs/api.md "POST /v1/volumes"): refused by a server
 // started without `--allow-host-path`; on one that allows a root, the path must be absolute,
 // normalised (no '.', '..', ':' or empty components), an existing directory, inside the root and
 // free of symbolic links, and `size_mb`/`template` are mutually exclusive with it. Accepted ones

@@ -1,5 +1,5 @@
 // Volume templates, volumes made from them, and clones, through real HTTP without booting a VM
-// (reference/unikraft-volumes.txt "Volume templates", "Volume cloning"; DESIGN.md §3.2). A template
+// (docs/api.md, "Volume templates", "Volume clones"). A template
 // is converted in place or frozen as a copy while its volume stays writable; it is immutable (no
 // resize, no attach); `POST /v1/volumes {template}` and `POST /v1/volumes/clone` make independent
 // volumes holding its data; a template with dependents cannot be deleted. Contents are checked

@@ -1,9 +1,9 @@
-// Block volumes end to end through real HTTP, without booting a VM (reference/unikraft-volumes.txt,
-// DESIGN.md §3.2): create (ext4 by default, of the size asked), list with the `tags` AND filter,
-// get by uuid or name, PATCH (tags set/add/del, delete_lock, size_mb grow — the filesystem grows
-// too — and shrink refused), delete (refused under a delete lock or while attached), and import of
-// a tar stream into an empty volume (the files land inside the ext4). Disk contents are read on the
-// host with qemu-img and e2fsprogs. Every refusal must leave rows and files as they were.
+// Block volumes end to end through real HTTP, without booting a VM (docs/api.md, "Volumes"): create
+// (ext4 by default, of the size asked), list with the `tags` AND filter, get by uuid or name, PATCH
+// (tags set/add/del, delete_lock, size_mb grow — the filesystem grows too — and shrink refused),
+// delete (refused under a delete lock or while attached), and import of a tar stream into an empty
+// volume (the files land inside the ext4). Disk contents are read on the host with qemu-img and
+// e2fsprogs. Every refusal must leave rows and files as they were.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

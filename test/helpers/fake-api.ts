@@ -46,7 +46,7 @@ export function errorReply(status: number, code: string, message: string, extra:
   return { status, body: { status: "error", message, errors: [{ status, code, message }] }, ...extra };
 }
 
-/** The 409 a busy branch source answers (reference/unikraft-branching.txt). */
+/** The 409 a busy branch source answers (docs/api.md, "Branching"). */
 export const pendingSnapshotReply = (): FakeReply => errorReply(409, "BRANCH_PENDING_SNAPSHOT", "Cannot branch from VM with pending snapshot");
 
 /** A valid instance object (InstanceSchema), with overrides. */

@@ -1,8 +1,9 @@
 /**
- * Test fixture for real QEMU guests (DESIGN.md §5): every VM, temp dir and undo step a test creates
- * is registered and torn down in reverse order, so no QEMU process, socket or temp file survives a
- * test, even a failing one. After teardown it checks /proc for any process still named after one
- * of its VMs, kills it and fails loudly. Use `useVmFixture()` in a test file.
+ * Test fixture for real QEMU guests (docs/testing.md, "Rules the tests follow"): every VM, temp dir
+ * and undo step a test creates is registered and torn down in reverse order, so no QEMU process,
+ * socket or temp file survives a test, even a failing one. After teardown it checks /proc for any
+ * process still named after one of its VMs, kills it and fails loudly. Use `useVmFixture()` in a
+ * test file.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";

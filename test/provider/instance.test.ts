@@ -1,7 +1,7 @@
 // Provider methods of Instance against a real `vmbranch serve` with real guests: create with a
-// volume, a port and a readiness check; every in-place row of DESIGN.md §4 applied to the same
-// VM (tags, annotations, delete lock, ports, state, volumes); every replace row decided on real
-// outputs and one replacement carried out; drift and its repair; check failures that the API
+// volume, a port and a readiness check; every in-place row of docs/provider.md's table applied to
+// the same VM (tags, annotations, delete lock, ports, state, volumes); every replace row decided on
+// real outputs and one replacement carried out; drift and its repair; check failures that the API
 // refuses with the same words. Branches, partial creates and out-of-band deletion are in
 // instance-lifecycle.test.ts. Few VMs on purpose: TCG guests on 2 cores.
 import * as instance from "vmbranch/provider/impl/instance";

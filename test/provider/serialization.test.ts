@@ -1,9 +1,9 @@
-// Provider serialization outside jest (pulumi-notes: under jest require.cache is empty, so
-// serialization can differ from real runs): a plain Node process, in a directory laid out like
-// a user's Pulumi project (node_modules/vmbranch → this package, built), serializes each
-// provider as dynamic.Resource does, loads the text as the dynamic-provider host does, and runs
-// its methods against a real backend. The texts must capture nothing but code: no endpoint,
-// token, client or settings, and load the implementation by package name at run time.
+// Provider serialization outside jest (under jest the module registry differs, so serialization can
+// differ from real runs: docs/provider.md, "How it runs inside Pulumi"): a plain Node process, in a
+// directory laid out like a user's Pulumi project (node_modules/vmbranch → this package, built),
+// serializes each provider as dynamic.Resource does, loads the text as the dynamic-provider host
+// does, and runs its methods against a real backend. The texts must capture nothing but code: no
+// endpoint, token, client or settings, and load the implementation by package name at run time.
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, copyFile, rm, symlink } from "node:fs/promises";

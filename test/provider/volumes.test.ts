@@ -1,5 +1,5 @@
 // Provider methods of Volume, VolumeTemplate and VolumeClone against a real `vmbranch serve`:
-// create/read/update/delete, every row of DESIGN.md §4's table, check failures that the API
+// create/read/update/delete, every row of the tables in docs/provider.md, check failures that the API
 // refuses with the very same words, drift, out-of-band deletion, and that a template made from
 // a volume leaves that volume (and its resource) untouched.
 import { mkdtemp, rm } from "node:fs/promises";

@@ -25,7 +25,7 @@ const fx = useVmFixture();
 test("probes: the QEMU version and the migration capabilities the snapshot strategies need", async () => {
   const caps = await probeQemuCapabilities();
   expect(caps.version.major).toBeGreaterThanOrEqual(10);
-  // QEMU 10 has all three (DESIGN.md §2); the probe must see them.
+  // QEMU 10 has all three (docs/architecture.md, "The platform"); the probe must see them.
   expect(caps).toMatchObject({ backgroundSnapshot: true, xIgnoreShared: true, mappedRam: true });
 });
 

@@ -1,8 +1,9 @@
-// The reference's volume workflow (reference/unikraft-volumes.txt) on real guests, by running the
-// example `examples/volume-workflow-sdk` against a fresh `vmbranch serve`: a web server appends a
-// timestamp to /mnt/log.txt on a volume per request; after stop, detach, delete and attaching the
-// volume to a new instance, the old lines are still there with one new line below. Also: a volume
-// a guest has written is no longer empty, so an import must not replace its data.
+// The volume workflow of Unikraft Cloud's volumes guide (examples/volume-workflow-sdk/README.md) on
+// real guests, by running the example `examples/volume-workflow-sdk` against a fresh `vmbranch
+// serve`: a web server appends a timestamp to /mnt/log.txt on a volume per request; after stop,
+// detach, delete and attaching the volume to a new instance, the old lines are still there with one
+// new line below. Also: a volume a guest has written is no longer empty, so an import must not
+// replace its data.
 import { GUEST_PORT, runVolumeWorkflow } from "../../examples/volume-workflow-sdk/index";
 import { expectError, raw, readFromDisk, tarWithEntry } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";

@@ -1,5 +1,5 @@
-// The request rules of branching and clone options (reference/unikraft-branching.txt and
-// kubevirt-clone-api.txt), as the API and the provider's check both apply them.
+// The request rules of branching and clone options (docs/api.md, "POST /v1/instances" and
+// "Branching"), as the API and the provider's check both apply them.
 import { InstanceCreateRequestSchema, applyFilters, describeIssues, isValidFilter } from "../../sdk/schemas";
 import { cloneIdentity, cloneLabels } from "../../backend/core/clone-identity";
 

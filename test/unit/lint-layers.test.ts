@@ -1,4 +1,5 @@
-// The one-way import rule (DESIGN.md §1, tools/eslint/layers.mjs): wrong-way imports fail lint.
+// The one-way import rule (docs/architecture.md, "Layers"; tools/eslint/layers.mjs): wrong-way
+// imports fail lint.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 

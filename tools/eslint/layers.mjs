@@ -1,4 +1,4 @@
-// ESLint rule `vmbranch/layers`: imports run one way (DESIGN.md §1).
+// ESLint rule `vmbranch/layers`: imports run one way (docs/architecture.md, "Layers").
 //   examples ─▶ provider ─▶ sdk (client) ─▶ sdk/schemas (zod only)
 //   backend/api ─▶ backend/core ─▶ backend/host, backend/store ─▶ sdk
 // A file may import its own layer and the layers listed for it below; the SDK is reached by
@@ -41,7 +41,7 @@ const PACKAGES = {
 const layerOf = (rel) => LAYERS.find(([, prefix]) => rel.startsWith(prefix))?.[0];
 
 export default {
-  meta: { type: "problem", schema: [], messages: { wrongWay: "{{from}} must not import {{to}} ({{spec}}): imports run one way (DESIGN.md §1)" } },
+  meta: { type: "problem", schema: [], messages: { wrongWay: "{{from}} must not import {{to}} ({{spec}}): imports run one way (docs/architecture.md)" } },
   create(context) {
     const root = context.cwd;
     const file = path.relative(root, context.filename);

@@ -1,7 +1,8 @@
 /**
- * Instance routes: create (image, template, branch, checkpoint), list, get, PATCH, DELETE,
- * start/stop/suspend, wait and log of one instance. Bulk forms, templates, checkpoints, history
- * and metrics have their own route files. Validation with the SDK schemas; the work is core's.
+ * Instance routes (docs/api.md, "Instances"): create (image, template, branch, checkpoint), list,
+ * get, PATCH, DELETE, start/stop/suspend, wait and log of one instance. Bulk forms, templates,
+ * checkpoints, history and metrics have their own route files. Validation with the SDK schemas;
+ * the work is core's.
  */
 import type { FastifyPluginAsync } from "fastify";
 import {

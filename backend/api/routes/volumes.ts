@@ -1,5 +1,5 @@
 /**
- * Volume routes (DESIGN.md §3): volumes, attach/detach, import, clones and volume templates.
+ * Volume routes (docs/api.md, "Volumes"): volumes, attach/detach, import, clones and volume templates.
  * Validation with the SDK schemas; the work is core's.
  */
 import type { Readable } from "node:stream";

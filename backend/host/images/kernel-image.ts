@@ -77,7 +77,7 @@ export function parseKernelConfig(text: string): Map<string, string> {
 
 /** Image features and the kernel options each needs (all of them, built in or as a module). */
 export const FEATURE_OPTIONS: Record<string, { builtIn?: string[]; any?: string[] }> = {
-  // The guest reseeds its RNG when a branch gets a new VM generation ID (DESIGN.md §2).
+  // The guest reseeds its RNG when a branch gets a new VM generation ID (docs/architecture.md, "The platform").
   vmgenid: { builtIn: ["CONFIG_VMGENID"] },
   // QEMU boots the uncompressed vmlinux through the PVH entry point.
   pvh: { builtIn: ["CONFIG_PVH"] },

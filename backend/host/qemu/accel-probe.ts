@@ -1,10 +1,11 @@
 /**
- * Which accelerator to run guests with (DESIGN.md §2): `kvm` only where a guest really boots under
- * it, otherwise `tcg`, with the reason logged. A /dev/kvm that opens is not enough: on PVM hosts
- * (`kvm_pvm`) a stock kernel hangs while decompressing. So `auto` boots the real image under KVM
- * with a short deadline and falls back to TCG. The verdict is cached in a file keyed by host
- * kernel release, QEMU version and image digest, so `serve` pays the probe once per combination.
- * `VMBRANCH_ACCEL=kvm|tcg|auto` overrides. Where the cache file lives is the caller's choice.
+ * Which accelerator to run guests with (docs/architecture.md, "The platform"): `kvm` only where a
+ * guest really boots under it, otherwise `tcg`, with the reason logged. A /dev/kvm that opens is
+ * not enough: on PVM hosts (`kvm_pvm`) a stock kernel hangs while decompressing. So `auto` boots
+ * the real image under KVM with a short deadline and falls back to TCG. The verdict is cached in a
+ * file keyed by host kernel release, QEMU version and image digest, so `serve` pays the probe once
+ * per combination. `VMBRANCH_ACCEL=kvm|tcg|auto` overrides. Where the cache file lives is the
+ * caller's choice.
  */
 import { randomUUID } from "node:crypto";
 import { constants } from "node:fs";

@@ -1,7 +1,8 @@
 /**
- * One QMP command = one typed method (DESIGN.md §1): nobody else writes QMP JSON. Each method
- * sends exactly one command on the monitor it wraps and returns QEMU's reply, typed. Sequencing
- * several commands (snapshot, branch, hot-plug and wait for the event) is left to callers.
+ * One QMP command = one typed method (docs/architecture.md, "Rules of the code"): nobody else
+ * writes QMP JSON. Each method sends exactly one command on the monitor it wraps and returns QEMU's
+ * reply, typed. Sequencing several commands (snapshot, branch, hot-plug and wait for the event) is
+ * left to callers.
  */
 import { QmpClosedError, QmpCommandError } from "./errors";
 import type { QmpMonitor } from "./monitor";
