@@ -1,21 +1,21 @@
 /**
  * The Checkpoint resource provider: a named restore point captured from an instance (its memory
  * when it runs or is in standby, and its block volumes), from which Instances load with their
- * `checkpoint` input. Created once — a checkpoint records one instant — so the source and the
- * name replace it; tags, delete lock and the delete-on-idle policy change in place. `create`
+ * `checkpoint` input. Created once — a checkpoint records one instant — so the source, the name
+ * and `triggers` replace it; tags, delete lock and the delete-on-idle policy change in place. `create`
  * answers once the capture is complete, so instances that load it can follow at once. Loaded at
  * run time through `require("vmbranch/provider/impl/checkpoint")`.
  */
 import { CheckpointCreateItemSchema, type CheckpointCreateItem, type Instance, type TemplatePatchOp } from "vmbranch/sdk";
-import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { withClient } from "./connection";
+import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
+import { connectionFailures, withClient } from "./connection";
 import { failure, isNotFound } from "./errors";
 import type { DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
-import { isUnknown, jsonEqual, plain } from "./values";
-import { diffByTable, knownOr, knownTags, propertyOf, resolveVolumeInputs, type VolumeBaseInputs } from "./volume-common";
+import { isRecord, isUnknown, jsonEqual, managedInputsOf, plain } from "./values";
+import { diffByTable, knownOr, knownTags, propertyOf, resolveVolumeInputs, volumeInputsAfterRefresh, type VolumeBaseInputs } from "./volume-common";
 
 export { configure } from "./connection";
 
@@ -29,11 +29,11 @@ export interface CheckpointInputs extends VolumeBaseInputs {
 
 /** Version of the Checkpoint output layout. */
 export const CHECKPOINT_SCHEMA_VERSION = 1;
-/** Inputs whose change replaces the checkpoint (it captured one instant of one source). */
-export const CHECKPOINT_REPLACE_FIELDS = ["name", "sourceInstance"] as const;
-/** Inputs updated in place. */
-export const CHECKPOINT_UPDATE_FIELDS = ["tags", "deleteLock", "autokillMs"] as const;
-const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceInstance", "tags", "deleteLock", "autokillMs", "timeouts"];
+/** Inputs whose change replaces the checkpoint (it captured one instant of one source; `triggers` capture again). */
+export const CHECKPOINT_REPLACE_FIELDS = ["name", "sourceInstance", "triggers"] as const;
+/** Inputs updated in place (`timeouts` is only stored). */
+export const CHECKPOINT_UPDATE_FIELDS = ["tags", "deleteLock", "autokillMs", "timeouts"] as const;
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceInstance", "tags", "deleteLock", "autokillMs", "timeouts", "triggers"];
 const RENAMES: Record<string, string> = { from: "sourceInstance", delete_lock: "deleteLock", autokill: "autokillMs" };
 
 /** The `POST /v1/instances/checkpoints` item; unknown values become valid placeholders (check during preview). */
@@ -56,9 +56,10 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
   const old = olds ? resolveVolumeInputs<CheckpointInputs>(olds) : undefined;
   const inputs = resolveName(old, resolveVolumeInputs<CheckpointInputs>(news));
   const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts)];
+  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.sourceInstance === undefined) failures.push({ property: "sourceInstance", reason: "Missing 'sourceInstance': the name or uuid of the instance to capture" });
   else failures.push(...schemaFailures(CheckpointCreateItemSchema, checkpointRequest(raw), (f) => propertyOf(f, RENAMES)));
+  failures.push(...connectionFailures());
   return { inputs, failures: uniqueFailures(failures) };
 }
 
@@ -82,6 +83,8 @@ export function checkpointOutputs(c: Instance, i: CheckpointInputs) {
     deleteLock: c.delete_lock,
     autokillMs: c.checkpoint_autokill?.time_ms ?? 0,
     timeouts: i.timeouts ?? null,
+    triggers: i.triggers ?? null,
+    managedInputs: managedInputsOf(i),
     uuid: c.uuid,
     state: c.state,
     hasMemory: c.checkpoint?.has_memory ?? false,
@@ -109,18 +112,28 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
   });
 }
 
-/** `read`: the server's view; no id when the checkpoint is gone (deleted, or by its autokill). */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: ReturnType<typeof checkpointOutputs> }> {
+/**
+ * `read`: the server's view and the inputs as they now stand (so a refresh names what drifted);
+ * no id when the checkpoint is gone (deleted, or by its autokill).
+ */
+export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: ReturnType<typeof checkpointOutputs>; inputs?: Record<string, unknown> }> {
   return withClient(async (client) => {
+    let c: Instance;
     try {
-      const c = await client.instances.checkpoints.get(id);
-      const prev = props ?? {};
-      const kept = resolveVolumeInputs<CheckpointInputs>({ namePrefix: prev.namePrefix, autoNamed: prev.autoNamed, timeouts: prev.timeouts, sourceInstance: prev.sourceInstance });
-      return { id: c.uuid, props: checkpointOutputs(c, kept) };
+      c = await client.instances.checkpoints.get(id);
     } catch (err) {
       if (isNotFound(err)) return {};
       throw failure(`reading checkpoint '${id}'`, err);
     }
+    if (!props || typeof props.uuid !== "string") {
+      // Nothing stored (a lookup by id): the server's values stand for the inputs.
+      const outs = checkpointOutputs(c, {});
+      return { id: c.uuid, props: outs, inputs: plain({ name: outs.name, sourceInstance: outs.sourceInstance, tags: outs.tags, deleteLock: outs.deleteLock, autokillMs: outs.autokillMs }) };
+    }
+    const kept = resolveVolumeInputs<CheckpointInputs>({ namePrefix: props.namePrefix, autoNamed: props.autoNamed, timeouts: props.timeouts, triggers: props.triggers, sourceInstance: props.sourceInstance });
+    const outs = { ...checkpointOutputs(c, kept), managedInputs: Array.isArray(props.managedInputs) ? (props.managedInputs as string[]) : null };
+    const inputs = volumeInputsAfterRefresh(outs);
+    return { id: c.uuid, props: outs as ReturnType<typeof checkpointOutputs>, ...(inputs ? { inputs } : {}) };
   });
 }
 
@@ -145,7 +158,7 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 
 /** `delete`: refused by the API while locked; already gone (its autokill) is fine. Instances loaded from it stay. */
 export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  const timeoutMs = resolveTimeouts((props.timeouts ?? undefined) as CheckpointInputs["timeouts"]).deleteMs;
+  const timeoutMs = resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as CheckpointInputs["timeouts"]).deleteMs;
   await withClient(async (client) => {
     try {
       await client.instances.checkpoints.delete(id, { timeoutMs });

@@ -107,7 +107,9 @@ export function instanceInputsFromServer(inst: Instance): Record<string, unknown
     ? { branchFrom: inst.branch.source.name }
     : inst.template
       ? { template: inst.template.name }
-      : { image: inst.image, memoryMb: inst.memory_mb, vcpus: inst.vcpus, args: inst.args, env: sortedRecord(inst.env) };
+      : inst.from_checkpoint
+        ? { checkpoint: inst.from_checkpoint.name }
+        : { image: inst.image, memoryMb: inst.memory_mb, vcpus: inst.vcpus, args: inst.args, env: sortedRecord(inst.env) };
   const ports = sortedPorts(inst.ports.map((p) => ({ guestPort: p.guest_port, protocol: p.protocol }))).map(compactPort);
   const volumes = sortedVolumes(inst.volumes.map((v) => ({ volume: v.name, at: v.at, readonly: v.readonly }))).map(compactVolume);
   return plain({

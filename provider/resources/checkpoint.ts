@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { TimeoutsInput } from "../impl/timeouts";
 import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
+import { requireSupportedPulumi } from "./pulumi-version";
 
 /** The arguments of a Checkpoint. */
 export interface CheckpointArgs {
@@ -25,6 +26,9 @@ export interface CheckpointArgs {
   autokillMs?: pulumi.Input<number>;
   /** Deadlines of create, update and delete ("5m", "90s" or seconds). */
   timeouts?: pulumi.Input<TimeoutsInput>;
+  /** Any values: when one changes, the checkpoint is replaced (captured again). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any values, like Pulumi's own `triggers` inputs
+  triggers?: pulumi.Input<any[]>;
 }
 
 // Loaded in the engine's provider process; the path resolves through the package exports.
@@ -38,7 +42,7 @@ export const checkpointProvider: pulumi.dynamic.ResourceProvider = providerShell
 /** Every output of a Checkpoint. */
 export const CHECKPOINT_OUTPUTS = [
   "schemaVersion", "autoNamed", "uuid", "state", "hasMemory", "sourceInstanceUuid", "sourceInstanceName", "sourcePauseMs",
-  "createdAt", "readyAt", "loads", "name", "sourceInstance", "tags", "deleteLock", "autokillMs", "timeouts",
+  "createdAt", "readyAt", "loads", "name", "sourceInstance", "tags", "deleteLock", "autokillMs", "timeouts", "triggers",
 ] as const;
 
 /** A vmbranch checkpoint. */
@@ -49,6 +53,7 @@ export class Checkpoint extends pulumi.dynamic.Resource {
   declare readonly deleteLock: pulumi.Output<boolean>;
   declare readonly autokillMs: pulumi.Output<number>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
+  declare readonly triggers: pulumi.Output<unknown[] | null>;
   declare readonly schemaVersion: pulumi.Output<number>;
   declare readonly autoNamed: pulumi.Output<boolean>;
   declare readonly uuid: pulumi.Output<string>;
@@ -67,6 +72,12 @@ export class Checkpoint extends pulumi.dynamic.Resource {
 
   /** Declare a checkpoint; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: CheckpointArgs, opts?: pulumi.CustomResourceOptions) {
+    requireSupportedPulumi();
     super(checkpointProvider, name, { ...computedOutputs(CHECKPOINT_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "Checkpoint");
+  }
+
+  /** An existing checkpoint, by uuid (or name), read from the server and not managed by this stack. */
+  static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Checkpoint {
+    return new Checkpoint(name, {} as CheckpointArgs, { ...opts, id });
   }
 }

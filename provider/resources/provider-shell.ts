@@ -7,9 +7,10 @@
  * at module load, so Pulumi serializes each provider once per program.
  *
  * Public API since 0.1.0: states keep the serialized shell, and `refresh` and `destroy` run the
- * stored one, so every later version must keep the four module paths (`instance`, `volume`,
- * `volume-template`, `volume-clone` under `vmbranch/provider/impl/`) and the seven methods of
- * `ProviderImpl` with these arguments (test/projects/upgrade-from-0.1.0.test.ts holds 0.1.0's).
+ * stored one, so every later version must keep the module paths under `vmbranch/provider/impl/`
+ * (0.1.0's `instance`, `volume`, `volume-template`, `volume-clone`; `checkpoint` since 0.2) and
+ * the seven methods of `ProviderImpl` with these arguments (test/projects/upgrade-from-0.1.0.test.ts
+ * holds 0.1.0's state).
  */
 import type * as pulumi from "@pulumi/pulumi";
 

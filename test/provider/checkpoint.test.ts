@@ -2,9 +2,10 @@
 // serve` with a real guest: a checkpoint of a running instance is ready when `create` returns, an
 // Instance loads it and its guest continues from the captured instant; the source and name
 // replace, tags, lock and autokill update in place; check refuses what the API refuses; read
-// drops a checkpoint deleted out of band.
+// reports the inputs as given, and drops a checkpoint deleted out of band.
 import * as checkpoint from "vmbranch/provider/impl/checkpoint";
 import * as instance from "vmbranch/provider/impl/instance";
+import { withoutProvider } from "vmbranch/provider/impl/values";
 import { counterProgram, parseTicks } from "../helpers/guest-programs";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
 import { createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
@@ -44,7 +45,7 @@ describe("Checkpoint", () => {
       sourceInstance: sourceName, sourceInstanceName: sourceName, tags: ["a"], deleteLock: false, autokillMs: 0, loads: 0,
     });
     expect(cp.outs.sourcePauseMs).toEqual(expect.any(Number));
-    expect(await checkpoint.read(cp.id, cp.outs)).toEqual({ id: cp.id, props: cp.outs });
+    expect(await checkpoint.read(cp.id, cp.outs)).toEqual({ id: cp.id, props: cp.outs, inputs: withoutProvider(cp.inputs) });
     expect(await diffResource(checkpoint, cp, { namePrefix: "nightly", sourceInstance: sourceName, tags: ["a"] })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
   });
 
