@@ -3,7 +3,7 @@
 // engine: API refusals with the API's words and nothing recorded, partial states with id and
 // __provider, 404 on delete as success, a Volume left pending finished by its update. Against
 // the SDK's fake server.
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as connection from "vmbranch/provider/impl/connection";
@@ -26,6 +26,7 @@ const configure = (values: Record<string, string>) => connection.configure({ get
 
 describe("connection settings", () => {
   const noFiles = { VMBRANCH_DATA_DIR: mkdtempSync(join(tmpdir(), "vmb-no-token-")) };
+  afterAll(() => rmSync(noFiles.VMBRANCH_DATA_DIR, { recursive: true, force: true }));
 
   it("the environment wins when set (a rotated token for refresh and destroy), then stack config, then the defaults", () => {
     configure({ "vmbranch:endpoint": "http://config:1", "vmbranch:token": "from-config" });
