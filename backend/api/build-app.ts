@@ -3,11 +3,11 @@
  * the envelope, error mapping and the routes — without listening (fastify's pattern), so tests
  * and `serve` build it the same way.
  */
-import { timingSafeEqual } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
+import { accessCheck, installAccessControl, refuse } from "./access";
 import { failure } from "./envelope";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { imageRoutes } from "./routes/images";
@@ -21,8 +21,12 @@ import { volumeRoutes } from "./routes/volumes";
 /** What the app needs. */
 export interface AppDeps {
   core: Core;
-  /** Bearer token every /v1 request must carry. */
+  /** Bearer token every request but GET /healthz must carry. */
   token: string;
+  /** True when listening on loopback only: requests must then be addressed to a loopback name. */
+  loopbackOnly?: boolean;
+  /** TLS key and certificate (PEM); plain HTTP without them. */
+  tls?: { key: Buffer; cert: Buffer };
   version: string;
   /** A pino logger (`serve`), or nothing (tests). */
   logger?: FastifyBaseLogger;
@@ -34,20 +38,24 @@ declare module "fastify" {
   }
 }
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 /** Build the application. */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const check = accessCheck({ token: deps.token, loopbackOnly: deps.loopbackOnly ?? true });
   const app = Fastify({
+    ...(deps.tls ? { https: deps.tls } : {}),
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     genReqId: (req) => (typeof req.headers["x-request-id"] === "string" && req.headers["x-request-id"].length <= 128 ? req.headers["x-request-id"] : randomUUID()),
     bodyLimit: 1024 * 1024,
     // Long-poll waits may hold a request for up to an hour.
     requestTimeout: 0,
+    // A target the router cannot decode (`/%`) never reaches the hooks: answer it the same way.
+    frameworkErrors: (error, req, reply) => {
+      reply.header("x-request-id", req.id);
+      const refused = check(req);
+      if (refused) return refuse(reply as FastifyReply, refused, req.id);
+      const err = new ApiError("VALIDATION_FAILED", error.code === "FST_ERR_BAD_URL" ? "The request target is not a valid URL" : error.message);
+      return (reply as FastifyReply).code(err.status).send(failure(err, req.id));
+    },
   });
 
   // JSON bodies; an empty one (e.g. a client that always sends the content type) is no body at all.
@@ -77,14 +85,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook("onRequest", async (req: FastifyRequest, reply: FastifyReply) => {
     req.startedNs = process.hrtime.bigint();
     reply.header("x-request-id", req.id);
-    if (!req.url.startsWith("/v1")) return;
-    const header = req.headers.authorization ?? "";
-    const m = /^Bearer (.+)$/.exec(header);
-    if (!m || !sameToken(m[1]!, deps.token)) {
-      const err = new ApiError("UNAUTHORIZED", m ? "Invalid bearer token" : "Missing 'Authorization: Bearer <token>' header");
-      return reply.code(401).header("www-authenticate", "Bearer").send(failure(err, req.id));
-    }
   });
+  installAccessControl(app, check);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
     let err: ApiError;

@@ -1,28 +1,37 @@
 /**
- * `vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]…`: run the REST
- * service in the foreground until SIGINT/SIGTERM. Owns argument parsing and signals; wiring is
- * server.ts.
+ * `vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]… [TLS and limit
+ * options]`: run the REST service in the foreground until SIGINT/SIGTERM. Owns argument parsing
+ * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
 import { parseArgs } from "node:util";
 import { resolveDataDir } from "./data-dir";
 import { UsageError, type CliCommand } from "./command-registry";
-import { startServer } from "./server";
+import { parseListen, planListen } from "./listen-policy";
+import { DEFAULT_LIMITS, startServer, type ServeLimits } from "./server";
+
+export { parseListen };
 
 const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
+  "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
+  "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
+  "                      [--allow-privileged-ports]",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
   "--allow-host-path lets managed volumes (host_path) point under DIR (none by default).",
+  "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
+  `--console-log-max-mb: serial console kept per instance (default ${DEFAULT_LIMITS.consoleLogMaxBytes / 1048576}).`,
+  `--import-idle-timeout-s: drop an import whose body stalls this long (default ${DEFAULT_LIMITS.importIdleTimeoutMs / 1000}).`,
+  `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
+  "--allow-privileged-ports: let instances publish host ports below 1024.",
 ];
 
-/** Parse `HOST:PORT` (IPv6 in brackets). */
-export function parseListen(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value);
-  if (!m) throw new UsageError(`--listen must be HOST:PORT, got '${value}'`);
-  const port = Number(m[3]);
-  if (port > 65535) throw new UsageError(`--listen port out of range: ${port}`);
-  return { host: (m[1] ?? m[2])!, port };
+function positiveNumber(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${value}'`);
+  return n;
 }
 
 /** The `serve` subcommand. */
@@ -36,7 +45,12 @@ export const serveCommand: CliCommand = {
       ({ values } = parseArgs({
         args,
         strict: true,
-        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true } },
+        options: {
+          "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true },
+          "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
+          "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
+          "allow-privileged-ports": { type: "boolean" },
+        },
       }));
     } catch (e) {
       throw new UsageError((e as Error).message);
@@ -46,10 +60,21 @@ export const serveCommand: CliCommand = {
       if (!p.startsWith("/")) throw new UsageError(`--allow-host-path must be absolute: '${p}'`);
       return p.replace(/\/+$/, "") || "/";
     });
+    const plan = planListen(host, { tlsCert: values["tls-cert"] as string | undefined, tlsKey: values["tls-key"] as string | undefined, insecure: values["insecure-listen"] === true });
+    const limits: Partial<ServeLimits> = {};
+    const logMb = positiveNumber("console-log-max-mb", values["console-log-max-mb"] as string | undefined, 1);
+    if (logMb !== undefined) limits.consoleLogMaxBytes = Math.round(logMb * 1048576);
+    const idle = positiveNumber("import-idle-timeout-s", values["import-idle-timeout-s"] as string | undefined, 1);
+    if (idle !== undefined) limits.importIdleTimeoutMs = Math.round(idle * 1000);
+    const reserve = positiveNumber("host-reserve-mb", values["host-reserve-mb"] as string | undefined, 0);
+    if (reserve !== undefined) limits.hostReserveMb = reserve;
+    if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
+    if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
-      host, port, allowHostPaths: allow, env: ctx.env, version: VERSION,
+      host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
+    if (plan.warning) server.log.warn(plan.warning);
     ctx.stdout(`vmbranch serve listening on ${server.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

@@ -1,10 +1,10 @@
 /**
- * Wires `vmbranch serve`: the data directory layout, the token, the store, the QEMU driver, the
- * image catalog, the accelerator probe, core (with start-up reconciliation) and the HTTP app.
- * Returns a handle that closes everything except the VMs, which outlive the service.
+ * Wires `vmbranch serve`: the data directory layout and its modes, the token, the store, the QEMU
+ * driver, the image catalog, the accelerator probe, core (with start-up reconciliation) and the
+ * HTTP app. Returns a handle that closes everything except the VMs, which outlive the service.
  */
-import { createHash, randomBytes } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { accessSync, closeSync, constants, openSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger as PinoLogger } from "pino";
 import type { FastifyInstance } from "fastify";
@@ -15,6 +15,8 @@ import { BASE_IMAGE_NAME, ImageNotFoundError, listImages, openImage, resolveImag
 import { detectAccelerator } from "../host/qemu/accel-probe";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Store } from "../store/store";
+import { isLoopbackListen } from "./listen-policy";
+import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
 /** Options of `vmbranch serve`. */
 export interface ServerOptions {
@@ -22,6 +24,10 @@ export interface ServerOptions {
   host: string;
   port: number;
   allowHostPaths: string[];
+  /** TLS key and certificate files (PEM); plain HTTP without them. */
+  tls?: { keyFile: string; certFile: string };
+  /** Limits and allowances (defaults in DEFAULT_LIMITS). */
+  limits?: Partial<ServeLimits>;
   env: NodeJS.ProcessEnv;
   /** pino level; "silent" in tests. */
   logLevel?: string;
@@ -39,23 +45,51 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** The token: `$VMBRANCH_TOKEN`, else `<data-dir>/token`, generated (mode 0600) on first start. */
+/** The operator's limits and allowances. */
+export interface ServeLimits {
+  /** Bytes of serial console output kept per instance before the oldest half is rotated out. */
+  consoleLogMaxBytes: number;
+  /** An import whose body sends nothing for this long is dropped. */
+  importIdleTimeoutMs: number;
+  /** Host ports below 1024 may be published. */
+  allowPrivilegedPorts: boolean;
+  /** Host memory (and RAM directory space) that starts, snapshots and branches leave free, in MiB. */
+  hostReserveMb: number;
+}
+
+/** Defaults of ServeLimits. */
+export const DEFAULT_LIMITS: ServeLimits = {
+  consoleLogMaxBytes: 16 * 1024 * 1024,
+  importIdleTimeoutMs: 30_000,
+  allowPrivilegedPorts: false,
+  hostReserveMb: 256,
+};
+
+/** Shortest token accepted from `$VMBRANCH_TOKEN`: a guessable token makes every other layer moot. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** The token: `$VMBRANCH_TOKEN`, else `<data-dir>/token` (0600, ours, not a link), generated on first start. */
 export function resolveToken(dataDir: string, env: NodeJS.ProcessEnv): string {
-  if (env.VMBRANCH_TOKEN) return env.VMBRANCH_TOKEN;
+  if (env.VMBRANCH_TOKEN !== undefined && env.VMBRANCH_TOKEN !== "") {
+    const token = env.VMBRANCH_TOKEN.trim();
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) throw new Error(`$VMBRANCH_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+    return token;
+  }
   const file = join(dataDir, "token");
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const existing = readPrivateFile(file)?.trim();
+  if (existing) return existing;
   const token = randomBytes(24).toString("base64url");
-  writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
+  writePrivateFile(file, token + "\n");
   return token;
 }
 
 /** Where RAM images go: tmpfs (/dev/shm) when writable, so restores map them from memory; else the data dir. */
-function ramDirFor(dataDir: string): string {
+function tmpfsRoot(): string | null {
   try {
     accessSync("/dev/shm", constants.W_OK);
-    return join("/dev/shm", `vmbranch-${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`);
+    return "/dev/shm";
   } catch {
-    return join(dataDir, "ram");
+    return null;
   }
 }
 
@@ -99,13 +133,21 @@ function takeLock(dataDir: string): () => void {
 /** Start the service. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { dataDir, env } = opts;
-  const dirs = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp"), ramDir: ramDirFor(dataDir) };
-  for (const d of [dataDir, ...Object.values(dirs)]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  const unlock = takeLock(dataDir);
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  // Everything serve and its QEMU processes create is private unless made otherwise on purpose.
+  process.umask(0o077);
   const log = pino({ level: opts.logLevel ?? env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch" } });
+  privateDir(dataDir);
+  const unlock = takeLock(dataDir);
   try {
+    const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
+    for (const d of Object.values(fixed)) privateDir(d);
+    const dirs = { ...fixed, ramDir: resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m)) };
+    const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     const token = resolveToken(dataDir, env);
-    const store = Store.open(join(dataDir, "vmbranch.db"));
+    const dbFile = join(dataDir, "vmbranch.db");
+    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
+    const store = Store.open(dbFile);
     const imageDir = resolveImageDir(dataDir, env);
     const images: ImageCatalog = {
       async get(name) {
@@ -140,19 +182,23 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }));
     const ctx = createContext({
       store,
-      config: { dataDir, ...dirs, allowedHostPaths: opts.allowHostPaths, maxChainDepth: 8, stopTimeoutMs: 10_000, bootTimeoutMs: 120_000 },
-      driver: new QemuDriver(),
+      config: {
+        dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: 8, stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
+        ...limits,
+      },
+      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes }),
       images,
       accelerator,
       log,
     });
     const core = new Core(ctx);
     await core.start();
-    const app = buildApp({ core, token, version: opts.version, logger: log.child({ component: "http" }) });
+    const loopbackOnly = isLoopbackListen(opts.host);
+    const app = buildApp({ core, token, loopbackOnly, tls, version: opts.version, logger: log.child({ component: "http" }) });
     await app.listen({ host: opts.host, port: opts.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.port;
-    const url = `http://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
+    const url = `${tls ? "https" : "http"}://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
     log.info({ url, dataDir }, "vmbranch serve is listening");
     return {
       app, core, url, token, log,

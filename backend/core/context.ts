@@ -21,6 +21,8 @@ export interface CoreConfig {
   ramDir: string;
   /** Scratch space (imports). */
   tmpDir: string;
+  /** The image store (kernels and initrds). */
+  imageDir: string;
   /** Roots under which managed volumes may point (`--allow-host-path`). */
   allowedHostPaths: string[];
   /** Backing chains deeper than this are flattened in the background. */
@@ -29,6 +31,14 @@ export interface CoreConfig {
   stopTimeoutMs: number;
   /** How long a cold boot may take before the instance is marked `error`. */
   bootTimeoutMs: number;
+  /** Serial console bytes kept per instance; older output is rotated out. */
+  consoleLogMaxBytes: number;
+  /** An import body that sends nothing for this long is dropped. */
+  importIdleTimeoutMs: number;
+  /** Host ports below 1024 may be published. */
+  allowPrivilegedPorts: boolean;
+  /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
+  hostReserveMb: number;
 }
 
 /** Images available to instances. */

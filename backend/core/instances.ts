@@ -3,9 +3,9 @@
  * delete, start/stop/suspend, wait and the serial log. Each mutation holds the instance's lock;
  * creation uses a reverter so a failure leaves no process, file, row or port behind.
  */
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import type { Instance, InstanceCreateRequest, InstanceLog, InstancePatchOp, InstanceState, InstanceVolumeSpec, PortSpec } from "vmbranch/sdk";
+import { readConsoleLog } from "../host/qemu/console-log";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -83,7 +83,7 @@ export class Instances {
     return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {
       const rev = new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg));
       try {
-        const portRecords = await allocatePorts(store, rec.uuid, ports);
+        const portRecords = await allocatePorts(store, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
         insertUnique(
           () =>
             store.tx(() => {
@@ -251,7 +251,7 @@ export class Instances {
       specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
     );
     const fresh = specs.filter((s) => !kept.some((p) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol)));
-    const added = await allocatePorts(this.ctx.store, rec.uuid, fresh);
+    const added = await allocatePorts(this.ctx.store, rec.uuid, fresh, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
     return { added, removed: current.filter((p) => !kept.includes(p)) };
   }
 
@@ -353,31 +353,17 @@ export class Instances {
 
   /**
    * `GET /v1/instances/{id}/log`: at most `limit` bytes of the serial console from `offset` (a
-   * negative offset counts from the end), base64 in `output`, with the range returned and the
-   * range available (both end-exclusive).
+   * negative offset counts from the end; one older than what is kept starts at the oldest byte
+   * still kept), base64 in `output`, with the range returned and the range available (both
+   * end-exclusive; `available.start` moves on as old output is rotated out).
    */
   async log(id: string, offset = 0, limit = 256 * 1024): Promise<InstanceLog> {
     const rec = requireInstance(this.ctx.store, id);
-    const file = join(this.runtime.runDirOf(rec.uuid), "serial.log");
-    const empty = { start: 0, end: 0 };
-    let fh;
-    try {
-      fh = await open(file, "r");
-    } catch {
-      return { uuid: rec.uuid, name: rec.name, output: "", available: empty, range: empty, state: rec.state };
-    }
-    try {
-      const size = (await fh.stat()).size;
-      const start = offset < 0 ? Math.max(0, size + offset) : Math.min(offset, size);
-      const buf = Buffer.alloc(Math.min(limit, size - start));
-      await fh.read(buf, 0, buf.length, start);
-      return {
-        uuid: rec.uuid, name: rec.name, output: buf.toString("base64"), available: { start: 0, end: size },
-        range: { start, end: start + buf.length }, state: rec.state,
-      };
-    } finally {
-      await fh.close();
-    }
+    const slice = await readConsoleLog(join(this.runtime.runDirOf(rec.uuid), "serial.log"), offset, limit);
+    return {
+      uuid: rec.uuid, name: rec.name, output: slice.output.toString("base64"), available: { start: slice.first, end: slice.size },
+      range: { start: slice.offset, end: slice.nextOffset }, state: rec.state,
+    };
   }
 
   /** Run `fn` with a reverter that undoes its steps when it throws. */

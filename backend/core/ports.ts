@@ -1,7 +1,9 @@
 /**
  * Published ports of instances: a guest port forwarded from a host port on 127.0.0.1. Host
  * ports the user did not choose are picked once and kept across restarts, so clients (and
- * Pulumi state) see a stable address. Host ports are unique across all instances.
+ * Pulumi state) see a stable address. Host ports are unique across all instances; ports below
+ * 1024 (privileged: other users trust them to be the host's own services) only when the operator
+ * allows them.
  */
 import type { PortSpec } from "vmbranch/sdk";
 import { isPortFree, pickFreePort } from "../host/net/ports";
@@ -9,13 +11,27 @@ import type { PortRecord } from "../store/records";
 import type { Store } from "../store/store";
 import { ApiError } from "./errors";
 
+/** First host port that is not privileged. */
+export const FIRST_UNPRIVILEGED_PORT = 1024;
+
 /** Decide host ports for `specs` of instance `instanceUuid` (not yet recorded). */
-export async function allocatePorts(store: Store, instanceUuid: string, specs: readonly PortSpec[]): Promise<PortRecord[]> {
+export async function allocatePorts(
+  store: Store,
+  instanceUuid: string,
+  specs: readonly PortSpec[],
+  opts: { allowPrivileged: boolean },
+): Promise<PortRecord[]> {
   const seen = new Set<string>();
   for (const s of specs) {
     const key = `${s.guest_port}/${s.protocol ?? "tcp"}`;
     if (seen.has(key)) throw new ApiError("VALIDATION_FAILED", `Guest port ${key} is published twice`, "ports");
     seen.add(key);
+    if (s.host_port !== undefined && s.host_port < FIRST_UNPRIVILEGED_PORT && !opts.allowPrivileged)
+      throw new ApiError(
+        "VALIDATION_FAILED",
+        `Host port ${s.host_port} is privileged (below ${FIRST_UNPRIVILEGED_PORT}); this server does not publish such ports (the operator allows them with --allow-privileged-ports)`,
+        "ports",
+      );
   }
   const taken = new Set(store.ports.select("instance_uuid != ?", [instanceUuid]).map((p) => p.hostPort));
   const out: PortRecord[] = [];

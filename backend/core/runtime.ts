@@ -5,11 +5,13 @@
  * announced on the event bus. Callers hold the instance lock.
  */
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { GuestConfig, GuestMount } from "../host/images/guest-protocol";
 import { filesystemDriver } from "../host/storage/filesystems";
+import { SharePathError, underAllowedRoot } from "../host/storage/host-paths";
 import type { VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
+import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { diskSerial, newUuid, now, shareTag } from "./identity";
@@ -61,6 +63,9 @@ export class Runtime {
     for (const a of store.attachments.select("instance_uuid = ?", [inst.uuid], "position")) {
       const v = store.volumes.get({ uuid: a.volumeUuid })!;
       if (v.kind === "managed") {
+        // The operator may have withdrawn the root since the volume was made.
+        if (!underAllowedRoot(v.hostPath!, this.ctx.config.allowedHostPaths))
+          throw new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${inst.name}': volume '${v.name}' shares '${v.hostPath}', which is no longer under an allowed root (--allow-host-path)`);
         const tag = shareTag(v.uuid);
         shares.push({ id: `share${a.position}`, tag, hostPath: v.hostPath!, readonly: a.readonly });
         mounts.push({ kind: "9p", tag, at: a.at, readonly: a.readonly, uid: v.uid ?? 0, gid: v.gid ?? 0 });
@@ -78,6 +83,12 @@ export class Runtime {
     const forwards = store.ports
       .select("instance_uuid = ?", [inst.uuid], "guest_port")
       .map((p) => ({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort }));
+    // A RAM image is mapped into the guest: only one from the verified RAM directory is trusted.
+    if (memory.kind === "snapshot" && dirname(memory.snapshot.ramPath ?? "") !== this.ctx.config.ramDir)
+      throw new ApiError(
+        "INVALID_STATE",
+        `The memory snapshot of instance '${inst.name}' is not in the RAM directory ${this.ctx.config.ramDir} (it was lost, e.g. by a reboot); stop the instance to discard it`,
+      );
     const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await this.ctx.accelerator();
     return {
       uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
@@ -96,6 +107,7 @@ export class Runtime {
    */
   async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
+    await requireCapacity(this.ctx, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
     // From now on the guest may write its read-write volumes: import must not overwrite them.
     for (const a of this.ctx.store.attachments.select("instance_uuid = ? AND readonly = 0", [inst.uuid]))
       this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
@@ -231,6 +243,7 @@ function sleep(ms: number): Promise<void> {
 
 function launchError(name: string, err: unknown): ApiError {
   if (ApiError.is(err)) return err;
+  if (err instanceof SharePathError) return new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${name}': a managed volume's directory ${err.message}; refusing to share it`);
   const msg = (err as Error).message ?? String(err);
   if (/host forwarding|hostfwd|Address already in use/i.test(msg))
     return new ApiError("PORT_UNAVAILABLE", `Cannot start instance '${name}': a published host port is in use (${msg.trim()})`);

@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { DiskFreeze, SnapshotFiles } from "../host/vm-driver";
 import type { DiskRecord, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
+import { requireCapacity, snapshotNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
@@ -73,6 +74,7 @@ export class Snapshots {
   async takeLive(inst: InstanceRecord, purpose: SnapshotRecord["purpose"] = "branch"): Promise<TakenSnapshot> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
+    await requireCapacity(this.ctx, snapshotNeed(inst.memoryMb), `snapshot the memory of instance '${inst.name}'`);
     const uuid = newUuid();
     const files = this.files(uuid);
     const disks = this.blockDisks(inst);
@@ -166,6 +168,7 @@ export class Snapshots {
   async suspend(inst: InstanceRecord): Promise<void> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
+    await requireCapacity(this.ctx, snapshotNeed(inst.memoryMb), `suspend instance '${inst.name}'`);
     if (!this.claim(inst.uuid)) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has a snapshot in progress`);
     const uuid = newUuid();
     const files = this.files(uuid);

@@ -17,7 +17,7 @@ import { messages } from "vmbranch/sdk";
 import { growDisk } from "../host/storage/disk-images";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "../host/storage/filesystems";
 import { hostPathProblem } from "../host/storage/host-paths";
-import { TarImportError, extractTar } from "../host/storage/tar-import";
+import { TarImportError, TarLimitError, TarStalledError, extractTar } from "../host/storage/tar-import";
 import type { VolumeRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { Disks } from "./disks";
@@ -29,6 +29,9 @@ import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
 import { volumeView } from "./views";
+
+/** Lock key serializing the creation of managed volumes (their directories may not overlap). */
+const MANAGED_PATHS_KEY = "managed-paths";
 
 /** Volume operations. */
 export class Volumes {
@@ -56,9 +59,16 @@ export class Volumes {
     return fs;
   }
 
-  /** Throw HOST_PATH_REJECTED unless `path` is an allowed existing directory. */
+  /** Throw HOST_PATH_REJECTED unless `path` is an allowed existing directory that overlaps no other managed or vmbranch directory. */
   async checkHostPath(path: string): Promise<void> {
-    const problem = await hostPathProblem(path, this.ctx.config.allowedHostPaths);
+    const c = this.ctx.config;
+    const claimed = [
+      ...this.ctx.store.volumes.select("kind = 'managed'").map((v) => ({ what: `managed volume '${v.name}'`, path: v.hostPath! })),
+      { what: "the data directory", path: c.dataDir },
+      { what: "the image directory", path: c.imageDir },
+      { what: "the RAM directory", path: c.ramDir },
+    ];
+    const problem = await hostPathProblem(path, c.allowedHostPaths, claimed);
     if (problem) throw new ApiError("HOST_PATH_REJECTED", problem, "host_path");
   }
 
@@ -73,27 +83,40 @@ export class Volumes {
       uuid: newUuid(), name, persistent: owner === null, ownerUuid: owner, templateUuid: null, clone: null,
       tags: req.tags ?? [], deleteLock: req.delete_lock ?? false, error: null, createdAt: now(),
     };
-    let rec: VolumeRecord;
+    const insert = async () => {
+      const rec = await this.buildRecord(req, base, rev);
+      insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${name}' already exists`);
+      return rec;
+    };
+    // Managed directories are checked against each other: one check-and-insert at a time.
+    const rec = req.host_path !== undefined ? await this.ctx.locks.with([MANAGED_PATHS_KEY], insert) : await insert();
+    rev.add("delete volume row", () => this.ctx.store.volumes.delete({ uuid: rec.uuid }));
+    return rec;
+  }
+
+  /** The record of a new volume with its data created (undo registered on `rev`), not yet inserted. */
+  private async buildRecord(
+    req: VolumeCreateRequest,
+    base: Pick<VolumeRecord, "uuid" | "name" | "persistent" | "ownerUuid" | "templateUuid" | "clone" | "tags" | "deleteLock" | "error" | "createdAt">,
+    rev: Reverter,
+  ): Promise<VolumeRecord> {
     if (req.host_path !== undefined) {
       await this.checkHostPath(req.host_path);
-      rec = { ...base, kind: "managed", state: "available", sizeMb: null, filesystem: null, hostPath: req.host_path,
+      return { ...base, kind: "managed", state: "available", sizeMb: null, filesystem: null, hostPath: req.host_path,
         uid: req.uid ?? 0, gid: req.gid ?? 0, headDisk: null, populated: true };
-    } else if (req.template !== undefined) {
+    }
+    if (req.template !== undefined) {
       const tpl = requireVolumeTemplate(this.ctx.store, refId(req.template));
       const head = await this.disks.overlay(tpl.headDisk!);
       rev.add("remove clone disk", () => this.disks.release(head.id));
-      rec = { ...base, kind: "block", state: "available", sizeMb: tpl.sizeMb, filesystem: tpl.filesystem, hostPath: null,
+      return { ...base, kind: "block", state: "available", sizeMb: tpl.sizeMb, filesystem: tpl.filesystem, hostPath: null,
         uid: null, gid: null, headDisk: head.id, templateUuid: tpl.uuid, populated: true };
-    } else {
-      const fs = this.filesystem(req.filesystem);
-      const head = await this.disks.createFormatted(req.size_mb!, fs);
-      rev.add("remove disk", () => this.disks.release(head.id));
-      rec = { ...base, kind: "block", state: "available", sizeMb: req.size_mb!, filesystem: fs.name, hostPath: null,
-        uid: null, gid: null, headDisk: head.id, populated: false };
     }
-    insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${name}' already exists`);
-    rev.add("delete volume row", () => this.ctx.store.volumes.delete({ uuid: rec.uuid }));
-    return rec;
+    const fs = this.filesystem(req.filesystem);
+    const head = await this.disks.createFormatted(req.size_mb!, fs);
+    rev.add("remove disk", () => this.disks.release(head.id));
+    return { ...base, kind: "block", state: "available", sizeMb: req.size_mb!, filesystem: fs.name, hostPath: null,
+      uid: null, gid: null, headDisk: head.id, populated: false };
   }
 
   /** `POST /v1/volumes`. */
@@ -315,7 +338,12 @@ export class Volumes {
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
       const dir = await mkdtemp(join(this.ctx.config.tmpDir, "import-"));
       try {
-        await extractTar(tar, dir).catch((err: unknown) => {
+        const bytes = rec.sizeMb! * 1024 * 1024;
+        // No filesystem of this size holds more than one inode per 4 KiB block.
+        const limits = { maxBytes: bytes, maxEntries: Math.max(64, Math.floor(bytes / 4096)), idleTimeoutMs: this.ctx.config.importIdleTimeoutMs };
+        await extractTar(tar, dir, limits).catch((err: unknown) => {
+          if (err instanceof TarStalledError) throw new ApiError("IMPORT_STALLED", `Import into volume '${rec.name}' failed: ${err.message}`);
+          if (err instanceof TarLimitError) throw new ApiError("IMPORT_TOO_LARGE", `Import into volume '${rec.name}' (${rec.sizeMb} MiB) refused: ${err.message}`);
           throw err instanceof TarImportError ? new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`) : err;
         });
         const fs = this.filesystem(rec.filesystem ?? undefined);

@@ -1,9 +1,11 @@
 // Managed volumes (`host_path`, docs/api.md "POST /v1/volumes"): refused by a server
 // started without `--allow-host-path`; on one that allows a root, the path must be absolute,
 // normalised (no '.', '..', ':' or empty components), an existing directory, inside the root and
-// free of symbolic links, and `size_mb`/`template` are mutually exclusive with it. Accepted ones
-// make no disk file, and deleting them (or their instance) leaves the directory alone. They cannot
-// be resized, imported into, cloned, made templates of, or branched. Two real backends, no VM.
+// free of symbolic links, neither inside nor around another managed volume's directory or the
+// server's own (data, images, RAM), and `size_mb`/`template` are mutually exclusive with it.
+// Accepted ones make no disk file, and deleting them (or their instance) leaves the directory
+// alone. They cannot be resized, imported into, cloned, made templates of, or branched. Two real
+// backends, no VM.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,13 +17,16 @@ jest.setTimeout(60_000);
 
 let dir: string;
 let root: string;
+let root2: string;
 let plain: TestBackend;
 let allowed: TestBackend;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "vmbranch-managed-"));
   root = join(dir, "root");
+  root2 = join(dir, "root2");
   mkdirSync(join(root, "share", "deep"), { recursive: true });
+  mkdirSync(root2);
   writeFileSync(join(root, "share", "keep.txt"), "keep me\n");
   writeFileSync(join(root, "file.txt"), "not a directory\n");
   mkdirSync(join(dir, "outside"));
@@ -29,7 +34,7 @@ beforeAll(async () => {
   symlinkSync(join(dir, "outside"), join(root, "escape"));
   symlinkSync(join(root, "share"), join(root, "alias"));
   plain = await startBackend();
-  allowed = await startBackend({ allowHostPath: [root] });
+  allowed = await startBackend({ allowHostPath: [root, root2] });
 }, 60_000);
 
 afterAll(async () => {
@@ -45,8 +50,11 @@ async function refusedCreate(b: TestBackend, body: Record<string, unknown>, stat
   expect(await observe(b)).toEqual(before);
 }
 
-async function managed(name: string, extra: Record<string, unknown> = {}): Promise<Volume> {
-  const res = await api(allowed, "POST", "/v1/volumes", { name, host_path: join(root, "share"), ...extra });
+/** A managed volume over `<root>/<sub>` (default: a new directory named after the volume, holding keep.txt). */
+async function managed(name: string, extra: Record<string, unknown> = {}, sub = name): Promise<Volume> {
+  mkdirSync(join(root, sub), { recursive: true });
+  if (sub === name) writeFileSync(join(root, sub, "keep.txt"), "keep me\n");
+  const res = await api(allowed, "POST", "/v1/volumes", { name, host_path: join(root, sub), ...extra });
   expect(res.status).toBe(201);
   return volumeOf(res);
 }
@@ -61,9 +69,23 @@ it("is refused by a server started without --allow-host-path", async () => {
 });
 
 describe("path rules on a server that allows a root", () => {
+  it("refuses the server's own directories, what is inside them and what contains them, even under an allowed root", async () => {
+    // The temp dir holds this server's data dir: allowing all of it makes the data dir a candidate.
+    const wide = await startBackend({ allowHostPath: [tmpdir()] });
+    try {
+      const data = wide.dataDir;
+      const rule = "managed directories may not nest in or contain each other or vmbranch's own directories";
+      await refusedCreate(wide, { host_path: data }, 400, "HOST_PATH_REJECTED", `host_path '${data}' overlaps the data directory ('${data}'): ${rule}`);
+      await refusedCreate(wide, { host_path: join(data, "disks") }, 400, "HOST_PATH_REJECTED", `host_path '${join(data, "disks")}' overlaps the data directory ('${data}'): ${rule}`);
+      await refusedCreate(wide, { host_path: tmpdir() }, 400, "HOST_PATH_REJECTED", `host_path '${tmpdir()}' overlaps the data directory ('${data}'): ${rule}`);
+    } finally {
+      await wide.stop();
+    }
+  });
+
   it.each([
-    ["outside the root", () => join(dir, "outside"), (p: string) => `host_path '${p}' is outside the allowed roots: ${root}`],
-    ["in a sibling named like the root", () => join(dir, "root-evil"), (p: string) => `host_path '${p}' is outside the allowed roots: ${root}`],
+    ["outside the root", () => join(dir, "outside"), (p: string) => `host_path '${p}' is outside the allowed roots: ${root}, ${root2}`],
+    ["in a sibling named like the root", () => join(dir, "root-evil"), (p: string) => `host_path '${p}' is outside the allowed roots: ${root}, ${root2}`],
     ["that does not exist", () => join(root, "missing"), (p: string) => `host_path '${p}' does not exist`],
     ["that is a file", () => join(root, "file.txt"), (p: string) => `host_path '${p}' is not a directory`],
     ["that is a symlink out of the root", () => join(root, "escape"), (p: string) => `host_path '${p}' resolves to '${join(dir, "outside")}' through a symbolic link; give the real path`],
@@ -106,19 +128,33 @@ describe("path rules on a server that allows a root", () => {
 describe("accepted managed volumes", () => {
   it("creates a managed volume inside the root without any disk file; uid and gid default to 0", async () => {
     const before = await observe(allowed);
-    const vol = await managed("mv-default");
+    const vol = await managed("mv-default", {}, "share");
     expect(vol).toMatchObject({ kind: "managed", host_path: join(root, "share"), uid: 0, gid: 0, size_mb: null, filesystem: null, state: "available", persistent: true });
     const withIds = await managed("mv-ids", { uid: 1000, gid: 100, tags: ["m"] });
     expect(withIds).toMatchObject({ uid: 1000, gid: 100, tags: ["m"] });
-    const rootItself = volumeOf(await api(allowed, "POST", "/v1/volumes", { name: "mv-root", host_path: root }));
-    expect(rootItself.host_path).toBe(root);
+    const rootItself = volumeOf(await api(allowed, "POST", "/v1/volumes", { name: "mv-root", host_path: root2 }));
+    expect(rootItself.host_path).toBe(root2);
     expect((await observe(allowed)).files.disks).toEqual(before.files.disks);
+  });
+
+  it("refuses a directory that is, is inside or contains another managed volume's, naming that volume", async () => {
+    const share = join(root, "share");
+    const rule = "managed directories may not nest in or contain each other or vmbranch's own directories";
+    await refusedCreate(allowed, { host_path: share }, 400, "HOST_PATH_REJECTED", `host_path '${share}' overlaps managed volume 'mv-default' ('${share}'): ${rule}`);
+    await refusedCreate(allowed, { host_path: join(share, "deep") }, 400, "HOST_PATH_REJECTED", `host_path '${join(share, "deep")}' overlaps managed volume 'mv-default' ('${share}'): ${rule}`);
+    await refusedCreate(allowed, { host_path: root }, 400, "HOST_PATH_REJECTED", new RegExp(`^host_path '${root}' overlaps managed volume 'mv-`));
+    // Inline volumes of a new instance follow the same rule, and the refused instance leaves nothing.
+    const before = await observe(allowed);
+    expectError(await raw(allowed, "POST", "/v1/instances", { body: { image: "base", autostart: false, volumes: [{ host_path: share, at: "/h" }] } }), 400, "HOST_PATH_REJECTED", undefined, "host_path");
+    expect(await observe(allowed)).toEqual(before);
   });
 
   it("leaves the directory and its files when the volume is deleted", async () => {
     await managed("mv-delete");
     expect((await api(allowed, "DELETE", "/v1/volumes/mv-delete")).status).toBe(200);
-    expect(readdirSync(join(root, "share")).sort()).toEqual(["deep", "keep.txt"]);
+    expect(readdirSync(join(root, "mv-delete")).sort()).toEqual(["keep.txt"]);
+    // Its directory is free again.
+    await managed("mv-delete-again", {}, "mv-delete");
   });
 
   it("refuses a resize, an import, a clone and a template, and changes nothing", async () => {
@@ -134,12 +170,15 @@ describe("accepted managed volumes", () => {
   });
 
   it("goes inline with an instance, and the instance's deletion leaves the directory", async () => {
-    const inst = instanceOf(await api(allowed, "POST", "/v1/instances", { name: "mv-inst", image: "base", autostart: false, volumes: [{ host_path: join(root, "share"), uid: 7, at: "/host" }] }));
+    const dirOf = join(root, "inline");
+    mkdirSync(dirOf);
+    writeFileSync(join(dirOf, "keep.txt"), "keep me\n");
+    const inst = instanceOf(await api(allowed, "POST", "/v1/instances", { name: "mv-inst", image: "base", autostart: false, volumes: [{ host_path: dirOf, uid: 7, at: "/host" }] }));
     expect(inst.volumes).toEqual([expect.objectContaining({ at: "/host", kind: "managed", inline: true, readonly: false })]);
     expect(volumeOf(await api(allowed, "GET", `/v1/volumes/${inst.volumes[0]!.uuid}`))).toMatchObject({ uid: 7, gid: 0, persistent: false });
     expect((await api(allowed, "DELETE", "/v1/instances/mv-inst")).status).toBe(200);
     expectError(await raw(allowed, "GET", `/v1/volumes/${inst.volumes[0]!.uuid}`), 404, "VOLUME_NOT_FOUND");
-    expect(readdirSync(join(root, "share")).sort()).toEqual(["deep", "keep.txt"]);
+    expect(readdirSync(dirOf).sort()).toEqual(["keep.txt"]);
   });
 
   it("refuses to branch or template an instance with a managed volume, naming the volume", async () => {

@@ -5,7 +5,7 @@
  * and removes every file, so a test leaves nothing behind even when it fails.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -45,6 +45,8 @@ export interface TestBackend {
   crashAndRestart(): Promise<void>;
   /** Every QEMU process of this backend's VMs. */
   vmPids(): number[];
+  /** The directory of its RAM images (recorded by serve in `<data-dir>/ram-dir`), or null before it started. */
+  ramDir(): string | null;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,15 @@ function qemuPidsUnder(dataDir: string): number[] {
   return out;
 }
 
+/** The RAM directory serve recorded for `dataDir`, or null. */
+function recordedRamDir(dataDir: string): string | null {
+  try {
+    return readFileSync(join(dataDir, "ram-dir"), "utf8").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Start a backend. `allowHostPath` adds `--allow-host-path`; `env` adds to the server's
  * environment; `command` runs another `vmbranch` CLI (an installed one) instead of the build's.
@@ -133,6 +144,7 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
       ({ proc, url } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
     },
     vmPids: () => qemuPidsUnder(dataDir),
+    ramDir: () => recordedRamDir(dataDir),
     async stop() {
       await client.close().catch(() => undefined);
       if (proc.exitCode === null) {
@@ -147,8 +159,9 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
         }
       }
       for (let i = 0; i < 100 && qemuPidsUnder(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      const ram = recordedRamDir(dataDir);
+      if (ram) await rm(ram, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });
-      await rm(join("/dev/shm", `vmbranch-${createHash("sha256").update(dataDir).digest("hex").slice(0, 12)}`), { recursive: true, force: true });
     },
   };
   return backend;

@@ -53,9 +53,10 @@ test("boots base, runs a command from its configuration, and powers off through 
 
 test("a VM survives losing its handle: attach finds it again by its paths and still controls it", async () => {
   const { vm, paths } = await fx.launch({ spec: { startPaused: true } });
-  // Daemonized: not our child, so it outlives the process that started it.
-  const ppid = Number(readFileSync(`/proc/${vm.pid}/stat`, "utf8").split(") ")[1]?.split(" ")[1]);
-  expect(ppid).not.toBe(process.pid);
+  // A session of its own: a signal to the starter's process group or terminal never reaches it.
+  const sessionOf = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[3]);
+  expect(sessionOf(vm.pid)).toBe(vm.pid);
+  expect(sessionOf(vm.pid)).not.toBe(sessionOf(process.pid));
   vm.detach(); // what a crashing `serve` does
 
   const again = await VmProcess.attach(paths);

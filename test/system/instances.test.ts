@@ -4,7 +4,6 @@
 // suspend to standby and resume with RAM intact (a counter continues), SIGKILL of the service
 // while two VMs run (both still running and controllable after the restart), and delete leaving no
 // process or file. Steps build on each other, so they run in order on one backend; at most two VMs.
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Instance } from "../../sdk";
@@ -185,7 +184,7 @@ describe("an instance on a real guest", () => {
       const dir = join(b.dataDir, d);
       expect({ [d]: existsSync(dir) ? readdirSync(dir) : [] }).toEqual({ [d]: [] });
     }
-    const ram = join("/dev/shm", `vmbranch-${createHash("sha256").update(b.dataDir).digest("hex").slice(0, 12)}`);
-    expect(existsSync(ram) ? readdirSync(ram) : []).toEqual([]);
+    const ram = b.ramDir();
+    expect(ram && existsSync(ram) ? readdirSync(ram) : []).toEqual([]);
   });
 });

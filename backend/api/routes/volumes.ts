@@ -79,11 +79,17 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     app.put<{ Params: IdParams }>("/volumes/:id/detach", async (req) =>
       ok("volumes", [await V.detach(req.params.id, parse(VolumeDetachRequestSchema, req.body ?? {}))], req.id, req.startedNs),
     );
-    app.put<{ Params: IdParams }>("/volumes/:id/import", async (req) => {
+    app.put<{ Params: IdParams }>("/volumes/:id/import", async (req, reply) => {
       const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim();
       if (!["application/x-tar", "application/octet-stream", "application/gzip", "application/x-gzip"].includes(type))
         throw new ApiError("UNSUPPORTED_MEDIA_TYPE", `Import takes a tar stream (Content-Type: application/x-tar), not '${type}'`);
-      return ok("volumes", [await V.import(req.params.id, req.body as Readable)], req.id, req.startedNs);
+      try {
+        return ok("volumes", [await V.import(req.params.id, req.body as Readable)], req.id, req.startedNs);
+      } catch (err) {
+        // The rest of an abandoned body is not read: close the connection after the answer.
+        if (!req.raw.readableEnded) reply.header("connection", "close");
+        throw err;
+      }
     });
   };
 }

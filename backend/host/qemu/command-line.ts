@@ -93,9 +93,8 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   add("-chardev", `file,id=serial0,path=${qemuOptValue(paths.serialLog)},append=on`, "-serial", "chardev:serial0");
   add("-qmp", `unix:${qemuOptValue(paths.qmpSocket)},server=on,wait=off`);
   add("-pidfile", paths.pidFile);
-  // After -daemonize QEMU's stderr would go to /dev/null; -D keeps it in a file we can show.
-  add("-D", paths.qemuLog, "-msg", "timestamp=on");
-  add("-daemonize");
+  // QEMU's stderr is its log file (vm-launch.ts); it does not -daemonize (see there).
+  add("-msg", "timestamp=on");
   // A guest reboot or power-off ends the process: the supervisor sees the exit, core decides.
   add("-no-reboot");
   if (spec.incoming === "defer") add("-incoming", "defer");

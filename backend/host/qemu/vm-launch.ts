@@ -1,16 +1,23 @@
 /**
- * Starting a QEMU process so that it outlives `serve`: spawn with an argument array (never a
- * shell), let QEMU daemonize (`-daemonize` + `-pidfile`), report its start-up errors verbatim when
- * it fails (its stderr until it parses `-D`, the `-D` log after that), and record what a later
- * attach needs (vm.json). Owns nothing after the daemon runs: watching and control are vm-process.ts.
+ * Starting a QEMU process so that it outlives `serve`: spawn it with an argument array (never a
+ * shell) in a session of its own, stdout and stderr going to its log file, and consider it started
+ * once its QMP monitor answers; report its start-up errors verbatim when it exits first. QEMU is
+ * not asked to -daemonize: it would have to fork, which its own seccomp filter (spawn=deny) then
+ * forbids. Shared directories are passed open (descriptors 3, 4, …). Records what a later attach
+ * needs (vm.json). Owns nothing after the VM runs: watching and control are vm-process.ts.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
+import { openShareDir } from "../storage/host-paths";
 import { buildQemuArgs } from "./command-line";
 import { serialLogSize } from "./serial-log";
 import { isVmProcess, readProcStat, waitForPidGone } from "./vm-processes";
 import { prepareVmPaths, type VmPaths } from "./vm-paths";
 import type { VmSpec } from "./vm-spec";
+
+/** The first descriptor number QEMU gets for what is passed to it open (after stdin, stdout, stderr). */
+const FIRST_PASSED_FD = 3;
 
 /** The QEMU system emulator used unless told otherwise (`VMBRANCH_QEMU` overrides). */
 export const DEFAULT_QEMU_BINARY = "qemu-system-x86_64";
@@ -49,7 +56,7 @@ export interface VmLaunchRecord {
 /** Options of `launchQemu`. */
 export interface QemuStartOptions {
   qemuBinary?: string;
-  /** Deadline for QEMU to initialise and daemonize (default 30 s). */
+  /** Deadline for QEMU to initialise and answer on its monitor (default 30 s). */
   startTimeoutMs?: number;
   signal?: AbortSignal;
 }
@@ -77,36 +84,54 @@ export async function readPidFile(paths: VmPaths): Promise<number | null> {
 }
 
 /**
- * Starts the VM daemonized and returns its launch record once QEMU has initialised (its QMP
- * socket is listening). Precondition: the guest configuration file is written. Throws
- * VmSpecError, VmAlreadyRunningError or VmStartError; on failure no process is left behind.
+ * Starts the VM and resolves once `connect` (its QMP monitor, retrying while QEMU initialises)
+ * succeeds, with the launch record and what `connect` returned. Precondition: the guest
+ * configuration file is written. Throws VmSpecError, SharePathError, VmAlreadyRunningError or
+ * VmStartError; on failure no process is left behind.
  */
-export async function launchQemu(spec: VmSpec, paths: VmPaths, opts: QemuStartOptions = {}): Promise<VmLaunchRecord> {
-  const args = buildQemuArgs(spec, paths);
+export async function launchQemu<T>(
+  spec: VmSpec,
+  paths: VmPaths,
+  connect: (signal: AbortSignal) => Promise<T>,
+  opts: QemuStartOptions = {},
+): Promise<{ record: VmLaunchRecord; connected: T }> {
+  buildQemuArgs(spec, paths);
   await prepareVmPaths(paths);
   const previous = (await readLaunchRecord(paths)) ?? { uuid: spec.uuid, pid: (await readPidFile(paths)) ?? 0 };
   if (previous.pid && (await isVmProcess(previous.pid, previous.uuid))) throw new VmAlreadyRunningError(previous.pid, previous.uuid);
   await rm(paths.stateFile, { force: true });
   await rm(paths.pidFile, { force: true });
-  // With -daemonize, QEMU sends errors to the -D log as soon as it has parsed that option: start
-  // it empty so whatever it holds after a failure is this start's.
+  // Start the log empty so whatever it holds after a failure is this start's.
   await rm(paths.qemuLog, { force: true });
   const serialOffset = await serialLogSize(paths.serialLog);
 
-  const { code, stderr, timedOut } = await runUntilDaemonized(qemuBinary(opts.qemuBinary), args, opts.startTimeoutMs ?? 30_000, opts.signal);
-  const pid = await readPidFile(paths);
-  const alive = pid !== null && (await isVmProcess(pid, spec.uuid));
-  if (timedOut || code !== 0 || !alive) {
-    if (alive) await killAndWait(pid);
-    const log = await readFile(paths.qemuLog, "utf8").catch(() => "");
-    if (timedOut) throw new VmStartError(`QEMU did not finish starting within ${opts.startTimeoutMs ?? 30_000} ms`, stderr + log, code);
-    if (code !== 0) throw new VmStartError(`QEMU failed to start (exit ${code})`, stderr + log, code);
-    throw new VmStartError("QEMU exited right after starting", stderr + log, code);
+  // Shared directories go to QEMU as descriptors opened without following symlinks, so what it
+  // shares is what was checked here, whatever happens to the paths later.
+  const passed: number[] = [];
+  let child: ChildProcess;
+  try {
+    for (const share of spec.shares) passed.push(openShareDir(share.path));
+    const shares = spec.shares.map((share, i) => ({ ...share, path: `/proc/self/fd/${FIRST_PASSED_FD + i}` }));
+    const args = buildQemuArgs({ ...spec, shares }, paths);
+    const log = openSync(paths.qemuLog, "a", 0o600);
+    passed.unshift(log);
+    // detached: a session of its own, so a Ctrl-C on serve never reaches the VM.
+    child = spawn(qemuBinary(opts.qemuBinary), args, { stdio: ["ignore", log, log, ...passed.slice(1)], detached: true, cwd: "/" });
+  } finally {
+    for (const fd of passed) closeSync(fd);
   }
+  const started = await untilConnected(child, connect, opts.startTimeoutMs ?? 30_000, opts.signal);
+  if (!started.ok) {
+    if (child.pid !== undefined && child.exitCode === null) await killAndWait(child.pid);
+    const log = await readFile(paths.qemuLog, "utf8").catch(() => "");
+    throw new VmStartError(started.why, started.detail + log, started.code);
+  }
+  child.unref();
+  const pid = child.pid!;
   const stat = await readProcStat(pid);
   const record: VmLaunchRecord = { uuid: spec.uuid, pid, startTime: stat?.startTime ?? 0, serialOffset, launchedAt: new Date().toISOString() };
   await writeFile(paths.stateFile, JSON.stringify(record) + "\n", { mode: 0o600 });
-  return record;
+  return { record, connected: started.value };
 }
 
 /** SIGKILLs `pid` and waits up to 5 s for it to be gone. */
@@ -119,47 +144,37 @@ export async function killAndWait(pid: number): Promise<void> {
   await waitForPidGone(pid, 5_000);
 }
 
-/**
- * Runs QEMU until its foreground parent exits, which with -daemonize happens once the daemon has
- * initialised (or failed to). Collects stderr: before daemonizing, QEMU reports errors there.
- */
-function runUntilDaemonized(
-  binary: string,
-  args: string[],
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
+type Started<T> = { ok: true; value: T } | { ok: false; why: string; detail: string; code: number | null };
+
+/** Waits for `connect` to succeed while `child` runs, within `timeoutMs`; never rejects. */
+function untilConnected<T>(child: ChildProcess, connect: (signal: AbortSignal) => Promise<T>, timeoutMs: number, signal?: AbortSignal): Promise<Started<T>> {
   return new Promise((resolve) => {
-    // detached: the daemon must not share our process group (a Ctrl-C on serve must not reach it).
-    const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
-    let stderr = "";
+    const stop = new AbortController();
     let settled = false;
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => (stderr += d));
-    const finish = (code: number | null, timedOut: boolean) => {
+    const finish = (result: Started<T>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      // The daemon redirects its stderr to the -D log before the parent exits; give the pipe a moment to drain.
-      if (child.stderr.closed) return resolve({ code, stderr, timedOut });
-      child.stderr.once("close", () => resolve({ code, stderr, timedOut }));
-      setTimeout(() => resolve({ code, stderr, timedOut }), 200).unref();
+      stop.abort();
+      resolve(result);
     };
-    const onAbort = () => {
-      child.kill("SIGKILL");
-      finish(null, true);
-    };
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      finish(null, true);
-    }, timeoutMs);
-    child.on("error", (err) => {
-      stderr += `cannot run ${binary}: ${err.message}`;
-      finish(null, false);
-    });
-    child.on("exit", (code) => finish(code, false));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    const onAbort = () => finish({ ok: false, why: "QEMU start aborted", detail: "", code: null });
+    const timer = setTimeout(() => finish({ ok: false, why: `QEMU did not finish starting within ${timeoutMs} ms`, detail: "", code: null }), timeoutMs);
+    child.once("error", (err) => finish({ ok: false, why: "QEMU failed to start", detail: `cannot run it: ${err.message}\n`, code: null }));
+    child.once("exit", (code, sig) => finish({ ok: false, why: `QEMU failed to start (${sig ? `signal ${sig}` : `exit ${code}`})`, detail: "", code }));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    connect(stop.signal).then(
+      (value) => {
+        if (settled) return void closeIfPossible(value);
+        finish({ ok: true, value });
+      },
+      (err: Error) => finish({ ok: false, why: "cannot connect to the QMP monitor of the new VM", detail: `${err.message}\n`, code: null }),
+    );
   });
+}
+
+function closeIfPossible(value: unknown): void {
+  (value as { close?: () => void } | null)?.close?.();
 }

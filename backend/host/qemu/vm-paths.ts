@@ -2,13 +2,15 @@
  * Where one VM's runtime files live: a run directory holding the QMP socket, pidfile, serial log,
  * QEMU's own log and the guest configuration file. Owns the unix-socket length limit: a socket
  * path must fit in sun_path (107 bytes), so when the run directory is too deep the socket is
- * reached through a short symlink in the temp dir, derived from the run directory so a restarted
- * `serve` finds it again. Choosing the run directory (under the data dir) is the caller's.
+ * reached through a short symlink, derived from the run directory so a restarted `serve` finds it
+ * again, kept in a directory only this user can enter (/run/vmbranch for root, else a 0700
+ * directory of its own in the temp dir, checked before use). Choosing the run directory (under
+ * the data dir) is the caller's.
  */
 import { createHash } from "node:crypto";
 import { lstat, mkdir, readlink, rm, symlink, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { isAbsolute, join, normalize } from "node:path";
+import { dirname, isAbsolute, join, normalize } from "node:path";
 
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the terminating NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -21,7 +23,7 @@ export interface VmPaths {
   pidFile: string;
   /** Guest serial console (append-only across restarts). */
   serialLog: string;
-  /** QEMU's own stderr after it daemonized (`-D`), rewritten on each start. */
+  /** QEMU's own stdout and stderr, rewritten on each start. */
   qemuLog: string;
   /** Rendered guest configuration passed through fw_cfg. */
   guestConfig: string;
@@ -38,6 +40,12 @@ export class VmPathsError extends Error {
 
 const SOCKET_NAME = "qmp.sock";
 
+/** Where short links live unless told otherwise: a private directory of this user. */
+export function defaultShortLinkRoot(): string {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? "/run/vmbranch" : join(tmpdir(), `vmbranch-${uid}`);
+}
+
 /** Computes the paths of a VM whose run directory is `runDir` (absolute). Pure apart from tmpdir(). */
 export function vmPaths(runDir: string, opts: { shortLinkRoot?: string } = {}): VmPaths {
   if (!isAbsolute(runDir)) throw new VmPathsError(`run directory must be absolute: '${runDir}'`);
@@ -47,7 +55,7 @@ export function vmPaths(runDir: string, opts: { shortLinkRoot?: string } = {}): 
   let qmpSocket = join(dir, SOCKET_NAME);
   let shortLink: string | null = null;
   if (Buffer.byteLength(qmpSocket) > MAX_SOCKET_PATH_BYTES) {
-    const root = opts.shortLinkRoot ?? tmpdir();
+    const root = opts.shortLinkRoot ?? defaultShortLinkRoot();
     shortLink = join(root, `vmb-${createHash("sha256").update(dir).digest("hex").slice(0, 16)}`);
     qmpSocket = join(shortLink, SOCKET_NAME);
     if (Buffer.byteLength(qmpSocket) > MAX_SOCKET_PATH_BYTES) {
@@ -72,6 +80,7 @@ export function vmPaths(runDir: string, opts: { shortLinkRoot?: string } = {}): 
 export async function prepareVmPaths(paths: VmPaths): Promise<void> {
   await mkdir(paths.runDir, { recursive: true, mode: 0o700 });
   if (!paths.shortLink) return;
+  await privateLinkRoot(dirname(paths.shortLink));
   try {
     await symlink(paths.runDir, paths.shortLink);
   } catch (err) {
@@ -96,6 +105,15 @@ export async function removeVmRuntimeFiles(paths: VmPaths): Promise<void> {
 export async function removeVmPaths(paths: VmPaths): Promise<void> {
   await removeVmRuntimeFiles(paths);
   await rm(paths.runDir, { recursive: true, force: true });
+}
+
+/** Creates `dir` 0700 or checks that it is this user's own directory, closed to others (not a link). */
+async function privateLinkRoot(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const st = await lstat(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0)
+    throw new VmPathsError(`'${dir}' is not a directory of this user's closed to others (0700); remove it or use a shorter data dir`);
 }
 
 async function checkShortLink(link: string, runDir: string): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * The supervisor of one running QEMU process, started by us (`launch`) or found again after a
- * restart of `serve` (`attach`). The process is never our child (it daemonizes), so its exit is
- * seen as the QMP socket closing, confirmed by the pid disappearing. Owns the QMP connection,
+ * restart of `serve` (`attach`). The process may not be our child (it outlives serve), so its exit
+ * is seen as the QMP socket closing, confirmed by the pid disappearing. Owns the QMP connection,
  * exit detection, kill/power-down and removing the runtime files once the process is gone.
  * Deciding what an exit means for the instance (stopped, error, restart) is core's.
  */
@@ -9,7 +9,7 @@ import { EventEmitter } from "node:events";
 import { QmpCommands } from "./qmp/commands";
 import { QmpMonitor, type QmpEvent } from "./qmp/monitor";
 import { waitForSerialPattern, type SerialMatch } from "./serial-log";
-import { killAndWait, launchQemu, readLaunchRecord, readPidFile, VmStartError, type QemuStartOptions } from "./vm-launch";
+import { launchQemu, readLaunchRecord, readPidFile, type QemuStartOptions } from "./vm-launch";
 import { isVmProcess, readProcStat, waitForPidGone } from "./vm-processes";
 import { prepareVmPaths, removeVmRuntimeFiles, type VmPaths } from "./vm-paths";
 import type { VmSpec } from "./vm-spec";
@@ -64,25 +64,15 @@ export class VmProcess extends EventEmitter {
   }
 
   /**
-   * Starts a VM daemonized and connects to its QMP monitor. Precondition: the guest configuration
+   * Starts a VM (in a session of its own, outliving serve) and connects to its QMP monitor. Precondition: the guest configuration
    * file (`paths.guestConfig`) is written. Throws VmSpecError, VmAlreadyRunningError or
    * VmStartError (with QEMU's stderr); nothing is left running on failure.
    */
   static async launch(spec: VmSpec, paths: VmPaths, opts: VmProcessOptions = {}): Promise<VmProcess> {
-    const record = await launchQemu(spec, paths, opts);
-    try {
-      const monitor = await QmpMonitor.connect(paths.qmpSocket, {
-        timeoutMs: opts.qmpTimeoutMs ?? 5_000,
-        retry: true,
-        commandTimeoutMs: opts.commandTimeoutMs,
-        signal: opts.signal,
-      });
-      return new VmProcess(spec.uuid, record.pid, paths, record.serialOffset, monitor);
-    } catch (err) {
-      await killAndWait(record.pid);
-      await removeVmRuntimeFiles(paths);
-      throw new VmStartError("cannot connect to the QMP monitor of the new VM", (err as Error).message, null);
-    }
+    const connect = (signal: AbortSignal) =>
+      QmpMonitor.connect(paths.qmpSocket, { timeoutMs: opts.startTimeoutMs ?? 30_000, retry: true, commandTimeoutMs: opts.commandTimeoutMs, signal });
+    const { record, connected: monitor } = await launchQemu(spec, paths, connect, opts);
+    return new VmProcess(spec.uuid, record.pid, paths, record.serialOffset, monitor);
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * Finding and checking vmbranch QEMU processes through /proc, for processes that are not our
- * children (they daemonize, and outlive `serve`). A pid alone is never trusted: it must be alive
+ * children (they run in sessions of their own and outlive `serve`). A pid alone is never trusted: it must be alive
  * (not a zombie) and its command line must carry `-name vmbranch-<uuid>`, so a recycled pid is
  * never mistaken for a VM. Deciding what to do with a found process is the caller's.
  */

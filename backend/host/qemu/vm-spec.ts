@@ -3,7 +3,7 @@
  * shares, network and how it starts (cold, paused, or waiting for an incoming migration). Owns the
  * shape and validation of a spec; turning it into arguments is command-line.ts, choosing its values
  * (ports, MACs, serials, snapshot files) is the caller's. Every path must be absolute: QEMU
- * chdirs to / when it daemonizes.
+ * runs with / as its working directory (and may be confined to a jail).
  */
 
 /** How guest code runs: hardware virtualization or QEMU's translator. */

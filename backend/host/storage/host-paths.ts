@@ -1,17 +1,38 @@
 /**
- * Checks for managed volumes (host directories shared into guests): the path must be an
- * existing directory, its real path must equal the given one (no symlink escapes), and it must
- * lie under a root the operator allowed with `--allow-host-path` (none by default).
+ * Checks for managed volumes (host directories shared into guests). At creation: the path must
+ * be an existing directory whose real path is the given one (no symlink anywhere), under a root
+ * the operator allowed with `--allow-host-path` (none by default), and it may neither nest in nor
+ * contain another managed volume's directory or one of vmbranch's own (data, images, RAM). At
+ * every launch the directory is opened again without following symlinks and handed to QEMU as an
+ * open descriptor, so what QEMU shares is exactly what was checked, whatever changes afterwards.
  */
+import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 
-/** Why a host path was refused, or null when it is fine. Syntax (absolute, normalised) is checked earlier by the schema. */
-export async function hostPathProblem(path: string, allowedRoots: readonly string[]): Promise<string | null> {
+/** A directory another managed volume or vmbranch itself uses. */
+export interface ClaimedDir {
+  /** Who uses it, for the message ("managed volume 'x'", "the data directory"). */
+  what: string;
+  path: string;
+}
+
+/** True when `a` and `b` are the same directory or one contains the other (paths normalised, absolute). */
+export function pathsOverlap(a: string, b: string): boolean {
+  const inside = (x: string, root: string) => x === root || x.startsWith(root.endsWith(sep) ? root : root + sep);
+  return inside(a, b) || inside(b, a);
+}
+
+/** True when `path` is one of `roots` or below one. */
+export function underAllowedRoot(path: string, roots: readonly string[]): boolean {
+  return roots.some((root) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep));
+}
+
+/** Why a host path was refused at creation, or null when it is fine. Syntax (absolute, normalised) is checked earlier by the schema. */
+export async function hostPathProblem(path: string, allowedRoots: readonly string[], claimed: readonly ClaimedDir[] = []): Promise<string | null> {
   if (allowedRoots.length === 0)
     return `host_path '${path}' is not allowed: this server allows no host paths (start it with --allow-host-path DIR)`;
-  const inside = allowedRoots.some((root) => path === root || path.startsWith(root.endsWith(sep) ? root : root + sep));
-  if (!inside) return `host_path '${path}' is outside the allowed roots: ${allowedRoots.join(", ")}`;
+  if (!underAllowedRoot(path, allowedRoots)) return `host_path '${path}' is outside the allowed roots: ${allowedRoots.join(", ")}`;
   let st;
   try {
     st = await stat(path);
@@ -21,5 +42,42 @@ export async function hostPathProblem(path: string, allowedRoots: readonly strin
   if (!st.isDirectory()) return `host_path '${path}' is not a directory`;
   const real = await realpath(path);
   if (real !== path) return `host_path '${path}' resolves to '${real}' through a symbolic link; give the real path`;
+  for (const c of claimed) {
+    const theirs = await realpath(c.path).catch(() => c.path);
+    if (pathsOverlap(path, c.path) || pathsOverlap(path, theirs))
+      return `host_path '${path}' overlaps ${c.what} ('${c.path}'): managed directories may not nest in or contain each other or vmbranch's own directories`;
+  }
   return null;
+}
+
+/** The directory of a managed volume changed since it was checked (a symlink, gone, not a directory). */
+export class SharePathError extends Error {
+  override name = "SharePathError";
+}
+
+/**
+ * Opens directory `path` for sharing: no component may be a symbolic link (the last one is opened
+ * with O_NOFOLLOW, and the kernel's own name for what was opened must be `path` itself). Returns
+ * the descriptor (the caller closes it). Throws SharePathError.
+ */
+export function openShareDir(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new SharePathError(`'${path}' is now a symbolic link`);
+    if (code === "ENOTDIR") throw new SharePathError(`'${path}' (or a directory on its way) is no longer a directory`);
+    if (code === "ENOENT") throw new SharePathError(`'${path}' no longer exists`);
+    throw new SharePathError(`'${path}' cannot be opened: ${(err as Error).message}`);
+  }
+  try {
+    const opened = readlinkSync(`/proc/self/fd/${fd}`);
+    if (opened !== path) throw new SharePathError(`'${path}' now leads to '${opened}' through a symbolic link`);
+    if (!fstatSync(fd).isDirectory()) throw new SharePathError(`'${path}' is no longer a directory`);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * The QEMU implementation of `VmDriver`: launches VMs daemonized (cold boots, or restores that
+ * The QEMU implementation of `VmDriver`: launches VMs that outlive the service (cold boots, or restores that
  * map a snapshot's RAM image copy-on-write and load its device state), and finds them again
  * after a restart of the service. The launch spec is kept in the run directory so a reattached
  * VM can still be snapshotted.
@@ -22,8 +22,16 @@ interface StoredSpec {
   warm: boolean;
 }
 
+/** Options of the QEMU driver. */
+export interface QemuDriverOptions {
+  /** Serial console bytes kept per VM (console-log.ts). */
+  consoleLogMaxBytes: number;
+}
+
 /** VmDriver on QEMU. */
 export class QemuDriver implements VmDriver {
+  constructor(private readonly opts: QemuDriverOptions) {}
+
   async launch(spec: VmLaunchSpec): Promise<VmHandle> {
     const paths = vmPaths(spec.runDir);
     await prepareVmPaths(paths);
@@ -46,7 +54,7 @@ export class QemuDriver implements VmDriver {
         throw err;
       }
     }
-    return new QemuHandle(proc, spec, launchedAt, warm);
+    return new QemuHandle(proc, spec, launchedAt, warm, this.opts.consoleLogMaxBytes);
   }
 
   async attach(uuid: string, runDir: string): Promise<VmHandle | null> {
@@ -54,6 +62,6 @@ export class QemuDriver implements VmDriver {
     if (!stored) return null;
     const proc = await VmProcess.attach(vmPaths(runDir), { uuid });
     if (!proc) return null;
-    return new QemuHandle(proc, stored.spec, stored.launchedAt, stored.warm);
+    return new QemuHandle(proc, stored.spec, stored.launchedAt, stored.warm, this.opts.consoleLogMaxBytes);
   }
 }

@@ -3,8 +3,8 @@
  * guest app's exit code, power-off and kill, port forwards, and the snapshot operations —
  * live copy-on-write snapshots for branching, live disk freezes for clones, and suspend.
  */
-import { readFile } from "node:fs/promises";
 import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
+import { consoleTail, rotateConsoleLog } from "../qemu/console-log";
 import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
 import type { VmExitInfo, VmProcess } from "../qemu/vm-process";
 import type { QmpEvent } from "../qemu/qmp/monitor";
@@ -71,17 +71,21 @@ function describeExit(info: VmExitInfo): string {
   }
 }
 
-/** The last app exit code the init printed in this run's part of the serial log, if any. */
+/** The last app exit code the init printed in this run's part of the serial log, if any (only its tail is read). */
 async function exitCodeFromLog(path: string, offset: number): Promise<number | null> {
-  const text = await readFile(path).then((b) => b.subarray(offset).toString("utf8")).catch(() => "");
+  const text = await consoleTail(path, offset, 64 * 1024).catch(() => "");
   const matches = [...text.matchAll(new RegExp(`${EXIT_MARKER} (\\d+)`, "g"))];
   const last = matches.at(-1);
   return last ? Number(last[1]) : null;
 }
 
+/** How often a live VM's console log is checked against its cap. */
+const CONSOLE_CHECK_MS = 250;
+
 /** VmHandle over a VmProcess. */
 export class QemuHandle implements VmHandle {
   readonly exited: Promise<VmExit>;
+  private readonly consoleTimer: NodeJS.Timeout;
 
   constructor(
     private readonly proc: VmProcess,
@@ -89,11 +93,21 @@ export class QemuHandle implements VmHandle {
     private readonly launchedAt: number,
     /** True when the guest is already running its app (restored from memory). */
     private readonly warm: boolean,
+    consoleLogMaxBytes: number,
   ) {
-    this.exited = proc.exited.then(async (info) => ({
-      exitCode: await exitCodeFromLog(proc.paths.serialLog, proc.serialOffset),
-      reason: describeExit(info),
-    }));
+    // A guest may write to its console without end: keep the log within its cap while it runs.
+    let rotating = false;
+    this.consoleTimer = setInterval(() => {
+      if (rotating) return;
+      rotating = true;
+      rotateConsoleLog(proc.paths.serialLog, consoleLogMaxBytes)
+        .catch((err: Error) => process.stderr.write(`vmbranch: console log of ${proc.uuid} not rotated: ${err.message}\n`))
+        .finally(() => (rotating = false));
+    }, CONSOLE_CHECK_MS).unref();
+    this.exited = proc.exited.then(async (info) => {
+      clearInterval(this.consoleTimer);
+      return { exitCode: await exitCodeFromLog(proc.paths.serialLog, proc.serialOffset), reason: describeExit(info) };
+    });
   }
 
   get uuid(): string {
@@ -122,6 +136,7 @@ export class QemuHandle implements VmHandle {
   }
 
   detach(): void {
+    clearInterval(this.consoleTimer);
     this.proc.detach();
   }
 

@@ -7,7 +7,6 @@
  * `observe()`). Tests own their programs and their assertions.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { observe, type Observed } from "../../backend/support";
@@ -149,8 +148,7 @@ export interface BackendContents extends Observed {
 
 /** Everything the backend holds right now. */
 export async function backendContents(backend: TestBackend): Promise<BackendContents> {
-  // The server keeps RAM images of memory snapshots under /dev/shm, named after its data dir (backend/cli/server.ts).
-  const shm = join("/dev/shm", `vmbranch-${createHash("sha256").update(backend.dataDir).digest("hex").slice(0, 12)}`);
-  const ram = existsSync(shm) ? shm : join(backend.dataDir, "ram");
+  // The server records where it keeps RAM images of memory snapshots (backend/cli/private-paths.ts).
+  const ram = backend.ramDir() ?? join(backend.dataDir, "ram");
   return { ...(await observe(backend)), ramFiles: existsSync(ram) ? readdirSync(ram).sort() : [] };
 }

@@ -1,0 +1,53 @@
+/**
+ * Room checks before work that needs memory: a VM start needs host memory for its guest RAM (a
+ * warm start maps a snapshot's RAM image and needs only QEMU's own), and a memory snapshot needs
+ * space for a RAM image in the RAM directory, which is tmpfs and so host memory too. Refusing up
+ * front with a 507 that names what is short beats a QEMU killed by SIGBUS or the OOM killer
+ * halfway through. The operator's reserve (`--host-reserve-mb`) is kept free for the host.
+ */
+import { hostCapacity, type HostCapacity } from "../host/capacity";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+
+/** Memory a QEMU process needs beyond guest RAM (translation cache, device models, buffers), in MiB. */
+export const QEMU_OVERHEAD_MB = 64;
+
+/** What a piece of work needs, in MiB. */
+export interface CapacityNeed {
+  /** Host memory. */
+  memoryMb: number;
+  /** RAM directory space (a memory snapshot's image). */
+  ramDirMb: number;
+}
+
+/** The need of starting a VM of `memoryMb`: all of it for a cold boot, QEMU's own for a warm start. */
+export function startNeed(memoryMb: number, warm: boolean): CapacityNeed {
+  return { memoryMb: (warm ? 0 : memoryMb) + QEMU_OVERHEAD_MB, ramDirMb: 0 };
+}
+
+/** The need of a memory snapshot of a VM of `memoryMb`: its RAM image, in tmpfs, plus a loader process. */
+export function snapshotNeed(memoryMb: number): CapacityNeed {
+  return { memoryMb: memoryMb + QEMU_OVERHEAD_MB, ramDirMb: memoryMb };
+}
+
+/** The refusal for `need` given `free` and `reserveMb`, or null when it fits. Unknown figures pass. */
+export function capacityProblem(need: CapacityNeed, free: HostCapacity, reserveMb: number, what: string, ramDir: string): ApiError | null {
+  if (need.ramDirMb > 0 && free.ramDirFreeMb !== null && free.ramDirFreeMb - reserveMb < need.ramDirMb)
+    return new ApiError(
+      "INSUFFICIENT_STORAGE",
+      `Not enough space in the RAM directory ${ramDir} to ${what}: needs ${need.ramDirMb} MiB, ${free.ramDirFreeMb} MiB free and ${reserveMb} MiB kept in reserve`,
+    );
+  if (free.memoryAvailableMb !== null && free.memoryAvailableMb - reserveMb < need.memoryMb)
+    return new ApiError(
+      "INSUFFICIENT_MEMORY",
+      `Not enough host memory to ${what}: needs ${need.memoryMb} MiB, ${free.memoryAvailableMb} MiB available and ${reserveMb} MiB kept in reserve`,
+    );
+  return null;
+}
+
+/** Throws INSUFFICIENT_MEMORY or INSUFFICIENT_STORAGE unless the host has room for `need` now. */
+export async function requireCapacity(ctx: CoreContext, need: CapacityNeed, what: string): Promise<void> {
+  const free = await hostCapacity(ctx.config.ramDir);
+  const problem = capacityProblem(need, free, ctx.config.hostReserveMb, what, ctx.config.ramDir);
+  if (problem) throw problem;
+}

@@ -1,0 +1,33 @@
+/**
+ * How much memory and RAM-directory space this host has free right now: MemAvailable from
+ * /proc/meminfo and the free space of the filesystem holding the RAM directory. Pure reads;
+ * deciding whether that is enough is core's (core/capacity.ts).
+ */
+import { readFile, statfs } from "node:fs/promises";
+
+const MIB = 1024 * 1024;
+
+/** Free capacity in MiB; null where it cannot be read (not Linux, or the path is gone). */
+export interface HostCapacity {
+  memoryAvailableMb: number | null;
+  ramDirFreeMb: number | null;
+}
+
+/** MemAvailable of /proc/meminfo in MiB (null when unreadable). */
+export async function memoryAvailableMb(meminfo = "/proc/meminfo"): Promise<number | null> {
+  const text = await readFile(meminfo, "utf8").catch(() => null);
+  const m = text ? /^MemAvailable:\s+(\d+) kB$/m.exec(text) : null;
+  return m ? Math.floor(Number(m[1]) / 1024) : null;
+}
+
+/** Space available to unprivileged writers on the filesystem of `dir`, in MiB (null when unreadable). */
+export async function freeSpaceMb(dir: string): Promise<number | null> {
+  const s = await statfs(dir).catch(() => null);
+  return s ? Math.floor((s.bavail * s.bsize) / MIB) : null;
+}
+
+/** Both figures at once. */
+export async function hostCapacity(ramDir: string): Promise<HostCapacity> {
+  const [memoryAvailable, ramDirFree] = await Promise.all([memoryAvailableMb(), freeSpaceMb(ramDir)]);
+  return { memoryAvailableMb: memoryAvailable, ramDirFreeMb: ramDirFree };
+}
