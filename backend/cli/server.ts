@@ -12,7 +12,11 @@ import { buildApp } from "../api/build-app";
 import { createContext, type ImageCatalog } from "../core/context";
 import { Core } from "../core/service";
 import { BASE_IMAGE_NAME, ImageNotFoundError, listImages, openImage, resolveImageDir } from "../host/images";
+import { closeConfinement, probeConfinement } from "../host/confinement/confinement";
+import { TOOL_UID } from "../host/confinement/vm-identity";
+import { installFirewall } from "../host/net/firewall";
 import { detectAccelerator } from "../host/qemu/accel-probe";
+import { qemuBinary } from "../host/qemu/vm-launch";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Store } from "../store/store";
 import { isLoopbackListen } from "./listen-policy";
@@ -180,13 +184,22 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         accel = null;
         throw err;
       }));
+    const confinement = await probeConfinement({ userfaultfdNode: join(dataDir, "userfaultfd"), qemuBinary: qemuBinary() });
+    const firewall = await installFirewall();
+    for (const line of confinement.report) {
+      if (line.startsWith("UNAVAILABLE")) log.warn(line);
+      else log.info(line);
+    }
+    if (firewall) log.warn(`UNAVAILABLE: outbound network access for guests (the host firewall rule is not in place: ${firewall}); guests stay isolated`);
+    else log.info("host firewall: guests with outbound access cannot open connections to this host");
     const ctx = createContext({
       store,
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: 8, stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
-        ...limits,
+        ...limits, outboundNetworkUnavailable: firewall,
+        toolUser: confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null,
       },
-      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes }),
+      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement }),
       images,
       accelerator,
       log,
@@ -206,6 +219,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         core.close();
         store.close();
+        await closeConfinement(confinement);
         // An empty RAM directory in tmpfs is tidied away; one still holding snapshots stays.
         try {
           rmdirSync(dirs.ramDir);

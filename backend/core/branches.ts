@@ -86,7 +86,7 @@ export class Branches {
       // A warm branch runs the source's kernel, which keeps the source's host name until it reboots.
       hostname: warm ? src.hostname : (req.hostname ?? this.instancesHostname(name)),
       mac: identity.mac, smbiosSerial: identity.smbiosSerial, tags: labels.tags, annotations: labels.annotations,
-      deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true, createdAt: now(), startedAt: null, stoppedAt: null,
+      deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true, outboundNetwork: req.outbound_network ?? src.outboundNetwork, createdAt: now(), startedAt: null, stoppedAt: null,
       bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null, template: null,
       branch, pid: null, error: null,
     };

@@ -132,7 +132,7 @@ export class Checkpoints {
     return {
       uuid, name, state: "starting", image: src.image, memoryMb: src.memoryMb, vcpus: src.vcpus, args: src.args, env: src.env,
       hostname: src.hostname, mac: src.mac, smbiosSerial: src.smbiosSerial, tags: item.tags ?? [], annotations: src.annotations,
-      deleteLock: item.delete_lock ?? false, autostart: false, createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null,
+      deleteLock: item.delete_lock ?? false, autostart: false, outboundNetwork: src.outboundNetwork, createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null,
       exitCode: null, stopReason: null, startCount: 0, accelerator: src.accelerator, snapshotUuid: null, template: null, branch: null,
       pid: null, error: null, checkpoint, fromCheckpoint: null, lineage: this.history.lineageFor(src),
       autokillMs: item.autokill?.time_ms ? item.autokill.time_ms : null, lastUsedAt: null,
@@ -249,6 +249,7 @@ export class Checkpoints {
         // A warm start runs the captured kernel, which keeps the source's host name until it reboots.
         hostname: warm ? cp.hostname : (req.hostname ?? Instances.hostnameFor(name)), mac: identity.mac, smbiosSerial: identity.smbiosSerial,
         tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
+        outboundNetwork: req.outbound_network ?? cp.outboundNetwork,
         createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0,
         accelerator: null, snapshotUuid: null, template: null, branch: null, pid: null, error: null,
         fromCheckpoint: { uuid: cp.uuid, name: cp.name }, lineage: [cp.uuid, ...(cp.lineage ?? [])],

@@ -39,6 +39,10 @@ export interface CoreConfig {
   allowPrivilegedPorts: boolean;
   /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
   hostReserveMb: number;
+  /** The unprivileged user host tools run as when they parse what a guest wrote (null: the service's). */
+  toolUser: { uid: number; gid: number } | null;
+  /** Why guests cannot be given outbound network access on this host, or null when they can. */
+  outboundNetworkUnavailable: string | null;
 }
 
 /** Images available to instances. */

@@ -107,6 +107,7 @@ export class InstanceTemplates {
       uuid: newUuid(), name, state: "stopped", image: tpl.image, memoryMb: tpl.memoryMb, vcpus: tpl.vcpus, args: tpl.args, env: tpl.env,
       hostname: warm ? tpl.hostname : (req.hostname ?? Instances.hostnameFor(name)), mac: identity.mac, smbiosSerial: identity.smbiosSerial,
       tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
+      outboundNetwork: req.outbound_network ?? tpl.outboundNetwork,
       createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0,
       accelerator: null, snapshotUuid: null, template: { uuid: tpl.uuid, name: tpl.name }, branch: null, pid: null, error: null,
     };

@@ -59,7 +59,7 @@ export class Instances {
       vcpus: req.vcpus ?? INSTANCE_DEFAULTS.vcpus, args: req.args ?? [], env: req.env ?? {},
       hostname: req.hostname ?? Instances.hostnameFor(name), mac: newMac(), smbiosSerial: newSmbiosSerial(),
       tags: req.tags ?? [], annotations: req.annotations ?? {}, deleteLock: req.delete_lock ?? false,
-      autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, createdAt: now(), startedAt: null, stoppedAt: null,
+      autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, outboundNetwork: req.outbound_network ?? false, createdAt: now(), startedAt: null, stoppedAt: null,
       bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null,
       template: null, branch: null, pid: null, error: null,
     };
@@ -78,6 +78,7 @@ export class Instances {
     start?: (rec: InstanceRecord) => Promise<void>,
   ): Promise<Instance> {
     const store = this.ctx.store;
+    this.runtime.checkOutboundNetwork(rec);
     const locked = volumes.filter((v) => v.size_mb === undefined && v.host_path === undefined).map((v) => v.uuid ?? v.name!);
     const existing = locked.map((id) => this.volumes.requireForAttach(id));
     return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {

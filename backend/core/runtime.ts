@@ -55,6 +55,7 @@ export class Runtime {
   /** Build the launch spec of an instance from its records. */
   async launchSpec(inst: InstanceRecord, memory: StartMemory): Promise<VmLaunchSpec> {
     const store = this.ctx.store;
+    this.checkOutboundNetwork(inst);
     const image = await this.ctx.images.get(inst.image);
     if (!image) throw new ApiError("IMAGE_NOT_FOUND", `Image '${inst.image}' not found; build it with 'vmbranch image build ${inst.image}'`, "image");
     const disks: VmDisk[] = [];
@@ -92,12 +93,23 @@ export class Runtime {
     const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await this.ctx.accelerator();
     return {
       uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
-      accelerator, guest, disks, shares, mac: inst.mac, forwards, smbiosSerial: inst.smbiosSerial,
+      accelerator, guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
       vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
       memory: memory.kind === "snapshot"
         ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath! }
         : { kind: "boot" },
     };
+  }
+
+  /** Throw HOST_FEATURE_UNAVAILABLE when `inst` wants outbound network access this host cannot give safely. */
+  checkOutboundNetwork(inst: Pick<InstanceRecord, "name" | "outboundNetwork">): void {
+    const why = this.ctx.config.outboundNetworkUnavailable;
+    if (inst.outboundNetwork && why)
+      throw new ApiError(
+        "HOST_FEATURE_UNAVAILABLE",
+        `Instance '${inst.name}' asks for outbound network access, which this host cannot give without exposing itself: the firewall rule that keeps guests off the host is not in place (${why})`,
+        "outbound_network",
+      );
   }
 
   /**

@@ -55,6 +55,7 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
     annotations: r.annotations,
     delete_lock: r.deleteLock,
     autostart: r.autostart,
+    outbound_network: r.outboundNetwork,
     created_at: r.createdAt,
     started_at: r.startedAt,
     stopped_at: r.stoppedAt,

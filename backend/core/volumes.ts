@@ -171,7 +171,7 @@ export class Volumes {
         } else deleteLock = op.value;
       }
       // The only step with a side effect on disk goes first; the row changes follow in one write.
-      if (sizeMb !== rec.sizeMb) await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!);
+      if (sizeMb !== rec.sizeMb) await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!, this.ctx.config.toolUser);
       this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
       return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });

@@ -53,6 +53,8 @@ export interface VmLaunchSpec {
   shares: VmShare[];
   mac: string;
   forwards: VmForward[];
+  /** The guest may open connections beyond the host (never to the host itself); false isolates it. */
+  outboundNetwork: boolean;
   smbiosSerial: string;
   vmgenid: string;
   /** Anonymous memory and a cold boot, or a warm start from a snapshot's RAM file and device state. */

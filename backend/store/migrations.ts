@@ -155,4 +155,8 @@ export const MIGRATIONS: readonly string[] = [
     DELETE FROM instance_transitions WHERE instance_uuid = old.uuid;
   END;
   `,
+  // 3: whether an instance's guest may open connections beyond the host (off: isolated).
+  `
+  ALTER TABLE instances ADD COLUMN outbound_network INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -104,6 +104,8 @@ export interface InstanceRecord {
   annotations: Record<string, string>;
   deleteLock: boolean;
   autostart: boolean;
+  /** The guest may open connections beyond the host (never to the host itself). */
+  outboundNetwork: boolean;
   createdAt: string;
   startedAt: string | null;
   stoppedAt: string | null;

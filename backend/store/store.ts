@@ -37,7 +37,7 @@ const instances = (db: Db) =>
     memoryMb: ["memory_mb", "int"], vcpus: ["vcpus", "int"], args: ["args", "json"], env: ["env", "json"],
     hostname: ["hostname", "text"], mac: ["mac", "text"], smbiosSerial: ["smbios_serial", "text"],
     tags: ["tags", "json"], annotations: ["annotations", "json"], deleteLock: ["delete_lock", "bool"],
-    autostart: ["autostart", "bool"], createdAt: ["created_at", "text"], startedAt: ["started_at", "text"],
+    autostart: ["autostart", "bool"], outboundNetwork: ["outbound_network", "bool"], createdAt: ["created_at", "text"], startedAt: ["started_at", "text"],
     stoppedAt: ["stopped_at", "text"], bootTimeMs: ["boot_time_ms", "real"], exitCode: ["exit_code", "int"],
     stopReason: ["stop_reason", "text"], startCount: ["start_count", "int"], accelerator: ["accelerator", "text"],
     snapshotUuid: ["snapshot_uuid", "text"], template: ["template", "json"], branch: ["branch", "json"],

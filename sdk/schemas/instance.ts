@@ -96,6 +96,8 @@ const CreateFieldsSchema = z.strictObject({
   volumes: z.array(InstanceVolumeSpecSchema).max(16).optional(),
   ports: z.array(PortSpecSchema).max(32).optional(),
   autostart: z.boolean().optional(),
+  /** Let the guest open connections beyond the host (never to the host itself). Default false: isolated. */
+  outbound_network: z.boolean().optional(),
   hostname: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be a valid host name").optional(),
   tags: TagsSchema.optional(),
   annotations: AnnotationsSchema.optional(),
@@ -245,6 +247,7 @@ export const InstanceSchema = z.object({
   annotations: z.record(z.string(), z.string()),
   delete_lock: z.boolean(),
   autostart: z.boolean(),
+  outbound_network: z.boolean(),
   created_at: TimestampSchema,
   started_at: TimestampSchema.nullable(),
   stopped_at: TimestampSchema.nullable(),

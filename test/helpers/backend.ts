@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmbranchClient } from "../../sdk";
@@ -95,6 +95,24 @@ function qemuPidsUnder(dataDir: string): number[] {
   return out;
 }
 
+/** The cgroup directories serve made for process `pid` (…/vmbranch/vm-<uuid>, any hierarchy). */
+function vmCgroupDirs(pid: number): string[] {
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+  } catch {
+    return [];
+  }
+  const dirs: string[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^\d+:([^:]*):(.*\/vmbranch\/vm-[^/]+)$/.exec(line);
+    if (!m) continue;
+    const controller = m[1]!.split(",")[0]!;
+    dirs.push(join("/sys/fs/cgroup", controller === "" ? "" : controller, m[2]!));
+  }
+  return dirs;
+}
+
 /** The RAM directory serve recorded for `dataDir`, or null. */
 function recordedRamDir(dataDir: string): string | null {
   try {
@@ -151,7 +169,10 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
         proc.kill("SIGTERM");
         await new Promise((r) => proc.once("exit", r));
       }
+      // VMs outlive serve: end the ones a test left, and the cgroups serve made for them.
+      const cgroups: string[] = [];
       for (const pid of qemuPidsUnder(dataDir)) {
+        cgroups.push(...vmCgroupDirs(pid));
         try {
           process.kill(pid, "SIGKILL");
         } catch {
@@ -159,6 +180,7 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
         }
       }
       for (let i = 0; i < 100 && qemuPidsUnder(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      for (const dir of cgroups) await rmdir(dir).catch(() => undefined);
       const ram = recordedRamDir(dataDir);
       if (ram) await rm(ram, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });

@@ -68,6 +68,7 @@ export function fakeInstance(overrides: Partial<Instance> = {}): Instance {
     tags: [],
     annotations: {},
     delete_lock: false,
+    outbound_network: false,
     autostart: true,
     created_at: "2026-01-01T00:00:00.000Z",
     started_at: "2026-01-01T00:00:01.000Z",

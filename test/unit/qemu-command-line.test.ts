@@ -153,12 +153,12 @@ test("long disk ids are hashed into node names QEMU accepts (≤ 31 chars)", () 
   expect(buildQemuArgs(spec({ disks: [{ id, file: "/v.qcow2", readonly: false, serial: "v" }] }), paths)).toEqual(a);
 });
 
-test("shares: fsdev with passthrough security and optional readonly, virtio-9p device", () => {
+test("shares: fsdev keeping guest ownership in xattrs (never host setuid or device files) and optional readonly, virtio-9p device", () => {
   const a = buildQemuArgs(spec({ shares: [{ id: "web", path: "/srv/www", tag: "www", readonly: true }] }), paths);
-  expect(values(a, "-fsdev")).toEqual(["local,id=fs-web,path=/srv/www,security_model=passthrough,readonly=on"]);
+  expect(values(a, "-fsdev")).toEqual(["local,id=fs-web,path=/srv/www,security_model=mapped-xattr,fmode=0660,dmode=0770,readonly=on"]);
   expect(json(a, "-device")).toContainEqual({ driver: "virtio-9p-pci", id: "9p-web", fsdev: "fs-web", mount_tag: "www", bus: "pci.0", addr: "0x4" });
   const rw = buildQemuArgs(spec({ shares: [{ id: "web", path: "/srv/www", tag: "www", readonly: false }] }), paths);
-  expect(values(rw, "-fsdev")).toEqual(["local,id=fs-web,path=/srv/www,security_model=passthrough"]);
+  expect(values(rw, "-fsdev")).toEqual(["local,id=fs-web,path=/srv/www,security_model=mapped-xattr,fmode=0660,dmode=0770"]);
 });
 
 test("network: one user-mode NIC eth0 with tcp and udp host forwards", () => {

@@ -18,6 +18,13 @@ import { DEFAULT_TCG_TB_SIZE_MB, validateVmSpec, type MemoryBackendSpec, type Vm
 
 /** Machine type of every VM (see the header for why). */
 export const MACHINE_TYPE = "pc";
+/**
+ * How a 9p share stores what the guest asks for: owners, modes and device files live in extended
+ * attributes (user.virtfs.*), never in the host's own metadata, so a guest (root inside) can
+ * create neither a setuid-root file nor a device node on the host. Host files are created for
+ * the VM group (0660, directories 0770), so what one VM writes the next one can read.
+ */
+export const SHARE_SECURITY = "security_model=mapped-xattr,fmode=0660,dmode=0770";
 /** Process name prefix: `-name vmbranch-<uuid>` is how our processes (and leftovers) are found. */
 export const PROCESS_NAME_PREFIX = "vmbranch-";
 
@@ -47,6 +54,17 @@ export function memoryBackendObject(memory: MemoryBackendSpec, memoryMb: number)
   }
 }
 
+/**
+ * QEMU's seccomp filter. Obsolete system calls, spawning processes and changing scheduling or
+ * resource limits are refused. Changing ids is refused too, except when QEMU must drop to an
+ * unprivileged user itself: QEMU installs the filter before that drop (setgid and setuid would
+ * kill it), and once dropped all its ids are the unprivileged one, it holds no capability and the
+ * filter set no_new_privs, so set*id can then only "change" to ids it already has.
+ */
+export function sandboxOption(dropsPrivileges: boolean): string {
+  return `on,obsolete=deny,elevateprivileges=${dropsPrivileges ? "allow" : "deny"},spawn=deny,resourcecontrol=deny`;
+}
+
 /** Builds the full QEMU argument list (without the binary). Throws VmSpecError on an invalid spec. */
 export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   validateVmSpec(spec);
@@ -73,7 +91,7 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
 
   if (spec.nic) {
     const fwds = spec.nic.forwards.map((f) => `,hostfwd=${hostfwdRule(f)}`).join("");
-    add("-netdev", `user,id=${NETDEV_ID}${fwds}`);
+    add("-netdev", `user,id=${NETDEV_ID}${spec.nic.restrict ? ",restrict=on" : ""}${fwds}`);
     add("-device", JSON.stringify(nicDevice(spec.nic)));
     for (const o of spec.nic.trafficDumps ? trafficDumpObjects(spec.nic.trafficDumps) : []) add("-object", JSON.stringify(o));
   }
@@ -86,7 +104,7 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   for (const share of spec.shares) {
     const n = shareNames(share.id);
     const ro = share.readonly ? ",readonly=on" : "";
-    add("-fsdev", `local,id=${n.fsdev},path=${qemuOptValue(share.path)},security_model=passthrough${ro}`);
+    add("-fsdev", `local,id=${n.fsdev},path=${qemuOptValue(share.path)},${SHARE_SECURITY}${ro}`);
     add("-device", JSON.stringify(shareDevice(share, slots.get(share.id) as number)));
   }
 
@@ -97,7 +115,9 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   add("-msg", "timestamp=on");
   // A guest reboot or power-off ends the process: the supervisor sees the exit, core decides.
   add("-no-reboot");
-  if (spec.incoming === "defer") add("-incoming", "defer");
+  if (spec.incoming !== "none") add("-incoming", "defer");
   if (spec.startPaused) add("-S");
+  if (spec.sandbox) add("-sandbox", sandboxOption(spec.confine !== undefined && spec.confine !== null));
+  if (spec.confine) add("-run-with", `user=${spec.confine.uid}:${spec.confine.gid},chroot=${qemuOptValue(spec.confine.chroot)}`);
   return args;
 }

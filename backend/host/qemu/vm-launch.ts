@@ -42,6 +42,11 @@ export class VmAlreadyRunningError extends Error {
   }
 }
 
+/** QEMU's number for the incoming device state file (`migrate-incoming fd:N`) of a launch with `incoming: {file}`. */
+export function incomingFdOf(spec: Pick<VmSpec, "shares" | "incoming">): number | null {
+  return typeof spec.incoming === "object" ? FIRST_PASSED_FD + spec.shares.length : null;
+}
+
 /** What the supervisor records in `VmPaths.stateFile` at launch. */
 export interface VmLaunchRecord {
   uuid: string;
@@ -59,6 +64,8 @@ export interface QemuStartOptions {
   /** Deadline for QEMU to initialise and answer on its monitor (default 30 s). */
   startTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Runs with the new process's pid before anything waits on it (e.g. to put it in its cgroup). */
+  onSpawn?: (pid: number) => Promise<void>;
 }
 
 /** The configured QEMU binary. */
@@ -111,6 +118,8 @@ export async function launchQemu<T>(
   let child: ChildProcess;
   try {
     for (const share of spec.shares) passed.push(openShareDir(share.path));
+    // Opened here, as the service: QEMU may have dropped to a user that cannot open it by then.
+    if (typeof spec.incoming === "object") passed.push(openSync(spec.incoming.file, "r"));
     const shares = spec.shares.map((share, i) => ({ ...share, path: `/proc/self/fd/${FIRST_PASSED_FD + i}` }));
     const args = buildQemuArgs({ ...spec, shares }, paths);
     const log = openSync(paths.qemuLog, "a", 0o600);
@@ -120,7 +129,10 @@ export async function launchQemu<T>(
   } finally {
     for (const fd of passed) closeSync(fd);
   }
-  const started = await untilConnected(child, connect, opts.startTimeoutMs ?? 30_000, opts.signal);
+  const spawned = child.pid !== undefined && opts.onSpawn ? await opts.onSpawn(child.pid).then(() => null, (err: Error) => err) : null;
+  const started: Started<T> = spawned
+    ? { ok: false, why: "QEMU could not be confined", detail: `${spawned.message}\n`, code: null }
+    : await untilConnected(child, connect, opts.startTimeoutMs ?? 30_000, opts.signal);
   if (!started.ok) {
     if (child.pid !== undefined && child.exitCode === null) await killAndWait(child.pid);
     const log = await readFile(paths.qemuLog, "utf8").catch(() => "");

@@ -63,6 +63,20 @@ export interface NicSpec {
    * into the guest and out of it. Absent: not recorded (loaders, old launch specs).
    */
   trafficDumps?: { toGuest: string; fromGuest: string };
+  /**
+   * The guest may not open connections anywhere (QEMU's `restrict=on`); forwards from the host
+   * still reach it. Default false.
+   */
+  restrict?: boolean;
+}
+
+/** What QEMU becomes once initialised (`-run-with`): every file on its command line is open by then. */
+export interface ConfineSpec {
+  /** Drop to this uid and gid (and no other groups). */
+  uid: number;
+  gid: number;
+  /** chroot into this directory. */
+  chroot: string;
 }
 
 /** Everything that decides the QEMU command line of one VM. */
@@ -86,10 +100,18 @@ export interface VmSpec {
   disks: DiskSpec[];
   shares: ShareSpec[];
   nic: NicSpec | null;
-  /** `defer`: wait for `migrate-incoming` (branches and restores). */
-  incoming: "none" | "defer";
+  /**
+   * `defer`: wait for `migrate-incoming` (a snapshot loader); `file`: the same, and this device
+   * state file is handed to QEMU open (vm-launch.ts), for a `migrate-incoming fd:N` it can read
+   * whatever user it runs as by then.
+   */
+  incoming: "none" | "defer" | { file: string };
   /** Start with vCPUs stopped (`-S`) until `cont`. */
   startPaused: boolean;
+  /** Confine QEMU once initialised; absent or null runs it as started. */
+  confine?: ConfineSpec | null;
+  /** Turn on QEMU's seccomp filter (`-sandbox`). */
+  sandbox?: boolean;
 }
 
 /** Default TCG translation cache: bounds RSS per VM at a small boot-time cost (see command-line.ts). */
@@ -178,7 +200,13 @@ export function validateVmSpec(spec: VmSpec): void {
       seen.add(key);
     }
   }
-  if (spec.incoming !== "none" && spec.incoming !== "defer") fail(`incoming must be none or defer, got '${String(spec.incoming)}'`);
+  if (typeof spec.incoming === "object") checkPath("incoming file", spec.incoming.file);
+  else if (spec.incoming !== "none" && spec.incoming !== "defer") fail(`incoming must be none, defer or a file, got '${String(spec.incoming)}'`);
+  if (spec.confine) {
+    checkInt("confine uid", spec.confine.uid, 1, 4294967294);
+    checkInt("confine gid", spec.confine.gid, 1, 4294967294);
+    checkPath("confine chroot", spec.confine.chroot);
+  }
 }
 
 /** First PCI slot left for disks and shares on `-M pc` (0 host bridge, 1 PIIX3, 2 eth0, 3 virtio-rng). */

@@ -3,7 +3,8 @@
  * copy-on-write overlays over frozen backing files (O(1) whatever the size), growth, and
  * flattening. Pure file operations: which file is frozen or shared is the caller's business.
  */
-import { mkdtemp, rm, truncate, writeFile, readFile, unlink } from "node:fs/promises";
+import { chown, mkdtemp, rm, truncate, writeFile, readFile, unlink } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { run } from "../util/exec";
 import type { FilesystemDriver } from "./filesystems";
@@ -43,20 +44,36 @@ export async function diskInfo(path: string): Promise<{ virtualSize: number; act
   return { virtualSize: out["virtual-size"], actualSize: out["actual-size"], backing: out["backing-filename"] ?? null };
 }
 
-/** Grow the disk to `sizeMb` and its ext filesystem with it. Only valid while no VM has the file open. */
-export async function growDisk(path: string, sizeMb: number): Promise<void> {
+/** An unprivileged identity to run a tool as. */
+export interface ToolUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Grow the disk to `sizeMb` and its ext filesystem with it. Only valid while no VM has the file
+ * open. The filesystem was written by a guest: resize2fs, which parses it, runs as `as` when given.
+ */
+export async function growDisk(path: string, sizeMb: number, as: ToolUser | null = null): Promise<void> {
   await run("qemu-img", ["resize", "-q", path, `${sizeMb}M`]);
-  await withRawView(path, async (raw) => {
-    await run("resize2fs", ["-f", raw]);
-  });
+  await withRawView(
+    path,
+    async (raw) => {
+      await run("resize2fs", ["-f", raw], as ? { uid: as.uid, gid: as.gid } : {});
+    },
+    as,
+  );
 }
 
 /**
  * Expose the qcow2 as a raw file through qemu-storage-daemon's FUSE export for the duration of
- * `fn`, so e2fsprogs can work on it in place without flattening its backing chain.
+ * `fn`, so e2fsprogs can work on it in place without flattening its backing chain. With `owner`,
+ * the export and the directory holding it (0700, in the temp dir, where that user can reach it)
+ * belong to that user alone.
  */
-export async function withRawView<T>(path: string, fn: (raw: string) => Promise<T>): Promise<T> {
-  const tmp = await mkdtemp(join(dirname(path), ".view-"));
+export async function withRawView<T>(path: string, fn: (raw: string) => Promise<T>, owner: ToolUser | null = null): Promise<T> {
+  const tmp = await mkdtemp(owner ? join(tmpdir(), "vmb-view-") : join(dirname(path), ".view-"));
+  if (owner) await chown(tmp, owner.uid, owner.gid);
   const raw = join(tmp, "raw");
   const pidfile = join(tmp, "pid");
   await writeFile(raw, "");
@@ -64,11 +81,12 @@ export async function withRawView<T>(path: string, fn: (raw: string) => Promise<
     await run("qemu-storage-daemon", [
       "--blockdev", `driver=file,filename=${path},node-name=file0`,
       "--blockdev", "driver=qcow2,file=file0,node-name=disk0",
-      "--export", `type=fuse,id=export0,node-name=disk0,mountpoint=${raw},writable=on`,
+      "--export", `type=fuse,id=export0,node-name=disk0,mountpoint=${raw},writable=on${owner ? ",allow-other=on" : ""}`,
       "--pidfile", pidfile,
       "--daemonize",
     ]);
     try {
+      if (owner) await chown(raw, owner.uid, owner.gid);
       return await fn(raw);
     } finally {
       const pid = Number((await readFile(pidfile, "utf8")).trim());

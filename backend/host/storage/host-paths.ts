@@ -6,9 +6,11 @@
  * every launch the directory is opened again without following symlinks and handed to QEMU as an
  * open descriptor, so what QEMU shares is exactly what was checked, whatever changes afterwards.
  */
+import { execFile } from "node:child_process";
 import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
+import { VM_GROUP } from "../confinement/vm-identity";
 
 /** A directory another managed volume or vmbranch itself uses. */
 export interface ClaimedDir {
@@ -80,4 +82,21 @@ export function openShareDir(path: string): number {
     closeSync(fd);
     throw err;
   }
+}
+
+/**
+ * Throws SharePathError unless a process with `uid`/`gid` (and no other group) can list and
+ * enter `path` — and write it when `writable`. Asked of the kernel itself (test(1) run as that
+ * user), so ACLs and every permission rule count.
+ */
+export async function checkShareAccess(path: string, uid: number, gid: number, writable: boolean): Promise<void> {
+  const args = [path, "-a", "-r", path, "-a", "-x", path, ...(writable ? ["-a", "-w", path] : [])];
+  const ok = await new Promise<boolean>((resolve) => {
+    execFile("test", ["-d", ...args], { uid, gid, timeout: 10_000 }, (err) => resolve(!err));
+  });
+  if (!ok)
+    throw new SharePathError(
+      `'${path}' is not ${writable ? "readable and writable" : "readable"} by VMs (group '${VM_GROUP}'); grant it, e.g. ` +
+        `chgrp -R ${VM_GROUP} '${path}' && chmod -R g+rwX '${path}'`,
+    );
 }

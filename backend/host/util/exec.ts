@@ -16,13 +16,13 @@ export class HostCommandError extends Error {
   }
 }
 
-/** Run `file args…`; resolves with stdout, rejects with HostCommandError. */
-export function run(file: string, args: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<string> {
+/** Run `file args…` (as `uid`/`gid` when given, with no other groups); resolves with stdout, rejects with HostCommandError. */
+export function run(file: string, args: string[], opts: { timeoutMs?: number; cwd?: string; uid?: number; gid?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       file,
       args,
-      { timeout: opts.timeoutMs ?? 120_000, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: "utf8" },
+      { timeout: opts.timeoutMs ?? 120_000, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: "utf8", uid: opts.uid, gid: opts.gid },
       (err, stdout, stderr) => {
         if (err) {
           const code = typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : null;

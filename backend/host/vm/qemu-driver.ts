@@ -1,14 +1,19 @@
 /**
- * The QEMU implementation of `VmDriver`: launches VMs that outlive the service (cold boots, or restores that
- * map a snapshot's RAM image copy-on-write and load its device state), and finds them again
- * after a restart of the service. The launch spec is kept in the run directory so a reattached
- * VM can still be snapshotted.
+ * The QEMU implementation of `VmDriver`: launches VMs that outlive the service (cold boots, or
+ * restores that map a snapshot's RAM image copy-on-write and load its device state), each confined
+ * as far as the host allows (confinement.ts), and finds them again after a restart of the service.
+ * The launch spec and the confinement are kept in the run directory so a reattached VM can still
+ * be snapshotted and its confinement undone when it ends.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { adoptConfinement, confineProcess, type ConfinementRecord, type HostConfinement } from "../confinement/confinement";
+import { jailRoot, lendFile } from "../confinement/jail";
 import { renderGuestConfig } from "../images/guest-config";
+import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
+import { checkShareAccess } from "../storage/host-paths";
 import type { VmDriver, VmHandle, VmLaunchSpec } from "../vm-driver";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
@@ -20,12 +25,15 @@ interface StoredSpec {
   spec: VmLaunchSpec;
   launchedAt: number;
   warm: boolean;
+  confinement?: ConfinementRecord;
 }
 
 /** Options of the QEMU driver. */
 export interface QemuDriverOptions {
   /** Serial console bytes kept per VM (console-log.ts). */
   consoleLogMaxBytes: number;
+  /** What this host offers for confining QEMU (probed once at start). */
+  confinement: HostConfinement;
 }
 
 /** VmDriver on QEMU. */
@@ -38,30 +46,59 @@ export class QemuDriver implements VmDriver {
     await writeFile(paths.guestConfig, renderGuestConfig(spec.guest));
     const launchedAt = Date.now();
     const warm = spec.memory.kind === "snapshot";
-    await writeFile(join(spec.runDir, SPEC_FILE), JSON.stringify({ spec, launchedAt, warm } satisfies StoredSpec));
-    const mode = spec.memory.kind === "snapshot" ? { kind: "restore" as const, ramPath: spec.memory.ramPath } : { kind: "boot" as const };
-    const proc = await VmProcess.launch(toVmSpec(spec, mode), paths);
+    const confinement = await confineProcess(this.opts.confinement, { name: spec.uuid, runDir: spec.runDir, memoryMb: spec.memoryMb });
+    let proc: VmProcess;
+    let incomingFd: number | null = null;
+    try {
+      // A jailed QEMU reaches managed directories with its own ids: say so now rather than let the guest find out.
+      if (confinement.runAs) for (const s of spec.shares) await checkShareAccess(s.hostPath, confinement.runAs.uid, confinement.runAs.gid, !s.readonly);
+      // QEMU reopens a disk it writes by name when a snapshot makes it a backing file: lend it the jail.
+      if (confinement.jail) for (const d of spec.disks) if (!d.readonly) await lendFile(confinement.jail, d.path);
+      await writeFile(join(spec.runDir, SPEC_FILE), JSON.stringify({ spec, launchedAt, warm, confinement: confinement.record } satisfies StoredSpec));
+      const mode = spec.memory.kind === "snapshot"
+        ? { kind: "restore" as const, ramPath: spec.memory.ramPath, devstatePath: spec.memory.devstatePath }
+        : { kind: "boot" as const };
+      const vmSpec = toVmSpec(spec, mode, { confine: confinement.runAs, sandbox: confinement.sandbox });
+      incomingFd = incomingFdOf(vmSpec);
+      proc = await VmProcess.launch(vmSpec, paths, { onSpawn: (pid) => confinement.enter(pid) });
+    } catch (err) {
+      await confinement.release();
+      throw err;
+    }
+    const handle = new QemuHandle(proc, spec, launchedAt, warm, { consoleLogMaxBytes: this.opts.consoleLogMaxBytes, host: this.opts.confinement, confinement });
     if (spec.memory.kind === "snapshot") {
       try {
         await proc.qmp.migrateSetCapabilities({ "x-ignore-shared": true });
-        await proc.qmp.migrateIncoming(`file:${spec.memory.devstatePath}`);
+        await proc.qmp.migrateIncoming(`fd:${incomingFd}`);
         await waitMigration(proc.qmp, completed, { timeoutMs: 60_000, pollMs: 1, what: "restore of the device state" });
         // Off again, so this VM can itself be snapshotted (branch of a branch).
         await proc.qmp.migrateSetCapabilities({ "x-ignore-shared": false });
         await proc.qmp.cont();
       } catch (err) {
-        await proc.kill().catch(() => undefined);
+        await handle.kill().catch(() => undefined);
         throw err;
       }
     }
-    return new QemuHandle(proc, spec, launchedAt, warm, this.opts.consoleLogMaxBytes);
+    return handle;
   }
 
   async attach(uuid: string, runDir: string): Promise<VmHandle | null> {
     const stored = await readFile(join(runDir, SPEC_FILE), "utf8").then((t) => JSON.parse(t) as StoredSpec).catch(() => null);
     if (!stored) return null;
     const proc = await VmProcess.attach(vmPaths(runDir), { uuid });
-    if (!proc) return null;
-    return new QemuHandle(proc, stored.spec, stored.launchedAt, stored.warm, this.opts.consoleLogMaxBytes);
+    const record = stored.confinement ?? { uid: null, jail: null, cgroupDirs: [] };
+    const confinement = adoptConfinement(this.opts.confinement, record, proc !== null);
+    if (!proc) {
+      // It ended while the service was away: undo what confined it.
+      await confinement.release();
+      return null;
+    }
+    const gid = this.opts.confinement.identities?.gid;
+    const jail = record.uid !== null && gid !== undefined ? { root: jailRoot(runDir), uid: record.uid, gid } : null;
+    return new QemuHandle(proc, stored.spec, stored.launchedAt, stored.warm, {
+      consoleLogMaxBytes: this.opts.consoleLogMaxBytes,
+      host: this.opts.confinement,
+      confinement: { ...confinement, jail, runAs: jail ? { uid: jail.uid, gid: jail.gid, chroot: jail.root } : null },
+    });
   }
 }

@@ -3,6 +3,8 @@
  * guest app's exit code, power-off and kill, port forwards, and the snapshot operations —
  * live copy-on-write snapshots for branching, live disk freezes for clones, and suspend.
  */
+import type { HostConfinement, ProcessConfinement } from "../confinement/confinement";
+import { lendFile } from "../confinement/jail";
 import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
 import { consoleTail, rotateConsoleLog } from "../qemu/console-log";
 import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
@@ -82,6 +84,13 @@ async function exitCodeFromLog(path: string, offset: number): Promise<number | n
 /** How often a live VM's console log is checked against its cap. */
 const CONSOLE_CHECK_MS = 250;
 
+/** What a handle needs beyond its process: the console cap and how the process is confined. */
+export interface HandleContext {
+  consoleLogMaxBytes: number;
+  host: HostConfinement;
+  confinement: ProcessConfinement;
+}
+
 /** VmHandle over a VmProcess. */
 export class QemuHandle implements VmHandle {
   readonly exited: Promise<VmExit>;
@@ -93,8 +102,9 @@ export class QemuHandle implements VmHandle {
     private readonly launchedAt: number,
     /** True when the guest is already running its app (restored from memory). */
     private readonly warm: boolean,
-    consoleLogMaxBytes: number,
+    private readonly context: HandleContext,
   ) {
+    const { consoleLogMaxBytes } = context;
     // A guest may write to its console without end: keep the log within its cap while it runs.
     let rotating = false;
     this.consoleTimer = setInterval(() => {
@@ -106,6 +116,7 @@ export class QemuHandle implements VmHandle {
     }, CONSOLE_CHECK_MS).unref();
     this.exited = proc.exited.then(async (info) => {
       clearInterval(this.consoleTimer);
+      await context.confinement.release();
       return { exitCode: await exitCodeFromLog(proc.paths.serialLog, proc.serialOffset), reason: describeExit(info) };
     });
   }
@@ -148,6 +159,12 @@ export class QemuHandle implements VmHandle {
     return this.proc.qmp.hostfwdRemove(NETDEV_ID, hostfwdRemoveRule(f));
   }
 
+  /** A loader for a snapshot of this VM into `files`, confined as this VM is. */
+  private async startLoader(files: SnapshotFiles) {
+    const disks = (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file }));
+    return startLoader(this.spec, files.ramPath, disks, this.context.host, this.context.confinement.jail);
+  }
+
   /** Current top node and file of each of this VM's disks (they move with every freeze). */
   private async currentDisks(): Promise<{ id: string; node: string; file: string }[]> {
     const blocks = await this.proc.qmp.queryBlock();
@@ -167,7 +184,12 @@ export class QemuHandle implements VmHandle {
       const cur = current.find((c) => c.id === f.diskId);
       if (!cur) throw new Error(`unknown disk ${f.diskId}`);
       const overlay = `ovl${randomBytes(8).toString("hex")}`;
-      await this.proc.qmp.blockdevAdd({ driver: "qcow2", "node-name": overlay, file: { driver: "file", "node-name": `${overlay}f`, filename: f.overlayPath }, backing: null });
+      const add = () =>
+        this.proc.qmp.blockdevAdd({ driver: "qcow2", "node-name": overlay, file: { driver: "file", "node-name": `${overlay}f`, filename: f.overlayPath }, backing: null });
+      // A jailed QEMU opens the overlay through its jail, at the same path; it stays lent while the VM runs.
+      const jail = this.context.confinement.jail;
+      if (jail) await lendFile(jail, f.overlayPath);
+      await add();
       out.push({ node: cur.node, overlay });
     }
     return out;
@@ -198,7 +220,7 @@ export class QemuHandle implements VmHandle {
 
   async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
     const qmp = this.proc.qmp;
-    const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
+    const loader = await this.startLoader(files);
     // The guest's pause as QEMU saw it: from its STOP event to its RESUME event.
     const pause = new PauseClock();
     const onEvent = (ev: QmpEvent) => pause.observe(ev);
@@ -299,7 +321,7 @@ export class QemuHandle implements VmHandle {
 
   async saveAndQuit(files: SnapshotFiles): Promise<void> {
     const qmp = this.proc.qmp;
-    const loader = await startLoader(this.spec, files.ramPath, (await this.currentDisks()).map((d) => ({ id: d.id, file: d.file })));
+    const loader = await this.startLoader(files);
     try {
       await qmp.migrateSetCapabilities({ "background-snapshot": false, "x-ignore-shared": false });
       await qmp.stop();

@@ -5,13 +5,13 @@
  */
 import { trafficFiles } from "../metrics/traffic-counter";
 import type { VmLaunchSpec } from "../vm-driver";
-import { DEFAULT_TCG_TB_SIZE_MB, FIRST_FREE_PCI_SLOT, type MemoryBackendSpec, type VmSpec } from "../qemu/vm-spec";
+import { DEFAULT_TCG_TB_SIZE_MB, FIRST_FREE_PCI_SLOT, type ConfineSpec, type MemoryBackendSpec, type VmSpec } from "../qemu/vm-spec";
 
 /** How the VM of a launch spec starts. */
 export type StartMode =
   | { kind: "boot" }
-  /** Restore: map a RAM image privately and wait for the device state. */
-  | { kind: "restore"; ramPath: string }
+  /** Restore: map a RAM image privately and load the device state saved beside it. */
+  | { kind: "restore"; ramPath: string; devstatePath: string }
   /** A loader that receives a snapshot into a shared RAM file and never runs. */
   | { kind: "loader"; ramPath: string; disks: { id: string; file: string }[] };
 
@@ -25,8 +25,14 @@ function positionOf(id: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** How the process is confined (confinement.ts decides). */
+export interface ProcessLimits {
+  confine: ConfineSpec | null;
+  sandbox: boolean;
+}
+
 /** The QEMU spec of `spec` started as `mode`. */
-export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, uuid = spec.uuid): VmSpec {
+export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLimits, uuid = spec.uuid): VmSpec {
   const memory: MemoryBackendSpec =
     mode.kind === "boot" ? { kind: "anonymous" } : mode.kind === "restore" ? { kind: "private-file", path: mode.ramPath } : { kind: "shared-file", path: mode.ramPath };
   const disks = spec.disks.map((d) => {
@@ -56,13 +62,17 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, uuid = spec.uuid):
     disks,
     shares: spec.shares.map((s) => ({ id: s.id, path: s.hostPath, tag: s.tag, readonly: s.readonly, pciSlot: slotOf(positionOf(s.id)) })),
     // A loader must not bind the source's host ports; forwards are not part of the device state.
+    // Neither is the network's reach, so a loader never reaches anywhere.
     nic: {
       mac: spec.mac,
       forwards: mode.kind === "loader" ? [] : spec.forwards.map((f) => ({ protocol: f.protocol, hostPort: f.hostPort, guestPort: f.guestPort })),
+      restrict: mode.kind === "loader" || !spec.outboundNetwork,
       // A loader never runs the guest: nothing to count.
       ...(mode.kind === "loader" ? {} : { trafficDumps: trafficFiles(spec.runDir) }),
     },
-    incoming: mode.kind === "boot" ? "none" : "defer",
+    incoming: mode.kind === "boot" ? "none" : mode.kind === "restore" ? { file: mode.devstatePath } : "defer",
     startPaused: mode.kind !== "boot",
+    confine: limits.confine,
+    sandbox: limits.sandbox,
   };
 }

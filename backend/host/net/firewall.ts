@@ -1,0 +1,60 @@
+/**
+ * The host firewall rule that keeps guests off the host. A guest on QEMU user networking reaches
+ * the network through sockets its QEMU opens, and 10.0.2.2 is the host's own loopback: without a
+ * rule, any guest allowed outbound connections could talk to every service listening on the host,
+ * vmbranch's API included. The rule drops new connections from VM uids (vm-identity.ts) to any
+ * address of this host; replies on connections the host opened to a guest (published ports) are
+ * not new and still flow. Guests without outbound access never get that far: QEMU itself
+ * (`restrict=on`) refuses every connection they try. The table is shared by every vmbranch on
+ * the host and stays after the service stops, because its VMs keep running.
+ */
+import { spawn } from "node:child_process";
+import { run } from "../util/exec";
+import { VM_UID_BASE, VM_UID_COUNT } from "../confinement/vm-identity";
+
+/** The nftables table holding vmbranch's rule. */
+export const FIREWALL_TABLE = "vmbranch";
+
+/** The ruleset, replacing whatever the table held (one atomic nft transaction). */
+export function firewallRuleset(): string {
+  const uids = `${VM_UID_BASE}-${VM_UID_BASE + VM_UID_COUNT - 1}`;
+  return [
+    `table inet ${FIREWALL_TABLE} {}`,
+    `delete table inet ${FIREWALL_TABLE}`,
+    `table inet ${FIREWALL_TABLE} {`,
+    "  chain output {",
+    "    type filter hook output priority filter; policy accept;",
+    `    meta skuid ${uids} ct state new fib daddr type local counter reject`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** Installs the rule; resolves with null when it is in place, else with why it is not. */
+export async function installFirewall(): Promise<string | null> {
+  if (process.getuid?.() !== 0) return "serve is not root";
+  try {
+    await run("nft", ["--version"], { timeoutMs: 10_000 });
+  } catch {
+    return "nft (Debian package nftables) is not installed";
+  }
+  try {
+    await runWithInput("nft", ["-f", "-"], firewallRuleset());
+    return null;
+  } catch (err) {
+    return `nft refused the rule: ${(err as Error).message}`;
+  }
+}
+
+function runWithInput(file: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(stderr.trim() || `exit ${code}`))));
+    child.stdin.end(input);
+  });
+}
