@@ -143,12 +143,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = pino({ level: opts.logLevel ?? env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch" } });
   privateDir(dataDir);
   const unlock = takeLock(dataDir);
+  let ramDir: string | null = null;
   try {
+    const token = resolveToken(dataDir, env);
     const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
     for (const d of Object.values(fixed)) privateDir(d);
-    const dirs = { ...fixed, ramDir: resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m)) };
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
-    const token = resolveToken(dataDir, env);
+    ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
+    const dirs = { ...fixed, ramDir };
     const dbFile = join(dataDir, "vmbranch.db");
     for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
     const store = Store.open(dbFile);
@@ -230,6 +232,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     };
   } catch (err) {
+    // A RAM directory this failed start made (or one left empty) is not kept.
+    if (ramDir) {
+      try {
+        rmdirSync(ramDir);
+      } catch {
+        /* holds snapshots, or gone */
+      }
+    }
     unlock();
     throw err;
   }

@@ -22,8 +22,8 @@ import { upgradeInstanceOutputs } from "./instance-outputs";
 import { nameIsFixed } from "./naming";
 import { containsUnknown, isUnknown, jsonEqual } from "./values";
 
-/** Inputs whose change replaces the instance (hostname too: the API cannot change it; triggers: that is what they are for). */
-export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname", "triggers"] as const;
+/** Inputs whose change replaces the instance (hostname and outboundNetwork too: the API cannot change them; triggers: that is what they are for). */
+export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname", "outboundNetwork", "triggers"] as const;
 /**
  * Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance
  * instead. `timeouts`, `readiness` and `waitForExit` change nothing on the server, but an update
@@ -60,6 +60,13 @@ function changed(field: Field, o: InstanceOutputs, n: InstanceInputs): boolean {
   if (field === "deleteLock") return isUnknown(value) || (n.deleteLock ?? false) !== o.deleteLock;
   if (field === "waitForExit") return isUnknown(value) || (n.waitForExit ?? false) !== o.waitForExit;
   if (PROVIDER_SIDE.includes(field)) return containsUnknown(value) || !jsonEqual((o as unknown as Record<string, unknown>)[field] ?? null, value ?? null);
+  // Unset is the default (isolated), except for an instance made from another, which takes its source's.
+  if (field === "outboundNetwork") {
+    if (isUnknown(value)) return true;
+    const have = o.outboundNetwork ?? false;
+    const derived = n.branchFrom !== undefined || n.template !== undefined || n.checkpoint !== undefined;
+    return (n.outboundNetwork ?? (derived ? have : false)) !== have;
+  }
   if (value === undefined) return false;
   if (containsUnknown(value)) return true;
   switch (field) {

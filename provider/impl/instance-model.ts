@@ -58,6 +58,7 @@ export interface InstanceInputs extends NamingInputs {
   deleteLock?: boolean;
   state?: DesiredState;
   hostname?: string;
+  outboundNetwork?: boolean;
   cloneOptions?: CloneOptionsInput;
   timeouts?: TimeoutsInput;
   readiness?: ReadinessInput;
@@ -106,6 +107,8 @@ export interface InstanceOutputs {
   /** The instance's state as last seen (equal to the desired one after create and update). */
   state: string;
   hostname: string;
+  /** Absent in outputs stored before the field existed (false then). */
+  outboundNetwork?: boolean;
   cloneOptions: CloneOptionsInput | null;
   timeouts: TimeoutsInput | null;
   readiness: ReadinessInput | null;

@@ -47,6 +47,7 @@ export function instanceOutputs(inst: Instance, i: InstanceInputs): InstanceOutp
     deleteLock: inst.delete_lock,
     state: inst.state,
     hostname: i.hostname ?? inst.hostname,
+    outboundNetwork: inst.outbound_network,
     cloneOptions: i.cloneOptions ? plain(i.cloneOptions) : null,
     timeouts: i.timeouts ? plain(i.timeouts) : null,
     readiness: i.readiness ? plain(i.readiness) : null,

@@ -73,6 +73,7 @@ export function instanceCreateRequest(inputs: InstanceInputs | Record<string, un
     ports: opts.omitPorts ? undefined : list(i.ports, portSpec),
     autostart: opts.autostart,
     hostname: i.hostname === undefined ? undefined : known(i.hostname, "unknown"),
+    outbound_network: i.outboundNetwork === undefined ? undefined : known(i.outboundNetwork, false),
     tags: list(i.tags, (v) => v),
     annotations: record(i.annotations, ""),
     delete_lock: i.deleteLock === undefined ? undefined : known(i.deleteLock, false),

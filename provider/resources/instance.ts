@@ -67,6 +67,12 @@ export interface InstanceArgs {
   /** Lifecycle state to keep: `running` (default), `stopped` or `standby` (suspended with its memory). */
   state?: pulumi.Input<"running" | "stopped" | "standby">;
   hostname?: pulumi.Input<string>;
+  /**
+   * Let the guest open connections beyond the host (never to the host itself). Default false: the
+   * guest is isolated and reachable only through its published ports. A branch or a template
+   * instance takes its source's when unset. Changing it replaces the instance.
+   */
+  outboundNetwork?: pulumi.Input<boolean>;
   cloneOptions?: pulumi.Input<CloneOptionsArgs>;
   /** Deadlines of create, update and delete ("5m", "90s" or seconds); defaults 5m, 5m, 2m. */
   timeouts?: pulumi.Input<TimeoutsInput>;
@@ -97,7 +103,7 @@ export const INSTANCE_COMPUTED_OUTPUTS = [
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
   "name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
-  "annotations", "deleteLock", "state", "hostname", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
+  "annotations", "deleteLock", "state", "hostname", "outboundNetwork", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
 ] as const;
 
 /** A vmbranch VM. Outputs repeat every argument (or the server's value when unset) and add what the server decided. */
@@ -119,6 +125,7 @@ export class Instance extends pulumi.dynamic.Resource {
   /** The state as last seen by the provider (the desired one after create and update). */
   declare readonly state: pulumi.Output<string>;
   declare readonly hostname: pulumi.Output<string>;
+  declare readonly outboundNetwork: pulumi.Output<boolean>;
   declare readonly cloneOptions: pulumi.Output<CloneOptionsInput | null>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
   declare readonly readiness: pulumi.Output<ReadinessInput | null>;

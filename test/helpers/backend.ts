@@ -43,6 +43,14 @@ export interface TestBackend {
   http(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** SIGKILL the server (VMs keep running) and start it again on the same data dir and port. */
   crashAndRestart(): Promise<void>;
+  /** Stop the server gracefully (VMs keep running) and start it again on the same data dir and port, with `args` instead of the original extra arguments. */
+  restart(args: string[]): Promise<void>;
+  /** Stop the server gracefully and leave its VMs and files (start another on `dataDir` to go on). */
+  halt(): Promise<void>;
+  /** The server's process id. */
+  servePid(): number;
+  /** What the server wrote so far (its log, on stdout and stderr). */
+  serveLog(): string;
   /** Every QEMU process of this backend's VMs. */
   vmPids(): number[];
   /** The directory of its RAM images (recorded by serve in `<data-dir>/ram-dir`), or null before it started. */
@@ -50,7 +58,9 @@ export interface TestBackend {
   stop(): Promise<void>;
 }
 
-function startServe(command: string[], dataDir: string, token: string, listen: string, extraArgs: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string }> {
+type Serve = { proc: ChildProcess; url: string; stderr: () => string };
+
+function startServe(command: string[], dataDir: string, token: string, listen: string, extraArgs: string[], env: Record<string, string> = {}): Promise<Serve> {
   if (command[1] === CLI && !existsSync(CLI)) throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it)`);
   return new Promise((resolve, reject) => {
     const [exe, ...args] = command as [string, ...string[]];
@@ -63,10 +73,11 @@ function startServe(command: string[], dataDir: string, token: string, listen: s
     const timer = setTimeout(() => reject(new Error(`serve did not start within 30s: ${err}`)), 30_000);
     proc.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      err += d.toString();
+      const m = /listening on (https?:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ proc, url: m[1]! });
+        resolve({ proc, url: m[1]!, stderr: () => err });
       }
     });
     proc.stderr!.on("data", (d: Buffer) => {
@@ -122,16 +133,36 @@ function recordedRamDir(dataDir: string): string | null {
   }
 }
 
-/**
- * Start a backend. `allowHostPath` adds `--allow-host-path`; `env` adds to the server's
- * environment; `command` runs another `vmbranch` CLI (an installed one) instead of the build's.
- */
-export async function startBackend(opts: { allowHostPath?: string[]; env?: Record<string, string>; command?: string[] } = {}): Promise<TestBackend> {
-  const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
+/** Options of `startBackend`. */
+export interface BackendOptions {
+  /** Adds `--allow-host-path` for each. */
+  allowHostPath?: string[];
+  /** More `vmbranch serve` arguments. */
+  args?: string[];
+  /** Adds to the server's environment. */
+  env?: Record<string, string>;
+  /** Use this data dir (created by the caller; still removed by stop()). */
+  dataDir?: string;
+  /** Run another `vmbranch` CLI (an installed one) instead of the build's. */
+  command?: string[];
+}
+
+/** Start a backend. */
+export async function startBackend(opts: BackendOptions = {}): Promise<TestBackend> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "vmbranch-test-")));
   const token = randomBytes(16).toString("hex");
-  const extra = (opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]);
+  const extra = [...(opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]), ...(opts.args ?? [])];
   const command = opts.command ?? [process.execPath, CLI];
-  let { proc, url } = await startServe(command, dataDir, token, "127.0.0.1:0", extra, opts.env);
+  let started: Serve;
+  try {
+    started = await startServe(command, dataDir, token, "127.0.0.1:0", extra, opts.env);
+  } catch (err) {
+    const ram = recordedRamDir(dataDir);
+    if (ram) await rm(ram, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let { proc, url, stderr } = started;
   const client = new VmbranchClient({ endpoint: url, token, timeoutMs: 120_000 });
   const backend: TestBackend = {
     get url() {
@@ -159,13 +190,26 @@ export async function startBackend(opts: { allowHostPath?: string[]; env?: Recor
       const port = new URL(url).port;
       proc.kill("SIGKILL");
       await new Promise((r) => proc.once("exit", r));
-      ({ proc, url } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
     },
+    async restart(args) {
+      const port = new URL(url).port;
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, args, opts.env));
+    },
+    async halt() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+    },
+    servePid: () => proc.pid!,
+    serveLog: () => stderr(),
     vmPids: () => qemuPidsUnder(dataDir),
     ramDir: () => recordedRamDir(dataDir),
     async stop() {
       await client.close().catch(() => undefined);
-      if (proc.exitCode === null) {
+      if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill("SIGTERM");
         await new Promise((r) => proc.once("exit", r));
       }

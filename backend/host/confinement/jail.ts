@@ -54,6 +54,8 @@ async function jailDir(root: string, path: string): Promise<void> {
 /** Creates the jail (or takes over an existing one) for `uid`/`gid`, with `userfaultfd` linked in when given. */
 export async function prepareJail(root: string, uid: number, gid: number, userfaultfd: string | null): Promise<Jail> {
   await jailDir(root, root);
+  // Where a VM with 9p shares gets a /proc of its own (vm-launch.ts); empty otherwise.
+  await jailDir(root, join(root, "proc"));
   if (userfaultfd) {
     await jailDir(root, join(root, "dev"));
     const node = join(root, "dev", "userfaultfd");
@@ -97,7 +99,7 @@ export async function returnLent(root: string): Promise<void> {
     await unlink(join(root, hostFile)).catch(() => undefined);
   }
   await rm(record, { force: true });
-  for (const top of await readdir(root).catch(() => [])) if (top !== "dev") await rm(join(root, top), { recursive: true, force: true });
+  for (const top of await readdir(root).catch(() => [])) if (top !== "dev" && top !== "proc") await rm(join(root, top), { recursive: true, force: true });
 }
 
 /** A loader's jail inside `parent` (the jail of the VM it snapshots): the one directory the VM owns. */

@@ -22,7 +22,9 @@ export const MACHINE_TYPE = "pc";
  * How a 9p share stores what the guest asks for: owners, modes and device files live in extended
  * attributes (user.virtfs.*), never in the host's own metadata, so a guest (root inside) can
  * create neither a setuid-root file nor a device node on the host. Host files are created for
- * the VM group (0660, directories 0770), so what one VM writes the next one can read.
+ * the VM group (0660, directories 0770), so what one VM writes the next one can read, attributes
+ * included (reading them needs read access to the file, not ownership). QEMU reaches attributes
+ * through /proc/self/fd: a jailed QEMU with shares gets a /proc of its own (vm-launch.ts).
  */
 export const SHARE_SECURITY = "security_model=mapped-xattr,fmode=0660,dmode=0770";
 /** Process name prefix: `-name vmbranch-<uuid>` is how our processes (and leftovers) are found. */

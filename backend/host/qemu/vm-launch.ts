@@ -9,12 +9,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
-import { openShareDir } from "../storage/host-paths";
+import { join } from "node:path";
+import { checkShareAccess, openShareDir } from "../storage/host-paths";
 import { buildQemuArgs } from "./command-line";
 import { serialLogSize } from "./serial-log";
 import { isVmProcess, readProcStat, waitForPidGone } from "./vm-processes";
 import { prepareVmPaths, type VmPaths } from "./vm-paths";
 import type { VmSpec } from "./vm-spec";
+
+/** The umask a confined QEMU runs with (see launchQemu). */
+const CONFINED_UMASK = 0o007;
 
 /** The first descriptor number QEMU gets for what is passed to it open (after stdin, stdout, stderr). */
 const FIRST_PASSED_FD = 3;
@@ -117,15 +121,27 @@ export async function launchQemu<T>(
   const passed: number[] = [];
   let child: ChildProcess;
   try {
-    for (const share of spec.shares) passed.push(openShareDir(share.path));
+    for (const share of spec.shares) {
+      passed.push(openShareDir(share.path));
+      // A confined QEMU reaches it with its own ids: say so now rather than let the guest find out.
+      if (spec.confine) await checkShareAccess(passed.at(-1)!, share.path, spec.confine.uid, spec.confine.gid, !share.readonly);
+    }
     // Opened here, as the service: QEMU may have dropped to a user that cannot open it by then.
     if (typeof spec.incoming === "object") passed.push(openSync(spec.incoming.file, "r"));
     const shares = spec.shares.map((share, i) => ({ ...share, path: `/proc/self/fd/${FIRST_PASSED_FD + i}` }));
     const args = buildQemuArgs({ ...spec, shares }, paths);
     const log = openSync(paths.qemuLog, "a", 0o600);
     passed.unshift(log);
-    // detached: a session of its own, so a Ctrl-C on serve never reaches the VM.
-    child = spawn(qemuBinary(opts.qemuBinary), args, { stdio: ["ignore", log, log, ...passed.slice(1)], detached: true, cwd: "/" });
+    // detached: a session of its own, so a Ctrl-C on serve never reaches the VM. A confined
+    // QEMU's umask keeps group access (9p files are meant for the VM group; what it creates as
+    // root belongs to root's group); none ever grants anything to others.
+    const umask = process.umask(spec.confine ? CONFINED_UMASK : 0o077);
+    try {
+      const [file, argv] = withOwnProc(spec, qemuBinary(opts.qemuBinary), args);
+      child = spawn(file, argv, { stdio: ["ignore", log, log, ...passed.slice(1)], detached: true, cwd: "/" });
+    } finally {
+      process.umask(umask);
+    }
   } finally {
     for (const fd of passed) closeSync(fd);
   }
@@ -154,6 +170,17 @@ export async function killAndWait(pid: number): Promise<void> {
     return; // already gone
   }
   await waitForPidGone(pid, 5_000);
+}
+
+/**
+ * How to run QEMU: as is, or, for a jailed QEMU with 9p shares, in a mount namespace of its own
+ * with /proc mounted in its jail (its 9p server reaches extended attributes through
+ * /proc/self/fd). `unshare` execs QEMU in place, so the pid stays QEMU's; the namespace and its
+ * mount vanish with the process.
+ */
+function withOwnProc(spec: VmSpec, binary: string, args: string[]): [string, string[]] {
+  if (!spec.confine || spec.shares.length === 0) return [binary, args];
+  return ["unshare", [`--mount-proc=${join(spec.confine.chroot, "proc")}`, "--propagation", "private", "--", binary, ...args]];
 }
 
 type Started<T> = { ok: true; value: T } | { ok: false; why: string; detail: string; code: number | null };

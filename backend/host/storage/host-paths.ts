@@ -6,8 +6,8 @@
  * every launch the directory is opened again without following symlinks and handed to QEMU as an
  * open descriptor, so what QEMU shares is exactly what was checked, whatever changes afterwards.
  */
-import { execFile } from "node:child_process";
-import { closeSync, constants, fstatSync, openSync, readlinkSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { VM_GROUP } from "../confinement/vm-identity";
@@ -68,7 +68,15 @@ export function openShareDir(path: string): number {
     fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw new SharePathError(`'${path}' is now a symbolic link`);
+    // O_DIRECTORY before O_NOFOLLOW: a symlink in the last place reads as ENOTDIR.
+    const isLink = (() => {
+      try {
+        return lstatSync(path).isSymbolicLink();
+      } catch {
+        return false;
+      }
+    })();
+    if (code === "ELOOP" || (code === "ENOTDIR" && isLink)) throw new SharePathError(`'${path}' is now a symbolic link`);
     if (code === "ENOTDIR") throw new SharePathError(`'${path}' (or a directory on its way) is no longer a directory`);
     if (code === "ENOENT") throw new SharePathError(`'${path}' no longer exists`);
     throw new SharePathError(`'${path}' cannot be opened: ${(err as Error).message}`);
@@ -86,13 +94,18 @@ export function openShareDir(path: string): number {
 
 /**
  * Throws SharePathError unless a process with `uid`/`gid` (and no other group) can list and
- * enter `path` — and write it when `writable`. Asked of the kernel itself (test(1) run as that
- * user), so ACLs and every permission rule count.
+ * enter the directory open as `fd` (from openShareDir; `path` names it in the message) — and
+ * write it when `writable`. Asked of the kernel itself: test(1) runs as that user on the open
+ * directory, so ACLs and every permission rule count, and the directories above it do not (QEMU
+ * gets the descriptor too).
  */
-export async function checkShareAccess(path: string, uid: number, gid: number, writable: boolean): Promise<void> {
-  const args = [path, "-a", "-r", path, "-a", "-x", path, ...(writable ? ["-a", "-w", path] : [])];
+export async function checkShareAccess(fd: number, path: string, uid: number, gid: number, writable: boolean): Promise<void> {
+  const dir = "/proc/self/fd/3";
+  const args = ["-d", dir, "-a", "-r", dir, "-a", "-x", dir, ...(writable ? ["-a", "-w", dir] : [])];
   const ok = await new Promise<boolean>((resolve) => {
-    execFile("test", ["-d", ...args], { uid, gid, timeout: 10_000 }, (err) => resolve(!err));
+    const child = spawn("test", args, { uid, gid, stdio: ["ignore", "ignore", "ignore", fd], timeout: 10_000 });
+    child.once("error", () => resolve(false));
+    child.once("exit", (code) => resolve(code === 0));
   });
   if (!ok)
     throw new SharePathError(

@@ -53,53 +53,59 @@ export async function extractTar(input: Readable, dir: string, limits: TarLimits
   let contentBytes = 0;
   let streamBytes = 0;
   let stop: TarImportError | null = null;
+  const problems: string[] = [];
   let idle: NodeJS.Timeout | undefined;
-  const sink = extract({ cwd: dir, strict: true, preserveOwner: false });
-  // `input` (an HTTP request) is fed through `feed` so that stopping destroys only our side:
-  // the request's socket stays open for the error response.
+  // `input` (an HTTP request) is fed through `feed`, so stopping ends only our side: the request's
+  // socket stays open for the error response.
   const feed = new PassThrough();
-  input.on("error", (err) => feed.destroy(err));
-  input.pipe(feed);
-  // Stop with our own error: aborting the sink rejects `pipeline`, and `stop` says why.
-  const abort = (err: TarImportError) => {
+  // Not strict: a problem is recorded and judged at the end, once every file already being written
+  // is complete, so the caller can remove the directory knowing nothing more appears in it.
+  const sink = extract({
+    cwd: dir,
+    strict: false,
+    preserveOwner: false,
+    onwarn: (code: string, message: string | Error) => problems.push(`${code}: ${message instanceof Error ? message.message : message}`),
+    // Judged from each entry's header, before anything of it is written.
+    filter: (_path: string, entry: unknown) => {
+      if (stop) return false;
+      entries++;
+      contentBytes += (entry as ReadEntry).size ?? 0;
+      if (entries > limits.maxEntries) halt(new TarLimitError(`the archive has more than ${limits.maxEntries} entries, more than the volume can hold`, "entries"));
+      else if (contentBytes > limits.maxBytes) halt(new TarLimitError(`the archive's files add up to more than the volume's ${formatMiB(limits.maxBytes)}`, "bytes"));
+      return stop === null;
+    },
+  });
+  // Stop taking input; what was written so far completes, then the pipeline ends.
+  function halt(err: TarImportError): void {
     if (stop) return;
     stop = err;
     clearTimeout(idle);
     input.unpipe(feed);
     input.pause();
-    sink.abort(err);
-  };
+    feed.end();
+  }
   const armIdle = () => {
     clearTimeout(idle);
-    idle = setTimeout(
-      () => abort(new TarStalledError(`the upload sent nothing for ${Math.round(limits.idleTimeoutMs / 1000)} s; import abandoned`)),
-      limits.idleTimeoutMs,
-    );
+    idle = setTimeout(() => halt(new TarStalledError(`the upload sent nothing for ${Math.round(limits.idleTimeoutMs / 1000)} s; import abandoned`)), limits.idleTimeoutMs);
   };
-  sink.on("entry", (entry: ReadEntry) => {
-    entries++;
-    contentBytes += entry.size ?? 0;
-    if (entries > limits.maxEntries)
-      abort(new TarLimitError(`the archive has more than ${limits.maxEntries} entries, more than the volume can hold`, "entries"));
-    else if (contentBytes > limits.maxBytes)
-      abort(new TarLimitError(`the archive's files add up to more than the volume's ${formatMiB(limits.maxBytes)}`, "bytes"));
-  });
+  input.on("error", (err) => feed.destroy(err));
   input.on("data", (chunk: Buffer) => {
     streamBytes += chunk.length;
-    armIdle();
+    if (!stop) armIdle();
   });
+  input.pipe(feed);
   armIdle();
   try {
     await pipeline(feed, sink);
   } catch (err) {
     if (stop) throw stop;
-    if (streamBytes === 0) throw new TarImportError("the tar archive is empty");
     throw new TarImportError(`not a valid tar archive: ${(err as Error).message}`);
   } finally {
     clearTimeout(idle);
   }
   if (stop) throw stop;
-  if (entries === 0) throw new TarImportError("the tar archive is empty");
+  if (streamBytes === 0 || (entries === 0 && problems.length === 0)) throw new TarImportError("the tar archive is empty");
+  if (problems.length > 0) throw new TarImportError(`not a valid tar archive: ${problems[0]}`);
 }
 
 function formatMiB(bytes: number): string {

@@ -13,7 +13,6 @@ import { renderGuestConfig } from "../images/guest-config";
 import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
-import { checkShareAccess } from "../storage/host-paths";
 import type { VmDriver, VmHandle, VmLaunchSpec } from "../vm-driver";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
@@ -50,8 +49,6 @@ export class QemuDriver implements VmDriver {
     let proc: VmProcess;
     let incomingFd: number | null = null;
     try {
-      // A jailed QEMU reaches managed directories with its own ids: say so now rather than let the guest find out.
-      if (confinement.runAs) for (const s of spec.shares) await checkShareAccess(s.hostPath, confinement.runAs.uid, confinement.runAs.gid, !s.readonly);
       // QEMU reopens a disk it writes by name when a snapshot makes it a backing file: lend it the jail.
       if (confinement.jail) for (const d of spec.disks) if (!d.readonly) await lendFile(confinement.jail, d.path);
       await writeFile(join(spec.runDir, SPEC_FILE), JSON.stringify({ spec, launchedAt, warm, confinement: confinement.record } satisfies StoredSpec));
