@@ -56,7 +56,7 @@ export interface InstanceLogText {
   offset: number;
   /** Byte offset to read on from. */
   next_offset: number;
-  /** Bytes the log holds. */
+  /** Where the log ends: every byte it has held (the oldest may have been rotated out). */
   available: number;
 }
 

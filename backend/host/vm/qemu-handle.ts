@@ -12,7 +12,7 @@ import type { VmExitInfo, VmProcess } from "../qemu/vm-process";
 import type { QmpEvent } from "../qemu/qmp/monitor";
 import { readProcessStats } from "../metrics/process-stats";
 import { establishedConnections } from "../metrics/tcp-connections";
-import { readTraffic, trafficFiles } from "../metrics/traffic-counter";
+import { readTraffic, trafficFiles, type TrafficTotals } from "../metrics/traffic-counter";
 import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec, VmStats } from "../vm-driver";
 import { startLoader } from "./loader";
 import { captured, completed, waitMigration } from "./migration";
@@ -83,6 +83,8 @@ async function exitCodeFromLog(path: string, offset: number): Promise<number | n
 
 /** How often a live VM's console log is checked against its cap. */
 const CONSOLE_CHECK_MS = 250;
+/** Every how many of those checks its traffic dumps are consumed (every 2 s). */
+const TRAFFIC_EVERY_TICKS = 8;
 
 /** What a handle needs beyond its process: the console cap and how the process is confined. */
 export interface HandleContext {
@@ -105,13 +107,17 @@ export class QemuHandle implements VmHandle {
     private readonly context: HandleContext,
   ) {
     const { consoleLogMaxBytes } = context;
-    // A guest may write to its console without end: keep the log within its cap while it runs.
+    // A guest may write to its console, and send frames, without end: keep the console log within
+    // its cap, and consume the traffic dumps (which gives their space back) even when nobody asks
+    // for metrics, while it runs.
     let rotating = false;
+    let ticks = 0;
     this.consoleTimer = setInterval(() => {
       if (rotating) return;
       rotating = true;
-      rotateConsoleLog(proc.paths.serialLog, consoleLogMaxBytes)
-        .catch((err: Error) => process.stderr.write(`vmbranch: console log of ${proc.uuid} not rotated: ${err.message}\n`))
+      const dumps = ++ticks % TRAFFIC_EVERY_TICKS === 0 ? this.countTraffic() : Promise.resolve();
+      Promise.all([rotateConsoleLog(proc.paths.serialLog, consoleLogMaxBytes), dumps])
+        .catch((err: Error) => process.stderr.write(`vmbranch: console log or traffic dumps of ${proc.uuid} not kept in bounds: ${err.message}\n`))
         .finally(() => (rotating = false));
     }, CONSOLE_CHECK_MS).unref();
     this.exited = proc.exited.then(async (info) => {
@@ -293,14 +299,18 @@ export class QemuHandle implements VmHandle {
     return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt, completed: done };
   }
 
-  async stats(hostPorts: readonly number[]): Promise<VmStats> {
+  /** The traffic totals of this run, into the guest and out of it (consuming the dumps). */
+  private countTraffic(): Promise<[TrafficTotals, TrafficTotals]> {
     const runId = `${this.pid}-${this.launchedAt}`;
     const dumps = trafficFiles(this.spec.runDir);
-    const [proc, blocks, into, out, open] = await Promise.all([
+    return Promise.all([readTraffic(dumps.toGuest, runId), readTraffic(dumps.fromGuest, runId)]);
+  }
+
+  async stats(hostPorts: readonly number[]): Promise<VmStats> {
+    const [proc, blocks, [into, out], open] = await Promise.all([
       readProcessStats(this.pid),
       this.proc.qmp.queryBlockstats(),
-      readTraffic(dumps.toGuest, runId),
-      readTraffic(dumps.fromGuest, runId),
+      this.countTraffic(),
       establishedConnections(hostPorts),
     ]);
     const disks = this.spec.disks.map((d) => {
