@@ -3,8 +3,14 @@
 // fragments, odd methods, unknown paths, chunked or oversized requests. Every such request answers
 // 401 with nothing but the refusal, and changes nothing (the instance and volume made first are
 // still there). A request addressed to a foreign host name (DNS rebinding) is refused with 403
-// while the service listens on loopback. Privileged host ports need the operator's consent.
+// while the service listens on loopback; off loopback it serves only with TLS, or plain HTTP when
+// the operator insists (and is warned). Privileged host ports need the operator's consent.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ErrorEnvelopeSchema } from "../../sdk";
 import { api, expectError, instanceOf, observe, raw, useBackend, volumeOf } from "../backend/support";
 import { startBackend } from "../helpers/backend";
@@ -195,4 +201,58 @@ describe("published host ports", () => {
 
 it("refuses a guessable token from the environment", async () => {
   await expect(startBackend({ env: { VMBRANCH_TOKEN: randomBytes(4).toString("hex") } })).rejects.toThrow(/VMBRANCH_TOKEN must be at least 16 characters/);
+});
+
+describe("listening off loopback", () => {
+  it("refuses to start without TLS, naming the two ways", async () => {
+    await expect(startBackend({ args: ["--listen", "0.0.0.0:0"] })).rejects.toThrow(
+      /listening on '0\.0\.0\.0' \(not loopback\) needs TLS: give --tls-cert and --tls-key, or --insecure-listen/,
+    );
+  });
+
+  it("serves plain HTTP only when the operator insists, warning about it, and still wants the token", async () => {
+    const b = await startBackend({ args: ["--listen", "0.0.0.0:0", "--insecure-listen"] });
+    try {
+      expect(b.serveLog()).toMatch(/WARNING: serving plain HTTP on '0\.0\.0\.0' \(--insecure-listen\)/);
+      const p = Number(new URL(b.url).port);
+      expectBare401(await send(p, message("GET", "/v1/instances")), "GET /v1/instances");
+      // Off loopback, names are the operator's business: no Host check.
+      expect((await send(p, message("GET", "/healthz", [["Host", "vmbranch.example"]]))).status).toBe(200);
+    } finally {
+      await b.stop();
+    }
+  });
+
+  it("serves HTTPS with the operator's certificate and key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "vmbranch-test-tls-"));
+    try {
+      const [cert, key] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+      execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], { stdio: "ignore" });
+      const b = await startBackend({ args: ["--listen", "0.0.0.0:0", "--tls-cert", cert, "--tls-key", key] });
+      try {
+        expect(b.url).toMatch(/^https:\/\//);
+        const p = Number(new URL(b.url).port);
+        const get = (path: string, token?: string) =>
+          new Promise<number>((resolve, reject) => {
+            const req = httpsRequest({ host: "127.0.0.1", port: p, path, ca: readFileSync(cert), headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+              res.resume();
+              resolve(res.statusCode!);
+            });
+            req.on("error", reject);
+            req.end();
+          });
+        expect(await get("/healthz")).toBe(200);
+        expect(await get("/v1/images")).toBe(401);
+        expect(await get("/v1/images", b.token)).toBe(200);
+        // Plain HTTP to the TLS port gets no answer of the API.
+        const plain = await send(p, message("GET", "/healthz")).catch(() => ({ status: 0 }));
+        expect(plain.status).not.toBe(200);
+      } finally {
+        await b.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
