@@ -172,9 +172,11 @@ describe("QEMU processes", () => {
   it("run as distinct VM uids in group vmbranch-qemu, jailed, sandboxed, without capabilities, within cgroup limits", () => {
     const uids = [iso, out].map((i) => expectConfined(pidOf(i.uuid)!, join(b.dataDir, "run", i.uuid, "jail")));
     expect(uids[0]).not.toBe(uids[1]);
+    // Where the host has no usable cgroups, serve says so in its log instead.
+    const unavailable = /UNAVAILABLE: per-VM memory and task limits/.test(b.serveLog());
     for (const i of [iso, out]) {
       const groups = cgroupsOf(pidOf(i.uuid)!);
-      expect(Object.values(groups).length).toBeGreaterThan(0);
+      expect(Object.values(groups).length > 0).toBe(!unavailable);
       if (groups.memory) expect(readFileSync(join(groups.memory, "memory.limit_in_bytes"), "utf8").trim()).toBe(String((128 + 256) * 1024 * 1024));
       if (groups.pids) expect(readFileSync(join(groups.pids, "pids.max"), "utf8").trim()).toBe("256");
       if (groups.unified) expect(readFileSync(join(groups.unified, "memory.max"), "utf8").trim()).toBe(String((128 + 256) * 1024 * 1024));

@@ -52,12 +52,19 @@ export async function probeCgroups(root = ROOT): Promise<CgroupLayout> {
     const controllers = (await readFile(join(root, "cgroup.controllers"), "utf8").catch(() => null))?.split(/\s+/) ?? null;
     if (controllers) {
       if (!controllers.includes("memory") || !controllers.includes("pids")) return { version: null, why: `the unified cgroup hierarchy lacks the memory or pids controller (has: ${controllers.join(" ")})` };
-      const base = join(root, own.get("") ?? "/");
-      const parent = join(base, PARENT);
-      await makeParent(parent);
-      // The service's own group may hold processes and so cannot delegate (EBUSY): then say so.
-      for (const dir of [base, parent]) await writeFile(join(dir, "cgroup.subtree_control"), "+memory +pids");
-      return { version: 2, parent };
+      // Below the service's own group when it can delegate; a group that holds processes cannot
+      // (the unified tree's rule: EBUSY), and then at the top, as VM managers there do.
+      for (const base of [...new Set([join(root, own.get("") ?? "/"), root])]) {
+        const parent = join(base, PARENT);
+        try {
+          await makeParent(parent);
+          for (const dir of [base, parent]) await writeFile(join(dir, "cgroup.subtree_control"), "+memory +pids");
+          return { version: 2, parent };
+        } catch (err) {
+          if (base === root) throw err;
+          await rmdir(parent).catch(() => undefined);
+        }
+      }
     }
     const memory = join(root, "memory");
     const pids = join(root, "pids");
