@@ -3,6 +3,7 @@
  * [--json]`: the CLI face of the image store. Owns argument parsing and output; building and
  * listing are backend/host/images.
  */
+import { mkdirSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { BASE_IMAGE_NAME, buildBaseImage, listImages, resolveImageDir } from "../host/images";
 import { UsageError, type CliCommand, type CliContext } from "./command-registry";
@@ -35,7 +36,10 @@ async function build(args: string[], ctx: CliContext): Promise<number> {
   if (positionals.length > 1) throw new UsageError("build takes at most one image name");
   const name = positionals[0] ?? BASE_IMAGE_NAME;
   if (name !== BASE_IMAGE_NAME) throw new UsageError(`cannot build image '${name}': only '${BASE_IMAGE_NAME}' can be built`);
-  const imageDir = resolveImageDir(resolveDataDir(dataDir, ctx.env), ctx.env);
+  const data = resolveDataDir(dataDir, ctx.env);
+  const imageDir = resolveImageDir(data, ctx.env);
+  // The data dir holds secrets once serve runs there: whoever makes it first makes it private.
+  if (imageDir.startsWith(data + "/")) mkdirSync(data, { recursive: true, mode: 0o700 });
   const result = await buildBaseImage({ imageDir, force, log: (line) => ctx.stderr(`image build: ${line}\n`) });
   const m = result.manifest;
   const what = result.cached ? "is up to date (cached), nothing to do" : "built";
