@@ -195,8 +195,8 @@ describe("QEMU processes", () => {
     expect(lent).toHaveLength(1);
     expect(statSync(join(disks, lent[0]!)).uid).toBe(uid);
     expect(statSync(join(jail, disks)).uid).toBe(0);
-    // Everything else in the data dir stays the service's, out of the jail.
-    expect(readdirSync(jail).sort()).toEqual(["dev", disks.split("/")[1]!].sort());
+    // Everything else in the data dir stays the service's, out of the jail (proc: an empty mount point).
+    expect(readdirSync(jail).sort()).toEqual(["dev", "proc", disks.split("/")[1]!].sort());
   });
 
   it("runs a branch's snapshot loader as its source, in a jail inside the source's, and the branch as a uid of its own", async () => {
@@ -249,7 +249,7 @@ describe("QEMU processes", () => {
     expect(groups.filter(exists)).toEqual([]);
     for (const f of lent) expect({ f, uid: statSync(f).uid }).toEqual({ f, uid: 0 });
     expect(exists(join(b.dataDir, "run", iso.uuid, "jail.lent"))).toBe(false);
-    expect(readdirSync(join(b.dataDir, "run", iso.uuid, "jail"))).toEqual(["dev"]);
+    expect(readdirSync(join(b.dataDir, "run", iso.uuid, "jail")).sort()).toEqual(["dev", "proc"]);
     for (const name of ["iso-branch", "iso", "out"]) await b.client.instances.delete(name);
   });
 });
