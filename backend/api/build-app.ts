@@ -21,7 +21,7 @@ import { volumeRoutes } from "./routes/volumes";
 /** What the app needs. */
 export interface AppDeps {
   core: Core;
-  /** Bearer token every request but GET /healthz must carry. */
+  /** Bearer token every request but the public routes (access.ts) must carry. */
   token: string;
   /** True when listening on loopback only: requests must then be addressed to a loopback name. */
   loopbackOnly?: boolean;
