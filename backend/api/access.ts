@@ -14,7 +14,7 @@ import { ApiError } from "../core/errors";
 import { failure } from "./envelope";
 
 /** `METHOD url-pattern` of the routes anyone may call. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /healthz", "HEAD /healthz"]);
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /healthz", "HEAD /healthz", "GET /openapi.json", "HEAD /openapi.json"]);
 
 /** What the access check needs. */
 export interface AccessPolicy {

@@ -9,6 +9,7 @@ import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
 import { accessCheck, installAccessControl, refuse } from "./access";
 import { failure } from "./envelope";
+import { openApiDocument } from "./openapi/document";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { imageRoutes } from "./routes/images";
 import { instanceBulkRoutes } from "./routes/instance-bulk";
@@ -116,6 +117,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.get("/healthz", async () => ({ status: "ok", version: deps.version }));
+  // Built on first request: the description is the same for the whole life of the process.
+  let openApi: string | undefined;
+  app.get("/openapi.json", async (_req, reply) => {
+    openApi ??= JSON.stringify(openApiDocument(deps.version));
+    return reply.type("application/json").send(openApi);
+  });
   app.register(instanceRoutes(deps.core), { prefix: "/v1" });
   app.register(instanceBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(instanceTemplateRoutes(deps.core), { prefix: "/v1" });

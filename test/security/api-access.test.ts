@@ -139,6 +139,19 @@ describe("with the token", () => {
     expectBare401(await send(port(), message("POST", "/healthz")), "POST /healthz");
   });
 
+  it("answers GET and HEAD /openapi.json to anyone, and nothing else on that path", async () => {
+    const a = await send(port(), message("GET", "/openapi.json"));
+    expect(a.status).toBe(200);
+    expect(a.json.openapi).toBe("3.1.0");
+    expect(a.body).not.toContain("keep-");
+    expect((await send(port(), message("HEAD", "/openapi.json"))).status).toBe(200);
+    expectBare401(await send(port(), message("POST", "/openapi.json")), "POST /openapi.json");
+    expectBare401(await send(port(), message("GET", "/openapi.json/")), "GET /openapi.json/");
+    expectBare401(await send(port(), message("GET", "/openapi.json/../v1/instances")), "GET /openapi.json/../v1/instances");
+    const foreign = await send(port(), message("GET", "/openapi.json", [["Host", "evil.example"]]));
+    expect(foreign.status).toBe(403);
+  });
+
   it("tells a token holder what is missing: 404 for unknown paths, 405 for another method, 400 for a malformed target", async () => {
     const auth: [string, string] = ["Authorization", `Bearer ${backend().token}`];
     expect((await send(port(), message("GET", "/v2/instances", [auth]))).json.errors[0].code).toBe("ROUTE_NOT_FOUND");
