@@ -33,5 +33,7 @@ module.exports = {
       transformIgnorePatterns: ["/node_modules/(?!@unikraft/)"],
     }),
     layer("projects", { slowTestThreshold: 120 }),
+    // What operators see (metrics, the CLI, the lineage page) on one shared lineage of real guests.
+    layer("operator", { slowTestThreshold: 120 }),
   ],
 };

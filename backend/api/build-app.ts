@@ -9,6 +9,7 @@ import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
 import { accessCheck, installAccessControl, refuse } from "./access";
 import { failure } from "./envelope";
+import { installMetrics } from "./metrics/prometheus";
 import { openApiDocument } from "./openapi/document";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { imageRoutes } from "./routes/images";
@@ -123,6 +124,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     openApi ??= JSON.stringify(openApiDocument(deps.version));
     return reply.type("application/json").send(openApi);
   });
+  const stopMetrics = installMetrics(app, deps.core);
+  app.addHook("onClose", async () => stopMetrics());
   app.register(instanceRoutes(deps.core), { prefix: "/v1" });
   app.register(instanceBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(instanceTemplateRoutes(deps.core), { prefix: "/v1" });

@@ -4,7 +4,9 @@
  */
 import { EventEmitter } from "node:events";
 
-/** Emits `instance:<uuid>` and `volume:<uuid>` with the new state. */
+const ANY = Symbol("any state change");
+
+/** Emits `instance:<uuid>` and `volume:<uuid>` with the new state, and every announcement to `onAny` listeners. */
 export class StateEvents {
   private readonly emitter = new EventEmitter();
 
@@ -16,6 +18,13 @@ export class StateEvents {
   /** Announce that a resource changed state. */
   emit(kind: "instance" | "volume", uuid: string, state: string): void {
     this.emitter.emit(`${kind}:${uuid}`, state);
+    this.emitter.emit(ANY, kind, uuid, state);
+  }
+
+  /** Call `listener` on every announcement (what the metrics observe); returns its removal. */
+  onAny(listener: (kind: "instance" | "volume", uuid: string, state: string) => void): () => void {
+    this.emitter.on(ANY, listener);
+    return () => this.emitter.off(ANY, listener);
   }
 
   /**

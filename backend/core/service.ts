@@ -14,6 +14,7 @@ import { Instances } from "./instances";
 import { findAnyInstance } from "./lookup";
 import { Metrics } from "./metrics";
 import { Runtime } from "./runtime";
+import { ServiceFigures } from "./service-figures";
 import { Snapshots } from "./snapshots";
 import { TemplateUpdates } from "./template-updates";
 import { VolumeClones } from "./volume-clones";
@@ -34,6 +35,7 @@ export class Core {
   readonly templateUpdates: TemplateUpdates;
   readonly actions: InstanceActions;
   readonly metrics: Metrics;
+  readonly figures: ServiceFigures;
 
   constructor(readonly ctx: CoreContext) {
     this.runtime = new Runtime(ctx);
@@ -49,6 +51,7 @@ export class Core {
     this.templateUpdates = new TemplateUpdates(ctx, this.instances, this.templates, this.autokill);
     this.actions = new InstanceActions(ctx, this.instances);
     this.metrics = new Metrics(ctx, this.runtime);
+    this.figures = new ServiceFigures(ctx);
   }
 
   /**

@@ -104,6 +104,7 @@ const CLONE: ErrorCode[] = [VNF, "VOLUME_TEMPLATE_NOT_FOUND", "NAME_TAKEN", "VOL
 export const OPERATIONS: Operation[] = [
   { method: "GET", path: "/healthz", tag: "Service", summary: "Liveness and version", response: HealthSchema, errors: [], public: true },
   { method: "GET", path: "/openapi.json", tag: "Service", summary: "This OpenAPI 3.1 description", response: { text: "openapi" }, errors: [], public: true },
+  { method: "GET", path: "/metrics", tag: "Service", summary: "Service metrics in Prometheus text format (docs/metrics.md)", response: { text: "prometheus" }, errors: [] },
 
   { method: "POST", path: "/v1/instances", tag: "Instances", summary: "Create an instance from an image, a template, a checkpoint, or by branching a running one", body: { one: InstanceCreateRequestSchema }, response: InstancesEnvelopeSchema, status: 201, errors: CREATE_INSTANCE },
   { method: "GET", path: "/v1/instances", tag: "Instances", summary: "List instances", query: ListQuerySchema, response: InstancesEnvelopeSchema, bulk: true, errors: [NF] },
