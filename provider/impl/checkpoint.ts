@@ -10,7 +10,7 @@ import { CheckpointCreateItemSchema, type CheckpointCreateItem, type Instance, t
 import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
 import { connectionFailures, withClient } from "./connection";
 import { failure, isNotFound } from "./errors";
-import type { DiffAnswer } from "./instance-diff";
+import { answerOf, type DiffAnswer } from "./instance-diff";
 import { toRef } from "./instance-request";
 import { resolveName } from "./naming";
 import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
@@ -68,7 +68,7 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   const o = { ...olds, autokillMs: typeof olds.autokillMs === "number" ? olds.autokillMs : 0 };
   const n = resolveVolumeInputs<Record<string, unknown>>(news);
   if (n.autokillMs === undefined) n.autokillMs = 0;
-  return diffByTable(o, n, CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS);
+  return answerOf(diffByTable(o, n, CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS));
 }
 
 /** Outputs from the server's checkpoint and the inputs. */

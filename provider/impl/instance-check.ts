@@ -10,7 +10,7 @@ import { enumFailure, schemaFailures, triggersFailures, uniqueFailures, unknownI
 import { connectionFailures } from "./connection";
 import { resolveInstanceInputs, type InstanceInputs } from "./instance-model";
 import { inputPropertyOf, instanceCreateRequest } from "./instance-request";
-import { resolveName } from "./naming";
+import { resolveName, type CheckOptions } from "./naming";
 import { timeoutsFailures } from "./timeouts";
 import { isRecord, isUnknown } from "./values";
 
@@ -27,8 +27,8 @@ const KNOWN_INPUTS = [
 ];
 
 /** Validate new inputs against the API's rules; `olds` (previous inputs) give the auto-name to keep. */
-export function checkInstance(olds: Record<string, unknown> | undefined, news: Record<string, unknown>): InstanceCheckResult {
-  const inputs = resolveName(olds ? resolveInstanceInputs(olds) : undefined, resolveInstanceInputs(news));
+export function checkInstance(olds: Record<string, unknown> | undefined, news: Record<string, unknown>, opts: CheckOptions = {}): InstanceCheckResult {
+  const inputs = resolveName(olds ? resolveInstanceInputs(olds) : undefined, resolveInstanceInputs(news), opts);
   const raw = inputs as unknown as Record<string, unknown>;
   const failures: CheckFailure[] = [
     ...unknownInputFailures(raw, KNOWN_INPUTS),

@@ -41,17 +41,35 @@ export interface DiffAnswer {
   deleteBeforeReplace: boolean;
 }
 
+/** The answer with the inputs updated in place named too (the schema-based plugin's detailed diff). */
+export interface DiffDetail extends DiffAnswer {
+  updates: string[];
+}
+
+/** `detail` without `updates`: what the dynamic provider answers. */
+export function answerOf(detail: DiffDetail): DiffAnswer {
+  return { changes: detail.changes, replaces: detail.replaces, deleteBeforeReplace: detail.deleteBeforeReplace };
+}
+
 type Field = (typeof INSTANCE_REPLACE_FIELDS)[number] | (typeof INSTANCE_UPDATE_FIELDS)[number];
 
 /** Compare the stored outputs `olds` with the new inputs `news` (unknown values count as changed). */
 export function diffInstance(olds: Record<string, unknown>, news: Record<string, unknown>): DiffAnswer {
+  return answerOf(diffInstanceDetail(olds, news));
+}
+
+/** `diffInstance` naming the inputs updated in place too (a volume change that replaces is only in `replaces`). */
+export function diffInstanceDetail(olds: Record<string, unknown>, news: Record<string, unknown>): DiffDetail {
   const o = upgradeInstanceOutputs(olds);
   const n = resolveInstanceInputs(news);
   const replaces: string[] = INSTANCE_REPLACE_FIELDS.filter((f) => changed(f, o, n));
-  const updates: string[] = INSTANCE_UPDATE_FIELDS.filter((f) => changed(f, o, n));
-  if (updates.includes("volumes") && inlineVolumesChanged(o, n)) replaces.push("volumes");
+  let updates: string[] = INSTANCE_UPDATE_FIELDS.filter((f) => changed(f, o, n));
+  if (updates.includes("volumes") && inlineVolumesChanged(o, n)) {
+    replaces.push("volumes");
+    updates = updates.filter((f) => f !== "volumes");
+  }
   const changes = replaces.length > 0 || updates.length > 0;
-  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && mustDeleteFirst(n) };
+  return { changes, replaces, updates, deleteBeforeReplace: replaces.length > 0 && mustDeleteFirst(n) };
 }
 
 function changed(field: Field, o: InstanceOutputs, n: InstanceInputs): boolean {

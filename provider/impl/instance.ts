@@ -9,18 +9,19 @@ import type { Instance, VmbranchClient } from "vmbranch/sdk";
 import { withClient } from "./connection";
 import { errorMessage, failure, isNotFound, partialStateError } from "./errors";
 import { checkInstance, type InstanceCheckResult } from "./instance-check";
-import { diffInstance, type DiffAnswer } from "./instance-diff";
+import { diffInstance, diffInstanceDetail, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { desiredState, isDerived, resolveInstanceInputs, type InstanceInputs, type InstanceOutputs } from "./instance-model";
 import { instanceInputsAfterRefresh, instanceInputsFromServer, instanceOutputs, refreshInstanceOutputs, upgradeInstanceOutputs } from "./instance-outputs";
 import { reconcileInstance } from "./instance-reconcile";
 import { instanceCreateRequest } from "./instance-request";
-import { Deadline, resolveTimeouts } from "./timeouts";
+import type { CheckOptions } from "./naming";
+import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
 
 export { configure } from "./connection";
 
 /** `check`: auto-name, then the API's verdict on the inputs (unknown values pass). */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<InstanceCheckResult> {
-  return checkInstance(olds, news);
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<InstanceCheckResult> {
+  return checkInstance(olds, news, opts);
 }
 
 /** `diff`: replace or update (docs/provider.md, "Instance"), comparing only what the user wrote. */
@@ -28,11 +29,16 @@ export async function diff(_id: string, olds: Record<string, unknown>, news: Rec
   return diffInstance(olds, news);
 }
 
+/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
+export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
+  return diffInstanceDetail(olds, news);
+}
+
 /** `create`: create, then bring to the desired state; an instance that exists but is not ready is reported with its id. */
-export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: InstanceOutputs }> {
+export async function create(inputs: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ id: string; outs: InstanceOutputs }> {
   const i = resolveInstanceInputs(inputs);
-  const timeouts = resolveTimeouts(i.timeouts);
-  const deadline = new Deadline(timeouts.createMs);
+  const createMs = operationMs(resolveTimeouts(i.timeouts).createMs, opts);
+  const deadline = new Deadline(createMs);
   return withClient(
     async (client) => {
       const branch = i.branchFrom !== undefined;
@@ -52,7 +58,7 @@ export async function create(inputs: Record<string, unknown>): Promise<{ id: str
         throw await partial(client, inst, i, inputs, `instance '${inst.name}' was created but did not become ${target(i)} within ${deadline.describe()}`, err);
       }
     },
-    { branchPendingDeadlineMs: timeouts.createMs },
+    { branchPendingDeadlineMs: createMs },
   );
 }
 
@@ -80,10 +86,10 @@ export async function read(id: string, props?: Record<string, unknown>): Promise
 }
 
 /** `update`: tags, annotations, delete lock, ports, volumes and state, in place; full outputs always. */
-export async function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: InstanceOutputs }> {
+export async function update(id: string, olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: InstanceOutputs }> {
   const i = resolveInstanceInputs(news);
   const prev = upgradeInstanceOutputs(olds);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
   return withClient(async (client) => {
     let inst: Instance;
     try {
@@ -108,9 +114,9 @@ export async function update(id: string, olds: Record<string, unknown>, news: Re
  * workflow does: the API's delete kills the VM, and what the guest had not flushed would be lost
  * to the next instance that mounts the volume (a replacement, typically).
  */
-export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
+export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
   const prev = upgradeInstanceOutputs(props);
-  const deadline = new Deadline(resolveTimeouts(prev.timeouts).deleteMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(prev.timeouts).deleteMs, opts));
   await withClient(async (client) => {
     try {
       const inst = await client.instances.get(id, { timeoutMs: deadline.remainingMs() });

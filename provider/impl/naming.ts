@@ -5,7 +5,7 @@
  * old inputs) gets a fresh name and never collides with the resource it replaces. A name the user
  * fixed asks for delete-before-replace instead. Owns only the name; validation is the checks'.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { isUnknown } from "./values";
 
 /** The inputs naming reads and writes (every resource has them). */
@@ -30,20 +30,31 @@ export function sanitizePrefix(prefix: string): string {
   return (cleaned === "" ? "vmb" : cleaned).slice(0, room);
 }
 
-/** A fresh auto-name for `prefix`: `<prefix>-<7 hex>`. */
-export function autoName(prefix: string): string {
-  return `${sanitizePrefix(prefix)}-${randomBytes(4).toString("hex").slice(0, AUTO_NAME_SUFFIX_LENGTH)}`;
+/** What `check` may receive besides the inputs (the schema-based plugin passes the engine's seed). */
+export interface CheckOptions {
+  /**
+   * The engine's random seed for this resource: the same seed gives the same auto-name, so a
+   * `pulumi up --plan` or a second preview names resources as the first one did.
+   */
+  randomSeed?: Uint8Array;
+}
+
+/** A fresh auto-name for `prefix`: `<prefix>-<7 hex>`, derived from `seed` when given. */
+export function autoName(prefix: string, seed?: Uint8Array): string {
+  const clean = sanitizePrefix(prefix);
+  const hex = seed && seed.length > 0 ? createHash("sha256").update(seed).update(clean).digest("hex") : randomBytes(4).toString("hex");
+  return `${clean}-${hex.slice(0, AUTO_NAME_SUFFIX_LENGTH)}`;
 }
 
 /**
  * Decide the name of `news` in `check`: the user's when given; otherwise the previous auto-name
  * when `olds` carries one (an update), else a new one (a create, or a replacement's second check).
  */
-export function resolveName<T extends NamingInputs>(olds: NamingInputs | undefined, news: T): T & { name: string; autoNamed: boolean } {
+export function resolveName<T extends NamingInputs>(olds: NamingInputs | undefined, news: T, opts: CheckOptions = {}): T & { name: string; autoNamed: boolean } {
   if (news.name !== undefined && news.name !== null) return { ...news, name: news.name, autoNamed: false };
   const prefix = typeof news.namePrefix === "string" && !isUnknown(news.namePrefix) ? news.namePrefix : "vmb";
   const reuse = olds?.autoNamed === true && typeof olds.name === "string" && !isUnknown(olds.name) ? olds.name : undefined;
-  return { ...news, name: reuse ?? autoName(prefix), autoNamed: true };
+  return { ...news, name: reuse ?? autoName(prefix, opts.randomSeed), autoNamed: true };
 }
 
 /** True when the user fixed the name, so a replacement must delete the old resource first. */

@@ -51,6 +51,20 @@ export function timeoutsFailures(input: unknown): { property: string; reason: st
   return out;
 }
 
+/**
+ * What create, update and delete may receive besides the inputs: the schema-based plugin passes
+ * the resource's `customTimeouts`, which win over the `timeouts` input.
+ */
+export interface OperationOptions {
+  /** The engine's deadline for this operation in ms (0 or absent: none given). */
+  timeoutMs?: number;
+}
+
+/** The deadline of one operation: the engine's when it gave one, else `configuredMs`. */
+export function operationMs(configuredMs: number, opts: OperationOptions = {}): number {
+  return opts.timeoutMs !== undefined && opts.timeoutMs > 0 ? opts.timeoutMs : configuredMs;
+}
+
 /** Resolve a `timeouts` input (already checked) against the defaults. */
 export function resolveTimeouts(input: TimeoutsInput | null | undefined, defaults: Readonly<Timeouts> = DEFAULT_TIMEOUTS): Timeouts {
   const pick = (v: string | number | undefined, d: number) => (v === undefined || v === null ? d : (parseDuration(v) ?? d));

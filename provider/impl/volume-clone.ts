@@ -10,10 +10,10 @@ import { VolumeCloneItemSchema, type Volume, type VolumeCloneItem } from "vmbran
 import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
 import { connectionFailures, withClient } from "./connection";
 import { errorMessage, failure, partialStateError } from "./errors";
-import type { DiffAnswer } from "./instance-diff";
+import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName } from "./naming";
-import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { resolveName, type CheckOptions } from "./naming";
+import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
 import {
   VOLUME_ENDPOINTS,
@@ -66,9 +66,9 @@ export function volumeCloneRequest(i: Record<string, unknown>): VolumeCloneItem 
 }
 
 /** `check`: auto-name, a source is required, and the API's verdict. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: VolumeCloneInputs; failures: CheckFailure[] }> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeCloneInputs; failures: CheckFailure[] }> {
   const old = olds ? resolveVolumeInputs<VolumeCloneInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeCloneInputs>(news));
+  const inputs = resolveName(old, resolveVolumeInputs<VolumeCloneInputs>(news), opts);
   const raw = inputs as unknown as Record<string, unknown>;
   const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.source === undefined) failures.push({ property: "source", reason: "Missing 'source': the name or uuid of the volume or volume template to clone" });
@@ -79,6 +79,11 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 
 /** `diff`: replace or update by the tables above (docs/provider.md, "VolumeClone"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return answerOf(await diffDetail(_id, olds, news));
+}
+
+/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
+export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume clone"), resolveVolumeInputs(news), VOLUME_CLONE_REPLACE_FIELDS, VOLUME_CLONE_UPDATE_FIELDS);
 }
 
@@ -98,9 +103,9 @@ export function volumeCloneOutputs(v: Volume, i: VolumeCloneInputs) {
 }
 
 /** `create`: clone, then wait for the data (`pending` → `available`). */
-export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: VolumeCloneOutputs }> {
+export async function create(inputs: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ id: string; outs: VolumeCloneOutputs }> {
   const i = resolveVolumeInputs<VolumeCloneInputs>(inputs);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).createMs, opts));
   return withClient(async (client) => {
     let uuid: string;
     try {
@@ -134,9 +139,9 @@ export async function read(id: string, props?: Record<string, unknown>): Promise
 }
 
 /** `update`: tags and delete lock; a clone left `pending` by a partial create is waited for first. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeCloneOutputs }> {
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeCloneOutputs }> {
   const i = resolveVolumeInputs<VolumeCloneInputs>(news);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
   return withClient(async (client) => {
     try {
       const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
@@ -150,6 +155,6 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 }
 
 /** `delete`: refused by the API while attached or locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
+export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
 }

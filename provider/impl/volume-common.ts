@@ -6,10 +6,10 @@
  * alike. Each resource module owns its own fields, requests and the rest of its methods.
  */
 import type { Volume, VolumeUpdateOp, VmbranchClient } from "vmbranch/sdk";
-import type { DiffAnswer } from "./instance-diff";
+import type { DiffDetail } from "./instance-diff";
 import { nameIsFixed, type NamingInputs } from "./naming";
 import { failure, isNotFound } from "./errors";
-import { resolveTimeouts, type Deadline, type TimeoutsInput } from "./timeouts";
+import { operationMs, resolveTimeouts, type Deadline, type OperationOptions, type TimeoutsInput } from "./timeouts";
 import { containsUnknown, isRecord, isUnknown, jsonEqual, managedInputsOf } from "./values";
 
 /** Inputs every volume resource has. */
@@ -103,7 +103,7 @@ const PROVIDER_SIDE: readonly string[] = ["triggers", "timeouts"];
  * provider's own `triggers` and `timeouts`. Tags compare as sets. A fixed name means the old
  * resource must go before the new one comes.
  */
-export function diffByTable(olds: Record<string, unknown>, news: Record<string, unknown>, replace: readonly string[], update: readonly string[]): DiffAnswer {
+export function diffByTable(olds: Record<string, unknown>, news: Record<string, unknown>, replace: readonly string[], update: readonly string[]): DiffDetail {
   const changed = (field: string): boolean => {
     const value = news[field];
     if (field === "deleteLock") return isUnknown(value) || (value === true) !== (olds.deleteLock === true);
@@ -114,9 +114,10 @@ export function diffByTable(olds: Record<string, unknown>, news: Record<string, 
     return !jsonEqual(olds[field] ?? null, value);
   };
   const replaces = replace.filter(changed);
-  const changes = replaces.length > 0 || update.some(changed);
+  const updates = update.filter(changed);
+  const changes = replaces.length > 0 || updates.length > 0;
   const fixedName = nameIsFixed(news as NamingInputs) || isUnknown(news.name);
-  return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && fixedName };
+  return { changes, replaces, updates, deleteBeforeReplace: replaces.length > 0 && fixedName };
 }
 
 /**
@@ -214,8 +215,8 @@ export async function readVolumeResource<I extends VolumeBaseInputs, O>(
 }
 
 /** `delete` of a volume resource: refused by the API while attached, depended on or locked; already gone is fine. */
-export async function removeVolumeResource(client: VmbranchClient, id: string, props: Record<string, unknown>, endpoints: VolumeEndpoints): Promise<void> {
-  const timeoutMs = resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as TimeoutsInput | undefined).deleteMs;
+export async function removeVolumeResource(client: VmbranchClient, id: string, props: Record<string, unknown>, endpoints: VolumeEndpoints, opts: OperationOptions = {}): Promise<void> {
+  const timeoutMs = operationMs(resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as TimeoutsInput | undefined).deleteMs, opts);
   try {
     await endpoints.delete(client, id, timeoutMs);
   } catch (err) {

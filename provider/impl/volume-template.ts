@@ -9,10 +9,10 @@ import { VolumeTemplateItemSchema, type Volume, type VmbranchClient, type Volume
 import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
 import { connectionFailures, withClient } from "./connection";
 import { failure } from "./errors";
-import type { DiffAnswer } from "./instance-diff";
+import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName } from "./naming";
-import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { resolveName, type CheckOptions } from "./naming";
+import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
 import {
   baseEcho,
@@ -69,9 +69,9 @@ export function volumeTemplateRequest(i: Record<string, unknown>): VolumeTemplat
 }
 
 /** `check`: auto-name, a source volume is required, and the API's verdict. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: VolumeTemplateInputs; failures: CheckFailure[] }> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeTemplateInputs; failures: CheckFailure[] }> {
   const old = olds ? resolveVolumeInputs<VolumeTemplateInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeTemplateInputs>(news));
+  const inputs = resolveName(old, resolveVolumeInputs<VolumeTemplateInputs>(news), opts);
   const raw = inputs as unknown as Record<string, unknown>;
   const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.sourceVolume === undefined) failures.push({ property: "sourceVolume", reason: "Missing 'sourceVolume': the name or uuid of the volume to freeze" });
@@ -82,6 +82,11 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 
 /** `diff`: replace or update by the tables above (docs/provider.md, "VolumeTemplate"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return answerOf(await diffDetail(_id, olds, news));
+}
+
+/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
+export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume template"), resolveVolumeInputs(news), VOLUME_TEMPLATE_REPLACE_FIELDS, VOLUME_TEMPLATE_UPDATE_FIELDS);
 }
 
@@ -100,9 +105,9 @@ export function volumeTemplateOutputs(v: Volume, i: VolumeTemplateInputs) {
 }
 
 /** `create`: freeze the source volume's current contents (copy-on-write) as a new template. */
-export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: VolumeTemplateOutputs }> {
+export async function create(inputs: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ id: string; outs: VolumeTemplateOutputs }> {
   const i = resolveVolumeInputs<VolumeTemplateInputs>(inputs);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).createMs, opts));
   return withClient(async (client) => {
     try {
       const v = await client.volumes.templates.create(volumeTemplateRequest(i as Record<string, unknown>), { timeoutMs: deadline.remainingMs() });
@@ -126,9 +131,9 @@ export async function read(id: string, props?: Record<string, unknown>): Promise
 }
 
 /** `update`: tags and delete lock. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeTemplateOutputs }> {
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeTemplateOutputs }> {
   const i = resolveVolumeInputs<VolumeTemplateInputs>(news);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
   return withClient(async (client) => {
     try {
       const cur = await client.volumes.templates.get(id, { timeoutMs: deadline.remainingMs() });
@@ -142,6 +147,6 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 }
 
 /** `delete`: refused by the API while clones depend on it or while locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
+export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
 }

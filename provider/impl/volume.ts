@@ -9,10 +9,10 @@ import { VolumeCreateRequestSchema, messages, type Volume, type VolumeCreatePara
 import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
 import { connectionFailures, withClient } from "./connection";
 import { failure, partialStateError } from "./errors";
-import type { DiffAnswer } from "./instance-diff";
+import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName } from "./naming";
-import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { resolveName, type CheckOptions } from "./naming";
+import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
 import {
   VOLUME_ENDPOINTS,
@@ -72,9 +72,9 @@ export function volumeCreateRequest(i: Record<string, unknown>): VolumeCreatePar
 }
 
 /** `check`: auto-name; the API's verdict; a shrink is refused with the API's message. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: VolumeInputs; failures: CheckFailure[] }> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeInputs; failures: CheckFailure[] }> {
   const old = olds ? resolveVolumeInputs<VolumeInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeInputs>(news));
+  const inputs = resolveName(old, resolveVolumeInputs<VolumeInputs>(news), opts);
   const raw = inputs as unknown as Record<string, unknown>;
   const failures = [
     ...unknownInputFailures(raw, KNOWN_INPUTS),
@@ -90,6 +90,11 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 
 /** `diff`: replace or update by the table above (docs/provider.md, "Volume"). */
 export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return answerOf(await diffDetail(_id, olds, news));
+}
+
+/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
+export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
   return diffByTable(upgradeVolumeOutputs(olds, "volume"), resolveVolumeInputs(news), VOLUME_REPLACE_FIELDS, VOLUME_UPDATE_FIELDS);
 }
 
@@ -108,9 +113,9 @@ export function volumeOutputs(v: Volume, i: VolumeInputs) {
 }
 
 /** `create`: the volume is usable when this returns (a volume not yet available is kept in state with its id). */
-export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: VolumeOutputs }> {
+export async function create(inputs: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ id: string; outs: VolumeOutputs }> {
   const i = resolveVolumeInputs<VolumeInputs>(inputs);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).createMs, opts));
   return withClient(async (client) => {
     let v: Volume;
     try {
@@ -141,9 +146,9 @@ export function volumeInputsFromServer(v: Volume): Record<string, unknown> {
 }
 
 /** `update`: grow, retag, (un)lock; a volume left not yet usable by a partial create is waited for first. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: VolumeOutputs }> {
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeOutputs }> {
   const i = resolveVolumeInputs<VolumeInputs>(news);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
   return withClient(async (client) => {
     try {
       const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
@@ -158,6 +163,6 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 }
 
 /** `delete`: refused by the API while attached or locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS));
+export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
+  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
 }
