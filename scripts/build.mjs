@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Build of the repository's two npm packages (usage: node scripts/build.mjs [lib|server], both by
-// default; each package's `prepack` builds its own):
+// Build of the repository's two npm packages (usage: node scripts/build.mjs [lib|server|plugin],
+// all by default; each package's `prepack` builds its own):
 // - `vmbranch` (the repository root): the SDK and the provider compiled by tsc into dist/sdk and
 //   dist/provider, which `require("vmbranch")`, `vmbranch/sdk` and `vmbranch/provider/*` load;
+//   and the schema-based resource plugin (provider/plugin) bundled by esbuild into one executable
+//   file, dist/plugin/pulumi-resource-vmbranch (the package's bin), plus the tarball
+//   dist/plugin/pulumi-resource-vmbranch-v<version>.tar.gz for `pulumi plugin install --file`;
 // - `vmbranch-server` (backend/): the CLI (`vmbranch serve`, `vmbranch image`) bundled by esbuild
 //   into backend/dist/vmbranch.js, with the guest files the image builder reads beside it.
 import { execFileSync } from "node:child_process";
@@ -11,8 +14,8 @@ import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 const target = process.argv[2] ?? "all";
-if (!["all", "lib", "server"].includes(target)) {
-  process.stderr.write("usage: node scripts/build.mjs [lib|server]\n");
+if (!["all", "lib", "server", "plugin"].includes(target)) {
+  process.stderr.write("usage: node scripts/build.mjs [lib|server|plugin]\n");
   process.exit(2);
 }
 
@@ -39,6 +42,29 @@ if (target !== "lib") {
   // The image builder reads the guest's init files from `guest/` beside the bundle.
   cpSync(`${root}backend/host/images/guest`, `${root}backend/dist/guest`, { recursive: true });
 }
-if (target !== "server") {
+if (target === "all" || target === "lib") {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });
+}
+if (target !== "server") {
+  const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
+  const dir = `${root}dist/plugin`;
+  const bin = `${dir}/pulumi-resource-vmbranch`;
+  // One file with everything (the impl, the SDK, Pulumi's gRPC stubs): the engine runs it as is,
+  // from PATH, from a plugin directory, or from an installed tarball, with no node_modules beside it.
+  await build({
+    entryPoints: [`${root}provider/plugin/main.ts`],
+    outfile: bin,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    minify: true,
+    legalComments: "none",
+    banner: { js: "#!/usr/bin/env node" },
+    define: { __VMBRANCH_VERSION__: JSON.stringify(version) },
+    tsconfig: `${root}tsconfig.json`,
+    logLevel: "warning",
+  });
+  chmodSync(bin, 0o755);
+  execFileSync("tar", ["-czf", `${dir}/pulumi-resource-vmbranch-v${version}.tar.gz`, "-C", dir, "pulumi-resource-vmbranch"]);
 }

@@ -34,7 +34,8 @@ const ALLOWED = {
 const PACKAGES = {
   "sdk/schemas": ["zod"],
   sdk: ["zod", "undici"],
-  provider: ["@pulumi/pulumi"],
+  // The resource plugin (provider/plugin) speaks gRPC with the stubs @pulumi/pulumi ships, and is bundled.
+  provider: ["@pulumi/pulumi", "@grpc/grpc-js", "google-protobuf"],
   examples: ["@pulumi/pulumi"],
 };
 

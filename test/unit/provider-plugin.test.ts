@@ -1,0 +1,156 @@
+// The schema-based plugin's pure parts: the mapping of the engine's requests (logical names,
+// configuration variables, customTimeouts, detailed diffs), seeded auto-names, the schema against
+// the impl's field tables, partial-state errors as gRPC details, and the gRPC handlers of check
+// and diff called with real protobuf requests (no engine, no server).
+import * as structproto from "google-protobuf/google/protobuf/struct_pb";
+import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import * as statusproto from "@pulumi/pulumi/proto/status_pb";
+import { autoName } from "vmbranch/provider/impl/naming";
+import { diffInstanceDetail } from "vmbranch/provider/impl/instance-diff";
+import { checkInputs, configReader, detailedDiff, logicalName, timeoutMs } from "vmbranch/provider/plugin/mapping";
+import { RESOURCE_IMPLS, typeOfUrn } from "vmbranch/provider/plugin/resources";
+import { FUNCTIONS, packageSchema, RESOURCES } from "vmbranch/provider/plugin/schema";
+import { grpcError, providerService } from "vmbranch/provider/plugin/server";
+
+const URN = "urn:pulumi:dev::proj::vmbranch:index:Instance::web";
+
+test("the logical name and type come from the URN, also below a component", () => {
+  expect(logicalName(URN)).toBe("web");
+  expect(typeOfUrn(URN)).toBe("vmbranch:index:Instance");
+  const nested = "urn:pulumi:dev::proj::vmbranch:index:GoldenImage$vmbranch:index:VolumeClone::site-0";
+  expect(logicalName(nested)).toBe("site-0");
+  expect(typeOfUrn(nested)).toBe("vmbranch:index:VolumeClone");
+});
+
+test("check gives the impl the logical name as the auto-name's prefix, unless one is there", () => {
+  expect(checkInputs(URN, { image: "base" })).toEqual({ image: "base", namePrefix: "web" });
+  expect(checkInputs(URN, { namePrefix: "kept" })).toEqual({ namePrefix: "kept" });
+});
+
+test("Configure's variables are read under the keys the impl asks for", () => {
+  const reader = configReader(new Map([["vmbranch:config:endpoint", "http://h:1"], ["vmbranch:config:token", "t"]]));
+  expect(reader.get("vmbranch:endpoint")).toBe("http://h:1");
+  expect(reader.get("vmbranch:token")).toBe("t");
+  expect(configReader({}).get("vmbranch:endpoint")).toBeUndefined();
+});
+
+test("customTimeouts arrive in seconds; none given is 0", () => {
+  expect(timeoutMs(15)).toBe(15_000);
+  expect(timeoutMs(0.5)).toBe(500);
+  expect(timeoutMs(0)).toBeUndefined();
+  expect(timeoutMs(undefined)).toBeUndefined();
+});
+
+test("the detailed diff names additions, deletions and updates, replacing where the impl replaces", () => {
+  const detail = { changes: true, replaces: ["image", "memoryMb"], updates: ["tags", "annotations", "deleteLock"], deleteBeforeReplace: false };
+  const olds = { image: "base", annotations: { a: "1" }, deleteLock: true };
+  const news = { image: "other", memoryMb: 256, tags: ["x"] };
+  expect(detailedDiff(detail, olds, news)).toEqual({
+    image: "UPDATE_REPLACE",
+    memoryMb: "ADD_REPLACE",
+    tags: "ADD",
+    annotations: "DELETE",
+    deleteLock: "DELETE",
+  });
+  expect(detailedDiff({ changes: false, replaces: [], updates: [], deleteBeforeReplace: false }, olds, olds)).toEqual({});
+});
+
+test("a volume change that replaces is reported once, as a replacement", () => {
+  const old = { name: "a", autoNamed: true, image: "base", state: "running", volumes: [{ volume: null, sizeMb: 10, at: "/c", readonly: false }], uuid: "u" };
+  const detail = diffInstanceDetail(old, { name: "a", autoNamed: true, image: "base", volumes: [{ sizeMb: 20, at: "/c" }] });
+  expect(detail.replaces).toEqual(["volumes"]);
+  expect(detail.updates).toEqual([]);
+});
+
+test("auto-names are seeded: the same seed gives the same name, another seed another", () => {
+  const seed = Uint8Array.from([1, 2, 3, 4]);
+  expect(autoName("web", seed)).toBe(autoName("web", Uint8Array.from([1, 2, 3, 4])));
+  expect(autoName("web", seed)).toMatch(/^web-[0-9a-f]{7}$/);
+  expect(autoName("web", seed)).not.toBe(autoName("web", Uint8Array.from([4, 3, 2, 1])));
+  expect(autoName("db", seed)).not.toBe(autoName("web", seed).replace(/^web/, "db"));
+});
+
+test("the schema offers exactly the inputs the impl reads, for every resource the plugin serves", () => {
+  expect(Object.keys(RESOURCES).sort()).toEqual(Object.keys(RESOURCE_IMPLS).sort());
+  for (const [token, spec] of Object.entries(RESOURCES)) {
+    expect([token, Object.keys(spec.inputs).sort()]).toEqual([token, [...new Set(spec.fields)].sort()]);
+  }
+  const schema = packageSchema("1.2.3") as { name: string; version: string; resources: Record<string, { properties: object; inputProperties: object; description: string }>; functions: object; config: { variables: Record<string, { secret?: boolean }> } };
+  expect(schema.name).toBe("vmbranch");
+  expect(schema.version).toBe("1.2.3");
+  expect(schema.config.variables.token?.secret).toBe(true);
+  expect(Object.keys(schema.functions).sort()).toEqual(Object.keys(FUNCTIONS).sort());
+  expect(schema.resources["vmbranch:index:Instance"]?.description).toContain("pulumi import vmbranch:index:Instance");
+  // Every type a property refers to is defined.
+  const text = JSON.stringify(schema);
+  for (const m of text.matchAll(/#\/types\/(vmbranch:index:\w+)/g)) expect(Object.keys((schema as unknown as { types: object }).types)).toContain(m[1]);
+});
+
+test("an error carrying an id becomes a partial create: the id and outputs travel as ErrorResourceInitFailed", () => {
+  const err = Object.assign(new Error("did not become running within 15s"), { id: "u-1", properties: { name: "a", n: 1 }, reasons: ["timeout"] });
+  const status = grpcError(err);
+  expect(status.details).toBe("did not become running within 15s");
+  const bin = status.metadata.get("grpc-status-details-bin")[0] as Buffer;
+  const detail = provproto.ErrorResourceInitFailed.deserializeBinary(statusproto.Status.deserializeBinary(bin).getDetailsList()[0]!.getValue_asU8());
+  expect(detail.getId()).toBe("u-1");
+  expect(detail.getProperties()?.toJavaScript()).toEqual({ name: "a", n: 1 });
+  expect(detail.getReasonsList()).toEqual(["timeout"]);
+  expect(grpcError(new Error("plain")).metadata.get("grpc-status-details-bin")).toEqual([]);
+});
+
+// Calls a unary handler of the service as gRPC would.
+function call<Req, Res>(handler: unknown, request: Req): Promise<Res> {
+  return new Promise((resolve, reject) =>
+    (handler as (c: { request: Req }, cb: (e: unknown, v: Res) => void) => void)({ request }, (e, v) => (e ? reject(e) : resolve(v))),
+  );
+}
+
+describe("the gRPC handlers", () => {
+  const saved = process.env.VMBRANCH_TOKEN;
+  beforeAll(() => {
+    process.env.VMBRANCH_TOKEN = "unit-token"; // check reports a missing token otherwise
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env.VMBRANCH_TOKEN;
+    else process.env.VMBRANCH_TOKEN = saved;
+  });
+  const service = providerService("9.9.9");
+
+  const check = (news: object, seed: number[]) => {
+    const req = new provproto.CheckRequest().setUrn(URN).setOlds(structproto.Struct.fromJavaScript({})).setNews(structproto.Struct.fromJavaScript(news as never)).setRandomseed(Uint8Array.from(seed));
+    return call<provproto.CheckRequest, provproto.CheckResponse>(service.check, req);
+  };
+
+  test("check names a resource from the engine's seed and reports the API's refusals", async () => {
+    const a = await check({ image: "base" }, [7, 7, 7]);
+    const b = await check({ image: "base" }, [7, 7, 7]);
+    const name = a.getInputs()?.toJavaScript().name;
+    expect(name).toMatch(/^web-[0-9a-f]{7}$/);
+    expect(b.getInputs()?.toJavaScript().name).toBe(name);
+    expect(a.getFailuresList()).toEqual([]);
+    const bad = await check({ image: "base", branchFrom: "x" }, [1]);
+    expect(bad.getFailuresList().map((f) => f.getReason())).toContain("Cannot specify 'image' when 'branch_from' is set");
+  });
+
+  test("diff answers with a detailed diff and the replacements", async () => {
+    const olds = { name: "web-1", autoNamed: true, image: "base", tags: ["a"], memoryMb: 128, state: "running", uuid: "u" };
+    const req = new provproto.DiffRequest()
+      .setUrn(URN)
+      .setId("u")
+      .setOlds(structproto.Struct.fromJavaScript(olds))
+      .setOldInputs(structproto.Struct.fromJavaScript({ name: "web-1", autoNamed: true, image: "base", tags: ["a"] }))
+      .setNews(structproto.Struct.fromJavaScript({ name: "web-1", autoNamed: true, image: "base", tags: ["b"], memoryMb: 256 }));
+    const resp = await call<provproto.DiffRequest, provproto.DiffResponse>(service.diff, req);
+    expect(resp.getChanges()).toBe(provproto.DiffResponse.DiffChanges.DIFF_SOME);
+    expect(resp.getReplacesList()).toEqual(["memoryMb"]);
+    expect(resp.getDeletebeforereplace()).toBe(false);
+    expect(resp.getHasdetaileddiff()).toBe(true);
+    const kinds = Object.fromEntries(resp.getDetaileddiffMap().getEntryList().map(([k, v]) => [k, (v as unknown as unknown[])[0]]));
+    expect(kinds).toEqual({ tags: provproto.PropertyDiff.Kind.UPDATE, memoryMb: provproto.PropertyDiff.Kind.ADD_REPLACE });
+  });
+
+  test("an unknown resource type is refused with the package's types", async () => {
+    const req = new provproto.CheckRequest().setUrn("urn:pulumi:dev::proj::vmbranch:index:Nope::x").setNews(structproto.Struct.fromJavaScript({}));
+    await expect(call(service.check, req)).rejects.toMatchObject({ details: expect.stringContaining("unknown resource type 'vmbranch:index:Nope'") });
+  });
+});
