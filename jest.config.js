@@ -26,6 +26,8 @@ module.exports = {
     layer("provider", { slowTestThreshold: 60, setupFilesAfterEnv: [engineRejections] }),
     layer("e2e", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
     layer("examples", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
+    // The schema-based plugin with the real CLI and Pulumi YAML (test/plugin).
+    layer("plugin", { slowTestThreshold: 120 }),
     // Unikraft Cloud's official SDK drives `vmbranch serve`; it ships as ES modules, so it is compiled like our sources.
     layer("ukc", {
       slowTestThreshold: 120,

@@ -1,0 +1,100 @@
+/**
+ * Pulumi YAML projects for the plugin layer: a project directory (its `Pulumi.yaml` written by the
+ * test) in a sandbox of its own (local state, PULUMI_HOME), run by the real `pulumi` CLI with
+ * Pulumi YAML's language host (scripts/install-yaml-host) and the plugin built by scripts/build.mjs.
+ * Owns running the CLI and reading what it prints; tests own the programs and what they assert.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { createPulumiSandbox, REPO_ROOT, type PulumiSandbox } from "../../helpers/pulumi";
+
+const run = promisify(execFile);
+
+/** The directory holding the bundled plugin, `pulumi-resource-vmbranch`, and its tarball. */
+export const PLUGIN_DIR = path.join(REPO_ROOT, "dist", "plugin");
+/** The plugin's version (the package's). */
+export const PLUGIN_VERSION = (require(path.join(REPO_ROOT, "package.json")) as { version: string }).version;
+/** The plugin tarball for `pulumi plugin install --file`. */
+export const PLUGIN_TARBALL = path.join(PLUGIN_DIR, `pulumi-resource-vmbranch-v${PLUGIN_VERSION}.tar.gz`);
+
+let yamlHost: string | undefined;
+
+/** Directory of Pulumi YAML's language host (built once and cached by scripts/install-yaml-host). */
+export function yamlHostDir(): string {
+  yamlHost ??= execFileSync(path.join(REPO_ROOT, "scripts", "install-yaml-host"), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop() ?? "";
+  return yamlHost;
+}
+
+/** One step of `pulumi preview --json`. */
+export interface PreviewStep {
+  op: string;
+  urn: string;
+  diffReasons?: string[];
+  detailedDiff?: Record<string, { kind: string; inputDiff?: boolean }>;
+  replaceReasons?: string[];
+}
+
+/** A YAML project and its stack `dev`. */
+export interface YamlProject {
+  dir: string;
+  sandbox: PulumiSandbox;
+  /** Write `Pulumi.yaml`. */
+  write(program: string): void;
+  /** `pulumi <args> --non-interactive`; rejects with everything the CLI printed. */
+  pulumi(args: string[]): Promise<string>;
+  /** `pulumi preview --json`, parsed. */
+  preview(): Promise<{ steps: PreviewStep[]; changeSummary: Record<string, number> }>;
+  /** The resources of `pulumi stack export`. */
+  state(): Promise<{ urn: string; type: string; id?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[]>;
+  /** `pulumi stack output --json --show-secrets`. */
+  outputs(): Promise<Record<string, unknown>>;
+  /** Remove the sandbox (state, home, project). */
+  cleanup(): void;
+}
+
+/** A project in a new sandbox, with stack `dev` selected once `init()` ran. */
+export function yamlProject(): YamlProject {
+  const sandbox = createPulumiSandbox();
+  const dir = path.join(sandbox.workDir, "project");
+  mkdirSync(dir);
+  const env = { ...process.env, ...sandbox.env, PATH: [yamlHostDir(), sandbox.env.PATH].join(path.delimiter) };
+  const pulumi = async (args: string[]) => {
+    try {
+      const { stdout } = await run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`pulumi ${args.join(" ")} failed:\n${e.stdout ?? ""}\n${e.stderr ?? e.message}`);
+    }
+  };
+  return {
+    dir,
+    sandbox,
+    write: (program) => writeFileSync(path.join(dir, "Pulumi.yaml"), program),
+    pulumi,
+    async preview() {
+      return JSON.parse(await pulumi(["preview", "--json"]));
+    },
+    async state() {
+      return (JSON.parse(await pulumi(["stack", "export"])).deployment.resources ?? []) as Awaited<ReturnType<YamlProject["state"]>>;
+    },
+    async outputs() {
+      return JSON.parse(await pulumi(["stack", "output", "--json", "--show-secrets"]));
+    },
+    cleanup: () => sandbox.cleanup(),
+  };
+}
+
+/** The steps of a preview that change a vmbranch resource, as "op name". */
+export function changes(steps: PreviewStep[]): string[] {
+  return steps.filter((s) => s.op !== "same" && s.urn.includes("::vmbranch:index:")).map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+}
+
+/** Write a file beside the program (a generated import, say). */
+export function writeBeside(project: YamlProject, file: string, text: string): string {
+  const p = path.join(project.dir, file);
+  writeFileSync(p, text);
+  return p;
+}
