@@ -45,7 +45,7 @@ if (target !== "lib") {
 if (target === "all" || target === "lib") {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });
 }
-if (target !== "server") {
+if (target === "all" || target === "plugin") {
   const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
   const dir = `${root}dist/plugin`;
   const bin = `${dir}/pulumi-resource-vmbranch`;
