@@ -54,12 +54,12 @@ export interface YamlProject {
   cleanup(): void;
 }
 
-/** A project in a new sandbox, with stack `dev` selected once `init()` ran. */
-export function yamlProject(): YamlProject {
+/** A project in a new sandbox (stack commands are the test's); `extraPath` goes before the CLI on PATH (other language hosts). */
+export function yamlProject(extraPath: string[] = []): YamlProject {
   const sandbox = createPulumiSandbox();
   const dir = path.join(sandbox.workDir, "project");
   mkdirSync(dir);
-  const env = { ...process.env, ...sandbox.env, PATH: [yamlHostDir(), sandbox.env.PATH].join(path.delimiter) };
+  const env = { ...process.env, ...sandbox.env, PATH: [...extraPath, yamlHostDir(), sandbox.env.PATH].join(path.delimiter) };
   const pulumi = async (args: string[]) => {
     try {
       const { stdout } = await run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
