@@ -3,7 +3,7 @@
 // and real guests. One YAML program boots an instance and branches it (preview truthful before
 // and after, a second preview without changes, an edit shown property by property and applied in
 // place, an output secret because its input was); `pulumi import` adopts an instance created
-// through the API; `customTimeouts` bounds a create; a second program manages two servers through
+// through the API, and `getInstance` looks it up; `customTimeouts` bounds a create; a second program manages two servers through
 // two explicit providers; destroy leaves nothing on either server. Guests are booted once and
 // shared by the tests, which run in order.
 import { readFileSync } from "node:fs";
@@ -128,6 +128,22 @@ test("pulumi import adopts an instance created through the API; preview then sho
   expect(state.find((r) => r.urn.endsWith("::adopted"))?.id).toBe(outside.uuid);
   expect(changes((await main.preview()).steps)).toEqual([]);
   expect((await east.client.instances.get(outside.uuid)).state).toBe("stopped");
+});
+
+test("a function looks up an instance by name through the stack's provider", async () => {
+  const current = readFileSync(`${main.dir}/Pulumi.yaml`, "utf8");
+  main.write(`${current}  outsideImage: \${outsideInfo.image}
+  outsideState: \${outsideInfo.state}
+variables:
+  outsideInfo:
+    fn::invoke:
+      function: vmbranch:index:getInstance
+      arguments:
+        name: outside
+`);
+  await main.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await main.outputs();
+  expect([out.outsideImage, out.outsideState]).toEqual(["base", "stopped"]);
 });
 
 test("customTimeouts bounds a create: the up fails with the deadline and keeps the instance to finish later", async () => {
