@@ -9,6 +9,8 @@ export interface CliContext {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: NodeJS.ProcessEnv;
+  /** True when a person watches stderr (a terminal): progress is drawn there. */
+  interactive?: boolean;
 }
 
 /** One subcommand. `run` gets the arguments after its name and returns the exit status. */
@@ -28,7 +30,7 @@ export class UsageError extends Error {
 
 /** The process's own stdout/stderr/env. */
 export function processContext(): CliContext {
-  return { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env };
+  return { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t), env: process.env, interactive: process.stderr.isTTY === true };
 }
 
 /** Subcommands by name. */
@@ -47,9 +49,14 @@ export class CommandRegistry {
     return this.commands.get(name);
   }
 
-  /** Overall usage text listing every command. */
+  /** Every registered name, sorted. */
+  names(): string[] {
+    return [...this.commands.keys()].sort();
+  }
+
+  /** Overall usage text listing every command (but the hidden ones, named `__…`). */
   usage(): string {
-    const names = [...this.commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+    const names = [...this.commands.values()].filter((c) => !c.name.startsWith("__")).sort((a, b) => a.name.localeCompare(b.name));
     const width = Math.max(4, ...names.map((c) => c.name.length));
     return ["usage: vmbranch <command> [args]", "", "commands:", ...names.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`), `  ${"help".padEnd(width)}  show help for a command`, ""].join("\n");
   }
@@ -66,6 +73,10 @@ export class CommandRegistry {
     if (!command) {
       ctx.stderr(`vmbranch: unknown command '${name}'\n${this.usage()}`);
       return 2;
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      ctx.stdout(command.usage.join("\n") + "\n");
+      return 0;
     }
     try {
       return await command.run(rest, ctx);

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { BASE_IMAGE_NAME, buildBaseImage, listImages, resolveImageDir } from "../host/images";
 import { UsageError, type CliCommand, type CliContext } from "./command-registry";
 import { resolveDataDir } from "./data-dir";
+import { progress } from "./operator/progress";
 
 const USAGE = [
   "usage: vmbranch image build [base] [--data-dir DIR] [--force]",
@@ -40,7 +41,16 @@ async function build(args: string[], ctx: CliContext): Promise<number> {
   const imageDir = resolveImageDir(data, ctx.env);
   // The data dir holds secrets once serve runs there: whoever makes it first makes it private.
   if (imageDir.startsWith(data + "/")) mkdirSync(data, { recursive: true, mode: 0o700 });
-  const result = await buildBaseImage({ imageDir, force, log: (line) => ctx.stderr(`image build: ${line}\n`) });
+  // On a terminal the build's steps are the phase of a spinner; elsewhere each is a line of the log.
+  const bar = ctx.interactive ? progress(ctx, `image build ${name}`) : null;
+  let result;
+  try {
+    result = await buildBaseImage({ imageDir, force, log: (line) => (bar ? bar.phase(line) : ctx.stderr(`image build: ${line}\n`)) });
+  } catch (e) {
+    bar?.done("failed", false);
+    throw e;
+  }
+  bar?.done(result.cached ? "up to date" : "built");
   const m = result.manifest;
   const what = result.cached ? "is up to date (cached), nothing to do" : "built";
   ctx.stdout(`image ${m.name} ${what}: kernel ${m.kernel.version}, ${m.digest}, ${result.dir}\n`);

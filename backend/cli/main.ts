@@ -1,15 +1,21 @@
 /**
  * Entry point of the `vmbranch` CLI: bundled into backend/dist/vmbranch.js, the `vmbranch` bin of
- * the vmbranch-server package. Owns the list of registered subcommands; to add one (e.g. `serve`),
+ * the vmbranch-server package. Owns the list of registered subcommands: the server's (`serve`, `image`)
+ * and the people's commands on the SDK (`ls`, `tree`, `branch`, … in operator/); to add one,
  * write a CliCommand in its own file and register it in buildRegistry below.
  */
 import { CommandRegistry, processContext } from "./command-registry";
 import { imageCommand } from "./image-command";
+import { completeNames, completionCommand } from "./operator/completion-command";
+import { instanceCommands } from "./operator/instance-commands";
+import { volumeCommands } from "./operator/volume-commands";
 import { serveCommand } from "./serve-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
-  return new CommandRegistry().register(imageCommand).register(serveCommand);
+  const registry = new CommandRegistry().register(imageCommand).register(serveCommand);
+  for (const c of [...instanceCommands, ...volumeCommands, completeNames]) registry.register(c);
+  return registry.register(completionCommand(() => registry));
 }
 
 /** Runs the CLI with `argv` (without node and script) and resolves with the exit status. */

@@ -209,7 +209,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const core = new Core(ctx);
     await core.start();
     const loopbackOnly = isLoopbackListen(opts.host);
-    const app = buildApp({ core, token, loopbackOnly, tls, version: opts.version, logger: log.child({ component: "http" }) });
+    // The lineage page is built beside the bundle (scripts/build.mjs), as the guest files are.
+    const app = buildApp({ core, token, loopbackOnly, tls, version: opts.version, uiDir: join(__dirname, "ui"), logger: log.child({ component: "http" }) });
     await app.listen({ host: opts.host, port: opts.port });
     const addr = app.server.address();
     const port = typeof addr === "object" && addr ? addr.port : opts.port;
