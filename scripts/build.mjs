@@ -7,7 +7,8 @@
 //   file, dist/plugin/pulumi-resource-vmbranch (the package's bin), plus the tarball
 //   dist/plugin/pulumi-resource-vmbranch-v<version>.tar.gz for `pulumi plugin install --file`;
 // - `vmbranch-server` (backend/): the CLI (`vmbranch serve`, `vmbranch image`) bundled by esbuild
-//   into backend/dist/vmbranch.js, with the guest files the image builder reads beside it.
+//   into backend/dist/vmbranch.js, with the guest files the image builder reads and the lineage page
+//   (`/ui`, backend/ui bundled for the browser) beside it.
 import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, readFileSync } from "node:fs";
 import { build } from "esbuild";
@@ -41,6 +42,19 @@ if (target !== "lib") {
   chmodSync(`${root}backend/dist/vmbranch.js`, 0o755);
   // The image builder reads the guest's init files from `guest/` beside the bundle.
   cpSync(`${root}backend/host/images/guest`, `${root}backend/dist/guest`, { recursive: true });
+  // The lineage page (`/ui`): TypeScript bundled for the browser, with its page and style beside it.
+  await build({
+    entryPoints: [`${root}backend/ui/app.ts`],
+    outfile: `${root}backend/dist/ui/app.js`,
+    bundle: true,
+    platform: "browser",
+    target: ["chrome120", "firefox120", "safari17"],
+    format: "iife",
+    minify: true,
+    tsconfig: `${root}tsconfig.json`,
+    logLevel: "warning",
+  });
+  for (const file of ["index.html", "style.css"]) cpSync(`${root}backend/ui/${file}`, `${root}backend/dist/ui/${file}`);
 }
 if (target === "all" || target === "lib") {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });

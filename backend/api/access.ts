@@ -12,9 +12,13 @@ import { isIP } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../core/errors";
 import { failure } from "./envelope";
+import { UI_ROUTES } from "./routes/ui";
 
-/** `METHOD url-pattern` of the routes anyone may call. */
-export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /healthz", "HEAD /healthz", "GET /openapi.json", "HEAD /openapi.json"]);
+/**
+ * `METHOD url-pattern` of the routes anyone may call: what holds no data of the server (its
+ * health, the API's description, the lineage page's static files, which fetch data with the token).
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(["GET /healthz", "HEAD /healthz", "GET /openapi.json", "HEAD /openapi.json", ...UI_ROUTES]);
 
 /** What the access check needs. */
 export interface AccessPolicy {

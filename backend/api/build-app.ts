@@ -11,6 +11,7 @@ import { accessCheck, installAccessControl, refuse } from "./access";
 import { failure } from "./envelope";
 import { installMetrics } from "./metrics/prometheus";
 import { openApiDocument } from "./openapi/document";
+import { uiRoutes } from "./routes/ui";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { imageRoutes } from "./routes/images";
 import { instanceBulkRoutes } from "./routes/instance-bulk";
@@ -30,6 +31,8 @@ export interface AppDeps {
   /** TLS key and certificate (PEM); plain HTTP without them. */
   tls?: { key: Buffer; cert: Buffer };
   version: string;
+  /** The built lineage page (`ui/` beside the CLI bundle); without it `/ui` answers 404. */
+  uiDir?: string;
   /** A pino logger (`serve`), or nothing (tests). */
   logger?: FastifyBaseLogger;
 }
@@ -134,5 +137,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(volumeRoutes(deps.core), { prefix: "/v1" });
   app.register(volumeBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(imageRoutes(deps.core), { prefix: "/v1" });
+  app.register(uiRoutes(deps.uiDir));
   return app;
 }

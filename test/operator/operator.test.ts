@@ -2,6 +2,8 @@
 // lineage page — against one real server holding a real lineage (a source, two branches and a
 // branch of a branch, a volume, its template and a clone), booted once for all of them.
 import { makeLineage, type Lineage } from "./support/lineage";
+import { cliTests } from "./cli";
+import { lineagePageTests } from "./lineage-page";
 import { metricsTests } from "./metrics";
 
 jest.setTimeout(300_000);
@@ -19,3 +21,5 @@ const shared = (): Lineage => {
 };
 
 metricsTests(shared);
+cliTests(shared);
+lineagePageTests(shared);

@@ -152,6 +152,20 @@ describe("with the token", () => {
     expect(foreign.status).toBe(403);
   });
 
+  it("serves the lineage page's static files to anyone, with nothing of the server in them, and nothing else under /ui", async () => {
+    for (const path of ["/ui", "/ui/app.js", "/ui/style.css"]) {
+      const a = await send(port(), message("GET", path));
+      expect({ path, status: a.status }).toEqual({ path, status: 200 });
+      expect(a.headers["content-security-policy"]).toContain("default-src 'none'");
+      expect(a.body).not.toContain("keep-");
+      expect(a.body).not.toContain("s3cret");
+    }
+    expectBare401(await send(port(), message("POST", "/ui")), "POST /ui");
+    expectBare401(await send(port(), message("GET", "/ui/index.html")), "GET /ui/index.html");
+    expectBare401(await send(port(), message("GET", "/ui/../v1/instances")), "GET /ui/../v1/instances");
+    expect((await send(port(), message("GET", "/ui", [["Host", "evil.example"]]))).status).toBe(403);
+  });
+
   it("tells a token holder what is missing: 404 for unknown paths, 405 for another method, 400 for a malformed target", async () => {
     const auth: [string, string] = ["Authorization", `Bearer ${backend().token}`];
     expect((await send(port(), message("GET", "/v2/instances", [auth]))).json.errors[0].code).toBe("ROUTE_NOT_FOUND");

@@ -15,6 +15,7 @@ const LAYERS = [
   ["backend/core", "backend/core/"],
   ["backend/api", "backend/api/"],
   ["backend/cli", "backend/cli/"],
+  ["backend/ui", "backend/ui/"],
   ["examples", "examples/"],
 ];
 
@@ -28,12 +29,15 @@ const ALLOWED = {
   "backend/api": ["backend/core", "sdk/schemas", "sdk"],
   "backend/cli": ["backend/api", "backend/core", "backend/host", "backend/store", "sdk/schemas", "sdk"],
   examples: ["provider", "sdk", "sdk/schemas"],
+  // The lineage page runs in a browser: the wire types, nothing of the server.
+  "backend/ui": ["sdk/schemas"],
 };
 
 // Which npm packages each layer may use (node: builtins are always fine except in sdk/schemas).
 const PACKAGES = {
   "sdk/schemas": ["zod"],
   sdk: ["zod", "undici"],
+  "backend/ui": [],
   // The resource plugin (provider/plugin) speaks gRPC with the stubs @pulumi/pulumi ships, and is bundled.
   provider: ["@pulumi/pulumi", "@grpc/grpc-js", "google-protobuf"],
   examples: ["@pulumi/pulumi"],
