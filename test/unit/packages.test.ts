@@ -30,7 +30,7 @@ test("the server package: the vmbranch command, its SQLite addon as the one run-
   expect(pkg.name).toBe("vmbranch-server");
   expect(pkg.bin).toEqual({ vmbranch: "dist/vmbranch.js" });
   expect(Object.keys(pkg.dependencies)).toEqual(["better-sqlite3"]);
-  expect(pkg.files).toEqual(["dist/vmbranch.js", "dist/vmbranch.js.map", "dist/guest/"]);
+  expect(pkg.files).toEqual(["dist/vmbranch.js", "dist/vmbranch.js.map", "dist/guest/", "dist/ui/"]);
 });
 
 test("one version for both packages and the SDK", () => {
