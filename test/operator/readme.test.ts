@@ -3,13 +3,27 @@
 // is the no-op it is on a second run): `vmbranch` is on PATH, the server starts, an instance is
 // made and branched, and `vmbranch tree` and `logs` show it. Afterwards the test removes the
 // instances, stops the server and deletes what it left.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IMAGE_DIR } from "../helpers/backend";
 import { ROOT, sh } from "./support/shell";
 
-jest.setTimeout(600_000);
+jest.setTimeout(360_000);
+
+/** Processes whose environment has HOME=`home` (what the pasted block started, and their children). */
+function pidsWithHome(home: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`HOME=${home}`)) pids.push(Number(entry));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return pids;
+}
 
 /** The first sh block under "## Using it". */
 function usingItBlock(): string {
@@ -29,23 +43,32 @@ describe("README, Using it", () => {
 
   afterAll(async () => {
     const cli = join(ROOT, "node_modules", ".bin", "vmbranch");
-    if (servePid) {
-      await sh(`${cli} rm db-2 db >/dev/null 2>&1; kill ${servePid}; while kill -0 ${servePid} 2>/dev/null; do sleep 0.2; done`, env);
-    }
     let ram: string | undefined;
     try {
       ram = readFileSync(join(home, ".vmbranch", "ram-dir"), "utf8").trim();
     } catch {
       /* serve never started */
     }
+    if (servePid) await sh(`${cli} rm db-2 db >/dev/null 2>&1 || true`, env, 120_000);
+    // Whatever the block started (serve, and VMs if the removal failed) carries this test's HOME.
+    for (const pid of pidsWithHome(home)) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    const deadline = Date.now() + 30_000;
+    while (pidsWithHome(home).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    for (const pid of pidsWithHome(home)) process.kill(pid, "SIGKILL");
     if (ram) rmSync(ram, { recursive: true, force: true });
     rmSync(home, { recursive: true, force: true });
-  }, 120_000);
+  }, 180_000);
 
   it("works when pasted into a shell in the repository", async () => {
     const block = usingItBlock();
     // The block as written, then where the test's cleanup finds the server it started.
-    const r = await sh(`cd ${JSON.stringify(ROOT)}\nset -e\n${block}\necho "SERVE_PID=$!"`, env, 540_000);
+    const r = await sh(`cd ${JSON.stringify(ROOT)}\nset -e\n${block}\necho "SERVE_PID=$!"`, env, 300_000);
     servePid = Number(/SERVE_PID=(\d+)/.exec(r.stdout)?.[1]) || undefined;
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.any(String) });
     expect(r.stdout).toMatch(/^db-2$/m);
