@@ -11,7 +11,7 @@ export const ERROR_REGISTRY = {
   BRANCH_MANAGED_VOLUME: { status: 400, describe: "The branch source has a managed (host_path) volume, which cannot be branched." },
   VOLUME_SHRINK: { status: 400, describe: "A volume's size can only grow." },
   HOST_PATH_REJECTED: { status: 400, describe: "host_path is not an existing directory under a root the operator allowed, or it overlaps another managed volume's directory or vmbranch's own." },
-  UNAUTHORIZED: { status: 401, describe: "Missing or wrong bearer token (every request but `GET /healthz` and `GET /openapi.json`, whether or not the endpoint exists)." },
+  UNAUTHORIZED: { status: 401, describe: "Missing or wrong bearer token (every request but `GET /healthz`, `GET /openapi.json` and the lineage page's static files, whether or not the endpoint exists)." },
   HOST_NOT_ALLOWED: { status: 403, describe: "The service listens on loopback and the request was addressed to another host name (DNS rebinding)." },
   ROUTE_NOT_FOUND: { status: 404, describe: "No such endpoint." },
   INSTANCE_NOT_FOUND: { status: 404, describe: "No instance with that UUID or name." },
