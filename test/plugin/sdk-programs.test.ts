@@ -1,0 +1,149 @@
+// The plugin from Python and Go: the SDKs generated from the plugin's schema by `pulumi package
+// gen-sdk`, the Python one installed with `pulumi` from PyPI in a virtualenv, the Go one required
+// by a Go module with `github.com/pulumi/pulumi/sdk/v3`, and a program in each language run by its
+// Pulumi language host from its project directory. Each creates a volume, an instance that writes
+// it and a branch of that instance on a real server; a second preview shows no changes; destroy
+// leaves nothing. One server for both; each test owns its project.
+import path from "node:path";
+import { startBackend, type TestBackend } from "../helpers/backend";
+import { goHostDir, goProgram } from "./support/go-sdk";
+import { pythonEnvironment, pythonHostDir } from "./support/python-sdk";
+import { changes, PLUGIN_DIR, writeBeside, yamlProject, type YamlProject } from "./support/yaml-project";
+
+jest.setTimeout(600_000);
+
+let backend: TestBackend;
+const projects: YamlProject[] = [];
+
+beforeAll(async () => {
+  backend = await startBackend();
+});
+afterAll(async () => {
+  for (const p of projects) {
+    await p.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
+    p.cleanup();
+  }
+  await backend?.stop();
+});
+
+/** A project for `hostDir`'s language, its stack `dev` pointed at the backend. */
+async function newProject(hostDir: string): Promise<YamlProject> {
+  const p = yamlProject([hostDir]);
+  projects.push(p);
+  return p;
+}
+
+async function initStack(p: YamlProject): Promise<void> {
+  await p.pulumi(["stack", "init", "dev"]);
+  await p.pulumi(["config", "set", "vmbranch:endpoint", backend.url]);
+  await p.pulumi(["config", "set", "--secret", "vmbranch:token", backend.token]);
+}
+
+/** Up, check what runs, a second preview without changes, destroy leaving nothing. */
+async function deployAndDestroy(p: YamlProject, tag: string): Promise<void> {
+  await p.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await p.outputs();
+  expect(out.volume).toMatch(/^data-[0-9a-f]{7}$/);
+  expect(out.branchedFrom).toBe(out.base);
+  const live = await backend.client.instances.list();
+  expect(live.map((i) => [i.name, i.state]).sort()).toEqual([
+    [out.base, "running"],
+    [out.branch, "running"],
+  ]);
+  expect(live.find((i) => i.name === out.branch)?.tags).toEqual([tag]);
+  expect((await backend.client.volumes.list()).map((v) => v.name)).toContain(out.volume);
+
+  expect(changes((await p.preview()).steps)).toEqual([]);
+
+  await p.pulumi(["destroy", "--yes", "--skip-preview"]);
+  expect(await backend.client.instances.list()).toEqual([]);
+  expect((await backend.client.volumes.list()).filter((v) => v.persistent)).toEqual([]);
+  expect(backend.vmPids()).toEqual([]);
+}
+
+const PROGRAM = `import pulumi
+import pulumi_vmbranch as vmbranch
+
+data = vmbranch.Volume("data", size_mb=16)
+base = vmbranch.Instance(
+    "base",
+    image="base",
+    args=["sh", "-c", "echo from-python > /data/hello; sync; while true; do sleep 1; done"],
+    volumes=[vmbranch.InstanceVolumeArgs(volume=data.name, at="/data")],
+)
+branch = vmbranch.Instance("branch", branch_from=base.name, tags=["python"])
+
+pulumi.export("volume", data.name)
+pulumi.export("base", base.name)
+pulumi.export("branch", branch.name)
+pulumi.export("branchedFrom", branch.branched_from)
+`;
+
+test("a Python program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+  const project = await newProject(pythonHostDir());
+  const env = { ...process.env, ...project.sandbox.env, PATH: [pythonHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
+  const { venv } = await pythonEnvironment(project.sandbox.workDir, env);
+  project.write(`name: vmb-python
+runtime:
+  name: python
+  options:
+    toolchain: pip
+    virtualenv: ${venv}
+plugins:
+  providers:
+    - name: vmbranch
+      path: ${PLUGIN_DIR}
+`);
+  writeBeside(project, "__main__.py", PROGRAM);
+  await initStack(project);
+  await deployAndDestroy(project, "python");
+});
+
+const GO_PROGRAM = `package main
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	vmbranch "github.com/vmbranch/vmbranch/sdk/go/vmbranch"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		data, err := vmbranch.NewVolume(ctx, "data", &vmbranch.VolumeArgs{SizeMb: pulumi.Int(16)})
+		if err != nil {
+			return err
+		}
+		base, err := vmbranch.NewInstance(ctx, "base", &vmbranch.InstanceArgs{
+			Image:   pulumi.String("base"),
+			Args:    pulumi.StringArray{pulumi.String("sh"), pulumi.String("-c"), pulumi.String("echo from-go > /data/hello; sync; while true; do sleep 1; done")},
+			Volumes: vmbranch.InstanceVolumeArray{vmbranch.InstanceVolumeArgs{Volume: data.Name, At: pulumi.String("/data")}},
+		})
+		if err != nil {
+			return err
+		}
+		branch, err := vmbranch.NewInstance(ctx, "branch", &vmbranch.InstanceArgs{BranchFrom: base.Name, Tags: pulumi.StringArray{pulumi.String("go")}})
+		if err != nil {
+			return err
+		}
+		ctx.Export("volume", data.Name)
+		ctx.Export("base", base.Name)
+		ctx.Export("branch", branch.Name)
+		ctx.Export("branchedFrom", branch.BranchedFrom)
+		return nil
+	})
+}
+`;
+
+test("a Go program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+  const project = await newProject(goHostDir());
+  const env = { ...process.env, ...project.sandbox.env, PATH: [goHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
+  await goProgram(project.sandbox.workDir, project.dir, GO_PROGRAM, env);
+  project.write(`name: vmb-go
+runtime: go
+plugins:
+  providers:
+    - name: vmbranch
+      path: ${PLUGIN_DIR}
+`);
+  await initStack(project);
+  await deployAndDestroy(project, "go");
+});
