@@ -16,6 +16,7 @@ import { closeConfinement, probeConfinement } from "../host/confinement/confinem
 import { TOOL_UID } from "../host/confinement/vm-identity";
 import { installFirewall } from "../host/net/firewall";
 import { detectAccelerator } from "../host/qemu/accel-probe";
+import { probeQemuMachine } from "../host/qemu/machine-types";
 import { qemuBinary } from "../host/qemu/vm-launch";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Store } from "../store/store";
@@ -186,6 +187,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         accel = null;
         throw err;
       }));
+    const qemu = await probeQemuMachine();
+    log.info(`QEMU ${qemu.qemuVersion}: VMs run as machine type ${qemu.type}`);
     const confinement = await probeConfinement({ userfaultfdNode: join(dataDir, "userfaultfd"), qemuBinary: qemuBinary() });
     const firewall = await installFirewall();
     for (const line of confinement.report) {
@@ -201,7 +204,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         ...limits, outboundNetworkUnavailable: firewall,
         toolUser: confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null,
       },
-      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement }),
+      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
       images,
       accelerator,
       log,

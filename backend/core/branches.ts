@@ -171,6 +171,8 @@ export class Branches {
   private async fromResting(src: InstanceRecord, req: InstanceCreateRequest, name: string): Promise<Instance> {
     const store = this.ctx.store;
     const standby = src.state === "standby" && src.snapshotUuid ? store.snapshots.get({ uuid: src.snapshotUuid }) : null;
+    // Refused before the source's disks are frozen: a refusal changes nothing.
+    if (standby) this.instances.runtime.requireRestorable(standby);
     const frozen = await this.snapshots.freezeStopped(src);
     const disks = store.attachments
       .select("instance_uuid = ?", [src.uuid], "position")

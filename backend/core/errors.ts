@@ -35,6 +35,7 @@ export const ERROR_REGISTRY = {
   VOLUME_NOT_EMPTY: { status: 409, describe: "Import needs an empty volume that is not attached." },
   PORT_UNAVAILABLE: { status: 409, describe: "The requested host port is taken." },
   HOST_PATH_UNSAFE: { status: 409, describe: "A managed volume's host directory is no longer safe to share (a symbolic link in its path, gone, or not accessible to VMs); the start is refused." },
+  SNAPSHOT_INCOMPATIBLE: { status: 409, describe: "The memory snapshot was taken with a QEMU machine type or a newer QEMU this host does not offer; nothing was started (the message names both)." },
   HOST_FEATURE_UNAVAILABLE: { status: 409, describe: "The request needs a host feature this host lacks (the message names it)." },
   PAYLOAD_TOO_LARGE: { status: 413, describe: "The request body is too large." },
   IMPORT_TOO_LARGE: { status: 413, describe: "The archive holds more data than the volume's size or more entries than it can store; the volume is unchanged." },

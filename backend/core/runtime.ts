@@ -44,12 +44,36 @@ export class Runtime {
     return rec!;
   }
 
-  /** The machine configuration of an instance as a snapshot records it. */
-  machineOf(inst: InstanceRecord, accelerator: "kvm" | "tcg", vmgenid: string): MachineRecord {
+  /**
+   * The machine configuration of an instance as a snapshot records it; `machineType` is the one
+   * its VM runs as (a VM launched before types were pinned reports the alias: recorded as the pinned type).
+   */
+  machineOf(inst: InstanceRecord, accelerator: "kvm" | "tcg", vmgenid: string, machineType?: string): MachineRecord {
+    const pinned = this.ctx.driver.machine;
     return {
       image: inst.image, memoryMb: inst.memoryMb, vcpus: inst.vcpus, args: inst.args, env: inst.env,
       hostname: inst.hostname, mac: inst.mac, smbiosSerial: inst.smbiosSerial, vmgenid, accelerator,
+      machineType: machineType && machineType !== "pc" ? machineType : pinned.machineType, qemuVersion: pinned.qemuVersion,
     };
+  }
+
+  /** Throw SNAPSHOT_INCOMPATIBLE when this host cannot load the memory snapshot `snap`. */
+  requireRestorable(snap: SnapshotRecord): void {
+    if (!snap.hasMemory) return;
+    const recorded = { machineType: snap.machine.machineType ?? this.ctx.driver.machine.machineType, qemuVersion: snap.machine.qemuVersion ?? this.ctx.driver.machine.qemuVersion };
+    const why = this.ctx.driver.restoreRefusal(recorded);
+    if (why)
+      throw new ApiError(
+        "SNAPSHOT_INCOMPATIBLE",
+        `Cannot restore the memory snapshot of '${snap.sourceName}': ${why}; only a host with that QEMU can restore it (a standby instance can be stopped instead, which discards its memory)`,
+      );
+  }
+
+  /** Record the pinned machine type in memory snapshots written before types were recorded (they ran as its alias here). */
+  recordLegacyMachines(): void {
+    const pinned = this.ctx.driver.machine;
+    for (const s of this.ctx.store.snapshots.select())
+      if (s.machine.machineType === undefined) this.ctx.store.snapshots.update({ uuid: s.uuid }, { machine: { ...s.machine, ...pinned } });
   }
 
   /** Build the launch spec of an instance from its records. */
@@ -90,10 +114,12 @@ export class Runtime {
         "INVALID_STATE",
         `The memory snapshot of instance '${inst.name}' is not in the RAM directory ${this.ctx.config.ramDir} (it was lost, e.g. by a reboot); stop the instance to discard it`,
       );
+    if (memory.kind === "snapshot") this.requireRestorable(memory.snapshot);
     const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await this.ctx.accelerator();
     return {
       uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
-      accelerator, guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
+      accelerator, machineType: memory.kind === "snapshot" ? memory.snapshot.machine.machineType ?? this.ctx.driver.machine.machineType : this.ctx.driver.machine.machineType,
+      guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
       vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
       memory: memory.kind === "snapshot"
         ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath! }

@@ -80,6 +80,7 @@ export class Core {
 
   /** Reattach to VMs that survived a restart and record those that did not. */
   async start(): Promise<void> {
+    this.runtime.recordLegacyMachines();
     await this.runtime.reconcile();
     await this.recoverInterrupted();
     await this.checkpoints.recover();

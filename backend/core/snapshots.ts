@@ -92,7 +92,7 @@ export class Snapshots {
     const snapshot: SnapshotRecord = {
       uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose, state: "pending", hasMemory: true,
       ramPath: files.ramPath, devstatePath: files.devstatePath,
-      machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid),
+      machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType),
       pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
     };
     this.ctx.store.tx(() => {
@@ -178,7 +178,7 @@ export class Snapshots {
       const snapshot: SnapshotRecord = {
         uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "standby", state: "pending", hasMemory: true,
         ramPath: files.ramPath, devstatePath: files.devstatePath,
-        machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid), pauseMs: null, createdAt: now(),
+        machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), pauseMs: null, createdAt: now(),
       };
       this.ctx.store.tx(() => {
         this.ctx.store.snapshots.insert(snapshot);

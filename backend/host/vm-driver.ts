@@ -48,6 +48,8 @@ export interface VmLaunchSpec {
   memoryMb: number;
   vcpus: number;
   accelerator: "kvm" | "tcg";
+  /** Versioned QEMU machine type: the pinned one for a cold boot, the snapshot's for a restore. */
+  machineType: string;
   guest: GuestConfig;
   disks: VmDisk[];
   shares: VmShare[];
@@ -130,6 +132,8 @@ export interface VmHandle {
   readonly pid: number;
   /** VM generation ID the guest was started with. */
   readonly vmgenid: string;
+  /** The versioned machine type it runs as (a snapshot of it records this). */
+  readonly machineType: string;
   /** Settles when the VM process is gone. */
   readonly exited: Promise<VmExit>;
   /** Resolves with the boot time once the guest prints its ready marker; rejects if it exits first. */
@@ -158,8 +162,20 @@ export interface VmHandle {
   stats(hostPorts: readonly number[]): Promise<VmStats>;
 }
 
+/** The machine a memory snapshot was taken on: it loads only where that machine is offered. */
+export interface SnapshotMachine {
+  /** Versioned machine type, e.g. `pc-i440fx-10.0`. */
+  machineType: string;
+  /** Version of the hypervisor that wrote the snapshot, e.g. `10.0.2`. */
+  qemuVersion: string;
+}
+
 /** Launches and finds VMs on this host. */
 export interface VmDriver {
+  /** The machine new VMs are launched as (pinned, versioned) on this host. */
+  readonly machine: SnapshotMachine;
+  /** Why a memory snapshot taken on `recorded` cannot be restored here, or null when it can. */
+  restoreRefusal(recorded: SnapshotMachine): string | null;
   /** Start a VM (cold boot or warm from a snapshot); resolves once its process runs. */
   launch(spec: VmLaunchSpec): Promise<VmHandle>;
   /** Find the VM of `uuid` after a restart of the service; null when its process is gone. */

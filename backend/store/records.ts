@@ -177,6 +177,12 @@ export interface MachineRecord {
   /** VM generation ID the snapshot's guest last saw (a resume keeps it, a branch gets a new one). */
   vmgenid: string;
   accelerator: "kvm" | "tcg";
+  /**
+   * Versioned QEMU machine type and QEMU version the snapshot was taken with (a memory snapshot
+   * only loads into them); absent only in rows written before they were recorded (core fills them at start).
+   */
+  machineType?: string;
+  qemuVersion?: string;
 }
 
 /** A point-in-time snapshot of an instance: frozen disks and, when `hasMemory`, RAM and device state. */

@@ -14,7 +14,11 @@ import { VmProcess, type VmProcessOptions } from "../../backend/host/qemu/vm-pro
 import { findVmProcesses, waitForPidGone } from "../../backend/host/qemu/vm-processes";
 import { prepareVmPaths, removeVmPaths, vmPaths, type VmPaths } from "../../backend/host/qemu/vm-paths";
 import type { VmSpec } from "../../backend/host/qemu/vm-spec";
+import { probeQemuMachine, type QemuMachine } from "../../backend/host/qemu/machine-types";
 import { baseImage, testAccelerator } from "./vm-image";
+
+/** The pinned machine type, probed once per test file. */
+let machine: Promise<QemuMachine> | undefined;
 
 /** A VM the fixture launched. */
 export interface TestVm {
@@ -60,11 +64,13 @@ export class VmFixture {
   async spec(over: Partial<VmSpec> = {}): Promise<VmSpec> {
     const image = await baseImage();
     const { accel } = await testAccelerator();
+    machine ??= probeQemuMachine();
     return {
       uuid: randomUUID(),
       smbiosSerial: `vmb-test-${randomUUID().slice(0, 8)}`,
       vmgenid: randomUUID(),
       accel,
+      machineType: (await machine).type,
       vcpus: 1,
       memoryMb: 256,
       memory: { kind: "anonymous" },

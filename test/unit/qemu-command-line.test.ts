@@ -14,6 +14,7 @@ function spec(over: Partial<VmSpec> = {}): VmSpec {
     smbiosSerial: "vmb-serial-1",
     vmgenid: GUID,
     accel: "tcg",
+    machineType: "pc-i440fx-10.0",
     vcpus: 1,
     memoryMb: 256,
     memory: { kind: "anonymous" },
@@ -42,7 +43,7 @@ test("identity, process name and the fixed set of options", () => {
   // QEMU never forks itself: its seccomp filter forbids that (vm-launch.ts starts it in its own session).
   expect(a).not.toContain("-daemonize");
   expect(values(a, "-display")).toEqual(["none"]);
-  expect(values(a, "-machine")).toEqual(["pc,memory-backend=ram0"]);
+  expect(values(a, "-machine")).toEqual(["pc-i440fx-10.0,memory-backend=ram0"]);
   expect(values(a, "-smbios")).toEqual(["type=1,serial=vmb-serial-1"]);
   expect(json(a, "-device")).toContainEqual({ driver: "vmgenid", id: "vmgenid0", guid: GUID });
   expect(json(a, "-device")).toContainEqual({ driver: "virtio-rng-pci", id: "rng0", bus: "pci.0", addr: "0x3" });

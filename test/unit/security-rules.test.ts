@@ -94,7 +94,7 @@ describe("VM identities", () => {
 
 describe("QEMU's confinement options", () => {
   const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
-    uuid: "6f1c2e8a-2b7d-4c1e-9a3f-5d6e7f8a9b0c", smbiosSerial: "s", vmgenid: "6f1c2e8a-2b7d-4c1e-9a3f-5d6e7f8a9b0d", accel: "tcg",
+    uuid: "6f1c2e8a-2b7d-4c1e-9a3f-5d6e7f8a9b0c", smbiosSerial: "s", vmgenid: "6f1c2e8a-2b7d-4c1e-9a3f-5d6e7f8a9b0d", accel: "tcg", machineType: "pc-i440fx-10.0",
     vcpus: 1, memoryMb: 128, memory: { kind: "anonymous" }, kernel: "/k", initrd: "/i", cmdline: "c", disks: [], shares: [],
     nic: { mac: "02:00:00:00:00:01", forwards: [] }, incoming: "none", startPaused: false, ...over,
   });

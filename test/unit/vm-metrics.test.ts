@@ -97,7 +97,7 @@ describe("traffic dumps", () => {
     const dumps = trafficFiles(paths.runDir);
     const args = buildQemuArgs(
       {
-        uuid: "0b6a3c1e-5d2f-4b8a-9c7e-1f2a3b4c5d6e", smbiosSerial: "s", vmgenid: "aa0f6c3e-1111-4222-8333-444455556666", accel: "tcg", vcpus: 1,
+        uuid: "0b6a3c1e-5d2f-4b8a-9c7e-1f2a3b4c5d6e", smbiosSerial: "s", vmgenid: "aa0f6c3e-1111-4222-8333-444455556666", accel: "tcg", machineType: "pc-i440fx-10.0", vcpus: 1,
         memoryMb: 128, memory: { kind: "anonymous" }, kernel: "/k", initrd: "/i", cmdline: "", disks: [], shares: [],
         nic: { mac: "02:00:00:00:00:01", forwards: [], trafficDumps: dumps }, incoming: "none", startPaused: false,
       },

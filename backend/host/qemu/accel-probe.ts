@@ -13,6 +13,7 @@ import { access, mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs
 import { release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { READY_MARKER } from "../images/guest-protocol";
+import { MACHINE_ALIAS } from "./machine-types";
 import { probeQemuVersion } from "./qemu-version";
 import { VmProcess } from "./vm-process";
 import { removeVmPaths, vmPaths } from "./vm-paths";
@@ -97,6 +98,8 @@ async function bootUnderKvm(opts: AccelProbeOptions, deadlineMs: number): Promis
     smbiosSerial: "vmbranch-accel-probe",
     vmgenid: randomUUID(),
     accel: "kvm",
+    // A throwaway boot that nothing restores: the alias is enough.
+    machineType: MACHINE_ALIAS,
     vcpus: 1,
     memoryMb: 256,
     memory: { kind: "anonymous" },

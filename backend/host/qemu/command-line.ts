@@ -9,15 +9,14 @@
  * q35 needs one pcie-root-port per hot-pluggable slot, created up front, which caps hot-plugs and
  * is one more thing a branch must reproduce exactly. Measured here (QEMU 10.0.2, TCG, 2 cores,
  * `base` image, launch to ready marker, median of 5 interleaved runs): pc 2.85 s, q35 with four
- * root ports 2.99 s. We need no PCIe-only feature, so pc wins on both counts.
+ * root ports 2.99 s. We need no PCIe-only feature, so pc wins on both counts. The spec names the
+ * versioned type (`pc-i440fx-X.Y`, machine-types.ts), never the alias, so snapshots survive upgrades.
  */
 import { GUEST_CONFIG_FW_CFG_NAME } from "../images/guest-protocol";
 import { assignPciSlots, diskBlockdev, diskDevice, hostfwdRule, NETDEV_ID, nicDevice, RAM_BACKEND_ID, rngDevice, shareDevice, shareNames, trafficDumpObjects } from "./vm-devices";
 import type { VmPaths } from "./vm-paths";
 import { DEFAULT_TCG_TB_SIZE_MB, validateVmSpec, type MemoryBackendSpec, type VmSpec } from "./vm-spec";
 
-/** Machine type of every VM (see the header for why). */
-export const MACHINE_TYPE = "pc";
 /**
  * How a 9p share stores what the guest asks for: owners, modes and device files live in extended
  * attributes (user.virtfs.*), never in the host's own metadata, so a guest (root inside) can
@@ -75,7 +74,7 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
 
   add("-name", processName(spec.uuid), "-uuid", spec.uuid);
   add("-nodefaults", "-no-user-config", "-display", "none");
-  add("-machine", `${MACHINE_TYPE},memory-backend=${RAM_BACKEND_ID}`);
+  add("-machine", `${spec.machineType},memory-backend=${RAM_BACKEND_ID}`);
   if (spec.accel === "kvm") add("-accel", "kvm", "-cpu", "host");
   // A bounded translation cache: QEMU's default reserves 1 GiB and fills it as the guest runs new
   // code. Measured with `base`: 32 MiB gives 227 vs 247 MB RSS at ready and 231 vs 258 MB after

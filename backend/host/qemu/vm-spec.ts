@@ -88,6 +88,8 @@ export interface VmSpec {
   /** VM generation ID GUID; a branch gets a new one so the guest reseeds its RNG. */
   vmgenid: string;
   accel: Accelerator;
+  /** Versioned machine type (machine-types.ts), e.g. `pc-i440fx-10.0`; a restore uses its snapshot's. */
+  machineType: string;
   /** TCG translation cache bound in MiB (ignored under KVM); default DEFAULT_TCG_TB_SIZE_MB. */
   tcgTbSizeMb?: number;
   vcpus: number;
@@ -147,6 +149,7 @@ export function validateVmSpec(spec: VmSpec): void {
   if (!UUID.test(spec.vmgenid)) fail(`vmgenid is not a GUID: '${spec.vmgenid}'`);
   if (!PLAIN.test(spec.smbiosSerial) || spec.smbiosSerial.length > 64) fail(`smbiosSerial must be 1..64 of [A-Za-z0-9._-]: '${spec.smbiosSerial}'`);
   if (spec.accel !== "kvm" && spec.accel !== "tcg") fail(`accel must be kvm or tcg, got '${String(spec.accel)}'`);
+  if (typeof spec.machineType !== "string" || !PLAIN.test(spec.machineType)) fail(`machineType must be a plain QEMU machine type name, got '${String(spec.machineType)}'`);
   if (spec.tcgTbSizeMb !== undefined) checkInt("tcgTbSizeMb", spec.tcgTbSizeMb, 1, 4096);
   checkInt("vcpus", spec.vcpus, 1, 64);
   checkInt("memoryMb", spec.memoryMb, 16, 1024 * 1024);

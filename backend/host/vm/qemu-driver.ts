@@ -10,10 +10,11 @@ import { join } from "node:path";
 import { adoptConfinement, confineProcess, type ConfinementRecord, type HostConfinement } from "../confinement/confinement";
 import { jailRoot, lendFile } from "../confinement/jail";
 import { renderGuestConfig } from "../images/guest-config";
+import { MACHINE_ALIAS, restoreRefusal, type QemuMachine } from "../qemu/machine-types";
 import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
-import type { VmDriver, VmHandle, VmLaunchSpec } from "../vm-driver";
+import type { SnapshotMachine, VmDriver, VmHandle, VmLaunchSpec } from "../vm-driver";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
 import { toVmSpec } from "./spec-mapping";
@@ -33,11 +34,21 @@ export interface QemuDriverOptions {
   consoleLogMaxBytes: number;
   /** What this host offers for confining QEMU (probed once at start). */
   confinement: HostConfinement;
+  /** The installed QEMU's machine types and version (probed once at start). */
+  qemu: QemuMachine;
 }
 
 /** VmDriver on QEMU. */
 export class QemuDriver implements VmDriver {
   constructor(private readonly opts: QemuDriverOptions) {}
+
+  get machine(): SnapshotMachine {
+    return { machineType: this.opts.qemu.type, qemuVersion: this.opts.qemu.qemuVersion };
+  }
+
+  restoreRefusal(recorded: SnapshotMachine): string | null {
+    return restoreRefusal(recorded, this.opts.qemu);
+  }
 
   async launch(spec: VmLaunchSpec): Promise<VmHandle> {
     const paths = vmPaths(spec.runDir);
@@ -92,7 +103,9 @@ export class QemuDriver implements VmDriver {
     }
     const gid = this.opts.confinement.identities?.gid;
     const jail = record.uid !== null && gid !== undefined ? { root: jailRoot(runDir), uid: record.uid, gid } : null;
-    return new QemuHandle(proc, stored.spec, stored.launchedAt, stored.warm, {
+    // A VM launched before machine types were pinned runs as the alias, and its loaders must too.
+    const spec = { ...stored.spec, machineType: stored.spec.machineType ?? MACHINE_ALIAS };
+    return new QemuHandle(proc, spec, stored.launchedAt, stored.warm, {
       consoleLogMaxBytes: this.opts.consoleLogMaxBytes,
       host: this.opts.confinement,
       confinement: { ...confinement, jail, runAs: jail ? { uid: jail.uid, gid: jail.gid, chroot: jail.root } : null },

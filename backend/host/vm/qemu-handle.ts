@@ -136,6 +136,9 @@ export class QemuHandle implements VmHandle {
   get vmgenid(): string {
     return this.spec.vmgenid;
   }
+  get machineType(): string {
+    return this.spec.machineType;
+  }
 
   /** Resolves at the guest's ready marker (at once when restored from memory). */
   async ready(timeoutMs: number): Promise<{ bootTimeMs: number }> {

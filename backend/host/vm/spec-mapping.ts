@@ -52,6 +52,7 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLim
     smbiosSerial: spec.smbiosSerial,
     vmgenid: spec.vmgenid,
     accel: spec.accelerator,
+    machineType: spec.machineType,
     tcgTbSizeMb: DEFAULT_TCG_TB_SIZE_MB,
     vcpus: spec.vcpus,
     memoryMb: spec.memoryMb,

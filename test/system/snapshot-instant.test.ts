@@ -1,0 +1,125 @@
+// Memory snapshots of one source guest (issue 13): a branch taken under write load has disk and
+// memory of one instant, and a snapshot records its versioned machine type, so a QEMU that cannot
+// load it refuses to restore it with a clear 409 and changes nothing.
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { probeQemuMachine, type QemuMachine } from "../../backend/host/qemu/machine-types";
+import type { VmbranchClient } from "../../sdk";
+import { startBackend, type TestBackend } from "../helpers/backend";
+import { sequenceWriterProgram } from "../helpers/guest-programs";
+
+jest.setTimeout(300_000);
+
+let backend: TestBackend;
+let client: VmbranchClient;
+let qemu: QemuMachine;
+
+beforeAll(async () => {
+  qemu = await probeQemuMachine();
+  backend = await startBackend();
+  client = backend.client;
+  await client.instances.create({ name: "writer", image: "base", memory_mb: 128, args: sequenceWriterProgram(), volumes: [{ name: "writer-data", size_mb: 64, at: "/data" }] });
+  await client.instances.waitFor("writer", "running", { timeoutMs: 120_000 });
+  await waitSeq("writer", 40);
+});
+afterAll(async () => {
+  await backend?.stop();
+});
+
+async function consoleOf(name: string): Promise<string> {
+  return (await client.instances.log(name, { limit: 4 * 1024 * 1024 })).output;
+}
+
+/** The sequence numbers `name` printed so far. */
+function seqs(log: string): number[] {
+  return [...log.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+async function waitSeq(name: string, atLeast: number, timeoutMs = 120_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = await consoleOf(name);
+    if (seqs(log).length >= atLeast) return log;
+    if (Date.now() > deadline) throw new Error(`${name}: fewer than ${atLeast} sequence lines; console ends with ${log.slice(-300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The machine JSON of instance `name`'s standby snapshot, read and changed in the server's own database. */
+function withSnapshotMachine(name: string, change: (machine: Record<string, unknown>) => Record<string, unknown> | null): Record<string, unknown> {
+  const db = new Database(join(backend.dataDir, "vmbranch.db"));
+  try {
+    db.pragma("busy_timeout = 5000");
+    const row = db.prepare("SELECT s.uuid, s.machine FROM snapshots s JOIN instances i ON i.snapshot_uuid = s.uuid WHERE i.name = ?").get(name) as { uuid: string; machine: string };
+    const machine = JSON.parse(row.machine) as Record<string, unknown>;
+    const next = change(machine);
+    if (next) db.prepare("UPDATE snapshots SET machine = ? WHERE uuid = ?").run(JSON.stringify(next), row.uuid);
+    return machine;
+  } finally {
+    db.close();
+  }
+}
+
+describe("a branch under write load", () => {
+  it("has disk and memory of one instant: every branch finds on its disk exactly the sequence number its memory last wrote", async () => {
+    for (const name of ["w1", "w2", "w3"]) {
+      const created = await client.instances.create({ name, branch_from: { name: "writer" } });
+      expect(created.branch!.from_memory).toBe(true);
+      await client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
+      // Every line in a branch's console was printed after its restore; each loop checked first.
+      const log = await waitSeq(name, 3);
+      expect(log).not.toContain("MISMATCH");
+      expect(seqs(log)[0]).toBeGreaterThan(40);
+    }
+    // The source kept writing through every snapshot and never saw a torn state either.
+    const source = await waitSeq("writer", seqs(await consoleOf("writer")).length + 3);
+    expect(source).not.toContain("MISMATCH");
+    for (const name of ["w1", "w2", "w3"]) await client.instances.delete(name);
+  });
+});
+
+describe("the machine type of a snapshot", () => {
+  const message = (type: string, version: string) =>
+    `Cannot restore the memory snapshot of 'writer': it was taken with machine type '${type}' (QEMU ${version}), which this QEMU (${qemu.qemuVersion}) does not offer; ` +
+    "only a host with that QEMU can restore it (a standby instance can be stopped instead, which discards its memory)";
+
+  beforeAll(async () => {
+    await client.instances.suspend("writer");
+  });
+
+  it("is the pinned versioned type, recorded with the QEMU version", () => {
+    expect(qemu.type).toMatch(/^pc-i440fx-\d+\.\d+$/);
+    expect(withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
+  });
+
+  it("refuses to restore a snapshot of a machine type this QEMU lacks, and changes nothing", async () => {
+    withSnapshotMachine("writer", (m) => ({ ...m, machineType: "pc-i440fx-1.99", qemuVersion: "1.99.0" }));
+    const before = { instances: await client.instances.list(), volume: await client.volumes.get("writer-data") };
+
+    const start = await backend.http("PUT", "/v1/instances/writer/start");
+    expect(start.status).toBe(409);
+    expect(start.body.errors[0]).toMatchObject({ status: 409, code: "SNAPSHOT_INCOMPATIBLE", message: message("pc-i440fx-1.99", "1.99.0") });
+    const branch = await backend.http("POST", "/v1/instances", { name: "w4", branch_from: { name: "writer" } });
+    expect(branch.status).toBe(409);
+    expect(branch.body.errors[0]).toMatchObject({ code: "SNAPSHOT_INCOMPATIBLE", message: message("pc-i440fx-1.99", "1.99.0") });
+
+    expect(await client.instances.list()).toEqual(before.instances);
+    expect((await client.instances.get("writer")).state).toBe("standby");
+    expect((await client.volumes.get("writer-data")).chain_depth).toBe(before.volume.chain_depth);
+    expect(backend.vmPids()).toEqual([]);
+  });
+
+  it("gives a snapshot written before types were recorded the pinned type at start, and restores it", async () => {
+    withSnapshotMachine("writer", (m) => {
+      const { machineType: _t, qemuVersion: _v, ...legacy } = m;
+      return legacy;
+    });
+    await backend.restart([]);
+    expect(withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
+    await client.instances.start("writer");
+    expect((await client.instances.get("writer")).state).toBe("running");
+    const log = await waitSeq("writer", seqs(await consoleOf("writer")).length + 2);
+    expect(log).not.toContain("MISMATCH");
+    await client.instances.delete("writer");
+  });
+});
