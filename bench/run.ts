@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startBackend } from "../test/helpers/backend";
 import { branching } from "./scenarios/branching";
 import { fanout } from "./scenarios/fanout";
+import { scaling } from "./scenarios/scaling";
 import { storage } from "./scenarios/storage";
 import { fmt } from "./lib/stats";
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     if (want("branching")) results.branching = await branching(backend);
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
+    if (want("scaling")) results.scaling = await scaling(backend);
   } finally {
     await backend.stop();
   }
@@ -38,38 +40,84 @@ async function main(): Promise<void> {
   process.stdout.write(`\nJSON: ${file}\n`);
 }
 
+/** A target beside a figure: what the issue asks, and whether this run met it. */
+interface Target {
+  text: string;
+  met: boolean;
+}
+
+function atMost(value: number, limit: number, unit: string): Target {
+  return { text: `≤ ${limit} ${unit}`, met: value <= limit };
+}
+
+function atLeast(value: number, limit: number, unit: string): Target {
+  return { text: `≥ ${limit}${unit}`, met: value >= limit };
+}
+
+/** Prints rows of measure | result | target — met/missed. */
+function table(title: string, rows: [string, string, Target?][]): void {
+  const cells = rows.map(([k, v, t]) => [k, v, t ? `${t.text} — ${t.met ? "met" : "missed"}` : ""] as const);
+  const w0 = Math.max(7, ...cells.map((c) => c[0].length));
+  const w1 = Math.max(6, ...cells.map((c) => c[1].length));
+  process.stdout.write(`\n${title}\n\n${"measure".padEnd(w0)} | ${"result".padEnd(w1)} | target\n${"-".repeat(w0)}-|-${"-".repeat(w1)}-|-${"-".repeat(24)}\n`);
+  for (const [k, v, t] of cells) process.stdout.write(`${k.padEnd(w0)} | ${v.padEnd(w1)} | ${t}\n`);
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the results object is printed field by field as the scenarios shaped it
 function print(r: Record<string, any>): void {
-  const rows: [string, string][] = [];
+  const rows: [string, string, Target?][] = [];
   if (r.branching) {
     const b = r.branching;
     const p = (x: { p50: number; p99: number; max: number; n: number }) => `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} / ${x.max.toFixed(1)} ms (n=${x.n})`;
-    rows.push(["source pause, with a volume (p50 / p99 / max)", p(b.pauseMs)]);
-    rows.push(["source pause, no read-write disk (p50 / p99 / max)", p(b.pauseNoDiskMs)]);
-    rows.push(["request → branch running", fmt(b.branchRequestToRunningMs, "ms", 0)]);
+    rows.push(["source pause, with a read-write volume (p50 / p99 / max)", p(b.pauseMs), atMost(b.pauseMs.p99, 10, "ms p99")]);
+    rows.push(["source pause, no read-write disk (p50 / p99 / max)", p(b.pauseNoDiskMs), atMost(b.pauseNoDiskMs.p99, 5, "ms p99")]);
+    rows.push(["request → branch running", fmt(b.branchRequestToRunningMs, "ms", 0), atMost(b.branchRequestToRunningMs.median, 150, "ms")]);
     rows.push(["snapshot complete → branch running", fmt(b.snapshotCompleteToRunningMs, "ms", 0)]);
     rows.push(["snapshot instant → snapshot complete", fmt(b.snapshotMs, "ms", 0)]);
     rows.push(["request → cold boot running", fmt(b.coldBootRequestToRunningMs, "ms", 0)]);
-    rows.push(["branch vs cold boot", `${b.speedup.toFixed(1)}× faster`]);
+    rows.push(["branch vs cold boot (request → running)", `${b.speedup.toFixed(1)}× faster`, atLeast(b.speedup, 15, "×")]);
   }
   if (r.fanout) {
     const f = r.fanout;
     rows.push(["one 256 MiB guest, PSS", `${f.oneGuestPssMiB.toFixed(0)} MiB`]);
-    for (const [k, label] of [["fromRunning", "running source"], ["fromStandby", "standby source"]] as const)
-      rows.push([`10 branches of a ${label}: wall / total PSS`, `${(f[k].wallMs / 1000).toFixed(1)} s / ${f[k].totalPssMiB.toFixed(0)} MiB = ${f[k].ratioToOneGuest.toFixed(2)}× one guest`]);
+    rows.push(["10 branches of a running source, total PSS", `${f.fromRunning.totalPssMiB.toFixed(0)} MiB = ${f.fromRunning.ratioToOneGuest.toFixed(2)}× one guest`, atMost(f.fromRunning.ratioToOneGuest, 1.5, "× one guest")]);
+    rows.push(["10 branches of a running source, wall time", `${(f.fromRunning.wallMs / 1000).toFixed(1)} s`, atMost(f.fromRunning.wallMs / 1000, 2, "s")]);
+    rows.push(["10 branches of a standby source: wall / total PSS", `${(f.fromStandby.wallMs / 1000).toFixed(1)} s / ${f.fromStandby.totalPssMiB.toFixed(0)} MiB = ${f.fromStandby.ratioToOneGuest.toFixed(2)}× one guest`]);
   }
   if (r.storage) {
     const s = r.storage;
     rows.push(["clone 64 MiB volume", fmt(s.clone64MiBMs, "ms")]);
     rows.push(["clone 4 GiB volume", fmt(s.clone4GiBMs, "ms")]);
-    rows.push(["clone 4 GiB / 64 MiB", `${s.cloneRatio.toFixed(2)}×`]);
+    rows.push(["clone 4 GiB / 64 MiB", `${s.cloneRatio.toFixed(2)}×`, atMost(s.cloneRatio, 2, "×")]);
     rows.push(["read 256 MiB, chain depth 1", fmt(s.readDepth1Ms, "ms", 0)]);
     rows.push(["read 256 MiB, chain depth 8", fmt(s.readDepth8Ms, "ms", 0)]);
     rows.push(["depth 8 / depth 1", `${s.readRatio.toFixed(2)}×`]);
   }
-  const w = Math.max(...rows.map((x) => x[0].length));
-  process.stdout.write(`\n${"measure".padEnd(w)} | result\n${"-".repeat(w)}-|-${"-".repeat(40)}\n`);
-  for (const [k, v] of rows) process.stdout.write(`${k.padEnd(w)} | ${v}\n`);
+  if (rows.length > 0) table("Branching", rows);
+  if (r.scaling) {
+    const sc = r.scaling;
+    const srows: [string, string, Target?][] = [];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    for (const m of sc.byMemory as any[]) {
+      srows.push([`${m.memoryMb} MiB guest: source pause p50 / p99`, `${m.pauseP50Ms.toFixed(1)} / ${m.pauseP99Ms.toFixed(1)} ms`, atMost(m.pauseP99Ms, 10, "ms p99")]);
+      srows.push([`${m.memoryMb} MiB guest: first snapshot's pause / later ones' p50`, `${m.firstPauseMs.toFixed(1)} / ${m.laterPauseP50Ms.toFixed(1)} ms`]);
+      srows.push([`${m.memoryMb} MiB guest: request → branch running`, fmt(m.requestToRunningMs, "ms", 0), atMost(m.requestToRunningMs.median, 150, "ms")]);
+      srows.push([`${m.memoryMb} MiB guest: PSS of the source / of one branch`, `${m.oneGuestPssMiB.toFixed(0)} / ${m.branchPssMiB.toFixed(0)} MiB`]);
+    }
+    const first = sc.byMemory[0];
+    const last = sc.byMemory.at(-1);
+    if (first && last) {
+      const ratio = last.requestToRunningMs.median / first.requestToRunningMs.median;
+      srows.push([`request → running, ${last.memoryMb} / ${first.memoryMb} MiB`, `${ratio.toFixed(2)}×`, atMost(ratio, 1.5, "× (flat)")]);
+    }
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    for (const n of sc.byCount as any[]) {
+      srows.push([`${n.branches} branches: source pause p50 / p99`, `${n.pauseP50Ms.toFixed(1)} / ${n.pauseP99Ms.toFixed(1)} ms`, atMost(n.pauseP99Ms, 10, "ms p99")]);
+      srows.push([`${n.branches} branches: request → running, each`, fmt(n.requestToRunningMs, "ms", 0), atMost(n.requestToRunningMs.median, 150, "ms")]);
+      srows.push([`${n.branches} branches: wall / total PSS`, `${(n.wallMs / 1000).toFixed(1)} s / ${n.totalPssMiB.toFixed(0)} MiB = ${n.ratioToOneGuest.toFixed(2)}× one guest`, atMost(n.ratioToOneGuest, 1.5, "× one guest")]);
+    }
+    table(`Scaling (accelerator: ${sc.accelerator}; 256 MiB guests for the branch counts)`, srows);
+  }
 }
 
 main().catch((err) => {

@@ -1,5 +1,5 @@
 /** Memory of VM processes: proportional set size (PSS), which splits shared pages among their users. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** PSS of `pid` in MiB (0 when it is gone). */
 export function pssMiB(pid: number): number {
@@ -14,4 +14,17 @@ export function pssMiB(pid: number): number {
 /** Total PSS of `pids` in MiB. */
 export function totalPssMiB(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + pssMiB(pid), 0);
+}
+
+/** The pid of the QEMU process of instance `uuid` (its `-name vmbranch-<uuid>`); throws when there is none. */
+export function pidOf(uuid: string, dataDir: string): number {
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(`vmbranch-${uuid}`)) return Number(e);
+    } catch {
+      /* gone */
+    }
+  }
+  throw new Error(`no process for ${uuid} under ${dataDir}`);
 }

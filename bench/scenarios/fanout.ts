@@ -4,7 +4,7 @@
  * standby source (all ten map one snapshot's RAM image copy-on-write).
  */
 import type { TestBackend } from "../../test/helpers/backend";
-import { totalPssMiB } from "../lib/memory";
+import { pidOf, totalPssMiB } from "../lib/memory";
 import { WORKLOAD, running, settle, since } from "../lib/vm";
 
 /** One fan-out measurement. */
@@ -21,17 +21,8 @@ export interface FanoutResult {
   fromStandby: FanoutRun;
 }
 
-function pidOf(b: TestBackend, uuid: string): number {
-  const { readdirSync, readFileSync } = require("node:fs") as typeof import("node:fs");
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(`vmbranch-${uuid}`)) return Number(e);
-    } catch {
-      /* gone */
-    }
-  }
-  throw new Error(`no process for ${uuid} under ${b.dataDir}`);
+function pidOfInstance(b: TestBackend, uuid: string): number {
+  return pidOf(uuid, b.dataDir);
 }
 
 async function fan(b: TestBackend, source: string, n: number, oneGuest: number, prefix: string): Promise<FanoutRun> {
@@ -45,7 +36,7 @@ async function fan(b: TestBackend, source: string, n: number, oneGuest: number, 
   for (let i = 0; i < n; i++) await running(c, `${prefix}-${i}`);
   const wallMs = since(t0);
   await settle(5000);
-  const total = totalPssMiB(uuids.map((u) => pidOf(b, u)));
+  const total = totalPssMiB(uuids.map((u) => pidOfInstance(b, u)));
   for (let i = 0; i < n; i++) await c.instances.delete(`${prefix}-${i}`);
   return { wallMs, totalPssMiB: total, ratioToOneGuest: total / oneGuest };
 }
@@ -57,7 +48,7 @@ export async function fanout(b: TestBackend, n = 10): Promise<FanoutResult> {
   await running(c, "fan-src");
   await settle(5000);
   // One guest, booted and settled like the source, is the yardstick.
-  const oneGuest = totalPssMiB([pidOf(b, src.uuid)]);
+  const oneGuest = totalPssMiB([pidOfInstance(b, src.uuid)]);
   const fromRunning = await fan(b, "fan-src", n, oneGuest, "fan-r");
   await settle(2000);
   await c.instances.suspend("fan-src");
