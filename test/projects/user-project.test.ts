@@ -51,10 +51,14 @@ test("installing it beside the newest @pulumi/pulumi 3.x builds nothing native a
 });
 
 test("the server package installs on its own and puts `vmbranch` on PATH", async () => {
-  expect(install.server.files.sort()).toEqual(["LICENSE", "README.md", "dist/guest/init", "dist/guest/power-button", "dist/vmbranch.js", "dist/vmbranch.js.map", "package.json"]);
+  expect(install.server.files.sort()).toEqual([
+    "LICENSE", "README.md", "dist/guest/init", "dist/guest/power-button", "dist/ui/app.js", "dist/ui/index.html", "dist/ui/style.css", "dist/vmbranch.js", "dist/vmbranch.js.map", "package.json",
+  ]);
   const env = { ...process.env, PATH: `${serverBin}${path.delimiter}${process.env.PATH ?? ""}`, VMBRANCH_IMAGE_DIR: IMAGE_DIR };
   const { stdout: which } = await run("sh", ["-c", "command -v vmbranch"], { env });
   expect(which.trim()).toBe(path.join(serverBin, "vmbranch"));
+  // The lineage page ships inside the package: the installed server serves it.
+  expect((await fetch(`${backend.url}/ui/app.js`)).status).toBe(200);
   // Its image builder finds its guest files: the image the tests use is already built from the same inputs.
   const { stdout } = await run("vmbranch", ["image", "build", "base"], { env });
   expect(stdout).toMatch(/^image base is up to date \(cached\), nothing to do/);
