@@ -78,6 +78,23 @@ export interface DiskFreeze {
   overlayPath: string;
 }
 
+/**
+ * A live snapshot or disk freeze failed after some disks may have switched to their overlays.
+ * Those disks are written through their overlays now: the caller must record their freeze and
+ * keep the overlay files (roll forward). Overlays of other disks were never used and are removed
+ * from QEMU; their files are the caller's to delete. Failures before any switch throw plain errors.
+ */
+export class DiskSwitchError extends Error {
+  override name = "DiskSwitchError";
+  constructor(
+    message: string,
+    /** `VmDisk.id`s whose overlay QEMU uses, or may use (it could not be asked). */
+    readonly switched: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
 /** Where a memory snapshot is written. */
 export interface SnapshotFiles {
   /** RAM image, mapped privately (copy-on-write) by VMs restored from it. */
@@ -126,6 +143,9 @@ export interface VmStats {
   net: VmNetStats;
 }
 
+/** Something QEMU reported about a live VM that its state must show: it stalled (and why) or runs again. */
+export type VmAlert = { kind: "stalled"; reason: string } | { kind: "resumed" };
+
 /** A running (or starting) VM. */
 export interface VmHandle {
   readonly uuid: string;
@@ -156,6 +176,16 @@ export interface VmHandle {
   freezeDisks(disks: DiskFreeze[]): Promise<void>;
   /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone. */
   flattenDisk(diskId: string): Promise<void>;
+  /** Call `listener` when the VM stalls on its own (disk full, I/O error, guest panic) or runs again. */
+  onAlert(listener: (alert: VmAlert) => void): void;
+  /** Resume the guest (after a pause of ours that a crash interrupted); checked against QEMU's run state. */
+  resume(): Promise<void>;
+  /** Take an overlay this VM does not use (left by an interrupted snapshot) out of QEMU and its jail. */
+  discardOverlay(path: string): Promise<void>;
+  /** QEMU's run state (`running`, `paused`, `io-error`, `guest-panicked`, …). */
+  runState(): Promise<string>;
+  /** The file each disk is written through now (they move with every freeze). */
+  diskFiles(): Promise<{ diskId: string; path: string }[]>;
   /** Pause the VM, save its whole state to `files`, and end the process (suspend to standby). */
   saveAndQuit(files: SnapshotFiles): Promise<void>;
   /** Current counters (CPU, memory, disk and network I/O); `hostPorts` are its published host ports. */
@@ -170,6 +200,16 @@ export interface SnapshotMachine {
   qemuVersion: string;
 }
 
+/** Something a QEMU process of this data dir left that nobody owns (a loader of a dead serve, a VM of no instance). */
+export interface VmLeftover {
+  kind: "loader" | "unowned-vm";
+  /** What it is, in words (for doctor's report). */
+  what: string;
+  pid: number | null;
+  /** End its process and remove its files. */
+  remove(): Promise<void>;
+}
+
 /** Launches and finds VMs on this host. */
 export interface VmDriver {
   /** The machine new VMs are launched as (pinned, versioned) on this host. */
@@ -180,4 +220,6 @@ export interface VmDriver {
   launch(spec: VmLaunchSpec): Promise<VmHandle>;
   /** Find the VM of `uuid` after a restart of the service; null when its process is gone. */
   attach(uuid: string, runDir: string): Promise<VmHandle | null>;
+  /** Leftovers in run directory `runDir` (loaders not in use, VMs of instances not in `owned`). */
+  leftovers(runDir: string, owned: ReadonlySet<string>): Promise<VmLeftover[]>;
 }

@@ -86,6 +86,18 @@ export async function lendFile(jail: Jail, hostFile: string): Promise<void> {
   await chown(hostFile, jail.uid, jail.gid);
 }
 
+/**
+ * Takes `hostFile` back from a VM that never used it (an overlay of a failed snapshot): its link
+ * in the jail goes, and the file is the service's again.
+ */
+export async function withdrawFile(jail: Jail, hostFile: string): Promise<void> {
+  await unlink(join(jail.root, hostFile)).catch(() => undefined);
+  await chown(hostFile, SERVICE_UID(), SERVICE_GID()).catch(() => undefined);
+  const record = lentRecord(jail.root);
+  const lent = await readLent(record);
+  if (lent.includes(hostFile)) await writeFile(record, JSON.stringify(lent.filter((f) => f !== hostFile)), { mode: 0o600 });
+}
+
 async function readLent(record: string): Promise<string[]> {
   return readFile(record, "utf8").then((t) => JSON.parse(t) as string[], () => []);
 }

@@ -25,6 +25,7 @@ export async function createFormattedDisk(path: string, sizeMb: number, fs: File
     await run("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, path]);
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    activeViews.delete(tmp);
   }
 }
 
@@ -65,6 +66,11 @@ export async function growDisk(path: string, sizeMb: number, as: ToolUser | null
   );
 }
 
+/** Directory prefixes of raw views: in the shared temp dir (a tool user's), or beside the disk. */
+export const VIEW_PREFIXES = { shared: "vmb-view-", beside: ".view-" } as const;
+/** Raw views this process has open now (never leftovers). */
+export const activeViews = new Set<string>();
+
 /**
  * Expose the qcow2 as a raw file through qemu-storage-daemon's FUSE export for the duration of
  * `fn`, so e2fsprogs can work on it in place without flattening its backing chain. With `owner`,
@@ -72,7 +78,8 @@ export async function growDisk(path: string, sizeMb: number, as: ToolUser | null
  * belong to that user alone.
  */
 export async function withRawView<T>(path: string, fn: (raw: string) => Promise<T>, owner: ToolUser | null = null): Promise<T> {
-  const tmp = await mkdtemp(owner ? join(tmpdir(), "vmb-view-") : join(dirname(path), ".view-"));
+  const tmp = await mkdtemp(owner ? join(tmpdir(), VIEW_PREFIXES.shared) : join(dirname(path), VIEW_PREFIXES.beside));
+  activeViews.add(tmp);
   if (owner) await chown(tmp, owner.uid, owner.gid);
   const raw = join(tmp, "raw");
   const pidfile = join(tmp, "pid");
@@ -94,6 +101,7 @@ export async function withRawView<T>(path: string, fn: (raw: string) => Promise<
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
+    activeViews.delete(tmp);
   }
 }
 

@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import { chmod, chown, lstat, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { confineProcess, type HostConfinement, type ProcessConfinement } from "../confinement/confinement";
+import { confineProcess, type ConfinementRecord, type HostConfinement, type ProcessConfinement } from "../confinement/confinement";
 import { insideJail, nestedJail, type Jail } from "../confinement/jail";
 import { renderGuestConfig } from "../images/guest-config";
 import { VmProcess } from "../qemu/vm-process";
@@ -18,6 +18,16 @@ import { prepareVmPaths, removeVmPaths, vmPaths } from "../qemu/vm-paths";
 import type { SnapshotFiles, VmLaunchSpec } from "../vm-driver";
 import { completed, waitMigration } from "./migration";
 import { toVmSpec } from "./spec-mapping";
+
+/** Prefix of a loader's run directory, beside the VMs' own. */
+export const LOADER_DIR_PREFIX = ".loader-";
+/** The file in a loader's run directory that records its confinement. */
+export const LOADER_RECORD = "loader-confinement.json";
+/** Prefix of a loader's jail inside its source's jail. */
+export const LOADER_JAIL_PREFIX = "loader-";
+
+/** Loaders this process runs now: the sweep (leftovers.ts) never takes one of them for a leftover. */
+export const activeLoaders = new Set<string>();
 
 /** A started loader waiting for an incoming migration on `uri`. */
 export interface Loader {
@@ -49,11 +59,13 @@ export async function startLoader(
   sourceJail: Jail | null,
 ): Promise<Loader> {
   const uuid = randomUUID();
-  const paths = vmPaths(join(dirname(spec.runDir), `.loader-${uuid}`));
+  const paths = vmPaths(join(dirname(spec.runDir), `${LOADER_DIR_PREFIX}${uuid}`));
   let confinement: ProcessConfinement | null = null;
   let proc: VmProcess | null = null;
   let meet: Rendezvous | null = null;
+  activeLoaders.add(uuid);
   const abort = async () => {
+    activeLoaders.delete(uuid);
     if (proc) await proc.kill().catch(() => undefined);
     await removeVmPaths(paths).catch(() => undefined);
     if (meet?.jail) await rm(meet.jail.root, { recursive: true, force: true });
@@ -64,7 +76,7 @@ export async function startLoader(
     await rm(paths.runDir, { recursive: true, force: true });
     await prepareVmPaths(paths);
     await writeFile(paths.guestConfig, renderGuestConfig(spec.guest));
-    const jail = sourceJail ? await nestedJail(sourceJail, `loader-${uuid.slice(0, 8)}`) : null;
+    const jail = sourceJail ? await nestedJail(sourceJail, `${LOADER_JAIL_PREFIX}${uuid.slice(0, 8)}`) : null;
     // Unjailed, the socket sits beside the QMP socket, which already fits the socket path limit.
     const hostSocket = join(jail?.root ?? dirname(paths.qmpSocket), "mig.sock");
     meet = {
@@ -72,6 +84,8 @@ export async function startLoader(
       socket: { host: hostSocket, loader: jail ? insideJail(jail, hostSocket) : hostSocket, source: sourceJail ? insideJail(sourceJail, hostSocket) : hostSocket },
     };
     confinement = await confineProcess(host, { name: uuid, runDir: paths.runDir, memoryMb: spec.memoryMb, ...(jail ? { jail } : { unjailed: true }) });
+    // Its cgroup, for the sweep after a serve that died mid-snapshot (leftovers.ts); uid and jail are its source's.
+    await writeFile(join(paths.runDir, LOADER_RECORD), JSON.stringify({ uid: null, jail: null, cgroupDirs: confinement.record.cgroupDirs } satisfies ConfinementRecord));
     const vmSpec = toVmSpec(spec, { kind: "loader", ramPath, disks }, { confine: confinement.runAs, sandbox: confinement.sandbox }, uuid);
     const c = confinement;
     proc = await VmProcess.launch(vmSpec, paths, { onSpawn: (pid) => c.enter(pid) });

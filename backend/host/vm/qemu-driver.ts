@@ -14,7 +14,8 @@ import { MACHINE_ALIAS, restoreRefusal, type QemuMachine } from "../qemu/machine
 import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
-import type { SnapshotMachine, VmDriver, VmHandle, VmLaunchSpec } from "../vm-driver";
+import type { SnapshotMachine, VmDriver, VmHandle, VmLaunchSpec, VmLeftover } from "../vm-driver";
+import { vmLeftovers } from "./leftovers";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
 import { toVmSpec } from "./spec-mapping";
@@ -88,6 +89,10 @@ export class QemuDriver implements VmDriver {
       }
     }
     return handle;
+  }
+
+  leftovers(runDir: string, owned: ReadonlySet<string>): Promise<VmLeftover[]> {
+    return vmLeftovers(runDir, this.opts.confinement, owned);
   }
 
   async attach(uuid: string, runDir: string): Promise<VmHandle | null> {

@@ -4,7 +4,8 @@
  * live copy-on-write snapshots for branching, live disk freezes for clones, and suspend.
  */
 import type { HostConfinement, ProcessConfinement } from "../confinement/confinement";
-import { lendFile } from "../confinement/jail";
+import { lendFile, withdrawFile } from "../confinement/jail";
+import { failpoint } from "../failpoints";
 import { EXIT_MARKER, READY_MARKER } from "../images/guest-protocol";
 import { consoleTail, rotateConsoleLog } from "../qemu/console-log";
 import { NETDEV_ID, diskNames, hostfwdRemoveRule, hostfwdRule } from "../qemu/vm-devices";
@@ -13,13 +14,25 @@ import type { QmpEvent } from "../qemu/qmp/monitor";
 import { readProcessStats } from "../metrics/process-stats";
 import { establishedConnections } from "../metrics/tcp-connections";
 import { readTraffic, trafficFiles, type TrafficTotals } from "../metrics/traffic-counter";
-import type { DiskFreeze, LiveSnapshot, SnapshotFiles, VmExit, VmForward, VmHandle, VmLaunchSpec, VmStats } from "../vm-driver";
+import { DiskSwitchError, type DiskFreeze, type LiveSnapshot, type SnapshotFiles, type VmExit, type VmForward, type VmHandle, type VmLaunchSpec, type VmAlert, type VmStats } from "../vm-driver";
 import { startLoader } from "./loader";
 import { captured, completed, waitMigration } from "./migration";
 import { digHoles } from "./ram-files";
 import { randomBytes } from "node:crypto";
 
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
+
+/** An overlay added to QEMU for one disk: the disk's current node and the new overlay's node and file. */
+interface OverlayLink {
+  diskId: string;
+  path: string;
+  node: string;
+  overlay: string;
+}
+
+function warn(message: string): void {
+  process.stderr.write(`vmbranch: ${message}\n`);
+}
 
 /** Measures a guest pause from QEMU's STOP and RESUME events (their timestamps are QEMU's clock). */
 class PauseClock {
@@ -73,6 +86,21 @@ function describeExit(info: VmExitInfo): string {
   }
 }
 
+/**
+ * What a QEMU event means for the VM's state: a disk error that paused it (virtio-blk stops the
+ * guest on ENOSPC rather than failing its writes), a guest panic that paused it, or running again.
+ * Our own pauses (snapshots) emit STOP/RESUME too but no error, so only an error marks a stall.
+ */
+export function alertOf(ev: QmpEvent): VmAlert | null {
+  if (ev.event === "BLOCK_IO_ERROR" && ev.data.action === "stop") {
+    const what = ev.data.nospace === true ? "disk full" : `disk I/O error${typeof ev.data.reason === "string" ? ` (${ev.data.reason})` : ""}`;
+    return { kind: "stalled", reason: `${what}: the VM is paused until space is freed and it is started again` };
+  }
+  if (ev.event === "GUEST_PANICKED") return { kind: "stalled", reason: "the guest kernel panicked" };
+  if (ev.event === "RESUME") return { kind: "resumed" };
+  return null;
+}
+
 /** The last app exit code the init printed in this run's part of the serial log, if any (only its tail is read). */
 async function exitCodeFromLog(path: string, offset: number): Promise<number | null> {
   const text = await consoleTail(path, offset, 64 * 1024).catch(() => "");
@@ -97,6 +125,7 @@ export interface HandleContext {
 export class QemuHandle implements VmHandle {
   readonly exited: Promise<VmExit>;
   private readonly consoleTimer: NodeJS.Timeout;
+  private readonly alertListeners: ((alert: VmAlert) => void)[] = [];
 
   constructor(
     private readonly proc: VmProcess,
@@ -120,6 +149,10 @@ export class QemuHandle implements VmHandle {
         .catch((err: Error) => process.stderr.write(`vmbranch: console log or traffic dumps of ${proc.uuid} not kept in bounds: ${err.message}\n`))
         .finally(() => (rotating = false));
     }, CONSOLE_CHECK_MS).unref();
+    proc.on("event", (ev: QmpEvent) => {
+      const alert = alertOf(ev);
+      if (alert) for (const l of this.alertListeners) l(alert);
+    });
     this.exited = proc.exited.then(async (info) => {
       clearInterval(this.consoleTimer);
       await context.confinement.release();
@@ -155,6 +188,10 @@ export class QemuHandle implements VmHandle {
     await this.proc.kill();
   }
 
+  onAlert(listener: (alert: VmAlert) => void): void {
+    this.alertListeners.push(listener);
+  }
+
   detach(): void {
     clearInterval(this.consoleTimer);
     this.proc.detach();
@@ -185,50 +222,163 @@ export class QemuHandle implements VmHandle {
     });
   }
 
-  /** Add the overlays as unattached nodes: done before the pause, so the pause only relinks. */
-  private async addOverlays(disks: DiskFreeze[]): Promise<{ node: string; overlay: string }[]> {
+  /**
+   * Add the overlays as unattached nodes: done before the pause, so the pause only relinks. On
+   * failure the nodes added so far are removed again and the error thrown.
+   */
+  private async addOverlays(disks: DiskFreeze[]): Promise<OverlayLink[]> {
     const current = await this.currentDisks();
-    const out: { node: string; overlay: string }[] = [];
-    for (const f of disks) {
-      const cur = current.find((c) => c.id === f.diskId);
-      if (!cur) throw new Error(`unknown disk ${f.diskId}`);
-      const overlay = `ovl${randomBytes(8).toString("hex")}`;
-      const add = () =>
-        this.proc.qmp.blockdevAdd({ driver: "qcow2", "node-name": overlay, file: { driver: "file", "node-name": `${overlay}f`, filename: f.overlayPath }, backing: null });
-      // A jailed QEMU opens the overlay through its jail, at the same path; it stays lent while the VM runs.
-      const jail = this.context.confinement.jail;
-      if (jail) await lendFile(jail, f.overlayPath);
-      await add();
-      out.push({ node: cur.node, overlay });
+    const out: OverlayLink[] = [];
+    const jail = this.context.confinement.jail;
+    try {
+      for (const f of disks) {
+        const cur = current.find((c) => c.id === f.diskId);
+        if (!cur) throw new Error(`unknown disk ${f.diskId}`);
+        const overlay = `ovl${randomBytes(8).toString("hex")}`;
+        // A jailed QEMU opens the overlay through its jail, at the same path; it stays lent while the VM runs.
+        if (jail) await lendFile(jail, f.overlayPath);
+        await this.proc.qmp.blockdevAdd({ driver: "qcow2", "node-name": overlay, file: { driver: "file", "node-name": `${overlay}f`, filename: f.overlayPath }, backing: null });
+        out.push({ diskId: f.diskId, path: f.overlayPath, node: cur.node, overlay });
+      }
+    } catch (err) {
+      await this.removeOverlays(out);
+      throw err;
     }
     return out;
   }
 
+  /** Take overlays QEMU does not use out of it again (their nodes and the links lent to the jail). */
+  private async removeOverlays(links: OverlayLink[]): Promise<void> {
+    const jail = this.context.confinement.jail;
+    for (const l of links) {
+      await this.proc.qmp.blockdevDel(l.overlay).catch((err: Error) => warn(`could not remove the unused overlay node ${l.overlay} of ${this.uuid}: ${err.message}`));
+      if (jail) await withdrawFile(jail, l.path).catch((err: Error) => warn(`could not take ${l.path} back from the jail of ${this.uuid}: ${err.message}`));
+    }
+  }
+
+  /** The transaction that switches every disk of `links` to its overlay at one instant, or none. */
+  private switchDisks(links: OverlayLink[]): Promise<void> {
+    return this.proc.qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: { node: l.node, overlay: l.overlay } })));
+  }
+
+  /**
+   * After a failure with `links` added and their switch maybe attempted: find out from QEMU which
+   * disks run on their overlays, take the unused overlays out, make sure the guest runs again when
+   * we paused it, and throw. Every disk QEMU cannot vouch for counts as switched: keeping an
+   * overlay is always safe, deleting one a live VM writes is not.
+   */
+  private async failAfterSwitch(err: unknown, links: OverlayLink[], attempted: boolean, pausedByUs: boolean): Promise<never> {
+    const message = (err as Error).message ?? String(err);
+    let onOverlay: Set<string> | null = null;
+    if (attempted) {
+      onOverlay = await this.currentDisks().then(
+        (cur) => new Set(cur.filter((c) => links.some((l) => l.diskId === c.id && l.path === c.file)).map((c) => c.id)),
+        () => null,
+      );
+    }
+    const switched = !attempted ? [] : onOverlay === null ? links : links.filter((l) => onOverlay.has(l.diskId));
+    await this.removeOverlays(links.filter((l) => !switched.includes(l)));
+    if (pausedByUs) await this.resume().catch((e: Error) => warn(`${this.uuid} stays paused after a failed snapshot: ${e.message}`));
+    if (switched.length === 0) throw err;
+    throw new DiskSwitchError(message, switched.map((l) => l.diskId));
+  }
+
   async freezeDisks(disks: DiskFreeze[]): Promise<void> {
+    await this.settleJobs();
     const links = await this.addOverlays(disks);
-    // One transaction: every disk switches at the same instant, or none does.
-    await this.proc.qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
+    try {
+      // One transaction: every disk switches at the same instant, or none does.
+      await this.switchDisks(links);
+      await failpoint("freeze.after-transaction");
+    } catch (err) {
+      await this.failAfterSwitch(err, links, true, false);
+    }
+  }
+
+  /** Resume the guest after our own pause: `cont`, checked against QEMU's run state, retried once. */
+  async resume(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.proc.qmp.cont();
+        return;
+      } catch (err) {
+        const status = await this.proc.qmp.queryStatus().catch(() => null);
+        if (status?.running) return;
+        if (attempt >= 1) throw err;
+      }
+    }
+  }
+
+  async discardOverlay(path: string): Promise<void> {
+    const nodes = await this.proc.qmp.queryNamedBlockNodes();
+    const node = nodes.find((n) => n.file === path && n["node-name"].startsWith("ovl") && !n["node-name"].endsWith("f"));
+    const current = await this.currentDisks();
+    if (current.some((c) => c.file === path)) throw new Error(`${path} is in use by ${this.uuid}`);
+    await this.removeOverlays(node ? [{ diskId: "", path, node: "", overlay: node["node-name"] }] : []);
+    if (!node && this.context.confinement.jail) await withdrawFile(this.context.confinement.jail, path);
+  }
+
+  async runState(): Promise<string> {
+    return (await this.proc.qmp.queryStatus()).status;
+  }
+
+  async diskFiles(): Promise<{ diskId: string; path: string }[]> {
+    return (await this.currentDisks()).map((d) => ({ diskId: d.id, path: d.file }));
+  }
+
+  /**
+   * Finish block jobs a dead serve left in QEMU (they run on without it, and ours are not
+   * auto-dismissed): wait for running ones to conclude, then dismiss every concluded one, so no
+   * disk stays busy. Their effect on the store is doctor's (a flatten done in the file is recorded).
+   */
+  private async settleJobs(): Promise<void> {
+    for (let round = 0; round < 2; round++) {
+      const jobs = await this.proc.qmp.queryJobs();
+      if (jobs.length === 0) return;
+      for (const j of jobs) {
+        if (j.status !== "concluded") {
+          const stop = new AbortController();
+          const concluded = this.proc.monitor.waitForEvent("JOB_STATUS_CHANGE", (ev) => ev.data.id === j.id && ev.data.status === "concluded", SNAPSHOT_TIMEOUT_MS, stop.signal);
+          concluded.catch(() => undefined);
+          // It may have concluded between the query and the wait: ask again before waiting.
+          const now = (await this.proc.qmp.queryJobs()).find((x) => x.id === j.id);
+          if (now && now.status !== "concluded") await concluded.catch(() => undefined);
+          stop.abort();
+        }
+        await this.proc.qmp.jobDismiss(j.id).catch((err: Error) => warn(`could not dismiss job ${j.id} of ${this.uuid}: ${err.message}`));
+      }
+    }
   }
 
   async flattenDisk(diskId: string): Promise<void> {
+    await this.settleJobs();
     const cur = (await this.currentDisks()).find((d) => d.id === diskId);
     if (!cur) throw new Error(`unknown disk ${diskId}`);
     const job = `flatten-${randomBytes(4).toString("hex")}`;
+    // The job stays until we dismiss it, so its end is read from QEMU (concluded, with or without
+    // an error) rather than guessed from it vanishing.
+    const concluded = this.proc.monitor.waitForEvent("JOB_STATUS_CHANGE", (ev) => ev.data.id === job && ev.data.status === "concluded", SNAPSHOT_TIMEOUT_MS);
+    concluded.catch(() => undefined);
     // No base: stream everything below the top into it; QEMU then drops the backing reference.
-    await this.proc.qmp.blockStream({ "job-id": job, device: cur.node });
-    const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
-    for (;;) {
-      const jobs = await this.proc.qmp.queryBlockJobs();
-      const mine = jobs.find((j) => j.device === job || j.device === cur.node);
-      if (!mine) return;
-      if (mine.error) throw new Error(`flattening ${diskId} failed: ${mine.error}`);
-      if (Date.now() > deadline) throw new Error(`flattening ${diskId} did not finish in time`);
-      await new Promise((r) => setTimeout(r, 50));
+    await this.proc.qmp.blockStream({ "job-id": job, device: cur.node, "auto-dismiss": false });
+    try {
+      await concluded;
+    } catch (err) {
+      await this.proc.qmp.jobCancel(job).catch(() => undefined);
+      throw new Error(`flattening ${diskId} did not finish: ${(err as Error).message}`);
     }
+    const info = (await this.proc.qmp.queryJobs()).find((j) => j.id === job);
+    await this.proc.qmp.jobDismiss(job).catch((err: Error) => warn(`could not dismiss job ${job} of ${this.uuid}: ${err.message}`));
+    if (!info) throw new Error(`flattening ${diskId}: QEMU lost track of job ${job}`);
+    if (info.error) throw new Error(`flattening ${diskId} failed: ${info.error}`);
+    // Concluded without an error: the top must stand alone now (QEMU dropped its backing file).
+    const after = (await this.proc.qmp.queryNamedBlockNodes()).find((n) => n["node-name"] === cur.node);
+    if (after?.backing_file) throw new Error(`flattening ${diskId} ended but the disk still backs onto ${after.backing_file}`);
   }
 
   async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
     const qmp = this.proc.qmp;
+    await this.settleJobs();
     const loader = await this.startLoader(files);
     // The guest's pause as QEMU saw it: from its STOP event to its RESUME event.
     const pause = new PauseClock();
@@ -236,8 +386,13 @@ export class QemuHandle implements VmHandle {
     this.proc.on("event", onEvent);
     let takenAt: Date;
     let wallMs = 0;
+    let links: OverlayLink[] = [];
+    // Once the transaction is sent, the disks may run on their overlays: a failure then rolls forward.
+    let attempted = false;
+    let paused = false;
     try {
-      const links = await this.addOverlays(disks);
+      links = await this.addOverlays(disks);
+      await failpoint("snapshot.after-overlays");
       // background-snapshot needs userfaultfd write-protection from the host kernel; without it,
       // fall back to copying RAM with the guest stopped (correct, but the pause is the whole copy).
       // VMBRANCH_SNAPSHOT_MODE=stop-copy forces the fallback (tests exercise it on hosts that do not need it).
@@ -250,39 +405,36 @@ export class QemuHandle implements VmHandle {
       );
       takenAt = new Date();
       const t0 = performance.now();
-      if (!background) {
-        await qmp.stop();
-        try {
-          if (links.length > 0) await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
-          await qmp.migrate(loader.uri);
-          await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 5, what: "stopped snapshot" });
-        } finally {
-          await qmp.cont();
-        }
-        await pause.resumed(5_000);
-      } else if (links.length === 0) {
+      if (links.length === 0 && background) {
         // No disk to switch: QEMU's own pause (capture devices, write-protect RAM) is the whole pause.
         const resumed = this.proc.monitor.waitForEvent("RESUME", () => true, 30_000);
         await qmp.migrate(loader.uri);
         await resumed;
       } else {
         // Disks switch to their overlays in the same pause as QEMU captures devices and
-        // write-protects RAM; RAM itself is copied after `cont`, copy-on-write.
+        // write-protects RAM; RAM itself is copied after `cont`, copy-on-write (or, without
+        // background snapshots, before it).
         await qmp.stop();
-        try {
-          await qmp.transaction(links.map((l) => ({ type: "blockdev-snapshot" as const, data: l })));
-          await qmp.migrate(loader.uri);
-          await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
-        } finally {
-          await qmp.cont();
+        paused = true;
+        if (links.length > 0) {
+          attempted = true;
+          await this.switchDisks(links);
+          await failpoint("snapshot.after-transaction");
         }
+        await qmp.migrate(loader.uri);
+        if (background) await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
+        else await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 5, what: "stopped snapshot" });
+        await this.resume();
+        paused = false;
         await pause.resumed(5_000);
       }
       wallMs = performance.now() - t0;
     } catch (err) {
       this.proc.off("event", onEvent);
+      await qmp.migrateCancel().catch(() => undefined);
       await loader.abort();
-      throw err;
+      await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch(() => undefined);
+      return this.failAfterSwitch(err, links, attempted, paused);
     }
     this.proc.off("event", onEvent);
     const done = (async () => {
@@ -290,6 +442,7 @@ export class QemuHandle implements VmHandle {
         await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "background snapshot" });
         await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
       } catch (err) {
+        await qmp.migrateCancel().catch(() => undefined);
         await loader.abort();
         throw err;
       } finally {
@@ -342,11 +495,13 @@ export class QemuHandle implements VmHandle {
       await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "suspend" });
       await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
     } catch (err) {
+      await qmp.migrateCancel().catch(() => undefined);
       await loader.abort();
-      await qmp.cont().catch(() => undefined);
+      await this.resume().catch((e: Error) => warn(`${this.uuid} stays paused after a failed suspend: ${e.message}`));
       throw err;
     }
     await this.proc.kill();
-    await digHoles(files.ramPath);
+    // Punching zero pages out only saves memory: the suspend succeeded whether or not it works.
+    await digHoles(files.ramPath).catch((err: Error) => warn(`zero pages of ${files.ramPath} stay allocated: ${err.message}`));
   }
 }

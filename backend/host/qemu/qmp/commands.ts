@@ -14,6 +14,7 @@ import type {
   BlockStats,
   BlockStreamOptions,
   DeviceAddOptions,
+  JobInfo,
   MigrationCapability,
   MigrationCapabilityStatus,
   MigrationInfo,
@@ -138,6 +139,16 @@ export class QmpCommands {
   /** `query-block-jobs`: running block jobs. */
   queryBlockJobs(o?: QmpCallOptions): Promise<BlockJobInfo[]> {
     return this.monitor.execute("query-block-jobs", undefined, o);
+  }
+
+  /** `query-jobs`: every job, with its status and, once concluded, its error if it failed. */
+  queryJobs(o?: QmpCallOptions): Promise<JobInfo[]> {
+    return this.monitor.execute("query-jobs", undefined, o);
+  }
+
+  /** `job-cancel`: stop a job; it concludes (with an error) and, without auto-dismiss, waits to be dismissed. */
+  async jobCancel(id: string, o?: QmpCallOptions): Promise<void> {
+    await this.monitor.execute("job-cancel", { id }, o);
   }
 
   /** `job-dismiss`: forget a concluded job (one started with `auto-dismiss: false`). */

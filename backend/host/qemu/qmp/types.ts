@@ -203,6 +203,17 @@ export interface ImageInfo {
   "backing-image"?: ImageInfo;
 }
 
+/** One entry of `query-jobs` (QAPI JobInfo, subset): any job, also one that concluded and awaits dismissal. */
+export interface JobInfo {
+  id: string;
+  type: string;
+  status: JobStatus;
+  "current-progress": number;
+  "total-progress": number;
+  /** Set when the job failed (or was cancelled): QEMU's description of why. */
+  error?: string;
+}
+
 /** One entry of `query-named-block-nodes` (QAPI BlockDeviceInfo, subset). */
 export interface BlockDeviceInfo {
   "node-name": string;
