@@ -7,13 +7,14 @@
  * (SnapshotInProgress → CreatingTarget → RestoreInProgress → Succeeded | Failed).
  */
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
+import { failpoint } from "../host/failpoints";
 import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
 import { cloneIdentity, cloneLabels } from "./clone-identity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newUuid, now } from "./identity";
 import type { Instances } from "./instances";
-import { instanceKey } from "./locks";
+import { BACKGROUND_LOCK_WAIT_MS, instanceKey } from "./locks";
 import { findAnyInstance, refId } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import { attachSnapshotDisks } from "./snapshot-volumes";
@@ -58,9 +59,9 @@ export class Branches {
       const src = store.instances.get({ uuid: source.uuid });
       if (!src) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`);
       if (src.state === "running") {
-        const out = await this.fromRunning(src, req, name, release);
-        background = true;
-        return out;
+        // Once the snapshot is taken, its background copy owns the claim and the lock, also when
+        // the branch's own record then fails: they are released when the copy ends, not before.
+        return await this.fromRunning(src, req, name, release, () => (background = true));
       }
       if (src.state === "stopped" || src.state === "standby") return await this.fromResting(src, req, name);
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(src.state));
@@ -98,10 +99,12 @@ export class Branches {
 
   /**
    * Branch a running source: live snapshot now, restore in the background. Caller holds the
-   * source lock and the claim; once this returns, the background work releases both.
+   * source lock and the claim; once the snapshot is taken (`handOff`), the background work
+   * releases both when the RAM copy ends.
    */
-  private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void): Promise<Instance> {
+  private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void, handOff: () => void): Promise<Instance> {
     const { snapshot, completed } = await this.snapshots.takeLive(src);
+    handOff();
     const done = completed.finally(() => {
       this.snapshots.unclaim(src.uuid);
       releaseSource();
@@ -143,6 +146,7 @@ export class Branches {
         const disks = store.snapshotDisks.select("snapshot_uuid = ?", [snapshot.uuid], "position");
         await this.instances.withReverter(async (rev) => {
           await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
+          await failpoint("branch.before-restore");
           this.setPhase(uuid, "RestoreInProgress");
           const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
           const cur = store.instances.get({ uuid })!;
@@ -150,7 +154,7 @@ export class Branches {
           if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
           else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded() });
         });
-      });
+      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS });
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
       this.snapshots.flattenDeepChains(uuid);
       this.snapshots.flattenDeepChains(sourceUuid);

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import type { FilesystemDriver } from "../host/storage/filesystems";
 import { createFormattedDisk, createOverlay, flattenDisk, removeDiskFile } from "../host/storage/disk-images";
+import { failpoint } from "../host/failpoints";
 import type { DiskRecord } from "../store/records";
 import type { Store } from "../store/store";
 import type { CoreContext } from "./context";
@@ -105,6 +106,14 @@ export class Disks {
     if (!d.parentId) return;
     if (online) await online();
     else await flattenDisk(d.path);
+    // Until the store says the head stands alone, its parent is kept: a crash here loses nothing.
+    await failpoint("flatten.after-stream");
+    await this.recordFlattened(id);
+  }
+
+  /** Record that disk `id`'s file stands alone now, and free its former parent unless something else uses it. */
+  async recordFlattened(id: string): Promise<void> {
+    const d = this.get(id);
     this.store.disks.update({ id }, { parentId: null, depth: 0 });
     await this.release(d.parentId);
   }

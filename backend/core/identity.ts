@@ -43,3 +43,9 @@ export function shareTag(volumeUuid: string): string {
 export function now(): string {
   return new Date().toISOString();
 }
+
+/** This serve's run, in names of scratch files it makes (a sweep after a crash removes other runs'). */
+export const SERVE_RUN = randomBytes(4).toString("hex");
+
+/** Prefix of an import's scratch directory in the temp dir. */
+export const IMPORT_DIR_PREFIX = "import-";

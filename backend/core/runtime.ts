@@ -6,6 +6,7 @@
  */
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { failpoint } from "../host/failpoints";
 import type { GuestConfig, GuestMount } from "../host/images/guest-protocol";
 import { filesystemDriver } from "../host/storage/filesystems";
 import { SharePathError, underAllowedRoot } from "../host/storage/host-paths";
@@ -16,6 +17,9 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { diskSerial, newUuid, now, shareTag } from "./identity";
 import { GUEST_IP } from "./views";
+
+/** How long to wait before trying again to reach a live VM that did not answer at reattach. */
+const REATTACH_RETRY_MS = 5_000;
 
 /** Memory of a start: a cold boot, or a warm start from a snapshot with a given VM generation ID. */
 export type StartMemory = { kind: "boot" } | { kind: "snapshot"; snapshot: SnapshotRecord; vmgenid: string };
@@ -146,9 +150,6 @@ export class Runtime {
   async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
     await requireCapacity(this.ctx, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
-    // From now on the guest may write its read-write volumes: import must not overwrite them.
-    for (const a of this.ctx.store.attachments.select("instance_uuid = ? AND readonly = 0", [inst.uuid]))
-      this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
     await mkdir(spec.runDir, { recursive: true });
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
@@ -159,7 +160,17 @@ export class Runtime {
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
       throw launchError(inst.name, err);
     }
+    await failpoint("start.after-launch").catch(async (err: Error) => {
+      await handle.kill().catch(() => undefined);
+      this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
+      throw launchError(inst.name, err);
+    });
     const warm = memory.kind === "snapshot";
+    // From now on the guest may write its read-write volumes: import must not overwrite them.
+    this.ctx.store.tx(() => {
+      for (const a of this.ctx.store.attachments.select("instance_uuid = ? AND readonly = 0", [inst.uuid]))
+        this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
+    });
     const rec = this.setState(inst.uuid, {
       state: warm ? "running" : "starting",
       pid: handle.pid,
@@ -177,6 +188,19 @@ export class Runtime {
   /** Track a VM: record readiness (when booting) and its exit. */
   adopt(uuid: string, handle: VmHandle, booting: boolean): void {
     this.handles.set(uuid, handle);
+    // A VM that stalls on its own (disk full, I/O error, panic) is `error` with the reason while
+    // QEMU keeps it; it is `running` again when it resumes (a start after space was freed).
+    handle.onAlert((alert) => {
+      if (this.handles.get(uuid) !== handle) return;
+      const cur = this.ctx.store.instances.get({ uuid });
+      if (!cur) return;
+      if (alert.kind === "stalled" && (cur.state === "running" || cur.state === "starting")) {
+        this.ctx.log.warn({ instance: uuid, reason: alert.reason }, "vm stalled");
+        this.setState(uuid, { state: "error", error: alert.reason });
+      } else if (alert.kind === "resumed" && cur.state === "error") {
+        this.setState(uuid, { state: "running", error: null });
+      }
+    });
     if (booting) {
       handle.ready(this.ctx.config.bootTimeoutMs).then(
         ({ bootTimeMs }) => {
@@ -235,11 +259,18 @@ export class Runtime {
   }
 
   /** After a restart: reattach to VMs that survived, and record the ones that did not. */
-  async reconcile(): Promise<void> {
+  async reconcile(suspending: ReadonlySet<string> = new Set()): Promise<void> {
     // Checkpoints being captured have no VM of their own (core/checkpoints.ts recovers them).
     const live = this.ctx.store.instances.select("state IN ('starting', 'running', 'stopping') AND checkpoint IS NULL");
     for (const inst of live) {
-      const handle = await this.ctx.driver.attach(inst.uuid, this.runDirOf(inst.uuid)).catch(() => null);
+      let handle: VmHandle | null;
+      try {
+        handle = await this.ctx.driver.attach(inst.uuid, this.runDirOf(inst.uuid));
+      } catch (err) {
+        // Its QEMU is alive but does not answer: never treat it as gone (its files are in use).
+        this.unreachable(inst, err as Error);
+        continue;
+      }
       if (inst.branch && inst.branch.phase !== "Succeeded" && inst.branch.phase !== "Failed") {
         if (handle) await handle.kill().catch(() => {});
         this.setState(inst.uuid, {
@@ -248,11 +279,10 @@ export class Runtime {
         });
         continue;
       }
-      if (handle) {
-        this.adopt(inst.uuid, handle, inst.state === "starting");
-        if (inst.state === "stopping") void this.stop(inst, { force: true, timeoutMs: 0, reason: inst.stopReason ?? "stopped by request" });
-        this.ctx.log.info({ instance: inst.uuid, pid: handle.pid }, "reattached to running vm");
-      } else {
+      // A suspend that died before its VM ended: the VM runs on (recovery.ts discards the snapshot).
+      if (handle && suspending.has(inst.uuid)) inst.state = "running";
+      if (handle) await this.reattached(inst, handle);
+      else {
         this.setState(inst.uuid, {
           state: "stopped", pid: null, stoppedAt: now(),
           stopReason: "the VM process was gone when vmbranch restarted",
@@ -261,8 +291,69 @@ export class Runtime {
     }
   }
 
+  /** Adopt a VM found again after a restart, asking QEMU how it runs: a pause of ours that a crash interrupted is ended. */
+  private async reattached(inst: InstanceRecord, handle: VmHandle): Promise<void> {
+    if (this.ctx.store.instances.get({ uuid: inst.uuid })?.state !== inst.state) this.setState(inst.uuid, { state: inst.state });
+    this.adopt(inst.uuid, handle, inst.state === "starting");
+    this.ctx.log.info({ instance: inst.uuid, pid: handle.pid }, "reattached to running vm");
+    if (inst.state === "stopping") {
+      void this.stop(inst, { force: true, timeoutMs: 0, reason: inst.stopReason ?? "stopped by request" });
+      return;
+    }
+    const state = await handle.runState().catch((err: Error) => `unknown (${err.message})`);
+    if (state === "io-error" || state === "guest-panicked" || state === "internal-error") {
+      const reason = state === "io-error" ? "disk full or disk I/O error: the VM is paused until space is freed and it is started again" : `the VM stopped: ${state}`;
+      this.setState(inst.uuid, { state: "error", error: reason });
+    } else if (state !== "running") {
+      // Only vmbranch pauses its VMs (snapshots, suspend): a VM paused now was paused by a serve that died.
+      this.ctx.log.warn({ instance: inst.uuid, runState: state }, "resuming a vm left paused by an interrupted operation");
+      await handle.resume().catch((err: Error) => {
+        this.ctx.log.error({ instance: inst.uuid, err: err.message }, "could not resume a vm left paused");
+        this.setState(inst.uuid, { state: "error", error: `left paused (${state}) by an interrupted operation and could not be resumed: ${err.message}` });
+      });
+    }
+  }
+
+  /** Instances whose live QEMU did not answer at reattach; retried until it answers or ends. */
+  private readonly unanswered = new Map<string, NodeJS.Timeout>();
+
+  /** True while the VM of `uuid` is alive but could not be reattached: its files must not be touched. */
+  isUnreachable(uuid: string): boolean {
+    return this.unanswered.has(uuid);
+  }
+
+  private unreachable(inst: InstanceRecord, err: Error): void {
+    this.ctx.log.error({ instance: inst.uuid, err: err.message }, "vm alive but not reachable; retrying");
+    this.setState(inst.uuid, { state: "error", error: `its VM process runs but did not answer when vmbranch restarted (${err.message}); retrying` });
+    const timer = setTimeout(() => {
+      this.unanswered.delete(inst.uuid);
+      void this.retryAttach(inst.uuid);
+    }, REATTACH_RETRY_MS);
+    timer.unref();
+    this.unanswered.set(inst.uuid, timer);
+  }
+
+  private async retryAttach(uuid: string): Promise<void> {
+    const inst = this.ctx.store.instances.get({ uuid });
+    if (!inst || this.handles.has(uuid)) return;
+    let handle: VmHandle | null;
+    try {
+      handle = await this.ctx.driver.attach(uuid, this.runDirOf(uuid));
+    } catch (err) {
+      return this.unreachable(inst, err as Error);
+    }
+    if (!handle) {
+      this.setState(uuid, { state: "stopped", pid: null, stoppedAt: now(), error: null, stopReason: "the VM process ended while vmbranch could not reach it" });
+      return;
+    }
+    this.setState(uuid, { state: "running", error: null });
+    await this.reattached({ ...inst, state: "running" }, handle);
+  }
+
   /** Let go of every VM without stopping it (the service is shutting down; VMs outlive it). */
   detachAll(): void {
+    for (const timer of this.unanswered.values()) clearTimeout(timer);
+    this.unanswered.clear();
     for (const [uuid, handle] of this.handles) {
       this.handles.delete(uuid);
       handle.detach();

@@ -6,14 +6,16 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { DiskFreeze, SnapshotFiles } from "../host/vm-driver";
-import type { DiskRecord, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
+import { failpoint } from "../host/failpoints";
+import { DiskSwitchError, type DiskFreeze, type SnapshotFiles } from "../host/vm-driver";
+import type { DiskRecord, FreezeIntent, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
 import { requireCapacity, snapshotNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
-import { instanceKey } from "./locks";
+import { Journal } from "./journal";
+import { BACKGROUND_LOCK_WAIT_MS, instanceKey } from "./locks";
 import type { Runtime } from "./runtime";
 
 /** A snapshot of a running instance whose point in time is fixed. */
@@ -27,12 +29,15 @@ export interface TakenSnapshot {
 export class Snapshots {
   /** Sources with a snapshot in progress (the reference's "pending snapshot"). */
   private readonly pending = new Set<string>();
+  private readonly journal: Journal;
 
   constructor(
     private readonly ctx: CoreContext,
     private readonly runtime: Runtime,
     private readonly disks: Disks,
-  ) {}
+  ) {
+    this.journal = new Journal(ctx);
+  }
 
   /** True while `uuid` has a snapshot in progress. */
   isPending(uuid: string): boolean {
@@ -78,15 +83,24 @@ export class Snapshots {
     const uuid = newUuid();
     const files = this.files(uuid);
     const disks = this.blockDisks(inst);
-    const rw = disks.filter((d) => !d.readonly);
-    const overlays = await Promise.all(rw.map((d) => this.disks.createOverlayFile(d.head.id)));
-    const freezes: DiskFreeze[] = rw.map((d, i) => ({ diskId: `disk${d.position}`, overlayPath: overlays[i]!.path }));
+    const intents = await this.overlaysFor(inst, disks.filter((d) => !d.readonly));
+    const freezes: DiskFreeze[] = intents.map((i) => ({ diskId: i.diskId, overlayPath: i.overlay.path }));
+    // From the transaction on, the source writes its overlays: the journal says so before it can happen.
+    const op = this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid: uuid, freezes: intents });
     let live;
     try {
       live = await handle.snapshot(freezes, files);
     } catch (err) {
-      await Promise.all(overlays.map((o) => rm(o.path, { force: true })));
+      await this.settleFreeze(op, inst, intents, err);
       await this.removeFiles(files);
+      throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
+    }
+    try {
+      await failpoint("snapshot.after-capture");
+    } catch (err) {
+      // The disks switched: record the freeze; the memory copy is of no use, its files go once it ends.
+      await this.settleFreeze(op, inst, intents, new DiskSwitchError((err as Error).message, intents.map((i) => i.diskId)));
+      void live.completed.catch(() => undefined).then(() => this.removeFiles(files));
       throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
     }
     const snapshot: SnapshotRecord = {
@@ -96,11 +110,23 @@ export class Snapshots {
       pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
     };
     this.ctx.store.tx(() => {
-      rw.forEach((d, i) => this.disks.commitFreeze(d.volumeUuid, d.head.id, overlays[i]!));
+      intents.forEach((i) => this.disks.commitFreeze(i.volumeUuid, i.headId, i.overlay));
       this.ctx.store.snapshots.insert(snapshot);
       disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
+      this.journal.close(op);
     });
-    const completed = live.completed.then(
+    const copy = live.completed;
+    const completed = (async () => {
+      try {
+        await failpoint("snapshot.after-commit");
+      } catch (err) {
+        // Failing on purpose does not stop the copy: wait for it, so no file is written after the snapshot is freed.
+        await copy.catch(() => undefined);
+        throw err;
+      }
+      await copy;
+      await failpoint("snapshot.before-ready");
+    })().then(
       () => this.ctx.store.snapshots.update({ uuid }, { state: "ready" }),
       (err: Error) => {
         this.ctx.store.snapshots.update({ uuid }, { state: "failed" });
@@ -109,6 +135,38 @@ export class Snapshots {
     );
     this.ctx.log.info({ instance: inst.uuid, snapshot: uuid, pauseMs: live.pauseMs }, "live snapshot taken");
     return { snapshot, completed };
+  }
+
+  /** New overlay files over the heads of `disks` (all or none: a failure removes the ones made). */
+  private async overlaysFor(inst: InstanceRecord, disks: { position: number; volumeUuid: string; head: DiskRecord }[]): Promise<FreezeIntent[]> {
+    const made = await Promise.allSettled(disks.map((d) => this.disks.createOverlayFile(d.head.id)));
+    const failed = made.find((m) => m.status === "rejected");
+    if (failed) {
+      await Promise.all(made.map((m) => (m.status === "fulfilled" ? rm(m.value.path, { force: true }) : undefined)));
+      throw new ApiError("HOST_FAILURE", `Could not create the disk overlays of instance '${inst.name}': ${(failed.reason as Error).message}`);
+    }
+    return disks.map((d, i) => ({
+      volumeUuid: d.volumeUuid, headId: d.head.id, diskId: `disk${d.position}`, overlay: (made[i] as PromiseFulfilledResult<DiskRecord>).value,
+    }));
+  }
+
+  /**
+   * After a failed live freeze: the disks QEMU switched (or may have) are recorded as frozen with
+   * their overlays as new heads (roll forward: the running VM writes them); the other overlays
+   * are deleted after that commit. Closes the journal entry `op`.
+   */
+  async settleFreeze(op: string, inst: InstanceRecord, intents: FreezeIntent[], err: unknown): Promise<void> {
+    const switched = new Set(err instanceof DiskSwitchError ? err.switched : []);
+    const forward = intents.filter((i) => switched.has(i.diskId));
+    const back = intents.filter((i) => !switched.has(i.diskId));
+    this.ctx.store.tx(() => {
+      forward.forEach((i) => this.disks.commitFreeze(i.volumeUuid, i.headId, i.overlay));
+      this.journal.close(op);
+    });
+    if (forward.length > 0)
+      this.ctx.log.warn({ instance: inst.uuid, disks: forward.map((i) => i.diskId), err: (err as Error).message }, "freeze failed after the disk switch; the switch is recorded and the overlays kept");
+    for (const i of back)
+      await rm(i.overlay.path, { force: true }).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
   }
 
   private diskRow(snapshotUuid: string, d: { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }): SnapshotDiskRecord {
@@ -133,14 +191,20 @@ export class Snapshots {
     const handle = this.runtime.handle(inst.uuid);
     const d = this.blockDisks(inst).find((x) => x.volumeUuid === volumeUuid);
     if (!handle || !d) throw new ApiError("INVALID_STATE", `Volume is not open in a running VM of instance '${inst.name}'`);
-    const overlay = await this.disks.createOverlayFile(d.head.id);
+    const intents = await this.overlaysFor(inst, [d]);
+    const intent = intents[0]!;
+    const op = this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid: null, freezes: intents });
     try {
-      await handle.freezeDisks([{ diskId: `disk${d.position}`, overlayPath: overlay.path }]);
+      await handle.freezeDisks([{ diskId: intent.diskId, overlayPath: intent.overlay.path }]);
     } catch (err) {
-      await rm(overlay.path, { force: true });
+      await this.settleFreeze(op, inst, intents, err);
       throw new ApiError("HOST_FAILURE", `Could not snapshot volume through instance '${inst.name}': ${(err as Error).message}`);
     }
-    return this.ctx.store.tx(() => this.disks.commitFreeze(volumeUuid, d.head.id, overlay));
+    return this.ctx.store.tx(() => {
+      const frozen = this.disks.commitFreeze(volumeUuid, d.head.id, intent.overlay);
+      this.journal.close(op);
+      return frozen;
+    });
   }
 
   /**
@@ -160,7 +224,7 @@ export class Snapshots {
           await this.disks.flatten(d.head.id, handle ? () => handle.flattenDisk(`disk${d.position}`) : undefined);
           this.ctx.log.info({ instance: instanceUuid, volume: d.volumeUuid, depth: d.head.depth }, "flattened a deep backing chain");
         }
-      })
+      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS })
       .catch((err: Error) => this.ctx.log.warn({ instance: instanceUuid, err: err.message }, "flattening failed; the chain stays deep"));
   }
 
@@ -180,22 +244,29 @@ export class Snapshots {
         ramPath: files.ramPath, devstatePath: files.devstatePath,
         machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), pauseMs: null, createdAt: now(),
       };
-      this.ctx.store.tx(() => {
+      const op = this.ctx.store.tx(() => {
         this.ctx.store.snapshots.insert(snapshot);
         disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
+        return this.journal.open({ kind: "suspend", instanceUuid: inst.uuid, snapshotUuid: uuid });
       });
       this.runtime.setState(inst.uuid, { state: "stopping" });
       this.runtime.forget(inst.uuid);
       try {
         await handle.saveAndQuit(files);
       } catch (err) {
+        this.ctx.store.tx(() => this.journal.close(op));
         await this.release(uuid);
         this.runtime.adopt(inst.uuid, handle, false);
         this.runtime.setState(inst.uuid, { state: "running" });
         throw new ApiError("HOST_FAILURE", `Suspend of instance '${inst.name}' failed: ${(err as Error).message}`);
       }
-      this.ctx.store.snapshots.update({ uuid }, { state: "ready" });
-      this.runtime.setState(inst.uuid, { state: "standby", snapshotUuid: uuid, pid: null, stoppedAt: now(), stopReason: "suspended" });
+      // The VM is gone and its state saved: from here on standby is the truth, whatever fails.
+      await failpoint("suspend.after-save").catch((err: Error) => this.ctx.log.error({ instance: inst.uuid, err: err.message }, "suspend: a failure after the save; recording standby"));
+      this.ctx.store.tx(() => {
+        this.ctx.store.snapshots.update({ uuid }, { state: "ready" });
+        this.runtime.setState(inst.uuid, { state: "standby", snapshotUuid: uuid, pid: null, stoppedAt: now(), stopReason: "suspended" });
+        this.journal.close(op);
+      });
       await handle.exited;
     } finally {
       this.unclaim(inst.uuid);
@@ -215,7 +286,8 @@ export class Snapshots {
     for (const d of disks) await this.disks.release(d.diskId);
   }
 
-  private async removeFiles(files: SnapshotFiles): Promise<void> {
+  /** Remove the files of a snapshot (also of one that never got its row). */
+  async removeFiles(files: SnapshotFiles): Promise<void> {
     // Unlinking the RAM file is safe while restored VMs run: their private mappings keep the pages.
     await rm(files.ramPath, { force: true });
     await rm(files.devstatePath, { force: true });

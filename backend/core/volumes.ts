@@ -14,6 +14,7 @@ import type {
   VolumePatchOp,
 } from "vmbranch/sdk";
 import { messages } from "vmbranch/sdk";
+import { failpoint } from "../host/failpoints";
 import { growDisk } from "../host/storage/disk-images";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "../host/storage/filesystems";
 import { hostPathProblem } from "../host/storage/host-paths";
@@ -22,7 +23,7 @@ import type { VolumeRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { Disks } from "./disks";
 import { ApiError } from "./errors";
-import { generateName, newUuid, now } from "./identity";
+import { IMPORT_DIR_PREFIX, SERVE_RUN, generateName, newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
@@ -336,7 +337,8 @@ export class Volumes {
       if (rec.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${rec.name}' cannot be imported into: write to its host directory`);
       if (rec.populated || this.attachmentsOf(rec.uuid).length > 0)
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
-      const dir = await mkdtemp(join(this.ctx.config.tmpDir, "import-"));
+      // Named after this serve's run, so a sweep tells the directories of a dead serve from live ones.
+      const dir = await mkdtemp(join(this.ctx.config.tmpDir, `${IMPORT_DIR_PREFIX}${SERVE_RUN}-`));
       try {
         const bytes = rec.sizeMb! * 1024 * 1024;
         // No filesystem of this size holds more than one inode per 4 KiB block.
@@ -346,6 +348,7 @@ export class Volumes {
           if (err instanceof TarLimitError) throw new ApiError("IMPORT_TOO_LARGE", `Import into volume '${rec.name}' (${rec.sizeMb} MiB) refused: ${err.message}`);
           throw err instanceof TarImportError ? new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`) : err;
         });
+        await failpoint("import.after-extract");
         const fs = this.filesystem(rec.filesystem ?? undefined);
         const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: Error) => {
           throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): ${err.message}`);

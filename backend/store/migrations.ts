@@ -159,4 +159,15 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE instances ADD COLUMN outbound_network INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: the operation journal (core/journal.ts): one row per multi-step operation in flight, written
+  // before its first irreversible step and deleted after its last, so a restart finishes or undoes it.
+  `
+  CREATE TABLE operations (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    intent      TEXT NOT NULL,
+    started_at  TEXT NOT NULL
+  );
+  `,
 ];

@@ -209,3 +209,28 @@ export interface SnapshotDiskRecord {
   readonly: boolean;
   position: number;
 }
+
+/**
+ * One freeze of a multi-step operation's journal entry: volume `volumeUuid`'s head `headId`
+ * becomes a layer and `overlay` (its file already made) its new head, on disk `diskId` of the VM.
+ */
+export interface FreezeIntent {
+  volumeUuid: string;
+  headId: string;
+  diskId: string;
+  overlay: DiskRecord;
+}
+
+/** What an open journal entry was doing, with what start-up recovery needs to finish or undo it. */
+export type OperationIntent =
+  | { kind: "live-freeze"; instanceUuid: string; snapshotUuid: string | null; freezes: FreezeIntent[] }
+  | { kind: "suspend"; instanceUuid: string; snapshotUuid: string };
+
+/** An operation journal entry: written before an operation's first irreversible step, deleted after its last. */
+export interface OperationRecord {
+  id: string;
+  kind: OperationIntent["kind"];
+  subject: string;
+  intent: OperationIntent;
+  startedAt: string;
+}

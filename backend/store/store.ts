@@ -7,6 +7,7 @@ import type {
   AttachmentRecord,
   DiskRecord,
   InstanceRecord,
+  OperationRecord,
   PortRecord,
   SnapshotDiskRecord,
   SnapshotRecord,
@@ -78,6 +79,11 @@ const transitions = (db: Db) =>
     bootTimeMs: ["boot_time_ms", "real"],
   }, ["id"]);
 
+const operations = (db: Db) =>
+  new Table<OperationRecord>(db, "operations", {
+    id: ["id", "text"], kind: ["kind", "text"], subject: ["subject", "text"], intent: ["intent", "json"], startedAt: ["started_at", "text"],
+  }, ["id"]);
+
 /** Typed tables over one database. */
 export class Store {
   readonly disks: Table<DiskRecord>;
@@ -89,6 +95,8 @@ export class Store {
   readonly snapshotDisks: Table<SnapshotDiskRecord>;
   /** Written by triggers (migration 2); read-only for the code. */
   readonly transitions: Table<TransitionRecord>;
+  /** The operation journal (core/journal.ts). */
+  readonly operations: Table<OperationRecord>;
 
   constructor(readonly db: Db) {
     this.disks = disks(db);
@@ -99,6 +107,7 @@ export class Store {
     this.snapshots = snapshots(db);
     this.snapshotDisks = snapshotDisks(db);
     this.transitions = transitions(db);
+    this.operations = operations(db);
   }
 
   /** Open the store in `file` (":memory:" for tests). */

@@ -1,0 +1,32 @@
+/**
+ * The operation journal (docs/architecture.md, "The operation journal"): a row in the store for
+ * each multi-step operation in flight, written before its first step that cannot simply be undone
+ * (a disk switch under a running VM, a suspend's save) and deleted in the same transaction as its
+ * last record. A row still open at start-up means serve died inside the operation; recovery.ts
+ * rolls it forward or back from what the row says and what QEMU reports.
+ */
+import type { OperationIntent, OperationRecord } from "../store/records";
+import type { CoreContext } from "./context";
+import { newUuid, now } from "./identity";
+
+/** Open and close journal entries. */
+export class Journal {
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** Record that `intent` starts; returns the entry's id. */
+  open(intent: OperationIntent): string {
+    const id = newUuid();
+    this.ctx.store.operations.insert({ id, kind: intent.kind, subject: intent.instanceUuid, intent, startedAt: now() });
+    return id;
+  }
+
+  /** The operation ended (done or fully undone). Call inside the transaction of its last record. */
+  close(id: string): void {
+    this.ctx.store.operations.delete({ id });
+  }
+
+  /** Entries left open by a serve that died, oldest first. */
+  openEntries(): OperationRecord[] {
+    return this.ctx.store.operations.select("1", [], "started_at");
+  }
+}
