@@ -29,6 +29,7 @@ export const ERROR_REGISTRY = {
   BRANCH_PENDING_SNAPSHOT: { status: 409, describe: "The branch source already has a snapshot in progress; retry once it completes." },
   BRANCH_INVALID_STATE: { status: 409, describe: "The branch source is in a state branching does not support." },
   CHECKPOINT_NOT_READY: { status: 409, describe: "The checkpoint's capture is not complete (state `starting`) or failed; instances load only from a checkpoint in state `checkpoint`." },
+  LOCK_TIMEOUT: { status: 409, describe: "Another operation on the same instance or volume did not finish within the wait deadline; retry once it is done." },
   VOLUME_IN_USE: { status: 409, describe: "The volume's mounts forbid this (read-write mounts are exclusive; mounted volumes cannot be deleted)." },
   VOLUME_IS_TEMPLATE: { status: 409, describe: "Volume templates are immutable: clone them to use their data." },
   VOLUME_HAS_CLONES: { status: 409, describe: "The volume or template still has clones that depend on it." },

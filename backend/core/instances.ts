@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import type { Instance, InstanceCreateRequest, InstanceLog, InstancePatchOp, InstanceState, InstanceVolumeSpec, PortSpec } from "vmbranch/sdk";
+import { failpoint } from "../host/failpoints";
 import { readConsoleLog } from "../host/qemu/console-log";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
@@ -143,10 +144,14 @@ export class Instances {
     return this.view(requireInstance(this.ctx.store, id));
   }
 
-  /** Run `fn` on the current record of `id` while holding its lock. */
-  async locked<T>(id: string, fn: (rec: InstanceRecord) => Promise<T>): Promise<T> {
+  /** Run `fn` on the current record of `id` while holding its lock (and those `more` names, taken together). */
+  async locked<T>(id: string, fn: (rec: InstanceRecord) => Promise<T>): Promise<T>;
+  async locked<T>(id: string, more: () => string[], fn: (rec: InstanceRecord) => Promise<T>): Promise<T>;
+  async locked<T>(id: string, a: (() => string[]) | ((rec: InstanceRecord) => Promise<T>), b?: (rec: InstanceRecord) => Promise<T>): Promise<T> {
+    const more = b ? (a as () => string[]) : () => [];
+    const fn = b ?? (a as (rec: InstanceRecord) => Promise<T>);
     const found = requireInstance(this.ctx.store, id);
-    return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
+    return this.ctx.locks.withChecked(() => [instanceKey(found.uuid), ...more()], async () => {
       const rec = this.ctx.store.instances.get({ uuid: found.uuid });
       if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
       return fn(rec);
@@ -170,10 +175,31 @@ export class Instances {
       if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
       const plan = await this.planPatch(rec, ops, vols);
       const handle = this.runtime.handle(rec.uuid);
-      if (handle) {
-        for (const p of plan.ports.removed) await handle.removeForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
-        for (const p of plan.ports.added) await handle.addForward({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort });
-      }
+      // The live VM's forwards change first, each with its undo: a failure then, or of the store
+      // transaction, puts the VM back as the store still describes it.
+      const rev = new Reverter((msg, err) => this.ctx.log.error({ instance: rec.uuid, err: String(err) }, msg));
+      await rev.run(async () => {
+        if (handle) {
+          for (const p of plan.ports.removed) {
+            const f = { protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort };
+            await handle.removeForward(f);
+            rev.add("restore forward", () => handle.addForward(f));
+          }
+          for (const p of plan.ports.added) {
+            const f = { protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort };
+            await handle.addForward(f);
+            rev.add("withdraw forward", () => handle.removeForward(f));
+          }
+        }
+        this.commitPatch(rec, plan);
+      });
+      return this.view(store.instances.get({ uuid: rec.uuid })!);
+    });
+  }
+
+  private commitPatch(rec: InstanceRecord, plan: Awaited<ReturnType<Instances["planPatch"]>>): void {
+    const store = this.ctx.store;
+    {
       store.tx(() => {
         store.instances.update({ uuid: rec.uuid }, { tags: plan.tags, annotations: plan.annotations, deleteLock: plan.deleteLock });
         for (const a of plan.detach) store.attachments.delete({ volumeUuid: a, instanceUuid: rec.uuid });
@@ -182,8 +208,7 @@ export class Instances {
         for (const p of plan.ports.removed) store.ports.delete(p);
         for (const p of plan.ports.added) store.ports.insert(p);
       });
-      return this.view(store.instances.get({ uuid: rec.uuid })!);
-    });
+    }
   }
 
   /** Check every operation in order against the state the earlier ones leave; the result is what to write. */
@@ -273,6 +298,7 @@ export class Instances {
   /** Remove an instance and what it owns. Caller holds the lock and checked the delete lock. */
   async destroy(rec: InstanceRecord): Promise<void> {
     const store = this.ctx.store;
+    this.requireReachable(rec);
     if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
     const atts = store.attachments.select("instance_uuid = ?", [rec.uuid]);
     const inline = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
@@ -281,6 +307,8 @@ export class Instances {
       store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
       store.instances.delete({ uuid: rec.uuid });
     });
+    // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here.
+    await failpoint("delete.after-rows");
     for (const v of inline) await this.volumes.destroyRecord(v);
     if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
     await this.runtime.cleanup(rec.uuid);
@@ -288,10 +316,31 @@ export class Instances {
     this.ctx.log.info({ instance: rec.uuid, name: rec.name }, "instance deleted");
   }
 
-  /** `PUT /v1/instances/{id}/start`: cold boot from stopped, warm resume from standby. */
+  /** Refuse to act on an instance whose QEMU runs but did not answer since a restart: its files are in use. */
+  private requireReachable(rec: InstanceRecord): void {
+    if (this.runtime.isUnreachable(rec.uuid))
+      throw new ApiError("INVALID_STATE", `Instance '${rec.name}' has a VM process that runs but has not answered since vmbranch restarted; vmbranch keeps trying to reach it`);
+  }
+
+  /**
+   * `PUT /v1/instances/{id}/start`: cold boot from stopped, warm resume from standby. Holds the
+   * locks of its volumes too, so no offline freeze (a clone) runs while QEMU opens them.
+   */
   async start(id: string): Promise<Instance> {
-    return this.locked(id, async (rec) => {
+    const found = requireInstance(this.ctx.store, id);
+    const volumes = () => this.ctx.store.attachments.select("instance_uuid = ?", [found.uuid]).map((a) => volumeKey(a.volumeUuid));
+    return this.locked(id, volumes, async (rec) => {
+      this.requireReachable(rec);
       if (rec.state === "running" || rec.state === "starting") return this.view(rec);
+      const stalled = rec.state === "error" ? this.runtime.handle(rec.uuid) : undefined;
+      if (stalled) {
+        // Its VM stalled (disk full, I/O error) and is still there: run it again where it stopped.
+        await stalled.resume().catch((err: Error) => {
+          throw new ApiError("HOST_FAILURE", `Cannot resume instance '${rec.name}': ${err.message}`);
+        });
+        this.runtime.setState(rec.uuid, { state: "running", error: null });
+        return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
+      }
       if (rec.state === "standby") {
         const snap = this.ctx.store.snapshots.get({ uuid: rec.snapshotUuid! })!;
         await this.runtime.start(rec, { kind: "snapshot", snapshot: snap, vmgenid: snap.machine.vmgenid });
@@ -309,6 +358,7 @@ export class Instances {
   /** `PUT /v1/instances/{id}/stop`. */
   async stop(id: string, opts: { force?: boolean; timeout_s?: number }): Promise<Instance> {
     return this.locked(id, async (rec) => {
+      this.requireReachable(rec);
       if (rec.state === "stopped") return this.view(rec);
       if (rec.state === "standby") {
         // Stopping a suspended instance drops its memory: the next start is a cold boot.

@@ -7,12 +7,13 @@
  * writable.
  */
 import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
-import type { VolumeRecord } from "../store/records";
+import { failpoint } from "../host/failpoints";
+import type { InstanceRecord, VolumeRecord } from "../store/records";
 import { perItem, type ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
-import { instanceKey, volumeKey } from "./locks";
+import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
@@ -29,18 +30,30 @@ export class VolumeClones {
     private readonly snapshots: Snapshots,
   ) {}
 
+  /** The running instance that writes `vol` (its read-write mount in a live VM), if any. */
+  private writerOf(volumeUuid: string): InstanceRecord | undefined {
+    const store = this.ctx.store;
+    return store.attachments
+      .select("volume_uuid = ? AND readonly = 0", [volumeUuid])
+      .map((a) => store.instances.get({ uuid: a.instanceUuid })!)
+      .find((i) => i && LIVE_STATES.has(i.state));
+  }
+
+  /** The locks a freeze of `volumeUuid` needs besides the volume's own: its writer's (lock protocol, locks.ts). */
+  private writerKeys(volumeUuid: string): string[] {
+    const writer = this.writerOf(volumeUuid);
+    return writer ? [instanceKey(writer.uuid)] : [];
+  }
+
   /**
    * Freeze the current contents of `vol` and return the frozen layer: a template's head as is;
-   * through the running VM that writes it; offline otherwise. Caller holds the volume's lock.
+   * through the running VM that writes it; offline otherwise. Caller holds the volume's lock and
+   * its writer's (`writerKeys`), taken together.
    */
   async freezeContents(vol: VolumeRecord): Promise<string> {
     if (vol.state === "template") return vol.headDisk!;
-    const store = this.ctx.store;
-    const writer = store.attachments
-      .select("volume_uuid = ? AND readonly = 0", [vol.uuid])
-      .map((a) => store.instances.get({ uuid: a.instanceUuid })!)
-      .find((i) => i && LIVE_STATES.has(i.state));
-    if (writer) return this.ctx.locks.with([instanceKey(writer.uuid)], () => this.snapshots.freezeLiveVolume(writer, vol.uuid));
+    const writer = this.writerOf(vol.uuid);
+    if (writer) return this.snapshots.freezeLiveVolume(writer, vol.uuid);
     return this.volumes.disks.freezeOffline(vol.uuid, vol.headDisk!);
   }
 
@@ -75,15 +88,17 @@ export class VolumeClones {
   private async finishClone(rec: VolumeRecord, sourceUuid: string): Promise<void> {
     const store = this.ctx.store;
     try {
-      await this.ctx.locks.with([volumeKey(sourceUuid), volumeKey(rec.uuid)], async () => {
+      const keys = () => [volumeKey(sourceUuid), volumeKey(rec.uuid), ...this.writerKeys(sourceUuid)];
+      await this.ctx.locks.withChecked(keys, async () => {
         const source = store.volumes.get({ uuid: sourceUuid });
         if (!source) throw new Error("the source volume was deleted");
         const frozen = await this.freezeContents(source);
+        await failpoint("clone.after-freeze");
         const head = await this.volumes.disks.overlay(frozen);
         store.volumes.update({ uuid: rec.uuid }, {
           headDisk: head.id, state: "available", clone: { ...rec.clone!, progress: 100, finishedAt: now() },
         });
-      });
+      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS });
       this.ctx.log.info({ volume: rec.uuid, source: sourceUuid }, "volume clone ready");
     } catch (err) {
       const message = (err as Error).message;
@@ -104,7 +119,7 @@ export class VolumeClones {
     const found = findVolume(store, id);
     if (!found || found.state === "template") throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
     if (found.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${found.name}' cannot become a template`);
-    return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
+    return this.ctx.locks.withChecked(() => [volumeKey(found.uuid), ...this.writerKeys(found.uuid)], async () => {
       const vol = store.volumes.get({ uuid: found.uuid })!;
       if (vol.state !== "available") throw new ApiError("INVALID_STATE", `Cannot make a template of volume '${vol.name}' in state '${vol.state}'`);
       if ((item.mode ?? "convert") === "convert") return this.convert(vol, item);
