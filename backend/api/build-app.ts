@@ -13,6 +13,7 @@ import { installMetrics } from "./metrics/prometheus";
 import { openApiDocument } from "./openapi/document";
 import { uiRoutes } from "./routes/ui";
 import { checkpointRoutes } from "./routes/checkpoints";
+import { doctorRoutes } from "./routes/doctor";
 import { imageRoutes } from "./routes/images";
 import { instanceBulkRoutes } from "./routes/instance-bulk";
 import { instanceReportRoutes } from "./routes/instance-reports";
@@ -137,6 +138,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(volumeRoutes(deps.core), { prefix: "/v1" });
   app.register(volumeBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(imageRoutes(deps.core), { prefix: "/v1" });
+  app.register(doctorRoutes(deps.core), { prefix: "/v1" });
   app.register(uiRoutes(deps.uiDir));
   return app;
 }

@@ -5,6 +5,7 @@
  * write a CliCommand in its own file and register it in buildRegistry below.
  */
 import { CommandRegistry, processContext } from "./command-registry";
+import { doctorCommand } from "./doctor-command";
 import { imageCommand } from "./image-command";
 import { completeNames, completionCommand } from "./operator/completion-command";
 import { instanceCommands } from "./operator/instance-commands";
@@ -13,7 +14,7 @@ import { serveCommand } from "./serve-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
-  const registry = new CommandRegistry().register(imageCommand).register(serveCommand);
+  const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(doctorCommand);
   for (const c of [...instanceCommands, ...volumeCommands, completeNames]) registry.register(c);
   return registry.register(completionCommand(() => registry));
 }

@@ -4,12 +4,16 @@
  * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
 import { parseArgs } from "node:util";
+import { armFailpoints } from "../host/failpoints";
 import { resolveDataDir } from "./data-dir";
 import { UsageError, type CliCommand } from "./command-registry";
 import { parseListen, planListen } from "./listen-policy";
 import { DEFAULT_LIMITS, startServer, type ServeLimits } from "./server";
 
 export { parseListen };
+
+/** How long a stopping serve lets requests in flight finish before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 3_000;
 
 const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
@@ -70,6 +74,8 @@ export const serveCommand: CliCommand = {
     if (reserve !== undefined) limits.hostReserveMb = reserve;
     if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
     if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
+    // Failpoints are read once, here: an unknown name stops serve rather than silently passing a test.
+    armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
@@ -81,6 +87,15 @@ export const serveCommand: CliCommand = {
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
     });
+    // Exit promptly whatever is in flight: VMs keep running, and the journal lets the next start
+    // finish or undo an operation cut short. A second signal, or the deadline, ends serve at once.
+    const now = () => process.exit(0);
+    process.once("SIGINT", now);
+    process.once("SIGTERM", now);
+    setTimeout(() => {
+      ctx.stderr(`vmbranch serve: operations still in flight after ${SHUTDOWN_GRACE_MS / 1000}s; exiting (the next start recovers them)\n`);
+      now();
+    }, SHUTDOWN_GRACE_MS).unref();
     await server.close();
     ctx.stdout("vmbranch serve stopped; VMs keep running\n");
     // Lingering handles (idle keep-alive sockets, detached watchers) must not keep a stopped service alive.

@@ -88,6 +88,13 @@ export function resolveToken(dataDir: string, env: NodeJS.ProcessEnv): string {
   return token;
 }
 
+/** Backing chains deeper than this are flattened: 8, or `$VMBRANCH_MAX_CHAIN_DEPTH` (tests flatten often with 1). */
+function chainDepth(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.VMBRANCH_MAX_CHAIN_DEPTH ?? 8);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`$VMBRANCH_MAX_CHAIN_DEPTH must be a whole number >= 1, got '${env.VMBRANCH_MAX_CHAIN_DEPTH}'`);
+  return n;
+}
+
 /** Where RAM images go: tmpfs (/dev/shm) when writable, so restores map them from memory; else the data dir. */
 function tmpfsRoot(): string | null {
   try {
@@ -200,7 +207,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const ctx = createContext({
       store,
       config: {
-        dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: 8, stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
+        dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
         ...limits, outboundNetworkUnavailable: firewall,
         toolUser: confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null,
       },

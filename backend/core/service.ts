@@ -12,7 +12,10 @@ import { InstanceActions, waitSeconds } from "./instance-actions";
 import { InstanceTemplates } from "./instance-templates";
 import { Instances } from "./instances";
 import { findAnyInstance } from "./lookup";
+import { Doctor } from "./doctor";
+import { Journal } from "./journal";
 import { Metrics } from "./metrics";
+import { Recovery } from "./recovery";
 import { Runtime } from "./runtime";
 import { ServiceFigures } from "./service-figures";
 import { Snapshots } from "./snapshots";
@@ -36,6 +39,8 @@ export class Core {
   readonly actions: InstanceActions;
   readonly metrics: Metrics;
   readonly figures: ServiceFigures;
+  readonly recovery: Recovery;
+  readonly doctor: Doctor;
 
   constructor(readonly ctx: CoreContext) {
     this.runtime = new Runtime(ctx);
@@ -52,6 +57,8 @@ export class Core {
     this.actions = new InstanceActions(ctx, this.instances);
     this.metrics = new Metrics(ctx, this.runtime);
     this.figures = new ServiceFigures(ctx);
+    this.recovery = new Recovery(ctx, this.runtime, this.volumes.disks, this.snapshots);
+    this.doctor = new Doctor(ctx, this.runtime, this.volumes.disks, this.snapshots);
   }
 
   /**
@@ -78,12 +85,20 @@ export class Core {
     return true;
   }
 
-  /** Reattach to VMs that survived a restart and record those that did not. */
+  /**
+   * Reattach to VMs that survived a restart (resuming those a dead serve paused), settle the
+   * operations it left open, and sweep what it left behind.
+   */
   async start(): Promise<void> {
     this.runtime.recordLegacyMachines();
-    await this.runtime.reconcile();
+    const suspending = new Journal(this.ctx).openEntries().filter((e) => e.kind === "suspend").map((e) => e.subject);
+    await this.runtime.reconcile(new Set(suspending));
+    await this.recovery.run();
     await this.recoverInterrupted();
     await this.checkpoints.recover();
+    // What a dead serve left (loaders, orphan files, mounts, scratch directories) goes now.
+    const swept = await this.doctor.repair();
+    if (swept.findings.length > 0) this.ctx.log.warn({ findings: swept.findings }, "doctor: disagreements left for the operator");
     this.autokill.armAll();
   }
 

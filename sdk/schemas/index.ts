@@ -12,3 +12,4 @@ export * from "./metrics";
 export * from "./image";
 export * from "./responses";
 export * from "./issues";
+export * from "./doctor";

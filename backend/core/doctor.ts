@@ -1,0 +1,175 @@
+/**
+ * `vmbranch doctor` (docs/architecture.md, "Doctor"): compares the store with what exists on this
+ * host — QEMU processes (by their names and pidfiles), their run states, disk files and every
+ * qcow2 backing chain, snapshot files, raw-view FUSE mounts and scratch directories — and reports
+ * each disagreement. `repair` fixes what is safe to fix: it removes only what the store does not
+ * own and no live process holds open, and it runs at every start of serve (after recovery.ts).
+ * At run time it leaves files alone while any operation holds a lock, since an operation in
+ * flight makes its files before it records them.
+ */
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
+import { diskInfo, removeDiskFile } from "../host/storage/disk-images";
+import { openPaths, viewLeftovers } from "../host/storage/leftovers";
+import type { CoreContext } from "./context";
+import type { Disks } from "./disks";
+import { IMPORT_DIR_PREFIX, SERVE_RUN, now } from "./identity";
+import { Journal } from "./journal";
+import { instanceKey } from "./locks";
+import type { Runtime } from "./runtime";
+import type { Snapshots } from "./snapshots";
+
+/** A finding with how to fix it, when that is safe. */
+interface Diagnosis extends DoctorFinding {
+  kind: DoctorFindingKind;
+  fix?: () => Promise<void>;
+}
+
+const LIVE = new Set(["starting", "running", "stopping"]);
+
+/** Audit and repair of the store against the host. */
+export class Doctor {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly runtime: Runtime,
+    private readonly disks: Disks,
+    private readonly snapshots: Snapshots,
+  ) {}
+
+  /** Every disagreement found now, and each VM's run state as QEMU reports it. */
+  async check(): Promise<DoctorReport> {
+    const { findings, vms } = await this.diagnose();
+    return { checked_at: now(), findings: findings.map(strip), vms };
+  }
+
+  /** Fix what is safe to fix; the report lists what was repaired and what is left. */
+  async repair(): Promise<DoctorReport> {
+    const { findings, vms } = await this.diagnose();
+    const repaired: DoctorFinding[] = [];
+    const left: DoctorFinding[] = [];
+    for (const f of findings) {
+      if (!f.fix) {
+        left.push(strip(f));
+        continue;
+      }
+      try {
+        await f.fix();
+        repaired.push(strip(f));
+        this.ctx.log.warn({ kind: f.kind, subject: f.subject, problem: f.problem, repair: f.repair }, "doctor repaired");
+      } catch (err) {
+        left.push({ ...strip(f), problem: `${f.problem}; repair failed: ${(err as Error).message}` });
+        this.ctx.log.error({ kind: f.kind, subject: f.subject, err: (err as Error).message }, "doctor could not repair");
+      }
+    }
+    return { checked_at: now(), findings: left, repaired, vms };
+  }
+
+  private async diagnose(): Promise<{ findings: Diagnosis[]; vms: DoctorReport["vms"] }> {
+    const store = this.ctx.store;
+    const config = this.ctx.config;
+    const findings: Diagnosis[] = [];
+    const instances = store.instances.select();
+    const owned = new Set(instances.map((i) => i.uuid));
+    // Files are judged only while nothing is in flight: an operation makes its files before it records them.
+    const quiet = this.ctx.locks.idle() && new Journal(this.ctx).openEntries().length === 0;
+
+    for (const l of await this.ctx.driver.leftovers(config.runDir, owned))
+      findings.push({ kind: l.kind === "loader" ? "loader" : "unowned-vm", subject: l.pid ? `pid ${l.pid}` : "files", problem: l.what, repair: "end it and remove its files", fix: () => l.remove() });
+
+    // Run directories of instances the store no longer knows (their VM, if any, is an unowned-vm above).
+    for (const e of await readdir(config.runDir).catch(() => [] as string[])) {
+      if (e.startsWith(".") || owned.has(e) || !quiet) continue;
+      const dir = join(config.runDir, e);
+      findings.push({ kind: "orphan-file", subject: dir, problem: "run directory of an instance the store does not know", repair: "remove it", fix: () => rm(dir, { recursive: true, force: true }) });
+    }
+
+    const vms: DoctorReport["vms"] = [];
+    for (const inst of instances) {
+      const handle = this.runtime.handle(inst.uuid);
+      if (handle) {
+        const runState = await handle.runState().catch((err: Error) => `unknown (${err.message})`);
+        vms.push({ instance: inst.uuid, name: inst.name, pid: handle.pid, run_state: runState });
+        const busy = this.snapshots.isPending(inst.uuid) || this.ctx.locks.busy(instanceKey(inst.uuid));
+        if (runState !== "running" && inst.state !== "error" && !busy)
+          findings.push({ kind: "vm-paused", subject: inst.name, problem: `QEMU reports '${runState}' while the instance is '${inst.state}'`, repair: "resume it", fix: () => handle.resume() });
+      } else if (LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
+        findings.push({
+          kind: "vm-missing", subject: inst.name, problem: `recorded '${inst.state}' but vmbranch has no VM for it`, repair: "record it as stopped",
+          fix: async () => void this.runtime.setState(inst.uuid, { state: "stopped", pid: null, stoppedAt: now(), stopReason: "doctor found no VM process" }),
+        });
+      }
+    }
+
+    await this.checkDisks(findings, quiet);
+    if (quiet) await this.checkScratch(findings);
+    return { findings, vms };
+  }
+
+  /** Disk rows against files: missing files, wrong backing chains, rows nothing references, files no row names. */
+  private async checkDisks(findings: Diagnosis[], quiet: boolean): Promise<void> {
+    const store = this.ctx.store;
+    const rows = store.disks.select();
+    const byPath = new Map(rows.map((d) => [d.path, d]));
+    const byId = new Map(rows.map((d) => [d.id, d]));
+    for (const d of rows) {
+      const info = await diskInfo(d.path).catch((err: Error) => err);
+      if (info instanceof Error) {
+        findings.push({ kind: "missing-file", subject: d.path, problem: `disk ${d.id} is recorded but its file cannot be read (${info.message.split("\n")[0]})`, repair: null });
+        continue;
+      }
+      const parent = d.parentId ? byId.get(d.parentId) : null;
+      if ((info.backing ?? null) !== (parent?.path ?? null)) {
+        // A flatten that finished in the file but not in the store: the file stands alone, so record that.
+        const flattened = info.backing === null && parent !== undefined && parent !== null;
+        findings.push({
+          kind: "backing-chain", subject: d.path, problem: `the file backs onto ${info.backing ?? "nothing"}, the store says ${parent?.path ?? "nothing"}`,
+          repair: flattened ? "record that it stands alone and free its parent if nothing else uses it" : null,
+          ...(flattened ? { fix: () => this.disks.recordFlattened(d.id) } : {}),
+        });
+      }
+      if (quiet && store.diskReferences(d.id) === 0)
+        findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
+    }
+    if (!quiet) return;
+    const open = await openPaths();
+    const snapshotFiles = new Set(store.snapshots.select().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null));
+    const candidates = [
+      ...(await listFiles(this.ctx.config.disksDir, ".qcow2")).filter((p) => !byPath.has(p)),
+      ...(await listFiles(this.ctx.config.snapshotsDir, ".devstate")).filter((p) => !snapshotFiles.has(p)),
+      ...(await listFiles(this.ctx.config.ramDir, ".ram")).filter((p) => !snapshotFiles.has(p)),
+    ];
+    for (const path of candidates) {
+      // Open by a process, or lent to a VM's jail (a second link): in use, whatever the store says.
+      const links = await stat(path).then((s) => s.nlink, () => 0);
+      if (links === 0) continue;
+      if (open.has(path) || links > 1) {
+        findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know, in use by a process", repair: null });
+        continue;
+      }
+      findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => removeDiskFile(path) });
+    }
+  }
+
+  /** Raw views (FUSE) and import directories of a serve that died. */
+  private async checkScratch(findings: Diagnosis[]): Promise<void> {
+    for (const v of await viewLeftovers(this.ctx.config.disksDir))
+      findings.push({
+        kind: "raw-view", subject: v.dir, problem: `raw view of a disk left by a dead operation${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
+        repair: "end its daemon, unmount and remove it", fix: () => v.remove(),
+      });
+    for (const e of await readdir(this.ctx.config.tmpDir).catch(() => [] as string[])) {
+      if (!e.startsWith(IMPORT_DIR_PREFIX) || e.startsWith(`${IMPORT_DIR_PREFIX}${SERVE_RUN}-`)) continue;
+      const dir = join(this.ctx.config.tmpDir, e);
+      findings.push({ kind: "orphan-file", subject: dir, problem: "scratch directory of an import a dead serve did not finish", repair: "remove it", fix: () => rm(dir, { recursive: true, force: true }) });
+    }
+  }
+}
+
+function strip(f: Diagnosis): DoctorFinding {
+  return { kind: f.kind, subject: f.subject, problem: f.problem, repair: f.repair };
+}
+
+async function listFiles(dir: string, suffix: string): Promise<string[]> {
+  return (await readdir(dir).catch(() => [] as string[])).filter((e) => e.endsWith(suffix)).map((e) => join(dir, e));
+}
