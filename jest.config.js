@@ -23,6 +23,7 @@ module.exports = {
     layer("backend", { slowTestThreshold: 30 }),
     layer("system", { slowTestThreshold: 60 }),
     layer("security", { slowTestThreshold: 60 }),
+    layer("faults", { slowTestThreshold: 120 }),
     layer("provider", { slowTestThreshold: 60, setupFilesAfterEnv: [engineRejections] }),
     layer("e2e", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),
     layer("examples", { slowTestThreshold: 120, setupFilesAfterEnv: [engineRejections] }),

@@ -45,6 +45,13 @@ export interface TestBackend {
   crashAndRestart(): Promise<void>;
   /** Stop the server gracefully (VMs keep running) and start it again on the same data dir and port, with `args` instead of the original extra arguments. */
   restart(args: string[]): Promise<void>;
+  /**
+   * Start the server again on the same data dir and port with `env` added to its environment
+   * (e.g. other failpoints); a server still running is first ended with `signal`.
+   */
+  relaunch(env: Record<string, string>, signal?: NodeJS.Signals): Promise<void>;
+  /** Resolves once the server process has ended (by itself, e.g. at a `kill` failpoint). */
+  serveExited(): Promise<void>;
   /** Stop the server gracefully and leave its VMs and files (start another on `dataDir` to go on). */
   halt(): Promise<void>;
   /** The server's process id. */
@@ -197,6 +204,20 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
       proc.kill("SIGTERM");
       await new Promise((r) => proc.once("exit", r));
       ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, args, opts.env));
+    },
+    async relaunch(env, signal = "SIGKILL") {
+      const port = new URL(url).port;
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const gone = new Promise((r) => proc.once("exit", r));
+        proc.kill(signal);
+        await gone;
+      }
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, { ...opts.env, ...env }));
+    },
+    serveExited() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+      const p = proc;
+      return new Promise((r) => p.once("exit", () => r()));
     },
     async halt() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -1,0 +1,80 @@
+// `vmbranch doctor` and `GET /v1/doctor` (issue 10) against a real serve without guests: a clean
+// data dir agrees; a qcow2 file no row names, a disk row without its file, and the scratch directory
+// of a dead import are reported; `--repair` removes what is safe and leaves the rest reported.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { DoctorReport } from "../../sdk";
+import { CLI } from "../helpers/backend";
+import { raw, useBackend } from "./support";
+
+const run = promisify(execFile);
+const backend = useBackend();
+
+async function doctorCli(...args: string[]): Promise<{ code: number; out: string }> {
+  const b = backend();
+  try {
+    const { stdout } = await run(process.execPath, [CLI, "doctor", "--url", b.url, ...args], { env: { ...process.env, VMBRANCH_TOKEN: b.token } });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, out: e.stdout + e.stderr };
+  }
+}
+
+async function report(): Promise<DoctorReport> {
+  const res = await raw(backend(), "GET", "/v1/doctor");
+  expect(res.status).toBe(200);
+  return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
+}
+
+describe("doctor", () => {
+  it("finds nothing in a data dir serve made, and says so", async () => {
+    expect((await report()).findings).toEqual([]);
+    const cli = await doctorCli();
+    expect(cli).toEqual({ code: 0, out: "doctor: the store and the host agree\n" });
+  });
+
+  it("reports what the store does not own and repairs only what is safe", async () => {
+    const b = backend();
+    // A volume whose disk file then disappears: reported, never "repaired".
+    const before = new Set(readdirSync(join(b.dataDir, "disks")));
+    await b.client.volumes.create({ name: "gone", size_mb: 8 });
+    const file = join(b.dataDir, "disks", readdirSync(join(b.dataDir, "disks")).find((f) => !before.has(f))!);
+    unlinkSync(file);
+    const orphan = join(b.dataDir, "disks", "00000000-0000-4000-8000-000000000000.qcow2");
+    writeFileSync(orphan, "not a disk the store knows\n");
+    const scratch = join(b.dataDir, "tmp", "import-deadbeef-xyz");
+    mkdirSync(scratch);
+    writeFileSync(join(scratch, "f"), "half an import\n");
+
+    const found = await report();
+    expect(found.findings).toEqual(expect.arrayContaining([
+      expect.objectContaining({ kind: "orphan-file", subject: orphan, repair: "delete it" }),
+      expect.objectContaining({ kind: "orphan-file", subject: scratch, repair: "remove it" }),
+      expect.objectContaining({ kind: "missing-file", subject: file, repair: null }),
+    ]));
+    expect(existsSync(orphan)).toBe(true);
+    const cli = await doctorCli();
+    expect(cli.code).toBe(1);
+    expect(cli.out).toContain(`orphan-file  ${orphan}: a file the store does not know (--repair: delete it)`);
+
+    const repaired = await doctorCli("--repair");
+    // The missing file cannot be repaired: it is still reported, so the status stays 1.
+    expect(repaired.code).toBe(1);
+    expect(repaired.out).toContain(`repaired  orphan-file  ${orphan}`);
+    expect(repaired.out).toContain(`manual    missing-file  ${file}`);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(scratch)).toBe(false);
+    expect((await report()).findings.map((f) => f.kind)).toEqual(["missing-file"]);
+    await b.client.volumes.delete("gone");
+    expect((await report()).findings).toEqual([]);
+  });
+
+  it("refuses a data dir without a reachable serve with a clear message", async () => {
+    const cli = await doctorCli("--url", "http://127.0.0.1:1");
+    expect(cli.code).toBe(1);
+    expect(cli.out).toMatch(/^vmbranch doctor: /);
+  });
+});
