@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { TimestampSchema, UuidSchema } from "./common";
+import { envelopeSchema } from "./envelope";
 
 /** What kind of disagreement a finding is. */
 export const DoctorFindingKindSchema = z.enum([
@@ -31,3 +32,6 @@ export const DoctorReportSchema = z.object({
   vms: z.array(z.object({ instance: UuidSchema, name: z.string(), pid: z.number().int(), run_state: z.string() })),
 });
 export type DoctorReport = z.infer<typeof DoctorReportSchema>;
+
+/** The answer of `GET /v1/doctor` and `POST /v1/doctor/repair`: the report under `data.doctor`. */
+export const DoctorEnvelopeSchema = envelopeSchema("doctor", DoctorReportSchema);

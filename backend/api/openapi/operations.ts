@@ -10,6 +10,7 @@ import {
   BulkWaitQuerySchema,
   CheckpointCreateItemSchema,
   CheckpointsEnvelopeSchema,
+  DoctorEnvelopeSchema,
   HealthSchema,
   IdsQuerySchema,
   ImagesEnvelopeSchema,
@@ -62,7 +63,7 @@ export interface Operation {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** OpenAPI form (`/v1/instances/{id}`). */
   path: string;
-  tag: "Service" | "Instances" | "Instance templates" | "Checkpoints" | "Volumes" | "Volume templates" | "Images";
+  tag: "Service" | "Instances" | "Instance templates" | "Checkpoints" | "Volumes" | "Volume templates" | "Images" | "Doctor";
   summary: string;
   body?: BodySpec;
   query?: z.ZodObject;
@@ -170,6 +171,9 @@ export const OPERATIONS: Operation[] = [
   { method: "DELETE", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Delete a volume template", response: VolumeTemplatesEnvelopeSchema, errors: ["VOLUME_TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES"] },
 
   { method: "GET", path: "/v1/images", tag: "Images", summary: "Images in the local image store", response: ImagesEnvelopeSchema, errors: [] },
+
+  { method: "GET", path: "/v1/doctor", tag: "Doctor", summary: "Compare the store with the host (read-only)", response: DoctorEnvelopeSchema, errors: [] },
+  { method: "POST", path: "/v1/doctor/repair", tag: "Doctor", summary: "Compare the store with the host and fix what is safe to fix", response: DoctorEnvelopeSchema, errors: [] },
 ];
 
 /** The codes any operation of this shape can answer, whatever it does. */
@@ -180,6 +184,8 @@ export function commonErrors(op: Operation): ErrorCode[] {
   if (op.body || op.query) codes.push("VALIDATION_FAILED");
   if (op.body && !("raw" in op.body)) codes.push("INVALID_JSON", "PAYLOAD_TOO_LARGE");
   if (op.body) codes.push("UNSUPPORTED_MEDIA_TYPE");
+  // Every change waits for the locks of what it touches, at most LOCK_WAIT_MS (core/locks.ts).
+  if (op.method !== "GET" && op.path.startsWith("/v1/") && !op.path.startsWith("/v1/doctor")) codes.push("LOCK_TIMEOUT");
   codes.push("INTERNAL");
   return codes;
 }
