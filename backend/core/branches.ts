@@ -53,7 +53,11 @@ export class Branches {
     // Claimed before any await: a second request for this source now gets the pending-snapshot 409.
     if (!this.snapshots.claim(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
     // The source's lock is held until its snapshot is complete, so a stop or delete waits for it.
-    const release = await this.ctx.locks.hold([instanceKey(source.uuid)]);
+    // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
+    const release = await this.ctx.locks.hold([instanceKey(source.uuid)]).catch((err: unknown) => {
+      this.snapshots.unclaim(source.uuid);
+      throw err;
+    });
     let background = false;
     try {
       const src = store.instances.get({ uuid: source.uuid });

@@ -73,7 +73,11 @@ export class Checkpoints {
     if (!this.snapshots.claim(source.uuid))
       throw new ApiError("BRANCH_PENDING_SNAPSHOT", "Cannot checkpoint VM with pending snapshot");
     const uuid = newUuid();
-    const release = await this.ctx.locks.hold([instanceKey(source.uuid), instanceKey(uuid)]);
+    // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
+    const release = await this.ctx.locks.hold([instanceKey(source.uuid), instanceKey(uuid)]).catch((err: unknown) => {
+      this.snapshots.unclaim(source.uuid);
+      throw err;
+    });
     let background = false;
     try {
       const src = findInstance(store, source.uuid);
