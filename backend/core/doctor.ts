@@ -43,8 +43,18 @@ export class Doctor {
     return { checked_at: now(), findings: findings.map(strip), vms };
   }
 
-  /** Fix what is safe to fix; the report lists what was repaired and what is left. */
+  /**
+   * Fix what is safe to fix; the report lists what was repaired and what is left. A second pass
+   * follows a first that repaired something: ending a leftover process can free files it held.
+   */
   async repair(): Promise<DoctorReport> {
+    const first = await this.repairOnce();
+    if (first.repaired.length === 0) return { checked_at: now(), findings: first.left, repaired: [], vms: first.vms };
+    const second = await this.repairOnce();
+    return { checked_at: now(), findings: second.left, repaired: [...first.repaired, ...second.repaired], vms: second.vms };
+  }
+
+  private async repairOnce(): Promise<{ left: DoctorFinding[]; repaired: DoctorFinding[]; vms: DoctorReport["vms"] }> {
     const { findings, vms } = await this.diagnose();
     const repaired: DoctorFinding[] = [];
     const left: DoctorFinding[] = [];
@@ -62,7 +72,7 @@ export class Doctor {
         this.ctx.log.error({ kind: f.kind, subject: f.subject, err: (err as Error).message }, "doctor could not repair");
       }
     }
-    return { checked_at: now(), findings: left, repaired, vms };
+    return { left, repaired, vms };
   }
 
   private async diagnose(): Promise<{ findings: Diagnosis[]; vms: DoctorReport["vms"] }> {

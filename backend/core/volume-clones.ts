@@ -90,6 +90,8 @@ export class VolumeClones {
     try {
       const keys = () => [volumeKey(sourceUuid), volumeKey(rec.uuid), ...this.writerKeys(sourceUuid)];
       await this.ctx.locks.withChecked(keys, async () => {
+        // The clone may have been deleted while it waited: then there is nothing to make.
+        if (!store.volumes.get({ uuid: rec.uuid })) return;
         const source = store.volumes.get({ uuid: sourceUuid });
         if (!source) throw new Error("the source volume was deleted");
         const frozen = await this.freezeContents(source);
