@@ -14,7 +14,7 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newUuid, now } from "./identity";
 import type { Instances } from "./instances";
-import { BACKGROUND_LOCK_WAIT_MS, instanceKey } from "./locks";
+import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findAnyInstance, refId } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import { attachSnapshotDisks } from "./snapshot-volumes";
@@ -54,7 +54,8 @@ export class Branches {
     if (!this.snapshots.claim(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
     // The source's lock is held until its snapshot is complete, so a stop or delete waits for it.
     // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
-    const release = await this.ctx.locks.hold([instanceKey(source.uuid)]).catch((err: unknown) => {
+    // With its volumes' locks: a branch freezes their heads, which a clone of them must not do at the same time.
+    const release = await this.ctx.locks.holdChecked(() => [instanceKey(source.uuid), ...this.volumeKeysOf(source.uuid)]).catch((err: unknown) => {
       this.snapshots.unclaim(source.uuid);
       throw err;
     });
@@ -75,6 +76,11 @@ export class Branches {
         release();
       }
     }
+  }
+
+  /** Lock keys of the volumes attached to instance `uuid`. */
+  private volumeKeysOf(uuid: string): string[] {
+    return this.ctx.store.attachments.select("instance_uuid = ?", [uuid]).map((a) => volumeKey(a.volumeUuid));
   }
 
   /** The request's own ports when it names any, else the source's guest ports with new host ports. */

@@ -19,7 +19,7 @@ import type { History } from "./history";
 import { generateName, newUuid, now } from "./identity";
 import { waitSeconds } from "./instance-actions";
 import { Instances } from "./instances";
-import { instanceKey } from "./locks";
+import { instanceKey, volumeKey } from "./locks";
 import { findInstance, refId, requireCheckpoint } from "./lookup";
 import { Reverter } from "./reverter";
 import { attachSnapshotDisks } from "./snapshot-volumes";
@@ -74,7 +74,9 @@ export class Checkpoints {
       throw new ApiError("BRANCH_PENDING_SNAPSHOT", "Cannot checkpoint VM with pending snapshot");
     const uuid = newUuid();
     // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
-    const release = await this.ctx.locks.hold([instanceKey(source.uuid), instanceKey(uuid)]).catch((err: unknown) => {
+    // With the source's volumes' locks: the capture freezes their heads (lock protocol, locks.ts).
+    const volumes = () => store.attachments.select("instance_uuid = ?", [source.uuid]).map((a) => volumeKey(a.volumeUuid));
+    const release = await this.ctx.locks.holdChecked(() => [instanceKey(source.uuid), instanceKey(uuid), ...volumes()]).catch((err: unknown) => {
       this.snapshots.unclaim(source.uuid);
       throw err;
     });

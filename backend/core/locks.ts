@@ -54,6 +54,17 @@ export class Locks {
     }
   }
 
+  /** `hold` for a set of locks that depends on the store: taken anew when it changed while waiting (see `withChecked`). */
+  async holdChecked(keys: () => string[], opts: LockOptions = {}): Promise<() => void> {
+    const same = (a: string[], b: string[]) => a.length === b.length && a.every((k, i) => k === b[i]);
+    for (let attempt = 0; ; attempt++) {
+      const wanted = sortedUnique(keys());
+      const release = await this.hold(wanted, opts);
+      if (same(wanted, sortedUnique(keys())) || attempt >= 5) return release;
+      release();
+    }
+  }
+
   /** Take the locks of `keys` and return their release; for actions whose lock outlives the call that took it. */
   async hold(keys: string[], opts: LockOptions = {}): Promise<() => void> {
     const deadline = Date.now() + (opts.timeoutMs ?? this.defaultWaitMs);
