@@ -1,9 +1,10 @@
-// Every Pulumi example (a directory of examples/ with a Pulumi.yaml) type-checks with its own
+// Every Pulumi TypeScript example (a directory of examples/ with a Pulumi.yaml of runtime nodejs;
+// golden-image-yaml is Pulumi YAML, deployed by the plugin layer) type-checks with its own
 // tsconfig.json, against this repository's sources: `vmbranch` and `vmbranch/sdk` map to
 // provider/ and sdk/ (no build, no per-example `npm install`), and @pulumi/pulumi and the Node
 // types resolve from the repository's node_modules, found by walking up from examples/.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -12,11 +13,12 @@ jest.setTimeout(180_000);
 const REPO = join(__dirname, "..", "..");
 const EXAMPLES = join(REPO, "examples");
 const WORK = join(REPO, ".cache", "examples-typecheck");
-const pulumiExamples = readdirSync(EXAMPLES).filter((d) => existsSync(join(EXAMPLES, d, "Pulumi.yaml")));
+const isNodeProject = (d: string) => existsSync(join(EXAMPLES, d, "Pulumi.yaml")) && /^runtime: nodejs$/m.test(readFileSync(join(EXAMPLES, d, "Pulumi.yaml"), "utf8"));
+const pulumiExamples = readdirSync(EXAMPLES).filter(isNodeProject);
 
 afterAll(() => rmSync(WORK, { recursive: true, force: true }));
 
-test("the Pulumi examples are the three the provider documents", () => {
+test("the Pulumi TypeScript examples are the three the provider documents", () => {
   expect(pulumiExamples.sort()).toEqual(["branch-database", "golden-image", "volume-workflow"]);
 });
 

@@ -1,0 +1,78 @@
+// examples/golden-image-yaml deployed as users run it: its Pulumi.yaml copied into a project of its
+// own (outside the repository's tree of sources, in the plugin layer's sandbox), the plugin
+// installed from its tarball, the real `pulumi` CLI with Pulumi YAML's language host against a
+// real `vmbranch serve`. One up: the job prepared the site, every server (and the branch) serves
+// the golden page and counts its own hits; a preview and a refresh then find no changes; destroy
+// leaves no VM and no volume.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { startBackend, type TestBackend } from "../helpers/backend";
+import { REPO_ROOT } from "../helpers/pulumi";
+import { changes, PLUGIN_TARBALL, PLUGIN_VERSION, yamlProject, type YamlProject } from "./support/yaml-project";
+
+jest.setTimeout(900_000);
+
+const EXAMPLE = path.join(REPO_ROOT, "examples", "golden-image-yaml", "Pulumi.yaml");
+
+let backend: TestBackend;
+let project: YamlProject;
+
+beforeAll(async () => {
+  backend = await startBackend();
+  project = yamlProject();
+});
+afterAll(async () => {
+  if (project) {
+    await project.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
+    project.cleanup();
+  }
+  await backend?.stop();
+});
+
+async function get(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+test("golden-image-yaml: up serves the golden site from every copy and the branch; preview and refresh find no changes; destroy leaves nothing", async () => {
+  project.write(readFileSync(EXAMPLE, "utf8"));
+  await project.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
+  await project.pulumi(["stack", "init", "dev"]);
+  await project.pulumi(["config", "set", "vmbranch:endpoint", backend.url]);
+  await project.pulumi(["config", "set", "--secret", "vmbranch:token", backend.token]);
+  await project.pulumi(["config", "set", "message", "golden hello from yaml"]);
+
+  await project.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await project.outputs();
+  expect(out.preparationExitCode).toBe(0);
+  expect(out.branchedFrom).toMatch(/^webA-[0-9a-f]{7}$/);
+  const [a, b, branch] = out.urls as string[];
+  const first = await get(a!);
+  expect(first).toContain("golden hello from yaml");
+  expect(first).toContain("hits on this copy: 1");
+  expect(await get(a!)).toContain("hits on this copy: 2");
+  // The other clone and the branch have copies of their own.
+  expect(await get(b!)).toContain("hits on this copy: 1");
+  const fromBranch = await get(branch!);
+  expect(fromBranch).toContain("golden hello from yaml");
+  expect(fromBranch).toContain("hits on this copy: 1");
+
+  const live = await backend.client.instances.list();
+  expect(live.map((i) => i.state).sort()).toEqual(["running", "running", "running", "stopped"]);
+  expect(live.find((i) => i.name === out.preparedBy)?.state).toBe("stopped");
+  expect((await backend.client.volumes.templates.list()).map((t) => t.name)).toEqual([out.template]);
+  // The job's volume stays a volume: the template is a copy of it.
+  expect((await backend.client.volumes.get(out.goldenVolume as string)).state).not.toBe("template");
+
+  expect(changes((await project.preview()).steps)).toEqual([]);
+  await project.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
+  expect(changes((await project.preview()).steps)).toEqual([]);
+
+  await project.pulumi(["destroy", "--yes", "--skip-preview"]);
+  expect(await backend.client.instances.list()).toEqual([]);
+  expect(await backend.client.volumes.list()).toEqual([]);
+  expect(await backend.client.volumes.templates.list()).toEqual([]);
+  expect(backend.vmPids()).toEqual([]);
+  expect(await project.state()).toEqual([]);
+});
