@@ -10,7 +10,7 @@ import { failpoint } from "../host/failpoints";
 import type { GuestConfig, GuestMount } from "../host/images/guest-protocol";
 import { filesystemDriver } from "../host/storage/filesystems";
 import { SharePathError, underAllowedRoot } from "../host/storage/host-paths";
-import type { VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import type { VmAlert, VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
 import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
@@ -191,14 +191,11 @@ export class Runtime {
     // A VM that stalls on its own (disk full, I/O error, panic) is `error` with the reason while
     // QEMU keeps it; it is `running` again when it resumes (a start after space was freed).
     handle.onAlert((alert) => {
-      if (this.handles.get(uuid) !== handle) return;
-      const cur = this.ctx.store.instances.get({ uuid });
-      if (!cur) return;
-      if (alert.kind === "stalled" && (cur.state === "running" || cur.state === "starting")) {
-        this.ctx.log.warn({ instance: uuid, reason: alert.reason }, "vm stalled");
-        this.setState(uuid, { state: "error", error: alert.reason });
-      } else if (alert.kind === "resumed" && cur.state === "error") {
-        this.setState(uuid, { state: "running", error: null });
+      try {
+        this.onAlert(uuid, handle, alert);
+      } catch (err) {
+        // A full data disk fails the store write too: serve logs it and lives on.
+        this.ctx.log.error({ instance: uuid, alert, err: (err as Error).message }, "could not record a vm stall");
       }
     });
     if (booting) {
@@ -233,6 +230,19 @@ export class Runtime {
       });
       this.ctx.log.info({ instance: uuid, exitCode: exit.exitCode, reason: exit.reason }, "vm exited");
     });
+  }
+
+  /** Record a stall or a resume of the VM of `uuid` as its state. */
+  private onAlert(uuid: string, handle: VmHandle, alert: VmAlert): void {
+    if (this.handles.get(uuid) !== handle) return;
+    const cur = this.ctx.store.instances.get({ uuid });
+    if (!cur) return;
+    if (alert.kind === "stalled" && (cur.state === "running" || cur.state === "starting")) {
+      this.ctx.log.warn({ instance: uuid, reason: alert.reason }, "vm stalled");
+      this.setState(uuid, { state: "error", error: alert.reason });
+    } else if (alert.kind === "resumed" && cur.state === "error") {
+      this.setState(uuid, { state: "running", error: null });
+    }
   }
 
   /** Stop tracking the VM of `uuid`: its coming exit is intended (suspend) and changes no state. */
