@@ -10,7 +10,7 @@
 //   into backend/dist/vmbranch.js, with the guest files the image builder reads and the lineage page
 //   (`/ui`, backend/ui bundled for the browser) beside it.
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, readFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, readFileSync, symlinkSync } from "node:fs";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -40,6 +40,7 @@ if (target !== "lib") {
     logLevel: "warning",
   });
   chmodSync(`${root}backend/dist/vmbranch.js`, 0o755);
+  linkWorkspaceBin("vmbranch", "../../backend/dist/vmbranch.js");
   // The image builder reads the guest's init files from `guest/` beside the bundle.
   cpSync(`${root}backend/host/images/guest`, `${root}backend/dist/guest`, { recursive: true });
   // The lineage page (`/ui`): TypeScript bundled for the browser, with its page and style beside it.
@@ -81,4 +82,19 @@ if (target === "all" || target === "plugin") {
   });
   chmodSync(bin, 0o755);
   execFileSync("tar", ["-czf", `${dir}/pulumi-resource-vmbranch-v${version}.tar.gz`, "-C", dir, "pulumi-resource-vmbranch"]);
+}
+
+/**
+ * Link `name` into the repository's node_modules/.bin as npm links a workspace's bin. npm skips
+ * a bin whose file does not exist at install time, and in a fresh clone the bundle is built after
+ * `npm install`; without this, `vmbranch` would be on PATH only after a second install.
+ */
+function linkWorkspaceBin(name, target) {
+  const dir = `${root}node_modules/.bin`;
+  if (!existsSync(dir)) return; // packing or installing elsewhere: npm links it there
+  try {
+    lstatSync(`${dir}/${name}`);
+  } catch {
+    symlinkSync(target, `${dir}/${name}`);
+  }
 }
