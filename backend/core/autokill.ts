@@ -52,7 +52,7 @@ export class Autokill {
 
   /** Arm every template and checkpoint that has a policy (service start). */
   armAll(): void {
-    for (const rec of this.ctx.store.instances.select("autokill_ms > 0")) this.schedule(rec.uuid);
+    for (const rec of this.ctx.store.instances.withAutokill()) this.schedule(rec.uuid);
   }
 
   /** Stop every timer (service shutdown). */

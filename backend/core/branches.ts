@@ -9,10 +9,10 @@
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
-import { cloneIdentity, cloneLabels } from "./clone-identity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
-import { generateName, newUuid, now } from "./identity";
+import { generateName, newUuid } from "./identity";
+import { instanceFromSource } from "./instance-records";
 import type { Instances } from "./instances";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findAnyInstance, refId } from "./lookup";
@@ -40,7 +40,7 @@ export class Branches {
     if (!["running", "stopped", "standby"].includes(source.state))
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(source.state));
     const managed = store.attachments
-      .select("instance_uuid = ?", [source.uuid])
+      .ofInstance(source.uuid)
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
       .find((v) => v.kind === "managed");
     if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", messages.branchManagedVolume(managed.name), "branch_from");
@@ -80,31 +80,17 @@ export class Branches {
 
   /** Lock keys of the volumes attached to instance `uuid`. */
   private volumeKeysOf(uuid: string): string[] {
-    return this.ctx.store.attachments.select("instance_uuid = ?", [uuid]).map((a) => volumeKey(a.volumeUuid));
+    return this.ctx.store.attachments.ofInstance(uuid).map((a) => volumeKey(a.volumeUuid));
   }
 
   /** The request's own ports when it names any, else the source's guest ports with new host ports. */
   private portsFor(src: InstanceRecord, req: InstanceCreateRequest) {
-    return req.ports ?? portSpecsFrom(this.ctx.store.ports.select("instance_uuid = ?", [src.uuid]));
+    return req.ports ?? portSpecsFrom(this.ctx.store.ports.ofInstance(src.uuid));
   }
 
   /** The record of a new branch of `src`. */
   private branchRecord(src: InstanceRecord, req: InstanceCreateRequest, name: string, warm: boolean, branch: BranchRecord): InstanceRecord {
-    const labels = cloneLabels(src, req);
-    const identity = cloneIdentity(src, req, warm);
-    return {
-      uuid: newUuid(), name, state: "stopped", image: src.image, memoryMb: src.memoryMb, vcpus: src.vcpus, args: src.args, env: src.env,
-      // A warm branch runs the source's kernel, which keeps the source's host name until it reboots.
-      hostname: warm ? src.hostname : (req.hostname ?? this.instancesHostname(name)),
-      mac: identity.mac, smbiosSerial: identity.smbiosSerial, tags: labels.tags, annotations: labels.annotations,
-      deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true, outboundNetwork: req.outbound_network ?? src.outboundNetwork, createdAt: now(), startedAt: null, stoppedAt: null,
-      bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null, template: null,
-      branch, pid: null, error: null,
-    };
-  }
-
-  private instancesHostname(name: string): string {
-    return name.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "vm";
+    return instanceFromSource(src, req, name, warm, { branch });
   }
 
   /**
@@ -153,7 +139,7 @@ export class Branches {
         const rec = store.instances.get({ uuid });
         if (!rec) return;
         this.setPhase(uuid, "CreatingTarget");
-        const disks = store.snapshotDisks.select("snapshot_uuid = ?", [snapshot.uuid], "position");
+        const disks = store.snapshotDisks.ofSnapshot(snapshot.uuid);
         await this.instances.withReverter(async (rev) => {
           await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
           await failpoint("branch.before-restore");
@@ -189,7 +175,7 @@ export class Branches {
     if (standby) this.instances.runtime.requireRestorable(standby);
     const frozen = await this.snapshots.freezeStopped(src);
     const disks = store.attachments
-      .select("instance_uuid = ?", [src.uuid], "position")
+      .ofInstance(src.uuid)
       .filter((a) => frozen.has(a.volumeUuid))
       .map((a) => ({ volumeUuid: a.volumeUuid, diskId: frozen.get(a.volumeUuid)!, at: a.at, readonly: a.readonly, position: a.position }));
     const branch: BranchRecord = {

@@ -12,19 +12,20 @@ import { randomBytes } from "node:crypto";
 import { messages, type CheckpointCreateItem, type Instance, type InstanceCreateRequest, type TemplatePatchOp } from "vmbranch/sdk";
 import type { CheckpointRecord, InstanceRecord, SnapshotRecord } from "../store/records";
 import type { Autokill } from "./autokill";
-import { cloneIdentity, cloneLabels } from "./clone-identity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import type { History } from "./history";
 import { generateName, newUuid, now } from "./identity";
 import { waitSeconds } from "./instance-actions";
-import { Instances } from "./instances";
+import { newInstanceRecord, instanceFromSource } from "./instance-records";
+import type { Instances } from "./instances";
 import { instanceKey, volumeKey } from "./locks";
 import { findInstance, refId, requireCheckpoint } from "./lookup";
 import { Reverter } from "./reverter";
 import { attachSnapshotDisks } from "./snapshot-volumes";
 import type { Snapshots } from "./snapshots";
 import { planTemplatePatch } from "./template-updates";
+import { insertUnique } from "./unique";
 import type { Volumes } from "./volumes";
 
 const CAPTURABLE = ["running", "standby", "stopped"] as const;
@@ -42,7 +43,7 @@ export class Checkpoints {
 
   /** Every checkpoint record, any state. */
   records(): InstanceRecord[] {
-    return this.ctx.store.instances.select("checkpoint IS NOT NULL", [], "created_at, name");
+    return this.ctx.store.instances.checkpoints();
   }
 
   /** `GET /v1/instances/checkpoints/{id}`. */
@@ -51,7 +52,7 @@ export class Checkpoints {
   }
 
   private checkNameFree(name: string): void {
-    const taken = this.ctx.store.instances.select("name = ?", [name])[0];
+    const taken = this.ctx.store.instances.named(name);
     if (!taken) return;
     throw new ApiError("NAME_TAKEN", taken.checkpoint ? messages.checkpointNameTaken(name) : `An instance named '${name}' already exists`, "name");
   }
@@ -62,7 +63,7 @@ export class Checkpoints {
     const source = findInstance(store, refId(item.from));
     if (!source) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(item.from)}' not found`, "from");
     const managed = store.attachments
-      .select("instance_uuid = ?", [source.uuid])
+      .ofInstance(source.uuid)
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
       .find((v) => v.kind === "managed");
     if (managed)
@@ -75,7 +76,7 @@ export class Checkpoints {
     const uuid = newUuid();
     // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
     // With the source's volumes' locks: the capture freezes their heads (lock protocol, locks.ts).
-    const volumes = () => store.attachments.select("instance_uuid = ?", [source.uuid]).map((a) => volumeKey(a.volumeUuid));
+    const volumes = () => store.attachments.ofInstance(source.uuid).map((a) => volumeKey(a.volumeUuid));
     const release = await this.ctx.locks.holdChecked(() => [instanceKey(source.uuid), instanceKey(uuid), ...volumes()]).catch((err: unknown) => {
       this.snapshots.unclaim(source.uuid);
       throw err;
@@ -133,25 +134,23 @@ export class Checkpoints {
   private record(uuid: string, name: string, src: InstanceRecord, item: CheckpointCreateItem): InstanceRecord {
     const checkpoint: CheckpointRecord = {
       sourceUuid: src.uuid, sourceName: src.name, hasMemory: false, sourcePauseMs: null, readyAt: null, loads: 0, message: null,
-      guestPorts: this.ctx.store.ports.select("instance_uuid = ?", [src.uuid], "guest_port").map((p) => ({ guestPort: p.guestPort, protocol: p.protocol })),
+      guestPorts: this.ctx.store.ports.ofInstance(src.uuid).map((p) => ({ guestPort: p.guestPort, protocol: p.protocol })),
     };
-    return {
-      uuid, name, state: "starting", image: src.image, memoryMb: src.memoryMb, vcpus: src.vcpus, args: src.args, env: src.env,
-      hostname: src.hostname, mac: src.mac, smbiosSerial: src.smbiosSerial, tags: item.tags ?? [], annotations: src.annotations,
-      deleteLock: item.delete_lock ?? false, autostart: false, outboundNetwork: src.outboundNetwork, createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null,
-      exitCode: null, stopReason: null, startCount: 0, accelerator: src.accelerator, snapshotUuid: null, template: null, branch: null,
-      pid: null, error: null, checkpoint, fromCheckpoint: null, lineage: this.history.lineageFor(src),
-      autokillMs: item.autokill?.time_ms ? item.autokill.time_ms : null, lastUsedAt: null,
-    };
+    return newInstanceRecord(
+      {
+        name, image: src.image, memoryMb: src.memoryMb, vcpus: src.vcpus, args: src.args, env: src.env, hostname: src.hostname, mac: src.mac,
+        smbiosSerial: src.smbiosSerial, tags: item.tags ?? [], annotations: src.annotations, deleteLock: item.delete_lock ?? false,
+        autostart: false, outboundNetwork: src.outboundNetwork,
+      },
+      {
+        uuid, state: "starting", accelerator: src.accelerator, checkpoint, fromCheckpoint: null, lineage: this.history.lineageFor(src),
+        autokillMs: item.autokill?.time_ms ? item.autokill.time_ms : null, lastUsedAt: null,
+      },
+    );
   }
 
   private insert(rec: InstanceRecord): void {
-    try {
-      this.ctx.store.instances.insert(rec);
-    } catch (err) {
-      if ((err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new ApiError("NAME_TAKEN", messages.checkpointNameTaken(rec.name), "name");
-      throw err;
-    }
+    insertUnique(() => this.ctx.store.instances.insert(rec), messages.checkpointNameTaken(rec.name));
     this.ctx.events.emit("instance", rec.uuid, rec.state);
   }
 
@@ -169,7 +168,7 @@ export class Checkpoints {
     };
     store.tx(() => {
       store.snapshots.insert(snapshot);
-      for (const a of store.attachments.select("instance_uuid = ?", [src.uuid], "position"))
+      for (const a of store.attachments.ofInstance(src.uuid))
         if (frozen.has(a.volumeUuid))
           store.snapshotDisks.insert({ snapshotUuid: snapshot.uuid, volumeUuid: a.volumeUuid, diskId: frozen.get(a.volumeUuid)!, at: a.at, readonly: a.readonly, position: a.position });
     });
@@ -215,7 +214,7 @@ export class Checkpoints {
       const rec = requireCheckpoint(this.ctx.store, found.uuid);
       if (rec.deleteLock) throw new ApiError("DELETE_LOCKED", `Checkpoint '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
       const view = { ...this.instances.view(rec), state: "deleted" as const };
-      this.ctx.store.instances.delete({ uuid: rec.uuid });
+      this.ctx.store.instances.remove(rec.uuid);
       this.autokill.cancel(rec.uuid);
       if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
       this.ctx.events.emit("instance", rec.uuid, "deleted");
@@ -249,19 +248,8 @@ export class Checkpoints {
         throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance loaded from checkpoint '${cp.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
       const name = req.name ?? generateName(cp.name.slice(0, 40));
       this.instances.checkNameFree(name);
-      const labels = cloneLabels(cp, req);
-      const identity = cloneIdentity(cp, req, warm);
-      const rec: InstanceRecord = {
-        uuid: newUuid(), name, state: "stopped", image: cp.image, memoryMb: cp.memoryMb, vcpus: cp.vcpus, args: cp.args, env: cp.env,
-        // A warm start runs the captured kernel, which keeps the source's host name until it reboots.
-        hostname: warm ? cp.hostname : (req.hostname ?? Instances.hostnameFor(name)), mac: identity.mac, smbiosSerial: identity.smbiosSerial,
-        tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
-        outboundNetwork: req.outbound_network ?? cp.outboundNetwork,
-        createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0,
-        accelerator: null, snapshotUuid: null, template: null, branch: null, pid: null, error: null,
-        fromCheckpoint: { uuid: cp.uuid, name: cp.name }, lineage: [cp.uuid, ...(cp.lineage ?? [])],
-      };
-      const disks = store.snapshotDisks.select("snapshot_uuid = ?", [snapshot.uuid], "position");
+      const rec = instanceFromSource(cp, req, name, warm, { fromCheckpoint: { uuid: cp.uuid, name: cp.name }, lineage: [cp.uuid, ...(cp.lineage ?? [])] });
+      const disks = store.snapshotDisks.ofSnapshot(snapshot.uuid);
       const ports = req.ports ?? cp.checkpoint!.guestPorts.map((p) => ({ guest_port: p.guestPort, protocol: p.protocol }));
       const view = await this.instances.createWith(
         rec,
@@ -282,7 +270,7 @@ export class Checkpoints {
   /** After a restart: captures that were in progress failed (their memory copy died with the old service). */
   async recover(): Promise<void> {
     const store = this.ctx.store;
-    for (const rec of store.instances.select("checkpoint IS NOT NULL AND state = 'starting'")) {
+    for (const rec of store.instances.capturingCheckpoints()) {
       const message = "checkpoint interrupted by a restart of vmbranch";
       store.instances.update({ uuid: rec.uuid }, { state: "error", error: message, snapshotUuid: null, checkpoint: { ...rec.checkpoint!, message } });
       if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);

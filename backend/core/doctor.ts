@@ -79,7 +79,7 @@ export class Doctor {
     const store = this.ctx.store;
     const config = this.ctx.config;
     const findings: Diagnosis[] = [];
-    const instances = store.instances.select();
+    const instances = store.instances.all();
     const owned = new Set(instances.map((i) => i.uuid));
     // Files are judged only while nothing is in flight: an operation makes its files before it records them.
     const quiet = this.ctx.locks.idle() && new Journal(this.ctx).openEntries().length === 0;
@@ -119,7 +119,7 @@ export class Doctor {
   /** Disk rows against files: missing files, wrong backing chains, rows nothing references, files no row names. */
   private async checkDisks(findings: Diagnosis[], quiet: boolean): Promise<void> {
     const store = this.ctx.store;
-    const rows = store.disks.select();
+    const rows = store.disks.all();
     const byPath = new Map(rows.map((d) => [d.path, d]));
     const byId = new Map(rows.map((d) => [d.id, d]));
     for (const d of rows) {
@@ -143,7 +143,7 @@ export class Doctor {
     }
     if (!quiet) return;
     const open = await openPaths();
-    const snapshotFiles = new Set(store.snapshots.select().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null));
+    const snapshotFiles = new Set(store.snapshots.all().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null));
     const candidates = [
       ...(await listFiles(this.ctx.config.disksDir, ".qcow2")).filter((p) => !byPath.has(p)),
       ...(await listFiles(this.ctx.config.snapshotsDir, ".devstate")).filter((p) => !snapshotFiles.has(p)),

@@ -73,8 +73,3 @@ export class ApiError extends Error {
     return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
   }
 }
-
-/** Shorthand: `fail("VOLUME_IN_USE", "...")` throws. */
-export function fail(code: ErrorCode, message: string, field?: string): never {
-  throw new ApiError(code, message, field);
-}

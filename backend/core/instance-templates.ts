@@ -6,12 +6,11 @@
  * RAM image copy-on-write.
  */
 import type { Instance, InstanceCreateRequest, Ref } from "vmbranch/sdk";
-import type { InstanceRecord } from "../store/records";
-import { cloneIdentity, cloneLabels } from "./clone-identity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
-import { generateName, newUuid, now } from "./identity";
-import { Instances } from "./instances";
+import { generateName, newUuid } from "./identity";
+import { instanceFromSource } from "./instance-records";
+import type { Instances } from "./instances";
 import { instanceKey } from "./locks";
 import { refId, requireInstance, requireInstanceTemplate } from "./lookup";
 import { portSpecsFrom } from "./ports";
@@ -40,7 +39,7 @@ export class InstanceTemplates {
       const inst = store.instances.get({ uuid: found.uuid })!;
       if (inst.state !== "stopped" && inst.state !== "standby")
         throw new ApiError("INVALID_STATE", `Cannot convert instance '${inst.name}' in state '${inst.state}' into a template: stop or suspend it first`);
-      const atts = store.attachments.select("instance_uuid = ?", [inst.uuid], "position");
+      const atts = store.attachments.ofInstance(inst.uuid);
       const vols = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
       const managed = vols.find((v) => v.kind === "managed");
       if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", `Cannot convert instance '${inst.name}' into a template: managed volume '${managed.name}' cannot become a template`);
@@ -76,15 +75,10 @@ export class InstanceTemplates {
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const tpl = store.instances.get({ uuid: found.uuid })!;
       if (tpl.deleteLock) throw new ApiError("DELETE_LOCKED", `Instance template '${tpl.name}' has a delete lock; unset it with PATCH delete_lock first`);
-      const atts = store.attachments.select("instance_uuid = ?", [tpl.uuid]);
-      const vols = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
+      const vols = store.attachments.ofInstance(tpl.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
       for (const v of vols) this.volumes.checkNoActiveClones(v);
       const view = { ...this.instances.view(tpl), state: "deleted" as const };
-      store.tx(() => {
-        atts.forEach((a) => store.attachments.delete(a));
-        store.ports.select("instance_uuid = ?", [tpl.uuid]).forEach((p) => store.ports.delete(p));
-        store.instances.delete({ uuid: tpl.uuid });
-      });
+      store.instances.remove(tpl.uuid);
       for (const v of vols) if (v.ownerUuid === tpl.uuid || !v.persistent) await this.volumes.destroyRecord(v);
       if (tpl.snapshotUuid) await this.snapshots.release(tpl.snapshotUuid);
       return view;
@@ -102,22 +96,13 @@ export class InstanceTemplates {
       throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance of template '${tpl.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
     const name = req.name ?? generateName(tpl.name.slice(0, 40));
     this.instances.checkNameFree(name);
-    const labels = cloneLabels(tpl, req);
-    const identity = cloneIdentity(tpl, req, warm);
-    const rec: InstanceRecord = {
-      uuid: newUuid(), name, state: "stopped", image: tpl.image, memoryMb: tpl.memoryMb, vcpus: tpl.vcpus, args: tpl.args, env: tpl.env,
-      hostname: warm ? tpl.hostname : (req.hostname ?? Instances.hostnameFor(name)), mac: identity.mac, smbiosSerial: identity.smbiosSerial,
-      tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
-      outboundNetwork: req.outbound_network ?? tpl.outboundNetwork,
-      createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0,
-      accelerator: null, snapshotUuid: null, template: { uuid: tpl.uuid, name: tpl.name }, branch: null, pid: null, error: null,
-    };
-    const tplAtts = store.attachments.select("instance_uuid = ?", [tpl.uuid], "position");
+    const rec = instanceFromSource(tpl, req, name, warm, { template: { uuid: tpl.uuid, name: tpl.name } });
+    const tplAtts = store.attachments.ofInstance(tpl.uuid);
     return this.instances.createWith(
       rec,
       warm ? [] : (req.volumes ?? []),
       // The request's own ports replace the template's; otherwise its guest ports get new host ports.
-      req.ports ?? portSpecsFrom(store.ports.select("instance_uuid = ?", [tpl.uuid])),
+      req.ports ?? portSpecsFrom(store.ports.ofInstance(tpl.uuid)),
       async (rev, r) => {
         for (const a of tplAtts) {
           const v = store.volumes.get({ uuid: a.volumeUuid })!;

@@ -10,7 +10,8 @@ import { readConsoleLog } from "../host/qemu/console-log";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
-import { generateName, newMac, newSmbiosSerial, newUuid, now } from "./identity";
+import { generateName, newMac, newSmbiosSerial, now } from "./identity";
+import { hostnameFor, newInstanceRecord } from "./instance-records";
 import { instanceKey, volumeKey } from "./locks";
 import { findInstance, isPlainInstance, patchTags, requireInstance } from "./lookup";
 import { allocatePorts } from "./ports";
@@ -40,13 +41,8 @@ export class Instances {
 
   /** Throw NAME_TAKEN when an instance or template already has `name`. */
   checkNameFree(name: string): void {
-    if (this.ctx.store.instances.select("name = ?", [name]).length > 0)
+    if (this.ctx.store.instances.named(name))
       throw new ApiError("NAME_TAKEN", `An instance named '${name}' already exists`, "name");
-  }
-
-  /** A host name derived from an instance name (names allow '.' and '_', host names do not). */
-  static hostnameFor(name: string): string {
-    return name.toLowerCase().replace(/[^a-z0-9-]/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) || "vm";
   }
 
   /** `POST /v1/instances` from an image. */
@@ -55,15 +51,12 @@ export class Instances {
     this.checkNameFree(name);
     const image = await this.ctx.images.get(req.image!);
     if (!image) throw new ApiError("IMAGE_NOT_FOUND", `Image '${req.image}' not found; build it with 'vmbranch image build ${req.image}'`, "image");
-    const rec: InstanceRecord = {
-      uuid: newUuid(), name, state: "stopped", image: req.image!, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb,
-      vcpus: req.vcpus ?? INSTANCE_DEFAULTS.vcpus, args: req.args ?? [], env: req.env ?? {},
-      hostname: req.hostname ?? Instances.hostnameFor(name), mac: newMac(), smbiosSerial: newSmbiosSerial(),
+    const rec = newInstanceRecord({
+      name, image: req.image!, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb, vcpus: req.vcpus ?? INSTANCE_DEFAULTS.vcpus,
+      args: req.args ?? [], env: req.env ?? {}, hostname: req.hostname ?? hostnameFor(name), mac: newMac(), smbiosSerial: newSmbiosSerial(),
       tags: req.tags ?? [], annotations: req.annotations ?? {}, deleteLock: req.delete_lock ?? false,
-      autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, outboundNetwork: req.outbound_network ?? false, createdAt: now(), startedAt: null, stoppedAt: null,
-      bootTimeMs: null, exitCode: null, stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null,
-      template: null, branch: null, pid: null, error: null,
-    };
+      autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, outboundNetwork: req.outbound_network ?? false,
+    });
     return this.createWith(rec, req.volumes ?? [], req.ports ?? [], async () => {});
   }
 
@@ -94,13 +87,7 @@ export class Instances {
             }),
           `An instance named '${rec.name}' already exists`,
         );
-        rev.add("delete instance row", () =>
-          store.tx(() => {
-            store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
-            store.attachments.select("instance_uuid = ?", [rec.uuid]).forEach((a) => store.attachments.delete(a));
-            store.instances.delete({ uuid: rec.uuid });
-          }),
-        );
+        rev.add("delete instance row", () => store.instances.remove(rec.uuid));
         // Cloned volumes first: they keep the device positions of the snapshot or template they come from.
         await prepare(rev, rec);
         for (const spec of volumes) await this.addVolume(rec, spec, rev);
@@ -203,7 +190,7 @@ export class Instances {
       store.tx(() => {
         store.instances.update({ uuid: rec.uuid }, { tags: plan.tags, annotations: plan.annotations, deleteLock: plan.deleteLock });
         for (const a of plan.detach) store.attachments.delete({ volumeUuid: a, instanceUuid: rec.uuid });
-        let position = store.attachments.select("instance_uuid = ?", [rec.uuid]).reduce((m, a) => Math.max(m, a.position + 1), 0);
+        let position = store.attachments.nextPosition(rec.uuid);
         for (const a of plan.attach) store.attachments.insert({ ...a, instanceUuid: rec.uuid, position: position++ });
         for (const p of plan.ports.removed) store.ports.delete(p);
         for (const p of plan.ports.added) store.ports.insert(p);
@@ -216,10 +203,10 @@ export class Instances {
     let tags = rec.tags;
     let annotations = { ...rec.annotations };
     let deleteLock = rec.deleteLock;
-    const mounts = this.ctx.store.attachments.select("instance_uuid = ?", [rec.uuid]).map((a) => ({ volumeUuid: a.volumeUuid, at: a.at }));
+    const mounts = this.ctx.store.attachments.ofInstance(rec.uuid).map((a) => ({ volumeUuid: a.volumeUuid, at: a.at }));
     const attach: { volumeUuid: string; at: string; readonly: boolean }[] = [];
     const detach: string[] = [];
-    let ports = this.ctx.store.ports.select("instance_uuid = ?", [rec.uuid]).map((p) => ({
+    let ports = this.ctx.store.ports.ofInstance(rec.uuid).map((p) => ({
       guest_port: p.guestPort, protocol: p.protocol, host_port: p.requested ? p.hostPort : undefined,
     })) as PortSpec[];
     const key = (p: { guest_port: number; protocol?: string }) => `${p.guest_port}/${p.protocol ?? "tcp"}`;
@@ -271,7 +258,7 @@ export class Instances {
 
   /** Host ports for the wanted `specs`: ports that stay keep their host port, so addresses do not move. */
   private async planPorts(rec: InstanceRecord, specs: PortSpec[]) {
-    const current = this.ctx.store.ports.select("instance_uuid = ?", [rec.uuid]);
+    const current = this.ctx.store.ports.ofInstance(rec.uuid);
     const key = (guestPort: number, protocol: string | undefined) => `${guestPort}/${protocol ?? "tcp"}`;
     const kept = current.filter((p) =>
       specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
@@ -300,13 +287,8 @@ export class Instances {
     const store = this.ctx.store;
     this.requireReachable(rec);
     if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
-    const atts = store.attachments.select("instance_uuid = ?", [rec.uuid]);
-    const inline = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
-    store.tx(() => {
-      atts.forEach((a) => store.attachments.delete(a));
-      store.ports.select("instance_uuid = ?", [rec.uuid]).forEach((p) => store.ports.delete(p));
-      store.instances.delete({ uuid: rec.uuid });
-    });
+    const inline = store.attachments.ofInstance(rec.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
+    store.instances.remove(rec.uuid);
     // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here.
     await failpoint("delete.after-rows");
     for (const v of inline) await this.volumes.destroyRecord(v);
@@ -328,7 +310,7 @@ export class Instances {
    */
   async start(id: string): Promise<Instance> {
     const found = requireInstance(this.ctx.store, id);
-    const volumes = () => this.ctx.store.attachments.select("instance_uuid = ?", [found.uuid]).map((a) => volumeKey(a.volumeUuid));
+    const volumes = () => this.ctx.store.attachments.ofInstance(found.uuid).map((a) => volumeKey(a.volumeUuid));
     return this.locked(id, volumes, async (rec) => {
       this.requireReachable(rec);
       if (rec.state === "running" || rec.state === "starting") return this.view(rec);
@@ -424,8 +406,7 @@ export class Instances {
 
   /** Give back the host ports of an instance (a failed branch keeps its row for the record, not its ports). */
   async releasePorts(uuid: string): Promise<void> {
-    const store = this.ctx.store;
-    store.tx(() => store.ports.select("instance_uuid = ?", [uuid]).forEach((p) => store.ports.delete(p)));
+    this.ctx.store.ports.removeOf(uuid);
   }
 
   /** Find by id without throwing (for callers that branch on existence). */

@@ -27,6 +27,6 @@ export class Journal {
 
   /** Entries left open by a serve that died, oldest first. */
   openEntries(): OperationRecord[] {
-    return this.ctx.store.operations.select("1", [], "started_at");
+    return this.ctx.store.operations.open();
   }
 }

@@ -9,16 +9,13 @@ import { ApiError } from "./errors";
 
 /** The instance or instance template named by `id`, or null. */
 export function findAnyInstance(store: Store, id: string): InstanceRecord | null {
-  return looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
+  return looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.named(id);
 }
 
 /** True for records that are instances proper: neither templates nor checkpoints. */
 export function isPlainInstance(rec: InstanceRecord): boolean {
   return rec.state !== "template" && !rec.checkpoint;
 }
-
-/** SQL condition selecting instances proper (for list queries). */
-export const PLAIN_INSTANCES = "state != 'template' AND checkpoint IS NULL";
 
 /** The instance (not template, not checkpoint) named by `id`, or null. */
 export function findInstance(store: Store, id: string): InstanceRecord | null {
@@ -35,7 +32,7 @@ export function requireInstance(store: Store, id: string): InstanceRecord {
 
 /** The instance template named by `id`; 404 when missing. */
 export function requireInstanceTemplate(store: Store, id: string): InstanceRecord {
-  const rec = looksLikeUuid(id) ? store.instances.get({ uuid: id.toLowerCase() }) : store.instances.select("name = ?", [id])[0] ?? null;
+  const rec = findAnyInstance(store, id);
   if (!rec || rec.state !== "template") throw new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`);
   return rec;
 }
@@ -49,7 +46,7 @@ export function requireCheckpoint(store: Store, id: string): InstanceRecord {
 
 /** The volume (any state, templates included) named by `id`, or null. */
 export function findVolume(store: Store, id: string): VolumeRecord | null {
-  return looksLikeUuid(id) ? store.volumes.get({ uuid: id.toLowerCase() }) : store.volumes.select("name = ?", [id])[0] ?? null;
+  return looksLikeUuid(id) ? store.volumes.get({ uuid: id.toLowerCase() }) : store.volumes.named(id);
 }
 
 /** The volume named by `id` that is not a template; 404 when missing. */

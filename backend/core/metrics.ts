@@ -58,13 +58,13 @@ export class Metrics {
     };
     const handle = this.runtime.handle(rec.uuid);
     if (!handle) return zero;
-    const hostPorts = store.ports.select("instance_uuid = ? AND protocol = 'tcp'", [rec.uuid]).map((p) => p.hostPort);
+    const hostPorts = store.ports.ofInstance(rec.uuid).filter((p) => p.protocol === "tcp").map((p) => p.hostPort);
     const stats = await handle.stats(hostPorts).catch((err: Error) => {
       this.ctx.log.debug({ instance: rec.uuid, err: err.message }, "metrics: the VM did not answer");
       return null;
     });
     if (!stats) return zero;
-    const byPosition = new Map(store.attachments.select("instance_uuid = ?", [rec.uuid]).map((a) => [`disk${a.position}`, a.volumeUuid]));
+    const byPosition = new Map(store.attachments.ofInstance(rec.uuid).map((a) => [`disk${a.position}`, a.volumeUuid]));
     const volumes = stats.disks.flatMap((d) => {
       const uuid = byPosition.get(d.diskId);
       if (!uuid) return [];

@@ -33,12 +33,12 @@ export async function allocatePorts(
         "ports",
       );
   }
-  const taken = new Set(store.ports.select("instance_uuid != ?", [instanceUuid]).map((p) => p.hostPort));
+  const taken = new Set(store.ports.hostPortsOfOthers(instanceUuid));
   const out: PortRecord[] = [];
   for (const s of specs) {
     const protocol = s.protocol ?? "tcp";
     if (s.host_port !== undefined) {
-      const owner = store.ports.select("host_port = ? AND instance_uuid != ?", [s.host_port, instanceUuid])[0];
+      const owner = store.ports.holderOf(s.host_port, instanceUuid);
       if (owner) {
         const name = store.instances.get({ uuid: owner.instanceUuid })?.name ?? owner.instanceUuid;
         throw new ApiError("PORT_UNAVAILABLE", `Host port ${s.host_port} is already published by instance '${name}'`, "ports");

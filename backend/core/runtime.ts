@@ -76,7 +76,7 @@ export class Runtime {
   /** Record the pinned machine type in memory snapshots written before types were recorded (they ran as its alias here). */
   recordLegacyMachines(): void {
     const pinned = this.ctx.driver.machine;
-    for (const s of this.ctx.store.snapshots.select())
+    for (const s of this.ctx.store.snapshots.all())
       if (s.machine.machineType === undefined) this.ctx.store.snapshots.update({ uuid: s.uuid }, { machine: { ...s.machine, ...pinned } });
   }
 
@@ -89,7 +89,7 @@ export class Runtime {
     const disks: VmDisk[] = [];
     const shares: VmShare[] = [];
     const mounts: GuestMount[] = [];
-    for (const a of store.attachments.select("instance_uuid = ?", [inst.uuid], "position")) {
+    for (const a of store.attachments.ofInstance(inst.uuid)) {
       const v = store.volumes.get({ uuid: a.volumeUuid })!;
       if (v.kind === "managed") {
         // The operator may have withdrawn the root since the volume was made.
@@ -110,7 +110,7 @@ export class Runtime {
       network: { address: `${GUEST_IP}/24`, gateway: "10.0.2.2", dns: "10.0.2.3" },
     };
     const forwards = store.ports
-      .select("instance_uuid = ?", [inst.uuid], "guest_port")
+      .ofInstance(inst.uuid)
       .map((p) => ({ protocol: p.protocol, hostPort: p.hostPort, guestPort: p.guestPort }));
     // A RAM image is mapped into the guest: only one from the verified RAM directory is trusted.
     if (memory.kind === "snapshot" && dirname(memory.snapshot.ramPath ?? "") !== this.ctx.config.ramDir)
@@ -168,7 +168,7 @@ export class Runtime {
     const warm = memory.kind === "snapshot";
     // From now on the guest may write its read-write volumes: import must not overwrite them.
     this.ctx.store.tx(() => {
-      for (const a of this.ctx.store.attachments.select("instance_uuid = ? AND readonly = 0", [inst.uuid]))
+      for (const a of this.ctx.store.attachments.readWriteOf(inst.uuid))
         this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
     });
     const rec = this.setState(inst.uuid, {
@@ -271,7 +271,7 @@ export class Runtime {
   /** After a restart: reattach to VMs that survived, and record the ones that did not. */
   async reconcile(suspending: ReadonlySet<string> = new Set()): Promise<void> {
     // Checkpoints being captured have no VM of their own (core/checkpoints.ts recovers them).
-    const live = this.ctx.store.instances.select("state IN ('starting', 'running', 'stopping') AND checkpoint IS NULL");
+    const live = this.ctx.store.instances.live();
     for (const inst of live) {
       let handle: VmHandle | null;
       try {

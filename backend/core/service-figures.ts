@@ -8,7 +8,6 @@
 import type { InstanceState, VolumeState } from "vmbranch/sdk";
 import { directoryUsage } from "../host/storage/directory-usage";
 import type { CoreContext } from "./context";
-import { PLAIN_INSTANCES } from "./lookup";
 import { volumeView } from "./views";
 
 /** One thing that finished, with its durations in milliseconds. */
@@ -23,12 +22,12 @@ export class ServiceFigures {
 
   /** Instances (neither templates nor checkpoints) by state. */
   instancesByState(): Map<InstanceState, number> {
-    return countBy(this.ctx.store.instances.select(PLAIN_INSTANCES).map((r) => r.state as InstanceState));
+    return countBy(this.ctx.store.instances.plain().map((r) => r.state as InstanceState));
   }
 
   /** Volumes by the state the API shows (`mounted` while a VM uses one; templates are `template`). */
   volumesByState(): Map<VolumeState, number> {
-    return countBy(this.ctx.store.volumes.select().map((r) => volumeView(this.ctx.store, r).state));
+    return countBy(this.ctx.store.volumes.all().map((r) => volumeView(this.ctx.store, r).state));
   }
 
   /** RAM images of memory snapshots: files and allocated bytes in the RAM directory. */

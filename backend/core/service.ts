@@ -111,8 +111,8 @@ export class Core {
   /** Clones left `pending` by a restart failed; say so instead of leaving them pending forever. */
   private async recoverInterrupted(): Promise<void> {
     const store = this.ctx.store;
-    for (const v of store.volumes.select("state = 'pending'"))
+    for (const v of store.volumes.pending())
       store.volumes.update({ uuid: v.uuid }, { state: "error", error: "clone interrupted by a restart of vmbranch" });
-    for (const s of store.snapshots.select("state = 'pending' AND purpose = 'branch'")) await this.snapshots.release(s.uuid);
+    for (const s of store.snapshots.pendingBranches()) await this.snapshots.release(s.uuid);
   }
 }

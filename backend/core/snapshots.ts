@@ -65,7 +65,7 @@ export class Snapshots {
   blockDisks(inst: InstanceRecord): { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }[] {
     const store = this.ctx.store;
     return store.attachments
-      .select("instance_uuid = ?", [inst.uuid], "position")
+      .ofInstance(inst.uuid)
       .map((a) => ({ a, v: store.volumes.get({ uuid: a.volumeUuid })! }))
       .filter(({ v }) => v.kind === "block")
       .map(({ a, v }) => ({ position: a.position, volumeUuid: v.uuid, at: a.at, readonly: a.readonly, head: this.disks.get(v.headDisk!) }));
@@ -277,11 +277,8 @@ export class Snapshots {
   async release(uuid: string): Promise<void> {
     const snap = this.ctx.store.snapshots.get({ uuid });
     if (!snap || this.ctx.store.snapshotReferences(uuid) > 0) return;
-    const disks = this.ctx.store.snapshotDisks.select("snapshot_uuid = ?", [uuid]);
-    this.ctx.store.tx(() => {
-      disks.forEach((d) => this.ctx.store.snapshotDisks.delete(d));
-      this.ctx.store.snapshots.delete({ uuid });
-    });
+    const disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
+    this.ctx.store.snapshots.remove(uuid);
     await this.removeFiles(this.files(uuid));
     for (const d of disks) await this.disks.release(d.diskId);
   }

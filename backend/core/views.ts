@@ -13,7 +13,7 @@ export const GUEST_IP = "10.0.2.15";
 /** A checkpoint's volumes: what its snapshot holds, at the paths the source mounted them. */
 function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"] {
   if (!r.snapshotUuid) return [];
-  return store.snapshotDisks.select("snapshot_uuid = ?", [r.snapshotUuid], "position").map((d) => {
+  return store.snapshotDisks.ofSnapshot(r.snapshotUuid).map((d) => {
     const v = store.volumes.get({ uuid: d.volumeUuid });
     return { uuid: d.volumeUuid, name: v?.name ?? "", at: d.at, readonly: d.readonly, kind: "block" as const, inline: v ? !v.persistent : true };
   });
@@ -21,7 +21,7 @@ function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"]
 
 /** Wire form of an instance. */
 export function instanceView(store: Store, r: InstanceRecord): Instance {
-  const atts = store.attachments.select("instance_uuid = ?", [r.uuid], "position");
+  const atts = store.attachments.ofInstance(r.uuid);
   const volumes = r.checkpoint ? checkpointVolumes(store, r) : atts.map((a) => {
     const v = store.volumes.get({ uuid: a.volumeUuid });
     return {
@@ -34,7 +34,7 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
     };
   });
   const ports = store.ports
-    .select("instance_uuid = ?", [r.uuid], "guest_port, protocol")
+    .ofInstance(r.uuid)
     .map((p) => ({ guest_port: p.guestPort, host_port: p.hostPort, host_ip: HOST_FORWARD_IP, protocol: p.protocol }));
   const snap = r.snapshotUuid ? store.snapshots.get({ uuid: r.snapshotUuid }) : null;
   return {
@@ -99,14 +99,14 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
 
 /** Wire form of a volume or volume template. */
 export function volumeView(store: Store, r: VolumeRecord): Volume {
-  const atts = store.attachments.select("volume_uuid = ?", [r.uuid]);
+  const atts = store.attachments.ofVolume(r.uuid);
   const attachedTo = atts.map((a) => ({ uuid: a.instanceUuid, name: store.instances.get({ uuid: a.instanceUuid })?.name ?? "" }));
   const mountedBy = atts
     .map((a) => ({ a, i: store.instances.get({ uuid: a.instanceUuid }) }))
     .filter(({ i }) => i !== null && (i.state === "running" || i.state === "starting" || i.state === "stopping"))
     .map(({ a, i }) => ({ uuid: a.instanceUuid, name: i!.name, at: a.at, readonly: a.readonly }));
   const template = r.templateUuid ? store.volumes.get({ uuid: r.templateUuid }) : null;
-  const clones = (store.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(r.uuid) as { n: number }).n;
+  const clones = store.volumes.clonesOf(r.uuid);
   const state = r.state === "available" && mountedBy.length > 0 ? "mounted" : r.state;
   return {
     uuid: r.uuid,

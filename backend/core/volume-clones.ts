@@ -15,7 +15,6 @@ import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findVolume, requireVolumeTemplate } from "./lookup";
-import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
 import type { Snapshots } from "./snapshots";
 import { LIVE_STATES } from "./volume-rules";
@@ -34,7 +33,7 @@ export class VolumeClones {
   private writerOf(volumeUuid: string): InstanceRecord | undefined {
     const store = this.ctx.store;
     return store.attachments
-      .select("volume_uuid = ? AND readonly = 0", [volumeUuid])
+      .writersOf(volumeUuid)
       .map((a) => store.instances.get({ uuid: a.instanceUuid })!)
       .find((i) => i && LIVE_STATES.has(i.state));
   }
@@ -158,10 +157,5 @@ export class VolumeClones {
   /** `GET /v1/volumes/templates/{id}`. */
   getTemplate(id: string): Volume {
     return this.volumes.view(requireVolumeTemplate(this.ctx.store, id));
-  }
-
-  /** Run `fn` with a reverter (exposed for instance templates, which convert several volumes at once). */
-  withReverter<T>(fn: (rev: Reverter) => Promise<T>): Promise<T> {
-    return new Reverter().run(fn);
   }
 }

@@ -64,7 +64,7 @@ export class Volumes {
   async checkHostPath(path: string): Promise<void> {
     const c = this.ctx.config;
     const claimed = [
-      ...this.ctx.store.volumes.select("kind = 'managed'").map((v) => ({ what: `managed volume '${v.name}'`, path: v.hostPath! })),
+      ...this.ctx.store.volumes.managed().map((v) => ({ what: `managed volume '${v.name}'`, path: v.hostPath! })),
       { what: "the data directory", path: c.dataDir },
       { what: "the image directory", path: c.imageDir },
       { what: "the RAM directory", path: c.ramDir },
@@ -142,7 +142,7 @@ export class Volumes {
   /** Instances that have `uuid` attached, with their names and states. */
   attachmentsOf(uuid: string) {
     return this.ctx.store.attachments
-      .select("volume_uuid = ?", [uuid])
+      .ofVolume(uuid)
       .map((a) => {
         const i = this.ctx.store.instances.get({ uuid: a.instanceUuid });
         return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i?.state ?? "deleted" };
@@ -210,11 +210,11 @@ export class Volumes {
   checkNoActiveClones(rec: VolumeRecord): void {
     const store = this.ctx.store;
     if (rec.state === "template") {
-      const n = (store.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(rec.uuid) as { n: number }).n;
+      const n = store.volumes.clonesOf(rec.uuid);
       if (n > 0) throw new ApiError("VOLUME_HAS_CLONES", `Volume template '${rec.name}' has ${n} dependent volume(s); delete them first`);
     }
     const pending = store.volumes
-      .select("state = 'pending'")
+      .pending()
       .filter((v) => v.clone?.sourceUuid === rec.uuid);
     if (pending.length > 0)
       throw new ApiError("VOLUME_HAS_CLONES", `Volume '${rec.name}' has ${pending.length} clone(s) in progress; wait for them to finish`);
@@ -222,10 +222,7 @@ export class Volumes {
 
   /** Remove a volume's row and release its data. Caller holds the lock and checked the rules. */
   async destroyRecord(rec: VolumeRecord): Promise<void> {
-    this.ctx.store.tx(() => {
-      this.ctx.store.attachments.select("volume_uuid = ?", [rec.uuid]).forEach((a) => this.ctx.store.attachments.delete(a));
-      this.ctx.store.volumes.delete({ uuid: rec.uuid });
-    });
+    this.ctx.store.volumes.remove(rec.uuid);
     if (rec.headDisk) await this.disks.release(rec.headDisk);
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
   }
@@ -261,9 +258,8 @@ export class Volumes {
   /** Add an attachment after checking every rule. Caller holds both locks. */
   attachRecord(volumeUuid: string, instanceUuid: string, at: string, readonly: boolean): void {
     const store = this.ctx.store;
-    const mounts = store.attachments.select("instance_uuid = ?", [instanceUuid]);
-    this.checkAttach(volumeUuid, instanceUuid, at, readonly, mounts);
-    const position = mounts.reduce((m, a) => Math.max(m, a.position + 1), 0);
+    this.checkAttach(volumeUuid, instanceUuid, at, readonly, store.attachments.ofInstance(instanceUuid));
+    const position = store.attachments.nextPosition(instanceUuid);
     store.attachments.insert({ volumeUuid, instanceUuid, at, readonly, position });
   }
 
@@ -291,10 +287,7 @@ export class Volumes {
       tags: o.tags ?? [], deleteLock: o.deleteLock ?? false, populated: true, error: null, createdAt: t,
     };
     insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${o.name}' already exists`);
-    rev.add("delete clone row", () => {
-      this.ctx.store.attachments.select("volume_uuid = ?", [rec.uuid]).forEach((a) => this.ctx.store.attachments.delete(a));
-      this.ctx.store.volumes.delete({ uuid: rec.uuid });
-    });
+    rev.add("delete clone row", () => this.ctx.store.volumes.remove(rec.uuid));
     return rec;
   }
 

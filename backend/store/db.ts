@@ -33,7 +33,3 @@ function migrate(db: Db): void {
   }
 }
 
-/** Run `fn` in one transaction: all its writes land together or not at all. */
-export function inTransaction<T>(db: Db, fn: () => T): T {
-  return db.transaction(fn)();
-}

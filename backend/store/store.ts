@@ -3,17 +3,17 @@
  * plus the few queries that span tables (references that keep a disk or a snapshot alive).
  */
 import { openDatabase, type Db } from "./db";
-import type {
-  AttachmentRecord,
-  DiskRecord,
-  InstanceRecord,
-  OperationRecord,
-  PortRecord,
-  SnapshotDiskRecord,
-  SnapshotRecord,
-  TransitionRecord,
-  VolumeRecord,
-} from "./records";
+import type { DiskRecord, InstanceRecord, TransitionRecord } from "./records";
+import {
+  AttachmentTable,
+  InstanceTable,
+  OperationTable,
+  PortTable,
+  SnapshotDiskTable,
+  SnapshotTable,
+  TransitionTable,
+  VolumeTable,
+} from "./repositories";
 import { Table } from "./table";
 
 const disks = (db: Db) =>
@@ -23,7 +23,7 @@ const disks = (db: Db) =>
   }, ["id"]);
 
 const volumes = (db: Db) =>
-  new Table<VolumeRecord>(db, "volumes", {
+  new VolumeTable(db, "volumes", {
     uuid: ["uuid", "text"], name: ["name", "text"], kind: ["kind", "text"], state: ["state", "text"],
     sizeMb: ["size_mb", "int"], filesystem: ["filesystem", "text"], hostPath: ["host_path", "text"],
     uid: ["uid", "int"], gid: ["gid", "int"], persistent: ["persistent", "bool"], ownerUuid: ["owner_uuid", "text"],
@@ -33,7 +33,7 @@ const volumes = (db: Db) =>
   }, ["uuid"]);
 
 const instances = (db: Db) =>
-  new Table<InstanceRecord>(db, "instances", {
+  new InstanceTable(db, "instances", {
     uuid: ["uuid", "text"], name: ["name", "text"], state: ["state", "text"], image: ["image", "text"],
     memoryMb: ["memory_mb", "int"], vcpus: ["vcpus", "int"], args: ["args", "json"], env: ["env", "json"],
     hostname: ["hostname", "text"], mac: ["mac", "text"], smbiosSerial: ["smbios_serial", "text"],
@@ -47,19 +47,19 @@ const instances = (db: Db) =>
   }, ["uuid"]);
 
 const attachments = (db: Db) =>
-  new Table<AttachmentRecord>(db, "attachments", {
+  new AttachmentTable(db, "attachments", {
     volumeUuid: ["volume_uuid", "text"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"],
     readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["volumeUuid", "instanceUuid"]);
 
 const ports = (db: Db) =>
-  new Table<PortRecord>(db, "ports", {
+  new PortTable(db, "ports", {
     instanceUuid: ["instance_uuid", "text"], guestPort: ["guest_port", "int"], protocol: ["protocol", "text"],
     hostPort: ["host_port", "int"], requested: ["requested", "bool"],
   }, ["instanceUuid", "guestPort", "protocol"]);
 
 const snapshots = (db: Db) =>
-  new Table<SnapshotRecord>(db, "snapshots", {
+  new SnapshotTable(db, "snapshots", {
     uuid: ["uuid", "text"], sourceUuid: ["source_uuid", "text"], sourceName: ["source_name", "text"],
     purpose: ["purpose", "text"], state: ["state", "text"], hasMemory: ["has_memory", "bool"],
     ramPath: ["ram_path", "text"], devstatePath: ["devstate_path", "text"], machine: ["machine", "json"],
@@ -67,38 +67,38 @@ const snapshots = (db: Db) =>
   }, ["uuid"]);
 
 const snapshotDisks = (db: Db) =>
-  new Table<SnapshotDiskRecord>(db, "snapshot_disks", {
+  new SnapshotDiskTable(db, "snapshot_disks", {
     snapshotUuid: ["snapshot_uuid", "text"], volumeUuid: ["volume_uuid", "text"], diskId: ["disk_id", "text"],
     at: ["at", "text"], readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["snapshotUuid", "volumeUuid"]);
 
 const transitions = (db: Db) =>
-  new Table<TransitionRecord>(db, "instance_transitions", {
+  new TransitionTable(db, "instance_transitions", {
     id: ["id", "int"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"], fromState: ["from_state", "text"],
     toState: ["to_state", "text"], stopReason: ["stop_reason", "text"], error: ["error", "text"], exitCode: ["exit_code", "int"],
     bootTimeMs: ["boot_time_ms", "real"],
   }, ["id"]);
 
 const operations = (db: Db) =>
-  new Table<OperationRecord>(db, "operations", {
+  new OperationTable(db, "operations", {
     id: ["id", "text"], kind: ["kind", "text"], subject: ["subject", "text"], intent: ["intent", "json"], startedAt: ["started_at", "text"],
   }, ["id"]);
 
 /** Typed tables over one database. */
 export class Store {
   readonly disks: Table<DiskRecord>;
-  readonly volumes: Table<VolumeRecord>;
-  readonly instances: Table<InstanceRecord>;
-  readonly attachments: Table<AttachmentRecord>;
-  readonly ports: Table<PortRecord>;
-  readonly snapshots: Table<SnapshotRecord>;
-  readonly snapshotDisks: Table<SnapshotDiskRecord>;
+  readonly volumes: VolumeTable;
+  readonly instances: InstanceTable;
+  readonly attachments: AttachmentTable;
+  readonly ports: PortTable;
+  readonly snapshots: SnapshotTable;
+  readonly snapshotDisks: SnapshotDiskTable;
   /** Written by triggers (migration 2); read-only for the code. */
-  readonly transitions: Table<TransitionRecord>;
+  readonly transitions: TransitionTable;
   /** The operation journal (core/journal.ts). */
-  readonly operations: Table<OperationRecord>;
+  readonly operations: OperationTable;
 
-  constructor(readonly db: Db) {
+  constructor(private readonly db: Db) {
     this.disks = disks(db);
     this.volumes = volumes(db);
     this.instances = instances(db);
@@ -138,12 +138,12 @@ export class Store {
 
   /** Checkpoints captured from instance `uuid` (the checkpoint column names it as source), oldest first. */
   checkpointsOf(uuid: string): InstanceRecord[] {
-    return this.instances.select("json_extract(checkpoint, '$.sourceUuid') = ?", [uuid], "created_at, name");
+    return this.instances.checkpointsOf(uuid);
   }
 
   /** State transitions of instance `uuid`, oldest first. */
   transitionsOf(uuid: string): TransitionRecord[] {
-    return this.transitions.select("instance_uuid = ?", [uuid], "id");
+    return this.transitions.ofInstance(uuid);
   }
 
   /** Close the database. */

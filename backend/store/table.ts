@@ -24,6 +24,26 @@ function decode(value: unknown, codec: Codec): unknown {
   return value;
 }
 
+/** An insert or update refused by a unique index; `columns` names the index's columns (e.g. `host_port`). */
+export class UniqueViolation extends Error {
+  constructor(
+    readonly table: string,
+    readonly columns: string[],
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+    this.name = "UniqueViolation";
+  }
+
+  /** The engine's error as a UniqueViolation, or the error itself when it is something else. */
+  static from(table: string, err: unknown): unknown {
+    if (typeof err !== "object" || err === null || (err as { code?: string }).code !== "SQLITE_CONSTRAINT_UNIQUE") return err;
+    // SQLite names the columns: "UNIQUE constraint failed: ports.host_port, ports.protocol".
+    const list = (err as Error).message.split(":").slice(1).join(":");
+    return new UniqueViolation(table, list.split(",").map((c) => c.trim().split(".").pop()!).filter(Boolean), err as Error);
+  }
+}
+
 /** Typed access to one table whose primary key is `key`. */
 export class Table<T extends object> {
   private readonly fields: (keyof T)[];
@@ -53,7 +73,11 @@ export class Table<T extends object> {
   insert(record: T): void {
     const cols = this.fields.map((f) => this.columns[f][0]);
     const sql = `INSERT INTO ${this.name} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`;
-    this.db.prepare(sql).run(...this.fields.map((f) => encode(record[f], this.columns[f][1])));
+    try {
+      this.db.prepare(sql).run(...this.fields.map((f) => encode(record[f], this.columns[f][1])));
+    } catch (err) {
+      throw UniqueViolation.from(this.name, err);
+    }
   }
 
   /** Update some fields of the record identified by its key fields. */
@@ -75,8 +99,13 @@ export class Table<T extends object> {
     this.db.prepare(`DELETE FROM ${this.name} WHERE ${this.where()}`).run(...this.keyArgs(keyValues));
   }
 
-  /** Records matching `where` (SQL over column names) with positional `args`. */
-  select(where = "1", args: unknown[] = [], orderBy?: string): T[] {
+  /** Every record (in no particular order). */
+  all(): T[] {
+    return this.select();
+  }
+
+  /** Records matching `where` (SQL over column names) with positional `args`: for the repositories' named queries only. */
+  protected select(where = "1", args: unknown[] = [], orderBy?: string): T[] {
     const order = orderBy ? ` ORDER BY ${orderBy}` : "";
     return (this.db.prepare(`SELECT * FROM ${this.name} WHERE ${where}${order}`).all(...args) as Record<string, unknown>[]).map(
       (r) => this.fromRow(r),

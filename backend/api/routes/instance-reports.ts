@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { IdsQuerySchema } from "vmbranch/sdk";
 import { ApiError } from "../../core/errors";
 import { applyListQuery } from "../../core/listing";
-import { PLAIN_INSTANCES, requireInstance } from "../../core/lookup";
+import { requireInstance } from "../../core/lookup";
 import { Metrics } from "../../core/metrics";
 import type { Core } from "../../core/service";
 import { ok } from "../envelope";
@@ -19,7 +19,7 @@ type IdParams = { id: string };
 export function instanceReportRoutes(core: Core): FastifyPluginAsync {
   return async (app) => {
     const notFound = (id: string) => new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
-    const selected = (query: unknown) => applyListQuery(core.ctx.store.instances.select(PLAIN_INSTANCES), parse(IdsQuerySchema, query), notFound);
+    const selected = (query: unknown) => applyListQuery(core.ctx.store.instances.plain(), parse(IdsQuerySchema, query), notFound);
 
     app.get("/instances/history", async (req, reply) =>
       itemsReply(reply, "instances", selected(req.query), req, 200, (rec) => core.history.ofInstance(rec)),

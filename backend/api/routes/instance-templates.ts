@@ -29,7 +29,7 @@ export function instanceTemplateRoutes(core: Core): FastifyPluginAsync {
     });
     app.get("/instances/templates", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
-      const all = core.ctx.store.instances.select("state = 'template'");
+      const all = core.ctx.store.instances.templates();
       const results = applyListQuery(all, q, (id) => new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`));
       return itemsReply(reply, "instances", results, req, 200, (rec) => brief(core.instances.view(rec), q.details));
     });

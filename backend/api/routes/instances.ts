@@ -19,7 +19,6 @@ import {
 import { ApiError } from "../../core/errors";
 import { waitSeconds } from "../../core/instance-actions";
 import { applyListQuery, brief } from "../../core/listing";
-import { PLAIN_INSTANCES } from "../../core/lookup";
 import type { Core } from "../../core/service";
 import { ok } from "../envelope";
 import { itemsReply } from "../items";
@@ -39,7 +38,7 @@ export function instanceRoutes(core: Core): FastifyPluginAsync {
     });
     app.get("/instances", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
-      const all = core.ctx.store.instances.select(PLAIN_INSTANCES);
+      const all = core.ctx.store.instances.plain();
       const results = applyListQuery(all, q, (id) => new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`));
       return itemsReply(reply, "instances", results, req, 200, (rec) => brief(I.view(rec), q.details));
     });

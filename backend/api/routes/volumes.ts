@@ -34,7 +34,7 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     });
     app.get("/volumes", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
-      const results = applyListQuery(core.ctx.store.volumes.select("state != 'template'"), q, (id) => new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`));
+      const results = applyListQuery(core.ctx.store.volumes.plain(), q, (id) => new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`));
       return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
     });
 
@@ -58,7 +58,7 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     });
     app.get("/volumes/templates", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
-      const all = core.ctx.store.volumes.select("state = 'template'");
+      const all = core.ctx.store.volumes.templates();
       const results = applyListQuery(all, q, (id) => new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`));
       return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
     });

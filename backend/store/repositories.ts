@@ -1,0 +1,201 @@
+/**
+ * Repositories: one typed table per record kind with the named queries core asks of it
+ * (`attachments.ofInstance(uuid)`, `instances.plain()`), so every SQL string lives in backend/store
+ * and the engine can change (PostgreSQL next) without core noticing. Methods that write several
+ * rows do it in one transaction.
+ */
+import type {
+  AttachmentRecord,
+  InstanceRecord,
+  OperationRecord,
+  PortRecord,
+  SnapshotDiskRecord,
+  SnapshotRecord,
+  TransitionRecord,
+  VolumeRecord,
+} from "./records";
+import { Table } from "./table";
+
+/** Instances, instance templates (state `template`) and checkpoints (`checkpoint` set). */
+export class InstanceTable extends Table<InstanceRecord> {
+  /** The instance, template or checkpoint named `name`, or null. */
+  named(name: string): InstanceRecord | null {
+    return this.select("name = ?", [name])[0] ?? null;
+  }
+
+  /** Instances proper: neither templates nor checkpoints. */
+  plain(): InstanceRecord[] {
+    return this.select("state != 'template' AND checkpoint IS NULL");
+  }
+
+  /** Instance templates. */
+  templates(): InstanceRecord[] {
+    return this.select("state = 'template'");
+  }
+
+  /** Checkpoints, any state, oldest first. */
+  checkpoints(): InstanceRecord[] {
+    return this.select("checkpoint IS NOT NULL", [], "created_at, name");
+  }
+
+  /** Checkpoints whose capture is in progress. */
+  capturingCheckpoints(): InstanceRecord[] {
+    return this.select("checkpoint IS NOT NULL AND state = 'starting'");
+  }
+
+  /** Checkpoints captured from instance `uuid` (the checkpoint column names it as source), oldest first. */
+  checkpointsOf(uuid: string): InstanceRecord[] {
+    return this.select("json_extract(checkpoint, '$.sourceUuid') = ?", [uuid], "created_at, name");
+  }
+
+  /** Instances recorded with a VM (starting, running, stopping); checkpoints have none of their own. */
+  live(): InstanceRecord[] {
+    return this.select("state IN ('starting', 'running', 'stopping') AND checkpoint IS NULL");
+  }
+
+  /** Templates and checkpoints with a delete-on-idle policy. */
+  withAutokill(): InstanceRecord[] {
+    return this.select("autokill_ms > 0");
+  }
+
+  /** Remove instance `uuid` with its attachments and ports, in one transaction (the one deletion path). */
+  remove(uuid: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM ports WHERE instance_uuid = ?").run(uuid);
+      this.db.prepare("DELETE FROM attachments WHERE instance_uuid = ?").run(uuid);
+      this.delete({ uuid });
+    })();
+  }
+}
+
+/** Volumes and volume templates (state `template`). */
+export class VolumeTable extends Table<VolumeRecord> {
+  /** The volume or template named `name`, or null. */
+  named(name: string): VolumeRecord | null {
+    return this.select("name = ?", [name])[0] ?? null;
+  }
+
+  /** Volumes proper (not templates). */
+  plain(): VolumeRecord[] {
+    return this.select("state != 'template'");
+  }
+
+  /** Volume templates. */
+  templates(): VolumeRecord[] {
+    return this.select("state = 'template'");
+  }
+
+  /** Managed (host directory) volumes. */
+  managed(): VolumeRecord[] {
+    return this.select("kind = 'managed'");
+  }
+
+  /** Volumes whose clone is in progress. */
+  pending(): VolumeRecord[] {
+    return this.select("state = 'pending'");
+  }
+
+  /** How many volumes were made from volume template `uuid`. */
+  clonesOf(templateUuid: string): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(templateUuid) as { n: number }).n;
+  }
+
+  /** Remove volume `uuid` with its attachments, in one transaction. */
+  remove(uuid: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM attachments WHERE volume_uuid = ?").run(uuid);
+      this.delete({ uuid });
+    })();
+  }
+}
+
+/** Which volume is mounted where on which instance. */
+export class AttachmentTable extends Table<AttachmentRecord> {
+  /** The attachments of instance `uuid` in device order. */
+  ofInstance(instanceUuid: string): AttachmentRecord[] {
+    return this.select("instance_uuid = ?", [instanceUuid], "position");
+  }
+
+  /** The read-write attachments of instance `uuid`. */
+  readWriteOf(instanceUuid: string): AttachmentRecord[] {
+    return this.select("instance_uuid = ? AND readonly = 0", [instanceUuid], "position");
+  }
+
+  /** The attachments of volume `uuid`. */
+  ofVolume(volumeUuid: string): AttachmentRecord[] {
+    return this.select("volume_uuid = ?", [volumeUuid]);
+  }
+
+  /** The read-write attachments of volume `uuid`. */
+  writersOf(volumeUuid: string): AttachmentRecord[] {
+    return this.select("volume_uuid = ? AND readonly = 0", [volumeUuid]);
+  }
+
+  /** The device position after the last one of instance `uuid`. */
+  nextPosition(instanceUuid: string): number {
+    return this.ofInstance(instanceUuid).reduce((m, a) => Math.max(m, a.position + 1), 0);
+  }
+}
+
+/** Published ports. */
+export class PortTable extends Table<PortRecord> {
+  /** The ports of instance `uuid`, by guest port and protocol. */
+  ofInstance(instanceUuid: string): PortRecord[] {
+    return this.select("instance_uuid = ?", [instanceUuid], "guest_port, protocol");
+  }
+
+  /** Host ports published by instances other than `uuid`. */
+  hostPortsOfOthers(instanceUuid: string): number[] {
+    return this.select("instance_uuid != ?", [instanceUuid]).map((p) => p.hostPort);
+  }
+
+  /** The port of another instance than `instanceUuid` that publishes host port `hostPort` (any protocol), or null. */
+  holderOf(hostPort: number, instanceUuid: string): PortRecord | null {
+    return this.select("host_port = ? AND instance_uuid != ?", [hostPort, instanceUuid])[0] ?? null;
+  }
+
+  /** Give back every port of instance `uuid`. */
+  removeOf(instanceUuid: string): void {
+    this.db.prepare("DELETE FROM ports WHERE instance_uuid = ?").run(instanceUuid);
+  }
+}
+
+/** Snapshots (memory and frozen disks of an instant). */
+export class SnapshotTable extends Table<SnapshotRecord> {
+  /** Branch snapshots whose capture never completed. */
+  pendingBranches(): SnapshotRecord[] {
+    return this.select("state = 'pending' AND purpose = 'branch'");
+  }
+
+  /** Remove snapshot `uuid` with its disk rows, in one transaction. */
+  remove(uuid: string): void {
+    this.db.transaction(() => {
+      this.db.prepare("DELETE FROM snapshot_disks WHERE snapshot_uuid = ?").run(uuid);
+      this.delete({ uuid });
+    })();
+  }
+}
+
+/** The disks of snapshots. */
+export class SnapshotDiskTable extends Table<SnapshotDiskRecord> {
+  /** The disks of snapshot `uuid` in device order. */
+  ofSnapshot(snapshotUuid: string): SnapshotDiskRecord[] {
+    return this.select("snapshot_uuid = ?", [snapshotUuid], "position");
+  }
+}
+
+/** State transitions, written by the database's triggers (migration 2); read-only for the code. */
+export class TransitionTable extends Table<TransitionRecord> {
+  /** The transitions of instance `uuid`, oldest first. */
+  ofInstance(instanceUuid: string): TransitionRecord[] {
+    return this.select("instance_uuid = ?", [instanceUuid], "id");
+  }
+}
+
+/** The operation journal (core/journal.ts). */
+export class OperationTable extends Table<OperationRecord> {
+  /** Open entries, oldest first. */
+  open(): OperationRecord[] {
+    return this.select("1", [], "started_at");
+  }
+}
