@@ -4,7 +4,7 @@
  * HTTP app. Returns a handle that closes everything except the VMs, which outlive the service.
  */
 import { randomBytes } from "node:crypto";
-import { accessSync, closeSync, constants, openSync, readFileSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import pino, { type Logger as PinoLogger } from "pino";
 import type { FastifyInstance } from "fastify";
@@ -19,6 +19,8 @@ import { detectAccelerator } from "../host/qemu/accel-probe";
 import { probeQemuMachine } from "../host/qemu/machine-types";
 import { qemuBinary } from "../host/qemu/vm-launch";
 import { QemuDriver } from "../host/vm/qemu-driver";
+import { tryPidLock } from "../host/util/pid-lock";
+import { isDead, readProcStatSync } from "../host/util/proc-stat";
 import { Store } from "../store/store";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
@@ -107,11 +109,10 @@ function tmpfsRoot(): string | null {
 
 /** True when `pid` is a live (not zombie) vmbranch process: a SIGKILLed server's pid file must not lock out its successor. */
 function isLiveServe(pid: number): boolean {
-  if (!(pid > 0)) return false;
+  const stat = readProcStatSync(pid);
+  if (!stat || isDead(stat)) return false;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve");
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve");
   } catch {
     return false;
   }
@@ -119,27 +120,9 @@ function isLiveServe(pid: number): boolean {
 
 /** One server per data dir: a pid lock file refuses a second one. */
 function takeLock(dataDir: string): () => void {
-  const file = join(dataDir, "serve.pid");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(file, "wx", 0o600);
-      writeFileSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(file, "utf8").trim() === String(process.pid)) unlinkSync(file);
-        } catch {
-          /* already gone */
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const pid = Number(readFileSync(file, "utf8").trim());
-      if (isLiveServe(pid)) throw new Error(`another vmbranch serve (pid ${pid}) uses ${dataDir}`);
-      unlinkSync(file);
-    }
-  }
-  throw new Error(`cannot lock ${dataDir}`);
+  const attempt = tryPidLock(join(dataDir, "serve.pid"), isLiveServe);
+  if ("holder" in attempt) throw new Error(`another vmbranch serve (pid ${attempt.holder}) uses ${dataDir}`);
+  return attempt.release;
 }
 
 /** Start the service. */

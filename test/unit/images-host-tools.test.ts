@@ -9,7 +9,7 @@ import { debFileName, parseAptDepends, parseAptPolicy } from "../../backend/host
 import { guestFilesHash, loadGuestFiles, renderTemplate } from "../../backend/host/images/guest-files";
 import { EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER } from "../../backend/host/images/guest-protocol";
 import { extractVmlinux, kernelFeatures, locateKernel, parseKernelConfig } from "../../backend/host/images/kernel-image";
-import { CommandError, runCommand } from "../../backend/host/images/run-command";
+import { HostCommandError, run } from "../../backend/host/util/exec";
 
 let tmp: string;
 beforeEach(() => {
@@ -127,9 +127,9 @@ describe("guest files", () => {
 
 describe("runCommand", () => {
   it("returns stdout, feeds stdin and reports failures with stderr", async () => {
-    expect(await runCommand("cat", [], { input: Buffer.from("in") })).toBe("in");
-    await expect(runCommand("sh", ["-c", "echo bad >&2; exit 3"])).rejects.toThrow(/exit 3\): bad/);
-    await expect(runCommand("/nonexistent/tool", [])).rejects.toBeInstanceOf(CommandError);
+    expect(await run("cat", [], { input: Buffer.from("in") })).toBe("in");
+    await expect(run("sh", ["-c", "echo bad >&2; exit 3"])).rejects.toThrow(/exit 3\): bad/);
+    await expect(run("/nonexistent/tool", [])).rejects.toBeInstanceOf(HostCommandError);
   });
 });
 
@@ -152,16 +152,14 @@ describe("build lock", () => {
     const lock = path.join(tmp, ".lock");
     const dead = spawn("true");
     await new Promise((r) => dead.on("exit", r));
-    mkdirSync(lock);
-    writeFileSync(path.join(lock, "pid"), String(dead.pid));
+    writeFileSync(lock, String(dead.pid));
     await expect(withBuildLock(lock, async () => Promise.reject(new Error("boom")))).rejects.toThrow("boom");
     expect(existsSync(lock)).toBe(false);
   });
 
   it("times out while a live process holds it", async () => {
     const lock = path.join(tmp, ".lock");
-    mkdirSync(lock);
-    writeFileSync(path.join(lock, "pid"), String(process.pid));
+    writeFileSync(lock, String(process.pid));
     await expect(withBuildLock(lock, async () => 1, { timeoutMs: 300 })).rejects.toThrow(/still held/);
   });
 });

@@ -18,7 +18,7 @@ import { extractVmlinux, kernelFeatures, locateKernel, parseKernelConfig } from 
 import { stripModuleSignature } from "./kernel-modinfo";
 import { moduleTreeLookup, planModuleGroups } from "./module-plan";
 import { resolvePackages } from "./package-resolution";
-import { runCommand } from "./run-command";
+import { run } from "../util/exec";
 
 /** Options for buildBaseImage. */
 export interface BuildImageOptions {
@@ -138,7 +138,7 @@ async function buildInto(imageDir: string, dir: string, inputs: BuildInputs, has
     const moduleGroups = planModuleGroups(inputs.module_groups, lookup);
     const modules = new Map(moduleGroups.flatMap((g) => g.levels.flat()).map((name) => [name, stripModuleSignature(readFileSync(lookup(name)!.file))] as const));
     const busyboxBin = path.join(busyboxRoot, "bin", "busybox");
-    const applets = parseBusyboxApplets(await runCommand(busyboxBin, ["--list-full"]));
+    const applets = parseBusyboxApplets(await run(busyboxBin, ["--list-full"]));
     const release = { kernel: kernel.version, kernel_package: `${kernelPin.name}=${kernelPin.version}`, busybox: busyboxPin.version, inputs_hash: hash };
     const initrd = writeNewcArchive(initramfsEntries({ busybox: readFileSync(busyboxBin), applets, guestFiles, modules, moduleGroups, release }));
     writeFileSync(path.join(out, "initrd"), initrd);

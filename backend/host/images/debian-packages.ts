@@ -6,7 +6,7 @@
  */
 import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, existsSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import { runCommand } from "./run-command";
+import { run } from "../util/exec";
 
 /** A package at an exact version. */
 export interface PackagePin {
@@ -51,7 +51,7 @@ export function parseAptDepends(text: string): string[] {
 
 /** Candidate versions of `names`; throws PackageResolveError naming those apt does not know. */
 export async function candidateVersions(names: string[]): Promise<PackagePin[]> {
-  const policy = parseAptPolicy(await runCommand("apt-cache", ["policy", ...names], { env: aptEnv() }));
+  const policy = parseAptPolicy(await run("apt-cache", ["policy", ...names], { env: aptEnv() }));
   const missing = names.filter((n) => !policy.has(n));
   if (missing.length > 0) {
     throw new PackageResolveError(`apt has no candidate for ${missing.join(", ")} (run apt-get update?)`);
@@ -63,7 +63,7 @@ export async function candidateVersions(names: string[]): Promise<PackagePin[]> 
 export async function resolveMetaPackage(meta: string, pattern: RegExp): Promise<string> {
   let text: string;
   try {
-    text = await runCommand("apt-cache", ["depends", meta], { env: aptEnv() });
+    text = await run("apt-cache", ["depends", meta], { env: aptEnv() });
   } catch (e) {
     throw new PackageResolveError(`cannot resolve ${meta}: ${(e as Error).message}`);
   }
@@ -87,7 +87,7 @@ export async function downloadPackage(pin: PackagePin, cacheDir: string): Promis
   try {
     // As root apt drops to the _apt user, which cannot write our directory; stay root instead.
     const sandbox = process.getuid?.() === 0 ? ["-o", "APT::Sandbox::User=root"] : [];
-    await runCommand("apt-get", [...sandbox, "-q", "download", `${pin.name}=${pin.version}`], { cwd: tmp, env: aptEnv() });
+    await run("apt-get", [...sandbox, "-q", "download", `${pin.name}=${pin.version}`], { cwd: tmp, env: aptEnv() });
     const debs = readdirSync(tmp).filter((f) => f.endsWith(".deb"));
     if (debs.length !== 1) throw new PackageResolveError(`apt-get download ${pin.name}=${pin.version} produced ${debs.length} files`);
     renameSync(path.join(tmp, debs[0]!), target);
@@ -109,5 +109,5 @@ export function pruneDownloads(cacheDir: string, keep: PackagePin[]): void {
 /** Unpacks the data of a .deb into `dir` (created if needed). */
 export async function extractPackage(deb: string, dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  await runCommand("dpkg-deb", ["-x", deb, dir]);
+  await run("dpkg-deb", ["-x", deb, dir]);
 }

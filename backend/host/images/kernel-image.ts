@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import path from "node:path";
-import { runCommand } from "./run-command";
+import { run } from "../util/exec";
 
 /** xz stream magic: the compressed payload of a bzImage built with CONFIG_KERNEL_XZ. */
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
@@ -45,7 +45,7 @@ export async function extractVmlinux(bzImagePath: string, outPath: string): Prom
   for (let at = image.indexOf(XZ_MAGIC); at >= 0; at = image.indexOf(XZ_MAGIC, at + 1)) {
     try {
       // --single-stream: the bzImage carries trailing data after the payload.
-      await runCommand("xz", ["-dc", "--single-stream"], { input: image.subarray(at), stdoutFile: outPath });
+      await run("xz", ["-dc", "--single-stream"], { input: image.subarray(at), stdoutFile: outPath });
       if (await startsWithElfMagic(outPath)) return;
       lastError = new Error(`${bzImagePath}: payload at ${at} is not an ELF kernel`);
     } catch (e) {

@@ -5,6 +5,7 @@
  * gone reads as zeros.
  */
 import { readFile } from "node:fs/promises";
+import { parseProcStat, readProcStat } from "../util/proc-stat";
 
 /** /proc reports CPU time in USER_HZ ticks: 100 per second on every architecture vmbranch runs on. */
 const USER_HZ = 100;
@@ -18,9 +19,8 @@ export interface ProcessStats {
 
 /** Parse the utime and stime ticks out of a /proc/<pid>/stat line (the command may hold spaces and parentheses). */
 export function parseCpuTicks(stat: string): number {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // Fields after the command start at field 3 (state): utime is field 14, stime field 15.
-  return Number(fields[14 - 3]) + Number(fields[15 - 3]);
+  const s = parseProcStat(stat);
+  return s.utimeTicks + s.stimeTicks;
 }
 
 /** Parse Rss and Pss (kB) out of /proc/<pid>/smaps_rollup. */
@@ -32,9 +32,9 @@ export function parseRollup(rollup: string): { rssBytes: number; pssBytes: numbe
 /** The host cost of process `pid` now. */
 export async function readProcessStats(pid: number): Promise<ProcessStats> {
   const [stat, rollup] = await Promise.all([
-    readFile(`/proc/${pid}/stat`, "utf8").catch(() => null),
+    readProcStat(pid),
     readFile(`/proc/${pid}/smaps_rollup`, "utf8").catch(() => null),
   ]);
   if (stat === null) return { cpuTimeMs: 0, rssBytes: 0, pssBytes: 0 };
-  return { cpuTimeMs: (parseCpuTicks(stat) * 1000) / USER_HZ, ...(rollup ? parseRollup(rollup) : { rssBytes: 0, pssBytes: 0 }) };
+  return { cpuTimeMs: ((stat.utimeTicks + stat.stimeTicks) * 1000) / USER_HZ, ...(rollup ? parseRollup(rollup) : { rssBytes: 0, pssBytes: 0 }) };
 }

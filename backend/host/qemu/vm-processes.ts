@@ -5,6 +5,7 @@
  * never mistaken for a VM. Deciding what to do with a found process is the caller's.
  */
 import { readdir, readFile } from "node:fs/promises";
+import { isDead, readProcStat } from "../util/proc-stat";
 import { PROCESS_NAME_PREFIX, processName } from "./command-line";
 
 /** A vmbranch QEMU process found on this host. */
@@ -25,17 +26,7 @@ export async function readCmdline(pid: number): Promise<string[] | null> {
   }
 }
 
-/** State letter and start time of `pid` from /proc/<pid>/stat, or null when it is gone. */
-export async function readProcStat(pid: number): Promise<{ state: string; startTime: number } | null> {
-  try {
-    const raw = await readFile(`/proc/${pid}/stat`, "utf8");
-    // comm (field 2) may contain spaces and parentheses: parse after its last ')'.
-    const rest = raw.slice(raw.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0] ?? "?", startTime: Number(rest[19]) };
-  } catch {
-    return null;
-  }
-}
+export { readProcStat };
 
 /** The UUID in a `-name` value of ours (`vmbranch-<uuid>` optionally followed by `,options`), or null. */
 export function uuidFromCmdline(args: string[]): string | null {
@@ -50,14 +41,14 @@ export function uuidFromCmdline(args: string[]): string | null {
 export async function isVmProcess(pid: number, uuid: string): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 1) return false;
   const [args, stat] = await Promise.all([readCmdline(pid), readProcStat(pid)]);
-  if (!args || !stat || stat.state === "Z" || stat.state === "X") return false;
+  if (!args || !stat || isDead(stat)) return false;
   return uuidFromCmdline(args) === uuid && args.includes(processName(uuid));
 }
 
 /** True while `pid` exists and is not a zombie (whatever it is). */
 export async function isAlive(pid: number): Promise<boolean> {
   const stat = await readProcStat(pid);
-  return stat !== null && stat.state !== "Z" && stat.state !== "X";
+  return stat !== null && !isDead(stat);
 }
 
 /** Every live vmbranch QEMU process on this host (leftover detection, test teardown checks). */
@@ -70,7 +61,7 @@ export async function findVmProcesses(): Promise<FoundVmProcess[]> {
     const uuid = args ? uuidFromCmdline(args) : null;
     if (!uuid) continue;
     const stat = await readProcStat(pid);
-    if (stat && stat.state !== "Z" && stat.state !== "X") found.push({ pid, uuid, startTime: stat.startTime });
+    if (stat && !isDead(stat)) found.push({ pid, uuid, startTime: stat.startTime });
   }
   return found;
 }

@@ -1,13 +1,18 @@
 /**
- * Run host tools (qemu-img, mke2fs, …) with an argument array, never a shell string, and turn a
- * failure into an error carrying the tool's own output so users see what went wrong.
+ * The one runner of host tools (qemu-img, mke2fs, apt-get, xz, …): an argument array, never a
+ * shell string; stdout collected (or sent to a file), stdin fed when given; a failure becomes a
+ * HostCommandError carrying the command, its exit code and its own output, which core maps to
+ * HOST_FAILURE (logged in full, summarised to the client). Long-running services are not its
+ * business (see host/qemu).
  */
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
 
-/** A host tool failed; `output` is its stderr (or stdout). */
+/** A host tool failed or could not be started; `output` is its stderr (or stdout, or why it did not start). */
 export class HostCommandError extends Error {
   constructor(
     readonly command: string,
+    /** Exit code, or null when the command was killed or never started. */
     readonly exitCode: number | null,
     readonly output: string,
   ) {
@@ -16,19 +21,58 @@ export class HostCommandError extends Error {
   }
 }
 
-/** Run `file args…` (as `uid`/`gid` when given, with no other groups); resolves with stdout, rejects with HostCommandError. */
-export function run(file: string, args: string[], opts: { timeoutMs?: number; cwd?: string; uid?: number; gid?: number } = {}): Promise<string> {
+/** Options of `run`. */
+export interface RunOptions {
+  /** Killed (SIGTERM) after this long; default 2 minutes. */
+  timeoutMs?: number;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Run as this user and group (with no other groups). */
+  uid?: number;
+  gid?: number;
+  /** Bytes written to the command's stdin, then closed. */
+  input?: Buffer;
+  /** Send stdout to this file instead of collecting it. */
+  stdoutFile?: string;
+}
+
+/** Run `file args…`; resolves with stdout (empty when sent to a file), rejects with HostCommandError. */
+export function run(file: string, args: string[], opts: RunOptions = {}): Promise<string> {
+  const command = [file, ...args.slice(0, 3)].join(" ");
   return new Promise((resolve, reject) => {
-    execFile(
-      file,
-      args,
-      { timeout: opts.timeoutMs ?? 120_000, cwd: opts.cwd, maxBuffer: 64 * 1024 * 1024, encoding: "utf8", uid: opts.uid, gid: opts.gid },
-      (err, stdout, stderr) => {
-        if (err) {
-          const code = typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : null;
-          reject(new HostCommandError([file, ...args.slice(0, 3)].join(" "), code, stderr || stdout || err.message));
-        } else resolve(stdout);
-      },
-    );
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, uid: opts.uid, gid: opts.gid, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let fileDone: Promise<void> = Promise.resolve();
+    if (opts.stdoutFile) {
+      const sink = createWriteStream(opts.stdoutFile);
+      fileDone = new Promise((res, rej) => {
+        sink.on("finish", res);
+        sink.on("error", rej);
+      });
+      child.stdout.pipe(sink);
+    } else child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    // EPIPE when the command exits before reading all input is reported through its exit code.
+    child.stdin.on("error", () => {});
+    child.stdin.end(opts.input ?? Buffer.alloc(0));
+    const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 120_000);
+    let failed = false;
+    child.on("error", (e) => {
+      failed = true;
+      clearTimeout(timer);
+      reject(new HostCommandError(command, null, e.message));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (failed) return;
+      const stdout = Buffer.concat(out).toString("utf8");
+      if (code !== 0) {
+        const stderr = Buffer.concat(err).toString("utf8");
+        reject(new HostCommandError(command, code, stderr || stdout || `killed by ${signal}`));
+        return;
+      }
+      fileDone.then(() => resolve(stdout), reject);
+    });
   });
 }

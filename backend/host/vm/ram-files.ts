@@ -3,11 +3,9 @@
  * included; punching holes where pages are zero gives that memory back — restored VMs read a
  * hole as a zero page, and nothing else changes.
  */
-import { execFile } from "node:child_process";
+import { run } from "../util/exec";
 
 /** Deallocate the all-zero blocks of `path` (util-linux `fallocate --dig-holes`); failures only cost memory. */
-export function digHoles(path: string): Promise<void> {
-  return new Promise((resolve) => {
-    execFile("fallocate", ["--dig-holes", path], { timeout: 120_000 }, () => resolve());
-  });
+export async function digHoles(path: string): Promise<void> {
+  await run("fallocate", ["--dig-holes", path]).catch(() => undefined);
 }
