@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { Core } from "../core/service";
 import { ApiError } from "../core/errors";
+import { unexpectedError } from "../core/host-errors";
 import { accessCheck, installAccessControl, refuse } from "./access";
 import { failure } from "./envelope";
 import { installMetrics } from "./metrics/prometheus";
@@ -104,10 +105,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       err = new ApiError("UNSUPPORTED_MEDIA_TYPE", `Unsupported content type '${req.headers["content-type"] ?? ""}': send application/json`);
     else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
       err = new ApiError("VALIDATION_FAILED", error.message);
-    else {
-      req.log.error({ err: error }, "unexpected error");
-      err = new ApiError("INTERNAL", `Internal error: ${error.message}`);
-    }
+    else err = unexpectedError(error, req.log);
     reply.code(err.status).send(failure(err, req.id));
   });
 

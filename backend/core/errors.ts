@@ -8,7 +8,8 @@
 export const ERROR_REGISTRY = {
   VALIDATION_FAILED: { status: 400, describe: "A field is missing, malformed, or not allowed with another field." },
   INVALID_JSON: { status: 400, describe: "The body is not valid JSON." },
-  BRANCH_MANAGED_VOLUME: { status: 400, describe: "The branch source has a managed (host_path) volume, which cannot be branched." },
+  BRANCH_MANAGED_VOLUME: { status: 400, describe: "The branch or checkpoint source has a managed (host_path) volume, which cannot be branched." },
+  TEMPLATE_MANAGED_VOLUME: { status: 400, describe: "The instance has a managed (host_path) volume, which cannot become a volume template; the instance is not converted." },
   VOLUME_SHRINK: { status: 400, describe: "A volume's size can only grow." },
   HOST_PATH_REJECTED: { status: 400, describe: "host_path is not an existing directory under a root the operator allowed, or it overlaps another managed volume's directory or vmbranch's own." },
   UNAUTHORIZED: { status: 401, describe: "Missing or wrong bearer token (every request but `GET /healthz`, `GET /openapi.json` and the lineage page's static files, whether or not the endpoint exists)." },
@@ -42,7 +43,7 @@ export const ERROR_REGISTRY = {
   IMPORT_TOO_LARGE: { status: 413, describe: "The archive holds more data than the volume's size or more entries than it can store; the volume is unchanged." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, describe: "The body has a content type this endpoint does not take." },
   INTERNAL: { status: 500, describe: "An unexpected failure inside vmbranch; the message says what failed." },
-  HOST_FAILURE: { status: 500, describe: "The host could not do it (QEMU, qemu-img or mke2fs failed); the message has its output." },
+  HOST_FAILURE: { status: 500, describe: "The host could not do it (QEMU, qemu-img or mke2fs failed); the message says which step and tool failed, the service log has the tool's output." },
   INSUFFICIENT_MEMORY: { status: 507, describe: "The host has too little free memory for the VM; the message says how much is needed and free." },
   INSUFFICIENT_STORAGE: { status: 507, describe: "The RAM directory (tmpfs) has too little free space for a memory snapshot; the message says how much is needed and free." },
 } as const;

@@ -42,7 +42,7 @@ export class InstanceTemplates {
       const atts = store.attachments.ofInstance(inst.uuid);
       const vols = atts.map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
       const managed = vols.find((v) => v.kind === "managed");
-      if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", `Cannot convert instance '${inst.name}' into a template: managed volume '${managed.name}' cannot become a template`);
+      if (managed) throw new ApiError("TEMPLATE_MANAGED_VOLUME", `Cannot convert instance '${inst.name}' into a template: managed volume '${managed.name}' cannot become a template`);
       for (const v of vols) {
         const others = this.volumes.attachmentsOf(v.uuid).filter((a) => a.instanceUuid !== inst.uuid);
         if (others.length > 0)

@@ -10,6 +10,7 @@ import { readConsoleLog } from "../host/qemu/console-log";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
+import { hostError } from "./host-errors";
 import { generateName, newMac, newSmbiosSerial, now } from "./identity";
 import { hostnameFor, newInstanceRecord } from "./instance-records";
 import { instanceKey, volumeKey } from "./locks";
@@ -317,8 +318,8 @@ export class Instances {
       const stalled = rec.state === "error" ? this.runtime.handle(rec.uuid) : undefined;
       if (stalled) {
         // Its VM stalled (disk full, I/O error) and is still there: run it again where it stopped.
-        await stalled.resume().catch((err: Error) => {
-          throw new ApiError("HOST_FAILURE", `Cannot resume instance '${rec.name}': ${err.message}`);
+        await stalled.resume().catch((err: unknown) => {
+          throw hostError(err, `Cannot resume instance '${rec.name}'`, this.ctx.log);
         });
         this.runtime.setState(rec.uuid, { state: "running", error: null });
         return this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);

@@ -15,6 +15,7 @@ import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/rec
 import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
+import { hostError } from "./host-errors";
 import { diskSerial, newUuid, now, shareTag } from "./identity";
 import { GUEST_IP } from "./views";
 
@@ -158,12 +159,12 @@ export class Runtime {
       handle = await this.ctx.driver.launch(spec);
     } catch (err) {
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
-      throw launchError(inst.name, err);
+      throw this.launchError(inst.name, err);
     }
     await failpoint("start.after-launch").catch(async (err: Error) => {
       await handle.kill().catch(() => undefined);
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
-      throw launchError(inst.name, err);
+      throw this.launchError(inst.name, err);
     });
     const warm = memory.kind === "snapshot";
     // From now on the guest may write its read-write volumes: import must not overwrite them.
@@ -370,6 +371,12 @@ export class Runtime {
     }
   }
 
+  /** A failed launch as the client sees it. */
+  private launchError(name: string, err: unknown): ApiError {
+    if (err instanceof SharePathError) return new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${name}': a managed volume's directory ${err.message}; refusing to share it`);
+    return hostError(err, `Cannot start instance '${name}'`, this.ctx.log);
+  }
+
   /** Forget a VM's runtime files (after it is gone). */
   async cleanup(uuid: string): Promise<void> {
     await rm(this.runDirOf(uuid), { recursive: true, force: true });
@@ -380,11 +387,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function launchError(name: string, err: unknown): ApiError {
-  if (ApiError.is(err)) return err;
-  if (err instanceof SharePathError) return new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${name}': a managed volume's directory ${err.message}; refusing to share it`);
-  const msg = (err as Error).message ?? String(err);
-  if (/host forwarding|hostfwd|Address already in use/i.test(msg))
-    return new ApiError("PORT_UNAVAILABLE", `Cannot start instance '${name}': a published host port is in use (${msg.trim()})`);
-  return new ApiError("HOST_FAILURE", `Cannot start instance '${name}': ${msg.trim()}`);
-}

@@ -13,6 +13,7 @@ import { requireCapacity, snapshotNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
+import { hostError } from "./host-errors";
 import { newUuid, now } from "./identity";
 import { Journal } from "./journal";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey } from "./locks";
@@ -93,7 +94,7 @@ export class Snapshots {
     } catch (err) {
       await this.settleFreeze(op, inst, intents, err);
       await this.removeFiles(files);
-      throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
+      throw hostError(err, `Snapshot of instance '${inst.name}' failed`, this.ctx.log);
     }
     try {
       await failpoint("snapshot.after-capture");
@@ -101,7 +102,7 @@ export class Snapshots {
       // The disks switched: record the freeze; the memory copy is of no use, its files go once it ends.
       await this.settleFreeze(op, inst, intents, new DiskSwitchError((err as Error).message, intents.map((i) => i.diskId)));
       void live.completed.catch(() => undefined).then(() => this.removeFiles(files));
-      throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed: ${(err as Error).message}`);
+      throw hostError(err, `Snapshot of instance '${inst.name}' failed`, this.ctx.log);
     }
     const snapshot: SnapshotRecord = {
       uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose, state: "pending", hasMemory: true,
@@ -130,7 +131,7 @@ export class Snapshots {
       () => this.ctx.store.snapshots.update({ uuid }, { state: "ready" }),
       (err: Error) => {
         this.ctx.store.snapshots.update({ uuid }, { state: "failed" });
-        throw new ApiError("HOST_FAILURE", `Snapshot of instance '${inst.name}' failed while copying memory: ${err.message}`);
+        throw hostError(err, `Snapshot of instance '${inst.name}' failed while copying memory`, this.ctx.log);
       },
     );
     this.ctx.log.info({ instance: inst.uuid, snapshot: uuid, pauseMs: live.pauseMs }, "live snapshot taken");
@@ -143,7 +144,7 @@ export class Snapshots {
     const failed = made.find((m) => m.status === "rejected");
     if (failed) {
       await Promise.all(made.map((m) => (m.status === "fulfilled" ? rm(m.value.path, { force: true }) : undefined)));
-      throw new ApiError("HOST_FAILURE", `Could not create the disk overlays of instance '${inst.name}': ${(failed.reason as Error).message}`);
+      throw hostError(failed.reason, `Could not create the disk overlays of instance '${inst.name}'`, this.ctx.log);
     }
     return disks.map((d, i) => ({
       volumeUuid: d.volumeUuid, headId: d.head.id, diskId: `disk${d.position}`, overlay: (made[i] as PromiseFulfilledResult<DiskRecord>).value,
@@ -198,7 +199,7 @@ export class Snapshots {
       await handle.freezeDisks([{ diskId: intent.diskId, overlayPath: intent.overlay.path }]);
     } catch (err) {
       await this.settleFreeze(op, inst, intents, err);
-      throw new ApiError("HOST_FAILURE", `Could not snapshot volume through instance '${inst.name}': ${(err as Error).message}`);
+      throw hostError(err, `Could not snapshot volume through instance '${inst.name}'`, this.ctx.log);
     }
     return this.ctx.store.tx(() => {
       const frozen = this.disks.commitFreeze(volumeUuid, d.head.id, intent.overlay);
@@ -258,7 +259,7 @@ export class Snapshots {
         await this.release(uuid);
         this.runtime.adopt(inst.uuid, handle, false);
         this.runtime.setState(inst.uuid, { state: "running" });
-        throw new ApiError("HOST_FAILURE", `Suspend of instance '${inst.name}' failed: ${(err as Error).message}`);
+        throw hostError(err, `Suspend of instance '${inst.name}' failed`, this.ctx.log);
       }
       // The VM is gone and its state saved: from here on standby is the truth, whatever fails.
       await failpoint("suspend.after-save").catch((err: Error) => this.ctx.log.error({ instance: inst.uuid, err: err.message }, "suspend: a failure after the save; recording standby"));

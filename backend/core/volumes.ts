@@ -23,6 +23,7 @@ import type { VolumeRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { Disks } from "./disks";
 import { ApiError } from "./errors";
+import { hostError, hostFailureOf } from "./host-errors";
 import { IMPORT_DIR_PREFIX, SERVE_RUN, generateName, newUuid, now } from "./identity";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
@@ -343,8 +344,9 @@ export class Volumes {
         });
         await failpoint("import.after-extract");
         const fs = this.filesystem(rec.filesystem ?? undefined);
-        const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: Error) => {
-          throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): ${err.message}`);
+        const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: unknown) => {
+          if (hostFailureOf(err)?.cause !== "no-space") throw hostError(err, `Import into volume '${rec.name}' failed`, this.ctx.log);
+          throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): its files need more blocks or inodes than the filesystem has`);
         });
         const old = rec.headDisk;
         this.ctx.store.volumes.update({ uuid: rec.uuid }, { headDisk: head.id, populated: true });

@@ -189,7 +189,7 @@ describe("accepted managed volumes", () => {
       await raw(allowed, "POST", "/v1/instances", { body: { branch_from: { name: "mv-src" }, autostart: false } }),
       400, "BRANCH_MANAGED_VOLUME", "Cannot branch from VM with managed volume 'mv-branchy': only block-based volumes (for example, ext4) can be branched",
     );
-    expectError(await raw(allowed, "POST", "/v1/instances/templates", { body: { name: "mv-src" } }), 400, "BRANCH_MANAGED_VOLUME", /managed volume 'mv-branchy'/);
+    expectError(await raw(allowed, "POST", "/v1/instances/templates", { body: { name: "mv-src" } }), 400, "TEMPLATE_MANAGED_VOLUME", /managed volume 'mv-branchy'/);
     expect(await observe(allowed)).toEqual(before);
   });
 });

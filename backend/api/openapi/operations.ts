@@ -129,7 +129,7 @@ export const OPERATIONS: Operation[] = [
   { method: "GET", path: "/v1/instances/{id}/history", tag: "Instances", summary: "History of an instance", response: InstanceHistoryEnvelopeSchema, errors: [NF] },
   { method: "GET", path: "/v1/instances/{id}/metrics", tag: "Instances", summary: "Metrics of an instance", response: InstanceMetricsEnvelopeSchema, errors: [NF, ...HOST] },
 
-  { method: "POST", path: "/v1/instances/templates", tag: "Instance templates", summary: "Convert instances into templates", body: { items: InstanceTemplateCreateItemSchema }, response: InstanceTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "BRANCH_MANAGED_VOLUME", ...HOST] },
+  { method: "POST", path: "/v1/instances/templates", tag: "Instance templates", summary: "Convert instances into templates", body: { items: InstanceTemplateCreateItemSchema }, response: InstanceTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "TEMPLATE_MANAGED_VOLUME", ...HOST] },
   { method: "GET", path: "/v1/instances/templates", tag: "Instance templates", summary: "List instance templates", query: ListQuerySchema, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: ["TEMPLATE_NOT_FOUND"] },
   { method: "PATCH", path: "/v1/instances/templates", tag: "Instance templates", summary: "Update several instance templates", body: { items: TemplatePatchOpSchema, patch: true }, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: TEMPLATE_PATCH },
   { method: "DELETE", path: "/v1/instances/templates", tag: "Instance templates", summary: "Delete several instance templates", body: { items: RefItemSchema }, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: TEMPLATE_DELETE },

@@ -6,6 +6,7 @@
  * forbids. Shared directories are passed open (descriptors 3, 4, …). Records what a later attach
  * needs (vm.json). Owns nothing after the VM runs: watching and control are vm-process.ts.
  */
+import type { HostFailure, HostFailureDetail } from "../host-failure";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
@@ -27,14 +28,20 @@ const FIRST_PASSED_FD = 3;
 export const DEFAULT_QEMU_BINARY = "qemu-system-x86_64";
 
 /** QEMU did not start; `stderr` is QEMU's own message, verbatim. */
-export class VmStartError extends Error {
+export class VmStartError extends Error implements HostFailure {
   constructor(
-    message: string,
+    private readonly why: string,
     readonly stderr: string,
     readonly exitCode: number | null,
   ) {
-    super(stderr.trim() ? `${message}: ${stderr.trim()}` : message);
+    super(stderr.trim() ? `${why}: ${stderr.trim()}` : why);
     this.name = "VmStartError";
+  }
+
+  get hostFailure(): HostFailureDetail {
+    // QEMU says so when a forward's host port is taken (slirp's hostfwd setup, or bind's EADDRINUSE).
+    const portInUse = /host forwarding|hostfwd|Address already in use/i.test(this.stderr);
+    return { command: "qemu-system", summary: this.why, exitCode: this.exitCode, output: this.stderr, ...(portInUse ? { cause: "port-in-use" as const } : {}) };
   }
 }
 

@@ -6,7 +6,10 @@
 import { chown, mkdtemp, rm, truncate, writeFile, readFile, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { run } from "../util/exec";
+import { HostCommandError, run } from "../util/exec";
+
+/** mke2fs's words when the files it is given need more blocks or inodes than the filesystem has. */
+const MKE2FS_FULL = /Could not allocate (block|inode)|No space left on device/;
 import type { FilesystemDriver } from "./filesystems";
 
 const MIB = 1024 * 1024;
@@ -21,7 +24,9 @@ export async function createFormattedDisk(path: string, sizeMb: number, fs: File
     // 4 KiB blocks and no reserved blocks: volumes are data disks, small ones too.
     const args = ["-q", "-F", "-t", fs.mkfsType, "-b", "4096", "-m", "0", "-E", "root_owner=0:0"];
     if (fromDir) args.push("-d", fromDir);
-    await run("mke2fs", [...args, raw]);
+    await run("mke2fs", [...args, raw]).catch((err: unknown) => {
+      throw fromDir && err instanceof HostCommandError && MKE2FS_FULL.test(err.output) ? err.because("no-space") : err;
+    });
     await run("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, path]);
   } finally {
     await rm(tmp, { recursive: true, force: true });

@@ -7,17 +7,32 @@
  */
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
+import { basename } from "node:path";
+import type { HostFailure, HostFailureCause, HostFailureDetail } from "../host-failure";
 
 /** A host tool failed or could not be started; `output` is its stderr (or stdout, or why it did not start). */
-export class HostCommandError extends Error {
+export class HostCommandError extends Error implements HostFailure {
   constructor(
     readonly command: string,
     /** Exit code, or null when the command was killed or never started. */
     readonly exitCode: number | null,
     readonly output: string,
+    /** What the caller made of the output, where the client's answer depends on it. */
+    readonly failureCause?: HostFailureCause,
   ) {
     super(`${command} failed${exitCode === null ? "" : ` (exit ${exitCode})`}: ${output.trim() || "no output"}`);
     this.name = "HostCommandError";
+  }
+
+  /** The same failure, known to be caused by `cause`. */
+  because(cause: HostFailureCause): HostCommandError {
+    return new HostCommandError(this.command, this.exitCode, this.output, cause);
+  }
+
+  get hostFailure(): HostFailureDetail {
+    const program = basename(this.command.split(" ")[0] ?? "a host tool");
+    const summary = `${program} failed${this.exitCode === null ? "" : ` (exit ${this.exitCode})`}`;
+    return { command: this.command, summary, exitCode: this.exitCode, output: this.output, ...(this.failureCause ? { cause: this.failureCause } : {}) };
   }
 }
 

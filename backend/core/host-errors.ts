@@ -1,0 +1,39 @@
+/**
+ * The one mapping from host failures onto the error registry. An error that carries host failure
+ * details (a host command, QEMU failing to start) becomes HOST_FAILURE: the command, its exit code
+ * and the tail of its output go to the log, the client gets what failed in words that name no host
+ * path; a cause the host recognised (a taken host port) gets its own code. Any other failure of a
+ * host step (a QMP error, a file operation) is HOST_FAILURE with its message.
+ */
+import type { HostFailureDetail } from "../host/host-failure";
+import type { Logger } from "./context";
+import { ApiError } from "./errors";
+
+/** How much of a failed command's output the log keeps (its last lines say why). */
+const OUTPUT_TAIL_CHARS = 2000;
+
+/** The host failure details `err` carries, or null. */
+export function hostFailureOf(err: unknown): HostFailureDetail | null {
+  const detail = typeof err === "object" && err !== null ? (err as { hostFailure?: unknown }).hostFailure : undefined;
+  return typeof detail === "object" && detail !== null && typeof (detail as HostFailureDetail).command === "string" ? (detail as HostFailureDetail) : null;
+}
+
+/** `err`, a failure of host step `what` (e.g. "Cannot start instance 'web'"), as the error the client sees; logged. */
+export function hostError(err: unknown, what: string, log: Logger): ApiError {
+  if (ApiError.is(err)) return err;
+  const failure = hostFailureOf(err);
+  if (failure) {
+    log.error({ command: failure.command, exitCode: failure.exitCode, output: failure.output.slice(-OUTPUT_TAIL_CHARS) }, `${what}: ${failure.summary}`);
+    if (failure.cause === "port-in-use") return new ApiError("PORT_UNAVAILABLE", `${what}: a published host port is in use`);
+    return new ApiError("HOST_FAILURE", `${what}: ${failure.summary}; the service log has its output`);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new ApiError("HOST_FAILURE", `${what}: ${message.trim()}`);
+}
+
+/** An error no step mapped, as the client sees it: a host failure's HOST_FAILURE, else INTERNAL. */
+export function unexpectedError(err: Error, log: Logger): ApiError {
+  if (hostFailureOf(err)) return hostError(err, "The host could not do it", log);
+  log.error({ err }, "unexpected error");
+  return new ApiError("INTERNAL", `Internal error: ${err.message}`);
+}
