@@ -72,9 +72,19 @@ describe("doctor", () => {
     expect((await report()).findings).toEqual([]);
   });
 
-  it("refuses a data dir without a reachable serve with a clear message", async () => {
+  it("says clearly when no serve answers, with the exit status of the other client commands", async () => {
     const cli = await doctorCli("--url", "http://127.0.0.1:1");
-    expect(cli.code).toBe(1);
-    expect(cli.out).toMatch(/^vmbranch doctor: /);
+    expect(cli.code).toBe(6);
+    expect(cli.out).toMatch(/^vmbranch doctor: cannot reach the server: /);
+  });
+
+  it("connects like the other client commands: --endpoint, $VMBRANCH_ENDPOINT, --token", async () => {
+    const b = backend();
+    const viaFlags = await run(process.execPath, [CLI, "doctor", "--endpoint", b.url, "--token", b.token, "--json"], { env: { ...process.env, VMBRANCH_TOKEN: "" } });
+    expect(JSON.parse(viaFlags.stdout)).toEqual(expect.objectContaining({ findings: [] }));
+    const viaEnv = await run(process.execPath, [CLI, "doctor"], { env: { ...process.env, VMBRANCH_ENDPOINT: b.url, VMBRANCH_TOKEN: b.token } });
+    expect(viaEnv.stdout).toBe("doctor: the store and the host agree\n");
+    const wrongToken = await doctorCli("--token", "not-the-token");
+    expect(wrongToken.code).toBe(5);
   });
 });
