@@ -1,23 +1,43 @@
 #!/usr/bin/env node
 // Build of the repository's two npm packages (usage: node scripts/build.mjs [lib|server|plugin],
-// all by default; each package's `prepack` builds its own):
+// all by default; each package's `prepack` builds its own), and the generator of the plugin's
+// package schema (`node scripts/build.mjs schema`, `npm run schema`: writes
+// provider/plugin/schema.json from provider/plugin/schema.ts, which derives it from the SDK's zod
+// schemas; the file is checked in and a unit test fails when it is stale; builds never write it):
 // - `vmbranch` (the repository root): the SDK and the provider compiled by tsc into dist/sdk and
 //   dist/provider, which `require("vmbranch")`, `vmbranch/sdk` and `vmbranch/provider/*` load;
 //   and the schema-based resource plugin (provider/plugin) bundled by esbuild into one executable
-//   file, dist/plugin/pulumi-resource-vmbranch (the package's bin), plus the tarball
+//   file, dist/plugin/pulumi-resource-vmbranch, plus the tarball
 //   dist/plugin/pulumi-resource-vmbranch-v<version>.tar.gz for `pulumi plugin install --file`;
 // - `vmbranch-server` (backend/): the CLI (`vmbranch serve`, `vmbranch image`) bundled by esbuild
 //   into backend/dist/vmbranch.js, with the guest files the image builder reads and the lineage page
 //   (`/ui`, backend/ui bundled for the browser) beside it.
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, lstatSync, readFileSync, symlinkSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { build } from "esbuild";
 
 const root = new URL("..", import.meta.url).pathname;
 const target = process.argv[2] ?? "all";
-if (!["all", "lib", "server", "plugin"].includes(target)) {
-  process.stderr.write("usage: node scripts/build.mjs [lib|server|plugin]\n");
+if (!["all", "lib", "server", "plugin", "schema"].includes(target)) {
+  process.stderr.write("usage: node scripts/build.mjs [lib|server|plugin|schema]\n");
   process.exit(2);
+}
+
+if (target === "schema") {
+  // The generator is TypeScript: bundled in memory and run by this Node.js, its JSON written as is.
+  const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
+  const out = await build({
+    stdin: { contents: `process.stdout.write(JSON.stringify(require("./provider/plugin/schema").packageSchema(${JSON.stringify(version)}), null, 2) + "\\n");`, resolveDir: root, loader: "ts" },
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    write: false,
+    tsconfig: `${root}tsconfig.json`,
+    logLevel: "warning",
+  });
+  const json = execFileSync(process.execPath, ["-"], { input: out.outputFiles[0].text, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+  writeFileSync(`${root}provider/plugin/schema.json`, json);
+  process.exit(0);
 }
 
 // Outputs are overwritten in place, never removed first: tests running meanwhile keep working packages.

@@ -10,10 +10,10 @@ import { CheckpointCreateItemSchema, type CheckpointCreateItem, type Instance, t
 import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
 import { connectionFailures, withClient } from "./connection";
 import { failure, isNotFound } from "./errors";
-import { answerOf, type DiffAnswer } from "./instance-diff";
+import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName } from "./naming";
-import { Deadline, resolveTimeouts, timeoutsFailures } from "./timeouts";
+import { resolveName, type CheckOptions } from "./naming";
+import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
 import { isRecord, isUnknown, jsonEqual, managedInputsOf, plain } from "./values";
 import { diffByTable, knownOr, knownTags, propertyOf, resolveVolumeInputs, volumeInputsAfterRefresh, type VolumeBaseInputs } from "./volume-common";
 
@@ -52,9 +52,9 @@ export function checkpointRequest(i: Record<string, unknown>): CheckpointCreateI
 }
 
 /** `check`: auto-name, a source instance is required, and the API's verdict on the request. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ inputs: CheckpointInputs; failures: CheckFailure[] }> {
+export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: CheckpointInputs; failures: CheckFailure[] }> {
   const old = olds ? resolveVolumeInputs<CheckpointInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<CheckpointInputs>(news));
+  const inputs = resolveName(old, resolveVolumeInputs<CheckpointInputs>(news), opts);
   const raw = inputs as unknown as Record<string, unknown>;
   const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
   if (raw.sourceInstance === undefined) failures.push({ property: "sourceInstance", reason: "Missing 'sourceInstance': the name or uuid of the instance to capture" });
@@ -64,11 +64,16 @@ export async function check(olds: Record<string, unknown>, news: Record<string, 
 }
 
 /** `diff`: a new source or name replaces; tags, lock and policy update in place. */
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+export async function diff(id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
+  return answerOf(await diffDetail(id, olds, news));
+}
+
+/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
+export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
   const o = { ...olds, autokillMs: typeof olds.autokillMs === "number" ? olds.autokillMs : 0 };
   const n = resolveVolumeInputs<Record<string, unknown>>(news);
   if (n.autokillMs === undefined) n.autokillMs = 0;
-  return answerOf(diffByTable(o, n, CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS));
+  return diffByTable(o, n, CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS);
 }
 
 /** Outputs from the server's checkpoint and the inputs. */
@@ -98,9 +103,9 @@ export function checkpointOutputs(c: Instance, i: CheckpointInputs) {
 }
 
 /** `create`: capture, and answer once the checkpoint is ready (an instance can load it right away). */
-export async function create(inputs: Record<string, unknown>): Promise<{ id: string; outs: ReturnType<typeof checkpointOutputs> }> {
+export async function create(inputs: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ id: string; outs: ReturnType<typeof checkpointOutputs> }> {
   const i = resolveVolumeInputs<CheckpointInputs>(inputs);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).createMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).createMs, opts));
   return withClient(async (client) => {
     try {
       let c = await client.instances.checkpoints.create(checkpointRequest(i as Record<string, unknown>), { timeoutMs: deadline.remainingMs() });
@@ -138,9 +143,9 @@ export async function read(id: string, props?: Record<string, unknown>): Promise
 }
 
 /** `update`: tags, delete lock and delete-on-idle policy. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>): Promise<{ outs: ReturnType<typeof checkpointOutputs> }> {
+export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: ReturnType<typeof checkpointOutputs> }> {
   const i = resolveVolumeInputs<CheckpointInputs>(news);
-  const deadline = new Deadline(resolveTimeouts(i.timeouts).updateMs);
+  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
   return withClient(async (client) => {
     try {
       const cur = await client.instances.checkpoints.get(id, { timeoutMs: deadline.remainingMs() });
@@ -157,8 +162,8 @@ export async function update(id: string, _olds: Record<string, unknown>, news: R
 }
 
 /** `delete`: refused by the API while locked; already gone (its autokill) is fine. Instances loaded from it stay. */
-export async function remove(id: string, props: Record<string, unknown>): Promise<void> {
-  const timeoutMs = resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as CheckpointInputs["timeouts"]).deleteMs;
+export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
+  const timeoutMs = operationMs(resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as CheckpointInputs["timeouts"]).deleteMs, opts);
   await withClient(async (client) => {
     try {
       await client.instances.checkpoints.delete(id, { timeoutMs });

@@ -4,6 +4,7 @@
  * drift. Owns only the table.
  */
 import type { DiffDetail } from "../impl/instance-diff";
+import * as checkpoint from "../impl/checkpoint";
 import * as instance from "../impl/instance";
 import { lookupInstance, lookupVolume, lookupVolumeTemplate, type LookupArgs, type LookupConnection } from "../impl/lookups";
 import type { CheckOptions } from "../impl/naming";
@@ -30,6 +31,7 @@ export const RESOURCE_IMPLS: Record<string, ResourceImpl> = {
   "vmbranch:index:Volume": volume,
   "vmbranch:index:VolumeTemplate": volumeTemplate,
   "vmbranch:index:VolumeClone": volumeClone,
+  "vmbranch:index:Checkpoint": checkpoint,
 };
 
 /** The functions by token. */

@@ -1,11 +1,34 @@
 /**
- * The Pulumi package schema of the `vmbranch` resource plugin: package `vmbranch`, the resources
- * `vmbranch:index:Instance`, `Volume`, `VolumeTemplate` and `VolumeClone`, the functions
- * `getInstance`, `getVolume` and `getVolumeTemplate`, and the provider's config (`endpoint`, secret
- * `token`). What Pulumi YAML type-checks programs against and `pulumi package gen-sdk` generates
- * SDKs from. The property lists are those of the provider/impl field tables (a unit test keeps
- * them equal), so the schema cannot offer an input the implementation does not read. No I/O.
+ * The generator of the `vmbranch` plugin's Pulumi package schema (checked in as
+ * provider/plugin/schema.json, written by `npm run schema`; a unit test fails when it is stale).
+ * The wire contract stays the single source: every property that mirrors an API field takes its
+ * type and description from the SDK's zod schema of that field (`.describe()`); only what the
+ * provider adds (auto-naming, `state`, `readiness`, `timeouts`, `triggers`, …) is described here.
+ * Each resource's property list is the provider/impl field tables (a unit test keeps them equal),
+ * and whether a change replaces or updates is stated from those tables. Tables below, one small
+ * builder; no I/O.
  */
+import {
+  AutokillSchema,
+  BranchInfoSchema,
+  CheckpointCreateItemSchema,
+  CheckpointInfoSchema,
+  InstanceCreateRequestSchema,
+  InstancePortSchema,
+  InstanceSchema,
+  InstanceVolumeSchema,
+  InstanceVolumeSpecSchema,
+  PortSpecSchema,
+  TagsSchema,
+  VolumeCloneFields,
+  VolumeCreateRequestSchema,
+  VolumeSchema,
+  VolumeTemplateItemSchema,
+  wireDescription,
+  wireJsonSchema,
+  type WireSchema,
+} from "vmbranch/sdk";
+import { CHECKPOINT_REPLACE_FIELDS, CHECKPOINT_UPDATE_FIELDS } from "../impl/checkpoint";
 import { INSTANCE_REPLACE_FIELDS, INSTANCE_UPDATE_FIELDS } from "../impl/instance-diff";
 import { VOLUME_REPLACE_FIELDS, VOLUME_UPDATE_FIELDS } from "../impl/volume";
 import { VOLUME_CLONE_REPLACE_FIELDS, VOLUME_CLONE_UPDATE_FIELDS } from "../impl/volume-clone";
@@ -19,206 +42,339 @@ export interface SchemaProperty {
   $ref?: string;
   description?: string;
   secret?: boolean;
-  replaceOnChanges?: boolean;
 }
 
 type Props = Record<string, SchemaProperty>;
+type Json = Record<string, unknown>;
 
-const str = (description: string): SchemaProperty => ({ type: "string", description });
-const int = (description: string): SchemaProperty => ({ type: "integer", description });
-const bool = (description: string): SchemaProperty => ({ type: "boolean", description });
-const strings = (description: string): SchemaProperty => ({ type: "array", items: { type: "string" }, description });
-const stringMap = (description: string): SchemaProperty => ({ type: "object", additionalProperties: { type: "string" }, description });
-const ref = (type: string, description: string): SchemaProperty => ({ $ref: `#/types/vmbranch:index:${type}`, description });
-const refs = (type: string, description: string): SchemaProperty => ({ type: "array", items: { $ref: `#/types/vmbranch:index:${type}` }, description });
-const anyList = (description: string): SchemaProperty => ({ type: "array", items: { $ref: "pulumi.json#/Any" }, description });
+const I = InstanceCreateRequestSchema.shape;
+const V = VolumeCreateRequestSchema.shape;
+const OUT = InstanceSchema.shape;
+const VOUT = VolumeSchema.shape;
 
-const shared: Props = {
-  name: str("API name; `<logical name>-<7 hex>` when absent (stable across updates, seeded by the engine). Changing it replaces."),
-  tags: strings("Tags (compared as a set)."),
-  deleteLock: bool("While true the API refuses to delete it (set false before destroying). Default false."),
-  timeouts: ref("Timeouts", "Deadlines of create, update and delete; the resource option `customTimeouts` wins over them."),
-};
-const triggers = anyList("Any values: when one changes, the resource is replaced.");
+/** A JSON Schema (zod's output) as a Pulumi schema type: scalars, arrays and maps; enums are strings. */
+function fromJsonSchema(js: Json): SchemaProperty {
+  if (Array.isArray(js.anyOf)) return fromJsonSchema((js.anyOf as Json[]).find((x) => x.type !== "null") ?? {});
+  if (js.enum || js.const !== undefined) return { type: "string" };
+  switch (js.type) {
+    case "string":
+    case "integer":
+    case "number":
+    case "boolean":
+      return { type: js.type };
+    case "array":
+      return { type: "array", items: fromJsonSchema((js.items ?? {}) as Json) };
+    case "object":
+      if (js.additionalProperties && typeof js.additionalProperties === "object" && !js.properties) return { type: "object", additionalProperties: fromJsonSchema(js.additionalProperties as Json) };
+      return { $ref: "pulumi.json#/Any" };
+    default:
+      return { $ref: "pulumi.json#/Any" };
+  }
+}
+
+/** The property mirroring API field `field`: its type and description from the zod schema; `note` is the provider's addition. */
+function wire(field: WireSchema, note?: string): SchemaProperty {
+  const type = fromJsonSchema(wireJsonSchema(field));
+  return { ...type, description: joined(wireDescription(field), note) };
+}
+
+/** A reference the API takes as `{uuid}` or `{name}`, which the provider takes as one string. */
+function reference(field: WireSchema, note?: string): SchemaProperty {
+  return { type: "string", description: joined(wireDescription(field), "Its name or uuid.", note) };
+}
+
+/** The property mirroring an API field of another unit (ms, a single element, …), with the field's description and type `type`. */
+function wireAs(type: SchemaProperty, field: WireSchema, note?: string): SchemaProperty {
+  return { ...type, description: joined(wireDescription(field), note) };
+}
+
+/** A property only the provider has. */
+const own = (type: SchemaProperty, description: string): SchemaProperty => ({ ...type, description });
+const STR: SchemaProperty = { type: "string" };
+const INT: SchemaProperty = { type: "integer" };
+const BOOL: SchemaProperty = { type: "boolean" };
+const STRS: SchemaProperty = { type: "array", items: STR };
+const typeRef = (name: string): SchemaProperty => ({ $ref: `#/types/vmbranch:index:${name}` });
+const typeRefs = (name: string): SchemaProperty => ({ type: "array", items: typeRef(name) });
+
+function joined(...parts: (string | undefined)[]): string {
+  return parts.filter((p): p is string => p !== undefined && p !== "").join(" ");
+}
+
+// Inputs every resource has.
+const NAME_NOTE = "When absent the provider chooses `<logical name>-<7 hex>` from the engine's seed and keeps it on every update.";
+const TIMEOUTS = own(typeRef("Timeouts"), "Deadlines of create, update and delete; the resource option `customTimeouts` wins over them.");
+const TRIGGERS = own({ type: "array", items: { $ref: "pulumi.json#/Any" } }, "Any values: when one changes (or is not known yet during a preview), the resource is replaced.");
+const AUTO_NAMED = own(BOOL, "True when the provider chose `name`.");
 
 const INSTANCE_INPUTS: Props = {
-  name: shared.name as SchemaProperty,
-  image: str("Image to boot (e.g. `base`). Set exactly one of image, template, checkpoint, branchFrom. Replaces on change."),
-  template: str("Instance template (name or uuid) to instantiate. Replaces on change."),
-  branchFrom: str("Instance (name or uuid) to branch: a copy of its running memory and disks. Replaces on change."),
-  checkpoint: str("Checkpoint (name or uuid) to load: the guest continues from it. Replaces on change."),
-  memoryMb: int("Memory in MiB (a branch or template instance inherits it). Replaces on change."),
-  vcpus: int("Virtual CPUs. Replaces on change."),
-  args: strings("The guest's main process and its arguments. Replaces on change."),
-  env: stringMap("Environment of the main process. Replaces on change."),
-  volumes: refs("InstanceVolume", "Volumes to mount (stopped meanwhile); a change to an inline volume replaces."),
-  ports: refs("Port", "Guest ports published on 127.0.0.1 of the vmbranch host (updated while it runs)."),
-  tags: shared.tags as SchemaProperty,
-  annotations: stringMap("Annotations (key: value)."),
-  deleteLock: shared.deleteLock as SchemaProperty,
-  state: str("Lifecycle state to keep: `running` (default), `stopped` or `standby` (suspended with its memory)."),
-  hostname: str("The guest's hostname. Replaces on change."),
-  outboundNetwork: bool("Let the guest open connections beyond the host (never to the host itself). Default false. Replaces on change."),
-  cloneOptions: ref("CloneOptions", "What a branch or template instance copies from its source. Replaces on change."),
-  timeouts: shared.timeouts as SchemaProperty,
-  readiness: ref("Readiness", "After `running`, wait until GET `path` on the published `guestPort` answers 2xx/3xx."),
-  waitForExit: bool("Run once: wait until the main process exits with code 0; it then stays `stopped`."),
-  triggers,
+  name: wire(I.name, NAME_NOTE),
+  image: wire(I.image),
+  template: reference(I.template),
+  branchFrom: reference(I.branch_from, "Typically another Instance's `name`."),
+  checkpoint: reference(I.checkpoint, "Typically a Checkpoint's `name`."),
+  memoryMb: wire(I.memory_mb),
+  vcpus: wire(I.vcpus),
+  args: wire(I.args),
+  env: wire(I.env),
+  volumes: wireAs(typeRefs("InstanceVolume"), I.volumes, "Attaching or detaching stops the instance meanwhile; a change to an inline volume replaces it. A branch takes copies of its source's volumes instead."),
+  ports: wireAs(typeRefs("Port"), I.ports, "Updated while it runs; a host port the server chose is kept."),
+  tags: wire(I.tags, "Compared as a set."),
+  annotations: wire(I.annotations),
+  deleteLock: wire(I.delete_lock, "Set it false before destroying or replacing the resource."),
+  state: own(STR, "Lifecycle state to keep: `running` (default), `stopped` or `standby` (suspended with its memory)."),
+  hostname: wire(I.hostname),
+  outboundNetwork: wire(I.outbound_network, "A branch or template instance takes its source's when unset."),
+  cloneOptions: own(typeRef("CloneOptions"), "What a branch or template instance copies from its source."),
+  timeouts: TIMEOUTS,
+  readiness: own(typeRef("Readiness"), "After `running` (at create, and whenever an update starts it), wait until GET `path` on the published `guestPort` answers 2xx or 3xx."),
+  waitForExit: own(BOOL, "A one-shot job: create waits until the main process exits, and requires exit code 0; it then stays `stopped`. A job that did not succeed runs again on the next update."),
+  triggers: TRIGGERS,
 };
 
+const BRANCH = BranchInfoSchema.shape;
 const INSTANCE_COMPUTED: Props = {
-  uuid: str("The instance's uuid (its id)."),
-  autoNamed: bool("True when the provider chose `name`."),
-  publishedPorts: refs("PublishedPort", "Every published port as the server assigned it."),
-  hostPorts: { type: "object", additionalProperties: { type: "integer" }, description: "Host port per published guest port: `8080` for TCP, `53/udp` for UDP." },
-  attachedVolumes: refs("AttachedVolume", "The volumes attached, as the server reports them."),
-  macAddress: str("MAC address of eth0."),
-  privateIp: str("The guest's address on its private network."),
-  smbiosSerial: str("SMBIOS serial number."),
-  branchedFrom: str("Name of the instance this one was branched from."),
-  branchedFromUuid: str("Uuid of the instance this one was branched from."),
-  branchPhase: str("`SnapshotInProgress`, `CreatingTarget`, `RestoreInProgress`, `Succeeded` or `Failed`."),
-  sourcePauseMs: int("How long the source paused for the branch's snapshot."),
-  snapshotAt: str("When the branch's snapshot was taken."),
-  snapshotMs: int("From the snapshot's instant until it was complete."),
-  restoreMs: int("From the complete snapshot until the branch ran."),
-  bootTimeMs: int("How long the boot took."),
-  createdAt: str("Creation time."),
-  startedAt: str("Last start."),
-  exitCode: int("Exit code of the main process, once it exited."),
-  stopReason: str("Why it stopped."),
-  accelerator: str("`kvm` or `tcg`."),
+  uuid: wire(OUT.uuid, "The resource's id."),
+  autoNamed: AUTO_NAMED,
+  publishedPorts: own(typeRefs("PublishedPort"), "Every published port as the server assigned it."),
+  hostPorts: own({ type: "object", additionalProperties: INT }, "Host port per published guest port: keys `8080` for TCP, `53/udp` for UDP."),
+  attachedVolumes: own(typeRefs("AttachedVolume"), "The volumes attached, as the server reports them."),
+  macAddress: own(STR, "MAC address of eth0."),
+  privateIp: own(STR, "The guest's address on its private network."),
+  smbiosSerial: wire(OUT.smbios_serial),
+  branchedFrom: own(STR, "Name of the instance this one was branched from."),
+  branchedFromUuid: own(STR, "Uuid of the instance this one was branched from."),
+  branchPhase: wire(BRANCH.phase, "Of a branch."),
+  sourcePauseMs: wireAs(INT, BRANCH.source_pause_ms),
+  snapshotAt: wire(BRANCH.snapshot_at),
+  snapshotMs: wireAs(INT, BRANCH.snapshot_ms),
+  restoreMs: wireAs(INT, BRANCH.restore_ms),
+  bootTimeMs: wireAs(INT, OUT.boot_time_ms),
+  createdAt: wire(OUT.created_at),
+  startedAt: wire(OUT.started_at),
+  exitCode: wire(OUT.exit_code),
+  stopReason: wire(OUT.stop_reason),
+  accelerator: wire(OUT.accelerator),
 };
+
+const SHARED_VOLUME_INPUTS: Props = { tags: wire(TagsSchema, "Compared as a set."), deleteLock: wire(V.delete_lock, "Set it false before destroying or replacing the resource."), timeouts: TIMEOUTS };
 
 const VOLUME_INPUTS: Props = {
-  name: shared.name as SchemaProperty,
-  sizeMb: int("Size in MiB of a block volume; it can only grow (an update)."),
-  filesystem: str("Filesystem of a new block volume (`ext4`). Replaces on change."),
-  hostPath: str("A managed host directory shared into guests (9p) instead of a block volume. Replaces on change."),
-  uid: int("Owner uid of a managed directory. Replaces on change."),
-  gid: int("Owner gid of a managed directory. Replaces on change."),
-  template: str("Volume template (name or uuid) whose contents the new volume copies. Replaces on change."),
-  tags: shared.tags as SchemaProperty,
-  deleteLock: shared.deleteLock as SchemaProperty,
-  timeouts: shared.timeouts as SchemaProperty,
+  name: wire(V.name, NAME_NOTE),
+  sizeMb: wire(V.size_mb, "Growing it is an update (stop the instances using it first); a shrink fails the preview. Exactly one of sizeMb, template and hostPath."),
+  filesystem: wire(V.filesystem),
+  hostPath: wire(V.host_path, "It must let the group `vmbranch-qemu` in."),
+  uid: wire(V.uid),
+  gid: wire(V.gid),
+  template: reference(V.template),
+  ...SHARED_VOLUME_INPUTS,
 };
 
+const TEMPLATE_ITEM = VolumeTemplateItemSchema.shape;
 const VOLUME_TEMPLATE_INPUTS: Props = {
-  name: shared.name as SchemaProperty,
-  sourceVolume: str("Volume (name or uuid) whose current contents are frozen. Replaces on change."),
-  tags: shared.tags as SchemaProperty,
-  deleteLock: shared.deleteLock as SchemaProperty,
-  timeouts: shared.timeouts as SchemaProperty,
-  triggers,
+  name: wire(TEMPLATE_ITEM.template_name, NAME_NOTE),
+  sourceVolume: reference(TEMPLATE_ITEM.name, "Typically a Volume's `name`. Its current contents are frozen (a copy: the volume stays writable); freeze after the writes are done (`dependsOn` a `waitForExit` job)."),
+  ...SHARED_VOLUME_INPUTS,
+  triggers: TRIGGERS,
 };
 
 const VOLUME_CLONE_INPUTS: Props = {
-  name: shared.name as SchemaProperty,
-  source: str("Volume or volume template (name or uuid) to copy (copy-on-write). Replaces on change."),
-  tags: shared.tags as SchemaProperty,
-  deleteLock: shared.deleteLock as SchemaProperty,
-  timeouts: shared.timeouts as SchemaProperty,
-  triggers,
+  name: wire(VolumeCloneFields.vol_name, NAME_NOTE),
+  source: own(STR, "The volume or volume template to copy (copy-on-write), by name or uuid. Create waits until the copy's data is ready."),
+  ...SHARED_VOLUME_INPUTS,
+  triggers: TRIGGERS,
 };
 
 const VOLUME_COMPUTED: Props = {
-  uuid: str("The volume's uuid (its id)."),
-  autoNamed: bool("True when the provider chose `name`."),
-  state: str("`pending`, `available`, `attached`, …"),
-  kind: str("`block` or `managed`."),
-  attachedTo: strings("Names of the instances it is attached to."),
-  persistent: bool("False for an inline volume that lives and dies with its instance."),
-  createdAt: str("Creation time."),
+  uuid: wire(VOUT.uuid, "The resource's id."),
+  autoNamed: AUTO_NAMED,
+  state: wire(VOUT.state, "As last seen."),
+  kind: wire(VOUT.kind),
+  attachedTo: wireAs(STRS, VOUT.attached_to, "Their names, as last seen."),
+  persistent: wire(VOUT.persistent),
+  createdAt: wire(VOUT.created_at),
+};
+const SIZE_AND_FS: Props = { sizeMb: own(INT, "Size in MiB."), filesystem: own(STR, "Filesystem.") };
+
+const CP = CheckpointCreateItemSchema.shape;
+const CP_INFO = CheckpointInfoSchema.shape;
+const CHECKPOINT_INPUTS: Props = {
+  name: wire(CP.name, NAME_NOTE),
+  sourceInstance: reference(CP.from, "Typically an Instance's `name`; `dependsOn` what prepares it, so it is captured afterwards."),
+  tags: wire(CP.tags, "Compared as a set."),
+  deleteLock: wire(CP.delete_lock, "Set it false before destroying or replacing the resource."),
+  autokillMs: wire(AutokillSchema.shape.time_ms),
+  timeouts: TIMEOUTS,
+  triggers: TRIGGERS,
+};
+const CHECKPOINT_COMPUTED: Props = {
+  uuid: wire(OUT.uuid, "The resource's id."),
+  autoNamed: AUTO_NAMED,
+  state: own(STR, "`checkpoint` once captured."),
+  hasMemory: wire(CP_INFO.has_memory),
+  sourceInstanceUuid: own(STR, "Uuid of the instance it was captured from."),
+  sourceInstanceName: own(STR, "Name of the instance it was captured from."),
+  sourcePauseMs: wireAs(INT, CP_INFO.source_pause_ms),
+  createdAt: wire(OUT.created_at),
+  readyAt: wire(CP_INFO.ready_at),
+  loads: wire(CP_INFO.loads, "At the last read."),
 };
 
+const VOL_SPEC = InstanceVolumeSpecSchema.shape;
+const PORT = PortSpecSchema.shape;
+const PUBLISHED = InstancePortSchema.shape;
+const ATTACHED = InstanceVolumeSchema.shape;
+
+/** The object types, by name (token `vmbranch:index:<name>`). */
 const TYPES: Record<string, { description: string; properties: Props; required?: string[] }> = {
   InstanceVolume: {
     description: "A volume of an instance: an existing volume by name or uuid, or a new inline one (`sizeMb`) that lives and dies with it.",
     properties: {
-      volume: str("Name or uuid of an existing volume, or the name of a new inline volume."),
-      sizeMb: int("Size of a new inline volume in MiB (ext4)."),
-      at: str("Absolute mount path inside the guest."),
-      readonly: bool("Mount read-only (read-only mounts may be shared)."),
+      volume: own(STR, "Name or uuid of an existing volume (typically a Volume's `name`), or the name of a new inline volume."),
+      sizeMb: wire(VOL_SPEC.size_mb),
+      at: wire(VOL_SPEC.at),
+      readonly: wire(VOL_SPEC.readonly),
     },
     required: ["at"],
   },
   Port: {
     description: "A guest port published on a host port of the vmbranch host (127.0.0.1).",
-    properties: { guestPort: int("Port inside the guest."), hostPort: int("Fixed host port; chosen by the server (and kept) when absent."), protocol: str("`tcp` (default) or `udp`.") },
+    properties: { guestPort: wire(PORT.guest_port), hostPort: wire(PORT.host_port), protocol: wire(PORT.protocol) },
     required: ["guestPort"],
   },
   CloneOptions: {
-    description: "What a branch or template instance copies from its source.",
+    description: "What a branch or template instance copies from its source (KubeVirt's clone options).",
     properties: {
-      tagFilters: strings("Which of the source's tags are copied: `*` only at the end, `!` only at the start; default all."),
-      annotationFilters: strings("Which of the source's annotations are copied (same grammar)."),
-      newMacAddresses: stringMap("New MAC address per interface (`eth0`), for a cold clone."),
-      newSmbiosSerial: str("New SMBIOS serial number."),
+      tagFilters: wire(I.tag_filters),
+      annotationFilters: wire(I.annotation_filters),
+      newMacAddresses: wire(I.new_mac_addresses),
+      newSmbiosSerial: wire(I.new_smbios_serial),
     },
   },
   Readiness: {
     description: "An HTTP readiness check on a published port, run from where Pulumi runs.",
-    properties: { guestPort: int("Published guest port to GET."), path: str("Path to GET (default `/`).") },
+    properties: { guestPort: own(INT, "Published guest port to GET."), path: own(STR, "Path to GET (default `/`).") },
     required: ["guestPort"],
   },
   Timeouts: {
     description: "Deadlines as durations like `90s`, `5m`, `1h30m`; defaults 5m, 5m and 2m.",
-    properties: { create: str("Deadline of create."), update: str("Deadline of update."), delete: str("Deadline of delete (the one stored at the last create or update).") },
+    properties: { create: own(STR, "Deadline of create."), update: own(STR, "Deadline of update."), delete: own(STR, "Deadline of delete (the one stored at the last create or update).") },
   },
   PublishedPort: {
     description: "A published port as the server assigned it.",
-    properties: { guestPort: int("Guest port."), hostPort: int("Host port."), hostIp: str("Host address."), protocol: str("`tcp` or `udp`.") },
+    properties: { guestPort: wire(PUBLISHED.guest_port), hostPort: wire(PUBLISHED.host_port), hostIp: wire(PUBLISHED.host_ip), protocol: wire(PUBLISHED.protocol) },
   },
   AttachedVolume: {
     description: "A volume attached to an instance, as the server reports it.",
-    properties: { uuid: str("Uuid."), name: str("Name."), at: str("Mount path."), readonly: bool("Read-only."), inline: bool("Lives and dies with the instance."), kind: str("`block` or `managed`.") },
+    properties: { uuid: wire(ATTACHED.uuid), name: wire(ATTACHED.name), at: wire(ATTACHED.at), readonly: wire(ATTACHED.readonly), inline: wire(ATTACHED.inline), kind: wire(ATTACHED.kind) },
   },
 };
 
-/** One resource of the package: its inputs (from the impl's field tables) and its computed outputs. */
+/** One resource of the package. */
 export interface ResourceSpec {
   description: string;
   inputs: Props;
   computed: Props;
-  /** The impl's inputs (replace and update tables) the schema must offer. */
-  fields: readonly string[];
-  /** How `pulumi import` names one. */
-  importExample: string;
+  /** The impl's inputs whose change replaces the resource. */
+  replaces: readonly string[];
+  /** The impl's inputs updated in place (or only stored). */
+  updates: readonly string[];
+  /** A Pulumi YAML program using it (the registry's example). */
+  example: string;
 }
+
+const YAML_EXAMPLE_HEAD = "resources:\n";
 
 /** The package's resources by type token. */
 export const RESOURCES: Record<string, ResourceSpec> = {
   "vmbranch:index:Instance": {
-    description: "A VM of `vmbranch serve`: booted from an image, an instance template, a checkpoint, or branched from another running instance.",
+    description: "A VM of `vmbranch serve`: booted from an image, an instance template or a checkpoint, or branched from another running instance (a copy of its memory and disks that continues where it was).",
     inputs: INSTANCE_INPUTS,
     computed: INSTANCE_COMPUTED,
-    fields: [...INSTANCE_REPLACE_FIELDS, ...INSTANCE_UPDATE_FIELDS],
-    importExample: "pulumi import vmbranch:index:Instance db 3f1c0d2e-0000-4000-8000-000000000000",
+    replaces: INSTANCE_REPLACE_FIELDS,
+    updates: INSTANCE_UPDATE_FIELDS,
+    example: `${YAML_EXAMPLE_HEAD}  web:
+    type: vmbranch:index:Instance
+    properties:
+      image: base
+      args: ["sh", "-c", "exec httpd -f -p 8080 -h /www"]
+      ports: [{ guestPort: 8080 }]
+  webBranch:
+    type: vmbranch:index:Instance
+    properties:
+      branchFrom: \${web.name}
+outputs:
+  branchPort: \${webBranch.hostPorts["8080"]}
+`,
   },
   "vmbranch:index:Volume": {
     description: "A persistent volume: an ext4 block volume, a copy of a volume template, or a managed host directory.",
     inputs: VOLUME_INPUTS,
     computed: VOLUME_COMPUTED,
-    fields: [...VOLUME_REPLACE_FIELDS, ...VOLUME_UPDATE_FIELDS],
-    importExample: "pulumi import vmbranch:index:Volume data 3f1c0d2e-0000-4000-8000-000000000000",
+    replaces: VOLUME_REPLACE_FIELDS,
+    updates: VOLUME_UPDATE_FIELDS,
+    example: `${YAML_EXAMPLE_HEAD}  data:
+    type: vmbranch:index:Volume
+    properties:
+      sizeMb: 64
+  db:
+    type: vmbranch:index:Instance
+    properties:
+      image: base
+      args: ["sh", "-c", "exec sleep infinity"]
+      volumes: [{ volume: \${data.name}, at: /data }]
+`,
   },
   "vmbranch:index:VolumeTemplate": {
-    description: "An immutable template frozen from a volume's current contents.",
+    description: "An immutable template frozen from a volume's current contents (the volume stays writable). It cannot be deleted while volumes cloned from it exist.",
     inputs: VOLUME_TEMPLATE_INPUTS,
-    computed: { ...VOLUME_COMPUTED, sizeMb: int("Size in MiB."), filesystem: str("Filesystem."), clones: strings("Volumes cloned from it.") },
-    fields: [...VOLUME_TEMPLATE_REPLACE_FIELDS, ...VOLUME_TEMPLATE_UPDATE_FIELDS],
-    importExample: "pulumi import vmbranch:index:VolumeTemplate golden 3f1c0d2e-0000-4000-8000-000000000000",
+    computed: { ...without(VOLUME_COMPUTED, ["attachedTo"]), ...SIZE_AND_FS, sourceVolumeUuid: own(STR, "Uuid of the volume it was frozen from."), sourceVolumeName: own(STR, "Name of the volume it was frozen from.") },
+    replaces: VOLUME_TEMPLATE_REPLACE_FIELDS,
+    updates: VOLUME_TEMPLATE_UPDATE_FIELDS,
+    example: `${YAML_EXAMPLE_HEAD}  golden:
+    type: vmbranch:index:VolumeTemplate
+    properties:
+      sourceVolume: \${data.name}
+    options:
+      dependsOn: [\${prepare}]
+`,
   },
   "vmbranch:index:VolumeClone": {
     description: "A copy-on-write copy of a volume or a volume template.",
     inputs: VOLUME_CLONE_INPUTS,
-    computed: { ...VOLUME_COMPUTED, sizeMb: int("Size in MiB."), filesystem: str("Filesystem."), sourceUuid: str("Uuid of the source."), sourceName: str("Name of the source.") },
-    fields: [...VOLUME_CLONE_REPLACE_FIELDS, ...VOLUME_CLONE_UPDATE_FIELDS],
-    importExample: "pulumi import vmbranch:index:VolumeClone site 3f1c0d2e-0000-4000-8000-000000000000",
+    computed: { ...VOLUME_COMPUTED, ...SIZE_AND_FS, sourceUuid: own(STR, "Uuid of the source."), sourceName: own(STR, "Name of the source."), template: own(STR, "The template it copies, when the source is one.") },
+    replaces: VOLUME_CLONE_REPLACE_FIELDS,
+    updates: VOLUME_CLONE_UPDATE_FIELDS,
+    example: `${YAML_EXAMPLE_HEAD}  work:
+    type: vmbranch:index:VolumeClone
+    properties:
+      source: \${golden.name}
+      triggers: [\${golden.uuid}]
+`,
+  },
+  "vmbranch:index:Checkpoint": {
+    description: "A named restore point of an instance: its memory (when it runs or is in standby) and its block volumes at one instant. Instances load it with `checkpoint`, as often as wanted, each continuing on volumes of its own.",
+    inputs: CHECKPOINT_INPUTS,
+    computed: CHECKPOINT_COMPUTED,
+    replaces: CHECKPOINT_REPLACE_FIELDS,
+    updates: CHECKPOINT_UPDATE_FIELDS,
+    example: `${YAML_EXAMPLE_HEAD}  seeded:
+    type: vmbranch:index:Checkpoint
+    properties:
+      sourceInstance: \${db.name}
+  tryA:
+    type: vmbranch:index:Instance
+    properties:
+      checkpoint: \${seeded.name}
+`,
   },
 };
 
-const LOOKUP_INPUTS: Props = { name: str("Name of the object (or give uuid)."), uuid: str("Uuid of the object (or give name).") };
+const LOOKUP_INPUTS: Props = { name: own(STR, "Name of the object (or give uuid)."), uuid: own(STR, "Uuid of the object (or give name).") };
+
+function without(props: Props, keys: readonly string[]): Props {
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !keys.includes(k)));
+}
 
 /** The package's functions by token: what each returns. */
 export const FUNCTIONS: Record<string, { description: string; outputs: Props }> = {
@@ -228,54 +384,74 @@ export const FUNCTIONS: Record<string, { description: string; outputs: Props }> 
   },
   "vmbranch:index:getVolume": {
     description: "An existing volume (or clone), by name or uuid.",
-    outputs: {
-      ...without(VOLUME_INPUTS, ["timeouts"]),
-      ...without(VOLUME_COMPUTED, ["autoNamed"]),
-      sourceName: str("Name of the volume or template it was cloned from."),
-      sourceUuid: str("Uuid of the volume or template it was cloned from."),
-    },
+    outputs: { ...without(VOLUME_INPUTS, ["timeouts"]), ...without(VOLUME_COMPUTED, ["autoNamed"]), sourceName: own(STR, "Name of the volume or template it was cloned from."), sourceUuid: own(STR, "Uuid of the volume or template it was cloned from.") },
   },
   "vmbranch:index:getVolumeTemplate": {
     description: "An existing volume template, by name or uuid.",
     outputs: {
-      uuid: str("Uuid."),
-      name: str("Name."),
-      sizeMb: int("Size in MiB."),
-      filesystem: str("Filesystem."),
-      sourceVolumeName: str("Name of the volume it was frozen from."),
-      sourceVolumeUuid: str("Uuid of the volume it was frozen from."),
-      tags: strings("Tags."),
-      deleteLock: bool("Delete lock."),
-      clones: strings("Volumes cloned from it."),
-      createdAt: str("Creation time."),
+      uuid: wire(VOUT.uuid),
+      name: own(STR, "Name."),
+      ...SIZE_AND_FS,
+      sourceVolumeName: own(STR, "Name of the volume it was frozen from."),
+      sourceVolumeUuid: own(STR, "Uuid of the volume it was frozen from."),
+      tags: wire(TagsSchema),
+      deleteLock: wire(V.delete_lock),
+      clones: own(STRS, "Volumes cloned from it."),
+      createdAt: wire(VOUT.created_at),
     },
   },
 };
 
-function without(props: Props, keys: readonly string[]): Props {
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !keys.includes(k)));
-}
-
 const CONFIG: Props = {
-  endpoint: str("URL of `vmbranch serve` (default `http://127.0.0.1:7480`); the environment variable VMBRANCH_ENDPOINT wins."),
-  token: { type: "string", secret: true, description: "API token of `vmbranch serve`; the environment variable VMBRANCH_TOKEN wins, then the token file of a local server." },
+  endpoint: own(STR, "URL of `vmbranch serve` (default `http://127.0.0.1:7480`); the environment variable VMBRANCH_ENDPOINT wins."),
+  token: { ...own(STR, "API token of `vmbranch serve`; the environment variable VMBRANCH_TOKEN wins, then the token file of a local server."), secret: true },
 };
 
 /** Go import path of the generated Go SDK (`pulumi package gen-sdk --language go`). */
 export const GO_IMPORT_BASE_PATH = "github.com/vmbranch/vmbranch/sdk/go/vmbranch";
 
-/** The package schema for plugin version `version`, as the object `GetSchema` serializes. */
+/** An input's description with what a change of it does, from the impl's tables. */
+function withChange(prop: SchemaProperty, field: string, spec: ResourceSpec): SchemaProperty {
+  const change = spec.replaces.includes(field) ? "Changing it replaces the resource." : field === "timeouts" ? "A change is an update that only stores it." : "Changes are applied in place.";
+  return { ...prop, description: joined(prop.description, change) };
+}
+
+/** A resource's documentation as the Pulumi registry reads it: overview, examples, import. */
+function resourceDoc(token: string, spec: ResourceSpec): string {
+  const name = token.split(":").pop() ?? token;
+  const lower = name.charAt(0).toLowerCase() + name.slice(1);
+  return [
+    spec.description,
+    "",
+    "{{% examples %}}",
+    "## Example Usage",
+    "{{% example %}}",
+    `### A ${name} in Pulumi YAML`,
+    "",
+    "```yaml",
+    spec.example.trimEnd(),
+    "```",
+    "{{% /example %}}",
+    "{{% /examples %}}",
+    "",
+    "## Import",
+    "",
+    `An existing ${lower} is imported by its uuid; its inputs are read from the server, so a preview afterwards shows no changes:`,
+    "",
+    "```sh",
+    `$ pulumi import ${token} ${lower} 3f1c0d2e-0000-4000-8000-000000000000`,
+    "```",
+    "",
+  ].join("\n");
+}
+
+/** The package schema for plugin version `version`, as `GetSchema` serves it. */
 export function packageSchema(version: string): Record<string, unknown> {
   const resources = Object.fromEntries(
-    Object.entries(RESOURCES).map(([token, r]) => [
-      token,
-      {
-        description: `${r.description}\n\n## Import\n\nAn existing one, by uuid:\n\n\`\`\`sh\n$ ${r.importExample}\n\`\`\`\n`,
-        inputProperties: r.inputs,
-        properties: { ...r.inputs, ...r.computed },
-        required: ["name", "uuid"],
-      },
-    ]),
+    Object.entries(RESOURCES).map(([token, r]) => {
+      const inputs = Object.fromEntries(Object.entries(r.inputs).map(([k, p]) => [k, withChange(p, k, r)]));
+      return [token, { description: resourceDoc(token, r), inputProperties: inputs, properties: { ...inputs, ...r.computed }, required: ["name", "uuid"] }];
+    }),
   );
   const functions = Object.fromEntries(
     Object.entries(FUNCTIONS).map(([token, f]) => [token, { description: f.description, inputs: { properties: LOOKUP_INPUTS }, outputs: { properties: f.outputs, required: ["uuid", "name"] } }]),
@@ -284,7 +460,7 @@ export function packageSchema(version: string): Record<string, unknown> {
     name: "vmbranch",
     displayName: "vmbranch",
     version,
-    description: "Branch running QEMU virtual machines from infrastructure code: instances, volumes, volume templates and clones of `vmbranch serve`.",
+    description: "Branch running QEMU virtual machines from infrastructure code: instances, checkpoints, volumes, volume templates and clones of `vmbranch serve`.",
     keywords: ["pulumi", "qemu", "vm", "branching", "category/infrastructure", "kind/native"],
     license: "Apache-2.0",
     publisher: "vmbranch",

@@ -19,7 +19,8 @@ import { configure as configureConnection, readConfig } from "../impl/connection
 import type { PartialStateError } from "../impl/errors";
 import { checkInputs, configReader, detailedDiff, plainJson, timeoutMs, type PropertyDiffKind } from "./mapping";
 import { FUNCTION_IMPLS, RESOURCE_IMPLS, typeOfUrn, type ResourceImpl } from "./resources";
-import { packageSchema } from "./schema";
+// The package schema as checked in (`npm run schema` regenerates it from the zod schemas; a unit test keeps it current).
+import checkedInSchema from "./schema.json";
 
 type Props = Record<string, unknown>;
 type Callback<T> = (err: grpc.ServiceError | grpc.StatusObject | Error | null, value?: T | null, trailer?: grpc.Metadata) => void;
@@ -85,7 +86,7 @@ export function providerService(version: string): provrpc.IResourceProviderServe
   // The connection of this plugin process: the engine starts one process per provider resource,
   // so module state is per provider (two explicit providers, two processes).
   let connection = readConfig({ get: () => undefined });
-  const schema = JSON.stringify(packageSchema(version));
+  const schema = JSON.stringify({ ...checkedInSchema, version });
   const unimplemented = (what: string) => (_call: unknown, callback: Callback<never>) => callback({ code: grpc.status.UNIMPLEMENTED, details: `${what} is not implemented`, metadata: new grpc.Metadata() });
   return {
     handshake: unimplemented("Handshake"),

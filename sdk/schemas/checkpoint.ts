@@ -12,12 +12,12 @@ import { AutokillSchema, InstanceStateSchema, MAX_WAIT_S } from "./instance";
 /** One item of `POST /v1/instances/checkpoints`. */
 export const CheckpointCreateItemSchema = z.strictObject({
   /** The instance to capture: running (live, the guest pauses for milliseconds), standby (with its memory) or stopped (volumes only). */
-  from: RefSchema,
-  name: NameSchema.optional(),
+  from: RefSchema.describe("The instance to capture: running (live, its guest pauses for milliseconds), standby (with its memory) or stopped (volumes only)."),
+  name: NameSchema.describe("Name of the checkpoint, unique on the server.").optional(),
   /** Wait up to this long for the capture to complete (`checkpoint` state) before answering; 0 answers at once. */
   timeout_s: z.number().int().min(-1).max(MAX_WAIT_S).optional(),
   tags: TagsSchema.optional(),
-  delete_lock: z.boolean().optional(),
+  delete_lock: z.boolean().describe("While true the API refuses to delete it. Default false.").optional(),
   autokill: AutokillSchema.optional(),
 });
 export type CheckpointCreateItem = z.infer<typeof CheckpointCreateItemSchema>;

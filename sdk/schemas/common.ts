@@ -47,7 +47,7 @@ export const TagSchema = z
   .min(1)
   .max(256)
   .regex(/^[A-Za-z0-9\-+_.:=]+$/, "tags may contain only letters, digits and - + _ . : =");
-export const TagsSchema = z.array(TagSchema).max(16, "at most 16 tags");
+export const TagsSchema = z.array(TagSchema).max(16, "at most 16 tags").describe("Tags: at most 16, each 1-256 characters of letters, digits and `-+_.:=`.");
 
 /** Annotation keys follow Kubernetes-style keys; values are free text up to 4096 characters. */
 export const AnnotationKeySchema = z
@@ -55,7 +55,7 @@ export const AnnotationKeySchema = z
   .min(1)
   .max(253)
   .regex(/^[A-Za-z0-9]([A-Za-z0-9\-_./]*[A-Za-z0-9])?$/, "annotation keys may contain letters, digits, '-', '_', '.' and '/'");
-export const AnnotationsSchema = z.record(AnnotationKeySchema, z.string().max(4096));
+export const AnnotationsSchema = z.record(AnnotationKeySchema, z.string().max(4096)).describe("Annotations: keys of letters, digits, `-_./`; values of free text up to 4096 characters.");
 
 /** An ISO 8601 timestamp as the backend writes it. */
 export const TimestampSchema = z.string();

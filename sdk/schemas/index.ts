@@ -13,3 +13,4 @@ export * from "./image";
 export * from "./responses";
 export * from "./issues";
 export * from "./doctor";
+export * from "./field-docs";

@@ -42,13 +42,13 @@ export const InstanceVolumeSpecSchema = z
   .strictObject({
     uuid: UuidSchema.optional(),
     name: NameSchema.optional(),
-    size_mb: z.number().int().min(1).max(4 * 1024 * 1024).optional(),
+    size_mb: z.number().int().min(1).max(4 * 1024 * 1024).describe("Size in MiB of a new inline block volume that lives and dies with the instance.").optional(),
     filesystem: VolumeFilesystemSchema.optional(),
     host_path: HostPathSchema.optional(),
     uid: z.number().int().min(0).max(4294967294).optional(),
     gid: z.number().int().min(0).max(4294967294).optional(),
-    at: MountPathSchema,
-    readonly: z.boolean().optional(),
+    at: MountPathSchema.describe("Absolute mount path inside the guest (not `/`)."),
+    readonly: z.boolean().describe("Mount read-only; read-only mounts of one volume may be shared by many instances.").optional(),
   })
   .superRefine((v, ctx) => {
     const creates = v.size_mb !== undefined || v.host_path !== undefined;
@@ -65,9 +65,9 @@ export type InstanceVolumeSpec = z.infer<typeof InstanceVolumeSpecSchema>;
 
 /** A published port: guest TCP/UDP port forwarded from a host port on 127.0.0.1 (chosen when absent). */
 export const PortSpecSchema = z.strictObject({
-  guest_port: z.number().int().min(1).max(65535),
-  host_port: z.number().int().min(1).max(65535).optional(),
-  protocol: z.enum(["tcp", "udp"]).optional(),
+  guest_port: z.number().int().min(1).max(65535).describe("Port inside the guest."),
+  host_port: z.number().int().min(1).max(65535).describe("Fixed host port on 127.0.0.1; chosen by the server (and kept across restarts) when absent.").optional(),
+  protocol: z.enum(["tcp", "udp"]).describe("`tcp` (default) or `udp`.").optional(),
 });
 export type PortSpec = z.infer<typeof PortSpecSchema>;
 
@@ -84,28 +84,28 @@ export const EnvSchema = z.record(
 );
 
 const CreateFieldsSchema = z.strictObject({
-  name: NameSchema.optional(),
-  image: z.string().min(1).max(128).optional(),
-  template: RefSchema.optional(),
-  branch_from: RefSchema.optional(),
-  checkpoint: RefSchema.optional(),
-  memory_mb: z.number().int().min(32).max(65536).optional(),
-  vcpus: z.number().int().min(1).max(64).optional(),
-  args: z.array(z.string().max(65536)).max(4096).optional(),
-  env: EnvSchema.optional(),
-  volumes: z.array(InstanceVolumeSpecSchema).max(16).optional(),
-  ports: z.array(PortSpecSchema).max(32).optional(),
+  name: NameSchema.describe("Name of the instance, unique on the server.").optional(),
+  image: z.string().min(1).max(128).describe("Guest image to boot (e.g. `base`). Exactly one of image, template, checkpoint and branch_from.").optional(),
+  template: RefSchema.describe("Instance template to instantiate (its memory size, CPUs, arguments and volumes).").optional(),
+  branch_from: RefSchema.describe("Instance to branch: a copy-on-write copy of its running memory and disks, which continues where it was.").optional(),
+  checkpoint: RefSchema.describe("Checkpoint to load: the guest continues from the captured instant, on volumes of its own.").optional(),
+  memory_mb: z.number().int().min(32).max(65536).describe("Memory in MiB (default 128; a branch or template instance inherits it).").optional(),
+  vcpus: z.number().int().min(1).max(64).describe("Virtual CPUs (default 1; a branch or template instance inherits them).").optional(),
+  args: z.array(z.string().max(65536)).max(4096).describe("The guest's main process and its arguments.").optional(),
+  env: EnvSchema.describe("Environment variables of the main process.").optional(),
+  volumes: z.array(InstanceVolumeSpecSchema).max(16).describe("Volumes to mount: existing ones, or new inline ones.").optional(),
+  ports: z.array(PortSpecSchema).max(32).describe("Guest ports published on 127.0.0.1 of the vmbranch host.").optional(),
   autostart: z.boolean().optional(),
   /** Let the guest open connections beyond the host (never to the host itself). Default false: isolated. */
-  outbound_network: z.boolean().optional(),
-  hostname: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be a valid host name").optional(),
+  outbound_network: z.boolean().describe("Let the guest open connections beyond the host (never to the host itself). Default false: isolated, reachable only through its published ports.").optional(),
+  hostname: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/, "must be a valid host name").describe("The guest's host name.").optional(),
   tags: TagsSchema.optional(),
   annotations: AnnotationsSchema.optional(),
-  delete_lock: z.boolean().optional(),
-  tag_filters: FiltersSchema.optional(),
-  annotation_filters: FiltersSchema.optional(),
-  new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).optional(),
-  new_smbios_serial: z.string().min(1).max(64).optional(),
+  delete_lock: z.boolean().describe("While true the API refuses to delete it. Default false.").optional(),
+  tag_filters: FiltersSchema.describe("Which of the source's tags a branch or template instance copies: `*` only at the end, `!` only at the start; default all.").optional(),
+  annotation_filters: FiltersSchema.describe("Which of the source's annotations a branch or template instance copies (same grammar as tag filters).").optional(),
+  new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).describe("A new MAC address per network interface (`eth0`), for a cold clone.").optional(),
+  new_smbios_serial: z.string().min(1).max(64).describe("A new SMBIOS serial number.").optional(),
   /** Wait up to this long for the new instance to be `running` before answering (0: do not wait). */
   timeout_s: z.number().int().min(0).max(3600).optional(),
   /** Unikraft Cloud's older spelling of `timeout_s`, in milliseconds (rounded up to seconds). */
@@ -172,20 +172,20 @@ export type InstanceCreateRequest = z.infer<typeof InstanceCreateRequestSchema>;
 
 /** A volume as an instance reports it. */
 export const InstanceVolumeSchema = z.object({
-  uuid: UuidSchema,
-  name: z.string(),
-  at: z.string(),
-  readonly: z.boolean(),
-  kind: z.enum(["block", "managed"]),
-  inline: z.boolean(),
+  uuid: UuidSchema.describe("The volume's uuid."),
+  name: z.string().describe("The volume's name."),
+  at: z.string().describe("Mount path inside the guest."),
+  readonly: z.boolean().describe("Mounted read-only."),
+  kind: z.enum(["block", "managed"]).describe("`block` (an ext4 disk) or `managed` (a host directory)."),
+  inline: z.boolean().describe("True when it lives and dies with the instance."),
 });
 
 /** A published port with the host side it got. */
 export const InstancePortSchema = z.object({
-  guest_port: z.number().int(),
-  host_port: z.number().int(),
-  host_ip: z.string(),
-  protocol: z.enum(["tcp", "udp"]),
+  guest_port: z.number().int().describe("Port inside the guest."),
+  host_port: z.number().int().describe("Host port it is published on."),
+  host_ip: z.string().describe("Host address it is published on (127.0.0.1)."),
+  protocol: z.enum(["tcp", "udp"]).describe("`tcp` or `udp`."),
 });
 export type InstancePort = z.infer<typeof InstancePortSchema>;
 
@@ -193,13 +193,13 @@ export type InstancePort = z.infer<typeof InstancePortSchema>;
 export const BranchInfoSchema = z.object({
   source: RefOutSchema,
   snapshot_uuid: UuidSchema.nullable(),
-  snapshot_at: TimestampSchema.nullable(),
-  source_pause_ms: z.number().nullable(),
+  snapshot_at: TimestampSchema.describe("When the branch's snapshot was taken.").nullable(),
+  source_pause_ms: z.number().describe("How long the source paused for the branch's snapshot, in ms.").nullable(),
   /** From the snapshot's instant until its memory copy was complete (running sources). */
-  snapshot_ms: z.number().nullable(),
+  snapshot_ms: z.number().describe("From the snapshot's instant until its memory copy was complete, in ms.").nullable(),
   /** From the completed snapshot until the branch ran. */
-  restore_ms: z.number().nullable(),
-  phase: BranchPhaseSchema,
+  restore_ms: z.number().describe("From the completed snapshot until the branch ran, in ms.").nullable(),
+  phase: BranchPhaseSchema.describe("`SnapshotInProgress`, `CreatingTarget`, `RestoreInProgress`, `Succeeded` or `Failed`."),
   from_memory: z.boolean(),
   message: z.string().nullable(),
 });
@@ -210,13 +210,13 @@ export const CheckpointInfoSchema = z.object({
   /** The instance it was captured from (which may since have been deleted). */
   source: RefOutSchema,
   /** True when it holds memory: instances loaded from it continue the guest where it was. */
-  has_memory: z.boolean(),
+  has_memory: z.boolean().describe("True when it holds memory: instances loaded from it continue the guest where it was."),
   /** How long the source's guest was paused for the capture (0 for a stopped or standby source). */
-  source_pause_ms: z.number().nullable(),
+  source_pause_ms: z.number().describe("How long the source's guest paused for the capture, in ms (0 for a stopped or standby source).").nullable(),
   /** When the capture was complete (null while it is `starting`). */
-  ready_at: TimestampSchema.nullable(),
+  ready_at: TimestampSchema.describe("When the capture was complete.").nullable(),
   /** How many instances were loaded from it, and the last time one was. */
-  loads: z.number().int(),
+  loads: z.number().int().describe("How many instances were loaded from it."),
   last_loaded_at: TimestampSchema.nullable(),
   /** The source's published guest ports: each loaded instance publishes them on new host ports. */
   guest_ports: z.array(z.object({ guest_port: z.number().int(), protocol: z.enum(["tcp", "udp"]) })),
@@ -225,12 +225,14 @@ export const CheckpointInfoSchema = z.object({
 export type CheckpointInfo = z.infer<typeof CheckpointInfoSchema>;
 
 /** Delete-on-idle policy of a template or checkpoint: deleted `time_ms` after its last use (0: never). */
-export const AutokillSchema = z.strictObject({ time_ms: z.number().int().min(0).max(10 * 365 * 24 * 3600 * 1000) });
+export const AutokillSchema = z.strictObject({
+  time_ms: z.number().int().min(0).max(10 * 365 * 24 * 3600 * 1000).describe("Delete it this many milliseconds after its last use (0: never)."),
+});
 export type Autokill = z.infer<typeof AutokillSchema>;
 
 /** The instance object. Nullable fields are always present so clients see a stable shape. */
 export const InstanceSchema = z.object({
-  uuid: UuidSchema,
+  uuid: UuidSchema.describe("The instance's uuid, assigned by the server."),
   name: z.string(),
   state: InstanceStateSchema,
   image: z.string(),
@@ -242,20 +244,20 @@ export const InstanceSchema = z.object({
   volumes: z.array(InstanceVolumeSchema),
   ports: z.array(InstancePortSchema),
   network_interfaces: z.array(z.object({ name: z.string(), mac: z.string(), private_ip: z.string() })),
-  smbios_serial: z.string(),
+  smbios_serial: z.string().describe("SMBIOS serial number of the guest."),
   tags: z.array(z.string()),
   annotations: z.record(z.string(), z.string()),
   delete_lock: z.boolean(),
   autostart: z.boolean(),
   outbound_network: z.boolean(),
-  created_at: TimestampSchema,
-  started_at: TimestampSchema.nullable(),
+  created_at: TimestampSchema.describe("When it was created."),
+  started_at: TimestampSchema.describe("When it last started.").nullable(),
   stopped_at: TimestampSchema.nullable(),
-  boot_time_ms: z.number().nullable(),
-  exit_code: z.number().int().nullable(),
-  stop_reason: z.string().nullable(),
+  boot_time_ms: z.number().describe("How long its last boot took, in ms.").nullable(),
+  exit_code: z.number().int().describe("Exit code of the main process, once it exited.").nullable(),
+  stop_reason: z.string().describe("Why it last stopped.").nullable(),
   start_count: z.number().int(),
-  accelerator: z.enum(["kvm", "tcg"]).nullable(),
+  accelerator: z.enum(["kvm", "tcg"]).describe("`kvm` or `tcg`: how QEMU runs it.").nullable(),
   snapshot: z.object({ uuid: UuidSchema, created_at: TimestampSchema, has_memory: z.boolean() }).nullable(),
   template: RefOutSchema.nullable(),
   branch: BranchInfoSchema.nullable(),

@@ -21,7 +21,10 @@ export const VolumeStateSchema = z.enum(["pending", "initializing", "available",
 export type VolumeState = z.infer<typeof VolumeStateSchema>;
 
 /** A filesystem name from the operator's registry (ext4 unless configured otherwise). */
-export const VolumeFilesystemSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be a registered filesystem name");
+export const VolumeFilesystemSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "must be a registered filesystem name")
+  .describe("Filesystem of a new block volume, from the server's registry (default `ext4`).");
 
 function badComponents(path: string): boolean {
   return path.split("/").slice(1).some((c) => c === "" || c === "." || c === ".." || c.includes(":"));
@@ -42,20 +45,21 @@ export const HostPathSchema = z
   .superRefine((p, ctx) => {
     if (!p.startsWith("/")) ctx.addIssue({ code: "custom", message: messages.hostPathNotAbsolute(p) });
     else if (p !== "/" && badComponents(p)) ctx.addIssue({ code: "custom", message: messages.hostPathNotNormalised(p) });
-  });
+  })
+  .describe("Host directory of a managed volume, shared into guests instead of a block volume (under a root the server allows).");
 
 /** `POST /v1/volumes` body. Exactly one of size_mb, template, host_path. */
 export const VolumeCreateRequestSchema = z
   .strictObject({
-    name: NameSchema.optional(),
-    size_mb: z.number().int().min(1).max(4 * 1024 * 1024).optional(),
+    name: NameSchema.describe("Name of the volume, unique on the server.").optional(),
+    size_mb: z.number().int().min(1).max(4 * 1024 * 1024).describe("Size in MiB of a block volume; it can only grow.").optional(),
     filesystem: VolumeFilesystemSchema.optional(),
-    template: RefSchema.optional(),
+    template: RefSchema.describe("Volume template whose contents the new volume copies (copy-on-write).").optional(),
     host_path: HostPathSchema.optional(),
-    uid: z.number().int().min(0).max(4294967294).optional(),
-    gid: z.number().int().min(0).max(4294967294).optional(),
+    uid: z.number().int().min(0).max(4294967294).describe("Owner uid of a managed volume's mount (default 0).").optional(),
+    gid: z.number().int().min(0).max(4294967294).describe("Owner gid of a managed volume's mount (default 0).").optional(),
     tags: TagsSchema.optional(),
-    delete_lock: z.boolean().optional(),
+    delete_lock: z.boolean().describe("While true the API refuses to delete it. Default false.").optional(),
   })
   .superRefine((v, ctx) => {
     if (v.host_path !== undefined) {
@@ -85,21 +89,21 @@ export const VolumeCloneInfoSchema = z.object({
 
 /** The volume object (volume templates share it, with state `template`). */
 export const VolumeSchema = z.object({
-  uuid: UuidSchema,
+  uuid: UuidSchema.describe("The volume's uuid, assigned by the server."),
   name: z.string(),
-  state: VolumeStateSchema,
-  kind: z.enum(["block", "managed"]),
+  state: VolumeStateSchema.describe("`pending`, `initializing`, `available`, `mounted`, `template` or `error`."),
+  kind: z.enum(["block", "managed"]).describe("`block` (an ext4 disk) or `managed` (a host directory)."),
   size_mb: z.number().int().nullable(),
   filesystem: z.string().nullable(),
   host_path: z.string().nullable(),
   uid: z.number().int().nullable(),
   gid: z.number().int().nullable(),
-  persistent: z.boolean(),
-  attached_to: z.array(RefOutSchema),
+  persistent: z.boolean().describe("False for an inline volume that lives and dies with its instance."),
+  attached_to: z.array(RefOutSchema).describe("The instances it is attached to."),
   mounted_by: z.array(VolumeMountSchema),
   tags: z.array(z.string()),
   delete_lock: z.boolean(),
-  created_at: TimestampSchema,
+  created_at: TimestampSchema.describe("When it was created."),
   template: RefOutSchema.nullable(),
   clone: VolumeCloneInfoSchema.nullable(),
   clones: z.number().int(),
@@ -123,7 +127,7 @@ export type VolumeDetachRequest = z.infer<typeof VolumeDetachRequestSchema>;
 
 /** What a clone request sets on the new volume (the body of `POST /v1/volumes/{id}/clone`). */
 export const VolumeCloneFields = {
-  vol_name: NameSchema.optional(),
+  vol_name: NameSchema.describe("Name of the new volume, unique on the server.").optional(),
   tags: TagsSchema.optional(),
   delete_lock: z.boolean().optional(),
 };
@@ -157,9 +161,9 @@ export const VolumeCloneResultSchema = z.object({
 export const VolumeTemplateItemSchema = z
   .strictObject({
     uuid: UuidSchema.optional(),
-    name: NameSchema.optional(),
+    name: NameSchema.describe("The volume to freeze, by name.").optional(),
     mode: z.enum(["convert", "copy"]).optional(),
-    template_name: NameSchema.optional(),
+    template_name: NameSchema.describe("Name of the new template, unique on the server.").optional(),
     tags: TagsSchema.optional(),
     delete_lock: z.boolean().optional(),
   })

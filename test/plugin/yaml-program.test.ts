@@ -63,7 +63,7 @@ test("the plugin installs from its tarball and reports the package's schema", as
   await main.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
   expect(await main.pulumi(["plugin", "ls"])).toMatch(new RegExp(`vmbranch\\s+resource\\s+${PLUGIN_VERSION.replace(/\./g, "\\.")}`));
   const schema = JSON.parse(await main.pulumi(["package", "get-schema", "vmbranch"]));
-  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
+  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Checkpoint", "vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
   expect(schema.config.variables.token.secret).toBe(true);
 });
 

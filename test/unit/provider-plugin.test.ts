@@ -2,6 +2,8 @@
 // configuration variables, customTimeouts, detailed diffs), seeded auto-names, the schema against
 // the impl's field tables, partial-state errors as gRPC details, and the gRPC handlers of check
 // and diff called with real protobuf requests (no engine, no server).
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import * as structproto from "google-protobuf/google/protobuf/struct_pb";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
@@ -10,9 +12,11 @@ import { diffInstanceDetail } from "vmbranch/provider/impl/instance-diff";
 import { checkInputs, configReader, detailedDiff, logicalName, timeoutMs } from "vmbranch/provider/plugin/mapping";
 import { RESOURCE_IMPLS, typeOfUrn } from "vmbranch/provider/plugin/resources";
 import { FUNCTIONS, packageSchema, RESOURCES } from "vmbranch/provider/plugin/schema";
+import { InstanceCreateRequestSchema, PortSpecSchema, wireDescription } from "vmbranch/sdk";
 import { grpcError, providerService } from "vmbranch/provider/plugin/server";
 
 const URN = "urn:pulumi:dev::proj::vmbranch:index:Instance::web";
+const REPO = path.join(__dirname, "..", "..");
 
 test("the logical name and type come from the URN, also below a component", () => {
   expect(logicalName(URN)).toBe("web");
@@ -70,17 +74,39 @@ test("auto-names are seeded: the same seed gives the same name, another seed ano
   expect(autoName("db", seed)).not.toBe(autoName("web", seed).replace(/^web/, "db"));
 });
 
+test("the checked-in schema is the one the generator makes from the zod schemas (else run `npm run schema`)", () => {
+  const checkedIn = JSON.parse(readFileSync(path.join(REPO, "provider", "plugin", "schema.json"), "utf8"));
+  const version = (JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { version: string }).version;
+  expect(checkedIn).toEqual(packageSchema(version));
+});
+
+test("the schema's descriptions come from the zod schemas where the API has the field", () => {
+  const schema = packageSchema("1.2.3") as { resources: Record<string, { inputProperties: Record<string, { description: string }>; properties: Record<string, { description?: string }> }>; types: Record<string, { properties: Record<string, { description?: string }> }> };
+  const instance = schema.resources["vmbranch:index:Instance"]!;
+  expect(instance.inputProperties.memoryMb?.description).toContain(wireDescription(InstanceCreateRequestSchema.shape.memory_mb)!);
+  expect(instance.inputProperties.memoryMb?.description).toContain("Changing it replaces the resource.");
+  expect(instance.inputProperties.tags?.description).toContain("Changes are applied in place.");
+  expect(schema.types["vmbranch:index:Port"]?.properties.hostPort?.description).toBe(wireDescription(PortSpecSchema.shape.host_port));
+  // Every property, of every resource and type, is documented.
+  for (const [token, r] of Object.entries(schema.resources)) for (const [k, p] of Object.entries(r.properties)) expect([token, k, typeof p.description]).toEqual([token, k, "string"]);
+  for (const [token, t] of Object.entries(schema.types)) for (const [k, p] of Object.entries(t.properties)) expect([token, k, typeof p.description]).toEqual([token, k, "string"]);
+});
+
 test("the schema offers exactly the inputs the impl reads, for every resource the plugin serves", () => {
   expect(Object.keys(RESOURCES).sort()).toEqual(Object.keys(RESOURCE_IMPLS).sort());
   for (const [token, spec] of Object.entries(RESOURCES)) {
-    expect([token, Object.keys(spec.inputs).sort()]).toEqual([token, [...new Set(spec.fields)].sort()]);
+    expect([token, Object.keys(spec.inputs).sort()]).toEqual([token, [...new Set([...spec.replaces, ...spec.updates])].sort()]);
   }
   const schema = packageSchema("1.2.3") as { name: string; version: string; resources: Record<string, { properties: object; inputProperties: object; description: string }>; functions: object; config: { variables: Record<string, { secret?: boolean }> } };
   expect(schema.name).toBe("vmbranch");
   expect(schema.version).toBe("1.2.3");
   expect(schema.config.variables.token?.secret).toBe(true);
   expect(Object.keys(schema.functions).sort()).toEqual(Object.keys(FUNCTIONS).sort());
-  expect(schema.resources["vmbranch:index:Instance"]?.description).toContain("pulumi import vmbranch:index:Instance");
+  for (const [token, r] of Object.entries(schema.resources)) {
+    // The registry's sections: examples (a YAML program) and import.
+    expect(r.description).toContain(`$ pulumi import ${token} `);
+    expect(r.description).toMatch(/\{\{% examples %\}\}\n## Example Usage\n\{\{% example %\}\}\n### .+\n\n```yaml\nresources:\n[\s\S]+```\n\{\{% \/example %\}\}\n\{\{% \/examples %\}\}/);
+  }
   // Every type a property refers to is defined.
   const text = JSON.stringify(schema);
   for (const m of text.matchAll(/#\/types\/(vmbranch:index:\w+)/g)) expect(Object.keys((schema as unknown as { types: object }).types)).toContain(m[1]);
