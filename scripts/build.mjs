@@ -6,8 +6,9 @@
 // schemas; the file is checked in and a unit test fails when it is stale; builds never write it):
 // - `vmbranch` (the repository root): the SDK and the provider compiled by tsc into dist/sdk and
 //   dist/provider, which `require("vmbranch")`, `vmbranch/sdk` and `vmbranch/provider/*` load;
-//   and the schema-based resource plugin (provider/plugin) bundled by esbuild into one executable
-//   file, dist/plugin/pulumi-resource-vmbranch, plus the tarball
+//   the schema-based resource plugin (provider/plugin) bundled for the package as dist/bin/plugin.js
+//   (run by its bin, bin/pulumi-resource-vmbranch); and, for use without npm, bundled by esbuild with
+//   everything into one executable file, dist/plugin/pulumi-resource-vmbranch, plus the tarball
 //   dist/plugin/pulumi-resource-vmbranch-v<version>.tar.gz for `pulumi plugin install --file`;
 // - `vmbranch-server` (backend/): the CLI (`vmbranch serve`, `vmbranch image`) bundled by esbuild
 //   into backend/dist/vmbranch.js, with the guest files the image builder reads and the lineage page
@@ -77,29 +78,34 @@ if (target !== "lib") {
   });
   for (const file of ["index.html", "style.css"]) cpSync(`${root}backend/ui/${file}`, `${root}backend/dist/ui/${file}`);
 }
+const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
+// The resource plugin (provider/plugin) as one minified CommonJS file; the two builds below differ in what they leave out.
+const pluginBuild = {
+  entryPoints: [`${root}provider/plugin/main.ts`],
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: true,
+  legalComments: "none",
+  define: { __VMBRANCH_VERSION__: JSON.stringify(version) },
+  tsconfig: `${root}tsconfig.json`,
+  logLevel: "warning",
+};
 if (target === "all" || target === "lib") {
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.build.json`], { stdio: "inherit" });
+  // The plugin as the npm package carries it (bin/pulumi-resource-vmbranch runs it): without the
+  // package's own dependencies (zod, undici) and without @pulumi/pulumi's gRPC and protobuf code,
+  // which come from the @pulumi/pulumi installed beside it, so the package stays small (about 35 kB
+  // compressed, where the standalone bundle is 440 kB).
+  await build({ ...pluginBuild, outfile: `${root}dist/bin/plugin.js`, external: ["zod", "undici", "@pulumi/pulumi", "@grpc/grpc-js", "google-protobuf"] });
 }
 if (target === "all" || target === "plugin") {
-  const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
   const dir = `${root}dist/plugin`;
   const bin = `${dir}/pulumi-resource-vmbranch`;
   // One file with everything (the impl, the SDK, Pulumi's gRPC stubs): the engine runs it as is,
   // from PATH, from a plugin directory, or from an installed tarball, with no node_modules beside it.
-  await build({
-    entryPoints: [`${root}provider/plugin/main.ts`],
-    outfile: bin,
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    minify: true,
-    legalComments: "none",
-    banner: { js: "#!/usr/bin/env node" },
-    define: { __VMBRANCH_VERSION__: JSON.stringify(version) },
-    tsconfig: `${root}tsconfig.json`,
-    logLevel: "warning",
-  });
+  await build({ ...pluginBuild, outfile: bin, banner: { js: "#!/usr/bin/env node" } });
   chmodSync(bin, 0o755);
   execFileSync("tar", ["-czf", `${dir}/pulumi-resource-vmbranch-v${version}.tar.gz`, "-C", dir, "pulumi-resource-vmbranch"]);
 }

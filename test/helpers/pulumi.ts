@@ -1,10 +1,11 @@
-// test/helpers/pulumi.ts: runs the real Pulumi engine from jest through the Automation API, offline.
-// Owns finding the `pulumi` binary (scripts/install-pulumi), the sandbox a stack lives in (local file
+// test/helpers/pulumi.ts: runs the real Pulumi engine from jest through the Automation API, offline,
+// and the CLI in project directories (`runPulumi`). Owns finding the `pulumi` binary (scripts/install-pulumi), the sandbox a stack lives in (local file
 // backend, PULUMI_HOME, a work directory inside the repository) and removing all of it again.
 // Callers own their programs, what they assert, and destroying what their stacks created.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import path from "node:path";
+import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, type PulumiFn, type Stack } from "@pulumi/pulumi/automation";
 
 /** Root of the repository. */
@@ -28,6 +29,23 @@ export function pulumiBinDir(): string {
     if (!path.isAbsolute(binDir)) throw new Error(`scripts/install-pulumi printed no directory: ${out}`);
   }
   return binDir;
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Run the `pulumi` CLI as a user runs it in a project directory: `pulumi ...args --non-interactive`
+ * in `cwd` with `env` (which must put the CLI on PATH). Resolves with stdout; rejects with
+ * everything the CLI printed.
+ */
+export async function runPulumi(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync("pulumi", [...args, "--non-interactive"], { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+    return stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`pulumi ${args.join(" ")} failed:\n${e.stdout ?? ""}\n${e.stderr ?? e.message}`);
+  }
 }
 
 /** Root of the installed @pulumi/pulumi package: it holds the dynamic-provider plugin. */

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { REPO_ROOT, pulumiBinDir } from "./pulumi";
+import { REPO_ROOT, pulumiBinDir, runPulumi } from "./pulumi";
 
 /** One packed package: the tarball and what `npm pack --json` said about it. */
 export interface Packed {
@@ -146,6 +146,8 @@ export interface UserProject {
   outputs(): Promise<Record<string, unknown>>;
   /** `pulumi stack export`, parsed. */
   exportStack(): Promise<{ deployment: { resources?: StateResource[] } }>;
+  /** Write `file` of the project (an edit of the program). */
+  write(file: string, text: string): void;
 }
 
 /** A resource of an exported deployment. */
@@ -191,15 +193,7 @@ export function userProject(install: UserInstall, name: string, files: Record<st
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     ...extra,
   });
-  const pulumi = async (args: string[], opts: { env?: Record<string, string> } = {}): Promise<string> => {
-    try {
-      const { stdout } = await run("pulumi", [...args, "--non-interactive"], { cwd: dir, env: env(opts.env), maxBuffer: 64 * 1024 * 1024 });
-      return stdout;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`pulumi ${args.join(" ")} failed:\n${e.stdout ?? ""}\n${e.stderr ?? e.message}`);
-    }
-  };
+  const pulumi = (args: string[], opts: { env?: Record<string, string> } = {}): Promise<string> => runPulumi(args, dir, env(opts.env));
   return {
     dir,
     pulumi,
@@ -212,5 +206,6 @@ export function userProject(install: UserInstall, name: string, files: Record<st
     async exportStack() {
       return JSON.parse(await pulumi(["stack", "export"])) as { deployment: { resources?: StateResource[] } };
     },
+    write: (file, text) => writeFileSync(path.join(dir, file), text),
   };
 }

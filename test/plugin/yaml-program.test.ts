@@ -1,43 +1,79 @@
-// The schema-based plugin as users run it: the real `pulumi` CLI, Pulumi YAML's language host, the
-// plugin installed from its tarball with `pulumi plugin install`, real `vmbranch serve` instances
-// and real guests. One YAML program boots an instance and branches it (preview truthful before
-// and after, a second preview without changes, an edit shown property by property and applied in
-// place, an output secret because its input was); `pulumi import` adopts an instance created
-// through the API, and `getInstance` looks it up; `customTimeouts` bounds a create; a second program manages two servers through
-// two explicit providers; destroy leaves nothing on either server. Guests are booted once and
-// shared by the tests, which run in order.
+// The schema-based plugin as users run it: the real `pulumi` CLI, Pulumi YAML's language host,
+// the plugin installed from its tarball with `pulumi plugin install` (or named by the project's
+// `plugins` stanza), real `vmbranch serve` instances and real guests. A YAML program boots an
+// instance, branches it, checkpoints it and loads the checkpoint (preview truthful before and
+// after, a second preview without changes, an edit shown property by property and applied in
+// place, an output secret because its input was); `pulumi import` adopts an instance created with
+// curl, and `getInstance` looks it up; `customTimeouts` fails a create that cannot finish in time;
+// a program manages two servers through two explicit providers. Every test has its own project
+// and stack and leaves its server as it found it (destroy), so each runs alone; the two servers
+// are shared.
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { changes, PLUGIN_DIR, PLUGIN_TARBALL, PLUGIN_VERSION, yamlProject, type YamlProject } from "./support/yaml-project";
+import { changes, PLUGIN_FROM_DIST, PLUGIN_TARBALL, PLUGIN_VERSION, yamlProject, type YamlProject } from "./support/yaml-project";
 
 jest.setTimeout(600_000);
 
 const LOOP = '["sh", "-c", "while true; do sleep 1; done"]';
+const run = promisify(execFile);
 
 let east: TestBackend;
 let west: TestBackend;
-let main: YamlProject;
-let two: YamlProject;
+let projects: YamlProject[] = [];
 
 beforeAll(async () => {
-  east = await startBackend();
-  west = await startBackend();
-  main = yamlProject();
-  two = yamlProject();
+  [east, west] = await Promise.all([startBackend(), startBackend()]);
 });
-afterAll(async () => {
-  for (const p of [main, two]) {
-    if (!p) continue;
+afterEach(async () => {
+  // Whatever a test left (it failed half-way): destroyed, so the next test finds empty servers.
+  for (const p of projects) {
     await p.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
     p.cleanup();
   }
+  projects = [];
+});
+afterAll(async () => {
   await east?.stop();
   await west?.stop();
 });
 
-const program = (extra = "", branchTags = "") => `name: vmb-yaml
-runtime: yaml
-resources:
+/** A project of its own, its stack `dev` on `backend` when given (the plugin from dist/plugin unless `tarball`). */
+async function project(name: string, body: string, backend?: TestBackend, opts: { tarball?: boolean } = {}): Promise<YamlProject> {
+  const p = yamlProject();
+  projects.push(p);
+  p.write(`name: ${name}\nruntime: yaml\n${opts.tarball ? "" : PLUGIN_FROM_DIST}${body}`);
+  await p.pulumi(["stack", "init", "dev"]);
+  if (backend) {
+    await p.pulumi(["config", "set", "vmbranch:endpoint", backend.url]);
+    await p.pulumi(["config", "set", "--secret", "vmbranch:token", backend.token]);
+  }
+  return p;
+}
+
+/** Destroy the project's stack; nothing of it is left on `backend`. */
+async function destroyed(p: YamlProject, backend: TestBackend): Promise<void> {
+  await p.pulumi(["destroy", "--yes", "--skip-preview"]);
+  expect(await p.state()).toEqual([]);
+  expect(await backend.client.instances.list()).toEqual([]);
+  expect(await backend.client.volumes.list()).toEqual([]);
+  expect(backend.vmPids()).toEqual([]);
+}
+
+const names = async (b: TestBackend) => (await b.client.instances.list()).map((i) => i.name).sort();
+
+test("the plugin installs from its tarball and reports the package's schema", async () => {
+  const p = await project("vmb-schema", "resources: {}\n", undefined, { tarball: true });
+  await p.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
+  expect(await p.pulumi(["plugin", "ls"])).toMatch(new RegExp(`vmbranch\\s+resource\\s+${PLUGIN_VERSION.replace(/\./g, "\\.")}`));
+  const schema = JSON.parse(await p.pulumi(["package", "get-schema", "vmbranch"]));
+  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Checkpoint", "vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
+  expect(schema.config.variables.token.secret).toBe(true);
+  expect(schema.version).toBe(PLUGIN_VERSION);
+});
+
+const BRANCHING = (branchTags = "") => `resources:
   base:
     type: vmbranch:index:Instance
     properties:
@@ -51,104 +87,101 @@ resources:
       annotations:
         note:
           fn::secret: kept-secret
-${branchTags}${extra}outputs:
+${branchTags}  seeded:
+    type: vmbranch:index:Checkpoint
+    properties:
+      sourceInstance: \${branch.name}
+  restored:
+    type: vmbranch:index:Instance
+    properties:
+      checkpoint: \${seeded.name}
+outputs:
   baseName: \${base.name}
   branchName: \${branch.name}
   branchedFrom: \${branch.branchedFrom}
+  checkpointHasMemory: \${seeded.hasMemory}
+  restoredName: \${restored.name}
 `;
 
-const names = async (b: TestBackend) => (await b.client.instances.list()).map((i) => i.name).sort();
-
-test("the plugin installs from its tarball and reports the package's schema", async () => {
-  await main.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
-  expect(await main.pulumi(["plugin", "ls"])).toMatch(new RegExp(`vmbranch\\s+resource\\s+${PLUGIN_VERSION.replace(/\./g, "\\.")}`));
-  const schema = JSON.parse(await main.pulumi(["package", "get-schema", "vmbranch"]));
-  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Checkpoint", "vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
-  expect(schema.config.variables.token.secret).toBe(true);
-});
-
-test("a YAML program boots an instance and branches it; a second preview shows no changes", async () => {
-  main.write(program());
-  await main.pulumi(["stack", "init", "dev"]);
-  await main.pulumi(["config", "set", "vmbranch:endpoint", east.url]);
-  await main.pulumi(["config", "set", "--secret", "vmbranch:token", east.token]);
-  const first = await main.preview();
-  expect(changes(first.steps).sort()).toEqual(["create base", "create branch"]);
+test("a YAML program boots, branches, checkpoints and loads; no changes on a second preview; an edit is shown property by property and applied in place", async () => {
+  const p = await project("vmb-yaml", BRANCHING(), east);
+  const first = await p.preview();
+  expect(changes(first.steps).sort()).toEqual(["create base", "create branch", "create restored", "create seeded"]);
   expect(await names(east)).toEqual([]);
 
-  await main.pulumi(["up", "--yes", "--skip-preview"]);
-  const out = await main.outputs();
+  await p.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await p.outputs();
   expect(out.baseName).toMatch(/^base-[0-9a-f]{7}$/);
   expect(out.branchName).toMatch(/^branch-[0-9a-f]{7}$/);
   expect(out.branchedFrom).toBe(out.baseName);
+  expect(out.checkpointHasMemory).toBe(true);
   const live = await east.client.instances.list();
   expect(live.map((i) => [i.name, i.state]).sort()).toEqual([
     [out.baseName, "running"],
     [out.branchName, "running"],
+    [out.restoredName, "running"],
   ]);
+  expect((await east.client.instances.get(out.restoredName as string)).from_checkpoint?.name).toMatch(/^seeded-[0-9a-f]{7}$/);
 
-  const again = await main.preview();
-  expect(changes(again.steps)).toEqual([]);
+  expect(changes((await p.preview()).steps)).toEqual([]);
   // The annotation was a secret input, so its output is stored encrypted.
-  const branch = (await main.state()).find((r) => r.urn.endsWith("::branch"));
+  const branch = (await p.state()).find((r) => r.urn.endsWith("::branch"));
   expect(JSON.stringify(branch?.outputs?.annotations)).toContain("4dabf18193072939515e22adb298388d");
   expect(JSON.stringify(branch?.outputs)).not.toContain("kept-secret");
-});
 
-test("an edit is shown property by property and applied in place", async () => {
-  const before = await east.client.instances.list();
-  main.write(program("", "      tags: [edited]\n"));
-  const preview = await main.preview();
+  // The edit: the branch gets tags. Shown as that one property, applied in place (same VMs).
+  p.write(readFileSync(`${p.dir}/Pulumi.yaml`, "utf8").replace(BRANCHING(), BRANCHING("      tags: [edited]\n")));
+  const preview = await p.preview();
   const step = preview.steps.find((s) => s.urn.endsWith("::branch"));
   expect(step?.op).toBe("update");
   expect(step?.diffReasons).toEqual(["tags"]);
   expect(step?.detailedDiff).toEqual({ tags: { kind: "add", inputDiff: true } });
   expect(changes(preview.steps)).toEqual(["update branch"]);
-
-  await main.pulumi(["up", "--yes", "--skip-preview"]);
+  await p.pulumi(["up", "--yes", "--skip-preview"]);
   const after = await east.client.instances.list();
-  const branchName = (await main.outputs()).branchName as string;
-  expect(after.find((i) => i.name === branchName)?.tags).toEqual(["edited"]);
-  expect(after.map((i) => i.uuid).sort()).toEqual(before.map((i) => i.uuid).sort());
-  expect(changes((await main.preview()).steps)).toEqual([]);
+  expect(after.find((i) => i.name === out.branchName)?.tags).toEqual(["edited"]);
+  expect(after.map((i) => i.uuid).sort()).toEqual(live.map((i) => i.uuid).sort());
+  expect(changes((await p.preview()).steps)).toEqual([]);
+
+  await destroyed(p, east);
 });
 
-test("pulumi import adopts an instance created through the API; preview then shows no changes", async () => {
-  const outside = await east.client.instances.create({ name: "outside", image: "base", autostart: false });
-  const generated = `${main.dir}/imported.yaml`;
-  await main.pulumi(["import", "vmbranch:index:Instance", "adopted", outside.uuid, "--yes", "--protect=false", "--out", generated]);
+test("pulumi import adopts an instance created with curl; preview then shows no changes, and getInstance looks it up", async () => {
+  const p = await project("vmb-import", "resources: {}\n", east);
+  // Made outside Pulumi, as a user would with curl.
+  const { stdout } = await run("curl", ["-sS", "-f", "-X", "POST", `${east.url}/v1/instances`, "-H", `Authorization: Bearer ${east.token}`, "-H", "Content-Type: application/json", "-d", JSON.stringify({ name: "outside", image: "base", autostart: false, tags: ["made-by-curl"] })]);
+  const outside = JSON.parse(stdout).data.instances[0] as { uuid: string };
+  const generated = `${p.dir}/imported.yaml`;
+  await p.pulumi(["import", "vmbranch:index:Instance", "adopted", outside.uuid, "--yes", "--protect=false", "--out", generated]);
   const code = readFileSync(generated, "utf8");
   expect(code).toContain("type: vmbranch:Instance");
   expect(code).toContain("name: outside");
-  // The generated resource goes into the program, as the CLI tells users to do.
-  const resource = code.slice(code.indexOf("resources:") + "resources:".length).replace(/\n+$/, "\n");
-  const current = readFileSync(`${main.dir}/Pulumi.yaml`, "utf8");
-  main.write(current.replace("outputs:\n", `${resource.replace(/^\n/, "")}outputs:\n`));
-  const state = await main.state();
-  expect(state.find((r) => r.urn.endsWith("::adopted"))?.id).toBe(outside.uuid);
-  expect(changes((await main.preview()).steps)).toEqual([]);
-  expect((await east.client.instances.get(outside.uuid)).state).toBe("stopped");
-});
-
-test("a function looks up an instance by name through the stack's provider", async () => {
-  const current = readFileSync(`${main.dir}/Pulumi.yaml`, "utf8");
-  main.write(`${current}  outsideImage: \${outsideInfo.image}
-  outsideState: \${outsideInfo.state}
-variables:
+  expect((await p.state()).find((r) => r.urn.endsWith("::adopted"))?.id).toBe(outside.uuid);
+  // The generated resource goes into the program, as the CLI tells users to do; a lookup beside it.
+  const resource = code.slice(code.indexOf("resources:") + "resources:".length).replace(/^\n/, "").replace(/\n+$/, "\n");
+  p.write(readFileSync(`${p.dir}/Pulumi.yaml`, "utf8").replace("resources: {}\n", `resources:\n${resource}variables:
   outsideInfo:
     fn::invoke:
       function: vmbranch:index:getInstance
       arguments:
         name: outside
-`);
-  await main.pulumi(["up", "--yes", "--skip-preview"]);
-  const out = await main.outputs();
-  expect([out.outsideImage, out.outsideState]).toEqual(["base", "stopped"]);
+outputs:
+  outsideImage: \${outsideInfo.image}
+  outsideTags: \${outsideInfo.tags}
+`));
+  expect(changes((await p.preview()).steps)).toEqual([]);
+  await p.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await p.outputs();
+  expect([out.outsideImage, out.outsideTags]).toEqual(["base", ["made-by-curl"]]);
+  const adopted = await east.client.instances.get(outside.uuid);
+  expect([adopted.state, adopted.start_count]).toEqual(["stopped", 0]);
+  // Destroying the stack deletes what it now manages.
+  await destroyed(p, east);
 });
 
-test("customTimeouts bounds a create: the up fails with the deadline and keeps the instance to finish later", async () => {
-  const current = readFileSync(`${main.dir}/Pulumi.yaml`, "utf8");
-  const slow = `  slow:
+test("customTimeouts fails a create that cannot finish in time, and keeps the instance to finish later", async () => {
+  const p = await project("vmb-timeouts", `resources:
+  slow:
     type: vmbranch:index:Instance
     properties:
       image: base
@@ -158,22 +191,16 @@ test("customTimeouts bounds a create: the up fails with the deadline and keeps t
     options:
       customTimeouts:
         create: 15s
-`;
-  main.write(current.replace("outputs:\n", `${slow}outputs:\n`));
-  await expect(main.pulumi(["up", "--yes", "--skip-preview"])).rejects.toThrow(/instance 'slow-[0-9a-f]{7}' was created but did not become running within 15s/);
-  const kept = (await main.state()).find((r) => r.urn.endsWith("::slow"));
+`, east);
+  await expect(p.pulumi(["up", "--yes", "--skip-preview"])).rejects.toThrow(/instance 'slow-[0-9a-f]{7}' was created but did not become running within 15s/);
+  const kept = (await p.state()).find((r) => r.urn.endsWith("::slow"));
   expect(kept?.id).toMatch(/^[0-9a-f-]{36}$/);
-  expect((await east.client.instances.list()).map((i) => i.uuid)).toContain(kept?.id);
+  expect((await east.client.instances.list()).map((i) => i.uuid)).toEqual([kept?.id]);
+  await destroyed(p, east);
 });
 
 test("two explicit providers manage two servers from one program", async () => {
-  two.write(`name: vmb-two
-runtime: yaml
-plugins:
-  providers:
-    - name: vmbranch
-      path: ${PLUGIN_DIR}
-resources:
+  const p = await project("vmb-two", `resources:
   east:
     type: pulumi:providers:vmbranch
     properties:
@@ -197,23 +224,14 @@ resources:
     options:
       provider: \${west}
 `);
-  await two.pulumi(["stack", "init", "dev"]);
-  await two.pulumi(["up", "--yes", "--skip-preview"]);
-  expect((await east.client.volumes.list()).map((v) => v.name)).toContain("two-east");
-  expect((await east.client.volumes.list()).map((v) => v.name)).not.toContain("two-west");
+  await p.pulumi(["up", "--yes", "--skip-preview"]);
+  expect((await east.client.volumes.list()).map((v) => v.name)).toEqual(["two-east"]);
   expect((await west.client.volumes.list()).map((v) => v.name)).toEqual(["two-west"]);
-  expect(changes((await two.preview()).steps)).toEqual([]);
+  expect(changes((await p.preview()).steps)).toEqual([]);
   // The provider's token input is secret in the state.
-  const provider = (await two.state()).find((r) => r.urn.endsWith("::west"));
+  const provider = (await p.state()).find((r) => r.urn.endsWith("::west"));
   expect(JSON.stringify(provider?.inputs)).not.toContain(west.token);
-});
-
-test("destroy leaves nothing on either server", async () => {
-  await two.pulumi(["destroy", "--yes", "--skip-preview"]);
-  await main.pulumi(["destroy", "--yes", "--skip-preview"]);
-  expect(await names(east)).toEqual([]);
-  expect((await east.client.volumes.list()).map((v) => v.name)).toEqual([]);
-  expect((await west.client.volumes.list()).map((v) => v.name)).toEqual([]);
-  expect(east.vmPids()).toEqual([]);
-  expect(await main.state()).toEqual([]);
+  await p.pulumi(["destroy", "--yes", "--skip-preview"]);
+  expect(await east.client.volumes.list()).toEqual([]);
+  expect(await west.client.volumes.list()).toEqual([]);
 });

@@ -29,12 +29,12 @@ afterAll(async () => {
 
 const run = promisify(execFile);
 
-test("the provider package holds only the provider and the SDK, built, with their types", () => {
+test("the provider package holds only the provider, the SDK and the resource plugin's launcher, built, with their types", () => {
   const files = install.vmbranch.files;
-  expect(files.filter((f) => !f.startsWith("dist/provider/") && !f.startsWith("dist/sdk/")).sort()).toEqual(["LICENSE", "README.md", "package.json"]);
+  expect(files.filter((f) => !f.startsWith("dist/provider/") && !f.startsWith("dist/sdk/")).sort()).toEqual(["LICENSE", "README.md", "bin/pulumi-resource-vmbranch", "dist/bin/plugin.js", "package.json"]);
   expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
   // Every module has its declarations, and the paths 0.1.0 stored in users' states are there.
-  for (const f of files.filter((x) => x.endsWith(".js"))) expect(files).toContain(f.replace(/\.js$/, ".d.ts"));
+  for (const f of files.filter((x) => x.endsWith(".js") && !x.startsWith("dist/bin/"))) expect(files).toContain(f.replace(/\.js$/, ".d.ts"));
   for (const impl of ["instance", "volume", "volume-template", "volume-clone"]) expect(files).toContain(`dist/provider/impl/${impl}.js`);
   const pkg = JSON.parse(readFileSync(path.join(install.modules, "vmbranch", "package.json"), "utf8")) as Record<string, unknown>;
   expect(pkg.dependencies).toEqual({ undici: expect.any(String), zod: expect.any(String) });

@@ -1,5 +1,5 @@
 // The two npm packages stay what docs/provider.md ("Install") and backend/README.md promise: the
-// provider package depends on undici and zod only, with a peer @pulumi/pulumi ^3.259.0 and types
+// provider package depends on undici and zod only, puts the resource plugin on PATH, with a peer @pulumi/pulumi ^3.259.0 and types
 // for every entry point (typesVersions for `moduleResolution: node`); the server package carries
 // the `vmbranch` command and needs only its SQLite addon at run time; both have one version,
 // which the SDK reports and the server builds in.
@@ -17,9 +17,11 @@ test("the provider package: provider and SDK only, built, typed, publishable", (
   expect(pkg.private).toBeUndefined();
   expect(Object.keys(pkg.dependencies).sort()).toEqual(["undici", "zod"]);
   expect(pkg.peerDependencies).toEqual({ "@pulumi/pulumi": "^3.259.0" });
-  expect(pkg.files).toEqual(["dist/provider/", "dist/sdk/"]);
+  expect(pkg.files).toEqual(["dist/provider/", "dist/sdk/", "dist/bin/", "bin/"]);
   expect(pkg.scripts.prepack).toBe("node scripts/build.mjs lib");
-  expect(pkg.bin).toBeUndefined();
+  // The resource plugin on PATH (a launcher of dist/bin/plugin.js, which the lib build bundles).
+  expect(pkg.bin).toEqual({ "pulumi-resource-vmbranch": "bin/pulumi-resource-vmbranch" });
+  expect(readFileSync(join(REPO, pkg.bin["pulumi-resource-vmbranch"]), "utf8")).toContain('require("../dist/bin/plugin.js")');
   expect(Object.keys(pkg.exports).sort()).toEqual([".", "./package.json", "./provider/*", "./sdk"]);
   expect(pkg.typesVersions).toEqual({ "*": { sdk: ["dist/sdk/index.d.ts"], "provider/*": ["dist/provider/*"] } });
   expect(pkg.workspaces).toEqual(["backend"]);

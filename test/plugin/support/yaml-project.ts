@@ -2,15 +2,13 @@
  * Pulumi YAML projects for the plugin layer: a project directory (its `Pulumi.yaml` written by the
  * test) in a sandbox of its own (local state, PULUMI_HOME), run by the real `pulumi` CLI with
  * Pulumi YAML's language host (scripts/install-yaml-host) and the plugin built by scripts/build.mjs.
- * Owns running the CLI and reading what it prints; tests own the programs and what they assert.
+ * Owns the sandbox and reading what the CLI prints (the CLI runs through test/helpers/pulumi.ts's
+ * `runPulumi`, as user projects do); tests own the programs and what they assert.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { promisify } from "node:util";
-import { createPulumiSandbox, REPO_ROOT, type PulumiSandbox } from "../../helpers/pulumi";
-
-const run = promisify(execFile);
+import { createPulumiSandbox, REPO_ROOT, runPulumi, type PulumiSandbox } from "../../helpers/pulumi";
 
 /** The directory holding the bundled plugin, `pulumi-resource-vmbranch`, and its tarball. */
 export const PLUGIN_DIR = path.join(REPO_ROOT, "dist", "plugin");
@@ -60,15 +58,7 @@ export function yamlProject(extraPath: string[] = []): YamlProject {
   const dir = path.join(sandbox.workDir, "project");
   mkdirSync(dir);
   const env = { ...process.env, ...sandbox.env, PATH: [...extraPath, yamlHostDir(), sandbox.env.PATH].join(path.delimiter) };
-  const pulumi = async (args: string[]) => {
-    try {
-      const { stdout } = await run("pulumi", [...args, "--non-interactive"], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
-      return stdout;
-    } catch (err) {
-      const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`pulumi ${args.join(" ")} failed:\n${e.stdout ?? ""}\n${e.stderr ?? e.message}`);
-    }
-  };
+  const pulumi = (args: string[]) => runPulumi(args, dir, env);
   return {
     dir,
     sandbox,
@@ -86,6 +76,9 @@ export function yamlProject(extraPath: string[] = []): YamlProject {
     cleanup: () => sandbox.cleanup(),
   };
 }
+
+/** The `plugins` stanza of a `Pulumi.yaml` that runs the plugin from dist/plugin (no `pulumi plugin install`). */
+export const PLUGIN_FROM_DIST = `plugins:\n  providers:\n    - name: vmbranch\n      path: ${PLUGIN_DIR}\n`;
 
 /** The steps of a preview that change a vmbranch resource, as "op name". */
 export function changes(steps: PreviewStep[]): string[] {

@@ -1,0 +1,50 @@
+/**
+ * What a TypeScript program of the plugin layer needs on top of the user install
+ * (test/helpers/user-install.ts, the packages as users install them): the Node.js SDK generated
+ * from the plugin's schema by `pulumi package gen-sdk --language nodejs`, compiled by the install's
+ * TypeScript and linked into the install's node_modules as `@vmbranch/pulumi` (as `npm install` of
+ * the generated package would), and TypeScript project files. The product never needs any of this.
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import type { UserInstall } from "../../helpers/user-install";
+import { PLUGIN_DIR, PLUGIN_VERSION } from "./yaml-project";
+
+const run = promisify(execFile);
+
+/** The npm name of the generated Node.js SDK (the schema's `language.nodejs.packageName`). */
+export const NODE_SDK_PACKAGE = "@vmbranch/pulumi";
+
+/**
+ * Generate the Node.js SDK into the install (beside its node_modules, so the SDK resolves the
+ * installed @pulumi/pulumi), compile it, and link it as `@vmbranch/pulumi`. `env` has the CLI and
+ * the Node.js language host on PATH (gen-sdk asks the host to generate).
+ */
+export async function installNodeSdk(install: UserInstall, env: NodeJS.ProcessEnv): Promise<string> {
+  const out = path.join(install.root, "deps", "vmbranch-sdk");
+  rmSync(out, { recursive: true, force: true });
+  await run("pulumi", ["package", "gen-sdk", path.join(PLUGIN_DIR, "pulumi-resource-vmbranch"), "--language", "nodejs", "--out", out], { env, cwd: install.root });
+  const sdk = path.join(out, "nodejs");
+  await run(process.execPath, [path.join(install.modules, "typescript", "bin", "tsc"), "-p", sdk], { cwd: sdk, maxBuffer: 16 * 1024 * 1024 });
+  // The package is its compiled bin/ with the package.json beside it, its `${VERSION}` placeholder
+  // replaced, as Pulumi's providers publish their Node.js SDKs (the SDK reads its version from it).
+  const bin = path.join(sdk, "bin");
+  writeFileSync(path.join(bin, "package.json"), readFileSync(path.join(sdk, "package.json"), "utf8").replace("${VERSION}", PLUGIN_VERSION));
+  const link = path.join(install.modules, ...NODE_SDK_PACKAGE.split("/"));
+  mkdirSync(path.dirname(link), { recursive: true });
+  rmSync(link, { recursive: true, force: true });
+  symlinkSync(bin, link);
+  return bin;
+}
+
+/** The files of a Pulumi TypeScript project running `program` (Pulumi's template settings). */
+export function typescriptProject(name: string, program: string, pulumiVersion: string): Record<string, string> {
+  return {
+    "Pulumi.yaml": `name: ${name}\nruntime: nodejs\n`,
+    "package.json": JSON.stringify({ name, main: "index.ts", dependencies: { "@pulumi/pulumi": `^${pulumiVersion}` } }, null, 2),
+    "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, target: "es2020", module: "commonjs", moduleResolution: "node", esModuleInterop: true, skipLibCheck: true }, files: ["index.ts"] }, null, 2),
+    "index.ts": program,
+  };
+}
