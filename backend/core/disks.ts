@@ -2,8 +2,10 @@
  * Disk files and their copy-on-write graph. A volume's data is a writable head; freezing it
  * makes the head an immutable layer with a fresh overlay on top, so clones, branches and
  * templates share the frozen layer in O(1). Layers are reference-counted through the store
- * (child disks, volumes, snapshots) and the last user frees them. Only valid for files no VM has
- * open, except where a caller says the VM already switched to the new overlay (live freeze).
+ * (child disks, volumes, snapshots) and the last user frees them; a layer an overlay is being made
+ * on is pinned meanwhile, so it is never freed under an image that backs onto it. An overlay file a
+ * failed step made is removed, never left without a row. Only valid for files no VM has open,
+ * except where a caller says the VM already switched to the new overlay (live freeze).
  */
 import { join } from "node:path";
 import type { FilesystemDriver } from "../host/storage/filesystems";
@@ -16,6 +18,9 @@ import { newUuid, now } from "./identity";
 
 /** Disk bookkeeping over the store and the disks directory. */
 export class Disks {
+  /** Layers an overlay is being made on (count per id): `release` leaves them to the builder. */
+  private readonly building = new Map<string, number>();
+
   constructor(private readonly ctx: CoreContext) {}
 
   private get store(): Store {
@@ -55,9 +60,41 @@ export class Disks {
 
   /** Create and record a writable overlay over frozen `parentId` (a clone's head). */
   async overlay(parentId: string): Promise<DiskRecord> {
-    const rec = await this.createOverlayFile(parentId);
-    this.store.disks.insert(rec);
-    return rec;
+    return this.buildingOn(parentId, async () => {
+      const rec = await this.createOverlayFile(parentId);
+      await this.recordOrRemove(rec, () => this.store.disks.insert(rec));
+      return rec;
+    });
+  }
+
+  /**
+   * Run `fn`, which makes an image backing onto layer `parentId`, with the layer pinned: a release
+   * meanwhile (the last other user going, a flatten dropping it) leaves it, and if `fn` failed,
+   * the layer is released again afterwards so it is not kept for nothing.
+   */
+  private async buildingOn<T>(parentId: string, fn: () => Promise<T>): Promise<T> {
+    this.building.set(parentId, (this.building.get(parentId) ?? 0) + 1);
+    let ok = false;
+    try {
+      const out = await fn();
+      ok = true;
+      return out;
+    } finally {
+      const left = this.building.get(parentId)! - 1;
+      if (left === 0) this.building.delete(parentId);
+      else this.building.set(parentId, left);
+      if (!ok && left === 0) await this.release(parentId).catch((err: Error) => this.ctx.log.error({ disk: parentId, err: err.message }, "could not release a layer after a failed overlay"));
+    }
+  }
+
+  /** Run `record` (the store write naming overlay `rec`); if it throws, the overlay's file goes too. */
+  private async recordOrRemove<T>(rec: DiskRecord, record: () => T): Promise<T> {
+    try {
+      return record();
+    } catch (err) {
+      await removeDiskFile(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of an overlay that was not recorded"));
+      throw err;
+    }
   }
 
   /**
@@ -74,8 +111,10 @@ export class Disks {
   /** Freeze a volume's head that no VM has open; returns the frozen layer id. */
   async freezeOffline(volumeUuid: string, headId: string): Promise<string> {
     // Freezing needs the head frozen first so the overlay's parent is immutable; the file itself does not change.
-    const replacement = await this.createOverlayFile(headId);
-    return this.store.tx(() => this.commitFreeze(volumeUuid, headId, replacement));
+    return this.buildingOn(headId, async () => {
+      const replacement = await this.createOverlayFile(headId);
+      return this.recordOrRemove(replacement, () => this.store.tx(() => this.commitFreeze(volumeUuid, headId, replacement)));
+    });
   }
 
   /** Delete disk `id` and then its ancestors, as long as nothing references them any more. */
@@ -83,7 +122,8 @@ export class Disks {
     let current = id;
     while (current) {
       const d = this.store.disks.get({ id: current });
-      if (!d || this.store.diskReferences(current) > 0) return;
+      // A layer an overlay is being made on is its builder's to release (buildingOn).
+      if (!d || this.store.diskReferences(current) > 0 || this.building.has(current)) return;
       this.store.disks.delete({ id: current });
       await removeDiskFile(d.path);
       current = d.parentId;

@@ -11,7 +11,7 @@ import { ApiError } from "./errors";
 import { generateName, newUuid } from "./identity";
 import { instanceFromSource } from "./instance-records";
 import type { Instances } from "./instances";
-import { instanceKey } from "./locks";
+import { instanceKey, volumeKey } from "./locks";
 import { refId, requireInstance, requireInstanceTemplate } from "./lookup";
 import { portSpecsFrom } from "./ports";
 import type { Snapshots } from "./snapshots";
@@ -35,7 +35,9 @@ export class InstanceTemplates {
   private async convert(id: string): Promise<Instance> {
     const store = this.ctx.store;
     const found = requireInstance(store, id);
-    return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
+    // With its volumes' locks: their heads become frozen layers, which no clone may be freezing meanwhile.
+    const volumes = () => store.attachments.ofInstance(found.uuid).map((a) => volumeKey(a.volumeUuid));
+    return this.ctx.locks.withChecked(() => [instanceKey(found.uuid), ...volumes()], async () => {
       const inst = store.instances.get({ uuid: found.uuid })!;
       if (inst.state !== "stopped" && inst.state !== "standby")
         throw new ApiError("INVALID_STATE", `Cannot convert instance '${inst.name}' in state '${inst.state}' into a template: stop or suspend it first`);

@@ -16,7 +16,7 @@ import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
 import { newUuid, now } from "./identity";
 import { Journal } from "./journal";
-import { BACKGROUND_LOCK_WAIT_MS, instanceKey } from "./locks";
+import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import type { Runtime } from "./runtime";
 
 /** A snapshot of a running instance whose point in time is fixed. */
@@ -211,11 +211,14 @@ export class Snapshots {
   /**
    * Flatten, in the background, the heads of `inst` whose backing chains grew deeper than the
    * bound (a branch of a branch of …): through its VM when it runs, offline otherwise. Holds the
-   * instance lock, so snapshots of it wait for the copy rather than racing it.
+   * instance lock and the locks of its volumes, whose chains it rewrites: snapshots of the
+   * instance and clones or templates of a volume wait for the copy rather than racing it (a clone
+   * that froze the head and was making its overlay on the old head saw that layer freed under it).
    */
   flattenDeepChains(instanceUuid: string): void {
+    const keys = () => [instanceKey(instanceUuid), ...this.ctx.store.attachments.ofInstance(instanceUuid).map((a) => volumeKey(a.volumeUuid))];
     void this.ctx.locks
-      .with([instanceKey(instanceUuid)], async () => {
+      .withChecked(keys, async () => {
         const inst = this.ctx.store.instances.get({ uuid: instanceUuid });
         if (!inst) return;
         const handle = this.runtime.handle(instanceUuid);
