@@ -7,6 +7,7 @@
  */
 import type { Instance, InstanceCreateRequest, Ref } from "vmbranch/sdk";
 import type { CoreContext } from "./context";
+import { failpoint } from "../host/failpoints";
 import { ApiError } from "./errors";
 import { generateName, newUuid } from "./identity";
 import { instanceFromSource } from "./instance-records";
@@ -50,6 +51,7 @@ export class InstanceTemplates {
         if (others.length > 0)
           throw new ApiError("VOLUME_IN_USE", `Cannot convert instance '${inst.name}' into a template: volume '${v.name}' is also attached to ${others.map((o) => `'${o.instanceName}'`).join(", ")}`);
       }
+      await failpoint("instance-template.before-commit");
       // One transaction: the instance and all its volumes become templates together, or none does.
       store.tx(() => {
         for (const v of vols) {

@@ -92,6 +92,8 @@ export class Instances {
         // Cloned volumes first: they keep the device positions of the snapshot or template they come from.
         await prepare(rev, rec);
         for (const spec of volumes) await this.addVolume(rec, spec, rev);
+        // Killed here, the instance stays as recorded: stopped, with its volumes (a truthful state).
+        await failpoint("create.before-start");
         const fresh = store.instances.get({ uuid: rec.uuid })!;
         if (start) await start(fresh);
         else if (fresh.autostart) {
@@ -290,8 +292,9 @@ export class Instances {
     if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
     const inline = store.attachments.ofInstance(rec.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
     store.instances.remove(rec.uuid);
-    // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here.
-    await failpoint("delete.after-rows");
+    // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here;
+    // a failure here does not undo the delete: the rest is released all the same.
+    await failpoint("delete.after-rows").catch((err: Error) => this.ctx.log.error({ instance: rec.uuid, err: err.message }, "a failure after an instance's rows were deleted; releasing the rest"));
     for (const v of inline) await this.volumes.destroyRecord(v);
     if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
     await this.runtime.cleanup(rec.uuid);

@@ -16,7 +16,8 @@ export class Journal {
   /** Record that `intent` starts; returns the entry's id. */
   open(intent: OperationIntent): string {
     const id = newUuid();
-    this.ctx.store.operations.insert({ id, kind: intent.kind, subject: intent.instanceUuid, intent, startedAt: now() });
+    const subject = intent.kind === "resize" ? intent.volumeUuid : intent.instanceUuid;
+    this.ctx.store.operations.insert({ id, kind: intent.kind, subject, intent, startedAt: now() });
     return id;
   }
 

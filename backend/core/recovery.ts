@@ -5,7 +5,7 @@
  * before anything else touches the store. Every step that fails is logged, never swallowed.
  */
 import { access } from "node:fs/promises";
-import { removeDiskFile } from "../host/storage/disk-images";
+import { growDisk, removeDiskFile } from "../host/storage/disk-images";
 import type { FreezeIntent, OperationRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
@@ -34,6 +34,7 @@ export class Recovery {
     for (const entry of open) {
       try {
         if (entry.intent.kind === "live-freeze") await this.liveFreeze(entry, entry.intent.instanceUuid, entry.intent.freezes, entry.intent.snapshotUuid);
+        else if (entry.intent.kind === "resize") await this.resize(entry, entry.intent.volumeUuid, entry.intent.sizeMb);
         else await this.suspend(entry, entry.intent.instanceUuid, entry.intent.snapshotUuid);
       } catch (err) {
         this.ctx.log.error({ operation: entry.id, kind: entry.kind, err: (err as Error).message }, "recovery of an interrupted operation failed; doctor reports what is left");
@@ -76,6 +77,28 @@ export class Recovery {
       { instance: instanceUuid, operation: entry.id, kept: forward.map((f) => f.diskId), removed: back.map((f) => f.diskId) },
       "interrupted disk freeze settled: switched disks recorded, unused overlays removed",
     );
+  }
+
+  /**
+   * A volume's growth was interrupted (its disk may have grown, its filesystem not yet): the growth
+   * is done again (both steps are idempotent: growing to the size it has is nothing) and the size
+   * recorded; if it still fails, the old size stays recorded and a later resize finishes it.
+   */
+  private async resize(entry: OperationRecord, volumeUuid: string, sizeMb: number): Promise<void> {
+    const store = this.ctx.store;
+    const vol = store.volumes.get({ uuid: volumeUuid });
+    let grown = false;
+    if (vol?.headDisk) {
+      grown = await growDisk(this.disks.get(vol.headDisk).path, sizeMb, this.ctx.config.toolUser).then(
+        () => true,
+        (err: Error) => (this.ctx.log.error({ volume: volumeUuid, err: err.message }, "could not finish an interrupted resize; the old size stays"), false),
+      );
+    }
+    store.tx(() => {
+      if (grown) store.volumes.update({ uuid: volumeUuid }, { sizeMb });
+      this.journal.close(entry.id);
+    });
+    this.ctx.log.warn({ volume: volumeUuid, sizeMb, grown }, "interrupted resize settled");
   }
 
   /**

@@ -259,6 +259,11 @@ export class Runtime {
       return;
     }
     this.setState(inst.uuid, { state: "stopping", stopReason: opts.reason });
+    // Killed here, the restart finds the VM alive and `stopping` and ends it; a failure leaves it running.
+    await failpoint("stop.before-kill").catch((err: Error) => {
+      if (this.handles.get(inst.uuid) === handle) this.setState(inst.uuid, { state: "running", stopReason: null });
+      throw new ApiError("HOST_FAILURE", `Cannot stop instance '${inst.name}': ${err.message}`);
+    });
     if (!opts.force) {
       await handle.powerdown().catch(() => {});
       const graceful = await Promise.race([handle.exited.then(() => true), sleep(opts.timeoutMs).then(() => false)]);

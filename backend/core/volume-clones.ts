@@ -127,6 +127,8 @@ export class VolumeClones {
       const name = item.template_name ?? `${vol.name}-template-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
       this.volumes.checkNameFree(name);
       const frozen = await this.freezeContents(vol);
+      // Killed or failing here, the frozen layer is kept by the volume's new head: nothing is lost.
+      await failpoint("template.after-freeze");
       const t = now();
       const tpl: VolumeRecord = {
         uuid: newUuid(), name, kind: "block", state: "template", sizeMb: vol.sizeMb, filesystem: vol.filesystem, hostPath: null,

@@ -25,6 +25,7 @@ import { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { hostError, hostFailureOf } from "./host-errors";
 import { IMPORT_DIR_PREFIX, SERVE_RUN, generateName, newUuid, now } from "./identity";
+import { Journal } from "./journal";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
@@ -172,9 +173,26 @@ export class Volumes {
           if (tags.length > 16) throw new ApiError("VALIDATION_FAILED", "'tags': at most 16 tags", "tags");
         } else deleteLock = op.value;
       }
-      // The only step with a side effect on disk goes first; the row changes follow in one write.
-      if (sizeMb !== rec.sizeMb) await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!, this.ctx.config.toolUser);
-      this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
+      // The only step with a side effect on disk goes first, journaled (a restart finishes a growth it
+      // interrupted and records the size); the row changes follow in one write with the entry's close.
+      const journal = new Journal(this.ctx);
+      let op: string | null = null;
+      if (sizeMb !== rec.sizeMb) {
+        op = this.ctx.store.tx(() => journal.open({ kind: "resize", volumeUuid: rec.uuid, sizeMb: sizeMb! }));
+        try {
+          await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!, this.ctx.config.toolUser);
+        } catch (err) {
+          // The file may be larger now, with the filesystem as it was: harmless, and a later resize finishes it.
+          this.ctx.store.tx(() => journal.close(op!));
+          throw hostError(err, `Cannot resize volume '${rec.name}'`, this.ctx.log);
+        }
+        // The disk grew: the size is recorded whatever fails from here.
+        await failpoint("resize.after-grow").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume grew; recording its size"));
+      }
+      this.ctx.store.tx(() => {
+        this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
+        if (op) journal.close(op);
+      });
       return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });
   }
@@ -224,6 +242,9 @@ export class Volumes {
   /** Remove a volume's row and release its data. Caller holds the lock and checked the rules. */
   async destroyRecord(rec: VolumeRecord): Promise<void> {
     this.ctx.store.volumes.remove(rec.uuid);
+    // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here;
+    // a failure here does not undo the delete: the files are released all the same.
+    await failpoint("volume-delete.after-rows").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume's row was deleted; releasing its files"));
     if (rec.headDisk) await this.disks.release(rec.headDisk);
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
   }

@@ -224,7 +224,8 @@ export interface FreezeIntent {
 /** What an open journal entry was doing, with what start-up recovery needs to finish or undo it. */
 export type OperationIntent =
   | { kind: "live-freeze"; instanceUuid: string; snapshotUuid: string | null; freezes: FreezeIntent[] }
-  | { kind: "suspend"; instanceUuid: string; snapshotUuid: string };
+  | { kind: "suspend"; instanceUuid: string; snapshotUuid: string }
+  | { kind: "resize"; volumeUuid: string; sizeMb: number };
 
 /** An operation journal entry: written before an operation's first irreversible step, deleted after its last. */
 export interface OperationRecord {

@@ -1,5 +1,6 @@
-// Crash consistency (issue 10): every failpoint on the branch, snapshot, clone, import, suspend and
-// flatten paths, once killing serve (SIGKILL) and once failing the step, against one real guest
+// Crash consistency (issue 10): every failpoint (backend/host/failpoints.ts: snapshot, branch,
+// suspend, clone, import, flatten, start, create, stop, volume and instance templates, resize,
+// delete), once killing serve (SIGKILL) and once failing the step, against one real guest
 // that writes a numbered line to its volume twice a second. After each, serve starts again without
 // failpoints and: doctor reports nothing, the source runs per QEMU's own status, every QEMU process
 // belongs to an instance, and at the end every line the guest wrote survives a stop and a start.
@@ -150,6 +151,107 @@ describe.each(["kill", "error"] as const)("with the action %s", (action) => {
     await b.relaunch({}, "SIGTERM");
     await expectConsistent();
     for (const name of made) await removeInstance(name);
+    await expectConsistent();
+  });
+});
+
+/** The instance `name` as the API has it, or null once it is gone. */
+async function instanceState(name: string): Promise<string | null> {
+  const res = await raw(b, "GET", `/v1/instances/${name}`);
+  if (res.status === 404) return null;
+  return (res.body as { data: { instances: { state: string }[] } }).data.instances[0]!.state;
+}
+
+/** The volume `name` as the API has it (`/v1/volumes`, or its templates with `template`), or null once it is gone. */
+async function volume(name: string, template = false): Promise<{ state: string; size_mb: number } | null> {
+  const res = await raw(b, "GET", `/v1/volumes/${template ? "templates/" : ""}${name}`);
+  if (res.status === 404) return null;
+  return (res.body as { data: { volumes: { state: string; size_mb: number }[] } }).data.volumes[0]!;
+}
+
+describe.each(["kill", "error"] as const)("the other operations, with the action %s", (action) => {
+  const resting = (name: string) => ({ name, image: "base", memory_mb: 64, autostart: false, volumes: [{ name: `${name}-d`, size_mb: 8, at: "/data" }] });
+
+  it("a create failing before its start leaves a stopped instance with its volume, or nothing", async () => {
+    const name = `k${++n}`;
+    await provoke("create.before-start", action, () => b.http("POST", "/v1/instances", resting(name)));
+    // Killed, the recorded instance stays (stopped, its volume with it); failed, the reverter removed all of it.
+    expect(await instanceState(name)).toBe(action === "kill" ? "stopped" : null);
+    expect(await volume(`${name}-d`)).toEqual(action === "kill" ? expect.objectContaining({ state: "available" }) : null);
+    await expectConsistent();
+    await removeInstance(name);
+    await expectConsistent();
+  });
+
+  it("a start failing after the launch: the restart adopts the VM (kill), or the VM is ended (error)", async () => {
+    const name = `s${++n}`;
+    expect((await b.http("POST", "/v1/instances", resting(name))).status).toBe(201);
+    await provoke("start.after-launch", action, () => b.http("PUT", `/v1/instances/${name}/start`));
+    if (action === "kill") await b.client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
+    else expect(await instanceState(name)).toBe("stopped");
+    await expectConsistent();
+    await removeInstance(name);
+    await expectConsistent();
+  });
+
+  it("a stop failing before it ends the VM: stopped after a kill (the restart ends it), running after an error", async () => {
+    const name = `p${++n}`;
+    expect((await b.http("POST", "/v1/instances", { name, branch_from: { name: "src" } })).status).toBe(201);
+    await b.client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
+    await provoke("stop.before-kill", action, () => b.http("PUT", `/v1/instances/${name}/stop`, { force: true }));
+    if (action === "kill") await b.client.instances.waitFor(name, "stopped", { timeoutMs: 60_000 });
+    else expect(await instanceState(name)).toBe("running");
+    const report = await doctor();
+    expect(report.vms.some((v) => v.name === name)).toBe(action === "error");
+    await expectConsistent();
+    await removeInstance(name);
+    await expectConsistent();
+  });
+
+  it("a volume template of the running source's volume failing after the freeze keeps the volume whole", async () => {
+    const name = `t${++n}`;
+    await provoke("template.after-freeze", action, () => b.http("POST", "/v1/volumes/templates", { name: "src-data", mode: "copy", template_name: name }));
+    expect(await volume(name, true)).toBeNull();
+    expect(await volume("src-data")).toEqual(expect.objectContaining({ state: "available" }));
+    await expectConsistent();
+  });
+
+  it("an instance template failing before its commit leaves the instance as it was", async () => {
+    const name = `m${++n}`;
+    expect((await b.http("POST", "/v1/instances", resting(name))).status).toBe(201);
+    await provoke("instance-template.before-commit", action, () => b.http("POST", "/v1/instances/templates", { name }));
+    expect(await instanceState(name)).toBe("stopped");
+    expect(await volume(`${name}-d`)).toEqual(expect.objectContaining({ state: "available" }));
+    await expectConsistent();
+    await removeInstance(name);
+    await expectConsistent();
+  });
+
+  it("a resize failing after the growth records the size the disk has", async () => {
+    const name = `r${++n}`;
+    expect((await b.http("POST", "/v1/volumes", { name, size_mb: 8 })).status).toBe(201);
+    await provoke("resize.after-grow", action, () => b.http("PATCH", `/v1/volumes/${name}`, [{ prop: "size_mb", op: "set", value: 16 }]));
+    // The restart (kill) or the request itself (error) finished the growth and recorded it.
+    expect((await volume(name))?.size_mb).toBe(16);
+    await expectConsistent();
+    await removeVolume(name);
+    await expectConsistent();
+  });
+
+  it("a volume delete failing after its row is gone releases its disk all the same", async () => {
+    const name = `v${++n}`;
+    expect((await b.http("POST", "/v1/volumes", { name, size_mb: 8 })).status).toBe(201);
+    await provoke("volume-delete.after-rows", action, () => b.http("DELETE", `/v1/volumes/${name}`));
+    expect(await volume(name)).toBeNull();
+    await expectConsistent();
+  });
+
+  it("an instance delete failing after its rows are gone releases its volumes all the same", async () => {
+    const name = `d${++n}`;
+    expect((await b.http("POST", "/v1/instances", resting(name))).status).toBe(201);
+    await provoke("delete.after-rows", action, () => b.http("DELETE", `/v1/instances/${name}`));
+    expect(await instanceState(name)).toBeNull();
+    expect(await volume(`${name}-d`)).toBeNull();
     await expectConsistent();
   });
 });
