@@ -19,6 +19,7 @@ import { detectAccelerator } from "../host/qemu/accel-probe";
 import { probeQemuMachine } from "../host/qemu/machine-types";
 import { qemuBinary } from "../host/qemu/vm-launch";
 import { QemuDriver } from "../host/vm/qemu-driver";
+import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { tryPidLock } from "../host/util/pid-lock";
 import { isDead, readProcStatSync } from "../host/util/proc-stat";
 import { Store } from "../store/store";
@@ -145,6 +146,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const dbFile = join(dataDir, "vmbranch.db");
     for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
     const store = Store.open(dbFile);
+    // Room the store keeps for itself on a filesystem the guests' disks can fill (host/storage/ballast.ts).
+    const ballast = new Ballast(join(dataDir, "ballast"));
+    const noBallast = ballast.ensure();
+    if (noBallast) log.warn(`UNAVAILABLE: the data directory's ballast (${BALLAST_BYTES / 1048576} MiB kept for the store when the disk fills): ${noBallast}`);
+    store.whenFull(() => {
+      const freed = ballast.release();
+      if (freed) log.error("the data directory's filesystem is full: released the ballast so the store can record it (it is written again at the next start)");
+      return freed;
+    });
     const imageDir = resolveImageDir(dataDir, env);
     const images: ImageCatalog = {
       async get(name) {

@@ -25,15 +25,29 @@ export function hostError(err: unknown, what: string, log: Logger): ApiError {
   if (failure) {
     log.error({ command: failure.command, exitCode: failure.exitCode, output: failure.output.slice(-OUTPUT_TAIL_CHARS) }, `${what}: ${failure.summary}`);
     if (failure.cause === "port-in-use") return new ApiError("PORT_UNAVAILABLE", `${what}: a published host port is in use`);
+    if (failure.cause === "no-space") return dataDirFull(what);
     return new ApiError("HOST_FAILURE", `${what}: ${failure.summary}; the service log has its output`);
   }
+  if (isNoSpace(err)) return dataDirFull(what);
   const message = err instanceof Error ? err.message : String(err);
   return new ApiError("HOST_FAILURE", `${what}: ${message.trim()}`);
+}
+
+/** True for a failure that says the filesystem is full: ENOSPC from Node, SQLITE_FULL from the store. */
+function isNoSpace(err: unknown): boolean {
+  const code = typeof err === "object" && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === "ENOSPC" || code === "SQLITE_FULL";
+}
+
+/** 507 for a step that met a full data directory (the reverter has undone what it made). */
+function dataDirFull(what: string): ApiError {
+  return new ApiError("INSUFFICIENT_STORAGE", `${what}: the data directory's filesystem is full; free space on it and retry`);
 }
 
 /** An error no step mapped, as the client sees it: a host failure's HOST_FAILURE, else INTERNAL. */
 export function unexpectedError(err: Error, log: Logger): ApiError {
   if (hostFailureOf(err)) return hostError(err, "The host could not do it", log);
+  if (isNoSpace(err)) return dataDirFull("The request could not be recorded");
   log.error({ err }, "unexpected error");
   return new ApiError("INTERNAL", `Internal error: ${err.message}`);
 }

@@ -84,6 +84,11 @@ const operations = (db: Db) =>
     id: ["id", "text"], kind: ["kind", "text"], subject: ["subject", "text"], intent: ["intent", "json"], startedAt: ["started_at", "text"],
   }, ["id"]);
 
+/** True when SQLite says its filesystem is full. */
+function isFull(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === "SQLITE_FULL";
+}
+
 /** Typed tables over one database. */
 export class Store {
   readonly disks: Table<DiskRecord>;
@@ -115,9 +120,45 @@ export class Store {
     return new Store(openDatabase(file));
   }
 
-  /** Run `fn` in one transaction. */
+  /**
+   * Run `fn` in one transaction. When its filesystem is full (SQLITE_FULL), the handler of
+   * `whenFull` may free room, and the transaction (rolled back by SQLite) runs once more.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const run = this.db.transaction(fn);
+    try {
+      return run();
+    } catch (err) {
+      if (this.db.inTransaction || !isFull(err) || !this.freeRoom()) throw err;
+      return run();
+    }
+  }
+
+  private freeRoom: () => boolean = () => false;
+
+  /**
+   * `free` is called when a write finds the filesystem full; it returns true when it made room
+   * (the data dir's ballast, host/storage/ballast.ts), and the write is tried once more. Single
+   * writes outside a transaction are retried the same way.
+   */
+  whenFull(free: () => boolean): void {
+    this.freeRoom = free;
+    const prepare = this.db.prepare.bind(this.db);
+    const db = this.db;
+    db.prepare = ((sql: string) => {
+      const stmt = prepare(sql);
+      const run = stmt.run.bind(stmt);
+      // Inside a transaction the whole transaction is retried by `tx`, not one statement of it.
+      stmt.run = ((...args: unknown[]) => {
+        try {
+          return run(...args);
+        } catch (err) {
+          if (db.inTransaction || !isFull(err) || !free()) throw err;
+          return run(...args);
+        }
+      }) as typeof stmt.run;
+      return stmt;
+    }) as typeof db.prepare;
   }
 
   /** How many things keep disk `id` alive: child disks, volumes whose data it is, snapshots. */

@@ -1,0 +1,99 @@
+// A full data disk (issue 10), on a small loop-mounted ext4 as the data dir, as a real disk fills:
+// a guest that fills it stalls and the API says so (`error`, "disk full") although the store shares
+// that filesystem (serve's ballast gives the store room to record it), while another volume keeps
+// its data; a create on the full disk is a clear 507 that leaves nothing behind. The mount is
+// removed whatever happens.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { DoctorReport } from "../../sdk";
+import { raw, readFromDisk, tarWithEntry } from "../backend/support";
+import { startBackend, type TestBackend } from "../helpers/backend";
+
+jest.setTimeout(300_000);
+
+let root: string;
+let data: string;
+let mounted = false;
+let b: TestBackend | undefined;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "vmbranch-diskfull-"));
+  data = join(root, "data");
+  mkdirSync(data, { mode: 0o700 });
+  const image = join(root, "fs.img");
+  execFileSync("truncate", ["-s", "160M", image]);
+  execFileSync("mkfs.ext4", ["-q", "-F", "-m", "0", image]);
+  execFileSync("mount", ["-o", "loop", image, data]);
+  mounted = true;
+  execFileSync("chmod", ["0700", data]);
+  rmSync(join(data, "lost+found"), { recursive: true, force: true });
+  b = await startBackend({ dataDir: data });
+});
+
+afterAll(async () => {
+  await b?.stop().catch(() => undefined);
+  // umount -l detaches the loop device with the mount (it was set up by mount -o loop).
+  if (mounted) execFileSync("umount", ["-l", data], { stdio: "ignore" });
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function doctor(): Promise<DoctorReport> {
+  const res = await raw(b!, "GET", "/v1/doctor");
+  return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
+}
+
+function headOf(volume: string): string {
+  return execFileSync("sqlite3", [join(data, "vmbranch.db"), `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${volume}'`], { encoding: "utf8" }).trim();
+}
+
+it("serve keeps a ballast in its data dir", () => {
+  expect(existsSync(join(data, "ballast"))).toBe(true);
+});
+
+it("a guest that fills the data disk is 'error: disk full' by the API, and another volume keeps its data", async () => {
+  const c = b!.client;
+  await c.volumes.create({ name: "keep", size_mb: 8 });
+  expect((await raw(b!, "PUT", "/v1/volumes/keep/import", { body: tarWithEntry("kept.txt", "still here\n"), headers: { "content-type": "application/x-tar" } })).status).toBe(200);
+  await c.instances.create({
+    name: "filler", image: "base", memory_mb: 128, volumes: [{ name: "big", size_mb: 400, at: "/data" }],
+    args: ["sh", "-c", "dd if=/dev/zero of=/data/fill bs=1M count=300 conv=fsync 2>/dev/null; sync; echo FILLED; sleep 100000"],
+  });
+  const stalled = await c.instances.waitFor("filler", "error", { timeoutMs: 240_000 }).catch(async (err: Error) => {
+    throw new Error(`${err.message}; serve's log: ${b!.serveLog().slice(-2000)}`);
+  });
+  expect(stalled.stop_reason ?? "").toMatch(/disk full/);
+  const report = await doctor();
+  expect(report.vms.find((v) => v.name === "filler")?.run_state).toBe("io-error");
+  expect(readFromDisk(headOf("keep"), "/kept.txt")).toBe("still here\n");
+  // Deleting the stalled instance frees its disk; nothing is left that the store does not own.
+  await c.instances.delete("filler");
+  expect(b!.vmPids()).toEqual([]);
+  expect((await doctor()).findings).toEqual([]);
+});
+
+it("a create on a full data disk is a clear 507 and leaves nothing behind", async () => {
+  const disks = () => readdirSync(join(data, "disks")).sort();
+  const before = disks();
+  const filler = join(data, "host-filler");
+  try {
+    execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=1M"], { stdio: "ignore" });
+  } catch {
+    /* dd ends with ENOSPC: that is the point */
+  }
+  try {
+    const vol = await raw(b!, "POST", "/v1/volumes", { body: { name: "nope", size_mb: 16 } });
+    expect(vol.status).toBe(507);
+    expect((vol.body as { errors: { code: string; message: string }[] }).errors[0]).toEqual(expect.objectContaining({ code: "INSUFFICIENT_STORAGE", message: expect.stringMatching(/filesystem is full/) }));
+    const inst = await raw(b!, "POST", "/v1/instances", { body: { name: "nope", image: "base", autostart: false, volumes: [{ name: "nope-d", size_mb: 16, at: "/data" }] } });
+    expect(inst.status).toBe(507);
+    expect((await raw(b!, "GET", "/v1/volumes/nope")).status).toBe(404);
+    expect((await raw(b!, "GET", "/v1/instances/nope")).status).toBe(404);
+    expect(disks()).toEqual(before);
+  } finally {
+    rmSync(filler, { force: true });
+  }
+  expect((await doctor()).findings).toEqual([]);
+  expect((await b!.client.volumes.get("keep")).state).toBe("available");
+});
