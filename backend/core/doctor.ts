@@ -24,6 +24,8 @@ import type { Snapshots } from "./snapshots";
 interface Diagnosis extends DoctorFinding {
   kind: DoctorFindingKind;
   fix?: () => Promise<void>;
+  /** The instance a fix acts on: it runs under that instance's lock, after the finding is checked again. */
+  instance?: string;
 }
 
 const LIVE = new Set(["starting", "running", "stopping"]);
@@ -63,8 +65,16 @@ export class Doctor {
         left.push(strip(f));
         continue;
       }
+      // A repair never races an operation: files and processes are fixed only while nothing holds a
+      // lock or has an open journal entry (an operation makes files before it records them), and a
+      // fix of one instance runs under its lock.
+      if (!f.instance && !this.quiet()) {
+        left.push({ ...strip(f), problem: `${f.problem}; not repaired now: an operation is in flight` });
+        continue;
+      }
       try {
-        await f.fix();
+        if (f.instance) await this.ctx.locks.with([instanceKey(f.instance)], f.fix, { timeoutMs: 5_000 });
+        else await f.fix();
         repaired.push(strip(f));
         this.ctx.log.warn({ kind: f.kind, subject: f.subject, problem: f.problem, repair: f.repair }, "doctor repaired");
       } catch (err) {
@@ -82,10 +92,16 @@ export class Doctor {
     const instances = store.instances.all();
     const owned = new Set(instances.map((i) => i.uuid));
     // Files are judged only while nothing is in flight: an operation makes its files before it records them.
-    const quiet = this.ctx.locks.idle() && new Journal(this.ctx).openEntries().length === 0;
+    const quiet = this.quiet();
 
-    for (const l of await this.ctx.driver.leftovers(config.runDir, owned))
+    for (const l of await this.ctx.driver.leftovers(config.runDir, owned)) {
+      if (l.kind === "confinement") {
+        // A launch makes its cgroup and lends files before its QEMU exists: judged only while nothing is in flight.
+        if (quiet) findings.push({ kind: "orphan-file", subject: l.what.slice(l.what.lastIndexOf(" ") + 1), problem: l.what, repair: "remove it (no process uses it)", fix: () => l.remove() });
+        continue;
+      }
       findings.push({ kind: l.kind === "loader" ? "loader" : "unowned-vm", subject: l.pid ? `pid ${l.pid}` : "files", problem: l.what, repair: "end it and remove its files", fix: () => l.remove() });
+    }
 
     // Run directories of instances the store no longer knows (their VM, if any, is an unowned-vm above).
     for (const e of await readdir(config.runDir).catch(() => [] as string[])) {
@@ -102,11 +118,23 @@ export class Doctor {
         vms.push({ instance: inst.uuid, name: inst.name, pid: handle.pid, run_state: runState });
         const busy = this.snapshots.isPending(inst.uuid) || this.ctx.locks.busy(instanceKey(inst.uuid));
         if (runState !== "running" && inst.state !== "error" && !busy)
-          findings.push({ kind: "vm-paused", subject: inst.name, problem: `QEMU reports '${runState}' while the instance is '${inst.state}'`, repair: "resume it", fix: () => handle.resume() });
+          findings.push({
+            kind: "vm-paused", subject: inst.name, problem: `QEMU reports '${runState}' while the instance is '${inst.state}'`, repair: "resume it", instance: inst.uuid,
+            fix: async () => {
+              // Checked again under the lock: an operation may have paused it on purpose meanwhile.
+              if (this.runtime.handle(inst.uuid) !== handle || this.snapshots.isPending(inst.uuid)) return;
+              if ((await handle.runState()) !== "running") await handle.resume();
+            },
+          });
       } else if (LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
         findings.push({
-          kind: "vm-missing", subject: inst.name, problem: `recorded '${inst.state}' but vmbranch has no VM for it`, repair: "record it as stopped",
-          fix: async () => void this.runtime.setState(inst.uuid, { state: "stopped", pid: null, stoppedAt: now(), stopReason: "doctor found no VM process" }),
+          kind: "vm-missing", subject: inst.name, problem: `recorded '${inst.state}' but vmbranch has no VM for it`, repair: "record it as stopped", instance: inst.uuid,
+          fix: async () => {
+            // Checked again under the lock: a start may have launched its VM meanwhile.
+            const cur = this.ctx.store.instances.get({ uuid: inst.uuid });
+            if (!cur || !LIVE.has(cur.state) || this.runtime.handle(inst.uuid)) return;
+            this.runtime.setState(inst.uuid, { state: "stopped", pid: null, stoppedAt: now(), stopReason: "doctor found no VM process" });
+          },
         });
       }
     }
@@ -114,6 +142,11 @@ export class Doctor {
     await this.checkDisks(findings, quiet);
     if (quiet) await this.checkScratch(findings);
     return { findings, vms };
+  }
+
+  /** True while no operation holds a lock or has an open journal entry. */
+  private quiet(): boolean {
+    return this.ctx.locks.idle() && new Journal(this.ctx).openEntries().length === 0;
   }
 
   /** Disk rows against files: missing files, wrong backing chains, rows nothing references, files no row names. */
@@ -177,6 +210,7 @@ export class Doctor {
 }
 
 function strip(f: Diagnosis): DoctorFinding {
+  // Only the wire fields: the fix and the instance it locks stay inside.
   return { kind: f.kind, subject: f.subject, problem: f.problem, repair: f.repair };
 }
 

@@ -202,7 +202,8 @@ export interface SnapshotMachine {
 
 /** Something a QEMU process of this data dir left that nobody owns (a loader of a dead serve, a VM of no instance). */
 export interface VmLeftover {
-  kind: "loader" | "unowned-vm";
+  /** `confinement`: the cgroup directory or the jail's lent files of a VM that has ended. */
+  kind: "loader" | "unowned-vm" | "confinement";
   /** What it is, in words (for doctor's report). */
   what: string;
   pid: number | null;

@@ -2,8 +2,8 @@
 // data dir agrees; a qcow2 file no row names, a disk row without its file, and the scratch directory
 // of a dead import are reported; `--repair` removes what is safe and leaves the rest reported.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { DoctorReport } from "../../sdk";
 import { CLI } from "../helpers/backend";
@@ -70,6 +70,35 @@ describe("doctor", () => {
     expect((await report()).findings.map((f) => f.kind)).toEqual(["missing-file"]);
     await b.client.volumes.delete("gone");
     expect((await report()).findings).toEqual([]);
+  });
+
+  it("finds the confinement an ended VM left (its cgroup, files lent to its jail) and removes it, never a live one's", async () => {
+    const b = backend();
+    const inst = await b.client.instances.create({ name: "ended", image: "base", autostart: false, volumes: [{ name: "ended-d", size_mb: 8, at: "/data" }] });
+    const head = readdirSync(join(b.dataDir, "disks")).map((f) => join(b.dataDir, "disks", f)).find((f) => statSync(f).nlink === 1)!;
+    // As a VM that ended while no serve watched leaves them: a disk hard-linked into its jail, and its cgroup.
+    const jail = join(b.dataDir, "run", inst.uuid, "jail");
+    mkdirSync(join(jail, dirname(head)), { recursive: true });
+    linkSync(head, join(jail, head));
+    writeFileSync(`${jail}.lent`, JSON.stringify([head]));
+    const own = readFileSync(`/proc/${b.servePid()}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::"))?.slice(3) ?? null;
+    const parent = [own ? join("/sys/fs/cgroup", own, "vmbranch") : null, "/sys/fs/cgroup/vmbranch"].find((p) => p !== null && existsSync(p)) ?? null;
+    const group = parent ? join(parent, `vm-${inst.uuid}`) : null;
+    if (group) mkdirSync(group);
+    try {
+      const found = (await report()).findings;
+      expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "orphan-file", problem: `files still lent to the jail of an ended VM: ${jail}` })]));
+      if (group) expect(found).toEqual(expect.arrayContaining([expect.objectContaining({ kind: "orphan-file", subject: group, problem: `cgroup of an ended VM: ${group}` })]));
+      const repaired = await doctorCli("--repair");
+      expect(repaired.code).toBe(0);
+      expect(statSync(head).nlink).toBe(1);
+      expect(existsSync(`${jail}.lent`)).toBe(false);
+      if (group) expect(existsSync(group)).toBe(false);
+      expect((await report()).findings).toEqual([]);
+    } finally {
+      if (group && existsSync(group)) rmdirSync(group);
+    }
+    await b.client.instances.delete("ended");
   });
 
   it("says clearly when no serve answers, with the exit status of the other client commands", async () => {

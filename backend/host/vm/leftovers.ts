@@ -1,14 +1,16 @@
 /**
  * What QEMU processes of this data dir may leave behind when serve dies mid-operation: snapshot
- * loaders (their QEMU, run directory, cgroup, and jail inside their source's jail) and VMs whose
- * instance the store no longer knows. Found through /proc and the run directory; only processes
+ * loaders (their QEMU, run directory, cgroup, and jail inside their source's jail), VMs whose
+ * instance the store no longer knows, and the confinement of VMs that ended while no serve watched
+ * (their cgroup directories, the files lent to their jails); a cgroup that still holds a process,
+ * or a jail whose VM or any loader still runs, is never touched. Found through /proc and the run directory; only processes
  * whose pidfile lies in this data dir's run directory count as ours, so another serve's VMs on
  * the same host are never touched. Deciding when to remove them is core's (core/doctor.ts).
  */
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm, rmdir } from "node:fs/promises";
 import { join } from "node:path";
 import { adoptConfinement, type ConfinementRecord, type HostConfinement } from "../confinement/confinement";
-import { jailRoot } from "../confinement/jail";
+import { jailRoot, returnLent } from "../confinement/jail";
 import { findVmProcesses, isVmProcess, readCmdline, waitForPidGone } from "../qemu/vm-processes";
 import { removeVmPaths, vmPaths } from "../qemu/vm-paths";
 import type { VmLeftover } from "../vm-driver";
@@ -66,6 +68,42 @@ export async function vmLeftovers(runDir: string, host: HostConfinement, owned: 
   for (const p of procs) {
     if (owned.has(p.uuid) || loaders.has(p.uuid)) continue;
     out.push({ kind: "unowned-vm", what: `QEMU pid ${p.pid} of instance ${p.uuid}, which the store does not know`, pid: p.pid, remove: () => killVm(p.pid, p.uuid) });
+  }
+  out.push(...(await confinementLeftovers(runDir, host, owned, entries, procs)));
+  return out;
+}
+
+/** The cgroup parents of this host's layout (one per controller with v1). */
+function cgroupParents(host: HostConfinement): string[] {
+  const l = host.cgroups;
+  return l.version === 2 ? [l.parent] : l.version === 1 ? [l.memoryParent, l.pidsParent] : [];
+}
+
+/**
+ * Cgroup directories (`vm-<uuid>`) and jails with lent files of VMs of this data dir (an instance
+ * the store knows, or one with a run directory here) whose QEMU is gone. Caller decides when it
+ * is safe to look: a launch makes both before its process exists.
+ */
+async function confinementLeftovers(runDir: string, host: HostConfinement, owned: ReadonlySet<string>, entries: string[], procs: { pid: number; uuid: string }[]): Promise<VmLeftover[]> {
+  const out: VmLeftover[] = [];
+  const ours = new Set([...owned, ...entries.filter((e) => !e.startsWith("."))]);
+  const alive = new Set(procs.map((p) => p.uuid));
+  for (const parent of cgroupParents(host)) {
+    for (const e of await readdir(parent).catch(() => [] as string[])) {
+      const uuid = e.startsWith("vm-") ? e.slice(3) : null;
+      if (!uuid || !ours.has(uuid) || alive.has(uuid) || activeLoaders.has(uuid)) continue;
+      const dir = join(parent, e);
+      const procsIn = await readFile(join(dir, "cgroup.procs"), "utf8").catch(() => null);
+      if (procsIn === null || procsIn.trim() !== "") continue;
+      out.push({ kind: "confinement", what: `cgroup of an ended VM: ${dir}`, pid: null, remove: () => rmdir(dir) });
+    }
+  }
+  // A loader still running lives in its source's jail: leave every jail alone while one does.
+  const loaderRuns = procs.some((p) => !owned.has(p.uuid) && entries.includes(`${LOADER_DIR_PREFIX}${p.uuid}`));
+  for (const uuid of ours) {
+    const root = jailRoot(join(runDir, uuid));
+    if (alive.has(uuid) || loaderRuns || !(await readFile(`${root}.lent`, "utf8").then(() => true, () => false))) continue;
+    out.push({ kind: "confinement", what: `files still lent to the jail of an ended VM: ${root}`, pid: null, remove: () => returnLent(root) });
   }
   return out;
 }
