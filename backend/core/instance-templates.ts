@@ -51,7 +51,7 @@ export class InstanceTemplates {
         if (others.length > 0)
           throw new ApiError("VOLUME_IN_USE", `Cannot convert instance '${inst.name}' into a template: volume '${v.name}' is also attached to ${others.map((o) => `'${o.instanceName}'`).join(", ")}`);
       }
-      await failpoint("instance-template.before-commit");
+      await failpoint("template.before-instance-commit");
       // One transaction: the instance and all its volumes become templates together, or none does.
       store.tx(() => {
         for (const v of vols) {

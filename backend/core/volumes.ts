@@ -244,7 +244,7 @@ export class Volumes {
     this.ctx.store.volumes.remove(rec.uuid);
     // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here;
     // a failure here does not undo the delete: the files are released all the same.
-    await failpoint("volume-delete.after-rows").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume's row was deleted; releasing its files"));
+    await failpoint("delete.after-volume-row").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume's row was deleted; releasing its files"));
     if (rec.headDisk) await this.disks.release(rec.headDisk);
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
   }

@@ -25,10 +25,10 @@ export const FAILPOINTS = {
   "create.before-start": "a new instance's row, ports and volumes (their disks) are recorded; its VM is not started",
   "stop.before-kill": "a stop recorded the instance as stopping; its VM still runs",
   "template.after-freeze": "a volume template's source is frozen; the template's row does not exist yet",
-  "instance-template.before-commit": "an instance and its volumes were checked for conversion into a template; nothing is recorded",
+  "template.before-instance-commit": "an instance and its volumes were checked for conversion into a template; nothing is recorded",
   "resize.after-grow": "a volume's disk and filesystem grew; the store still records the old size",
   "delete.after-rows": "an instance's rows are deleted; its volumes' files are not",
-  "volume-delete.after-rows": "a volume's row is deleted; its disk file and layers are not released yet",
+  "delete.after-volume-row": "a volume's row is deleted; its disk file and layers are not released yet",
 } as const;
 
 /** The name of a failpoint. */

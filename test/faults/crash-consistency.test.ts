@@ -219,7 +219,7 @@ describe.each(["kill", "error"] as const)("the other operations, with the action
   it("an instance template failing before its commit leaves the instance as it was", async () => {
     const name = `m${++n}`;
     expect((await b.http("POST", "/v1/instances", resting(name))).status).toBe(201);
-    await provoke("instance-template.before-commit", action, () => b.http("POST", "/v1/instances/templates", { name }));
+    await provoke("template.before-instance-commit", action, () => b.http("POST", "/v1/instances/templates", { name }));
     expect(await instanceState(name)).toBe("stopped");
     expect(await volume(`${name}-d`)).toEqual(expect.objectContaining({ state: "available" }));
     await expectConsistent();
@@ -241,7 +241,7 @@ describe.each(["kill", "error"] as const)("the other operations, with the action
   it("a volume delete failing after its row is gone releases its disk all the same", async () => {
     const name = `v${++n}`;
     expect((await b.http("POST", "/v1/volumes", { name, size_mb: 8 })).status).toBe(201);
-    await provoke("volume-delete.after-rows", action, () => b.http("DELETE", `/v1/volumes/${name}`));
+    await provoke("delete.after-volume-row", action, () => b.http("DELETE", `/v1/volumes/${name}`));
     expect(await volume(name)).toBeNull();
     await expectConsistent();
   });

@@ -1,8 +1,7 @@
 // Running out of space (issue 10), simulated with small tmpfs mounts for the data dir and the RAM
 // directory (snapshot RAM images): a RAM directory that fills up during a branch's memory copy fails
 // the branch with a clear error and leaves the source running with every line it wrote. (A guest
-// filling the data dir is not tested here yet: the store shares that filesystem, so whether the
-// stall can be recorded depends on how much room SQLite's WAL already has.)
+// filling the data dir is disk-full.test.ts, on a loop-mounted ext4.)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
