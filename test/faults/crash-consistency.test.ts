@@ -170,7 +170,7 @@ async function volume(name: string, template = false): Promise<{ state: string; 
 }
 
 describe.each(["kill", "error"] as const)("the other operations, with the action %s", (action) => {
-  const resting = (name: string) => ({ name, image: "base", memory_mb: 64, autostart: false, volumes: [{ name: `${name}-d`, size_mb: 8, at: "/data" }] });
+  const resting = (name: string) => ({ name, image: "base", memory_mb: 96, autostart: false, volumes: [{ name: `${name}-d`, size_mb: 8, at: "/data" }] });
 
   it("a create failing before its start leaves a stopped instance with its volume, or nothing", async () => {
     const name = `k${++n}`;
