@@ -25,7 +25,9 @@ export function hostError(err: unknown, what: string, log: Logger): ApiError {
   if (failure) {
     log.error({ command: failure.command, exitCode: failure.exitCode, output: failure.output.slice(-OUTPUT_TAIL_CHARS) }, `${what}: ${failure.summary}`);
     if (failure.cause === "port-in-use") return new ApiError("PORT_UNAVAILABLE", `${what}: a published host port is in use`);
-    if (failure.cause === "no-space") return dataDirFull(what);
+    // The host's filesystem refused a write (a tool writing a disk file into the data dir); a
+    // volume's own filesystem being full is cause "no-space", which the import maps itself.
+    if (/No space left on device/i.test(failure.output)) return dataDirFull(what);
     return new ApiError("HOST_FAILURE", `${what}: ${failure.summary}; the service log has its output`);
   }
   if (isNoSpace(err)) return dataDirFull(what);
