@@ -159,7 +159,10 @@ it("random concurrent operations end in answers, not hangs or 5xx, and leave con
       try {
         execFileSync("e2fsck", ["-n", "-f", rawFile], { stdio: "pipe", encoding: "utf8" });
       } catch (err) {
-        broken.push(`${name} (${path}): ${(err as { stdout?: string }).stdout ?? (err as Error).message}`);
+        // What the failure is about: the chain the copy was read through, and the superblock's bytes.
+        const chain = execFileSync("qemu-img", ["info", "-U", "--backing-chain", path], { encoding: "utf8" }).split("\n").filter((l) => /^(image|backing file|virtual size|disk size):/.test(l)).join("; ");
+        const magic = execFileSync("od", ["-A", "d", "-t", "x1", "-j", "1080", "-N", "2", rawFile], { encoding: "utf8" }).trim().split("\n")[0];
+        broken.push(`${name}: ${((err as { stdout?: string }).stdout ?? (err as Error).message).split("\n").slice(0, 3).join(" / ")} [chain: ${chain}] [magic at 1080: ${magic}]`);
       }
     });
   expect(broken).toEqual([]);
