@@ -291,11 +291,15 @@ export class Instances {
     this.requireReachable(rec);
     if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
     const inline = store.attachments.ofInstance(rec.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
-    store.instances.remove(rec.uuid);
+    // Its inline volumes go with it in one transaction: none outlives its instance, whatever follows.
+    store.tx(() => {
+      store.instances.remove(rec.uuid);
+      for (const v of inline) store.volumes.remove(v.uuid);
+    });
     // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here;
     // a failure here does not undo the delete: the rest is released all the same.
     await failpoint("delete.after-rows").catch((err: Error) => this.ctx.log.error({ instance: rec.uuid, err: err.message }, "a failure after an instance's rows were deleted; releasing the rest"));
-    for (const v of inline) await this.volumes.destroyRecord(v);
+    for (const v of inline) await this.volumes.releaseData(v);
     if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
     await this.runtime.cleanup(rec.uuid);
     this.ctx.events.emit("instance", rec.uuid, "deleted");

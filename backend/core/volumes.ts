@@ -245,6 +245,11 @@ export class Volumes {
     // Files whose rows are gone are the doctor's to remove (at the next start) if serve dies here;
     // a failure here does not undo the delete: the files are released all the same.
     await failpoint("delete.after-volume-row").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume's row was deleted; releasing its files"));
+    await this.releaseData(rec);
+  }
+
+  /** Release the disk layers of volume `rec`, whose row is already gone. */
+  async releaseData(rec: VolumeRecord): Promise<void> {
     if (rec.headDisk) await this.disks.release(rec.headDisk);
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
   }
