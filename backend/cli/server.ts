@@ -18,6 +18,7 @@ import { installFirewall } from "../host/net/firewall";
 import { detectAccelerator } from "../host/qemu/accel-probe";
 import { probeQemuMachine } from "../host/qemu/machine-types";
 import { qemuBinary } from "../host/qemu/vm-launch";
+import { LocalStorage } from "../host/storage/local-storage";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { tryPidLock } from "../host/util/pid-lock";
@@ -202,9 +203,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
         ...limits, outboundNetworkUnavailable: firewall,
-        toolUser: confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null,
       },
       driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
+      // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.
+      storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null),
       images,
       accelerator,
       log,

@@ -5,7 +5,7 @@
  * front with a 507 that names what is short beats a QEMU killed by SIGBUS or the OOM killer
  * halfway through. The operator's reserve (`--host-reserve-mb`) is kept free for the host.
  */
-import { hostCapacity, type HostCapacity } from "../host/capacity";
+import type { HostCapacity } from "../host/vm-driver";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 
@@ -47,7 +47,7 @@ export function capacityProblem(need: CapacityNeed, free: HostCapacity, reserveM
 
 /** Throws INSUFFICIENT_MEMORY or INSUFFICIENT_STORAGE unless the host has room for `need` now. */
 export async function requireCapacity(ctx: CoreContext, need: CapacityNeed, what: string): Promise<void> {
-  const free = await hostCapacity(ctx.config.ramDir);
+  const free = await ctx.driver.capacity(ctx.config.ramDir);
   const problem = capacityProblem(need, free, ctx.config.hostReserveMb, what, ctx.config.ramDir);
   if (problem) throw problem;
 }

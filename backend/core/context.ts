@@ -3,6 +3,7 @@
  * the store, directories, the VM driver, the image catalog and a logger.
  */
 import type { Image } from "vmbranch/sdk";
+import type { StorageDriver } from "../host/storage-driver";
 import type { BootImage, VmDriver } from "../host/vm-driver";
 import type { Store } from "../store/store";
 import { StateEvents } from "./events";
@@ -39,8 +40,6 @@ export interface CoreConfig {
   allowPrivilegedPorts: boolean;
   /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
   hostReserveMb: number;
-  /** The unprivileged user host tools run as when they parse what a guest wrote (null: the service's). */
-  toolUser: { uid: number; gid: number } | null;
   /** Why guests cannot be given outbound network access on this host, or null when they can. */
   outboundNetworkUnavailable: string | null;
 }
@@ -66,6 +65,8 @@ export interface CoreContext {
   store: Store;
   config: CoreConfig;
   driver: VmDriver;
+  /** Disk files, filesystems, managed directories and imports on this host. */
+  storage: StorageDriver;
   images: ImageCatalog;
   /** The accelerator new VMs use (probed once). */
   accelerator: () => Promise<"kvm" | "tcg">;

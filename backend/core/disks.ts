@@ -8,8 +8,7 @@
  * except where a caller says the VM already switched to the new overlay (live freeze).
  */
 import { join } from "node:path";
-import type { FilesystemDriver } from "../host/storage/filesystems";
-import { createFormattedDisk, createOverlay, flattenDisk, removeDiskFile } from "../host/storage/disk-images";
+import type { FilesystemKind } from "../host/storage-driver";
 import { failpoint } from "../host/failpoints";
 import type { DiskRecord } from "../store/records";
 import type { Store } from "../store/store";
@@ -40,10 +39,10 @@ export class Disks {
   }
 
   /** Create a formatted standalone head disk (optionally filled from a directory). */
-  async createFormatted(sizeMb: number, fs: FilesystemDriver, fromDir?: string): Promise<DiskRecord> {
+  async createFormatted(sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<DiskRecord> {
     const id = newUuid();
     const path = this.pathFor(id);
-    await createFormattedDisk(path, sizeMb, fs, fromDir);
+    await this.ctx.storage.createFormatted(path, sizeMb, fs, fromDir);
     const rec: DiskRecord = { id, path, parentId: null, frozen: false, depth: 0, sizeMb, createdAt: now() };
     this.store.disks.insert(rec);
     return rec;
@@ -54,7 +53,7 @@ export class Disks {
     const parent = this.get(parentId);
     const id = newUuid();
     const path = this.pathFor(id);
-    await createOverlay(path, parent.path);
+    await this.ctx.storage.createOverlay(path, parent.path);
     return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now() };
   }
 
@@ -92,7 +91,7 @@ export class Disks {
     try {
       return record();
     } catch (err) {
-      await removeDiskFile(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of an overlay that was not recorded"));
+      await this.ctx.storage.remove(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of an overlay that was not recorded"));
       throw err;
     }
   }
@@ -125,7 +124,7 @@ export class Disks {
       // A layer an overlay is being made on is its builder's to release (buildingOn).
       if (!d || this.store.diskReferences(current) > 0 || this.building.has(current)) return;
       this.store.disks.delete({ id: current });
-      await removeDiskFile(d.path);
+      await this.ctx.storage.remove(d.path);
       current = d.parentId;
     }
   }
@@ -145,7 +144,7 @@ export class Disks {
     const d = this.get(id);
     if (!d.parentId) return;
     if (online) await online();
-    else await flattenDisk(d.path);
+    else await this.ctx.storage.flatten(d.path);
     // Until the store says the head stands alone, its parent is kept: a crash here loses nothing.
     await failpoint("flatten.after-stream");
     await this.recordFlattened(id);

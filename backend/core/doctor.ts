@@ -10,8 +10,6 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
-import { diskInfo, removeDiskFile } from "../host/storage/disk-images";
-import { openPaths, viewLeftovers } from "../host/storage/leftovers";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { IMPORT_DIR_PREFIX, SERVE_RUN, now } from "./identity";
@@ -156,7 +154,7 @@ export class Doctor {
     const byPath = new Map(rows.map((d) => [d.path, d]));
     const byId = new Map(rows.map((d) => [d.id, d]));
     for (const d of rows) {
-      const info = await diskInfo(d.path).catch((err: Error) => err);
+      const info = await this.ctx.storage.info(d.path).catch((err: Error) => err);
       if (info instanceof Error) {
         findings.push({ kind: "missing-file", subject: d.path, problem: `disk ${d.id} is recorded but its file cannot be read (${info.message.split("\n")[0]})`, repair: null });
         continue;
@@ -175,7 +173,7 @@ export class Doctor {
         findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
     }
     if (!quiet) return;
-    const open = await openPaths();
+    const open = await this.ctx.storage.openPaths();
     const snapshotFiles = new Set(store.snapshots.all().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null));
     const candidates = [
       ...(await listFiles(this.ctx.config.disksDir, ".qcow2")).filter((p) => !byPath.has(p)),
@@ -190,13 +188,13 @@ export class Doctor {
         findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know, in use by a process", repair: null });
         continue;
       }
-      findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => removeDiskFile(path) });
+      findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => this.ctx.storage.remove(path) });
     }
   }
 
   /** Raw views (FUSE) and import directories of a serve that died. */
   private async checkScratch(findings: Diagnosis[]): Promise<void> {
-    for (const v of await viewLeftovers(this.ctx.config.disksDir))
+    for (const v of await this.ctx.storage.viewLeftovers(this.ctx.config.disksDir))
       findings.push({
         kind: "raw-view", subject: v.dir, problem: `raw view of a disk left by a dead operation${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
         repair: "end its daemon, unmount and remove it", fix: () => v.remove(),

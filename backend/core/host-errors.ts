@@ -25,6 +25,8 @@ export function hostError(err: unknown, what: string, log: Logger): ApiError {
   if (failure) {
     log.error({ command: failure.command, exitCode: failure.exitCode, output: failure.output.slice(-OUTPUT_TAIL_CHARS) }, `${what}: ${failure.summary}`);
     if (failure.cause === "port-in-use") return new ApiError("PORT_UNAVAILABLE", `${what}: a published host port is in use`);
+    // The summary names the directory the operator configured: the client needs it to act.
+    if (failure.cause === "share-unsafe") return new ApiError("HOST_PATH_UNSAFE", `${what}: ${failure.summary}; refusing to share it`);
     // The host's filesystem refused a write (a tool writing a disk file into the data dir); a
     // volume's own filesystem being full is cause "no-space", which the import maps itself.
     if (/No space left on device/i.test(failure.output)) return dataDirFull(what);

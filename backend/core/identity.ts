@@ -34,6 +34,14 @@ export function diskSerial(volumeUuid: string): string {
   return volumeUuid.replace(/-/g, "").slice(0, 20);
 }
 
+/**
+ * The VM's id of the disk in device slot `position` (QEMU node names, freezes, the journal): ids
+ * are opaque to the driver, which takes the slot from its own field.
+ */
+export function diskIdOf(position: number): string {
+  return `disk${position}`;
+}
+
 /** The 9p mount tag of a managed volume (virtio-9p allows 31 characters). */
 export function shareTag(volumeUuid: string): string {
   return `vmb${volumeUuid.replace(/-/g, "").slice(0, 28)}`;

@@ -3,10 +3,8 @@
  * delete, start/stop/suspend, wait and the serial log. Each mutation holds the instance's lock;
  * creation uses a reverter so a failure leaves no process, file, row or port behind.
  */
-import { join } from "node:path";
 import type { Instance, InstanceCreateRequest, InstanceLog, InstancePatchOp, InstanceState, InstanceVolumeSpec, PortSpec } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
-import { readConsoleLog } from "../host/qemu/console-log";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -37,7 +35,7 @@ export class Instances {
 
   /** Wire view of a record. */
   view(r: InstanceRecord): Instance {
-    return instanceView(this.ctx.store, r);
+    return instanceView(this.ctx.store, r, this.ctx.driver.network);
   }
 
   /** Throw NAME_TAKEN when an instance or template already has `name`. */
@@ -79,7 +77,7 @@ export class Instances {
     return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {
       const rev = new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg));
       try {
-        const portRecords = await allocatePorts(store, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
+        const portRecords = await allocatePorts(store, this.ctx.driver, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
         insertUnique(
           () =>
             store.tx(() => {
@@ -267,7 +265,7 @@ export class Instances {
       specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
     );
     const fresh = specs.filter((s) => !kept.some((p) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol)));
-    const added = await allocatePorts(this.ctx.store, rec.uuid, fresh, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
+    const added = await allocatePorts(this.ctx.store, this.ctx.driver, rec.uuid, fresh, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
     return { added, removed: current.filter((p) => !kept.includes(p)) };
   }
 
@@ -400,7 +398,7 @@ export class Instances {
    */
   async log(id: string, offset = 0, limit = 256 * 1024): Promise<InstanceLog> {
     const rec = requireInstance(this.ctx.store, id);
-    const slice = await readConsoleLog(join(this.runtime.runDirOf(rec.uuid), "serial.log"), offset, limit);
+    const slice = await this.ctx.driver.readConsole(this.runtime.runDirOf(rec.uuid), offset, limit);
     return {
       uuid: rec.uuid, name: rec.name, output: slice.output.toString("base64"), available: { start: slice.first, end: slice.size },
       range: { start: slice.offset, end: slice.nextOffset }, state: rec.state,

@@ -8,7 +8,7 @@
 import type { InstanceMetrics } from "vmbranch/sdk";
 import type { InstanceRecord } from "../store/records";
 import type { CoreContext } from "./context";
-import { now } from "./identity";
+import { diskIdOf, now } from "./identity";
 import type { Runtime } from "./runtime";
 
 /** I/O of one volume of an instance in its current run. */
@@ -64,7 +64,7 @@ export class Metrics {
       return null;
     });
     if (!stats) return zero;
-    const byPosition = new Map(store.attachments.ofInstance(rec.uuid).map((a) => [`disk${a.position}`, a.volumeUuid]));
+    const byPosition = new Map(store.attachments.ofInstance(rec.uuid).map((a) => [diskIdOf(a.position), a.volumeUuid]));
     const volumes = stats.disks.flatMap((d) => {
       const uuid = byPosition.get(d.diskId);
       if (!uuid) return [];

@@ -6,7 +6,7 @@
  * allows them.
  */
 import type { PortSpec } from "vmbranch/sdk";
-import { isPortFree, pickFreePort } from "../host/net/ports";
+import type { VmDriver } from "../host/vm-driver";
 import type { PortRecord } from "../store/records";
 import type { Store } from "../store/store";
 import { ApiError } from "./errors";
@@ -17,6 +17,7 @@ export const FIRST_UNPRIVILEGED_PORT = 1024;
 /** Decide host ports for `specs` of instance `instanceUuid` (not yet recorded). */
 export async function allocatePorts(
   store: Store,
+  host: Pick<VmDriver, "isPortFree" | "pickFreePort">,
   instanceUuid: string,
   specs: readonly PortSpec[],
   opts: { allowPrivileged: boolean },
@@ -43,12 +44,12 @@ export async function allocatePorts(
         const name = store.instances.get({ uuid: owner.instanceUuid })?.name ?? owner.instanceUuid;
         throw new ApiError("PORT_UNAVAILABLE", `Host port ${s.host_port} is already published by instance '${name}'`, "ports");
       }
-      if (!(await isPortFree(s.host_port, protocol)))
+      if (!(await host.isPortFree(s.host_port, protocol)))
         throw new ApiError("PORT_UNAVAILABLE", `Host port ${s.host_port}/${protocol} is in use on this host`, "ports");
       out.push({ instanceUuid, guestPort: s.guest_port, protocol, hostPort: s.host_port, requested: true });
       taken.add(s.host_port);
     } else {
-      const hostPort = await pickFreePort(protocol, taken);
+      const hostPort = await host.pickFreePort(protocol, taken);
       taken.add(hostPort);
       out.push({ instanceUuid, guestPort: s.guest_port, protocol, hostPort, requested: false });
     }

@@ -5,7 +5,6 @@
  * before anything else touches the store. Every step that fails is logged, never swallowed.
  */
 import { access } from "node:fs/promises";
-import { growDisk, removeDiskFile } from "../host/storage/disk-images";
 import type { FreezeIntent, OperationRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
@@ -70,7 +69,7 @@ export class Recovery {
     });
     for (const f of back) {
       if (handle) await handle.discardOverlay(f.overlay.path).catch((err: Error) => this.ctx.log.error({ instance: instanceUuid, file: f.overlay.path, err: err.message }, "could not take an unused overlay out of its VM"));
-      await removeDiskFile(f.overlay.path);
+      await this.ctx.storage.remove(f.overlay.path);
     }
     if (snapshotUuid && !store.snapshots.get({ uuid: snapshotUuid })) await this.snapshots.removeFiles(this.snapshots.files(snapshotUuid));
     this.ctx.log.warn(
@@ -89,7 +88,7 @@ export class Recovery {
     const vol = store.volumes.get({ uuid: volumeUuid });
     let grown = false;
     if (vol?.headDisk) {
-      grown = await growDisk(this.disks.get(vol.headDisk).path, sizeMb, this.ctx.config.toolUser).then(
+      grown = await this.ctx.storage.grow(this.disks.get(vol.headDisk).path, sizeMb).then(
         () => true,
         (err: Error) => (this.ctx.log.error({ volume: volumeUuid, err: err.message }, "could not finish an interrupted resize; the old size stays"), false),
       );

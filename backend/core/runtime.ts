@@ -7,17 +7,13 @@
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { failpoint } from "../host/failpoints";
-import type { GuestConfig, GuestMount } from "../host/images/guest-protocol";
-import { filesystemDriver } from "../host/storage/filesystems";
-import { SharePathError, underAllowedRoot } from "../host/storage/host-paths";
-import type { VmAlert, VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
 import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
-import { diskSerial, newUuid, now, shareTag } from "./identity";
-import { GUEST_IP } from "./views";
+import { diskIdOf, diskSerial, newUuid, now, shareTag } from "./identity";
 
 /** How long to wait before trying again to reach a live VM that did not answer at reattach. */
 const REATTACH_RETRY_MS = 5_000;
@@ -94,21 +90,22 @@ export class Runtime {
       const v = store.volumes.get({ uuid: a.volumeUuid })!;
       if (v.kind === "managed") {
         // The operator may have withdrawn the root since the volume was made.
-        if (!underAllowedRoot(v.hostPath!, this.ctx.config.allowedHostPaths))
+        if (!this.ctx.storage.underAllowedRoot(v.hostPath!, this.ctx.config.allowedHostPaths))
           throw new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${inst.name}': volume '${v.name}' shares '${v.hostPath}', which is no longer under an allowed root (--allow-host-path)`);
         const tag = shareTag(v.uuid);
-        shares.push({ id: `share${a.position}`, tag, hostPath: v.hostPath!, readonly: a.readonly });
+        shares.push({ id: `share${a.position}`, slot: a.position, tag, hostPath: v.hostPath!, readonly: a.readonly });
         mounts.push({ kind: "9p", tag, at: a.at, readonly: a.readonly, uid: v.uid ?? 0, gid: v.gid ?? 0 });
       } else {
         const serial = diskSerial(v.uuid);
         const disk = store.disks.get({ id: v.headDisk! })!;
-        disks.push({ id: `disk${a.position}`, path: disk.path, serial, readonly: a.readonly });
-        mounts.push({ kind: "block", serial, at: a.at, readonly: a.readonly, fstype: filesystemDriver(v.filesystem ?? "ext4")?.guestFstype ?? "ext4" });
+        disks.push({ id: diskIdOf(a.position), slot: a.position, path: disk.path, serial, readonly: a.readonly });
+        mounts.push({ kind: "block", serial, at: a.at, readonly: a.readonly, fstype: this.ctx.storage.filesystem(v.filesystem ?? "ext4")?.guestFstype ?? "ext4" });
       }
     }
+    const net = this.ctx.driver.network;
     const guest: GuestConfig = {
       hostname: inst.hostname, args: inst.args, env: inst.env, mounts,
-      network: { address: `${GUEST_IP}/24`, gateway: "10.0.2.2", dns: "10.0.2.3" },
+      network: { address: `${net.guestIp}/${net.prefixLength}`, gateway: net.gateway, dns: net.dns },
     };
     const forwards = store.ports
       .ofInstance(inst.uuid)
@@ -378,7 +375,6 @@ export class Runtime {
 
   /** A failed launch as the client sees it. */
   private launchError(name: string, err: unknown): ApiError {
-    if (err instanceof SharePathError) return new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${name}': a managed volume's directory ${err.message}; refusing to share it`);
     return hostError(err, `Cannot start instance '${name}'`, this.ctx.log);
   }
 

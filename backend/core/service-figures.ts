@@ -6,7 +6,6 @@
  * checkpoint captured — read from the records when the state events announce them.
  */
 import type { InstanceState, VolumeState } from "vmbranch/sdk";
-import { directoryUsage } from "../host/storage/directory-usage";
 import type { CoreContext } from "./context";
 import { volumeView } from "./views";
 
@@ -32,7 +31,7 @@ export class ServiceFigures {
 
   /** RAM images of memory snapshots: files and allocated bytes in the RAM directory. */
   ramImages(): Promise<{ files: number; bytes: number }> {
-    return directoryUsage(this.ctx.config.ramDir);
+    return this.ctx.storage.usage(this.ctx.config.ramDir);
   }
 
   /**

@@ -14,7 +14,7 @@ import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
-import { newUuid, now } from "./identity";
+import { diskIdOf, newUuid, now } from "./identity";
 import { Journal } from "./journal";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import type { Runtime } from "./runtime";
@@ -147,7 +147,7 @@ export class Snapshots {
       throw hostError(failed.reason, `Could not create the disk overlays of instance '${inst.name}'`, this.ctx.log);
     }
     return disks.map((d, i) => ({
-      volumeUuid: d.volumeUuid, headId: d.head.id, diskId: `disk${d.position}`, overlay: (made[i] as PromiseFulfilledResult<DiskRecord>).value,
+      volumeUuid: d.volumeUuid, headId: d.head.id, diskId: diskIdOf(d.position), overlay: (made[i] as PromiseFulfilledResult<DiskRecord>).value,
     }));
   }
 
@@ -225,7 +225,7 @@ export class Snapshots {
         for (const d of this.blockDisks(inst)) {
           if (d.readonly || !this.disks.isDeep(d.head.id)) continue;
           if (!handle && inst.state !== "stopped") continue;
-          await this.disks.flatten(d.head.id, handle ? () => handle.flattenDisk(`disk${d.position}`) : undefined);
+          await this.disks.flatten(d.head.id, handle ? () => handle.flattenDisk(diskIdOf(d.position)) : undefined);
           this.ctx.log.info({ instance: instanceUuid, volume: d.volumeUuid, depth: d.head.depth }, "flattened a deep backing chain");
         }
       }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS })

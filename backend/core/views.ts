@@ -3,12 +3,9 @@
  * (attachments, ports, snapshots) from the store; decides nothing.
  */
 import type { Instance, Volume } from "vmbranch/sdk";
-import { HOST_FORWARD_IP } from "../host/net/ports";
+import type { GuestNetwork } from "../host/vm-driver";
 import type { InstanceRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
-
-/** The guest's address on user-mode networking (every instance has its own network). */
-export const GUEST_IP = "10.0.2.15";
 
 /** A checkpoint's volumes: what its snapshot holds, at the paths the source mounted them. */
 function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"] {
@@ -20,7 +17,7 @@ function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"]
 }
 
 /** Wire form of an instance. */
-export function instanceView(store: Store, r: InstanceRecord): Instance {
+export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNetwork, "guestIp" | "forwardIp">): Instance {
   const atts = store.attachments.ofInstance(r.uuid);
   const volumes = r.checkpoint ? checkpointVolumes(store, r) : atts.map((a) => {
     const v = store.volumes.get({ uuid: a.volumeUuid });
@@ -35,7 +32,7 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
   });
   const ports = store.ports
     .ofInstance(r.uuid)
-    .map((p) => ({ guest_port: p.guestPort, host_port: p.hostPort, host_ip: HOST_FORWARD_IP, protocol: p.protocol }));
+    .map((p) => ({ guest_port: p.guestPort, host_port: p.hostPort, host_ip: net.forwardIp, protocol: p.protocol }));
   const snap = r.snapshotUuid ? store.snapshots.get({ uuid: r.snapshotUuid }) : null;
   return {
     uuid: r.uuid,
@@ -49,7 +46,7 @@ export function instanceView(store: Store, r: InstanceRecord): Instance {
     hostname: r.hostname,
     volumes,
     ports,
-    network_interfaces: [{ name: "eth0", mac: r.mac, private_ip: GUEST_IP }],
+    network_interfaces: [{ name: "eth0", mac: r.mac, private_ip: net.guestIp }],
     smbios_serial: r.smbiosSerial,
     tags: r.tags,
     annotations: r.annotations,

@@ -15,10 +15,7 @@ import type {
 } from "vmbranch/sdk";
 import { messages } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
-import { growDisk } from "../host/storage/disk-images";
-import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "../host/storage/filesystems";
-import { hostPathProblem } from "../host/storage/host-paths";
-import { TarImportError, TarLimitError, TarStalledError, extractTar } from "../host/storage/tar-import";
+import type { ImportError } from "../host/storage-driver";
 import type { VolumeRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import { Disks } from "./disks";
@@ -56,9 +53,9 @@ export class Volumes {
 
   /** Resolve a filesystem name (default ext4) or throw a 400 naming the registered ones. */
   filesystem(name: string | undefined) {
-    const fs = filesystemDriver(name ?? DEFAULT_FILESYSTEM);
+    const fs = this.ctx.storage.filesystem(name ?? this.ctx.storage.defaultFilesystem);
     if (!fs)
-      throw new ApiError("VALIDATION_FAILED", `Unknown filesystem '${name}'; registered: ${registeredFilesystems().join(", ")}`, "filesystem");
+      throw new ApiError("VALIDATION_FAILED", `Unknown filesystem '${name}'; registered: ${this.ctx.storage.filesystems().join(", ")}`, "filesystem");
     return fs;
   }
 
@@ -71,7 +68,7 @@ export class Volumes {
       { what: "the image directory", path: c.imageDir },
       { what: "the RAM directory", path: c.ramDir },
     ];
-    const problem = await hostPathProblem(path, c.allowedHostPaths, claimed);
+    const problem = await this.ctx.storage.hostPathProblem(path, c.allowedHostPaths, claimed);
     if (problem) throw new ApiError("HOST_PATH_REJECTED", problem, "host_path");
   }
 
@@ -180,7 +177,7 @@ export class Volumes {
       if (sizeMb !== rec.sizeMb) {
         op = this.ctx.store.tx(() => journal.open({ kind: "resize", volumeUuid: rec.uuid, sizeMb: sizeMb! }));
         try {
-          await growDisk(this.disks.get(rec.headDisk!).path, sizeMb!, this.ctx.config.toolUser);
+          await this.ctx.storage.grow(this.disks.get(rec.headDisk!).path, sizeMb!);
         } catch (err) {
           // The file may be larger now, with the filesystem as it was: harmless, and a later resize finishes it.
           this.ctx.store.tx(() => journal.close(op!));
@@ -363,10 +360,11 @@ export class Volumes {
         const bytes = rec.sizeMb! * 1024 * 1024;
         // No filesystem of this size holds more than one inode per 4 KiB block.
         const limits = { maxBytes: bytes, maxEntries: Math.max(64, Math.floor(bytes / 4096)), idleTimeoutMs: this.ctx.config.importIdleTimeoutMs };
-        await extractTar(tar, dir, limits).catch((err: unknown) => {
-          if (err instanceof TarStalledError) throw new ApiError("IMPORT_STALLED", `Import into volume '${rec.name}' failed: ${err.message}`);
-          if (err instanceof TarLimitError) throw new ApiError("IMPORT_TOO_LARGE", `Import into volume '${rec.name}' (${rec.sizeMb} MiB) refused: ${err.message}`);
-          throw err instanceof TarImportError ? new ApiError("VALIDATION_FAILED", `Import failed: ${err.message}`) : err;
+        await this.ctx.storage.extractTar(tar, dir, limits).catch((err: unknown) => {
+          const refusal = (err as Partial<ImportError> | null)?.importRefusal;
+          if (refusal === "stalled") throw new ApiError("IMPORT_STALLED", `Import into volume '${rec.name}' failed: ${(err as Error).message}`);
+          if (refusal === "too-large") throw new ApiError("IMPORT_TOO_LARGE", `Import into volume '${rec.name}' (${rec.sizeMb} MiB) refused: ${(err as Error).message}`);
+          throw refusal === "invalid" ? new ApiError("VALIDATION_FAILED", `Import failed: ${(err as Error).message}`) : err;
         });
         await failpoint("import.after-extract");
         const fs = this.filesystem(rec.filesystem ?? undefined);

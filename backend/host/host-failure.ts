@@ -5,7 +5,7 @@
  */
 
 /** Why a host failure happened, where the client's answer depends on it. */
-export type HostFailureCause = "port-in-use" | "no-space";
+export type HostFailureCause = "port-in-use" | "no-space" | "share-unsafe";
 
 /** The details of a failed host command or process. */
 export interface HostFailureDetail {

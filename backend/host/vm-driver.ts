@@ -5,10 +5,14 @@
  */
 import type { GuestConfig } from "./images/guest-protocol";
 
+export type { GuestConfig, GuestMount } from "./images/guest-protocol";
+
 /** A disk as the guest sees it. */
 export interface VmDisk {
   /** Stable id (also used for QEMU node names). */
   id: string;
+  /** Its device slot among the VM's volumes (the attachment's position): a restore needs the same. */
+  slot: number;
   path: string;
   /** virtio serial the init finds the disk by (≤ 20 chars). */
   serial: string;
@@ -18,6 +22,8 @@ export interface VmDisk {
 /** A host directory shared into the guest (managed volume). */
 export interface VmShare {
   id: string;
+  /** Its device slot among the VM's volumes (the attachment's position). */
+  slot: number;
   tag: string;
   hostPath: string;
   readonly: boolean;
@@ -211,8 +217,46 @@ export interface VmLeftover {
   remove(): Promise<void>;
 }
 
+/** The network every guest has (user-mode networking: each VM its own, the same addresses in all). */
+export interface GuestNetwork {
+  /** The guest's address and prefix length. */
+  guestIp: string;
+  prefixLength: number;
+  gateway: string;
+  dns: string;
+  /** The host address published ports are forwarded from. */
+  forwardIp: string;
+}
+
+/** A slice of a VM's console output. `offset` may be later than asked when older output was rotated out. */
+export interface ConsoleSlice {
+  output: Buffer;
+  offset: number;
+  nextOffset: number;
+  /** The oldest byte still kept. */
+  first: number;
+  /** Total bytes ever written. */
+  size: number;
+}
+
+/** Free capacity in MiB; null where it cannot be read. */
+export interface HostCapacity {
+  memoryAvailableMb: number | null;
+  ramDirFreeMb: number | null;
+}
+
 /** Launches and finds VMs on this host. */
 export interface VmDriver {
+  /** The guests' network. */
+  readonly network: GuestNetwork;
+  /** At most `limit` bytes of the console output of the VM whose run directory is `runDir`, from `offset` (negative: from the end). */
+  readConsole(runDir: string, offset: number, limit: number): Promise<ConsoleSlice>;
+  /** True when host port `port` can be published now. */
+  isPortFree(port: number, protocol: "tcp" | "udp"): Promise<boolean>;
+  /** A free host port for publishing, not in `exclude`. */
+  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number>;
+  /** Free host memory and space in the RAM directory `ramDir`. */
+  capacity(ramDir: string): Promise<HostCapacity>;
   /** The machine new VMs are launched as (pinned, versioned) on this host. */
   readonly machine: SnapshotMachine;
   /** Why a memory snapshot taken on `recorded` cannot be restored here, or null when it can. */

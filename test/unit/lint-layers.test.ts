@@ -35,13 +35,15 @@ const WRONG: [string, string][] = [
     ["provider/x.ts", 'import { z } from "zod";\nexport { z };'],
     ["backend/host/x.ts", 'import { Core } from "../core/service";\nexport { Core };'],
     ["backend/core/x.ts", 'import { buildApp } from "../api/build-app";\nexport { buildApp };'],
+    ["backend/core/x.ts", 'import { run } from "../host/util/exec";\nexport { run };'],
+    ["backend/core/x.ts", 'import type { FilesystemDriver } from "../host/storage/filesystems";\nexport type { FilesystemDriver };'],
     ["backend/api/x.ts", 'import { Store } from "../store/store";\nexport { Store };'],
     ["examples/x/index.ts", 'import { Core } from "../../backend/core/service";\nexport { Core };'],
 ];
 const RIGHT: [string, string][] = [
     ["sdk/client/x.ts", 'import { InstanceSchema } from "../schemas";\nexport { InstanceSchema };'],
     ["provider/x.ts", 'import { InstanceSchema } from "vmbranch/sdk";\nexport { InstanceSchema };'],
-    ["backend/core/x.ts", 'import { Store } from "../store/store";\nimport { run } from "../host/util/exec";\nexport { Store, run };'],
+    ["backend/core/x.ts", 'import { Store } from "../store/store";\nimport type { VmDriver } from "../host/vm-driver";\nimport type { StorageDriver } from "../host/storage-driver";\nexport { Store };\nexport type { VmDriver, StorageDriver };'],
     ["backend/api/x.ts", 'import { Core } from "../core/service";\nexport { Core };'],
 ];
 

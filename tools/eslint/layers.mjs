@@ -45,6 +45,11 @@ const PACKAGES = {
 
 const layerOf = (rel) => LAYERS.find(([, prefix]) => rel.startsWith(prefix))?.[0];
 
+// Core reaches the host only through its seam: the driver interfaces and their types, the shape of
+// a host failure, and the failpoint registry (a test hook, inert unless armed). A future control
+// plane puts a network there; nothing else of backend/host may leak into core.
+const CORE_HOST_SEAM = ["backend/host/vm-driver", "backend/host/storage-driver", "backend/host/host-failure", "backend/host/failpoints"];
+
 export default {
   meta: { type: "problem", schema: [], messages: { wrongWay: "{{from}} must not import {{to}} ({{spec}}): imports run one way (docs/architecture.md)" } },
   create(context) {
@@ -74,6 +79,10 @@ export default {
       }
       if (to === from) return;
       if (!(ALLOWED[from] ?? []).includes(to)) context.report({ node, messageId: "wrongWay", data: { from, to, spec } });
+      else if (from === "backend/core" && to === "backend/host") {
+        const target = path.relative(root, path.resolve(path.dirname(context.filename), spec)).replace(/\.(ts|js)$/, "");
+        if (!CORE_HOST_SEAM.includes(target)) context.report({ node, messageId: "wrongWay", data: { from, to: `${target} (core reaches the host only through ${CORE_HOST_SEAM.join(", ")})`, spec } });
+      }
     }
     return {
       ImportDeclaration: (n) => check(n, n.source.value),

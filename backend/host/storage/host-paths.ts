@@ -11,6 +11,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync } fr
 import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { VM_GROUP } from "../confinement/vm-identity";
+import type { HostFailure, HostFailureDetail } from "../host-failure";
 
 /** A directory another managed volume or vmbranch itself uses. */
 export interface ClaimedDir {
@@ -53,8 +54,12 @@ export async function hostPathProblem(path: string, allowedRoots: readonly strin
 }
 
 /** The directory of a managed volume changed since it was checked (a symlink, gone, not a directory). */
-export class SharePathError extends Error {
+export class SharePathError extends Error implements HostFailure {
   override name = "SharePathError";
+
+  get hostFailure(): HostFailureDetail {
+    return { command: "share", summary: `a managed volume's directory ${this.message}`, exitCode: null, output: this.message, cause: "share-unsafe" };
+  }
 }
 
 /**

@@ -9,12 +9,17 @@
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { x as extract, type ReadEntry } from "tar";
+import type { ImportError, ImportRefusal } from "../storage-driver";
 
 /** The stream was not a readable tar archive. */
-export class TarImportError extends Error {
+export class TarImportError extends Error implements ImportError {
   constructor(message: string) {
     super(message);
     this.name = "TarImportError";
+  }
+
+  get importRefusal(): ImportRefusal {
+    return "invalid";
   }
 }
 
@@ -27,6 +32,10 @@ export class TarLimitError extends TarImportError {
     super(message);
     this.name = "TarLimitError";
   }
+
+  override get importRefusal(): ImportRefusal {
+    return "too-large";
+  }
 }
 
 /** The stream sent nothing for longer than the idle timeout. */
@@ -34,6 +43,10 @@ export class TarStalledError extends TarImportError {
   constructor(message: string) {
     super(message);
     this.name = "TarStalledError";
+  }
+
+  override get importRefusal(): ImportRefusal {
+    return "stalled";
   }
 }
 

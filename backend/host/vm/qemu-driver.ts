@@ -14,13 +14,28 @@ import { MACHINE_ALIAS, restoreRefusal, type QemuMachine } from "../qemu/machine
 import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
-import type { SnapshotMachine, VmDriver, VmHandle, VmLaunchSpec, VmLeftover } from "../vm-driver";
+import { hostCapacity } from "../capacity";
+import { HOST_FORWARD_IP, isPortFree, pickFreePort } from "../net/ports";
+import { readConsoleLog } from "../qemu/console-log";
+import type { ConsoleSlice, GuestNetwork, HostCapacity, SnapshotMachine, VmDisk, VmDriver, VmHandle, VmLaunchSpec, VmLeftover, VmShare } from "../vm-driver";
 import { vmLeftovers } from "./leftovers";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
 import { toVmSpec } from "./spec-mapping";
 
 const SPEC_FILE = "launch-spec.json";
+
+/** QEMU's user-mode network (slirp): every VM has one of its own, with these addresses. */
+const USER_NETWORK: GuestNetwork = { guestIp: "10.0.2.15", prefixLength: 24, gateway: "10.0.2.2", dns: "10.0.2.3", forwardIp: HOST_FORWARD_IP };
+
+/**
+ * A spec stored by a serve whose devices had no slot field carried the slot as the digits ending
+ * their ids (`disk2`, `share0`); read once here, so a VM launched then can still be snapshotted.
+ */
+function withSlots(spec: VmLaunchSpec): VmLaunchSpec {
+  const slotOf = <T extends VmDisk | VmShare>(d: T): T => (typeof d.slot === "number" ? d : { ...d, slot: Number(/(\d+)$/.exec(d.id)?.[1] ?? 0) });
+  return { ...spec, disks: spec.disks.map(slotOf), shares: spec.shares.map(slotOf) };
+}
 
 interface StoredSpec {
   spec: VmLaunchSpec;
@@ -49,6 +64,24 @@ export class QemuDriver implements VmDriver {
 
   restoreRefusal(recorded: SnapshotMachine): string | null {
     return restoreRefusal(recorded, this.opts.qemu);
+  }
+
+  readonly network = USER_NETWORK;
+
+  readConsole(runDir: string, offset: number, limit: number): Promise<ConsoleSlice> {
+    return readConsoleLog(vmPaths(runDir).serialLog, offset, limit);
+  }
+
+  isPortFree(port: number, protocol: "tcp" | "udp"): Promise<boolean> {
+    return isPortFree(port, protocol);
+  }
+
+  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number> {
+    return pickFreePort(protocol, exclude);
+  }
+
+  capacity(ramDir: string): Promise<HostCapacity> {
+    return hostCapacity(ramDir);
   }
 
   async launch(spec: VmLaunchSpec): Promise<VmHandle> {
@@ -109,7 +142,7 @@ export class QemuDriver implements VmDriver {
     const gid = this.opts.confinement.identities?.gid;
     const jail = record.uid !== null && gid !== undefined ? { root: jailRoot(runDir), uid: record.uid, gid } : null;
     // A VM launched before machine types were pinned runs as the alias, and its loaders must too.
-    const spec = { ...stored.spec, machineType: stored.spec.machineType ?? MACHINE_ALIAS };
+    const spec = withSlots({ ...stored.spec, machineType: stored.spec.machineType ?? MACHINE_ALIAS });
     return new QemuHandle(proc, spec, stored.launchedAt, stored.warm, {
       consoleLogMaxBytes: this.opts.consoleLogMaxBytes,
       host: this.opts.confinement,

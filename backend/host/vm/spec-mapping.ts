@@ -20,10 +20,6 @@ export function slotOf(position: number): number {
   return FIRST_FREE_PCI_SLOT + position;
 }
 
-function positionOf(id: string): number {
-  const m = /(\d+)$/.exec(id);
-  return m ? Number(m[1]) : 0;
-}
 
 /** How the process is confined (confinement.ts decides). */
 export interface ProcessLimits {
@@ -44,7 +40,7 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLim
       readonly: mode.kind === "loader" ? true : d.readonly,
       unlocked: mode.kind === "loader",
       serial: d.serial,
-      pciSlot: slotOf(positionOf(d.id)),
+      pciSlot: slotOf(d.slot),
     };
   });
   return {
@@ -61,7 +57,7 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLim
     initrd: spec.image.initrd,
     cmdline: spec.image.cmdline,
     disks,
-    shares: spec.shares.map((s) => ({ id: s.id, path: s.hostPath, tag: s.tag, readonly: s.readonly, pciSlot: slotOf(positionOf(s.id)) })),
+    shares: spec.shares.map((s) => ({ id: s.id, path: s.hostPath, tag: s.tag, readonly: s.readonly, pciSlot: slotOf(s.slot) })),
     // A loader must not bind the source's host ports; forwards are not part of the device state.
     // Neither is the network's reach, so a loader never reaches anywhere.
     nic: {

@@ -1,0 +1,78 @@
+/**
+ * The StorageDriver of one host: qcow2 files made and changed with qemu-img, e2fsprogs and
+ * qemu-storage-daemon (disk-images.ts), the filesystem registry, managed-directory checks, tar
+ * imports and doctor's inspections, as the interface core sees them.
+ */
+import type { Readable } from "node:stream";
+import type { ClaimedDir, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
+import { createFormattedDisk, createOverlay, diskInfo, flattenDisk, growDisk, removeDiskFile, type ToolUser } from "./disk-images";
+import { directoryUsage } from "./directory-usage";
+import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "./filesystems";
+import { hostPathProblem, underAllowedRoot } from "./host-paths";
+import { openPaths, viewLeftovers } from "./leftovers";
+import { extractTar } from "./tar-import";
+
+/** Storage on local files; `toolUser` runs the tools that parse what a guest wrote (null: the service's own user). */
+export class LocalStorage implements StorageDriver {
+  readonly defaultFilesystem = DEFAULT_FILESYSTEM;
+
+  constructor(private readonly toolUser: ToolUser | null) {}
+
+  filesystem(name: string): FilesystemKind | null {
+    return filesystemDriver(name);
+  }
+
+  filesystems(): string[] {
+    return registeredFilesystems();
+  }
+
+  createFormatted(path: string, sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<void> {
+    const known = filesystemDriver(fs.name);
+    if (!known) throw new Error(`unknown filesystem '${fs.name}'`);
+    return createFormattedDisk(path, sizeMb, known, fromDir);
+  }
+
+  createOverlay(path: string, backing: string): Promise<void> {
+    return createOverlay(path, backing);
+  }
+
+  grow(path: string, sizeMb: number): Promise<void> {
+    return growDisk(path, sizeMb, this.toolUser);
+  }
+
+  flatten(path: string): Promise<void> {
+    return flattenDisk(path);
+  }
+
+  remove(path: string): Promise<void> {
+    return removeDiskFile(path);
+  }
+
+  info(path: string): Promise<DiskFileInfo> {
+    return diskInfo(path);
+  }
+
+  extractTar(input: Readable, dir: string, limits: ImportLimits): Promise<void> {
+    return extractTar(input, dir, limits);
+  }
+
+  hostPathProblem(path: string, allowedRoots: readonly string[], claimed: readonly ClaimedDir[]): Promise<string | null> {
+    return hostPathProblem(path, allowedRoots, claimed);
+  }
+
+  underAllowedRoot(path: string, roots: readonly string[]): boolean {
+    return underAllowedRoot(path, roots);
+  }
+
+  usage(dir: string): Promise<{ files: number; bytes: number }> {
+    return directoryUsage(dir);
+  }
+
+  openPaths(): Promise<Set<string>> {
+    return openPaths();
+  }
+
+  viewLeftovers(disksDir: string): Promise<ViewLeftover[]> {
+    return viewLeftovers(disksDir);
+  }
+}
