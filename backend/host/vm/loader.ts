@@ -101,12 +101,12 @@ export async function startLoader(
     abort,
     async finish(files, timeoutMs) {
       try {
-        await waitMigration(loader.qmp, completed, { timeoutMs, pollMs: 5, what: "snapshot transfer to the loader" });
+        await waitMigration(loader.qmp, completed, { timeoutMs, what: "snapshot transfer to the loader" });
         await loader.qmp.migrateSetCapabilities({ "x-ignore-shared": true });
         // A jailed loader writes into its jail; the file then moves out and back to the service.
         const written = rendezvous.jail ? join(rendezvous.jail.root, "devstate") : files.devstatePath;
         await loader.qmp.migrate(`file:${rendezvous.jail ? insideJail(rendezvous.jail, written) : written}`);
-        await waitMigration(loader.qmp, completed, { timeoutMs, pollMs: 2, what: "device state save" });
+        await waitMigration(loader.qmp, completed, { timeoutMs, what: "device state save" });
         await loader.kill();
         if (written !== files.devstatePath) {
           await rename(written, files.devstatePath);

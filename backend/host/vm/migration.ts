@@ -1,7 +1,9 @@
 /**
- * Small waits over QMP migration status, shared by the snapshot pipeline and restores.
+ * Waits on a migration, shared by the snapshot pipeline and restores: on QEMU's MIGRATION events,
+ * with a deadline.
  */
 import type { QmpCommands } from "../qemu/qmp/commands";
+import type { QmpEvent } from "../qemu/qmp/monitor";
 import type { MigrationInfo } from "../qemu/qmp/types";
 
 /** A migration ended in `failed` or `cancelled`. */
@@ -9,20 +11,54 @@ export class MigrationError extends Error {
   override name = "MigrationError";
 }
 
-/** Poll `query-migrate` until `done(info)` holds; throws MigrationError on failure, Error on timeout. */
+/**
+ * How often a migration is queried when no MIGRATION event came: a VM launched by a serve before
+ * every QEMU ran with `migration.x-events=on` sends none.
+ */
+const QUERY_WITHOUT_EVENTS_MS = 1_000;
+
+/**
+ * Wait until `done(info)` holds for the current migration; throws MigrationError when it failed,
+ * Error at the deadline. Woken by QEMU's MIGRATION events (each followed by one query-migrate, so
+ * the counters are current); the listener is in place before the first query, so an event that
+ * comes before the wait starts is not lost. `spin` queries without pause instead: for the
+ * background snapshot's capture, which no event marks and which the guest's pause waits on.
+ */
 export async function waitMigration(
   qmp: QmpCommands,
   done: (info: MigrationInfo) => boolean,
-  opts: { timeoutMs: number; pollMs: number; what: string },
+  opts: { timeoutMs: number; what: string; spin?: boolean },
 ): Promise<MigrationInfo> {
   const deadline = Date.now() + opts.timeoutMs;
-  for (;;) {
-    const info = await qmp.queryMigrate();
-    if (info.status === "failed" || info.status === "cancelled")
-      throw new MigrationError(`${opts.what} ${info.status}${info["error-desc"] ? `: ${info["error-desc"]}` : ""}`);
-    if (done(info)) return info;
-    if (Date.now() > deadline) throw new Error(`${opts.what} did not finish within ${opts.timeoutMs / 1000}s (status ${info.status ?? "none"})`);
-    if (opts.pollMs > 0) await new Promise((r) => setTimeout(r, opts.pollMs));
+  let changed = false;
+  let wake = () => {};
+  const onEvent = (ev: QmpEvent) => {
+    if (ev.event !== "MIGRATION") return;
+    changed = true;
+    wake();
+  };
+  qmp.monitor.on("event", onEvent);
+  try {
+    for (;;) {
+      changed = false;
+      const info = await qmp.queryMigrate();
+      if (info.status === "failed" || info.status === "cancelled")
+        throw new MigrationError(`${opts.what} ${info.status}${info["error-desc"] ? `: ${info["error-desc"]}` : ""}`);
+      if (done(info)) return info;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${opts.what} did not finish within ${opts.timeoutMs / 1000}s (status ${info.status ?? "none"})`);
+      if (opts.spin || changed) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, QUERY_WITHOUT_EVENTS_MS));
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = () => {};
+    }
+  } finally {
+    qmp.monitor.off("event", onEvent);
   }
 }
 

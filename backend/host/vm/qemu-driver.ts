@@ -112,7 +112,7 @@ export class QemuDriver implements VmDriver {
       try {
         await proc.qmp.migrateSetCapabilities({ "x-ignore-shared": true });
         await proc.qmp.migrateIncoming(`fd:${incomingFd}`);
-        await waitMigration(proc.qmp, completed, { timeoutMs: 60_000, pollMs: 1, what: "restore of the device state" });
+        await waitMigration(proc.qmp, completed, { timeoutMs: 60_000, what: "restore of the device state" });
         // Off again, so this VM can itself be snapshotted (branch of a branch).
         await proc.qmp.migrateSetCapabilities({ "x-ignore-shared": false });
         await proc.qmp.cont();

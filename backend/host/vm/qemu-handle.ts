@@ -422,8 +422,8 @@ export class QemuHandle implements VmHandle {
           await failpoint("snapshot.after-transaction");
         }
         await qmp.migrate(loader.uri);
-        if (background) await waitMigration(qmp, captured, { timeoutMs: 30_000, pollMs: 0, what: "background snapshot" });
-        else await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 5, what: "stopped snapshot" });
+        if (background) await waitMigration(qmp, captured, { timeoutMs: 30_000, spin: true, what: "background snapshot" });
+        else await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "stopped snapshot" });
         await this.resume();
         paused = false;
         await pause.resumed(5_000);
@@ -439,7 +439,7 @@ export class QemuHandle implements VmHandle {
     this.proc.off("event", onEvent);
     const done = (async () => {
       try {
-        await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "background snapshot" });
+        await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "background snapshot" });
         await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
       } catch (err) {
         await qmp.migrateCancel().catch(() => undefined);
@@ -492,7 +492,7 @@ export class QemuHandle implements VmHandle {
       await qmp.migrateSetCapabilities({ "background-snapshot": false, "x-ignore-shared": false });
       await qmp.stop();
       await qmp.migrate(loader.uri);
-      await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, pollMs: 10, what: "suspend" });
+      await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "suspend" });
       await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
     } catch (err) {
       await qmp.migrateCancel().catch(() => undefined);
