@@ -3,15 +3,12 @@
  * /proc/meminfo and the free space of the filesystem holding the RAM directory. Pure reads;
  * deciding whether that is enough is core's (core/capacity.ts).
  */
+import type { HostCapacity } from "./vm-driver";
 import { readFile, statfs } from "node:fs/promises";
 
 const MIB = 1024 * 1024;
 
-/** Free capacity in MiB; null where it cannot be read (not Linux, or the path is gone). */
-export interface HostCapacity {
-  memoryAvailableMb: number | null;
-  ramDirFreeMb: number | null;
-}
+export type { HostCapacity };
 
 /** MemAvailable of /proc/meminfo in MiB (null when unreadable). */
 export async function memoryAvailableMb(meminfo = "/proc/meminfo"): Promise<number | null> {

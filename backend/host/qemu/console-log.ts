@@ -7,6 +7,7 @@
  * disk it uses stays bounded. `<log>.start` records where live data begins and where `.1` begins.
  * Rotation and reads of one log are serialized in this process; choosing the cap is the caller's.
  */
+import type { ConsoleSlice } from "../vm-driver";
 import { open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { run } from "../util/exec";
 
@@ -24,16 +25,8 @@ export interface ConsoleLogState {
   rotatedFrom: number;
 }
 
-/** A slice of console output. `offset` may be later than asked when older output was rotated out. */
-export interface ConsoleSlice {
-  output: Buffer;
-  offset: number;
-  nextOffset: number;
-  /** The oldest byte still kept. */
-  first: number;
-  /** Total bytes ever written (the log's length). */
-  size: number;
-}
+/** A slice of console output (the driver's type: `VmDriver.readConsole` returns it). */
+export type { ConsoleSlice };
 
 const chains = new Map<string, Promise<unknown>>();
 

@@ -2,15 +2,11 @@
  * Registry of the filesystems a block volume can be formatted with. ext4 is the default; the
  * operator may only pick from what is registered here (reference: "Custom filesystems").
  */
+import type { FilesystemKind } from "../storage-driver";
 
-/** How to make and mount one filesystem. */
-export interface FilesystemDriver {
-  /** Name users pass in `filesystem`. */
-  name: string;
-  /** `mke2fs -t <type>` type. */
+/** How to make and mount one filesystem: what core sees of it, and the `mke2fs -t <type>` type. */
+export interface FilesystemDriver extends FilesystemKind {
   mkfsType: string;
-  /** fstype the guest mounts. */
-  guestFstype: string;
 }
 
 const DRIVERS: readonly FilesystemDriver[] = [

@@ -12,13 +12,9 @@ import { realpath, stat } from "node:fs/promises";
 import { sep } from "node:path";
 import { VM_GROUP } from "../confinement/vm-identity";
 import type { HostFailure, HostFailureDetail } from "../host-failure";
+import type { ClaimedDir } from "../storage-driver";
 
-/** A directory another managed volume or vmbranch itself uses. */
-export interface ClaimedDir {
-  /** Who uses it, for the message ("managed volume 'x'", "the data directory"). */
-  what: string;
-  path: string;
-}
+export type { ClaimedDir };
 
 /** True when `a` and `b` are the same directory or one contains the other (paths normalised, absolute). */
 export function pathsOverlap(a: string, b: string): boolean {

@@ -7,16 +7,10 @@ import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { run } from "../util/exec";
+import type { ViewLeftover } from "../storage-driver";
 import { VIEW_PREFIXES, activeViews } from "./disk-images";
 
-/** A raw view left by a dead serve: its directory, and its daemon when one still runs. */
-export interface ViewLeftover {
-  dir: string;
-  mounted: boolean;
-  daemonPid: number | null;
-  /** End the daemon, unmount and remove the directory. */
-  remove(): Promise<void>;
-}
+export type { ViewLeftover };
 
 function unescapeMount(path: string): string {
   return path.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));

@@ -9,7 +9,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { x as extract, type ReadEntry } from "tar";
-import type { ImportError, ImportRefusal } from "../storage-driver";
+import type { ImportError, ImportLimits, ImportRefusal } from "../storage-driver";
 
 /** The stream was not a readable tar archive. */
 export class TarImportError extends Error implements ImportError {
@@ -50,15 +50,8 @@ export class TarStalledError extends TarImportError {
   }
 }
 
-/** Limits of one extraction. */
-export interface TarLimits {
-  /** Total bytes of file contents. */
-  maxBytes: number;
-  /** Entries of any kind (files, directories, links). */
-  maxEntries: number;
-  /** Give up when no data arrives for this long. */
-  idleTimeoutMs: number;
-}
+/** Limits of one extraction (the driver's ImportLimits). */
+export type TarLimits = ImportLimits;
 
 /** Extract `input` (a tar stream, optionally gzip-compressed) into `dir` within `limits`. */
 export async function extractTar(input: Readable, dir: string, limits: TarLimits): Promise<void> {
