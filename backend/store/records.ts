@@ -164,16 +164,8 @@ export interface PortRecord {
   requested: boolean;
 }
 
-/** The machine configuration a memory snapshot was taken with; a restore must use the same. */
-export interface MachineRecord {
-  image: string;
-  memoryMb: number;
-  vcpus: number;
-  args: string[];
-  env: Record<string, string>;
-  hostname: string;
-  mac: string;
-  smbiosSerial: string;
+/** The machine configuration a memory snapshot was taken with (the instance's, at that instant); a restore must use the same. */
+export interface MachineRecord extends Pick<InstanceRecord, "image" | "memoryMb" | "vcpus" | "args" | "env" | "hostname" | "mac" | "smbiosSerial"> {
   /** VM generation ID the snapshot's guest last saw (a resume keeps it, a branch gets a new one). */
   vmgenid: string;
   accelerator: "kvm" | "tcg";
