@@ -79,13 +79,6 @@ export function sortedRecord(record: Record<string, string>): Record<string, str
   return out;
 }
 
-/** Inputs as the engine hands them over, without its own `__provider` key. */
-export function withoutProvider<T extends object>(inputs: T): T {
-  const copy = { ...(inputs as Record<string, unknown>) };
-  delete copy.__provider;
-  return copy as T;
-}
-
 /** The serialized provider of a resource (`__provider`), to carry into partial states. */
 export function providerOf(inputs: unknown): string | undefined {
   return isRecord(inputs) && typeof inputs.__provider === "string" ? inputs.__provider : undefined;

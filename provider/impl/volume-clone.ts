@@ -7,30 +7,13 @@
  * change in place.
  */
 import { VolumeCloneItemSchema, type Volume, type VolumeCloneItem } from "vmbranch/sdk";
-import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { connectionFailures, withClient } from "./connection";
+import { withClient } from "./connection";
 import { errorMessage, failure, partialStateError } from "./errors";
-import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName, type CheckOptions } from "./naming";
-import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
+import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
-import {
-  VOLUME_ENDPOINTS,
-  baseEcho,
-  diffByTable,
-  knownOr,
-  knownTags,
-  propertyOf,
-  readVolumeResource,
-  removeVolumeResource,
-  resolveVolumeInputs,
-  tagsAndLockOps,
-  untilUsable,
-  upgradeVolumeOutputs,
-  volumeComputed,
-  type VolumeBaseInputs,
-} from "./volume-common";
+import { baseEcho, knownOr, knownTags, resolveVolumeInputs, untilUsable, volumeComputed, type VolumeBaseInputs } from "./volume-common";
+import { volumeLikeResource } from "./volume-like";
 
 export { configure } from "./connection";
 
@@ -48,7 +31,6 @@ export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source", "triggers"] as con
 /** Inputs updated in place (`timeouts` is only stored). */
 export const VOLUME_CLONE_UPDATE_FIELDS = ["tags", "deleteLock", "timeouts"] as const;
 const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "tags", "deleteLock", "timeouts", "triggers"];
-const ENDPOINTS = VOLUME_ENDPOINTS("volume clone");
 // In the request `name`/`uuid` are the source's and `vol_name` is the clone's own.
 const RENAMES: Record<string, string> = { "": "source", name: "source", uuid: "source", vol_name: "name", delete_lock: "deleteLock" };
 
@@ -63,28 +45,6 @@ export function volumeCloneRequest(i: Record<string, unknown>): VolumeCloneItem 
   };
   for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
   return req as VolumeCloneItem;
-}
-
-/** `check`: auto-name, a source is required, and the API's verdict. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeCloneInputs; failures: CheckFailure[] }> {
-  const old = olds ? resolveVolumeInputs<VolumeCloneInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeCloneInputs>(news), opts);
-  const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
-  if (raw.source === undefined) failures.push({ property: "source", reason: "Missing 'source': the name or uuid of the volume or volume template to clone" });
-  else failures.push(...schemaFailures(VolumeCloneItemSchema, volumeCloneRequest(raw), (f) => propertyOf(f, RENAMES)));
-  failures.push(...connectionFailures());
-  return { inputs, failures: uniqueFailures(failures) };
-}
-
-/** `diff`: replace or update by the tables above (docs/provider.md, "VolumeClone"). */
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
-  return answerOf(await diffDetail(_id, olds, news));
-}
-
-/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
-export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
-  return diffByTable(upgradeVolumeOutputs(olds, "volume clone"), resolveVolumeInputs(news), VOLUME_CLONE_REPLACE_FIELDS, VOLUME_CLONE_UPDATE_FIELDS);
 }
 
 /** Outputs from the server's volume and the inputs. */
@@ -126,35 +86,24 @@ export async function create(inputs: Record<string, unknown>, opts: OperationOpt
   });
 }
 
-/** `read`: the server's view and the inputs as they now stand; no id when the clone is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeCloneOutputs; inputs?: Record<string, unknown> }> {
-  return withClient((client) =>
-    readVolumeResource(client, id, props, {
-      endpoints: ENDPOINTS,
-      outputs: volumeCloneOutputs,
-      kept: ["source"],
-      inputsFromServer: (v) => plain({ name: v.name, source: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
-    }),
-  );
-}
-
-/** `update`: tags and delete lock; a clone left `pending` by a partial create is waited for first. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeCloneOutputs }> {
-  const i = resolveVolumeInputs<VolumeCloneInputs>(news);
-  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
-  return withClient(async (client) => {
-    try {
-      const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
-      const ops = tagsAndLockOps(cur, i);
-      const v = ops.length > 0 ? await client.volumes.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
-      return { outs: volumeCloneOutputs(v, i) };
-    } catch (err) {
-      throw failure(`updating volume clone '${i.name}'`, err);
-    }
-  });
-}
-
-/** `delete`: refused by the API while attached or locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
-}
+/**
+ * `check` (auto-name, a source is required, and the API's verdict), `diff` by the tables above
+ * (docs/provider.md, "VolumeClone"), `read` (the server's view and the inputs as they now stand; no
+ * id when the clone is gone), `update` (tags and delete lock; a clone left `pending` by a partial
+ * create is waited for first) and `delete` (refused while attached or locked; already gone is fine).
+ */
+export const { check, diff, diffDetail, read, update, remove } = volumeLikeResource({
+  kind: "volume clone",
+  api: (client) => client.volumes,
+  knownInputs: KNOWN_INPUTS,
+  replaceFields: VOLUME_CLONE_REPLACE_FIELDS,
+  updateFields: VOLUME_CLONE_UPDATE_FIELDS,
+  request: volumeCloneRequest,
+  requestSchema: VolumeCloneItemSchema,
+  renames: RENAMES,
+  source: { property: "source", reason: "Missing 'source': the name or uuid of the volume or volume template to clone" },
+  outputs: volumeCloneOutputs,
+  kept: ["source"],
+  inputsFromServer: (v: Volume) => plain({ name: v.name, source: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
+  untilUsable,
+});

@@ -1,15 +1,14 @@
 /**
- * What the three volume resources (Volume, VolumeTemplate, VolumeClone) share: resolving inputs,
- * the computed fields of the API's volume object, the PATCH operations for tags and delete lock,
- * the field-table diff (docs/provider.md), waiting for a volume's data, the inputs a refresh
- * reports, reading outputs written by any provider version, and the `read` and `delete` they do
- * alike. Each resource module owns its own fields, requests and the rest of its methods.
+ * The pieces the volume-like resources (Volume, VolumeTemplate, VolumeClone, Checkpoint) share:
+ * resolving inputs, the computed fields of the API's volume object, the field-table diff
+ * (docs/provider.md), waiting for a volume's data, the inputs a refresh reports, reading outputs
+ * written by any provider version, and the placeholders `check` uses during preview. The methods
+ * built from them live in volume-like.ts.
  */
-import type { Volume, VolumeUpdateOp, VmbranchClient } from "vmbranch/sdk";
+import type { Volume, VmbranchClient } from "vmbranch/sdk";
 import type { DiffDetail } from "./instance-diff";
 import { nameIsFixed, type NamingInputs } from "./naming";
-import { failure, isNotFound } from "./errors";
-import { operationMs, resolveTimeouts, type Deadline, type OperationOptions, type TimeoutsInput } from "./timeouts";
+import type { Deadline, TimeoutsInput } from "./timeouts";
 import { containsUnknown, isRecord, isUnknown, jsonEqual, managedInputsOf } from "./values";
 
 /** Inputs every volume resource has. */
@@ -81,16 +80,8 @@ export async function untilUsable(client: VmbranchClient, v: Volume, deadline: D
   return client.volumes.waitFor(v.uuid, ["available", "mounted"], { timeoutMs: deadline.remainingMs() });
 }
 
-/** PATCH operations for the tags the user manages and the delete lock (default false). */
-export function tagsAndLockOps(cur: Volume, i: VolumeBaseInputs): VolumeUpdateOp[] {
-  const ops: VolumeUpdateOp[] = [];
-  if (i.tags !== undefined && !jsonEqual(tagSet(cur.tags), tagSet(i.tags))) ops.push({ prop: "tags", op: "set", value: [...new Set(i.tags)] });
-  const lock = i.deleteLock ?? false;
-  if (cur.delete_lock !== lock) ops.push({ prop: "delete_lock", op: "set", value: lock });
-  return ops;
-}
-
-function tagSet(tags: readonly string[]): string[] {
+/** Tags as a set: without repeats, sorted (tags compare as sets). */
+export function tagSet(tags: readonly string[]): string[] {
   return [...new Set(tags)].sort();
 }
 
@@ -160,66 +151,3 @@ export function propertyOf(field: string, renames: Record<string, string>): stri
   return (renames[head] ?? head.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())) + rest;
 }
 
-
-/** How one volume resource reaches its objects: the volume endpoints, or the volume template ones. */
-export interface VolumeEndpoints {
-  /** For messages: "volume", "volume template", "volume clone". */
-  kind: string;
-  get(client: VmbranchClient, id: string): Promise<Volume>;
-  delete(client: VmbranchClient, id: string, timeoutMs: number): Promise<unknown>;
-}
-
-/** The volume endpoints (volumes and clones). */
-export const VOLUME_ENDPOINTS = (kind: string): VolumeEndpoints => ({
-  kind,
-  get: (client, id) => client.volumes.get(id),
-  delete: (client, id, timeoutMs) => client.volumes.delete(id, { timeoutMs }),
-});
-
-/** What `readVolumeResource` needs to know about one resource. */
-export interface VolumeReadSpec<I extends VolumeBaseInputs, O> {
-  endpoints: VolumeEndpoints;
-  /** Outputs from the server's object and the inputs. */
-  outputs(v: Volume, i: I): O;
-  /** Inputs the server does not know, kept from the stored outputs across a refresh (besides naming, timeouts and triggers). */
-  kept: readonly string[];
-  /** The inputs that describe a volume the state does not hold yet (a lookup by id). */
-  inputsFromServer(v: Volume): Record<string, unknown>;
-}
-
-/**
- * `read` of a volume resource: the server's view (size, tags and lock drift) and the inputs as they
- * now stand (so a refresh names what drifted); no id when it is gone. With no stored outputs (a
- * lookup by id) the server's values stand for the inputs.
- */
-export async function readVolumeResource<I extends VolumeBaseInputs, O>(
-  client: VmbranchClient,
-  id: string,
-  props: Record<string, unknown> | undefined,
-  spec: VolumeReadSpec<I, O>,
-): Promise<{ id?: string; props?: O; inputs?: Record<string, unknown> }> {
-  let v: Volume;
-  try {
-    v = await spec.endpoints.get(client, id);
-  } catch (err) {
-    if (isNotFound(err)) return {};
-    throw failure(`reading ${spec.endpoints.kind} '${id}'`, err);
-  }
-  if (!props || typeof props.uuid !== "string") return { id: v.uuid, props: spec.outputs(v, {} as I), inputs: spec.inputsFromServer(v) };
-  const prev = upgradeVolumeOutputs<Record<string, unknown>>(props, spec.endpoints.kind);
-  const keep = ["namePrefix", "autoNamed", "timeouts", "triggers", ...spec.kept];
-  const kept = resolveVolumeInputs<I>(Object.fromEntries(keep.map((k) => [k, prev[k]])));
-  const outs = { ...spec.outputs(v, kept), managedInputs: prev.managedInputs } as O;
-  const inputs = volumeInputsAfterRefresh(outs as Record<string, unknown>);
-  return { id: v.uuid, props: outs, ...(inputs ? { inputs } : {}) };
-}
-
-/** `delete` of a volume resource: refused by the API while attached, depended on or locked; already gone is fine. */
-export async function removeVolumeResource(client: VmbranchClient, id: string, props: Record<string, unknown>, endpoints: VolumeEndpoints, opts: OperationOptions = {}): Promise<void> {
-  const timeoutMs = operationMs(resolveTimeouts((isRecord(props.timeouts) ? props.timeouts : undefined) as TimeoutsInput | undefined).deleteMs, opts);
-  try {
-    await endpoints.delete(client, id, timeoutMs);
-  } catch (err) {
-    if (!isNotFound(err)) throw failure(`deleting ${endpoints.kind} '${String(props.name ?? id)}'`, err);
-  }
-}

@@ -5,30 +5,14 @@
  * `require("vmbranch/provider/impl/volume-template")` (a path stored in users' states). Replaces
  * on name, source volume and triggers; tags and delete lock change in place.
  */
-import { VolumeTemplateItemSchema, type Volume, type VmbranchClient, type VolumeTemplateItem } from "vmbranch/sdk";
-import { schemaFailures, triggersFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { connectionFailures, withClient } from "./connection";
+import { VolumeTemplateItemSchema, type Volume, type VolumeTemplateItem } from "vmbranch/sdk";
+import { withClient } from "./connection";
 import { failure } from "./errors";
-import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName, type CheckOptions } from "./naming";
-import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
+import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
-import {
-  baseEcho,
-  diffByTable,
-  knownOr,
-  knownTags,
-  propertyOf,
-  readVolumeResource,
-  removeVolumeResource,
-  resolveVolumeInputs,
-  tagsAndLockOps,
-  upgradeVolumeOutputs,
-  volumeComputed,
-  type VolumeBaseInputs,
-  type VolumeEndpoints,
-} from "./volume-common";
+import { baseEcho, knownOr, knownTags, resolveVolumeInputs, volumeComputed, type VolumeBaseInputs } from "./volume-common";
+import { volumeLikeResource } from "./volume-like";
 
 export { configure } from "./connection";
 
@@ -46,11 +30,6 @@ export const VOLUME_TEMPLATE_REPLACE_FIELDS = ["name", "sourceVolume", "triggers
 /** Inputs updated in place (`timeouts` is only stored). */
 export const VOLUME_TEMPLATE_UPDATE_FIELDS = ["tags", "deleteLock", "timeouts"] as const;
 const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sourceVolume", "tags", "deleteLock", "timeouts", "triggers"];
-const ENDPOINTS: VolumeEndpoints = {
-  kind: "volume template",
-  get: (client: VmbranchClient, id: string) => client.volumes.templates.get(id),
-  delete: (client: VmbranchClient, id: string, timeoutMs: number) => client.volumes.templates.delete(id, { timeoutMs }),
-};
 // In the request `name`/`uuid` are the source volume's and `template_name` is the template's own.
 const RENAMES: Record<string, string> = { "": "sourceVolume", name: "sourceVolume", uuid: "sourceVolume", template_name: "name", mode: "sourceVolume", delete_lock: "deleteLock" };
 
@@ -66,28 +45,6 @@ export function volumeTemplateRequest(i: Record<string, unknown>): VolumeTemplat
   };
   for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
   return req as VolumeTemplateItem;
-}
-
-/** `check`: auto-name, a source volume is required, and the API's verdict. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeTemplateInputs; failures: CheckFailure[] }> {
-  const old = olds ? resolveVolumeInputs<VolumeTemplateInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeTemplateInputs>(news), opts);
-  const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [...unknownInputFailures(raw, KNOWN_INPUTS), ...timeoutsFailures(raw.timeouts), ...triggersFailures(raw.triggers)];
-  if (raw.sourceVolume === undefined) failures.push({ property: "sourceVolume", reason: "Missing 'sourceVolume': the name or uuid of the volume to freeze" });
-  else failures.push(...schemaFailures(VolumeTemplateItemSchema, volumeTemplateRequest(raw), (f) => propertyOf(f, RENAMES)));
-  failures.push(...connectionFailures());
-  return { inputs, failures: uniqueFailures(failures) };
-}
-
-/** `diff`: replace or update by the tables above (docs/provider.md, "VolumeTemplate"). */
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
-  return answerOf(await diffDetail(_id, olds, news));
-}
-
-/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
-export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
-  return diffByTable(upgradeVolumeOutputs(olds, "volume template"), resolveVolumeInputs(news), VOLUME_TEMPLATE_REPLACE_FIELDS, VOLUME_TEMPLATE_UPDATE_FIELDS);
 }
 
 /** Outputs from the server's template and the inputs. */
@@ -118,35 +75,23 @@ export async function create(inputs: Record<string, unknown>, opts: OperationOpt
   });
 }
 
-/** `read`: the server's view and the inputs as they now stand; no id when the template is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeTemplateOutputs; inputs?: Record<string, unknown> }> {
-  return withClient((client) =>
-    readVolumeResource(client, id, props, {
-      endpoints: ENDPOINTS,
-      outputs: volumeTemplateOutputs,
-      kept: ["sourceVolume"],
-      inputsFromServer: (v) => plain({ name: v.name, sourceVolume: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
-    }),
-  );
-}
-
-/** `update`: tags and delete lock. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeTemplateOutputs }> {
-  const i = resolveVolumeInputs<VolumeTemplateInputs>(news);
-  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
-  return withClient(async (client) => {
-    try {
-      const cur = await client.volumes.templates.get(id, { timeoutMs: deadline.remainingMs() });
-      const ops = tagsAndLockOps(cur, i);
-      const v = ops.length > 0 ? await client.volumes.templates.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
-      return { outs: volumeTemplateOutputs(v, i) };
-    } catch (err) {
-      throw failure(`updating volume template '${i.name}'`, err);
-    }
-  });
-}
-
-/** `delete`: refused by the API while clones depend on it or while locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
-}
+/**
+ * `check` (auto-name, a source volume is required, and the API's verdict), `diff` by the tables
+ * above (docs/provider.md, "VolumeTemplate"), `read` (the server's view and the inputs as they now
+ * stand; no id when the template is gone), `update` (tags and delete lock) and `delete` (refused
+ * while clones depend on it or while locked; already gone is fine).
+ */
+export const { check, diff, diffDetail, read, update, remove } = volumeLikeResource({
+  kind: "volume template",
+  api: (client) => client.volumes.templates,
+  knownInputs: KNOWN_INPUTS,
+  replaceFields: VOLUME_TEMPLATE_REPLACE_FIELDS,
+  updateFields: VOLUME_TEMPLATE_UPDATE_FIELDS,
+  request: volumeTemplateRequest,
+  requestSchema: VolumeTemplateItemSchema,
+  renames: RENAMES,
+  source: { property: "sourceVolume", reason: "Missing 'sourceVolume': the name or uuid of the volume to freeze" },
+  outputs: volumeTemplateOutputs,
+  kept: ["sourceVolume"],
+  inputsFromServer: (v: Volume) => plain({ name: v.name, sourceVolume: v.clone?.source.name ?? null, tags: v.tags, deleteLock: v.delete_lock }),
+});

@@ -5,31 +5,14 @@
  * docs/provider.md, "Upgrading"). Replaces on name, filesystem, hostPath, uid, gid and template;
  * grows, retags and (un)locks in place.
  */
-import { VolumeCreateRequestSchema, messages, type Volume, type VolumeCreateParams } from "vmbranch/sdk";
-import { schemaFailures, uniqueFailures, unknownInputFailures, type CheckFailure } from "./check-failures";
-import { connectionFailures, withClient } from "./connection";
+import { VolumeCreateRequestSchema, messages, type Volume, type VolumeCreateParams, type VolumeUpdateOp } from "vmbranch/sdk";
+import { withClient } from "./connection";
 import { failure, partialStateError } from "./errors";
-import { answerOf, type DiffAnswer, type DiffDetail } from "./instance-diff";
 import { toRef } from "./instance-request";
-import { resolveName, type CheckOptions } from "./naming";
-import { Deadline, operationMs, resolveTimeouts, timeoutsFailures, type OperationOptions } from "./timeouts";
+import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
 import { isUnknown, plain } from "./values";
-import {
-  VOLUME_ENDPOINTS,
-  baseEcho,
-  diffByTable,
-  knownOr,
-  knownTags,
-  propertyOf,
-  readVolumeResource,
-  removeVolumeResource,
-  resolveVolumeInputs,
-  tagsAndLockOps,
-  untilUsable,
-  upgradeVolumeOutputs,
-  volumeComputed,
-  type VolumeBaseInputs,
-} from "./volume-common";
+import { baseEcho, knownOr, knownTags, resolveVolumeInputs, untilUsable, volumeComputed, type VolumeBaseInputs } from "./volume-common";
+import { volumeLikeResource } from "./volume-like";
 
 export { configure } from "./connection";
 
@@ -50,7 +33,6 @@ export type VolumeOutputs = ReturnType<typeof volumeOutputs>;
 export const VOLUME_REPLACE_FIELDS = ["name", "filesystem", "hostPath", "uid", "gid", "template"] as const;
 /** Inputs updated in place (`sizeMb` only grows; `timeouts` is only stored). */
 export const VOLUME_UPDATE_FIELDS = ["sizeMb", "tags", "deleteLock", "timeouts"] as const;
-const ENDPOINTS = VOLUME_ENDPOINTS("volume");
 const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "tags", "deleteLock", "timeouts"];
 const RENAMES: Record<string, string> = { template: "template", delete_lock: "deleteLock" };
 
@@ -69,33 +51,6 @@ export function volumeCreateRequest(i: Record<string, unknown>): VolumeCreatePar
   };
   for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
   return req as VolumeCreateParams;
-}
-
-/** `check`: auto-name; the API's verdict; a shrink is refused with the API's message. */
-export async function check(olds: Record<string, unknown>, news: Record<string, unknown>, opts: CheckOptions = {}): Promise<{ inputs: VolumeInputs; failures: CheckFailure[] }> {
-  const old = olds ? resolveVolumeInputs<VolumeInputs>(olds) : undefined;
-  const inputs = resolveName(old, resolveVolumeInputs<VolumeInputs>(news), opts);
-  const raw = inputs as unknown as Record<string, unknown>;
-  const failures = [
-    ...unknownInputFailures(raw, KNOWN_INPUTS),
-    ...timeoutsFailures(raw.timeouts),
-    ...schemaFailures(VolumeCreateRequestSchema, volumeCreateRequest(raw), (f) => propertyOf(f, RENAMES)),
-    ...connectionFailures(),
-  ];
-  const from = old?.sizeMb;
-  const to = inputs.sizeMb;
-  if (typeof from === "number" && typeof to === "number" && to < from) failures.push({ property: "sizeMb", reason: messages.volumeShrink(from, to) });
-  return { inputs, failures: uniqueFailures(failures) };
-}
-
-/** `diff`: replace or update by the table above (docs/provider.md, "Volume"). */
-export async function diff(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffAnswer> {
-  return answerOf(await diffDetail(_id, olds, news));
-}
-
-/** `diff` naming the inputs updated in place too (the schema-based plugin's detailed diff). */
-export async function diffDetail(_id: string, olds: Record<string, unknown>, news: Record<string, unknown>): Promise<DiffDetail> {
-  return diffByTable(upgradeVolumeOutputs(olds, "volume"), resolveVolumeInputs(news), VOLUME_REPLACE_FIELDS, VOLUME_UPDATE_FIELDS);
 }
 
 /** Outputs from the server's volume and the inputs. */
@@ -133,11 +88,6 @@ export async function create(inputs: Record<string, unknown>, opts: OperationOpt
   });
 }
 
-/** `read`: the server's view and the inputs as they now stand; no id when the volume is gone. */
-export async function read(id: string, props?: Record<string, unknown>): Promise<{ id?: string; props?: VolumeOutputs; inputs?: Record<string, unknown> }> {
-  return withClient((client) => readVolumeResource(client, id, props, { endpoints: ENDPOINTS, outputs: volumeOutputs, kept: ["template"], inputsFromServer: volumeInputsFromServer }));
-}
-
 /** The inputs that describe `v` as it is. */
 export function volumeInputsFromServer(v: Volume): Record<string, unknown> {
   const origin =
@@ -145,24 +95,30 @@ export function volumeInputsFromServer(v: Volume): Record<string, unknown> {
   return plain({ name: v.name, ...origin, tags: v.tags, deleteLock: v.delete_lock });
 }
 
-/** `update`: grow, retag, (un)lock; a volume left not yet usable by a partial create is waited for first. */
-export async function update(id: string, _olds: Record<string, unknown>, news: Record<string, unknown>, opts: OperationOptions = {}): Promise<{ outs: VolumeOutputs }> {
-  const i = resolveVolumeInputs<VolumeInputs>(news);
-  const deadline = new Deadline(operationMs(resolveTimeouts(i.timeouts).updateMs, opts));
-  return withClient(async (client) => {
-    try {
-      const cur = await untilUsable(client, await client.volumes.get(id, { timeoutMs: deadline.remainingMs() }), deadline);
-      const ops = tagsAndLockOps(cur, i);
-      if (i.sizeMb !== undefined && i.sizeMb !== cur.size_mb) ops.unshift({ prop: "size_mb", op: "set", value: i.sizeMb });
-      const v = ops.length > 0 ? await client.volumes.update(id, ops, { timeoutMs: deadline.remainingMs() }) : cur;
-      return { outs: volumeOutputs(v, i) };
-    } catch (err) {
-      throw failure(`updating volume '${i.name}'`, err);
-    }
-  });
-}
-
-/** `delete`: refused by the API while attached or locked; already gone is fine. */
-export async function remove(id: string, props: Record<string, unknown>, opts: OperationOptions = {}): Promise<void> {
-  await withClient((client) => removeVolumeResource(client, id, props, ENDPOINTS, opts));
-}
+/**
+ * `check` (auto-name; the API's verdict; a shrink is refused with the API's message), `diff` by
+ * the tables above (docs/provider.md, "Volume"), `read` (the server's view and the inputs as they
+ * now stand; no id when the volume is gone), `update` (grow, retag, (un)lock; a volume left not
+ * yet usable by a partial create is waited for first) and `delete` (refused while attached or
+ * locked; already gone is fine).
+ */
+export const { check, diff, diffDetail, read, update, remove } = volumeLikeResource({
+  kind: "volume",
+  api: (client) => client.volumes,
+  knownInputs: KNOWN_INPUTS,
+  replaceFields: VOLUME_REPLACE_FIELDS,
+  updateFields: VOLUME_UPDATE_FIELDS,
+  request: volumeCreateRequest,
+  requestSchema: VolumeCreateRequestSchema,
+  renames: RENAMES,
+  moreFailures: (old, inputs) => {
+    const from = old?.sizeMb;
+    const to = inputs.sizeMb;
+    return typeof from === "number" && typeof to === "number" && to < from ? [{ property: "sizeMb", reason: messages.volumeShrink(from, to) }] : [];
+  },
+  outputs: volumeOutputs,
+  kept: ["template"],
+  inputsFromServer: volumeInputsFromServer,
+  untilUsable,
+  updateOps: { before: (cur, i): VolumeUpdateOp[] => (i.sizeMb !== undefined && i.sizeMb !== cur.size_mb ? [{ prop: "size_mb", op: "set", value: i.sizeMb }] : []) },
+});

@@ -5,30 +5,19 @@
  * provider shell; the behaviour lives in provider/impl/checkpoint.ts, loaded at run time.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { TimeoutsInput } from "../impl/timeouts";
-import { computedOutputs, providerShell, type ProviderImpl } from "./provider-shell";
-import { requireSupportedPulumi } from "./pulumi-version";
+import { ManagedResource, type ManagedArgs, type TriggersArgs } from "./managed-resource";
+import { providerShell, type ProviderImpl } from "./provider-shell";
 
 /** The arguments of a Checkpoint. */
-export interface CheckpointArgs {
-  /** API name; `<logical name>-<7 random hex>` when absent. Replaces on change. */
-  name?: pulumi.Input<string>;
+export interface CheckpointArgs extends ManagedArgs, TriggersArgs {
   /**
    * Instance (name or uuid, typically an Instance's `name`) to capture: running (live, the guest
    * pauses for milliseconds), standby (with its memory) or stopped (volumes only). Replaces on
    * change. Use `dependsOn` on whatever prepares the instance, so it is captured afterwards.
    */
   sourceInstance: pulumi.Input<string>;
-  tags?: pulumi.Input<pulumi.Input<string>[]>;
-  /** While true the checkpoint cannot be deleted. */
-  deleteLock?: pulumi.Input<boolean>;
   /** Delete the checkpoint this many milliseconds after its last load (0 or unset: never). */
   autokillMs?: pulumi.Input<number>;
-  /** Deadlines of create, update and delete ("5m", "90s" or seconds). */
-  timeouts?: pulumi.Input<TimeoutsInput>;
-  /** Any values: when one changes, the checkpoint is replaced (captured again). */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any values, like Pulumi's own `triggers` inputs
-  triggers?: pulumi.Input<any[]>;
 }
 
 // Loaded in the engine's provider process; the path resolves through the package exports.
@@ -46,17 +35,10 @@ export const CHECKPOINT_OUTPUTS = [
 ] as const;
 
 /** A vmbranch checkpoint. */
-export class Checkpoint extends pulumi.dynamic.Resource {
-  declare readonly name: pulumi.Output<string>;
+export class Checkpoint extends ManagedResource {
   declare readonly sourceInstance: pulumi.Output<string>;
-  declare readonly tags: pulumi.Output<string[]>;
-  declare readonly deleteLock: pulumi.Output<boolean>;
   declare readonly autokillMs: pulumi.Output<number>;
-  declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
   declare readonly triggers: pulumi.Output<unknown[] | null>;
-  declare readonly schemaVersion: pulumi.Output<number>;
-  declare readonly autoNamed: pulumi.Output<boolean>;
-  declare readonly uuid: pulumi.Output<string>;
   /** `checkpoint` once captured. */
   declare readonly state: pulumi.Output<string>;
   /** True when it holds the guest's memory: loaded instances continue where it was. */
@@ -65,15 +47,13 @@ export class Checkpoint extends pulumi.dynamic.Resource {
   declare readonly sourceInstanceName: pulumi.Output<string | null>;
   /** How long the source's guest paused for the capture. */
   declare readonly sourcePauseMs: pulumi.Output<number | null>;
-  declare readonly createdAt: pulumi.Output<string>;
   declare readonly readyAt: pulumi.Output<string | null>;
   /** Instances loaded from it so far (at the last read). */
   declare readonly loads: pulumi.Output<number>;
 
   /** Declare a checkpoint; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: CheckpointArgs, opts?: pulumi.CustomResourceOptions) {
-    requireSupportedPulumi();
-    super(checkpointProvider, name, { ...computedOutputs(CHECKPOINT_OUTPUTS), ...args, namePrefix: name }, opts, "vmbranch", "Checkpoint");
+    super(checkpointProvider, "Checkpoint", name, CHECKPOINT_OUTPUTS, args, opts);
   }
 
   /** An existing checkpoint, by uuid (or name), read from the server and not managed by this stack. */

@@ -5,10 +5,9 @@
 // reports the inputs as given, and drops a checkpoint deleted out of band.
 import * as checkpoint from "vmbranch/provider/impl/checkpoint";
 import * as instance from "vmbranch/provider/impl/instance";
-import { withoutProvider } from "vmbranch/provider/impl/values";
 import { counterProgram, parseTicks } from "../helpers/guest-programs";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
-import { createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
+import { createResource, diffResource, updateResource, withoutProvider, type Deployed } from "./support/engine-steps";
 
 jest.setTimeout(180_000);
 

@@ -6,9 +6,8 @@
 // instance-lifecycle.test.ts. Few VMs on purpose: TCG guests on 2 cores.
 import * as instance from "vmbranch/provider/impl/instance";
 import * as volume from "vmbranch/provider/impl/volume";
-import { withoutProvider } from "vmbranch/provider/impl/values";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
-import { checked, createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
+import { checked, createResource, diffResource, updateResource, withoutProvider, type Deployed } from "./support/engine-steps";
 import { hitLog, webServer } from "./support/web-guest";
 
 jest.setTimeout(180_000);

@@ -9,9 +9,8 @@ import { messages } from "vmbranch/sdk";
 import * as volume from "vmbranch/provider/impl/volume";
 import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
 import * as volumeClone from "vmbranch/provider/impl/volume-clone";
-import { withoutProvider } from "vmbranch/provider/impl/values";
 import { startProviderHarness, type ProviderHarness } from "./support/harness";
-import { checked, createResource, diffResource, updateResource, type Deployed } from "./support/engine-steps";
+import { checked, createResource, diffResource, updateResource, withoutProvider, type Deployed } from "./support/engine-steps";
 
 jest.setTimeout(120_000);
 

@@ -15,6 +15,12 @@ export interface Deployed {
 /** What the engine sends as `__provider` (the serialized provider text); any string will do here. */
 export const PROVIDER_TEXT = "exports.handler = () => ({}); // serialized provider stands here";
 
+/** Inputs as the engine keeps them, without the `__provider` it adds (what `read` reports back). */
+export function withoutProvider<T extends object>(inputs: T): T {
+  const { __provider: _provider, ...rest } = inputs as Record<string, unknown>;
+  return rest as T;
+}
+
 /** `check` the new inputs against `prev`'s; throws with the failures when there are any. */
 export async function checked(impl: ProviderImpl, news: Record<string, unknown>, prev?: Deployed): Promise<Record<string, unknown>> {
   const { inputs, failures } = await impl.check(prev?.inputs ?? {}, { ...news, __provider: PROVIDER_TEXT });
