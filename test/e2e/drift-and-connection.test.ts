@@ -11,7 +11,6 @@ import { join } from "node:path";
 import type { EngineEvent, LocalWorkspace } from "@pulumi/pulumi/automation";
 import * as vmbranch from "vmbranch";
 import { lookupVolume } from "vmbranch/provider/impl/lookups";
-import { withEngineFailure } from "../provider/support/engine-failures";
 import { createInlineStack, type InlineStack } from "../helpers/pulumi";
 import { changesOf, refreshedOf, startE2e, stateOf, type E2eEnv } from "./support/e2e-env";
 
@@ -126,8 +125,8 @@ test("without a token anywhere, preview and up fail at check and nothing is crea
     const vars = (s.stack.workspace as LocalWorkspace).envVars;
     Object.assign(vars, { VMBRANCH_ENDPOINT: env.backend.url, VMBRANCH_DATA_DIR: empty, VMBRANCH_TOKEN: "" });
     const message = /No vmbranch token: set it with 'pulumi config set --secret vmbranch:token <token>' or the environment variable VMBRANCH_TOKEN/;
-    await withEngineFailure(() => expect(s.stack.preview()).rejects.toThrow(message));
-    await withEngineFailure(() => expect(s.stack.up()).rejects.toThrow(message));
+    await expect(s.stack.preview()).rejects.toThrow(message);
+    await expect(s.stack.up()).rejects.toThrow(message);
     expect(await env.backend.client.volumes.list()).toEqual([]);
     expect((await stateOf(s.stack)).filter((r) => r.type.includes("vmbranch"))).toEqual([]);
   } finally {
