@@ -118,7 +118,9 @@ test("events and replies split across packets or glued together are both parsed"
   const id = fake.received.at(-1)?.id;
   const glued = JSON.stringify({ event: "RESUME", data: {}, timestamp: { seconds: 0, microseconds: 0 } }) + "\r\n" + JSON.stringify({ return: {}, id }) + "\r\n";
   fake.sendRaw(glued.slice(0, 17));
-  await new Promise((r) => setTimeout(r, 10));
+  // The second half goes out only once the monitor holds the first, so the two arrive as two reads.
+  const buffered = () => (m as unknown as { buffer: string }).buffer;
+  while (buffered() !== glued.slice(0, 17)) await new Promise((r) => setImmediate(r));
   fake.sendRaw(glued.slice(17));
   await expect(cont).resolves.toEqual({});
   await expect(got).resolves.toMatchObject({ event: "RESUME" });
@@ -166,12 +168,12 @@ test("retry waits for a socket that appears later", async () => {
   const { FakeQmpServer: F } = await import("../helpers/qmp-fake-server");
   const late = await F.start();
   await late.close();
-  const pending = QmpMonitor.connect(late.path, { timeoutMs: 2000, retry: true });
-  // Recreate a listener at the same path shortly after.
   const { mkdirSync } = await import("node:fs");
   const { dirname } = await import("node:path");
   const { createServer } = await import("node:net");
-  await new Promise((r) => setTimeout(r, 100));
+  // The first attempt connects before `connect` returns (a unix socket's connect is synchronous)
+  // and fails, the socket being gone; the listener created after it is one a retry must find.
+  const pending = QmpMonitor.connect(late.path, { timeoutMs: 2000, retry: true });
   mkdirSync(dirname(late.path), { recursive: true });
   const srv = createServer((s) => {
     s.write(JSON.stringify({ QMP: { version: { qemu: { major: 10, minor: 0, micro: 2 }, package: "" }, capabilities: [] } }) + "\r\n");
