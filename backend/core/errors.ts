@@ -1,55 +1,16 @@
 /**
  * The one error registry of the backend: every error a client can see has a code here with its
  * HTTP status and what it means. Core throws `ApiError`s; only backend/api maps them to HTTP.
- * docs/errors.md lists the same codes (a unit test keeps them in step).
+ * docs/errors.md lists the same codes (a unit test keeps them in step). The codes themselves are
+ * part of the wire contract and live in sdk/schemas/error-codes.ts, so clients match them by name.
  */
+import { API_ERRORS, type ApiErrorCode } from "vmbranch/sdk";
 
-/** Every error code, its HTTP status and a one-line description for docs/errors.md. */
-export const ERROR_REGISTRY = {
-  VALIDATION_FAILED: { status: 400, describe: "A field is missing, malformed, or not allowed with another field." },
-  INVALID_JSON: { status: 400, describe: "The body is not valid JSON." },
-  BRANCH_MANAGED_VOLUME: { status: 400, describe: "The branch or checkpoint source has a managed (host_path) volume, which cannot be branched." },
-  TEMPLATE_MANAGED_VOLUME: { status: 400, describe: "The instance has a managed (host_path) volume, which cannot become a volume template; the instance is not converted." },
-  VOLUME_SHRINK: { status: 400, describe: "A volume's size can only grow." },
-  HOST_PATH_REJECTED: { status: 400, describe: "host_path is not an existing directory under a root the operator allowed, or it overlaps another managed volume's directory or vmbranch's own." },
-  UNAUTHORIZED: { status: 401, describe: "Missing or wrong bearer token (every request but `GET /healthz`, `GET /openapi.json` and the lineage page's static files, whether or not the endpoint exists)." },
-  HOST_NOT_ALLOWED: { status: 403, describe: "The service listens on loopback and the request was addressed to another host name (DNS rebinding)." },
-  ROUTE_NOT_FOUND: { status: 404, describe: "No such endpoint." },
-  INSTANCE_NOT_FOUND: { status: 404, describe: "No instance with that UUID or name." },
-  TEMPLATE_NOT_FOUND: { status: 404, describe: "No instance template with that UUID or name." },
-  VOLUME_NOT_FOUND: { status: 404, describe: "No volume with that UUID or name." },
-  VOLUME_TEMPLATE_NOT_FOUND: { status: 404, describe: "No volume template with that UUID or name." },
-  CHECKPOINT_NOT_FOUND: { status: 404, describe: "No checkpoint with that UUID or name." },
-  IMAGE_NOT_FOUND: { status: 404, describe: "No image with that name in the image store (build it with `vmbranch image build`)." },
-  METHOD_NOT_ALLOWED: { status: 405, describe: "The endpoint exists but not with this method." },
-  WAIT_TIMEOUT: { status: 408, describe: "The instance did not reach the awaited state in time." },
-  IMPORT_STALLED: { status: 408, describe: "An import body sent nothing for longer than the idle timeout; the volume is unchanged." },
-  NAME_TAKEN: { status: 409, describe: "Another resource of that kind already has that name." },
-  DELETE_LOCKED: { status: 409, describe: "The resource has a delete lock." },
-  INVALID_STATE: { status: 409, describe: "The operation is not possible in the resource's current state." },
-  BRANCH_PENDING_SNAPSHOT: { status: 409, describe: "The branch source already has a snapshot in progress; retry once it completes." },
-  BRANCH_INVALID_STATE: { status: 409, describe: "The branch source is in a state branching does not support." },
-  CHECKPOINT_NOT_READY: { status: 409, describe: "The checkpoint's capture is not complete (state `starting`) or failed; instances load only from a checkpoint in state `checkpoint`." },
-  LOCK_TIMEOUT: { status: 409, describe: "Another operation on the same instance or volume did not finish within the wait deadline; retry once it is done." },
-  VOLUME_IN_USE: { status: 409, describe: "The volume's mounts forbid this (read-write mounts are exclusive; mounted volumes cannot be deleted)." },
-  VOLUME_IS_TEMPLATE: { status: 409, describe: "Volume templates are immutable: clone them to use their data." },
-  VOLUME_HAS_CLONES: { status: 409, describe: "The volume or template still has clones that depend on it." },
-  VOLUME_NOT_EMPTY: { status: 409, describe: "Import needs an empty volume that is not attached." },
-  PORT_UNAVAILABLE: { status: 409, describe: "The requested host port is taken." },
-  HOST_PATH_UNSAFE: { status: 409, describe: "A managed volume's host directory is no longer safe to share (a symbolic link in its path, gone, or not accessible to VMs); the start is refused." },
-  SNAPSHOT_INCOMPATIBLE: { status: 409, describe: "The memory snapshot was taken with a QEMU machine type or a newer QEMU this host does not offer; nothing was started (the message names both)." },
-  HOST_FEATURE_UNAVAILABLE: { status: 409, describe: "The request needs a host feature this host lacks (the message names it)." },
-  PAYLOAD_TOO_LARGE: { status: 413, describe: "The request body is too large." },
-  IMPORT_TOO_LARGE: { status: 413, describe: "The archive holds more data than the volume's size or more entries than it can store; the volume is unchanged." },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, describe: "The body has a content type this endpoint does not take." },
-  INTERNAL: { status: 500, describe: "An unexpected failure inside vmbranch; the message says what failed." },
-  HOST_FAILURE: { status: 500, describe: "The host could not do it (QEMU, qemu-img or mke2fs failed); the message says which step and tool failed, the service log has the tool's output." },
-  INSUFFICIENT_MEMORY: { status: 507, describe: "The host has too little free memory for the VM; the message says how much is needed and free." },
-  INSUFFICIENT_STORAGE: { status: 507, describe: "The RAM directory (tmpfs) has too little free space for a memory snapshot (the message says how much is needed and free), or the data directory's filesystem is full." },
-} as const;
+/** Every error code, its HTTP status and a one-line description for docs/errors.md: the SDK's list. */
+export const ERROR_REGISTRY = API_ERRORS;
 
 /** An error code from the registry. */
-export type ErrorCode = keyof typeof ERROR_REGISTRY;
+export type ErrorCode = ApiErrorCode;
 
 const BRAND = Symbol.for("vmbranch.ApiError");
 

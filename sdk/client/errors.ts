@@ -4,7 +4,7 @@
  * Owns the status → class mapping and the cross-copy brand check; the transport decides when to
  * throw, and the retry policy decides what to retry.
  */
-import { messages, type ApiErrorItem } from "../schemas";
+import { messages, type ApiErrorCode, type ApiErrorItem } from "../schemas";
 
 /**
  * The brand every SDK error carries. `Symbol.for` puts it in the global symbol registry, so an
@@ -202,7 +202,7 @@ export function errorClassForStatus(status: number): typeof SdkError {
 }
 
 /** Error code the backend uses for "Cannot branch from VM with pending snapshot" (409). */
-export const BRANCH_PENDING_SNAPSHOT_CODE = "BRANCH_PENDING_SNAPSHOT";
+export const BRANCH_PENDING_SNAPSHOT_CODE = "BRANCH_PENDING_SNAPSHOT" satisfies ApiErrorCode;
 
 /**
  * True for the 409 "Cannot branch from VM with pending snapshot": the backend refused before creating

@@ -5,6 +5,7 @@
  * resource modules supply the requests.
  */
 import { TimeoutError, UnexpectedStateError, isSdkError, type SdkError } from "./errors";
+import type { ApiErrorCode } from "../schemas";
 import type { RequestOptions } from "./options";
 import { linkAbort, sleep } from "./signals";
 
@@ -107,7 +108,7 @@ export async function waitForState<T extends { uuid: string; name: string; state
     if (deadline.cause() === "timeout") {
       const lastState = last === undefined ? "" : ` (last state '${last.state}')`;
       throw new TimeoutError(`Timed out after ${timeoutMs} ms waiting for ${what} to reach ${quote(spec.targets)}${lastState}`, {
-        code: "WAIT_TIMEOUT",
+        code: "WAIT_TIMEOUT" satisfies ApiErrorCode,
         cause: err,
       });
     }

@@ -1,6 +1,7 @@
 /** The wire contract of vmbranch v1: every request and response schema. Zod only (docs/architecture.md, "Layers"). */
 export * from "./common";
 export * from "./envelope";
+export * from "./error-codes";
 export * from "./filters";
 export * from "./messages";
 export * from "./instance";
