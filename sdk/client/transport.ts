@@ -15,7 +15,7 @@ import {
   isBranchPendingSnapshot,
   isSdkError,
 } from "./errors";
-import { DEFAULT_TIMEOUT_MS, SDK_VERSION, type FetchLike, type RequestOptions, type ResponseMeta, type RetryEvent } from "./options";
+import { DEFAULT_TIMEOUT_MS, SDK_VERSION, type FetchLike, type RequestOptions, type ResponseMeta, type VmbranchClientOptions } from "./options";
 import { decodeBody, errorFromAnswer, isFailedAnswer, parseAnswer, type RawAnswer } from "./response-parsing";
 import { DEFAULT_RETRY_POLICY, decideRetry, parseRetryAfter, type AttemptFailure, type RetryPolicy } from "./retry-policy";
 import { abortedError, linkAbort, sleep } from "./signals";
@@ -46,18 +46,8 @@ export interface ApiResponse<T> extends ResponseMeta {
   data: T;
 }
 
-/** What the transport needs from the client's options, defaults applied. */
-export interface TransportConfig {
-  endpoint: string;
-  token: string;
-  timeoutMs?: number;
-  maxRetries?: number;
-  retry?: Partial<RetryPolicy>;
-  dispatcher?: Dispatcher;
-  fetch?: FetchLike;
-  headers?: Record<string, string>;
-  onRetry?: (event: RetryEvent) => void;
-}
+/** What the transport needs from the client's options, defaults applied (the endpoint resolved). */
+export type TransportConfig = Omit<VmbranchClientOptions, "endpoint"> & { endpoint: string };
 
 function lowerKeys(headers: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
