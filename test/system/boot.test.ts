@@ -86,10 +86,10 @@ test("attach refuses a pid that is not this VM (recycled pid)", async () => {
 
 test("QEMU dying mid-command rejects the pending command with QmpClosedError and ends the handle", async () => {
   const { vm } = await fx.launch({ spec: { startPaused: true } });
-  // A stopped process cannot answer, and the monitor registers a command as pending before it
-  // returns: the command is pending when QEMU dies.
+  // A stopped process cannot answer: the command is guaranteed to be pending when QEMU dies.
   process.kill(vm.pid, "SIGSTOP");
   const pending = vm.qmp.queryStatus();
+  await new Promise((r) => setTimeout(r, 100));
   process.kill(vm.pid, "SIGKILL");
   await expect(pending).rejects.toBeInstanceOf(QmpClosedError);
   const exit = await vm.exited;
