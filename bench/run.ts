@@ -69,9 +69,12 @@ function print(r: Record<string, any>): void {
   if (r.branching) {
     const b = r.branching;
     const p = (x: { p50: number; p99: number; max: number; n: number }) => `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} / ${x.max.toFixed(1)} ms (n=${x.n})`;
-    rows.push(["source pause, with a read-write volume (p50 / p99 / max)", p(b.pauseMs), atMost(b.pauseMs.p99, 10, "ms p99")]);
+    rows.push([`source pause, with a read-write volume, guest agent (quiesce auto; ${b.quiesced} of ${b.pauseMs.n} quiesced) (p50 / p99 / max)`, p(b.pauseMs), atMost(b.pauseMs.p99, 10, "ms p99")]);
+    rows.push(["source pause, with a read-write volume, switch in our pause (quiesce off) (p50 / p99 / max)", p(b.pauseOffMs), atMost(b.pauseOffMs.p99, 10, "ms p99")]);
+    if (b.frozenMs) rows.push(["guest agent: freeze sent → thaw answered (writers wait at most this)", fmt(b.frozenMs, "ms", 0)]);
     rows.push(["source pause, no read-write disk (p50 / p99 / max)", p(b.pauseNoDiskMs), atMost(b.pauseNoDiskMs.p99, 5, "ms p99")]);
-    rows.push(["request → branch running", fmt(b.branchRequestToRunningMs, "ms", 0), atMost(b.branchRequestToRunningMs.median, 150, "ms")]);
+    rows.push(["request → branch running (quiesce auto)", fmt(b.branchRequestToRunningMs, "ms", 0), atMost(b.branchRequestToRunningMs.median, 150, "ms")]);
+    rows.push(["request → branch running (quiesce off)", fmt(b.branchOffRequestToRunningMs, "ms", 0)]);
     rows.push(["snapshot complete → branch running", fmt(b.snapshotCompleteToRunningMs, "ms", 0)]);
     rows.push(["snapshot instant → snapshot complete", fmt(b.snapshotMs, "ms", 0)]);
     rows.push(["request → cold boot running", fmt(b.coldBootRequestToRunningMs, "ms", 0)]);

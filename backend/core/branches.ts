@@ -99,7 +99,7 @@ export class Branches {
    * releases both when the RAM copy ends.
    */
   private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void, handOff: () => void): Promise<Instance> {
-    const { snapshot, completed } = await this.snapshots.takeLive(src);
+    const { snapshot, completed } = await this.snapshots.takeLive(src, "branch", req.quiesce);
     handOff();
     const done = completed.finally(() => {
       this.snapshots.unclaim(src.uuid);
@@ -107,7 +107,8 @@ export class Branches {
     });
     const branch: BranchRecord = {
       sourceUuid: src.uuid, sourceName: src.name, snapshotUuid: snapshot.uuid, snapshotAt: snapshot.createdAt,
-      sourcePauseMs: snapshot.pauseMs, snapshotMs: null, restoreMs: null, phase: "SnapshotInProgress", fromMemory: true, message: null,
+      sourcePauseMs: snapshot.pauseMs, snapshotMs: null, restoreMs: null, phase: "SnapshotInProgress", fromMemory: true,
+      quiesced: snapshot.machine.quiesced === true, message: null,
     };
     const rec = this.branchRecord(src, req, name, true, branch);
     let view: Instance;

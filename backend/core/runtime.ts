@@ -123,8 +123,10 @@ export class Runtime {
       accelerator, machineType: memory.kind === "snapshot" ? memory.snapshot.machine.machineType ?? this.ctx.driver.machine.machineType : this.ctx.driver.machine.machineType,
       guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
       vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
+      // A restore has exactly its snapshot's devices: the agent's channel only if the source had it.
+      guestAgent: memory.kind === "snapshot" ? memory.snapshot.machine.guestAgent === true : true,
       memory: memory.kind === "snapshot"
-        ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath! }
+        ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath!, quiesced: memory.snapshot.machine.quiesced === true }
         : { kind: "boot" },
     };
   }

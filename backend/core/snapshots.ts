@@ -7,7 +7,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { failpoint } from "../host/failpoints";
-import { DiskSwitchError, type DiskFreeze, type SnapshotFiles } from "../host/vm-driver";
+import { DiskSwitchError, type DiskFreeze, type QuiesceMode, type SnapshotFiles } from "../host/vm-driver";
 import type { DiskRecord, FreezeIntent, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
 import { requireCapacity, snapshotNeed } from "./capacity";
 import type { CoreContext } from "./context";
@@ -77,7 +77,7 @@ export class Snapshots {
    * new overlays) and its RAM and device state are copied, all at one instant. Caller holds the
    * instance lock and has claimed it.
    */
-  async takeLive(inst: InstanceRecord, purpose: SnapshotRecord["purpose"] = "branch"): Promise<TakenSnapshot> {
+  async takeLive(inst: InstanceRecord, purpose: SnapshotRecord["purpose"] = "branch", quiesce: QuiesceMode = "auto"): Promise<TakenSnapshot> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
     await requireCapacity(this.ctx, snapshotNeed(inst.memoryMb), `snapshot the memory of instance '${inst.name}'`);
@@ -90,7 +90,7 @@ export class Snapshots {
     const op = this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid: uuid, freezes: intents });
     let live;
     try {
-      live = await handle.snapshot(freezes, files);
+      live = await handle.snapshot(freezes, files, quiesce);
     } catch (err) {
       await this.settleFreeze(op, inst, intents, err);
       await this.removeFiles(files);
@@ -107,7 +107,7 @@ export class Snapshots {
     const snapshot: SnapshotRecord = {
       uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose, state: "pending", hasMemory: true,
       ramPath: files.ramPath, devstatePath: files.devstatePath,
-      machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType),
+      machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent, quiesced: live.diskSwitch === "guest-frozen" },
       pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
     };
     this.ctx.store.tx(() => {
@@ -134,7 +134,7 @@ export class Snapshots {
         throw hostError(err, `Snapshot of instance '${inst.name}' failed while copying memory`, this.ctx.log);
       },
     );
-    this.ctx.log.info({ instance: inst.uuid, snapshot: uuid, pauseMs: live.pauseMs }, "live snapshot taken");
+    this.ctx.log.info({ instance: inst.uuid, snapshot: uuid, pauseMs: live.pauseMs, diskSwitch: live.diskSwitch, frozenMs: live.frozenMs, quiesceSkipped: live.quiesceSkipped }, "live snapshot taken");
     return { snapshot, completed };
   }
 
@@ -246,7 +246,7 @@ export class Snapshots {
       const snapshot: SnapshotRecord = {
         uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "standby", state: "pending", hasMemory: true,
         ramPath: files.ramPath, devstatePath: files.devstatePath,
-        machine: this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), pauseMs: null, createdAt: now(),
+        machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent }, pauseMs: null, createdAt: now(),
       };
       const op = this.ctx.store.tx(() => {
         this.ctx.store.snapshots.insert(snapshot);

@@ -73,6 +73,7 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
           restore_ms: r.branch.restoreMs ?? null,
           phase: r.branch.phase,
           from_memory: r.branch.fromMemory,
+          quiesced: r.branch.quiesced ?? null,
           message: r.branch.message,
         }
       : null,

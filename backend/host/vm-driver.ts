@@ -65,8 +65,16 @@ export interface VmLaunchSpec {
   outboundNetwork: boolean;
   smbiosSerial: string;
   vmgenid: string;
-  /** Anonymous memory and a cold boot, or a warm start from a snapshot's RAM file and device state. */
-  memory: { kind: "boot" } | { kind: "snapshot"; ramPath: string; devstatePath: string };
+  /**
+   * The VM has the guest agent's channel (a device: a restore must match its snapshot). Absent in
+   * specs of VMs launched before the agent existed, and in restores of their snapshots.
+   */
+  guestAgent?: boolean;
+  /**
+   * Anonymous memory and a cold boot, or a warm start from a snapshot's RAM file and device state;
+   * `quiesced`: the snapshot caught the guest with its volumes frozen, which the restore thaws.
+   */
+  memory: { kind: "boot" } | { kind: "snapshot"; ramPath: string; devstatePath: string; quiesced?: boolean };
 }
 
 /** How a VM ended. */
@@ -109,10 +117,31 @@ export interface SnapshotFiles {
   devstatePath: string;
 }
 
+/**
+ * How a live snapshot switched the disks: `guest-frozen` — the guest agent froze every volume
+ * being switched, the disks switched while the guest ran, and only QEMU's own capture paused it
+ * (the snapshot's disk layers are clean filesystems, application-consistent as far as fsfreeze
+ * goes); `paused` — the switch happened inside a pause of our own (no read-write disk needs it
+ * too, as `none`, or the guest could not or would not freeze).
+ */
+export type DiskSwitch = "guest-frozen" | "paused" | "none";
+
+/** How a live snapshot may use the guest agent: when it answers (`auto`), never (`off`). */
+export type QuiesceMode = "auto" | "off";
+
 /** A live snapshot whose point in time is fixed; the copy finishes in the background. */
 export interface LiveSnapshot {
   /** How long the guest was paused. */
   pauseMs: number;
+  /** How the disks switched (DiskSwitch). */
+  diskSwitch: DiskSwitch;
+  /** Why the guest agent was not used although disks switched (`paused`), in words; null otherwise. */
+  quiesceSkipped: string | null;
+  /**
+   * With `guest-frozen`: from sending the freeze until the thaw was answered (host clock), the
+   * longest writers in the guest waited; null otherwise.
+   */
+  frozenMs: number | null;
   takenAt: Date;
   /** Settles when the RAM image and device state are complete. */
   completed: Promise<void>;
@@ -160,6 +189,8 @@ export interface VmHandle {
   readonly vmgenid: string;
   /** The versioned machine type it runs as (a snapshot of it records this). */
   readonly machineType: string;
+  /** It has the guest agent's channel (a device: a snapshot of it records this, so restores match). */
+  readonly guestAgent: boolean;
   /** Settles when the VM process is gone. */
   readonly exited: Promise<VmExit>;
   /** Resolves with the boot time once the guest prints its ready marker; rejects if it exits first. */
@@ -176,8 +207,13 @@ export interface VmHandle {
   /**
    * Copy-on-write snapshot of RAM, device state and `disks` at one instant (the guest pauses for
    * milliseconds, its disks switch to the given overlays); the RAM copy completes in the background.
+   * With `quiesce` `auto` (the default) the guest agent freezes the volumes first, so the disks
+   * switch while the guest runs and only QEMU's capture pauses it; a guest that cannot or does
+   * not answer is paused for the switch instead (`LiveSnapshot.diskSwitch` says which).
    */
-  snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot>;
+  snapshot(disks: DiskFreeze[], files: SnapshotFiles, quiesce?: QuiesceMode): Promise<LiveSnapshot>;
+  /** Ask the guest agent to thaw the guest's volumes (after a restore of a quiesced snapshot); false when it did not answer. */
+  thawGuest(): Promise<boolean>;
   /** Switch `disks` to new overlays while running (crash-consistent per disk), without a memory snapshot. */
   freezeDisks(disks: DiskFreeze[]): Promise<void>;
   /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone. */

@@ -65,6 +65,8 @@ export interface BranchRecord {
   restoreMs: number | null;
   phase: BranchPhase;
   fromMemory: boolean;
+  /** The guest agent froze the source's volumes for the live snapshot; absent (null) without one, and in rows written before. */
+  quiesced?: boolean | null;
   message: string | null;
 }
 
@@ -175,6 +177,10 @@ export interface MachineRecord extends Pick<InstanceRecord, "image" | "memoryMb"
    */
   machineType?: string;
   qemuVersion?: string;
+  /** The VM had the guest agent's channel (a device: restores must have it too); absent: it had none. */
+  guestAgent?: boolean;
+  /** The snapshot caught the guest with its volumes frozen by the agent: a restore thaws them. */
+  quiesced?: boolean;
 }
 
 /** A point-in-time snapshot of an instance: frozen disks and, when `hasMemory`, RAM and device state. */

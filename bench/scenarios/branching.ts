@@ -1,7 +1,9 @@
 /**
  * Branching against cold boots, side by side in one run: source pause over 20 branches, request →
  * branch running (and snapshot complete → running), against request → running of a cold boot of
- * the same image.
+ * the same image. The source with a volume is branched alternately with `quiesce: "auto"` (the
+ * guest agent freezes its volume, the disks switch while it runs) and `"off"` (the disks switch
+ * inside a pause of ours, the path before the agent): before and after in one run, interleaved.
  */
 import type { TestBackend } from "../../test/helpers/backend";
 import { percentile, summarize, type Summary } from "../lib/stats";
@@ -17,8 +19,15 @@ export interface PauseStats {
 
 /** Results of the branching scenario. */
 export interface BranchingResult {
-  /** Source with a read-write volume: disks switch to overlays inside the pause. */
+  /** Source with a read-write volume, `quiesce: "auto"`: the default path. */
   pauseMs: PauseStats;
+  /** The same source, `quiesce: "off"`: disks switch to overlays inside a pause of ours. */
+  pauseOffMs: PauseStats;
+  /** How many `auto` branches the agent really quiesced (of pauseMs.n). */
+  quiesced: number;
+  /** With the agent: from sending the freeze until the thaw answered (writers in the guest wait at most this), from serve's log. */
+  frozenMs: Summary | null;
+  branchOffRequestToRunningMs: Summary;
   /** Source without read-write disks: only QEMU's own capture pauses it. */
   pauseNoDiskMs: PauseStats;
   branchRequestToRunningMs: Summary;
@@ -48,20 +57,30 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
   await running(c, "src");
   await settle(3000);
   const pauses: number[] = [];
+  const pausesOff: number[] = [];
   const toRunning: number[] = [];
+  const toRunningOff: number[] = [];
   const restore: number[] = [];
   const snap: number[] = [];
-  for (let i = 0; i < branches; i++) {
+  const snapshots: string[] = [];
+  let quiesced = 0;
+  for (let i = 0; i < 2 * branches; i++) {
+    const off = i % 2 === 1;
     const t0 = performance.now();
-    await c.instances.create({ name: `br-${i}`, branch_from: { name: "src" } });
+    await c.instances.create({ name: `br-${i}`, branch_from: { name: "src" }, quiesce: off ? "off" : "auto" });
     const inst = await running(c, `br-${i}`);
-    toRunning.push(since(t0));
-    pauses.push(inst.branch!.source_pause_ms!);
-    restore.push(inst.branch!.restore_ms!);
-    snap.push(inst.branch!.snapshot_ms!);
+    (off ? toRunningOff : toRunning).push(since(t0));
+    (off ? pausesOff : pauses).push(inst.branch!.source_pause_ms!);
+    if (!off) {
+      restore.push(inst.branch!.restore_ms!);
+      snap.push(inst.branch!.snapshot_ms!);
+      if (inst.branch!.quiesced) quiesced++;
+      snapshots.push(inst.branch!.snapshot_uuid!);
+    }
     await c.instances.delete(`br-${i}`);
     await settle();
   }
+  const frozen = frozenTimes(b.serveLog(), snapshots);
   await c.instances.delete("src");
   await c.instances.create({ ...WORKLOAD, name: "src-nodisk", args: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick=$i; sleep 1; done"] });
   await running(c, "src-nodisk");
@@ -79,6 +98,10 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
   const boot = summarize(cold);
   return {
     pauseMs: pauseStats(pauses),
+    pauseOffMs: pauseStats(pausesOff),
+    quiesced,
+    frozenMs: frozen.length > 0 ? summarize(frozen) : null,
+    branchOffRequestToRunningMs: summarize(toRunningOff),
     pauseNoDiskMs: pauseStats(pausesNoDisk),
     branchRequestToRunningMs: branch,
     snapshotCompleteToRunningMs: summarize(restore),
@@ -86,4 +109,19 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
     coldBootRequestToRunningMs: boot,
     speedup: boot.median / branch.median,
   };
+}
+
+/** The freeze windows serve logged for `snapshots` ("live snapshot taken", frozenMs). */
+function frozenTimes(log: string, snapshots: string[]): number[] {
+  const out: number[] = [];
+  for (const line of log.split("\n")) {
+    if (!line.includes("live snapshot taken")) continue;
+    try {
+      const rec = JSON.parse(line) as { snapshot?: string; frozenMs?: number | null };
+      if (rec.snapshot && snapshots.includes(rec.snapshot) && typeof rec.frozenMs === "number") out.push(rec.frozenMs);
+    } catch {
+      // not a JSON line
+    }
+  }
+  return out;
 }

@@ -106,6 +106,10 @@ const CreateFieldsSchema = z.strictObject({
   annotation_filters: FiltersSchema.describe("Which of the source's annotations a branch or template instance copies (same grammar as tag filters).").optional(),
   new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).describe("A new MAC address per network interface (`eth0`), for a cold clone.").optional(),
   new_smbios_serial: z.string().min(1).max(64).describe("A new SMBIOS serial number.").optional(),
+  quiesce: z
+    .enum(["auto", "off"])
+    .describe("A branch of a running source: `auto` (default) lets the guest agent freeze the source's volumes for the snapshot when it answers (a shorter pause, clean filesystem layers); `off` switches the disks inside a pause of the source.")
+    .optional(),
   /** Wait up to this long for the new instance to be `running` before answering (0: do not wait). */
   timeout_s: z.number().int().min(0).max(3600).optional(),
   /** Unikraft Cloud's older spelling of `timeout_s`, in milliseconds (rounded up to seconds). */
@@ -132,6 +136,7 @@ export function instanceCreateCombinationIssues(present: (field: string) => bool
     for (const f of ["branch_from", "template"] as const) if (present(f)) issues.push({ field: f, message: messages.checkpointConflict(f) });
   }
   if (branch && present("image")) issues.push({ field: "image", message: messages.branchWithImage });
+  if (!branch && present("quiesce")) issues.push({ field: "quiesce", message: messages.quiesceWithoutBranch });
   if (branch) {
     for (const f of BRANCH_INHERITED_FIELDS) if (present(f)) issues.push({ field: f, message: messages.branchInherited(f) });
   }
@@ -201,6 +206,13 @@ export const BranchInfoSchema = z.object({
   restore_ms: z.number().describe("From the completed snapshot until the branch ran, in ms.").nullable(),
   phase: BranchPhaseSchema.describe("`SnapshotInProgress`, `CreatingTarget`, `RestoreInProgress`, `Succeeded` or `Failed`."),
   from_memory: z.boolean(),
+  /**
+   * True when the guest agent froze the source's volumes for the snapshot (their frozen layers are
+   * clean filesystems, and the source paused only for QEMU's capture); false when the disks
+   * switched inside a pause, or there was nothing to switch; null when no live snapshot was taken
+   * (absent from older servers).
+   */
+  quiesced: z.boolean().nullable().optional(),
   message: z.string().nullable(),
 });
 export type BranchInfo = z.infer<typeof BranchInfoSchema>;

@@ -12,6 +12,7 @@ export const CLONE_OPTION_FIELDS = ["tag_filters", "annotation_filters", "new_ma
 
 export const messages = {
   branchWithImage: "Cannot specify 'image' when 'branch_from' is set",
+  quiesceWithoutBranch: "Cannot specify 'quiesce' without 'branch_from'",
   branchWithTemplate: "Cannot specify 'branch_from' when creating an instance from a template",
   branchInherited: (field: string) => `Cannot specify '${field}' when branching from an existing instance`,
   branchPendingSnapshot: "Cannot branch from VM with pending snapshot",

@@ -56,12 +56,31 @@ export function parseTicks(log: string): Tick[] {
  * was caught, 30 ms was not). Prints `seq=N` every 20 writes.
  */
 export function sequenceWriterProgram(dir = "/data"): string[] {
+  return ["sh", "-c", sequenceLoop(`${dir}/seq`).join("\n")];
+}
+
+/**
+ * `sequenceWriterProgram` on the raw block device of the volume mounted at `at`: it unmounts the
+ * volume first, so no filesystem (and nothing a guest agent could freeze) sits between the writes
+ * and the disk. Prints `RAW <device>` once it writes there.
+ */
+export function rawSequenceWriterProgram(at = "/data"): string[] {
   const script = [
-    `put() { printf '%-511s\\n' "$1" | dd of=${dir}/seq bs=512 seek="$1" count=1 oflag=direct conv=notrunc,fsync status=none; }`,
+    `dev=$(awk '$2 == "${at}" { print $1 }' /proc/mounts)`,
+    `umount ${at} || { echo "RAW-FAILED"; exit 1; }`,
+    'echo "RAW $dev"',
+    ...sequenceLoop("$dev"),
+  ];
+  return ["sh", "-c", script.join("\n")];
+}
+
+function sequenceLoop(target: string): string[] {
+  return [
+    `put() { printf '%-511s\\n' "$1" | dd of=${target} bs=512 seek="$1" count=1 oflag=direct conv=notrunc,fsync status=none; }`,
     "for n in 0 1 2 3; do put $n; done",
     "mem=3",
     "while true; do",
-    `  got=$(dd if=${dir}/seq bs=512 skip=$((mem-3)) count=5 iflag=direct status=none | tr -s ' \\n' '  ')`,
+    `  got=$(dd if=${target} bs=512 skip=$((mem-3)) count=5 iflag=direct status=none | tr -s ' \\n' '  ')`,
     "  want=\"$((mem-3)) $((mem-2)) $((mem-1)) $mem \"",
     "  if [ \"$got\" != \"$want\" ]; then echo \"MISMATCH disk=[$got] mem=$mem\"; fi",
     "  next=$((mem+1))",
@@ -69,6 +88,5 @@ export function sequenceWriterProgram(dir = "/data"): string[] {
     "  mem=$next",
     "  if [ $((mem % 20)) = 0 ]; then echo \"seq=$mem\"; fi",
     "done",
-  ].join("\n");
-  return ["sh", "-c", script];
+  ];
 }

@@ -7,7 +7,7 @@ import path from "node:path";
 import { withBuildLock } from "../../backend/host/images/build-lock";
 import { debFileName, parseAptDepends, parseAptPolicy } from "../../backend/host/images/debian-packages";
 import { guestFilesHash, loadGuestFiles, renderTemplate } from "../../backend/host/images/guest-files";
-import { EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER } from "../../backend/host/images/guest-protocol";
+import { AGENT_MAX_FREEZE_S, AGENT_PREFIX, AGENT_TTY, EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER } from "../../backend/host/images/guest-protocol";
 import { extractVmlinux, kernelFeatures, locateKernel, parseKernelConfig } from "../../backend/host/images/kernel-image";
 import { HostCommandError, run } from "../../backend/host/util/exec";
 
@@ -106,7 +106,13 @@ describe("guest files", () => {
     expect(init).toContain(`echo "${EXIT_MARKER} $1"`);
     expect(init).toContain(`by_name/${GUEST_CONFIG_FW_CFG_NAME}/raw`);
     expect(init).toContain(`fail ${INIT_EXIT_CODES.mountFailed} `);
-    expect(files.map((f) => f.path).sort()).toEqual(["etc/acpi/PWRF/00000080", "init"]);
+    expect(files.map((f) => f.path).sort()).toEqual(["etc/acpi/PWRF/00000080", "init", "sbin/vmbranch-agent"]);
+    const agent = files.find((f) => f.path === "sbin/vmbranch-agent")!.data.toString();
+    expect(agent).not.toMatch(/@@[A-Z0-9_]+@@/);
+    expect(agent).toContain(`TTY=/dev/${AGENT_TTY}`);
+    expect(agent).toContain(`"${AGENT_PREFIX}"`);
+    expect(agent).toContain(`-le ${AGENT_MAX_FREEZE_S} ]`);
+    expect(init).toContain("setsid /sbin/vmbranch-agent");
   });
 
   it("are valid shell for busybox sh", () => {

@@ -62,6 +62,21 @@ test("runtime files come from VmPaths", () => {
   expect(values(a, "-fw_cfg")).toEqual([`name=opt/vmbranch/config,file=${paths.guestConfig}`]);
 });
 
+test("the guest agent's port: ttyS1 on a socket beside QMP, on nothing for a loader, absent for VMs from before it", () => {
+  const agent = buildQemuArgs(spec({ agentChannel: "socket" }), paths);
+  expect(values(agent, "-chardev")).toEqual([`file,id=serial0,path=${paths.serialLog},append=on`, `socket,id=agent0,path=${paths.agentSocket},server=on,wait=off`]);
+  // Order gives the guest's names: the console stays ttyS0, the agent is ttyS1.
+  expect(values(agent, "-serial")).toEqual(["chardev:serial0", "chardev:agent0"]);
+  expect(paths.agentSocket).toBe(`${paths.runDir}/ga.sock`);
+  const loader = buildQemuArgs(spec({ agentChannel: "null" }), paths);
+  expect(values(loader, "-chardev")).toContain("null,id=agent0");
+  expect(values(loader, "-serial")).toEqual(["chardev:serial0", "chardev:agent0"]);
+  for (const old of [buildQemuArgs(spec({ agentChannel: "none" }), paths), buildQemuArgs(spec(), paths)]) {
+    expect(values(old, "-serial")).toEqual(["chardev:serial0"]);
+    expect(old.join(" ")).not.toContain("agent0");
+  }
+});
+
 test("kernel, initrd and command line are separate arguments (no shell, no escaping)", () => {
   const a = buildQemuArgs(spec({ cmdline: "console=ttyS0 a=b,c 'x y'" }), paths);
   expect(values(a, "-kernel")).toEqual(["/img/base/vmlinux"]);

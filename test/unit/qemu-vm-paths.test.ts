@@ -14,6 +14,7 @@ test("a short run dir keeps everything inside it", () => {
   expect(p).toEqual({
     runDir: "/var/lib/vmbranch/instances/abc/run",
     qmpSocket: "/var/lib/vmbranch/instances/abc/run/qmp.sock",
+    agentSocket: "/var/lib/vmbranch/instances/abc/run/ga.sock",
     pidFile: "/var/lib/vmbranch/instances/abc/run/qemu.pid",
     serialLog: "/var/lib/vmbranch/instances/abc/run/serial.log",
     qemuLog: "/var/lib/vmbranch/instances/abc/run/qemu.log",
@@ -35,6 +36,9 @@ test("a long run dir gets a stable short link under the link root", () => {
   expect(a.pidFile).toBe(join(long, "qemu.pid"));
   expect(a.shortLink).toMatch(/^\/tmp\/vmb-[0-9a-f]{16}$/);
   expect(a.qmpSocket).toBe(`${a.shortLink}/qmp.sock`);
+  // The guest agent's socket goes through the same link, and is never the longer of the two.
+  expect(a.agentSocket).toBe(`${a.shortLink}/ga.sock`);
+  expect(Buffer.byteLength(a.agentSocket)).toBeLessThanOrEqual(Buffer.byteLength(a.qmpSocket));
   expect(Buffer.byteLength(a.qmpSocket)).toBeLessThanOrEqual(MAX_SOCKET_PATH_BYTES);
   expect(vmPaths(long, { shortLinkRoot: "/tmp" })).toEqual(a);
   expect(vmPaths(long + "2", { shortLinkRoot: "/tmp" }).shortLink).not.toBe(a.shortLink);

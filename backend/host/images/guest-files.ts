@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { ERROR_MARKER, EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER } from "./guest-protocol";
+import { AGENT_MAX_FREEZE_S, AGENT_PREFIX, AGENT_TTY, AGENT_VERSION, ERROR_MARKER, EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER } from "./guest-protocol";
 
 /** Seconds the power-button handler waits after SIGTERM before it sends SIGKILL. */
 export const STOP_GRACE_SECONDS = 5;
@@ -25,6 +25,7 @@ const FILES: { source: string; target: string }[] = [
   { source: "init", target: "init" },
   // busybox acpid runs PWRF/00000080 under its config directory for the power button.
   { source: "power-button", target: "etc/acpi/PWRF/00000080" },
+  { source: "agent", target: "sbin/vmbranch-agent" },
 ];
 
 const TOKENS: Record<string, string> = {
@@ -36,6 +37,10 @@ const TOKENS: Record<string, string> = {
   EXIT_MOUNT: String(INIT_EXIT_CODES.mountFailed),
   EXIT_NET: String(INIT_EXIT_CODES.networkFailed),
   STOP_GRACE_TENTHS: String(STOP_GRACE_SECONDS * 10),
+  AGENT_TTY,
+  AGENT_PREFIX,
+  AGENT_VERSION: String(AGENT_VERSION),
+  AGENT_MAX_FREEZE_S: String(AGENT_MAX_FREEZE_S),
 };
 
 /** Finds the guest/ directory: beside this module in the sources, or from dist/ in the bundle. */

@@ -73,3 +73,18 @@ export interface GuestConfig {
    */
   network: { address: string; gateway: string; dns: string } | null;
 }
+
+/**
+ * The guest agent (guest/agent, /sbin/vmbranch-agent): freezes and thaws the guest's mounted
+ * volumes around a live snapshot, so the disks can switch to their overlays while the guest runs
+ * and only QEMU's own capture pauses it. It talks on the second ISA serial port rather than
+ * virtio-serial: the kernel has the 8250 driver built in (no module, no PCI slot taken from
+ * hot-plug, nothing for udev to name), and qemu-guest-agent offers the same transport (`-m isa-serial`).
+ */
+export const AGENT_TTY = "ttyS1";
+/** First word of every line the agent writes. */
+export const AGENT_PREFIX = "vmbranch-agent";
+/** Protocol version the agent reports to `ping`. */
+export const AGENT_VERSION = 1;
+/** Longest freeze the agent accepts, in seconds; it thaws by itself after the one it was given. */
+export const AGENT_MAX_FREEZE_S = 60;

@@ -26,6 +26,8 @@ import { DEFAULT_TCG_TB_SIZE_MB, validateVmSpec, type MemoryBackendSpec, type Vm
  * through /proc/self/fd: a jailed QEMU with shares gets a /proc of its own (vm-launch.ts).
  */
 export const SHARE_SECURITY = "security_model=mapped-xattr,fmode=0660,dmode=0770";
+/** Chardev id of the guest agent's serial port. */
+export const AGENT_CHARDEV_ID = "agent0";
 /** Process name prefix: `-name vmbranch-<uuid>` is how our processes (and leftovers) are found. */
 export const PROCESS_NAME_PREFIX = "vmbranch-";
 
@@ -112,6 +114,12 @@ export function buildQemuArgs(spec: VmSpec, paths: VmPaths): string[] {
   }
 
   add("-chardev", `file,id=serial0,path=${qemuOptValue(paths.serialLog)},append=on`, "-serial", "chardev:serial0");
+  // The agent's port is ttyS1 (0x2f8, IRQ 3). Only the host connects to its socket, one at a time;
+  // while nobody is connected QEMU drops what the guest writes there.
+  const agent = spec.agentChannel ?? "none";
+  if (agent === "socket") add("-chardev", `socket,id=${AGENT_CHARDEV_ID},path=${qemuOptValue(paths.agentSocket)},server=on,wait=off`);
+  if (agent === "null") add("-chardev", `null,id=${AGENT_CHARDEV_ID}`);
+  if (agent !== "none") add("-serial", `chardev:${AGENT_CHARDEV_ID}`);
   add("-qmp", `unix:${qemuOptValue(paths.qmpSocket)},server=on,wait=off`);
   add("-pidfile", paths.pidFile);
   // QEMU's stderr is its log file (vm-launch.ts); it does not -daemonize (see there).

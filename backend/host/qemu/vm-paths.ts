@@ -20,6 +20,8 @@ export interface VmPaths {
   runDir: string;
   /** QMP socket as QEMU binds it and we connect to it (possibly through `shortLink`). */
   qmpSocket: string;
+  /** The guest agent's serial port as a socket QEMU listens on (beside the QMP socket, never longer). */
+  agentSocket: string;
   pidFile: string;
   /** Guest serial console (append-only across restarts). */
   serialLog: string;
@@ -39,6 +41,8 @@ export class VmPathsError extends Error {
 }
 
 const SOCKET_NAME = "qmp.sock";
+// No longer than SOCKET_NAME: a directory that fits the QMP socket fits this one too.
+const AGENT_SOCKET_NAME = "ga.sock";
 
 /** Where short links live unless told otherwise: a private directory of this user. */
 export function defaultShortLinkRoot(): string {
@@ -67,6 +71,7 @@ export function vmPaths(runDir: string, opts: { shortLinkRoot?: string } = {}): 
   return {
     runDir: dir,
     qmpSocket,
+    agentSocket: join(dirname(qmpSocket), AGENT_SOCKET_NAME),
     pidFile: join(dir, "qemu.pid"),
     serialLog: join(dir, "serial.log"),
     qemuLog: join(dir, "qemu.log"),
@@ -92,6 +97,7 @@ export async function prepareVmPaths(paths: VmPaths): Promise<void> {
 /** Removes the socket, pidfile, state file and short link; keeps logs and the guest configuration. */
 export async function removeVmRuntimeFiles(paths: VmPaths): Promise<void> {
   await rm(join(paths.runDir, SOCKET_NAME), { force: true });
+  await rm(join(paths.runDir, AGENT_SOCKET_NAME), { force: true });
   await rm(paths.pidFile, { force: true });
   await rm(paths.stateFile, { force: true });
   if (paths.shortLink) {

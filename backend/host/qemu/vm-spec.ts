@@ -103,6 +103,13 @@ export interface VmSpec {
   shares: ShareSpec[];
   nic: NicSpec | null;
   /**
+   * The guest agent's serial port (the second ISA serial, guest-protocol.ts `AGENT_TTY`): on a
+   * socket the host connects to (`socket`), present but connected to nothing (`null`: a loader,
+   * which must have its source's devices but never runs), or absent (`none`: VMs launched before
+   * the agent, and restores of their snapshots, whose device set must match). Default `none`.
+   */
+  agentChannel?: "socket" | "null" | "none";
+  /**
    * `defer`: wait for `migrate-incoming` (a snapshot loader); `file`: the same, and this device
    * state file is handed to QEMU open (vm-launch.ts), for a `migrate-incoming fd:N` it can read
    * whatever user it runs as by then.

@@ -120,6 +120,9 @@ export class QemuDriver implements VmDriver {
         await handle.kill().catch(() => undefined);
         throw err;
       }
+      // Its memory holds the source's freeze: thaw it now rather than when the freeze expires. A
+      // guest that does not answer thaws by itself (the freeze's deadline runs on in the branch).
+      if (spec.memory.quiesced) await handle.thawGuest();
     }
     return handle;
   }

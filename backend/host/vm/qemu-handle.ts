@@ -14,13 +14,32 @@ import type { QmpEvent } from "../qemu/qmp/monitor";
 import { readProcessStats } from "../metrics/process-stats";
 import { establishedConnections } from "../metrics/tcp-connections";
 import { readTraffic, trafficFiles, type TrafficTotals } from "../metrics/traffic-counter";
-import { DiskSwitchError, type DiskFreeze, type LiveSnapshot, type SnapshotFiles, type VmExit, type VmForward, type VmHandle, type VmLaunchSpec, type VmAlert, type VmStats } from "../vm-driver";
+import { DiskSwitchError, type DiskFreeze, type LiveSnapshot, type QuiesceMode, type SnapshotFiles, type VmExit, type VmForward, type VmHandle, type VmLaunchSpec, type VmAlert, type VmStats } from "../vm-driver";
+import { agentCommand, agentRequest } from "./guest-agent";
 import { startLoader } from "./loader";
 import { captured, completed, waitMigration } from "./migration";
 import { digHoles } from "./ram-files";
 import { randomBytes } from "node:crypto";
 
 const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
+/**
+ * Seconds a snapshot's freeze lasts at most in the guest: the agent thaws by itself after them
+ * when no thaw comes (a serve that died mid-snapshot). Writers in the guest wait that long at worst.
+ */
+export const FREEZE_SECONDS = 10;
+/**
+ * The capture must follow the freeze's answer within this, or the guest may have thawed by itself
+ * before it (the guest's clock runs no faster than ours; its deadline is counted in whole seconds).
+ */
+const FREEZE_GUARD_MS = (FREEZE_SECONDS - 2) * 1000;
+/** How long the agent has to answer a freeze (it flushes dirty data first) and a thaw. */
+const FREEZE_ANSWER_MS = 2000;
+const THAW_ANSWER_MS = 2000;
+/** After an agent did not answer, snapshots of this VM pause instead of asking it again for this long. */
+const AGENT_SILENT_BACKOFF_MS = 60_000;
+
+/** What asking the guest agent to freeze gave: every disk to switch frozen, or why not. */
+type FreezeOutcome = { frozen: true; /** When the freeze was sent (performance.now()). */ sentAt: number } | { frozen: false; why: string };
 
 /** An overlay added to QEMU for one disk: the disk's current node and the new overlay's node and file. */
 interface OverlayLink {
@@ -126,6 +145,8 @@ export class QemuHandle implements VmHandle {
   readonly exited: Promise<VmExit>;
   private readonly consoleTimer: NodeJS.Timeout;
   private readonly alertListeners: ((alert: VmAlert) => void)[] = [];
+  /** Until when (performance.now()) snapshots do not ask the guest agent, after it failed to answer. */
+  private agentSilentUntil = 0;
 
   constructor(
     private readonly proc: VmProcess,
@@ -171,6 +192,9 @@ export class QemuHandle implements VmHandle {
   }
   get machineType(): string {
     return this.spec.machineType;
+  }
+  get guestAgent(): boolean {
+    return this.spec.guestAgent === true;
   }
 
   /** Resolves at the guest's ready marker (at once when restored from memory). */
@@ -376,7 +400,46 @@ export class QemuHandle implements VmHandle {
     if (after?.backing_file) throw new Error(`flattening ${diskId} ended but the disk still backs onto ${after.backing_file}`);
   }
 
-  async snapshot(disks: DiskFreeze[], files: SnapshotFiles): Promise<LiveSnapshot> {
+  /**
+   * Ask the guest agent to freeze the filesystems of every disk in `links`. Anything short of all
+   * of them frozen is a no: what it froze is thawed again before this returns, so the caller can
+   * switch inside a pause of its own as if there were no agent.
+   */
+  private async freezeGuest(links: OverlayLink[], quiesce: QuiesceMode): Promise<FreezeOutcome> {
+    if (quiesce === "off") return { frozen: false, why: "quiescing is turned off" };
+    if (!this.guestAgent) return { frozen: false, why: "the VM has no guest agent channel (launched before it existed)" };
+    if (performance.now() < this.agentSilentUntil) return { frozen: false, why: "the guest agent did not answer a recent freeze" };
+    const serials = links.map((l) => this.spec.disks.find((d) => d.id === l.diskId)?.serial ?? "");
+    if (serials.some((s) => s === "")) return { frozen: false, why: "a disk to switch has no serial" };
+    const sentAt = performance.now();
+    try {
+      const answer = await agentRequest(this.proc.paths.agentSocket, (n) => agentCommand("freeze", n, FREEZE_SECONDS, serials), FREEZE_ANSWER_MS);
+      if (answer.kind === "frozen" && serials.every((s) => answer.serials.includes(s))) return { frozen: true, sentAt };
+      await this.thawGuest();
+      const missing = answer.kind === "frozen" ? serials.filter((s) => !answer.serials.includes(s)) : serials;
+      return { frozen: false, why: answer.kind === "frozen" ? `the guest could not freeze the filesystem of disk(s) ${missing.join(", ")} (not mounted, raw, or swap in use)` : `the guest agent answered ${answer.kind}` };
+    } catch (err) {
+      this.agentSilentUntil = performance.now() + AGENT_SILENT_BACKOFF_MS;
+      // It may still freeze late: a thaw now, or its own deadline, undoes that.
+      await this.thawGuest();
+      return { frozen: false, why: (err as Error).message };
+    }
+  }
+
+  /** Thaw whatever the guest agent froze; false when it did not answer (it thaws by itself in FREEZE_SECONDS). */
+  async thawGuest(): Promise<boolean> {
+    if (!this.guestAgent) return false;
+    try {
+      const answer = await agentRequest(this.proc.paths.agentSocket, (n) => agentCommand("thaw", n), THAW_ANSWER_MS);
+      if (answer.kind === "expired") warn(`the guest agent of ${this.uuid} had thawed by itself before the host's thaw`);
+      return answer.kind === "thawed" || answer.kind === "expired";
+    } catch (err) {
+      warn(`could not thaw the guest of ${this.uuid} (it thaws by itself within ${FREEZE_SECONDS} s): ${(err as Error).message}`);
+      return false;
+    }
+  }
+
+  async snapshot(disks: DiskFreeze[], files: SnapshotFiles, quiesce: QuiesceMode = "auto"): Promise<LiveSnapshot> {
     const qmp = this.proc.qmp;
     await this.settleJobs();
     const loader = await this.startLoader(files);
@@ -390,6 +453,10 @@ export class QemuHandle implements VmHandle {
     // Once the transaction is sent, the disks may run on their overlays: a failure then rolls forward.
     let attempted = false;
     let paused = false;
+    let frozen = false;
+    let switchedFrozen = false;
+    let frozenMs: number | null = null;
+    let skipped: string | null = null;
     try {
       links = await this.addOverlays(disks);
       await failpoint("snapshot.after-overlays");
@@ -403,37 +470,61 @@ export class QemuHandle implements VmHandle {
           return false;
         },
       );
-      takenAt = new Date();
-      const t0 = performance.now();
-      if (links.length === 0 && background) {
-        // No disk to switch: QEMU's own pause (capture devices, write-protect RAM) is the whole pause.
-        const resumed = this.proc.monitor.waitForEvent("RESUME", () => true, 30_000);
-        await qmp.migrate(loader.uri);
-        await resumed;
-      } else {
-        // Disks switch to their overlays in the same pause as QEMU captures devices and
-        // write-protects RAM; RAM itself is copied after `cont`, copy-on-write (or, without
-        // background snapshots, before it).
-        await qmp.stop();
-        paused = true;
-        if (links.length > 0) {
+      if (links.length > 0 && background) {
+        const outcome = await this.freezeGuest(links, quiesce);
+        frozen = outcome.frozen;
+        if (!outcome.frozen) skipped = outcome.why;
+        if (outcome.frozen) {
+          switchedFrozen = true;
+          // Frozen filesystems issue no writes: switching now, while the guest runs, gives the
+          // disks the same content as at the capture below.
+          takenAt = new Date();
           attempted = true;
           await this.switchDisks(links);
           await failpoint("snapshot.after-transaction");
+          const t0 = performance.now();
+          await this.captureInOwnPause(loader.uri);
+          wallMs = performance.now() - t0;
+          // Past the guard the guest may have thawed by itself before the capture: the memory could
+          // then be newer than the disks. Refused rather than risked (the switch rolls forward).
+          if (performance.now() - outcome.sentAt > FREEZE_GUARD_MS) throw new Error(`the capture came more than ${FREEZE_GUARD_MS / 1000} s after the guest froze; its freeze may have ended first`);
+          frozen = false;
+          await this.thawGuest();
+          frozenMs = performance.now() - outcome.sentAt;
         }
-        await qmp.migrate(loader.uri);
-        if (background) await waitMigration(qmp, captured, { timeoutMs: 30_000, spin: true, what: "background snapshot" });
-        else await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "stopped snapshot" });
-        await this.resume();
-        paused = false;
-        await pause.resumed(5_000);
       }
-      wallMs = performance.now() - t0;
+      if (!attempted) {
+        takenAt = new Date();
+        const t0 = performance.now();
+        if (links.length === 0 && background) {
+          // No disk to switch: QEMU's own pause (capture devices, write-protect RAM) is the whole pause.
+          await this.captureInOwnPause(loader.uri);
+        } else {
+          // Disks switch to their overlays in the same pause as QEMU captures devices and
+          // write-protects RAM; RAM itself is copied after `cont`, copy-on-write (or, without
+          // background snapshots, before it).
+          await qmp.stop();
+          paused = true;
+          if (links.length > 0) {
+            attempted = true;
+            await this.switchDisks(links);
+            await failpoint("snapshot.after-transaction");
+          }
+          await qmp.migrate(loader.uri);
+          if (background) await waitMigration(qmp, captured, { timeoutMs: 30_000, spin: true, what: "background snapshot" });
+          else await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "stopped snapshot" });
+          await this.resume();
+          paused = false;
+          await pause.resumed(5_000);
+        }
+        wallMs = performance.now() - t0;
+      }
     } catch (err) {
       this.proc.off("event", onEvent);
       await qmp.migrateCancel().catch(() => undefined);
       await loader.abort();
       await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch(() => undefined);
+      if (frozen) await this.thawGuest();
       return this.failAfterSwitch(err, links, attempted, paused);
     }
     this.proc.off("event", onEvent);
@@ -452,7 +543,16 @@ export class QemuHandle implements VmHandle {
     })();
     // QEMU's events time the pause exactly; our own round trips only bound it from above.
     const measured = pause.ms();
-    return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt, completed: done };
+    const diskSwitch = links.length === 0 ? "none" : switchedFrozen ? "guest-frozen" : "paused";
+    return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt: takenAt!, completed: done, diskSwitch, quiesceSkipped: skipped, frozenMs };
+  }
+
+  /** Start the background snapshot and wait until QEMU resumed the guest after its own capture pause. */
+  private async captureInOwnPause(uri: string): Promise<void> {
+    const resumed = this.proc.monitor.waitForEvent("RESUME", () => true, 30_000);
+    resumed.catch(() => undefined);
+    await this.proc.qmp.migrate(uri);
+    await resumed;
   }
 
   /** The traffic totals of this run, into the guest and out of it (consuming the dumps). */

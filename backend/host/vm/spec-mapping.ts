@@ -67,6 +67,8 @@ export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLim
       // A loader never runs the guest: nothing to count.
       ...(mode.kind === "loader" ? {} : { trafficDumps: trafficFiles(spec.runDir) }),
     },
+    // A loader has its source's devices but never runs: its agent port leads nowhere.
+    agentChannel: !spec.guestAgent ? "none" : mode.kind === "loader" ? "null" : "socket",
     incoming: mode.kind === "boot" ? "none" : mode.kind === "restore" ? { file: mode.devstatePath } : "defer",
     startPaused: mode.kind !== "boot",
     confine: limits.confine,
