@@ -72,6 +72,9 @@ export class Recovery {
       await this.ctx.storage.remove(f.overlay.path);
     }
     if (snapshotUuid && !store.snapshots.get({ uuid: snapshotUuid })) await this.snapshots.removeFiles(this.snapshots.files(snapshotUuid));
+    // A live snapshot may have been interrupted with the guest's volumes frozen by its agent:
+    // thaw them now rather than when the freeze's deadline ends it (a thawed guest just says so).
+    if (handle && snapshotUuid) await handle.thawGuest();
     this.ctx.log.warn(
       { instance: instanceUuid, operation: entry.id, kept: forward.map((f) => f.diskId), removed: back.map((f) => f.diskId) },
       "interrupted disk freeze settled: switched disks recorded, unused overlays removed",
