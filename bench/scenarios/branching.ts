@@ -41,7 +41,7 @@ function pauseStats(xs: number[]): PauseStats {
   return { p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), n: xs.length };
 }
 
-/** Run it: `branches` branches of one running 256 MiB source, `boots` cold boots. */
+/** Run it: `branches` branches of one running 256 MiB source per path (2 × branches with a volume), `boots` cold boots. */
 export async function branching(b: TestBackend, branches = 20, boots = 5): Promise<BranchingResult> {
   const c = b.client;
   const cold: number[] = [];

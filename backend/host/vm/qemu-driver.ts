@@ -120,9 +120,11 @@ export class QemuDriver implements VmDriver {
         await handle.kill().catch(() => undefined);
         throw err;
       }
-      // Its memory holds the source's freeze: thaw it now rather than when the freeze expires. A
-      // guest that does not answer thaws by itself (the freeze's deadline runs on in the branch).
-      if (spec.memory.quiesced) await handle.thawGuest();
+      // Its memory holds the source's freeze: thaw it now rather than when the freeze expires. Not
+      // awaited: the guest runs meanwhile and only its writers wait for the thaw (a restored guest
+      // takes a few hundred ms to answer under TCG, measured in docs/benchmarks.md). A guest that
+      // does not answer thaws by itself (the freeze's deadline runs on in the branch).
+      if (spec.memory.quiesced) void handle.thawGuest();
     }
     return handle;
   }
