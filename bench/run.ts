@@ -16,7 +16,8 @@ import { fmt } from "./lib/stats";
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => only.length === 0 || only.includes(name);
-  const backend = await startBackend();
+  // info: serve logs each live snapshot's freeze window, which the branching scenario reads.
+  const backend = await startBackend({ env: { VMBRANCH_LOG_LEVEL: "info" } });
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
