@@ -212,7 +212,7 @@ export const BranchInfoSchema = z.object({
    * switched inside a pause, or there was nothing to switch; null when no live snapshot was taken
    * (absent from older servers).
    */
-  quiesced: z.boolean().nullable().optional(),
+  quiesced: z.boolean().describe("True when the guest agent froze the source's volumes for the snapshot; false when the disks switched inside a pause; null without a live snapshot.").nullable().optional(),
   message: z.string().nullable(),
 });
 export type BranchInfo = z.infer<typeof BranchInfoSchema>;
