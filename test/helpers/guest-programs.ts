@@ -62,12 +62,15 @@ export function sequenceWriterProgram(dir = "/data"): string[] {
 /**
  * `sequenceWriterProgram` on the raw block device of the volume mounted at `at`: it unmounts the
  * volume first, so no filesystem (and nothing a guest agent could freeze) sits between the writes
- * and the disk. Prints `RAW <device>` once it writes there.
+ * and the disk, and zeroes its first 8 MiB (the filesystem's blocks would read as writes no loop
+ * made). Prints `RAW <device>` once it writes there.
  */
 export function rawSequenceWriterProgram(at = "/data"): string[] {
   const script = [
     `dev=$(awk '$2 == "${at}" { print $1 }' /proc/mounts)`,
     `umount ${at} || { echo "RAW-FAILED"; exit 1; }`,
+    // The device held a filesystem: zero where the sequence goes, so "nothing after N" holds.
+    'dd if=/dev/zero of="$dev" bs=1M count=8 oflag=direct conv=fsync status=none || { echo "RAW-FAILED"; exit 1; }',
     'echo "RAW $dev"',
     ...sequenceLoop("$dev"),
   ];
