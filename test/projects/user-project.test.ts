@@ -52,7 +52,7 @@ test("installing it beside the newest @pulumi/pulumi 3.x builds nothing native a
 
 test("the server package installs on its own and puts `vmbranch` on PATH", async () => {
   expect(install.server.files.sort()).toEqual([
-    "LICENSE", "README.md", "dist/guest/init", "dist/guest/power-button", "dist/ui/app.js", "dist/ui/index.html", "dist/ui/style.css", "dist/vmbranch.js", "dist/vmbranch.js.map", "package.json",
+    "LICENSE", "README.md", "dist/guest/agent", "dist/guest/init", "dist/guest/power-button", "dist/ui/app.js", "dist/ui/index.html", "dist/ui/style.css", "dist/vmbranch.js", "dist/vmbranch.js.map", "package.json",
   ]);
   const env = { ...process.env, PATH: `${serverBin}${path.delimiter}${process.env.PATH ?? ""}`, VMBRANCH_IMAGE_DIR: IMAGE_DIR };
   const { stdout: which } = await run("sh", ["-c", "command -v vmbranch"], { env });
