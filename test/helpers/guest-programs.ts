@@ -2,6 +2,7 @@
  * Guest programs for system tests (busybox sh inside the `base` image) and parsers of what they
  * print on the serial console.
  */
+import type { VmbranchClient } from "../../sdk";
 
 /**
  * A stateful guest: a counter in memory, ticking every `periodS`; each tick appends a line to
@@ -92,4 +93,30 @@ function sequenceLoop(target: string): string[] {
     "  if [ $((mem % 20)) = 0 ]; then echo \"seq=$mem\"; fi",
     "done",
   ];
+}
+
+/** The whole serial console of instance `name` so far. */
+export async function consoleOf(client: VmbranchClient, name: string): Promise<string> {
+  return (await client.instances.log(name, { limit: 4 * 1024 * 1024 })).output;
+}
+
+/** The console of `name` once `done` holds for it; fails after `timeoutMs` saying `what` never came. */
+export async function waitForConsole(client: VmbranchClient, name: string, done: (log: string) => boolean, what: string, timeoutMs = 180_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const log = await consoleOf(client, name);
+    if (done(log)) return log;
+    if (Date.now() > deadline) throw new Error(`${name}: ${what} never came; the console ends with ${log.slice(-300)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The sequence numbers a `sequenceWriterProgram` printed in `log`. */
+export function seqs(log: string): number[] {
+  return [...log.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));
+}
+
+/** The console of `name` once it holds at least `atLeast` sequence lines. */
+export function waitSeq(client: VmbranchClient, name: string, atLeast: number, timeoutMs?: number): Promise<string> {
+  return waitForConsole(client, name, (log) => seqs(log).length >= atLeast, `${atLeast} sequence lines`, timeoutMs);
 }

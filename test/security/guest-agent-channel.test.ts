@@ -4,7 +4,7 @@
 // pause (`quiesced: false`), disk and memory still agree, and serve goes on answering.
 import type { VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { sequenceWriterProgram } from "../helpers/guest-programs";
+import { sequenceWriterProgram, waitForConsole } from "../helpers/guest-programs";
 
 jest.setTimeout(300_000);
 
@@ -18,20 +18,6 @@ afterAll(async () => {
   await b?.stop();
 });
 
-async function consoleOf(name: string): Promise<string> {
-  return (await client.instances.log(name, { limit: 4 * 1024 * 1024 })).output;
-}
-
-async function waitFor(name: string, what: RegExp, timeoutMs = 180_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const log = await consoleOf(name);
-    if (what.test(log)) return log;
-    if (Date.now() > deadline) throw new Error(`${name}: no ${what} on the console; it ends with ${log.slice(-300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 it("ignores a guest that floods the agent's port with junk and forged answers, and branches it paused", async () => {
   // The agent is killed; the port then carries junk, a line longer than any answer, and answers
   // to nonces the host never used, over and over.
@@ -44,13 +30,13 @@ it("ignores a guest that floods the agent's port with junk and forged answers, a
   ].join("\n");
   await client.instances.create({ name: "flood", image: "base", memory_mb: 128, args: ["sh", "-c", `${flood}\n${sequenceWriterProgram()[2]!}`], volumes: [{ name: "flood-data", size_mb: 16, at: "/data" }] });
   await client.instances.waitFor("flood", "running", { timeoutMs: 120_000 });
-  await waitFor("flood", /FLOODING[\s\S]*seq=20/);
+  await waitForConsole(client, "flood", (log) => /FLOODING[\s\S]*seq=20/.test(log), "the flood and sequence line 20");
 
   for (const name of ["flood1", "flood2"]) {
     const created = await client.instances.create({ name, branch_from: { name: "flood" } });
     expect(created.branch).toMatchObject({ from_memory: true, quiesced: false });
     await client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
-    const log = await waitFor(name, /(seq=\d+[\s\S]*){3}/);
+    const log = await waitForConsole(client, name, (log) => /(seq=\d+[\s\S]*){3}/.test(log), "three sequence lines");
     expect(log).not.toContain("MISMATCH");
   }
   expect((await client.instances.get("flood")).state).toBe("running");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { probeQemuMachine, type QemuMachine } from "../../backend/host/qemu/machine-types";
 import type { VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { sequenceWriterProgram } from "../helpers/guest-programs";
+import { consoleOf, seqs, sequenceWriterProgram, waitSeq } from "../helpers/guest-programs";
 
 jest.setTimeout(300_000);
 
@@ -20,30 +20,11 @@ beforeAll(async () => {
   client = backend.client;
   await client.instances.create({ name: "writer", image: "base", memory_mb: 128, args: sequenceWriterProgram(), volumes: [{ name: "writer-data", size_mb: 64, at: "/data" }] });
   await client.instances.waitFor("writer", "running", { timeoutMs: 120_000 });
-  await waitSeq("writer", 40);
+  await waitSeq(client, "writer", 40);
 });
 afterAll(async () => {
   await backend?.stop();
 });
-
-async function consoleOf(name: string): Promise<string> {
-  return (await client.instances.log(name, { limit: 4 * 1024 * 1024 })).output;
-}
-
-/** The sequence numbers `name` printed so far. */
-function seqs(log: string): number[] {
-  return [...log.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));
-}
-
-async function waitSeq(name: string, atLeast: number, timeoutMs = 120_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const log = await consoleOf(name);
-    if (seqs(log).length >= atLeast) return log;
-    if (Date.now() > deadline) throw new Error(`${name}: fewer than ${atLeast} sequence lines; console ends with ${log.slice(-300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** The machine JSON of instance `name`'s standby snapshot, read and changed in the server's own database. */
 function withSnapshotMachine(name: string, change: (machine: Record<string, unknown>) => Record<string, unknown> | null): Record<string, unknown> {
@@ -67,12 +48,12 @@ describe("a branch under write load", () => {
       expect(created.branch!.from_memory).toBe(true);
       await client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
       // Every line in a branch's console was printed after its restore; each loop checked first.
-      const log = await waitSeq(name, 3);
+      const log = await waitSeq(client, name, 3);
       expect(log).not.toContain("MISMATCH");
       expect(seqs(log)[0]).toBeGreaterThan(40);
     }
     // The source kept writing through every snapshot and never saw a torn state either.
-    const source = await waitSeq("writer", seqs(await consoleOf("writer")).length + 3);
+    const source = await waitSeq(client, "writer", seqs(await consoleOf(client, "writer")).length + 3);
     expect(source).not.toContain("MISMATCH");
     for (const name of ["w1", "w2", "w3"]) await client.instances.delete(name);
   });
@@ -118,7 +99,7 @@ describe("the machine type of a snapshot", () => {
     expect(withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
     await client.instances.start("writer");
     expect((await client.instances.get("writer")).state).toBe("running");
-    const log = await waitSeq("writer", seqs(await consoleOf("writer")).length + 2);
+    const log = await waitSeq(client, "writer", seqs(await consoleOf(client, "writer")).length + 2);
     expect(log).not.toContain("MISMATCH");
     await client.instances.delete("writer");
   });

@@ -5,7 +5,7 @@
 // no error; a branch thaws after its restore and can itself be branched through its agent.
 import type { VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { rawSequenceWriterProgram, sequenceWriterProgram } from "../helpers/guest-programs";
+import { consoleOf, rawSequenceWriterProgram, seqs, sequenceWriterProgram, waitSeq } from "../helpers/guest-programs";
 
 jest.setTimeout(600_000);
 
@@ -20,38 +20,20 @@ afterAll(async () => {
   await backend?.stop();
 });
 
-async function consoleOf(name: string): Promise<string> {
-  return (await client.instances.log(name, { limit: 4 * 1024 * 1024 })).output;
-}
-
-function seqs(log: string): number[] {
-  return [...log.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));
-}
-
-async function waitSeq(name: string, atLeast: number, timeoutMs = 180_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const log = await consoleOf(name);
-    if (seqs(log).length >= atLeast) return log;
-    if (Date.now() > deadline) throw new Error(`${name}: fewer than ${atLeast} sequence lines; console ends with ${log.slice(-300)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 async function writer(name: string, args: string[]): Promise<void> {
   await client.instances.create({ name, image: "base", memory_mb: 128, args, volumes: [{ name: `${name}-data`, size_mb: 16, at: "/data" }] });
   await client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
-  await waitSeq(name, 3);
+  await waitSeq(client, name, 3);
 }
 
 /** Branch `source` and check the branch: how its disks were switched, and that its disk and memory agree. */
 async function branchAgrees(source: string, name: string, quiesced: boolean, quiesce?: "auto" | "off"): Promise<void> {
-  const before = Math.max(0, ...seqs(await consoleOf(source)));
+  const before = Math.max(0, ...seqs(await consoleOf(client, source)));
   const created = await client.instances.create({ name, branch_from: { name: source }, ...(quiesce ? { quiesce } : {}) });
   expect(created.branch).toMatchObject({ from_memory: true, quiesced });
   await client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
   // Three more sequence lines: the branch writes on (a frozen volume would stop it until thawed).
-  const log = await waitSeq(name, 3);
+  const log = await waitSeq(client, name, 3);
   expect(log).not.toContain("MISMATCH");
   expect(seqs(log)[0]).toBeGreaterThanOrEqual(before);
 }
@@ -62,7 +44,7 @@ describe("a source whose agent answers", () => {
 
   it("is branched with its volumes frozen, and each branch's file and memory agree", async () => {
     for (const name of ["qw1", "qw2", "qw3"]) await branchAgrees("qw", name, true);
-    const source = await waitSeq("qw", seqs(await consoleOf("qw")).length + 3);
+    const source = await waitSeq(client, "qw", seqs(await consoleOf(client, "qw")).length + 3);
     expect(source).not.toContain("MISMATCH");
     expect(backend.serveLog()).not.toContain("could not thaw");
   });
@@ -83,7 +65,7 @@ describe("falls back to the switch inside a pause, with no error", () => {
     const program = sequenceWriterProgram()[2]!;
     const hang = "i=0; while [ ! -s /run/vmbranch/agent.pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done; kill -STOP $(cat /run/vmbranch/agent.pid) && echo AGENT-STOPPED";
     await writer("hung", ["sh", "-c", `${hang}\n${program}`]);
-    expect(await consoleOf("hung")).toContain("AGENT-STOPPED");
+    expect(await consoleOf(client, "hung")).toContain("AGENT-STOPPED");
     await branchAgrees("hung", "hung1", false);
     // The agent stays silent: later snapshots do not wait for it again.
     await branchAgrees("hung", "hung2", false);
@@ -92,7 +74,7 @@ describe("falls back to the switch inside a pause, with no error", () => {
 
   it("when the volume is written raw, with no filesystem to freeze", async () => {
     await writer("raw", rawSequenceWriterProgram());
-    expect(await consoleOf("raw")).toMatch(/RAW \/dev\/vd[a-z]/);
+    expect(await consoleOf(client, "raw")).toMatch(/RAW \/dev\/vd[a-z]/);
     await branchAgrees("raw", "raw1", false);
     await branchAgrees("raw", "raw2", false);
     for (const name of ["raw2", "raw1", "raw"]) await client.instances.delete(name);
