@@ -2,7 +2,7 @@
 // command through the guest configuration, power off through QMP, reattach after losing the
 // handle, hot-plug a disk, and survive QEMU dying mid-command. Never skipped.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import { diskBlockdev, diskDevice, diskNames, freePciSlot, hostfwdRemoveRule, ho
 import { isPortFree, pickFreePort } from "../../backend/host/net/ports";
 import { VmProcess } from "../../backend/host/qemu/vm-process";
 import { readProcStat } from "../../backend/host/qemu/vm-processes";
+import { parseProcStat } from "../../backend/host/util/proc-stat";
 import { prepareVmPaths, vmPaths } from "../../backend/host/qemu/vm-paths";
 import { VmAlreadyRunningError, VmStartError } from "../../backend/host/qemu/vm-launch";
 import { testAccelerator } from "../helpers/vm-image";
@@ -21,6 +22,18 @@ import { useVmFixture } from "../helpers/vm-fixture";
 jest.setTimeout(120_000);
 const BOOT_MS = 60_000;
 const fx = useVmFixture();
+
+/** Resolves once /proc reports every thread of `pid` stopped by a signal (state T), within 10 s. */
+async function waitAllThreadsStopped(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const tids = readdirSync(`/proc/${pid}/task`);
+    const states = tids.map((tid) => parseProcStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")).state);
+    if (states.every((s) => s === "T")) return;
+    if (Date.now() > deadline) throw new Error(`QEMU ${pid} not stopped within 10 s: thread states ${states.join("")}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
 
 test("probes: the QEMU version and the migration capabilities the snapshot strategies need", async () => {
   const caps = await probeQemuCapabilities();
@@ -86,10 +99,12 @@ test("attach refuses a pid that is not this VM (recycled pid)", async () => {
 
 test("QEMU dying mid-command rejects the pending command with QmpClosedError and ends the handle", async () => {
   const { vm } = await fx.launch({ spec: { startPaused: true } });
-  // A stopped process cannot answer: the command is guaranteed to be pending when QEMU dies.
+  // A stopped process cannot answer: once every thread of QEMU is stopped, a command sent is
+  // still pending when QEMU dies (the monitor registers it as pending before execute returns).
+  // kill(2) only queues SIGSTOP, so wait until the kernel reports every thread stopped.
   process.kill(vm.pid, "SIGSTOP");
+  await waitAllThreadsStopped(vm.pid);
   const pending = vm.qmp.queryStatus();
-  await new Promise((r) => setTimeout(r, 100));
   process.kill(vm.pid, "SIGKILL");
   await expect(pending).rejects.toBeInstanceOf(QmpClosedError);
   const exit = await vm.exited;
