@@ -1,9 +1,11 @@
 // Instances on real guests through a real `vmbranch serve` (TCG here): create from the `base` image
 // with an inline volume and a published port, HTTP to the guest, the serial console through the log
 // endpoint, graceful stop with the app's exit code, start again with the volume's data kept,
-// suspend to standby and resume with RAM intact (a counter continues), SIGKILL of the service
+// suspend to standby and resume with RAM intact (a counter continues), `/wait` held until the state
+// it waits for is reached (sent while stopped or running, answered only after the start or stop), SIGKILL of the service
 // while two VMs run (both still running and controllable after the restart), and delete leaving no
 // process or file. Steps build on each other, so they run in order on one backend; at most two VMs.
+import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Instance } from "../../sdk";
@@ -14,7 +16,8 @@ const BOOT_MS = 150_000;
 
 let b: TestBackend;
 beforeAll(async () => {
-  b = await startBackend();
+  // At info, serve logs each request's arrival with its id: heldWait waits for it.
+  b = await startBackend({ env: { VMBRANCH_LOG_LEVEL: "info" } });
 }, 60_000);
 afterAll(async () => {
   await b?.stop();
@@ -75,6 +78,26 @@ async function consoleUntil(idOrName: string, done: RegExp | ((out: string) => b
   }
 }
 
+/**
+ * Send `GET /v1/instances/{name}/wait?state=…` and return once serve has logged the request's
+ * arrival, so what the test does next happens while the server holds the wait. The answer, when it
+ * comes, is appended to `events` as "wait answered: <status> <state>".
+ */
+async function heldWait(name: string, state: string, events: string[]): Promise<{ answer: Promise<Instance> }> {
+  const requestId = `wait-${state}-${randomUUID()}`;
+  const answer = b.http("GET", `/v1/instances/${name}/wait?state=${state}&timeout_s=${BOOT_MS / 1000}`, undefined, { "x-request-id": requestId }).then((res) => {
+    const inst = res.body?.data?.instances?.[0] as Instance | undefined;
+    events.push(`wait answered: ${res.status} ${inst?.state}`);
+    return inst!;
+  });
+  const deadline = Date.now() + 30_000;
+  while (!b.serveLog().includes(`"reqId":"${requestId}"`)) {
+    if (Date.now() > deadline) throw new Error(`serve did not log the wait's arrival (${requestId}) within 30 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { answer };
+}
+
 const numbers = (text: string, word: string) => [...text.matchAll(new RegExp(`^${word} (\\d+)\\r?$`, "gm"))].map((m) => Number(m[1]));
 
 describe("an instance on a real guest", () => {
@@ -109,19 +132,34 @@ describe("an instance on a real guest", () => {
     expect(out.slice(0, 5) + tail.output).toContain(out);
   });
 
-  it("stops gracefully and reports the app's exit code", async () => {
+  it("stops gracefully and reports the app's exit code; a wait for stopped sent while it ran answers only after the stop", async () => {
+    const events: string[] = [];
+    const waiting = await heldWait("web", "stopped", events);
+    events.push(`observed ${(await b.client.instances.get("web")).state}`);
+    events.push("stop sent");
     const stopped = await b.client.instances.stop("web");
     expect(stopped).toMatchObject({ state: "stopped", exit_code: 7, stop_reason: "stopped by request" });
+    // The wait was held while the instance ran (and while it was stopping), and answered with the
+    // instance as the stop left it.
+    expect(await waiting.answer).toMatchObject({ state: "stopped", exit_code: 7, stop_reason: "stopped by request" });
+    expect(events).toEqual(["observed running", "stop sent", "wait answered: 200 stopped"]);
     expect(stopped.stopped_at).not.toBeNull();
     expect(await consoleOf("web")).toMatch(/app-got-term/);
     expect(b.vmPids()).toEqual([]);
     expect((await b.client.volumes.get(web.volumes[0]!.uuid)).state).toBe("available");
   });
 
-  it("starts again with the volume's data kept", async () => {
-    expect(["starting", "running"]).toContain((await b.client.instances.start("web")).state);
-    web = await b.client.instances.waitFor("web", "running", { timeoutMs: BOOT_MS });
-    expect(web).toMatchObject({ start_count: 2, exit_code: null });
+  it("starts again with the volume's data kept; a wait for running sent while stopped answers only once it runs", async () => {
+    const events: string[] = [];
+    const waiting = await heldWait("web", "running", events);
+    events.push(`observed ${(await b.client.instances.get("web")).state}`);
+    events.push("start sent");
+    // A cold boot answers the start as soon as QEMU runs: `starting`, the guest still booting.
+    events.push(`start answered: ${(await b.client.instances.start("web")).state}`);
+    web = await waiting.answer;
+    // Held through `stopped` and `starting`, answered at `running` with the boot recorded.
+    expect(events).toEqual(["observed stopped", "start sent", "start answered: starting", "wait answered: 200 running"]);
+    expect(web).toMatchObject({ state: "running", start_count: 2, exit_code: null, boot_time_ms: expect.any(Number) });
     expect(await hit("three")).toBe("one\ntwo\nthree\n");
   });
 
