@@ -226,7 +226,7 @@ export class Snapshots {
           if (d.readonly || !this.disks.isDeep(d.head.id)) continue;
           if (!handle && inst.state !== "stopped") continue;
           await this.disks.flatten(d.head.id, handle ? () => handle.flattenDisk(diskIdOf(d.position)) : undefined);
-          this.ctx.log.info({ instance: instanceUuid, volume: d.volumeUuid, depth: d.head.depth }, "flattened a deep backing chain");
+          this.ctx.log.info({ instance: instanceUuid, volume: d.volumeUuid, depth: d.head.depth, online: Boolean(handle) }, "flattened a deep backing chain");
         }
       }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS })
       .catch((err: Error) => this.ctx.log.warn({ instance: instanceUuid, err: err.message }, "flattening failed; the chain stays deep"));

@@ -398,6 +398,13 @@ export class QemuHandle implements VmHandle {
     // Concluded without an error: the top must stand alone now (QEMU dropped its backing file).
     const after = (await this.proc.qmp.queryNamedBlockNodes()).find((n) => n["node-name"] === cur.node);
     if (after?.backing_file) throw new Error(`flattening ${diskId} ended but the disk still backs onto ${after.backing_file}`);
+    // The job's end rewrote the file's header (no backing file) at once, but the L2 tables that map
+    // the copied clusters are still only in QEMU's qcow2 cache: killed now (a forced stop, a host
+    // crash), the file would stand alone holding none of the data, and the caller is about to free
+    // the layers that have it. So the top is flushed before this says the flatten is done.
+    await this.proc.qmp.flushNode(cur.node).catch((err: Error) => {
+      throw new Error(`flattening ${diskId}: could not flush the flattened disk: ${err.message}`);
+    });
   }
 
   /**

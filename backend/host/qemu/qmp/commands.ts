@@ -185,7 +185,8 @@ export class QmpCommands {
   }
 
   /**
-   * `human-monitor-command`. Only for what QMP lacks (user-mode `hostfwd_add`/`hostfwd_remove`):
+   * `human-monitor-command`. Only for what QMP lacks (user-mode `hostfwd_add`/`hostfwd_remove`,
+   * flushing one block node):
    * HMP reports errors as text, so a non-empty reply to an action is thrown as QmpCommandError.
    */
   humanMonitorCommand(commandLine: string, o?: QmpCallOptions): Promise<string> {
@@ -204,6 +205,16 @@ export class QmpCommands {
     // QEMU answers a successful removal with "host forwarding rule for … removed".
     const out = await this.humanMonitorCommand(`hostfwd_remove ${netdevId} ${rule}`, o);
     if (!/removed/.test(out)) throw new QmpCommandError("hostfwd_remove", "GenericError", out.trim());
+  }
+
+  /**
+   * Flush block node `node` to its file: QEMU writes out the qcow2 metadata it caches (L2 and
+   * refcount tables) and syncs the file. QMP has no flush command; HMP's `qemu-io` runs one on a
+   * node by name. Node names are ours (letters, digits, dashes), never guest or user input.
+   */
+  async flushNode(node: string, o?: QmpCallOptions): Promise<void> {
+    if (!/^[A-Za-z0-9_-]+$/.test(node)) throw new QmpCommandError("qemu-io", "GenericError", `not a node name: ${node}`);
+    await this.hmpAction(`qemu-io ${node} "flush"`, o);
   }
 
   private async hmpAction(commandLine: string, o?: QmpCallOptions): Promise<void> {
