@@ -1,6 +1,10 @@
 // Branching running and resting instances through the real API with real guests (issue 4):
 // state continues in the branch, later writes diverge, identity is renewed, concurrent requests
 // follow the reference's pending-snapshot rule, and nothing is left behind.
+// Each test runs alone (`-t`): the running source and its first branch are a fixture the tests of
+// their block only read (branching the source again leaves it running as it was); a test that
+// suspends, stops or deletes a source boots its own.
+import { readdirSync } from "node:fs";
 import type { Instance, VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
@@ -37,8 +41,22 @@ async function running(name: string): Promise<Instance> {
   return client.instances.waitFor(name, "running", { timeoutMs: 120_000 });
 }
 
+/** Boot a counter with a 16 MiB volume at /data and wait until it has written `lines` lines. */
+async function bootCounter(name: string, lines: number): Promise<Tick[]> {
+  await client.instances.create({ name, image: "base", args: counterProgram(), volumes: [{ size_mb: 16, at: "/data" }] });
+  await running(name);
+  return waitTicks(name, (t) => t.length >= lines);
+}
+
+/** Delete the instances of `names` that exist, in that order (a fixture's teardown, also after a failed test). */
+async function deleteAll(...names: string[]): Promise<void> {
+  const present = new Set((await client.instances.list()).map((i) => i.name));
+  for (const n of names) if (present.has(n)) await client.instances.delete(n);
+}
+
 describe("branching a running instance", () => {
-  let snapshotTicks = 0;
+  // The source, running with three lines written, and its first branch, running: read-only for the tests below.
+  let b1Created: Instance;
 
   beforeAll(async () => {
     await client.instances.create({
@@ -48,10 +66,18 @@ describe("branching a running instance", () => {
     });
     await running("src");
     await waitTicks("src", (t) => t.length >= 3);
+    b1Created = await client.instances.create({ name: "b1", branch_from: { name: "src" }, tag_filters: ["*", "!secret*"], annotation_filters: ["team/*"] });
+    await running("b1");
+  });
+  afterAll(async () => {
+    await deleteAll("b1", "src");
   });
 
+  /** The branch's first ticks once it wrote two lines of its own; the first says what the snapshot held. */
+  const b1Start = () => waitTicks("b1", (t) => t.some((x) => x.f1 >= 2));
+
   it("starts the branch from the source's memory and disk, with its own identity and ports", async () => {
-    const created = await client.instances.create({ name: "b1", branch_from: { name: "src" }, tag_filters: ["*", "!secret*"], annotation_filters: ["team/*"] });
+    const created = b1Created;
     expect(created.branch).toMatchObject({ source: { name: "src" }, from_memory: true });
     expect(created.branch!.source_pause_ms).toBeGreaterThan(0);
     expect(created.branch!.snapshot_at).not.toBeNull();
@@ -66,17 +92,16 @@ describe("branching a running instance", () => {
     expect(b1.volumes[0]!.uuid).not.toBe(src.volumes[0]!.uuid);
     expect(b1.volumes[0]!.inline).toBe(true);
 
-    const bt = await waitTicks("b1", (t) => t.some((x) => x.f1 >= 2));
-    const first = bt[0]!;
+    const first = (await b1Start())[0]!;
     // The counter continues (RAM came along), and the file holds the source's lines up to the snapshot.
     expect(first.tick).toBeGreaterThan(3);
     expect(first.fork).toBe(1);
-    snapshotTicks = first.f0;
-    expect(snapshotTicks).toBeGreaterThanOrEqual(3);
-    expect(first.tick).toBeGreaterThanOrEqual(snapshotTicks);
+    expect(first.f0).toBeGreaterThanOrEqual(3);
+    expect(first.tick).toBeGreaterThanOrEqual(first.f0);
   });
 
   it("keeps later writes of each side invisible to the other", async () => {
+    const snapshotTicks = (await b1Start())[0]!.f0;
     const bt = await waitTicks("b1", (t) => t.filter((x) => x.f1 > 0).length >= 3);
     // The branch never sees the source's lines written after the snapshot.
     expect(new Set(bt.filter((x) => x.fork === 1).map((x) => x.f0))).toEqual(new Set([snapshotTicks]));
@@ -132,12 +157,13 @@ describe("branching a running instance", () => {
 
 describe("branching resting instances", () => {
   it("branches a standby source from its memory snapshot: branches share it and get fresh entropy", async () => {
-    const before = await ticks("src");
-    await client.instances.suspend("src");
-    expect((await client.instances.get("src")).state).toBe("standby");
+    await bootCounter("sleeper", 3);
+    const before = await ticks("sleeper");
+    await client.instances.suspend("sleeper");
+    expect((await client.instances.get("sleeper")).state).toBe("standby");
     const [c1, c2] = [
-      await client.instances.create({ name: "c1", branch_from: { name: "src" } }),
-      await client.instances.create({ name: "c2", branch_from: { name: "src" } }),
+      await client.instances.create({ name: "c1", branch_from: { name: "sleeper" } }),
+      await client.instances.create({ name: "c2", branch_from: { name: "sleeper" } }),
     ];
     expect(c1.branch).toMatchObject({ from_memory: true, source_pause_ms: 0 });
     expect(c2.branch!.snapshot_uuid).toBe(c1.branch!.snapshot_uuid);
@@ -152,19 +178,19 @@ describe("branching resting instances", () => {
     expect(t1[0]!.tick).toBeGreaterThan(before.at(-1)!.tick - 1);
     expect(t1.find((x) => x.fork === 1)!.rnd).not.toBe(t2.find((x) => x.fork === 1)!.rnd);
     // The source resumes where it was suspended: its console shows one unbroken count.
-    await client.instances.start("src");
-    expect((await client.instances.get("src")).state).toBe("running");
-    const resumed = await waitTicks("src", (t) => t.length > before.length + 2);
+    await client.instances.start("sleeper");
+    expect((await client.instances.get("sleeper")).state).toBe("running");
+    const resumed = await waitTicks("sleeper", (t) => t.length > before.length + 2);
     expect(resumed.map((x) => x.tick)).toEqual(resumed.map((_, i) => i + 1));
-    await client.instances.delete("c1");
-    await client.instances.delete("c2");
+    await deleteAll("c1", "c2", "sleeper");
   });
 
   it("branches a stopped source by a cold boot from its disks, with a new MAC and SMBIOS serial", async () => {
-    const src = await client.instances.stop("src");
+    await bootCounter("resting", 2);
+    const src = await client.instances.stop("resting");
     expect(src.state).toBe("stopped");
-    const lines = (await ticks("src")).at(-1)!.f0;
-    const d = await client.instances.create({ name: "d1", branch_from: { name: "src" }, new_smbios_serial: "serial-d1" });
+    const lines = (await ticks("resting")).at(-1)!.f0;
+    const d = await client.instances.create({ name: "d1", branch_from: { name: "resting" }, new_smbios_serial: "serial-d1" });
     expect(d.branch).toMatchObject({ from_memory: false, snapshot_uuid: null });
     expect(d.network_interfaces[0]!.mac).not.toBe(src.network_interfaces[0]!.mac);
     expect(d.smbios_serial).toBe("serial-d1");
@@ -173,21 +199,41 @@ describe("branching resting instances", () => {
     // A fresh boot: the counter starts over, the volume has the source's lines.
     expect(t[0]!.tick).toBe(1);
     expect(t[0]!.f0).toBeGreaterThanOrEqual(lines);
-    await client.instances.delete("d1");
+    await deleteAll("d1", "resting");
   });
 });
 
 describe("cleanup", () => {
   it("deleting the source and its branch leaves no VM, disk or snapshot", async () => {
-    await client.instances.delete("b1");
-    await client.instances.delete("src");
-    expect(await client.instances.list()).toEqual([]);
-    expect(await client.volumes.list()).toEqual([]);
-    for (let i = 0; i < 40 && backend.vmPids().length > 0; i++) await new Promise((r) => setTimeout(r, 250));
-    expect(backend.vmPids()).toEqual([]);
-    const { readdirSync } = await import("node:fs");
-    expect(readdirSync(`${backend.dataDir}/disks`)).toEqual([]);
-    expect(readdirSync(`${backend.dataDir}/snapshots`)).toEqual([]);
+    // What other tests' instances hold stays; what this test made must all go.
+    const held = () => ({
+      vms: backend.vmPids(),
+      disks: readdirSync(`${backend.dataDir}/disks`),
+      snapshots: readdirSync(`${backend.dataDir}/snapshots`),
+      ram: readdirSync(backend.ramDir()!),
+    });
+    const before = held();
+    await bootCounter("doomed", 1);
+    const branch = await client.instances.create({ name: "doomed-b", branch_from: { name: "doomed" } });
+    await running("doomed-b");
+    const volumes = [...(await client.instances.get("doomed")).volumes, ...branch.volumes].map((v) => v.uuid);
+    const made = (h: ReturnType<typeof held>) => ({
+      vms: h.vms.filter((p) => !before.vms.includes(p)),
+      disks: h.disks.filter((f) => !before.disks.includes(f)),
+      snapshots: h.snapshots.filter((f) => !before.snapshots.includes(f)),
+      ram: h.ram.filter((f) => !before.ram.includes(f)),
+    });
+    // Two VMs and their disks (the source's frozen layer among them): what the deletes must remove.
+    const during = made(held());
+    expect(during.vms).toHaveLength(2);
+    expect(during.disks.length).toBeGreaterThanOrEqual(3);
+
+    await client.instances.delete("doomed-b");
+    await client.instances.delete("doomed");
+    expect((await client.instances.list()).map((i) => i.name).filter((n) => n.startsWith("doomed"))).toEqual([]);
+    expect((await client.volumes.list()).map((v) => v.uuid).filter((u) => volumes.includes(u))).toEqual([]);
+    for (let i = 0; i < 40 && made(held()).vms.length > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(made(held())).toEqual({ vms: [], disks: [], snapshots: [], ram: [] });
   });
 });
 
