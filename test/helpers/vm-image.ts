@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BASE_IMAGE_NAME, buildBaseImage, IMAGE_DIR_ENV, openImage, type ImageFiles } from "../../backend/host/images";
-import { detectAccelerator, type AccelVerdict } from "../../backend/host/qemu/probe";
+import { detectAccelerator, type AccelVerdict } from "../../backend/host/qemu/accel-probe";
 
 const REPO = resolve(__dirname, "../..");
 

@@ -1,9 +1,10 @@
-// The newc writer and the initramfs layout, checked by our reader and by GNU cpio itself.
+// The newc writer and the initramfs layout, checked by a reader of the test helpers and by GNU cpio itself.
 import { execFileSync } from "node:child_process";
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { readNewcArchive, writeNewcArchive, type CpioEntry } from "../../backend/host/images/cpio-newc";
+import { writeNewcArchive, type CpioEntry } from "../../backend/host/images/cpio-newc";
+import { readNewcArchive } from "../helpers/newc-reader";
 import { initramfsEntries, parseBusyboxApplets } from "../../backend/host/images/initramfs-layout";
 
 const entries: CpioEntry[] = [

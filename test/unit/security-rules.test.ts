@@ -6,7 +6,7 @@ import { hostOf, isLoopbackHost, tokenMatches } from "../../backend/api/access";
 import { UsageError } from "../../backend/cli/command-registry";
 import { planListen } from "../../backend/cli/listen-policy";
 import { capacityProblem, snapshotNeed, startNeed } from "../../backend/core/capacity";
-import { isVmUid, TOOL_UID, VM_UID_BASE, VM_UID_COUNT, VmUidPool } from "../../backend/host/confinement/vm-identity";
+import { TOOL_UID, VM_UID_BASE, VM_UID_COUNT, VmUidPool } from "../../backend/host/confinement/vm-identity";
 import { firewallRuleset } from "../../backend/host/net/firewall";
 import { buildQemuArgs, sandboxOption } from "../../backend/host/qemu/command-line";
 import { vmPaths } from "../../backend/host/qemu/vm-paths";
@@ -81,8 +81,9 @@ describe("VM identities", () => {
     const pool = new VmUidPool();
     const uids = new Set(Array.from({ length: 200 }, () => pool.take()));
     expect(uids.size).toBe(200);
-    for (const u of uids) expect(isVmUid(u) && u !== TOOL_UID).toBe(true);
-    expect(isVmUid(VM_UID_BASE - 1) || isVmUid(VM_UID_BASE + VM_UID_COUNT)).toBe(false);
+    // TOOL_UID is the range's last uid: a VM's uid lies below it.
+    expect(TOOL_UID).toBe(VM_UID_BASE + VM_UID_COUNT - 1);
+    for (const u of uids) expect(Number.isInteger(u) && u >= VM_UID_BASE && u < TOOL_UID).toBe(true);
   });
   it("keeps the host firewall rule to new connections of VM uids towards the host's own addresses", () => {
     const rules = firewallRuleset();

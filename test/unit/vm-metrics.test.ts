@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { buildQemuArgs } from "../../backend/host/qemu/command-line";
 import { TRAFFIC_SNAP_BYTES } from "../../backend/host/qemu/vm-devices";
 import { vmPaths } from "../../backend/host/qemu/vm-paths";
-import { parseCpuTicks, parseRollup, readProcessStats } from "../../backend/host/metrics/process-stats";
+import { parseRollup, readProcessStats } from "../../backend/host/metrics/process-stats";
+import { parseProcStat } from "../../backend/host/util/proc-stat";
 import { countEstablished } from "../../backend/host/metrics/tcp-connections";
 import { countRecords, isTcpSyn, readTraffic, trafficFiles } from "../../backend/host/metrics/traffic-counter";
 
@@ -114,7 +115,7 @@ describe("traffic dumps", () => {
 describe("process and socket figures", () => {
   it("parses CPU ticks after a command with spaces and parentheses", () => {
     const stat = "1234 (qemu (x) y) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3 0 100 0 0";
-    expect(parseCpuTicks(stat)).toBe(300);
+    expect(parseProcStat(stat)).toMatchObject({ state: "S", utimeTicks: 250, stimeTicks: 50 });
   });
 
   it("parses resident and proportional memory", () => {

@@ -71,7 +71,7 @@ function successResponse(op: Operation): Json {
 
 function errorResponses(op: Operation): Record<string, Json> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of new Set([...commonErrors(op), ...op.errors])) {
+  for (const code of errorCodesOf(op)) {
     const status = ERROR_REGISTRY[code].status;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }

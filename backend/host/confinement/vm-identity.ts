@@ -21,11 +21,6 @@ export const VM_UID_COUNT = 65_536;
 /** The last uid of the range, never given to a VM: host tools parsing guest-written data run as it. */
 export const TOOL_UID = VM_UID_BASE + VM_UID_COUNT - 1;
 
-/** True when `uid` is one of the VM range. */
-export function isVmUid(uid: number): boolean {
-  return Number.isInteger(uid) && uid >= VM_UID_BASE && uid < VM_UID_BASE + VM_UID_COUNT;
-}
-
 /** The gid of `name` from /etc/group, or null. */
 export async function groupId(name: string, groupFile = "/etc/group"): Promise<number | null> {
   const text = await readFile(groupFile, "utf8").catch(() => "");

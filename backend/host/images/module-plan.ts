@@ -94,11 +94,6 @@ export function planModuleGroups(groups: ModuleGroupSpec[], lookup: ModuleLookup
   });
 }
 
-/** A plan flattened into one sequential load order (dependencies first). */
-export function flattenPlan(plans: ModuleGroupPlan[]): string[] {
-  return plans.flatMap((p) => p.levels.flat());
-}
-
 /** Renders one group's plan as the init reads it: one level per line, names separated by spaces. */
 export function renderModuleGroup(plan: ModuleGroupPlan): string {
   return plan.levels.map((l) => l.join(" ")).join("\n") + "\n";

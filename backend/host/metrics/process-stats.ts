@@ -5,7 +5,7 @@
  * gone reads as zeros.
  */
 import { readFile } from "node:fs/promises";
-import { parseProcStat, readProcStat } from "../util/proc-stat";
+import { readProcStat } from "../util/proc-stat";
 
 /** /proc reports CPU time in USER_HZ ticks: 100 per second on every architecture vmbranch runs on. */
 const USER_HZ = 100;
@@ -15,12 +15,6 @@ export interface ProcessStats {
   cpuTimeMs: number;
   rssBytes: number;
   pssBytes: number;
-}
-
-/** Parse the utime and stime ticks out of a /proc/<pid>/stat line (the command may hold spaces and parentheses). */
-export function parseCpuTicks(stat: string): number {
-  const s = parseProcStat(stat);
-  return s.utimeTicks + s.stimeTicks;
 }
 
 /** Parse Rss and Pss (kB) out of /proc/<pid>/smaps_rollup. */

@@ -1,5 +1,5 @@
 /**
- * The version of the installed QEMU, from `<qemu> --version`. Used by the capability probe and as
+ * The version of the installed QEMU, from `<qemu> --version`. Used by the machine-type probe and as
  * part of the accelerator cache key; comparing versions is the caller's.
  */
 import { run } from "../util/exec";
