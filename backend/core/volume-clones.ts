@@ -14,7 +14,7 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { newUuid, now } from "./identity";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
-import { findVolume, requireVolumeTemplate } from "./lookup";
+import { findVolume, requireVolume, requireVolumeTemplate } from "./lookup";
 import { insertUnique } from "./unique";
 import type { Snapshots } from "./snapshots";
 import { LIVE_STATES } from "./volume-rules";
@@ -117,8 +117,7 @@ export class VolumeClones {
   private async templateOne(item: VolumeTemplateItem): Promise<Volume> {
     const store = this.ctx.store;
     const id = (item.uuid ?? item.name)!;
-    const found = findVolume(store, id);
-    if (!found || found.state === "template") throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+    const found = requireVolume(store, id);
     if (found.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${found.name}' cannot become a template`);
     return this.ctx.locks.withChecked(() => [volumeKey(found.uuid), ...this.writerKeys(found.uuid)], async () => {
       const vol = store.volumes.get({ uuid: found.uuid })!;
