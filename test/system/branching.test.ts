@@ -4,10 +4,14 @@
 // Each test runs alone (`-t`): the running source and its first branch are a fixture the tests of
 // their block only read (branching the source again leaves it running as it was); a test that
 // suspends, stops or deletes a source boots its own.
-import { readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Instance, VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
+import { withRawCopy } from "../backend/support";
+import { counterProgram, parseTicks, waitForConsole, type Tick } from "../helpers/guest-programs";
 
 jest.setTimeout(240_000);
 
@@ -263,9 +267,22 @@ describe("lifetimes", () => {
 });
 
 describe("backing chains", () => {
-  it("stay bounded: a source branched again and again is flattened in the background", async () => {
-    await client.instances.create({ name: "deep", image: "base", args: counterProgram(), volumes: [{ name: "deep-data", size_mb: 16, at: "/data" }], autostart: false });
-    // Each branch of a stopped source freezes its disk once more (offline, no boot needed).
+  it("stay bounded: a source branched again and again is flattened in the background, its data intact", async () => {
+    // First boot: 1 MiB of random bytes and their digest on the volume. Later boots: the guest checks the digest.
+    const program = ["sh", "-c", [
+      "cd /data",
+      "if [ -f blob ]; then [ \"$(sha256sum blob | cut -d' ' -f1)\" = \"$(cat blob.sum)\" ] && echo DIGEST-OK || echo DIGEST-BAD",
+      "else head -c 1048576 /dev/urandom > blob && sha256sum blob | cut -d' ' -f1 > blob.sum && sync && echo BLOB-WRITTEN; fi",
+      "while :; do sleep 60; done",
+    ].join("\n")];
+    await client.instances.create({ name: "deep", image: "base", memory_mb: 96, args: program, volumes: [{ name: "deep-data", size_mb: 16, at: "/data" }] });
+    await waitForConsole(client, "deep", (log) => log.includes("BLOB-WRITTEN"), "the blob");
+    await client.instances.stop("deep");
+    await client.instances.waitFor("deep", "stopped", { timeoutMs: 60_000 });
+    const digest = createHash("sha256").update(fileOf(headOf("deep-data"), "/blob")).digest("hex");
+    expect(fileOf(headOf("deep-data"), "/blob.sum").toString("utf8").trim()).toBe(digest);
+    // Each branch of the stopped source freezes its disk once more (offline, no boot needed): ten
+    // freezes make a chain of 11 files unless it is flattened once past the bound (8).
     for (let i = 0; i < 10; i++) await client.instances.create({ name: `deep-${i}`, branch_from: { name: "deep" }, autostart: false });
     const deadline = Date.now() + 60_000;
     let depth = (await client.volumes.get("deep-data")).chain_depth!;
@@ -274,11 +291,34 @@ describe("backing chains", () => {
       depth = (await client.volumes.get("deep-data")).chain_depth!;
     }
     expect(depth).toBeLessThanOrEqual(8);
-    // Flattening changes where data lives, not what it is: the source still boots with its data.
+    // The files agree with the store: the chain qemu-img reads really is that short.
+    const head = headOf("deep-data");
+    expect(chainOf(head)).toHaveLength(depth + 1);
+    expect(chainOf(head).length).toBeLessThan(11);
+    // Flattening changes where data lives, not what it is: the same bytes, read on the host and by the guest.
+    expect(createHash("sha256").update(fileOf(head, "/blob")).digest("hex")).toBe(digest);
     await client.instances.start("deep");
-    await client.instances.waitFor("deep", "running", { timeoutMs: 120_000 });
-    await waitTicks("deep", (t) => t.length >= 1);
+    const log = await waitForConsole(client, "deep", (l) => /DIGEST-(OK|BAD)/.test(l), "the digest check");
+    expect(log).toContain("DIGEST-OK");
     for (let i = 0; i < 10; i++) await client.instances.delete(`deep-${i}`);
     await client.instances.delete("deep");
   });
 });
+
+/** Path of the head disk of volume `name`, from the store. */
+function headOf(name: string): string {
+  return execFileSync("sqlite3", [join(backend.dataDir, "vmbranch.db"), `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${name}'`], { encoding: "utf8" }).trim();
+}
+
+/** The files of `path`'s backing chain, top first, as qemu-img reads them. */
+function chainOf(path: string): string[] {
+  return (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", path], { encoding: "utf8" })) as { filename: string }[]).map((i) => i.filename);
+}
+
+/** The bytes of file `name` in the ext filesystem of qcow2 `path` (debugfs on a raw copy). */
+function fileOf(path: string, name: string): Buffer {
+  return withRawCopy(path, (rawFile) => {
+    execFileSync("debugfs", ["-R", `dump ${name} ${rawFile}.out`, rawFile], { stdio: "ignore" });
+    return readFileSync(`${rawFile}.out`);
+  });
+}
