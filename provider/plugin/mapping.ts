@@ -64,3 +64,43 @@ export function detailedDiff(detail: DiffDetail, oldInputs: Record<string, unkno
 export function plainJson<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
+
+// How the engine marks a secret value in a Struct (Pulumi's "special signature" of secrets).
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+type Json = unknown;
+const isPlainObject = (v: Json): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isSecret = (v: Json): v is { value?: Json } => isPlainObject(v) && v[SIG_KEY] === SECRET_SIG;
+
+/** `value` with every secret replaced by what it holds: what the impl reads. */
+export function withoutSecrets<T>(value: T): T {
+  if (isSecret(value)) return withoutSecrets(value.value) as T;
+  if (Array.isArray(value)) return value.map(withoutSecrets) as T;
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutSecrets(v)])) as T;
+  return value;
+}
+
+function containsSecrets(value: Json): boolean {
+  if (isSecret(value)) return true;
+  if (Array.isArray(value)) return value.some(containsSecrets);
+  if (isPlainObject(value)) return Object.values(value).some(containsSecrets);
+  return false;
+}
+
+/**
+ * `outs` with each property secret whose input of the same name held a secret, objects compared
+ * field by field (an array with a secret anywhere is secret whole): what the engine does itself for
+ * a provider that does not take secrets. This plugin takes them because the engine requires it of
+ * a provider with components (Construct), so it marks its outputs the same way.
+ */
+export function withSecretsOf(outs: Record<string, Json>, ins: Record<string, Json>): Record<string, Json> {
+  const result: Record<string, Json> = { ...outs };
+  for (const [key, inValue] of Object.entries(ins)) {
+    if (!(key in result)) continue;
+    const outValue = result[key];
+    if (isPlainObject(outValue) && !isSecret(outValue) && isPlainObject(inValue) && !isSecret(inValue)) result[key] = withSecretsOf(outValue, inValue);
+    else if (!isSecret(outValue) && containsSecrets(inValue)) result[key] = { [SIG_KEY]: SECRET_SIG, value: outValue };
+  }
+  return result;
+}

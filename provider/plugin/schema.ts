@@ -42,6 +42,8 @@ export interface SchemaProperty {
   $ref?: string;
   description?: string;
   secret?: boolean;
+  /** An input that must be a plain value, not an output of another resource. */
+  plain?: boolean;
 }
 
 type Props = Record<string, SchemaProperty>;
@@ -270,6 +272,86 @@ const TYPES: Record<string, { description: string; properties: Props; required?:
   },
 };
 
+/** One of the instance's inputs, as a field of a component's type. */
+function pick(props: Props, keys: readonly string[]): Props {
+  return Object.fromEntries(keys.map((k) => [k, props[k]!]));
+}
+
+// The GoldenImage's job and instances take the Instance's inputs of the same names.
+const MOUNT_AT = own(STR, "Where the guest sees the volume (default `/data`).");
+const JOB_TYPE: Props = { ...pick(INSTANCE_INPUTS, ["image", "args", "env", "memoryMb", "vcpus"]), mountAt: MOUNT_AT, timeouts: own(typeRef("Timeouts"), "Deadlines of the job; `create` covers its whole run (default 5m).") };
+const CLONE_INSTANCE_TYPE: Props = {
+  ...pick(INSTANCE_INPUTS, ["image", "args", "env", "memoryMb", "vcpus", "ports", "readiness", "state", "annotations", "timeouts"]),
+  mountAt: MOUNT_AT,
+  readonly: own(BOOL, "Mount the clone read-only."),
+};
+TYPES.GoldenImageJob = {
+  description: "The preparation job of a GoldenImage: an Instance with `waitForExit` and the golden volume mounted at `mountAt`; it must exit 0. A change to it bakes the image again.",
+  properties: JOB_TYPE,
+  required: ["args"],
+};
+TYPES.GoldenImageInstances = { description: "The instances of a GoldenImage, one per clone, each with its clone mounted at `mountAt`.", properties: CLONE_INSTANCE_TYPE };
+
+const resourceRef = (token: string): SchemaProperty => ({ $ref: `#/resources/vmbranch:index:${token}` });
+const resourceRefs = (token: string): SchemaProperty => ({ type: "array", items: resourceRef(token) });
+
+/** One component of the package (declared by the plugin's Construct, provider/plugin/components.ts). */
+export interface ComponentSpec {
+  description: string;
+  inputs: Props;
+  outputs: Props;
+  required: string[];
+  requiredInputs: string[];
+  example: string;
+}
+
+/** The package's components by type token; their outputs are the ones provider/plugin/components.ts answers with (a unit test keeps them equal). */
+export const COMPONENTS: Record<string, ComponentSpec> = {
+  "vmbranch:index:GoldenImage": {
+    description:
+      "A golden-image pipeline as one component: a preparation job (an Instance with `waitForExit`) writes a fresh volume, a VolumeTemplate freezes it once the job exited 0, `clones` VolumeClones copy it, and with `instances` one Instance per clone mounts its copy. Each stage has the previous stage's uuid in its `triggers`, so a change to the job (or to `triggers`) bakes again: one replace chain of job, template, clones and instances. Its resources are named `<name>-prepare`, `<name>-template`, `<name>-clone-<i>` and `<name>-<i>`.",
+    inputs: {
+      sizeMb: own(INT, "Size of the golden volume in MiB (ext4), which the job writes."),
+      prepare: own(typeRef("GoldenImageJob"), "The preparation job."),
+      clones: { ...own(INT, "How many clones of the template (default 0). A plain number: it decides how many resources the pipeline has."), plain: true },
+      instances: own(typeRef("GoldenImageInstances"), "One instance per clone, with the clone mounted; leave out for clones only."),
+      tags: own(STRS, "Tags on every resource of the pipeline."),
+      triggers: own({ type: "array", items: { $ref: "pulumi.json#/Any" } }, "Any values: when one changes, the image is baked again (a new job, template, clones and instances)."),
+    },
+    outputs: {
+      job: own(resourceRef("Instance"), "The preparation job (stopped after it succeeded)."),
+      template: own(resourceRef("VolumeTemplate"), "The template frozen from the job's volume."),
+      volumeClones: own(resourceRefs("VolumeClone"), "The clones, in order."),
+      cloneInstances: own(resourceRefs("Instance"), "The instances, one per clone (none without `instances`)."),
+      jobName: own(STR, "The job's API name."),
+      jobUuid: own(STR, "The job's uuid."),
+      goldenVolume: own(STR, "Name of the job's volume, which the template froze."),
+      templateName: own(STR, "The template's API name (to clone it elsewhere)."),
+      templateUuid: own(STR, "The template's uuid."),
+      cloneNames: own(STRS, "The clones' API names, in order."),
+      cloneUuids: own(STRS, "The clones' uuids, in order."),
+      instanceNames: own(STRS, "The instances' API names, in order."),
+      instanceUuids: own(STRS, "The instances' uuids, in order."),
+    },
+    required: ["job", "template", "volumeClones", "cloneInstances", "jobName", "jobUuid", "goldenVolume", "templateName", "templateUuid", "cloneNames", "cloneUuids", "instanceNames", "instanceUuids"],
+    requiredInputs: ["sizeMb", "prepare"],
+    example: `${"resources:\n"}  site:
+    type: vmbranch:index:GoldenImage
+    properties:
+      sizeMb: 16
+      prepare:
+        args: ["sh", "-c", "echo golden > /data/index.html"]
+      clones: 2
+      instances:
+        args: ["sh", "-c", "exec httpd -f -p 8080 -h /data"]
+        ports: [{ guestPort: 8080 }]
+outputs:
+  firstPort: \${site.cloneInstances[0].hostPorts["8080"]}
+  template: \${site.templateName}
+`,
+  },
+};
+
 /** One resource of the package. */
 export interface ResourceSpec {
   description: string;
@@ -416,6 +498,12 @@ function withChange(prop: SchemaProperty, field: string, spec: ResourceSpec): Sc
   return { ...prop, description: joined(prop.description, change) };
 }
 
+/** A component's documentation: overview and example (a component is not imported; its resources are). */
+function componentDoc(token: string, spec: ComponentSpec): string {
+  const name = token.split(":").pop() ?? token;
+  return [spec.description, "", "{{% examples %}}", "## Example Usage", "{{% example %}}", `### A ${name} in Pulumi YAML`, "", "```yaml", spec.example.trimEnd(), "```", "{{% /example %}}", "{{% /examples %}}", ""].join("\n");
+}
+
 /** A resource's documentation as the Pulumi registry reads it: overview, examples, import. */
 function resourceDoc(token: string, spec: ResourceSpec): string {
   const name = token.split(":").pop() ?? token;
@@ -447,12 +535,15 @@ function resourceDoc(token: string, spec: ResourceSpec): string {
 
 /** The package schema for plugin version `version`, as `GetSchema` serves it. */
 export function packageSchema(version: string): Record<string, unknown> {
-  const resources = Object.fromEntries(
+  const resources: Record<string, Record<string, unknown>> = Object.fromEntries(
     Object.entries(RESOURCES).map(([token, r]) => {
       const inputs = Object.fromEntries(Object.entries(r.inputs).map(([k, p]) => [k, withChange(p, k, r)]));
       return [token, { description: resourceDoc(token, r), inputProperties: inputs, properties: { ...inputs, ...r.computed }, required: ["name", "uuid"] }];
     }),
   );
+  for (const [token, c] of Object.entries(COMPONENTS)) {
+    resources[token] = { description: componentDoc(token, c), isComponent: true, inputProperties: c.inputs, requiredInputs: c.requiredInputs, properties: c.outputs, required: c.required };
+  }
   const functions = Object.fromEntries(
     Object.entries(FUNCTIONS).map(([token, f]) => [token, { description: f.description, inputs: { properties: LOOKUP_INPUTS }, outputs: { properties: f.outputs, required: ["uuid", "name"] } }]),
   );

@@ -5,7 +5,7 @@
  * exists for: the configuration (`Configure` variables), `customTimeouts` (each request's
  * `timeout`), the engine's random seed (seeded auto-names) and the detailed diff. Owns the
  * translation of each request and response and of errors (a partial create or update keeps its
- * id); what each method does is the impl's.
+ * id); what each method does is the impl's, and `Construct` (components) is provider/plugin/construct.ts.
  */
 import * as grpc from "@grpc/grpc-js";
 import * as anyproto from "google-protobuf/google/protobuf/any_pb";
@@ -17,7 +17,8 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { configure as configureConnection, readConfig } from "../impl/connection";
 import type { PartialStateError } from "../impl/errors";
-import { checkInputs, configReader, detailedDiff, plainJson, timeoutMs, type PropertyDiffKind } from "./mapping";
+import { construct } from "./construct";
+import { checkInputs, configReader, detailedDiff, plainJson, timeoutMs, withoutSecrets, withSecretsOf, type PropertyDiffKind } from "./mapping";
 import { FUNCTION_IMPLS, RESOURCE_IMPLS, typeOfUrn, type ResourceImpl } from "./resources";
 // The package schema as checked in (`npm run schema` regenerates it from the zod schemas; a unit test keeps it current).
 import checkedInSchema from "./schema.json";
@@ -34,7 +35,10 @@ const KIND: Record<PropertyDiffKind, provproto.PropertyDiff.Kind> = {
   UPDATE_REPLACE: provproto.PropertyDiff.Kind.UPDATE_REPLACE,
 };
 
-const props = (s: structproto.Struct | undefined): Props => (s ? (s.toJavaScript() as Props) : {});
+/** A request's properties as sent, secrets marked (what outputs are marked from). */
+const sent = (s: structproto.Struct | undefined): Props => (s ? (s.toJavaScript() as Props) : {});
+/** A request's properties as the impl reads them: secrets unwrapped. */
+const props = (s: structproto.Struct | undefined): Props => withoutSecrets(sent(s));
 const struct = (value: unknown) => structproto.Struct.fromJavaScript(plainJson((value ?? {}) as Record<string, structproto.JavaScriptValue>));
 
 function implOf(urn: string): ResourceImpl {
@@ -81,8 +85,8 @@ export function grpcError(err: unknown): grpc.StatusObject {
   return { code: grpc.status.UNKNOWN, details: message, metadata };
 }
 
-/** The service implementation for plugin version `version`. */
-export function providerService(version: string): provrpc.IResourceProviderServer {
+/** The service implementation for plugin version `version`; `engineAddr` is the engine's address (Construct registers through it). */
+export function providerService(version: string, engineAddr?: string): provrpc.IResourceProviderServer {
   // The connection of this plugin process: the engine starts one process per provider resource,
   // so module state is per provider (two explicit providers, two processes).
   let connection = readConfig({ get: () => undefined });
@@ -92,7 +96,7 @@ export function providerService(version: string): provrpc.IResourceProviderServe
     handshake: unimplemented("Handshake"),
     parameterize: unimplemented("Parameterize"),
     call: unimplemented("Call"),
-    construct: unimplemented("Construct"),
+    construct: (call, callback) => answer(callback, () => construct(call.request, engineAddr)),
     getMapping: unimplemented("GetMapping"),
     getMappings: unimplemented("GetMappings"),
     list: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "List is not implemented" }),
@@ -102,7 +106,12 @@ export function providerService(version: string): provrpc.IResourceProviderServe
         if (call.request.getVersion() !== 0) throw new Error(`unsupported schema version ${call.request.getVersion()}`);
         return new provproto.GetSchemaResponse().setSchema(schema);
       }),
-    attach: (_call, callback) => answer(callback, () => new emptyproto.Empty()),
+    // A debugger attaching tells the plugin the engine's address (it was not started with one).
+    attach: (call, callback) =>
+      answer(callback, () => {
+        engineAddr = call.request.getAddress();
+        return new emptyproto.Empty();
+      }),
     cancel: (_call, callback) => answer(callback, () => new emptyproto.Empty()),
     // The provider's own inputs (endpoint, token) are taken as given; a change updates the provider, never replaces it.
     checkConfig: (call, callback) => answer(callback, () => new provproto.CheckResponse().setInputs(call.request.getNews())),
@@ -121,9 +130,10 @@ export function providerService(version: string): provrpc.IResourceProviderServe
         const reader = configReader(new Map(call.request.getVariablesMap().getEntryList()));
         configureConnection(reader);
         connection = readConfig(reader);
-        // Secrets arrive decrypted; the engine marks an output secret where the same input was.
+        // Secrets arrive marked (the engine constructs components only on a provider that takes
+        // them): the impl reads them unwrapped, and each output is marked where its input was.
         const resp = new provproto.ConfigureResponse();
-        resp.setAcceptsecrets(false);
+        resp.setAcceptsecrets(true);
         resp.setAcceptresources(false);
         resp.setSupportspreview(false);
         return resp;
@@ -134,7 +144,7 @@ export function providerService(version: string): provrpc.IResourceProviderServe
         const seed = req.getRandomseed_asU8();
         const olds = props(req.getOlds());
         const result = await implOf(req.getUrn()).check(Object.keys(olds).length > 0 ? olds : {}, checkInputs(req.getUrn(), props(req.getNews())), seed.length > 0 ? { randomSeed: seed } : {});
-        const resp = new provproto.CheckResponse().setInputs(struct(result.inputs));
+        const resp = new provproto.CheckResponse().setInputs(struct(withSecretsOf(result.inputs as Props, sent(req.getNews()))));
         resp.setFailuresList(result.failures.map((f) => new provproto.CheckFailure().setProperty(f.property).setReason(f.reason)));
         return resp;
       }),
@@ -158,7 +168,7 @@ export function providerService(version: string): provrpc.IResourceProviderServe
       answer(callback, async () => {
         const req = call.request;
         const result = await implOf(req.getUrn()).create(props(req.getProperties()), { timeoutMs: timeoutMs(req.getTimeout()) });
-        return new provproto.CreateResponse().setId(result.id).setProperties(struct(result.outs));
+        return new provproto.CreateResponse().setId(result.id).setProperties(struct(withSecretsOf(result.outs as Props, sent(req.getProperties()))));
       }),
     read: (call, callback) =>
       answer(callback, async () => {
@@ -168,15 +178,15 @@ export function providerService(version: string): provrpc.IResourceProviderServe
         const result = await implOf(req.getUrn()).read(req.getId(), Object.keys(stored).length > 0 ? stored : undefined);
         const resp = new provproto.ReadResponse();
         if (result.id === undefined) return resp;
-        resp.setId(result.id).setProperties(struct(result.props));
-        if (result.inputs !== undefined) resp.setInputs(struct(result.inputs));
+        resp.setId(result.id).setProperties(struct(withSecretsOf((result.props ?? {}) as Props, sent(req.getProperties()))));
+        if (result.inputs !== undefined) resp.setInputs(struct(withSecretsOf(result.inputs as Props, sent(req.getInputs()))));
         return resp;
       }),
     update: (call, callback) =>
       answer(callback, async () => {
         const req = call.request;
         const result = await implOf(req.getUrn()).update(req.getId(), props(req.getOlds()), props(req.getNews()), { timeoutMs: timeoutMs(req.getTimeout()) });
-        return new provproto.UpdateResponse().setProperties(struct(result.outs));
+        return new provproto.UpdateResponse().setProperties(struct(withSecretsOf(result.outs as Props, sent(req.getNews()))));
       }),
     delete: (call, callback) =>
       answer(callback, async () => {
@@ -196,11 +206,11 @@ export function providerService(version: string): provrpc.IResourceProviderServe
   };
 }
 
-/** Serve the plugin on a free loopback port and print the port, as the engine expects of a plugin. */
-export async function serve(version: string): Promise<grpc.Server> {
+/** Serve the plugin on a free loopback port and print the port, as the engine expects of a plugin; `engineAddr` as for providerService. */
+export async function serve(version: string, engineAddr?: string): Promise<grpc.Server> {
   // Pulumi's schemas and states can be large: the engine's own limit.
   const server = new grpc.Server({ "grpc.max_receive_message_length": 400 * 1024 * 1024 });
-  server.addService(provrpc.ResourceProviderService, providerService(version));
+  server.addService(provrpc.ResourceProviderService, providerService(version, engineAddr));
   const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
   process.stdout.write(`${port}\n`);
   return server;

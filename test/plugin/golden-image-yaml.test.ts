@@ -6,36 +6,18 @@
 // leaves no VM and no volume.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { startBackend, type TestBackend } from "../helpers/backend";
 import { REPO_ROOT } from "../helpers/pulumi";
-import { changes, PLUGIN_TARBALL, PLUGIN_VERSION, yamlProject, type YamlProject } from "./support/yaml-project";
+import { changes, destroyedOn, getText, PLUGIN_TARBALL, PLUGIN_VERSION, serverAndProject } from "./support/yaml-project";
 
 jest.setTimeout(900_000);
 
 const EXAMPLE = path.join(REPO_ROOT, "examples", "golden-image-yaml", "Pulumi.yaml");
 
-let backend: TestBackend;
-let project: YamlProject;
-
-beforeAll(async () => {
-  backend = await startBackend();
-  project = yamlProject();
-});
-afterAll(async () => {
-  if (project) {
-    await project.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
-    project.cleanup();
-  }
-  await backend?.stop();
-});
-
-async function get(url: string): Promise<string> {
-  const res = await fetch(url);
-  expect(res.status).toBe(200);
-  return res.text();
-}
+const ctx = serverAndProject();
 
 test("golden-image-yaml: up serves the golden site from every copy and the branch; preview and refresh find no changes; destroy leaves nothing", async () => {
+  const backend = ctx.backend();
+  const project = ctx.project();
   project.write(readFileSync(EXAMPLE, "utf8"));
   await project.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
   await project.pulumi(["stack", "init", "dev"]);
@@ -48,13 +30,13 @@ test("golden-image-yaml: up serves the golden site from every copy and the branc
   expect(out.preparationExitCode).toBe(0);
   expect(out.branchedFrom).toMatch(/^webA-[0-9a-f]{7}$/);
   const [a, b, branch] = out.urls as string[];
-  const first = await get(a!);
+  const first = await getText(a!);
   expect(first).toContain("golden hello from yaml");
   expect(first).toContain("hits on this copy: 1");
-  expect(await get(a!)).toContain("hits on this copy: 2");
+  expect(await getText(a!)).toContain("hits on this copy: 2");
   // The other clone and the branch have copies of their own.
-  expect(await get(b!)).toContain("hits on this copy: 1");
-  const fromBranch = await get(branch!);
+  expect(await getText(b!)).toContain("hits on this copy: 1");
+  const fromBranch = await getText(branch!);
   expect(fromBranch).toContain("golden hello from yaml");
   expect(fromBranch).toContain("hits on this copy: 1");
 
@@ -69,10 +51,5 @@ test("golden-image-yaml: up serves the golden site from every copy and the branc
   await project.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes"]);
   expect(changes((await project.preview()).steps)).toEqual([]);
 
-  await project.pulumi(["destroy", "--yes", "--skip-preview"]);
-  expect(await backend.client.instances.list()).toEqual([]);
-  expect(await backend.client.volumes.list()).toEqual([]);
-  expect(await backend.client.volumes.templates.list()).toEqual([]);
-  expect(backend.vmPids()).toEqual([]);
-  expect(await project.state()).toEqual([]);
+  await destroyedOn(project, backend);
 });

@@ -3,12 +3,14 @@
 // by a Go module with `github.com/pulumi/pulumi/sdk/v3`, and a program in each language run by its
 // Pulumi language host from its project directory. Each creates a volume, an instance that writes
 // it and a branch of that instance on a real server; a second preview shows no changes; destroy
-// leaves nothing. One server for both; each test owns its project.
+// leaves nothing. A Python program also declares the GoldenImage component (the plugin's
+// Construct), reading its children through the resource references it outputs. One server for
+// all; each test owns its project.
 import path from "node:path";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { goHostDir, goProgram } from "./support/go-sdk";
 import { pythonEnvironment, pythonHostDir } from "./support/python-sdk";
-import { changes, PLUGIN_DIR, writeBeside, yamlProject, type YamlProject } from "./support/yaml-project";
+import { changes, destroyedOn, PLUGIN_DIR, writeBeside, yamlProject, type YamlProject } from "./support/yaml-project";
 
 jest.setTimeout(600_000);
 
@@ -79,11 +81,12 @@ pulumi.export("branch", branch.name)
 pulumi.export("branchedFrom", branch.branched_from)
 `;
 
-test("a Python program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+/** A Python project running `program` on the generated SDK in a virtualenv of its own. */
+async function pythonProject(name: string, program: string): Promise<YamlProject> {
   const project = await newProject(pythonHostDir());
   const env = { ...process.env, ...project.sandbox.env, PATH: [pythonHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
   const { venv } = await pythonEnvironment(project.sandbox.workDir, env);
-  project.write(`name: vmb-python
+  project.write(`name: ${name}
 runtime:
   name: python
   options:
@@ -94,9 +97,53 @@ plugins:
     - name: vmbranch
       path: ${PLUGIN_DIR}
 `);
-  writeBeside(project, "__main__.py", PROGRAM);
+  writeBeside(project, "__main__.py", program);
   await initStack(project);
-  await deployAndDestroy(project, "python");
+  return project;
+}
+
+test("a Python program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+  await deployAndDestroy(await pythonProject("vmb-python", PROGRAM), "python");
+});
+
+const GOLDEN_PROGRAM = `import pulumi
+import pulumi_vmbranch as vmbranch
+
+site = vmbranch.GoldenImage(
+    "site",
+    size_mb=16,
+    prepare=vmbranch.GoldenImageJobArgs(args=["sh", "-c", "echo from-python > /data/hello; sync"]),
+    clones=1,
+    instances=vmbranch.GoldenImageInstancesArgs(args=["sh", "-c", "while true; do sleep 1; done"], readonly=True),
+    tags=["python-golden"],
+)
+
+pulumi.export("templateName", site.template_name)
+pulumi.export("instanceNames", site.instance_names)
+# Resource references: the children as the SDK's own classes.
+pulumi.export("jobExitCode", site.job.apply(lambda job: job.exit_code))
+pulumi.export("cloneSource", site.volume_clones.apply(lambda clones: clones[0].source_name))
+pulumi.export("instanceVolumes", site.clone_instances.apply(lambda insts: insts[0].attached_volumes))
+`;
+
+test("a Python program declares a GoldenImage: the job, template, clone and instance run, its children read through references; no changes after; destroy leaves nothing", async () => {
+  const project = await pythonProject("vmb-python-golden", GOLDEN_PROGRAM);
+  await project.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await project.outputs();
+  expect(out.jobExitCode).toBe(0);
+  expect(out.cloneSource).toBe(out.templateName);
+  expect(out.instanceNames).toEqual([expect.stringMatching(/^site-0-[0-9a-f]{7}$/)]);
+  expect(out.instanceVolumes).toEqual([expect.objectContaining({ at: "/data", readonly: true })]);
+  const live = await backend.client.instances.list();
+  expect(live.map((i) => [i.state, i.tags]).sort()).toEqual([
+    ["running", ["python-golden"]],
+    ["stopped", ["python-golden"]],
+  ]);
+  expect((await backend.client.volumes.templates.list()).map((t) => t.name)).toEqual([out.templateName]);
+
+  expect(changes((await project.preview()).steps)).toEqual([]);
+
+  await destroyedOn(project, backend);
 });
 
 const GO_PROGRAM = `package main

@@ -68,7 +68,7 @@ test("the plugin installs from its tarball and reports the package's schema", as
   await p.pulumi(["plugin", "install", "resource", "vmbranch", PLUGIN_VERSION, "--file", PLUGIN_TARBALL]);
   expect(await p.pulumi(["plugin", "ls"])).toMatch(new RegExp(`vmbranch\\s+resource\\s+${PLUGIN_VERSION.replace(/\./g, "\\.")}`));
   const schema = JSON.parse(await p.pulumi(["package", "get-schema", "vmbranch"]));
-  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Checkpoint", "vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
+  expect(Object.keys(schema.resources).sort()).toEqual(["vmbranch:index:Checkpoint", "vmbranch:index:GoldenImage", "vmbranch:index:Instance", "vmbranch:index:Volume", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
   expect(schema.config.variables.token.secret).toBe(true);
   expect(schema.version).toBe(PLUGIN_VERSION);
 });

@@ -9,9 +9,13 @@ import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { autoName } from "vmbranch/provider/impl/naming";
 import { diffInstanceDetail } from "vmbranch/provider/impl/instance-diff";
-import { checkInputs, configReader, detailedDiff, logicalName, timeoutMs } from "vmbranch/provider/plugin/mapping";
+import { checkInputs, configReader, detailedDiff, logicalName, timeoutMs, withoutSecrets, withSecretsOf } from "vmbranch/provider/plugin/mapping";
+import type { Resource } from "@pulumi/pulumi";
+import { constructOptions } from "vmbranch/provider/plugin/construct";
+import { deserializeInputs, engineAddress, valueOf, withRuntime } from "vmbranch/provider/plugin/pulumi-runtime";
 import { RESOURCE_IMPLS, typeOfUrn } from "vmbranch/provider/plugin/resources";
-import { FUNCTIONS, packageSchema, RESOURCES } from "vmbranch/provider/plugin/schema";
+import { COMPONENTS, FUNCTIONS, packageSchema, RESOURCES } from "vmbranch/provider/plugin/schema";
+import { GOLDEN_IMAGE, GOLDEN_IMAGE_OUTPUTS } from "vmbranch/provider/plugin/components";
 import { InstanceCreateRequestSchema, PortSpecSchema, wireDescription } from "vmbranch/sdk";
 import { grpcError, providerService } from "vmbranch/provider/plugin/server";
 
@@ -36,6 +40,51 @@ test("Configure's variables are read under the keys the impl asks for", () => {
   expect(reader.get("vmbranch:endpoint")).toBe("http://h:1");
   expect(reader.get("vmbranch:token")).toBe("t");
   expect(configReader({}).get("vmbranch:endpoint")).toBeUndefined();
+});
+
+const SECRET = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+
+test("secrets: the impl reads them unwrapped; an output is secret where its input was, objects field by field, arrays whole", () => {
+  const ins = { image: "base", env: { A: SECRET("s"), B: "b" }, args: ["sh", SECRET("x")], token: SECRET("t") };
+  expect(withoutSecrets(ins)).toEqual({ image: "base", env: { A: "s", B: "b" }, args: ["sh", "x"], token: "t" });
+  const outs = { image: "base", env: { A: "s", B: "b" }, args: ["sh", "x"], token: "t", uuid: "u" };
+  expect(withSecretsOf(outs, ins)).toEqual({ image: "base", env: { A: SECRET("s"), B: "b" }, args: SECRET(["sh", "x"]), token: SECRET("t"), uuid: "u" });
+  // Already secret stays as it is; no input, no mark.
+  expect(withSecretsOf({ token: SECRET("t") }, { token: SECRET("t") })).toEqual({ token: SECRET("t") });
+  expect(withSecretsOf({ uuid: "u" }, {})).toEqual({ uuid: "u" });
+});
+
+test("Construct: the component's resource options come from the request as Pulumi's own construct reads them", async () => {
+  const req = new provproto.ConstructRequest()
+    .setParent("urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev")
+    .setProtect(true)
+    .setDependenciesList(["urn:pulumi:dev::p::vmbranch:index:Volume::data"])
+    .setIgnorechangesList(["tags"])
+    .setRetainondelete(true)
+    .setCustomtimeouts(new provproto.ConstructRequest.CustomTimeouts().setCreate("10m"));
+  req.getProvidersMap().set("vmbranch", "urn:pulumi:dev::p::pulumi:providers:vmbranch::east::0123");
+  req.addAliases(new (require("@pulumi/pulumi/proto/alias_pb").Alias)().setUrn("urn:pulumi:dev::p::vmbranch:index:GoldenImage::old"));
+  const opts = constructOptions(req);
+  expect(opts.protect).toBe(true);
+  expect(opts.retainOnDelete).toBe(true);
+  expect(opts.ignoreChanges).toEqual(["tags"]);
+  expect(opts.customTimeouts).toEqual({ create: "10m", update: undefined, delete: undefined });
+  expect(opts.aliases).toEqual(["urn:pulumi:dev::p::vmbranch:index:GoldenImage::old"]);
+  expect(await valueOf(opts.parent!.urn)).toBe("urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev");
+  expect(await Promise.all((opts.dependsOn as Resource[]).map((d) => valueOf(d.urn)))).toEqual(["urn:pulumi:dev::p::vmbranch:index:Volume::data"]);
+  const providers = opts.providers as Record<string, Resource>;
+  expect(await valueOf(providers.vmbranch!.urn)).toBe("urn:pulumi:dev::p::pulumi:providers:vmbranch::east");
+});
+
+test("the parts of Pulumi's runtime Construct runs on are where this Pulumi keeps them", () => {
+  // They are internal to @pulumi/pulumi: this fails when an upgrade moves one.
+  expect([typeof withRuntime, typeof deserializeInputs, typeof valueOf].every((t) => t === "function")).toBe(true);
+  expect(typeof require("@pulumi/pulumi/runtime/settings").awaitFeatureSupport).toBe("function");
+  expect(typeof require("@pulumi/pulumi/runtime/settings").waitForRPCs).toBe("function");
+  expect(typeof require("@pulumi/pulumi/runtime/state").withLocalStorage).toBe("function");
+  expect(typeof require("@pulumi/pulumi/provider/server").deserializeInputs).toBe("function");
+  expect(engineAddress(["-v=9", "--logtostderr", "--tracing", "x", "127.0.0.1:4000"])).toBe("127.0.0.1:4000");
+  expect(engineAddress([])).toBeUndefined();
 });
 
 test("customTimeouts arrive in seconds; none given is 0", () => {
@@ -97,19 +146,34 @@ test("the schema offers exactly the inputs the impl reads, for every resource th
   for (const [token, spec] of Object.entries(RESOURCES)) {
     expect([token, Object.keys(spec.inputs).sort()]).toEqual([token, [...new Set([...spec.replaces, ...spec.updates])].sort()]);
   }
-  const schema = packageSchema("1.2.3") as { name: string; version: string; resources: Record<string, { properties: object; inputProperties: object; description: string }>; functions: object; config: { variables: Record<string, { secret?: boolean }> } };
+  const schema = packageSchema("1.2.3") as { name: string; version: string; resources: Record<string, { properties: object; inputProperties: object; description: string; isComponent?: boolean }>; functions: object; config: { variables: Record<string, { secret?: boolean }> } };
   expect(schema.name).toBe("vmbranch");
   expect(schema.version).toBe("1.2.3");
   expect(schema.config.variables.token?.secret).toBe(true);
   expect(Object.keys(schema.functions).sort()).toEqual(Object.keys(FUNCTIONS).sort());
+  expect(Object.keys(schema.resources).sort()).toEqual([...Object.keys(RESOURCES), ...Object.keys(COMPONENTS)].sort());
   for (const [token, r] of Object.entries(schema.resources)) {
-    // The registry's sections: examples (a YAML program) and import.
-    expect(r.description).toContain(`$ pulumi import ${token} `);
+    // The registry's sections: examples (a YAML program) and import (not of a component: its resources are imported).
+    if (r.isComponent) expect(r.description).not.toContain("pulumi import");
+    else expect(r.description).toContain(`$ pulumi import ${token} `);
     expect(r.description).toMatch(/\{\{% examples %\}\}\n## Example Usage\n\{\{% example %\}\}\n### .+\n\n```yaml\nresources:\n[\s\S]+```\n\{\{% \/example %\}\}\n\{\{% \/examples %\}\}/);
   }
   // Every type a property refers to is defined.
   const text = JSON.stringify(schema);
   for (const m of text.matchAll(/#\/types\/(vmbranch:index:\w+)/g)) expect(Object.keys((schema as unknown as { types: object }).types)).toContain(m[1]);
+  // And every resource a component's output refers to.
+  for (const m of text.matchAll(/#\/resources\/(vmbranch:index:\w+)/g)) expect(Object.keys(RESOURCES)).toContain(m[1]);
+});
+
+test("GoldenImage: the schema's outputs are the ones Construct answers with; its job and instances take the Instance's inputs of the same names", () => {
+  const spec = COMPONENTS[GOLDEN_IMAGE]!;
+  expect(Object.keys(spec.outputs).sort()).toEqual([...GOLDEN_IMAGE_OUTPUTS].sort());
+  expect([...spec.required].sort()).toEqual([...GOLDEN_IMAGE_OUTPUTS].sort());
+  const schema = packageSchema("1.2.3") as { types: Record<string, { properties: Record<string, { description: string }> }> };
+  const job = schema.types["vmbranch:index:GoldenImageJob"]!.properties;
+  expect(Object.keys(job).sort()).toEqual(["args", "env", "image", "memoryMb", "mountAt", "timeouts", "vcpus"]);
+  expect(job.args!.description).toBe(RESOURCES["vmbranch:index:Instance"]!.inputs.args!.description);
+  expect(spec.inputs.clones!.plain).toBe(true);
 });
 
 test("an error carrying an id becomes a partial create: the id and outputs travel as ErrorResourceInitFailed", () => {
@@ -173,6 +237,20 @@ describe("the gRPC handlers", () => {
     expect(resp.getHasdetaileddiff()).toBe(true);
     const kinds = Object.fromEntries(resp.getDetaileddiffMap().getEntryList().map(([k, v]) => [k, (v as unknown as unknown[])[0]]));
     expect(kinds).toEqual({ tags: provproto.PropertyDiff.Kind.UPDATE, memoryMb: provproto.PropertyDiff.Kind.ADD_REPLACE });
+  });
+
+  test("check reads a secret input unwrapped and answers with it marked secret again", async () => {
+    const resp = await check({ image: "base", env: { PASSWORD: SECRET("hunter2") } }, [3]);
+    const inputs = resp.getInputs()?.toJavaScript() as Record<string, unknown>;
+    expect(inputs.env).toEqual({ PASSWORD: SECRET("hunter2") });
+    expect(inputs.image).toBe("base");
+  });
+
+  test("Construct of a type the package does not have is refused", async () => {
+    const req = new provproto.ConstructRequest().setType("vmbranch:index:Nope").setName("x");
+    await expect(call(service.construct, req)).rejects.toMatchObject({ details: expect.stringContaining("unknown component type 'vmbranch:index:Nope' (the package has vmbranch:index:GoldenImage)") });
+    // Without the engine's address (the engine always passes it) nothing can be registered.
+    await expect(call(service.construct, req.setType("vmbranch:index:GoldenImage"))).rejects.toMatchObject({ details: expect.stringContaining("needs the engine's address") });
   });
 
   test("an unknown resource type is refused with the package's types", async () => {

@@ -8,6 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { startBackend, type TestBackend } from "../../helpers/backend";
 import { createPulumiSandbox, REPO_ROOT, runPulumi, type PulumiSandbox } from "../../helpers/pulumi";
 
 /** The directory holding the bundled plugin, `pulumi-resource-vmbranch`, and its tarball. */
@@ -90,4 +91,42 @@ export function writeBeside(project: YamlProject, file: string, text: string): s
   const p = path.join(project.dir, file);
   writeFileSync(p, text);
   return p;
+}
+
+/**
+ * One `vmbranch serve` and one YAML project for a test file (started before its tests; destroyed,
+ * removed and stopped after them, whatever the tests left); the getters read them once started.
+ */
+export function serverAndProject(): { backend: () => TestBackend; project: () => YamlProject } {
+  let backend: TestBackend | undefined;
+  let project: YamlProject | undefined;
+  beforeAll(async () => {
+    backend = await startBackend();
+    project = yamlProject();
+  });
+  afterAll(async () => {
+    if (project) {
+      await project.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
+      project.cleanup();
+    }
+    await backend?.stop();
+  });
+  return { backend: () => backend!, project: () => project! };
+}
+
+/** GET `url`, which must answer 200; its body. */
+export async function getText(url: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+/** Destroy the project's stack: nothing of it is left on `backend` (no VM, volume or template) nor in the state. */
+export async function destroyedOn(project: YamlProject, backend: TestBackend): Promise<void> {
+  await project.pulumi(["destroy", "--yes", "--skip-preview"]);
+  expect(await backend.client.instances.list()).toEqual([]);
+  expect(await backend.client.volumes.list()).toEqual([]);
+  expect(await backend.client.volumes.templates.list()).toEqual([]);
+  expect(backend.vmPids()).toEqual([]);
+  expect(await project.state()).toEqual([]);
 }
