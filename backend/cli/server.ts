@@ -151,9 +151,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const ballast = new Ballast(join(dataDir, "ballast"));
     const noBallast = ballast.ensure();
     if (noBallast) log.warn(`UNAVAILABLE: the data directory's ballast (${BALLAST_BYTES / 1048576} MiB kept for the store when the disk fills): ${noBallast}`);
+    let ballastMissing = noBallast !== null;
     store.whenFull(() => {
       const freed = ballast.release();
-      if (freed) log.error("the data directory's filesystem is full: released the ballast so the store can record it (it is written again at the next start)");
+      if (freed) log.error("the data directory's filesystem is full: released the ballast so the store can record it (it is written again once a delete frees space, or at the next start)");
+      ballastMissing = true;
       return freed;
     });
     const imageDir = resolveImageDir(dataDir, env);
@@ -210,6 +212,17 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       images,
       accelerator,
       log,
+    });
+    // A finished delete (an instance's or a volume's files are gone) is when room comes back: a
+    // missing ballast is written again then rather than only at the next start, so the reserve
+    // is there for the next time the disk fills. Tried once per delete; it fails quietly while
+    // the filesystem is still too full (ensure leaves no partial file).
+    ctx.events.onAny((_kind, _uuid, state) => {
+      if (state !== "deleted" || !ballastMissing) return;
+      if (ballast.ensure() === null) {
+        ballastMissing = false;
+        log.info("the data directory's ballast is written again");
+      }
     });
     const core = new Core(ctx);
     await core.start();

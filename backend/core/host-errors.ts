@@ -29,7 +29,7 @@ export function hostError(err: unknown, what: string, log: Logger): ApiError {
     if (failure.cause === "share-unsafe") return new ApiError("HOST_PATH_UNSAFE", `${what}: ${failure.summary}; refusing to share it`);
     // The host's filesystem refused a write (a tool writing a disk file into the data dir); a
     // volume's own filesystem being full is cause "no-space", which the import maps itself.
-    if (/No space left on device/i.test(failure.output)) return dataDirFull(what);
+    if (failure.cause === "host-full") return dataDirFull(what);
     return new ApiError("HOST_FAILURE", `${what}: ${failure.summary}; the service log has its output`);
   }
   if (isNoSpace(err)) return dataDirFull(what);

@@ -248,6 +248,7 @@ export class Volumes {
   /** Release the disk layers of volume `rec`, whose row is already gone. */
   async releaseData(rec: VolumeRecord): Promise<void> {
     if (rec.headDisk) await this.disks.release(rec.headDisk);
+    this.ctx.events.emit("volume", rec.uuid, "deleted");
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume deleted");
   }
 

@@ -4,8 +4,12 @@
  * the client) without knowing which tool or driver failed. Types only.
  */
 
-/** Why a host failure happened, where the client's answer depends on it. */
-export type HostFailureCause = "port-in-use" | "no-space" | "share-unsafe";
+/**
+ * Why a host failure happened, where the client's answer depends on it: `no-space`, a volume's
+ * own filesystem too small for what it is given; `host-full`, a write on the host's filesystem
+ * failed with ENOSPC (the data directory is full).
+ */
+export type HostFailureCause = "port-in-use" | "no-space" | "host-full" | "share-unsafe";
 
 /** The details of a failed host command or process. */
 export interface HostFailureDetail {

@@ -4,7 +4,7 @@
 // its data; a create on the full disk is a clear 507 that leaves nothing behind. The mount is
 // removed whatever happens.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DoctorReport } from "../../sdk";
@@ -67,10 +67,14 @@ it("a guest that fills the data disk is 'error: disk full' by the API, and anoth
   const report = await doctor();
   expect(report.vms.find((v) => v.name === "filler")?.run_state).toBe("io-error");
   expect(readFromDisk(headOf("keep"), "/kept.txt")).toBe("still here\n");
-  // Deleting the stalled instance frees its disk; nothing is left that the store does not own.
+  // The store could record the stall only by taking the ballast's room.
+  expect(b!.serveLog()).toContain("released the ballast");
+  // Deleting the stalled instance frees its disk; nothing is left that the store does not own, and
+  // the ballast is whole again without a restart of serve.
   await c.instances.delete("filler");
   expect(b!.vmPids()).toEqual([]);
   expect((await doctor()).findings).toEqual([]);
+  expect(statSync(join(data, "ballast")).size).toBe(8 * 1024 * 1024);
 });
 
 it("a create on a full data disk is a clear 507 and leaves nothing behind", async () => {

@@ -41,6 +41,19 @@ it("a host step failing otherwise keeps its message; an unmapped non-host error 
   expect(unexpectedError(new HostCommandError("qemu-img info", 1, "bad"), log).code).toBe("HOST_FAILURE");
 });
 
+it("a command failing with ENOSPC is cause host-full, which the client sees as 507 INSUFFICIENT_STORAGE", async () => {
+  // /dev/full answers every write with ENOSPC, as a full filesystem does.
+  const err = await run("dd", ["if=/dev/zero", "of=/dev/full", "bs=4096", "count=1"]).catch((e: unknown) => e);
+  expect((err as HostCommandError).hostFailure.cause).toBe("host-full");
+  const { log } = recordingLog();
+  const mapped = hostError(err, "Cannot create volume 'data'", log);
+  expect(mapped.code).toBe("INSUFFICIENT_STORAGE");
+  expect(mapped.status).toBe(507);
+  // The same words without the cause (a caller that knew better, or another failure) are not a full disk.
+  expect(hostError(new HostCommandError("qemu-img create", 1, "No space left on device"), "Cannot create volume 'data'", log).code).toBe("HOST_FAILURE");
+  expect(hostError((err as HostCommandError).because("no-space"), "Import into volume 'data' failed", log).code).toBe("HOST_FAILURE");
+});
+
 it("mke2fs running out of room for the files it is given says so (cause no-space)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "vmb-host-errors-"));
   try {

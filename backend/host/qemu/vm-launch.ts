@@ -12,6 +12,7 @@ import { closeSync, openSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkShareAccess, openShareDir } from "../storage/host-paths";
+import { saysNoSpace } from "../util/exec";
 import { buildQemuArgs } from "./command-line";
 import { serialLogSize } from "./serial-log";
 import { isVmProcess, readProcStat, waitForPidGone } from "./vm-processes";
@@ -41,7 +42,8 @@ export class VmStartError extends Error implements HostFailure {
   get hostFailure(): HostFailureDetail {
     // QEMU says so when a forward's host port is taken (slirp's hostfwd setup, or bind's EADDRINUSE).
     const portInUse = /host forwarding|hostfwd|Address already in use/i.test(this.stderr);
-    return { command: "qemu-system", summary: this.why, exitCode: this.exitCode, output: this.stderr, ...(portInUse ? { cause: "port-in-use" as const } : {}) };
+    const cause = portInUse ? ("port-in-use" as const) : saysNoSpace(this.stderr) ? ("host-full" as const) : null;
+    return { command: "qemu-system", summary: this.why, exitCode: this.exitCode, output: this.stderr, ...(cause ? { cause } : {}) };
   }
 }
 

@@ -36,6 +36,18 @@ export class HostCommandError extends Error implements HostFailure {
   }
 }
 
+/**
+ * ENOSPC as a tool reports it: the C library's text for the errno (strerror), which qemu-img,
+ * mke2fs, tar and coreutils print. A caller that knows better (mke2fs filling a small volume) says
+ * so with `because`.
+ */
+const ENOSPC_TEXT = /No space left on device/i;
+
+/** True when a tool's output says a write failed with ENOSPC. */
+export function saysNoSpace(output: string): boolean {
+  return ENOSPC_TEXT.test(output);
+}
+
 /** Options of `run`. */
 export interface RunOptions {
   /** Killed (SIGTERM) after this long; default 2 minutes. */
@@ -73,10 +85,10 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     child.stdin.end(opts.input ?? Buffer.alloc(0));
     const timer = setTimeout(() => child.kill("SIGTERM"), opts.timeoutMs ?? 120_000);
     let failed = false;
-    child.on("error", (e) => {
+    child.on("error", (e: NodeJS.ErrnoException) => {
       failed = true;
       clearTimeout(timer);
-      reject(new HostCommandError(command, null, e.message));
+      reject(new HostCommandError(command, null, e.message, e.code === "ENOSPC" ? "host-full" : undefined));
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
@@ -84,7 +96,8 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
       const stdout = Buffer.concat(out).toString("utf8");
       if (code !== 0) {
         const stderr = Buffer.concat(err).toString("utf8");
-        reject(new HostCommandError(command, code, stderr || stdout || `killed by ${signal}`));
+        const output = stderr || stdout || `killed by ${signal}`;
+        reject(new HostCommandError(command, code, output, saysNoSpace(output) ? "host-full" : undefined));
         return;
       }
       fileDone.then(() => resolve(stdout), reject);
