@@ -46,6 +46,31 @@ export function constructOptions(req: provproto.ConstructRequest): ComponentReso
   };
 }
 
+// The Constructs running, each with how to fail it. A registration the engine refuses (a child
+// whose check fails, say) rejects promises of the runtime that nothing awaits: as in Pulumi's own
+// provider host, such an error fails the Constructs in flight instead of ending the process, which
+// serves the engine's other requests too.
+const inFlight = new Set<(err: unknown) => void>();
+let guarding = false;
+
+function failInFlight(err: unknown): void {
+  if (inFlight.size === 0) process.stderr.write(`pulumi-resource-vmbranch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  for (const fail of inFlight) fail(err);
+}
+
+/** Run `fn` as one Construct in flight: an error nothing awaited fails it. */
+function guarded<T>(fn: () => Promise<T>): Promise<T> {
+  if (!guarding) {
+    guarding = true;
+    process.on("unhandledRejection", failInFlight);
+    process.on("uncaughtException", failInFlight);
+  }
+  return new Promise<T>((resolve, reject) => {
+    inFlight.add(reject);
+    fn().then(resolve, reject).finally(() => inFlight.delete(reject));
+  });
+}
+
 /** Answer one Construct request; `engineAddr` is the engine's address the plugin was started with. */
 export async function construct(req: provproto.ConstructRequest, engineAddr: string | undefined): Promise<ConstructResponse> {
   requireComponent(req.getType());
@@ -61,7 +86,7 @@ export async function construct(req: provproto.ConstructRequest, engineAddr: str
     config: Object.fromEntries(req.getConfigMap().entries()),
     configSecretKeys: req.getConfigsecretkeysList(),
   };
-  return withRuntime(target, async () => {
+  return guarded(() => withRuntime(target, async () => {
     const inputs = await deserializeInputs(req.getInputs(), req.getInputdependenciesMap());
     const { resource, state } = await constructComponent(req.getType(), req.getName(), inputs, constructOptions(req));
     const resp = new ConstructResponse();
@@ -74,5 +99,5 @@ export async function construct(req: provproto.ConstructRequest, engineAddr: str
     }
     resp.setState(structproto.Struct.fromJavaScript(serialized));
     return resp;
-  });
+  }));
 }

@@ -4,8 +4,9 @@
 // under the component. Real CLI, real serve, real guests: up bakes and serves; the children are
 // `vmbranch:index:*` resources parented by the component on the component's provider; a second
 // preview finds no changes; a new job argument previews and applies as one replace chain; destroy
-// leaves nothing.
-import { changes, destroyedOn, getText, PLUGIN_FROM_DIST, serverAndProject } from "./support/yaml-project";
+// leaves nothing. With an explicit provider, the children are on that provider; a child the server
+// refuses fails the up with the server's reason, naming the child.
+import { changes, destroyedOn, getText, PLUGIN_FROM_DIST, serverAndProject, yamlProject, type YamlProject } from "./support/yaml-project";
 
 jest.setTimeout(900_000);
 
@@ -120,4 +121,88 @@ test("GoldenImage from Pulumi YAML: up bakes and serves; no changes after; a new
   expect(changes((await project.preview()).steps)).toEqual([]);
 
   await destroyedOn(project, backend);
+});
+
+/** A second project (stack `dev`) running `resources`, destroyed and removed after `fn`. */
+async function withProject(name: string, resources: string, fn: (p: YamlProject) => Promise<void>): Promise<void> {
+  const p = yamlProject();
+  try {
+    p.write(`name: ${name}\nruntime: yaml\n${PLUGIN_FROM_DIST}${resources}`);
+    await p.pulumi(["stack", "init", "dev"]);
+    await fn(p);
+  } finally {
+    await p.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
+    p.cleanup();
+  }
+}
+
+test("GoldenImage on an explicit provider: its children are on that provider", async () => {
+  const backend = ctx.backend();
+  await withProject(
+    "vmb-golden-explicit",
+    `resources:
+  east:
+    type: pulumi:providers:vmbranch
+    properties:
+      endpoint: ${backend.url}
+      token:
+        fn::secret: ${backend.token}
+  site:
+    type: vmbranch:index:GoldenImage
+    properties:
+      sizeMb: 16
+      prepare:
+        args: ["sh", "-c", "echo explicit > /data/hello && sync"]
+      clones: 1
+    options:
+      provider: \${east}
+outputs:
+  cloneNames: \${site.cloneNames}
+`,
+    async (p) => {
+      await p.pulumi(["up", "--yes", "--skip-preview"]);
+      expect(((await p.outputs()).cloneNames as string[]).map((n) => n.replace(/[0-9a-f]{7}$/, "x"))).toEqual(["site-clone-0-x"]);
+      const state = await p.state();
+      const east = state.find((r) => r.urn.endsWith("::east"))!;
+      const component = state.find((r) => r.type === "vmbranch:index:GoldenImage")!;
+      const children = state.filter((r) => (r as { parent?: string }).parent === component.urn);
+      expect(children.map((r) => r.type).sort()).toEqual(["vmbranch:index:Instance", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
+      for (const c of children) expect((c as { provider?: string }).provider).toBe(`${east.urn}::${east.id}`);
+      expect(changes((await p.preview()).steps)).toEqual([]);
+      await destroyedOn(p, backend);
+    },
+  );
+});
+
+test("a child the server refuses fails the up with its reason and name; fixed, the same stack goes up", async () => {
+  const backend = ctx.backend();
+  await withProject(
+    "vmb-golden-refused",
+    `resources:
+  site:
+    type: vmbranch:index:GoldenImage
+    properties:
+      sizeMb: 16
+      prepare:
+        args: ["true"]
+        memoryMb: 1
+      clones: 1
+`,
+    async (p) => {
+      await p.pulumi(["config", "set", "vmbranch:endpoint", backend.url]);
+      await p.pulumi(["config", "set", "--secret", "vmbranch:token", backend.token]);
+      const failed = await p.pulumi(["up", "--yes", "--skip-preview"]).then(
+        () => "",
+        (err: Error) => err.message,
+      );
+      expect(failed).toMatch(/site-prepare/);
+      expect(failed).toMatch(/memory_?[mM]b|memoryMb/);
+      expect(await backend.client.instances.list()).toEqual([]);
+      // Fixed, the same stack goes up.
+      p.write(`name: vmb-golden-refused\nruntime: yaml\n${PLUGIN_FROM_DIST}resources:\n  site:\n    type: vmbranch:index:GoldenImage\n    properties:\n      sizeMb: 16\n      prepare:\n        args: ["true"]\n      clones: 1\n`);
+      await p.pulumi(["up", "--yes", "--skip-preview"]);
+      expect((await backend.client.volumes.templates.list())).toHaveLength(1);
+      await destroyedOn(p, backend);
+    },
+  );
 });
