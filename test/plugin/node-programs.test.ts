@@ -2,7 +2,9 @@
 // `npm install vmbranch` puts `pulumi-resource-vmbranch` on PATH (node_modules/.bin), where the
 // CLI finds it with no `pulumi plugin install` and no `plugins` stanza; the Node.js SDK generated
 // from the plugin's schema by `pulumi package gen-sdk`. A program with two explicit providers
-// manages two `vmbranch serve` instances (up, no changes on a second preview, destroy). And a
+// manages two `vmbranch serve` instances, one of them also through a GoldenImage (the plugin's
+// Construct, run by the plugin of the npm package on the @pulumi/pulumi beside it), reading the
+// job through the resource reference it outputs (up, no changes on a second preview, destroy). And a
 // stack created with the dynamic resources (`vmbranch`) moves to the native resources without
 // replacing its VMs: `pulumi state delete` of the dynamic resources, then the same program on the
 // SDK with the `import` resource option; same uuids, nothing restarted, no changes afterwards.
@@ -54,13 +56,18 @@ const web = new vmbranch.Instance("web", {
   volumes: [{ volume: data.name, at: "/data" }],
 }, { provider: east });
 const worker = new vmbranch.Instance("worker", { image: "base", args: ["sh", "-c", "while true; do sleep 1; done"], tags: ["west"] }, { provider: west });
+const site = new vmbranch.GoldenImage("site", { sizeMb: 16, prepare: { args: ["sh", "-c", "echo node > /data/hello; sync"] }, clones: 1, tags: ["west"] }, { provider: west });
 
+export const templateName = site.templateName;
+export const cloneNames = site.cloneNames;
+export const jobName = site.job.apply((job) => job.name);
+export const jobExitCode = site.job.apply((job) => job.exitCode);
 export const volume = data.name;
 export const webName = web.name;
 export const workerName = worker.name;
 `;
 
-test("a TypeScript program on the generated Node.js SDK manages two servers through two explicit providers, the plugin found on PATH from the npm package", async () => {
+test("a TypeScript program on the generated Node.js SDK manages two servers through two explicit providers, one also through a GoldenImage, the plugin found on PATH from the npm package", async () => {
   const p = userProject(install, "two-servers", typescriptProject("two-servers", TWO_SERVERS, install.pulumiVersion));
   projects.push(p);
   const env = { PATH: userPath };
@@ -76,8 +83,15 @@ test("a TypeScript program on the generated Node.js SDK manages two servers thro
   const out = await p.outputs();
   expect((await east.client.instances.list()).map((i) => [i.name, i.state])).toEqual([[out.webName, "running"]]);
   expect((await east.client.volumes.list()).map((v) => v.name)).toEqual([out.volume]);
-  expect((await west.client.instances.list()).map((i) => [i.name, i.state, i.tags])).toEqual([[out.workerName, "running", ["west"]]]);
-  expect(await west.client.volumes.list()).toEqual([]);
+  expect((await west.client.instances.list()).map((i) => [i.name, i.state, i.tags]).sort()).toEqual(
+    [
+      [out.workerName, "running", ["west"]],
+      [out.jobName, "stopped", ["west"]],
+    ].sort(),
+  );
+  expect(out.jobExitCode).toBe(0);
+  expect((await west.client.volumes.templates.list()).map((t) => t.name)).toEqual([out.templateName]);
+  expect((await west.client.volumes.list()).map((v) => v.name)).toEqual(expect.arrayContaining(out.cloneNames as string[]));
   expect(changes(await preview(p))).toEqual([]);
   expect(await p.pulumi(["plugin", "ls"], { env })).not.toMatch(/vmbranch/);
 
@@ -85,6 +99,7 @@ test("a TypeScript program on the generated Node.js SDK manages two servers thro
   for (const b of [east, west]) {
     expect(await b.client.instances.list()).toEqual([]);
     expect(await b.client.volumes.list()).toEqual([]);
+    expect(await b.client.volumes.templates.list()).toEqual([]);
     expect(b.vmPids()).toEqual([]);
   }
 });
