@@ -3,9 +3,9 @@
 // by a Go module with `github.com/pulumi/pulumi/sdk/v3`, and a program in each language run by its
 // Pulumi language host from its project directory. Each creates a volume, an instance that writes
 // it and a branch of that instance on a real server; a second preview shows no changes; destroy
-// leaves nothing. A Python program also declares the GoldenImage component (the plugin's
-// Construct), reading its children through the resource references it outputs. One server for
-// all; each test owns its project.
+// leaves nothing. A Python and a Go program also declare the GoldenImage component (the plugin's
+// Construct), reading the job through the resource reference it outputs. One server for all; each
+// test owns its project.
 import path from "node:path";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { goHostDir, goProgram } from "./support/go-sdk";
@@ -127,23 +127,10 @@ pulumi.export("instanceVolumes", site.clone_instances.apply(lambda insts: insts[
 `;
 
 test("a Python program declares a GoldenImage: the job, template, clone and instance run, its children read through references; no changes after; destroy leaves nothing", async () => {
-  const project = await pythonProject("vmb-python-golden", GOLDEN_PROGRAM);
-  await project.pulumi(["up", "--yes", "--skip-preview"]);
-  const out = await project.outputs();
-  expect(out.jobExitCode).toBe(0);
-  expect(out.cloneSource).toBe(out.templateName);
-  expect(out.instanceNames).toEqual([expect.stringMatching(/^site-0-[0-9a-f]{7}$/)]);
-  expect(out.instanceVolumes).toEqual([expect.objectContaining({ at: "/data", readonly: true })]);
-  const live = await backend.client.instances.list();
-  expect(live.map((i) => [i.state, i.tags]).sort()).toEqual([
-    ["running", ["python-golden"]],
-    ["stopped", ["python-golden"]],
-  ]);
-  expect((await backend.client.volumes.templates.list()).map((t) => t.name)).toEqual([out.templateName]);
-
-  expect(changes((await project.preview()).steps)).toEqual([]);
-
-  await destroyedOn(project, backend);
+  await goldenImageDeployed(await pythonProject("vmb-python-golden", GOLDEN_PROGRAM), "python-golden", (out) => {
+    expect(out.cloneSource).toBe(out.templateName);
+    expect(out.instanceVolumes).toEqual([expect.objectContaining({ at: "/data", readonly: true })]);
+  });
 });
 
 const GO_PROGRAM = `package main
@@ -180,11 +167,12 @@ func main() {
 }
 `;
 
-test("a Go program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+/** A Go project running `program` on the generated SDK. */
+async function goProject(name: string, program: string): Promise<YamlProject> {
   const project = await newProject(goHostDir());
   const env = { ...process.env, ...project.sandbox.env, PATH: [goHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
-  await goProgram(project.sandbox.workDir, project.dir, GO_PROGRAM, env);
-  project.write(`name: vmb-go
+  await goProgram(project.sandbox.workDir, project.dir, program, env);
+  project.write(`name: ${name}
 runtime: go
 plugins:
   providers:
@@ -192,5 +180,59 @@ plugins:
       path: ${PLUGIN_DIR}
 `);
   await initStack(project);
-  await deployAndDestroy(project, "go");
+  return project;
+}
+
+test("a Go program with the generated SDK deploys a volume and a branched instance, previews no changes, and destroys", async () => {
+  await deployAndDestroy(await goProject("vmb-go", GO_PROGRAM), "go");
+});
+
+const GO_GOLDEN_PROGRAM = `package main
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	vmbranch "github.com/vmbranch/vmbranch/sdk/go/vmbranch"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		clones := 1
+		site, err := vmbranch.NewGoldenImage(ctx, "site", &vmbranch.GoldenImageArgs{
+			SizeMb:    pulumi.Int(16),
+			Prepare:   vmbranch.GoldenImageJobArgs{Args: pulumi.StringArray{pulumi.String("sh"), pulumi.String("-c"), pulumi.String("echo from-go > /data/hello; sync")}},
+			Clones:    &clones,
+			Instances: vmbranch.GoldenImageInstancesArgs{Args: pulumi.StringArray{pulumi.String("sh"), pulumi.String("-c"), pulumi.String("while true; do sleep 1; done")}, Readonly: pulumi.Bool(true)},
+			Tags:      pulumi.StringArray{pulumi.String("go-golden")},
+		})
+		if err != nil {
+			return err
+		}
+		ctx.Export("templateName", site.TemplateName)
+		ctx.Export("instanceNames", site.InstanceNames)
+		// A resource reference: the job as the SDK's Instance.
+		ctx.Export("jobExitCode", site.Job.ApplyT(func(job *vmbranch.Instance) pulumi.IntPtrOutput { return job.ExitCode }))
+		return nil
+	})
+}
+`;
+
+/** Up a GoldenImage of one clone and one instance tagged `tag` (`more` checks the outputs further); then no changes, and destroy leaves nothing. */
+async function goldenImageDeployed(project: YamlProject, tag: string, more: (out: Record<string, unknown>) => void = () => undefined): Promise<void> {
+  await project.pulumi(["up", "--yes", "--skip-preview"]);
+  const out = await project.outputs();
+  more(out);
+  expect(out.jobExitCode).toBe(0);
+  expect(out.instanceNames).toEqual([expect.stringMatching(/^site-0-[0-9a-f]{7}$/)]);
+  const live = await backend.client.instances.list();
+  expect(live.map((i) => [i.state, i.tags]).sort()).toEqual([
+    ["running", [tag]],
+    ["stopped", [tag]],
+  ]);
+  expect((await backend.client.volumes.templates.list()).map((t) => t.name)).toEqual([out.templateName]);
+  expect(changes((await project.preview()).steps)).toEqual([]);
+  await destroyedOn(project, backend);
+}
+
+test("a Go program declares a GoldenImage: the job, template, clone and instance run, the job read through its reference; no changes after; destroy leaves nothing", async () => {
+  await goldenImageDeployed(await goProject("vmb-go-golden", GO_GOLDEN_PROGRAM), "go-golden");
 });
