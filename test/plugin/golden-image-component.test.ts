@@ -4,7 +4,7 @@
 // under the component. Real CLI, real serve, real guests: up bakes and serves; the children are
 // `vmbranch:index:*` resources parented by the component on the component's provider; a second
 // preview finds no changes; a new job argument previews and applies as one replace chain; destroy
-// leaves nothing. With an explicit provider, the children are on that provider; a child the server
+// leaves nothing. With an explicit provider, the children of two components are on that provider; a child the server
 // refuses fails the up with the server's reason, naming the child.
 import { changes, destroyedOn, getText, PLUGIN_FROM_DIST, serverAndProject, yamlProject, type YamlProject } from "./support/yaml-project";
 
@@ -136,7 +136,7 @@ async function withProject(name: string, resources: string, fn: (p: YamlProject)
   }
 }
 
-test("GoldenImage on an explicit provider: its children are on that provider", async () => {
+test("GoldenImages on an explicit provider: two constructed side by side, their children on that provider", async () => {
   const backend = ctx.backend();
   await withProject(
     "vmb-golden-explicit",
@@ -156,18 +156,29 @@ test("GoldenImage on an explicit provider: its children are on that provider", a
       clones: 1
     options:
       provider: \${east}
+  # A second component, constructed alongside the first by the same plugin process.
+  other:
+    type: vmbranch:index:GoldenImage
+    properties:
+      sizeMb: 16
+      prepare:
+        args: ["sh", "-c", "echo other > /data/hello && sync"]
+    options:
+      provider: \${east}
 outputs:
   cloneNames: \${site.cloneNames}
+  otherTemplate: \${other.templateName}
 `,
     async (p) => {
       await p.pulumi(["up", "--yes", "--skip-preview"]);
       expect(((await p.outputs()).cloneNames as string[]).map((n) => n.replace(/[0-9a-f]{7}$/, "x"))).toEqual(["site-clone-0-x"]);
       const state = await p.state();
       const east = state.find((r) => r.urn.endsWith("::east"))!;
-      const component = state.find((r) => r.type === "vmbranch:index:GoldenImage")!;
-      const children = state.filter((r) => (r as { parent?: string }).parent === component.urn);
-      expect(children.map((r) => r.type).sort()).toEqual(["vmbranch:index:Instance", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
-      for (const c of children) expect((c as { provider?: string }).provider).toBe(`${east.urn}::${east.id}`);
+      const childrenOf = (name: string) => state.filter((r) => (r as { parent?: string }).parent === state.find((c) => c.urn.endsWith(`vmbranch:index:GoldenImage::${name}`))!.urn);
+      expect(childrenOf("site").map((r) => r.type).sort()).toEqual(["vmbranch:index:Instance", "vmbranch:index:VolumeClone", "vmbranch:index:VolumeTemplate"]);
+      expect(childrenOf("other").map((r) => r.urn.split("::").pop()).sort()).toEqual(["other-prepare", "other-template"]);
+      for (const c of [...childrenOf("site"), ...childrenOf("other")]) expect((c as { provider?: string }).provider).toBe(`${east.urn}::${east.id}`);
+      expect((await backend.client.volumes.templates.list()).map((t) => t.name)).toContain((await p.outputs()).otherTemplate);
       expect(changes((await p.preview()).steps)).toEqual([]);
       await destroyedOn(p, backend);
     },
