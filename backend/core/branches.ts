@@ -20,6 +20,7 @@ import { portSpecsFrom } from "./ports";
 import { attachSnapshotDisks } from "./snapshot-volumes";
 import type { Snapshots } from "./snapshots";
 import type { Volumes } from "./volumes";
+import { instanceState } from "./views";
 
 /** Branch creation. */
 export class Branches {
@@ -37,8 +38,8 @@ export class Branches {
     const source = findAnyInstance(store, refId(req.branch_from!));
     if (!source) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`, "branch_from");
     if (this.snapshots.isPending(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
-    if (!["running", "stopped", "standby"].includes(source.state))
-      throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(source.state));
+    if (source.isTemplate || !["running", "stopped", "standby"].includes(source.state))
+      throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(instanceState(source)));
     const managed = store.attachments
       .ofInstance(source.uuid)
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
@@ -63,6 +64,8 @@ export class Branches {
     try {
       const src = store.instances.get({ uuid: source.uuid });
       if (!src) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`);
+      // Converted into a template while this waited for its lock: its state is stopped or standby, but it is not a source.
+      if (src.isTemplate) throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(instanceState(src)));
       if (src.state === "running") {
         // Once the snapshot is taken, its background copy owns the claim and the lock, also when
         // the branch's own record then fails: they are released when the copy ends, not before.

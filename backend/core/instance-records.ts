@@ -18,7 +18,7 @@ export type InstanceBasics = Pick<
 /** A new record: stopped, never started, no VM; `more` sets anything else (state, lineage, …). */
 export function newInstanceRecord(basics: InstanceBasics, more: Partial<InstanceRecord> = {}): InstanceRecord {
   return {
-    uuid: newUuid(), state: "stopped", createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null,
+    uuid: newUuid(), state: "stopped", isTemplate: false, createdAt: now(), startedAt: null, stoppedAt: null, bootTimeMs: null, exitCode: null,
     stopReason: null, startCount: 0, accelerator: null, snapshotUuid: null, template: null, branch: null, pid: null, error: null,
     ...basics,
     ...more,

@@ -59,7 +59,8 @@ export class InstanceTemplates {
           store.volumes.update({ uuid: v.uuid }, { state: "template", ownerUuid: inst.uuid });
         }
         if (inst.snapshotUuid) store.snapshots.update({ uuid: inst.snapshotUuid }, { purpose: "template" });
-        store.instances.update({ uuid: inst.uuid }, { state: "template" });
+        // The flag alone: the state stays stopped or standby; the store records the conversion as a transition to 'template'.
+        store.instances.update({ uuid: inst.uuid }, { isTemplate: true });
       });
       this.ctx.events.emit("instance", inst.uuid, "template");
       this.ctx.log.info({ instance: inst.uuid, name: inst.name, volumes: vols.length }, "instance converted into a template");

@@ -18,7 +18,7 @@ import { Reverter } from "./reverter";
 import { Runtime } from "./runtime";
 import { insertUnique } from "./unique";
 import { Snapshots } from "./snapshots";
-import { instanceView } from "./views";
+import { instanceState, instanceView } from "./views";
 import type { Volumes } from "./volumes";
 
 /** Defaults of a create request. */
@@ -378,7 +378,11 @@ export class Instances {
   /** `GET /v1/instances/{id}/wait`: resolves when the instance is in `state`; 408 after the timeout. */
   async wait(id: string, state: InstanceState, timeoutMs: number, signal?: AbortSignal): Promise<Instance> {
     const rec = requireInstance(this.ctx.store, id);
-    const current = () => this.ctx.store.instances.get({ uuid: rec.uuid })?.state ?? "deleted";
+    // The state the API shows: an instance converted into a template meanwhile reads 'template'.
+    const current = () => {
+      const cur = this.ctx.store.instances.get({ uuid: rec.uuid });
+      return cur ? instanceState(cur) : "deleted";
+    };
     // `error` ends a wait for any other state at once: it will not leave it by itself.
     const reached = await this.ctx.events.waitFor("instance", rec.uuid, current, (s) => s === state || s === "deleted" || s === "error", timeoutMs, signal);
     if (reached === state) return state === "deleted" ? this.viewDeleted(rec) : this.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);

@@ -14,7 +14,7 @@ export function findAnyInstance(store: Store, id: string): InstanceRecord | null
 
 /** True for records that are instances proper: neither templates nor checkpoints. */
 export function isPlainInstance(rec: InstanceRecord): boolean {
-  return rec.state !== "template" && !rec.checkpoint;
+  return !rec.isTemplate && !rec.checkpoint;
 }
 
 /** The instance (not template, not checkpoint) named by `id`, or null. */
@@ -33,7 +33,7 @@ export function requireInstance(store: Store, id: string): InstanceRecord {
 /** The instance template named by `id`; 404 when missing. */
 export function requireInstanceTemplate(store: Store, id: string): InstanceRecord {
   const rec = findAnyInstance(store, id);
-  if (!rec || rec.state !== "template") throw new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`);
+  if (!rec?.isTemplate) throw new ApiError("TEMPLATE_NOT_FOUND", `Instance template '${id}' not found`);
   return rec;
 }
 

@@ -219,7 +219,8 @@ export class Runtime {
       if (this.handles.get(uuid) !== handle) return;
       this.handles.delete(uuid);
       const cur = this.ctx.store.instances.get({ uuid });
-      if (!cur || cur.state === "standby" || cur.state === "template") return;
+      // A template is never seen here: it is converted from stopped or standby, reached only once its handle is gone.
+      if (!cur || cur.state === "standby") return;
       const failed = cur.error !== null && cur.state === "starting";
       this.setState(uuid, {
         state: failed ? "error" : "stopped",

@@ -81,7 +81,7 @@ export class Core {
     const rec = findAnyInstance(this.ctx.store, uuid);
     if (!rec) return true;
     if (rec.checkpoint) return this.checkpoints.expire(rec);
-    if (rec.state === "template") return this.templateUpdates.expire(rec);
+    if (rec.isTemplate) return this.templateUpdates.expire(rec);
     return true;
   }
 

@@ -2,7 +2,7 @@
  * Turn records into the wire objects of the SDK schemas (Instance, Volume). Reads related rows
  * (attachments, ports, snapshots) from the store; decides nothing.
  */
-import type { Instance, Volume } from "vmbranch/sdk";
+import type { Instance, InstanceState, Volume } from "vmbranch/sdk";
 import type { GuestNetwork } from "../host/vm-driver";
 import type { InstanceRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
@@ -14,6 +14,11 @@ function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"]
     const v = store.volumes.get({ uuid: d.volumeUuid });
     return { uuid: d.volumeUuid, name: v?.name ?? "", at: d.at, readonly: d.readonly, kind: "block" as const, inline: v ? !v.persistent : true };
   });
+}
+
+/** The state the API shows for `r`: `template` for a template (the store keeps its flag apart), else its state. */
+export function instanceState(r: InstanceRecord): InstanceState {
+  return r.isTemplate ? "template" : r.state;
 }
 
 /** Wire form of an instance. */
@@ -37,7 +42,7 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
   return {
     uuid: r.uuid,
     name: r.name,
-    state: r.state,
+    state: instanceState(r),
     image: r.image,
     memory_mb: r.memoryMb,
     vcpus: r.vcpus,
@@ -90,7 +95,7 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
         }
       : null,
     from_checkpoint: r.fromCheckpoint ?? null,
-    template_autokill: r.state === "template" ? { time_ms: r.autokillMs ?? 0 } : null,
+    template_autokill: r.isTemplate ? { time_ms: r.autokillMs ?? 0 } : null,
     checkpoint_autokill: r.checkpoint ? { time_ms: r.autokillMs ?? 0 } : null,
   };
 }

@@ -28,7 +28,7 @@ import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVo
 import { Reverter } from "./reverter";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
-import { volumeView } from "./views";
+import { instanceState, volumeView } from "./views";
 
 /** Lock key serializing the creation of managed volumes (their directories may not overlap). */
 const MANAGED_PATHS_KEY = "managed-paths";
@@ -144,7 +144,7 @@ export class Volumes {
       .ofVolume(uuid)
       .map((a) => {
         const i = this.ctx.store.instances.get({ uuid: a.instanceUuid });
-        return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i?.state ?? "deleted" };
+        return { ...a, instanceName: i?.name ?? a.instanceUuid, instanceState: i ? instanceState(i) : "deleted" };
       })
       .sort((x, y) => x.instanceName.localeCompare(y.instanceName));
   }

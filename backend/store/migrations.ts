@@ -170,4 +170,40 @@ export const MIGRATIONS: readonly string[] = [
     started_at  TEXT NOT NULL
   );
   `,
+  // 5: instance templates are marked by their own flag, no longer by state 'template': `state` keeps
+  // what the instance was when converted (stopped or standby), so every state test in core sees a
+  // real state and only the template queries look at the flag. The conversion is still a recorded
+  // transition (to 'template', which the API shows as the template's state): a trigger on the flag
+  // writes it, as the state trigger did. Existing templates take back the state their conversion's
+  // transition left (its from_state); one whose history lacks it (converted before migration 2, or
+  // trimmed) is standby when it holds a memory snapshot, else stopped. The state trigger is dropped
+  // around that update so it records no transition that never happened, then made again unchanged;
+  // the flag's trigger is made after the update for the same reason.
+  `
+  ALTER TABLE instances ADD COLUMN is_template INTEGER NOT NULL DEFAULT 0;
+
+  DROP TRIGGER instance_transition_changed;
+
+  UPDATE instances SET is_template = 1, state = COALESCE(
+    (SELECT t.from_state FROM instance_transitions t
+      WHERE t.instance_uuid = instances.uuid AND t.to_state = 'template' AND t.from_state IN ('stopped', 'standby')
+      ORDER BY t.id DESC LIMIT 1),
+    CASE WHEN EXISTS (SELECT 1 FROM snapshots s WHERE s.uuid = instances.snapshot_uuid AND s.has_memory = 1) THEN 'standby' ELSE 'stopped' END)
+  WHERE state = 'template';
+
+  CREATE TRIGGER instance_transition_changed AFTER UPDATE OF state ON instances WHEN old.state IS NOT new.state BEGIN
+    INSERT INTO instance_transitions (instance_uuid, at, from_state, to_state, stop_reason, error, exit_code, boot_time_ms)
+    VALUES (new.uuid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), old.state, new.state, new.stop_reason, new.error, new.exit_code, new.boot_time_ms);
+    -- The newest 1000 transitions per instance are kept.
+    DELETE FROM instance_transitions WHERE instance_uuid = new.uuid AND id <= (
+      SELECT id FROM instance_transitions WHERE instance_uuid = new.uuid ORDER BY id DESC LIMIT 1 OFFSET 1000);
+  END;
+
+  CREATE TRIGGER instance_transition_templated AFTER UPDATE OF is_template ON instances WHEN new.is_template = 1 AND old.is_template = 0 BEGIN
+    INSERT INTO instance_transitions (instance_uuid, at, from_state, to_state, stop_reason, error, exit_code, boot_time_ms)
+    VALUES (new.uuid, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), old.state, 'template', new.stop_reason, new.error, new.exit_code, new.boot_time_ms);
+    DELETE FROM instance_transitions WHERE instance_uuid = new.uuid AND id <= (
+      SELECT id FROM instance_transitions WHERE instance_uuid = new.uuid ORDER BY id DESC LIMIT 1 OFFSET 1000);
+  END;
+  `,
 ];

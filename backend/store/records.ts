@@ -87,13 +87,22 @@ export interface CheckpointRecord {
 }
 
 /**
- * An instance, an instance template (state `template`) or a checkpoint (`checkpoint` set). The
+ * The states the store records for an instance. `template` is not one of them: a template is
+ * flagged (`isTemplate`) and keeps the state it was converted in; the API shows it as `template`.
+ */
+export type StoredInstanceState = Exclude<InstanceState, "template">;
+
+/**
+ * An instance, an instance template (`isTemplate`) or a checkpoint (`checkpoint` set). The
  * optional fields came with checkpoints; records read from the store always have them (null or []).
  */
 export interface InstanceRecord {
   uuid: string;
   name: string;
-  state: InstanceState;
+  /** For a template, the state it was converted in (stopped or standby); it no longer changes. */
+  state: StoredInstanceState;
+  /** An instance template: instances are made from it, it never runs (migration 5). */
+  isTemplate: boolean;
   image: string;
   memoryMb: number;
   vcpus: number;
@@ -134,7 +143,10 @@ export interface InstanceRecord {
   lastUsedAt?: string | null;
 }
 
-/** One recorded state transition of an instance (written by the store itself on every change). */
+/**
+ * One recorded state transition of an instance (written by the store itself on every change); the
+ * conversion into a template is recorded as a transition to `template`.
+ */
 export interface TransitionRecord {
   id: number;
   instanceUuid: string;

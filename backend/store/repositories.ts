@@ -16,7 +16,7 @@ import type {
 } from "./records";
 import { Table } from "./table";
 
-/** Instances, instance templates (state `template`) and checkpoints (`checkpoint` set). */
+/** Instances, instance templates (`is_template` set) and checkpoints (`checkpoint` set). */
 export class InstanceTable extends Table<InstanceRecord> {
   /** The instance, template or checkpoint named `name`, or null. */
   named(name: string): InstanceRecord | null {
@@ -25,12 +25,12 @@ export class InstanceTable extends Table<InstanceRecord> {
 
   /** Instances proper: neither templates nor checkpoints. */
   plain(): InstanceRecord[] {
-    return this.select("state != 'template' AND checkpoint IS NULL");
+    return this.select("is_template = 0 AND checkpoint IS NULL");
   }
 
   /** Instance templates. */
   templates(): InstanceRecord[] {
-    return this.select("state = 'template'");
+    return this.select("is_template = 1");
   }
 
   /** Checkpoints, any state, oldest first. */

@@ -34,7 +34,7 @@ const volumes = (db: Db) =>
 
 const instances = (db: Db) =>
   new InstanceTable(db, "instances", {
-    uuid: ["uuid", "text"], name: ["name", "text"], state: ["state", "text"], image: ["image", "text"],
+    uuid: ["uuid", "text"], name: ["name", "text"], state: ["state", "text"], isTemplate: ["is_template", "bool"], image: ["image", "text"],
     memoryMb: ["memory_mb", "int"], vcpus: ["vcpus", "int"], args: ["args", "json"], env: ["env", "json"],
     hostname: ["hostname", "text"], mac: ["mac", "text"], smbiosSerial: ["smbios_serial", "text"],
     tags: ["tags", "json"], annotations: ["annotations", "json"], deleteLock: ["delete_lock", "bool"],

@@ -1,0 +1,119 @@
+// Store migrations on a real SQLite file: a database left by an older vmbranch is brought up to
+// date without changing what the API shows. Migration 5 (instance templates as a flag): templates
+// stay templates with their history untouched, and take back the state they were converted in.
+import Database from "better-sqlite3";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { History } from "../../backend/core/history";
+import { instanceView } from "../../backend/core/views";
+import { MIGRATIONS } from "../../backend/store/migrations";
+import { Store } from "../../backend/store/store";
+
+const U = (n: number) => `0000000${n}-0000-4000-8000-000000000000`;
+const net = { guestIp: "10.0.2.15", forwardIp: "127.0.0.1" };
+
+let dir: string;
+beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "vmbranch-migrations-"))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A database file at schema version `version`, as that vmbranch left it. */
+function databaseAt(version: number): Database.Database {
+  const db = new Database(join(dir, "vmbranch.db"));
+  for (const sql of MIGRATIONS.slice(0, version)) db.exec(sql);
+  db.pragma(`user_version = ${version}`);
+  return db;
+}
+
+function insertInstance(db: Database.Database, n: number, name: string, state: string, snapshotUuid: string | null = null): void {
+  db.prepare(
+    `INSERT INTO instances (uuid, name, state, image, memory_mb, vcpus, args, env, hostname, mac, smbios_serial, created_at, snapshot_uuid)
+     VALUES (?, ?, ?, 'base', 64, 1, '[]', '{}', ?, '52:54:00:00:00:0${n}', 'serial', '2026-01-01T00:00:00.000Z', ?)`,
+  ).run(U(n), name, state, name, snapshotUuid);
+}
+
+function insertSnapshot(db: Database.Database, uuid: string, source: number, hasMemory: boolean): void {
+  db.prepare(
+    `INSERT INTO snapshots (uuid, source_uuid, source_name, purpose, state, has_memory, machine, created_at)
+     VALUES (?, ?, 'src', 'template', 'ready', ?, '{}', '2026-01-01T00:00:00.000Z')`,
+  ).run(uuid, U(source), hasMemory ? 1 : 0);
+}
+
+const setState = (db: Database.Database, n: number, state: string) => db.prepare("UPDATE instances SET state = ? WHERE uuid = ?").run(state, U(n));
+
+describe("migration 5: instance templates as a flag", () => {
+  it("keeps templates as templates with the state they were converted in and their history unchanged", () => {
+    const old = databaseAt(4);
+    // Converted from stopped (created stopped, ran, stopped, converted), as the version-4 code did it.
+    insertInstance(old, 1, "cold-tpl", "stopped");
+    for (const s of ["starting", "running", "stopping", "stopped", "template"]) setState(old, 1, s);
+    // Converted from standby: holds a memory snapshot.
+    insertSnapshot(old, U(7), 2, true);
+    insertInstance(old, 2, "warm-tpl", "stopped");
+    for (const s of ["starting", "running", "standby"]) setState(old, 2, s);
+    old.prepare("UPDATE instances SET snapshot_uuid = ? WHERE uuid = ?").run(U(7), U(2));
+    setState(old, 2, "template");
+    // Converted before histories were kept (no transition says from what): its memory snapshot says standby.
+    insertSnapshot(old, U(8), 3, true);
+    insertInstance(old, 3, "old-warm-tpl", "template", U(8));
+    insertInstance(old, 4, "old-cold-tpl", "template");
+    old.prepare("DELETE FROM instance_transitions WHERE instance_uuid IN (?, ?)").run(U(3), U(4));
+    // Not templates: an instance and a checkpoint.
+    insertInstance(old, 5, "plain", "stopped");
+    insertInstance(old, 6, "cp", "checkpoint");
+    old.prepare("UPDATE instances SET checkpoint = '{}' WHERE uuid = ?").run(U(6));
+    const history = old.prepare("SELECT * FROM instance_transitions ORDER BY id").all();
+    old.close();
+
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      expect(store.instances.templates().map((r) => [r.name, r.state, r.isTemplate]).sort()).toEqual([
+        ["cold-tpl", "stopped", true],
+        ["old-cold-tpl", "stopped", true],
+        ["old-warm-tpl", "standby", true],
+        ["warm-tpl", "standby", true],
+      ]);
+      expect(store.instances.plain().map((r) => [r.name, r.isTemplate])).toEqual([["plain", false]]);
+      expect(store.instances.checkpoints().map((r) => r.name)).toEqual(["cp"]);
+      // No transition was added by the migration, none lost.
+      expect(store.transitions.all().sort((a, b) => a.id - b.id).map((t) => t.id)).toEqual(history.map((h) => (h as { id: number }).id));
+      // What the API shows is what it showed before.
+      const histories = new History(store);
+      for (const n of [1, 2, 3, 4]) expect(instanceView(store, store.instances.get({ uuid: U(n) })!, net).state).toBe("template");
+      expect(instanceView(store, store.instances.get({ uuid: U(1) })!, net).template_autokill).toEqual({ time_ms: 0 });
+      expect(instanceView(store, store.instances.get({ uuid: U(5) })!, net)).toMatchObject({ state: "stopped", template_autokill: null });
+      expect(histories.transitions(store.instances.get({ uuid: U(2) })!).slice(-1)).toEqual([
+        { at: expect.any(String), from: "standby", to: "template", reason: "converted into an instance template" },
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("records a conversion as the transition to 'template' it was, the state left as it is", () => {
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      const db = new Database(join(dir, "vmbranch.db"));
+      insertInstance(db, 1, "to-convert", "stopped");
+      db.close();
+      store.instances.update({ uuid: U(1) }, { isTemplate: true });
+      // Writing the flag again (an update that sets it to what it is) records nothing more.
+      store.instances.update({ uuid: U(1) }, { isTemplate: true, tags: ["x"] });
+      const rec = store.instances.get({ uuid: U(1) })!;
+      expect([rec.state, rec.isTemplate]).toEqual(["stopped", true]);
+      expect(new History(store).transitions(rec).map(({ from, to, reason }) => ({ from, to, reason }))).toEqual([
+        { from: null, to: "stopped", reason: "created" },
+        { from: "stopped", to: "template", reason: "converted into an instance template" },
+      ]);
+      expect(store.instances.templates().map((r) => r.name)).toEqual(["to-convert"]);
+      expect(store.instances.plain()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("refuses a database newer than this vmbranch", () => {
+    databaseAt(MIGRATIONS.length).pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    expect(() => Store.open(join(dir, "vmbranch.db"))).toThrow(`database schema version ${MIGRATIONS.length + 1} is newer than this vmbranch (${MIGRATIONS.length})`);
+  });
+});
