@@ -10,11 +10,9 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
-import type { VmHandle } from "../host/vm-driver";
-import type { DiskRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
-import { IMPORT_DIR_PREFIX, SERVE_RUN, diskIdOf, now } from "./identity";
+import { IMPORT_DIR_PREFIX, SERVE_RUN, now } from "./identity";
 import { Journal } from "./journal";
 import { instanceKey } from "./locks";
 import type { Runtime } from "./runtime";
@@ -163,12 +161,12 @@ export class Doctor {
       }
       const parent = d.parentId ? byId.get(d.parentId) : null;
       if ((info.backing ?? null) !== (parent?.path ?? null)) {
-        // A flatten that ended in the file but not in the store: settled by settleFlattened.
+        // A flatten that finished in the file but not in the store: the file stands alone, so record that.
         const flattened = info.backing === null && parent !== undefined && parent !== null;
         findings.push({
           kind: "backing-chain", subject: d.path, problem: `the file backs onto ${info.backing ?? "nothing"}, the store says ${parent?.path ?? "nothing"}`,
-          repair: flattened ? "flush it through the VM that has it open and record that it stands alone; with no process holding it, link it to its parent again" : null,
-          ...(flattened ? { fix: () => this.settleFlattened(d, parent.path) } : {}),
+          repair: flattened ? "record that it stands alone and free its parent if nothing else uses it" : null,
+          ...(flattened ? { fix: () => this.disks.recordFlattened(d.id) } : {}),
         });
       }
       if (quiet && store.diskReferences(d.id) === 0)
@@ -192,40 +190,6 @@ export class Doctor {
       }
       findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => this.ctx.storage.remove(path) });
     }
-  }
-
-  /**
-   * Settle head `d`, whose file stands alone while the store still names parent `parentPath`: a
-   * flatten that ended in the file but not in the store. Its header is no proof that the copy is in
-   * the file: QEMU (block-stream) and qemu-img (rebase) write the header without a backing file
-   * first and their cached qcow2 mapping of the copied clusters later, so a process killed in
-   * between leaves a standalone file that maps little or nothing. A VM of ours with the disk open
-   * still has that mapping: it is flushed, then the flatten is recorded. With no process holding
-   * the file, whatever it maps is the chain's data or newer writes, so linking it to its parent
-   * again (header only) is right in every case; the next flatten copies anew. Recording such a file
-   * as standalone would free the parent that holds its data.
-   */
-  private async settleFlattened(d: DiskRecord, parentPath: string): Promise<void> {
-    const holder = this.liveWriterOf(d.id);
-    if (holder) {
-      await holder.handle.flushDisk(holder.diskId);
-      await this.disks.recordFlattened(d.id);
-      return;
-    }
-    const links = await stat(d.path).then((s) => s.nlink, () => 0);
-    if ((await this.ctx.storage.openPaths()).has(d.path) || links > 1) throw new Error("a process that is not a VM of this serve has the file open");
-    await this.ctx.storage.setBacking(d.path, parentPath);
-  }
-
-  /** The running VM that has head `diskId` open read-write, with the disk's id in it, if any. */
-  private liveWriterOf(diskId: string): { handle: VmHandle; diskId: string } | null {
-    const store = this.ctx.store;
-    for (const v of store.volumes.all().filter((x) => x.headDisk === diskId))
-      for (const a of store.attachments.writersOf(v.uuid)) {
-        const handle = this.runtime.handle(a.instanceUuid);
-        if (handle) return { handle, diskId: diskIdOf(a.position) };
-      }
-    return null;
   }
 
   /** Raw views (FUSE) and import directories of a serve that died. */

@@ -73,8 +73,6 @@ export interface StorageDriver {
   grow(path: string, sizeMb: number): Promise<void>;
   /** Copy the whole backing chain into `path` so it stands alone (no VM may have it open). */
   flatten(path: string): Promise<void>;
-  /** Make `backing` the backing file of the disk at `path` again, copying nothing: its header only (no process may have it open). */
-  setBacking(path: string, backing: string): Promise<void>;
   /** Remove a disk file; a missing one is fine. */
   remove(path: string): Promise<void>;
   /** The header of the disk file at `path` (it may be open in a running VM). */

@@ -216,10 +216,8 @@ export interface VmHandle {
   thawGuest(): Promise<boolean>;
   /** Switch `disks` to new overlays while running (crash-consistent per disk), without a memory snapshot. */
   freezeDisks(disks: DiskFreeze[]): Promise<void>;
-  /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone; done only once flushed to the file. */
+  /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone. */
   flattenDisk(diskId: string): Promise<void>;
-  /** Write out what QEMU caches of a disk's top file (qcow2 metadata included) and sync it. */
-  flushDisk(diskId: string): Promise<void>;
   /** Call `listener` when the VM stalls on its own (disk full, I/O error, guest panic) or runs again. */
   onAlert(listener: (alert: VmAlert) => void): void;
   /** Resume the guest (after a pause of ours that a crash interrupted); checked against QEMU's run state. */

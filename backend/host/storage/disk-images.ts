@@ -132,15 +132,6 @@ export async function flattenDisk(path: string): Promise<void> {
   await run("qemu-img", ["rebase", "-q", "-f", "qcow2", "-b", "", path], { timeoutMs: 30 * 60_000 });
 }
 
-/**
- * Point the disk at `path` to `backing` again without copying anything (an unsafe rebase: the
- * header only). Right whenever the clusters `path` maps hold `backing`'s data or newer writes, as
- * after a flatten that ended in the header but not in the store. Only valid while no process has it open.
- */
-export async function setDiskBacking(path: string, backing: string): Promise<void> {
-  await run("qemu-img", ["rebase", "-q", "-u", "-f", "qcow2", "-F", "qcow2", "-b", backing, path]);
-}
-
 /** Remove a disk file; a missing file is fine. */
 export async function removeDiskFile(path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => {

@@ -5,7 +5,7 @@
  */
 import type { Readable } from "node:stream";
 import type { ClaimedDir, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
-import { createFormattedDisk, createOverlay, diskInfo, flattenDisk, growDisk, removeDiskFile, setDiskBacking, type ToolUser } from "./disk-images";
+import { createFormattedDisk, createOverlay, diskInfo, flattenDisk, growDisk, removeDiskFile, type ToolUser } from "./disk-images";
 import { directoryUsage } from "./directory-usage";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "./filesystems";
 import { hostPathProblem, underAllowedRoot } from "./host-paths";
@@ -42,10 +42,6 @@ export class LocalStorage implements StorageDriver {
 
   flatten(path: string): Promise<void> {
     return flattenDisk(path);
-  }
-
-  setBacking(path: string, backing: string): Promise<void> {
-    return setDiskBacking(path, backing);
   }
 
   remove(path: string): Promise<void> {

@@ -402,15 +402,9 @@ export class QemuHandle implements VmHandle {
     // the copied clusters are still only in QEMU's qcow2 cache: killed now (a forced stop, a host
     // crash), the file would stand alone holding none of the data, and the caller is about to free
     // the layers that have it. So the top is flushed before this says the flatten is done.
-    await this.flushDisk(diskId).catch((err: Error) => {
+    await this.proc.qmp.flushNode(cur.node).catch((err: Error) => {
       throw new Error(`flattening ${diskId}: could not flush the flattened disk: ${err.message}`);
     });
-  }
-
-  async flushDisk(diskId: string): Promise<void> {
-    const cur = (await this.currentDisks()).find((d) => d.id === diskId);
-    if (!cur) throw new Error(`unknown disk ${diskId}`);
-    await this.proc.qmp.flushNode(cur.node);
   }
 
   /**
