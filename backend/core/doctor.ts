@@ -196,7 +196,7 @@ export class Doctor {
   private async checkScratch(findings: Diagnosis[]): Promise<void> {
     for (const v of await this.ctx.storage.viewLeftovers(this.ctx.config.disksDir))
       findings.push({
-        kind: "raw-view", subject: v.dir, problem: `raw view of a disk left by a dead operation${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
+        kind: "raw-view", subject: v.dir, problem: `scratch space of a disk operation that died (a raw view, a filesystem being made or a flatten copy)${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
         repair: "end its daemon, unmount and remove it", fix: () => v.remove(),
       });
     for (const e of await readdir(this.ctx.config.tmpDir).catch(() => [] as string[])) {

@@ -20,6 +20,7 @@ export const FAILPOINTS = {
   "freeze.after-transaction": "a volume a running VM writes switched to its overlay (clone, template); the store does not know it yet",
   "clone.after-freeze": "a clone's source is frozen; the clone's head does not exist yet",
   "import.after-extract": "an import filled its temporary directory; the volume's disk is not made yet",
+  "flatten.before-rename": "an offline flatten's standalone copy is on disk beside the head; the head is unchanged",
   "flatten.after-stream": "a flatten copied the backing chain into the head; the store still names the parent",
   "start.after-launch": "a VM process runs; its state is not recorded as running yet",
   "create.before-start": "a new instance's row, ports and volumes (their disks) are recorded; its VM is not started",

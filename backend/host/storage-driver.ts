@@ -87,6 +87,6 @@ export interface StorageDriver {
   usage(dir: string): Promise<{ files: number; bytes: number }>;
   /** Every path some process on this host has open now (doctor deletes none of them). */
   openPaths(): Promise<Set<string>>;
-  /** Raw views of disks in `disksDir` left by a serve that died. */
+  /** Scratch directories of disk operations (raw views, new filesystems, flatten copies) left by a serve that died. */
   viewLeftovers(disksDir: string): Promise<ViewLeftover[]>;
 }

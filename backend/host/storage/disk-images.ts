@@ -3,9 +3,10 @@
  * copy-on-write overlays over frozen backing files (O(1) whatever the size), growth, and
  * flattening. Pure file operations: which file is frozen or shared is the caller's business.
  */
-import { chown, mkdtemp, rm, truncate, writeFile, readFile, unlink } from "node:fs/promises";
+import { chmod, chown, mkdtemp, open, rename, rm, stat, truncate, writeFile, readFile, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { failpoint } from "../failpoints";
 import { HostCommandError, run } from "../util/exec";
 
 /** mke2fs's words when the files it is given need more blocks or inodes than the filesystem has. */
@@ -16,7 +17,8 @@ const MIB = 1024 * 1024;
 
 /** Create `path` as a qcow2 of `sizeMb` holding a fresh filesystem; `fromDir` fills it (mke2fs -d). */
 export async function createFormattedDisk(path: string, sizeMb: number, fs: FilesystemDriver, fromDir?: string): Promise<void> {
-  const tmp = await mkdtemp(join(dirname(path), ".mkfs-"));
+  const tmp = await mkdtemp(join(dirname(path), SCRATCH_PREFIXES.mkfs));
+  activeScratch.add(tmp);
   const raw = join(tmp, "fs.raw");
   try {
     await writeFile(raw, "");
@@ -30,7 +32,7 @@ export async function createFormattedDisk(path: string, sizeMb: number, fs: File
     await run("qemu-img", ["convert", "-q", "-f", "raw", "-O", "qcow2", raw, path]);
   } finally {
     await rm(tmp, { recursive: true, force: true });
-    activeViews.delete(tmp);
+    activeScratch.delete(tmp);
   }
 }
 
@@ -71,10 +73,15 @@ export async function growDisk(path: string, sizeMb: number, as: ToolUser | null
   );
 }
 
-/** Directory prefixes of raw views: in the shared temp dir (a tool user's), or beside the disk. */
-export const VIEW_PREFIXES = { shared: "vmb-view-", beside: ".view-" } as const;
-/** Raw views this process has open now (never leftovers). */
-export const activeViews = new Set<string>();
+/**
+ * Directory prefixes of scratch space: raw views in the shared temp dir (a tool user's) or beside
+ * the disk, filesystems being made, and flatten copies. A dead serve's are swept (leftovers.ts).
+ */
+export const SCRATCH_PREFIXES = { shared: "vmb-view-", view: ".view-", mkfs: ".mkfs-", flatten: ".flatten-" } as const;
+/** Scratch prefixes in the disks' own directory. */
+export const SCRATCH_BESIDE: readonly string[] = [SCRATCH_PREFIXES.view, SCRATCH_PREFIXES.mkfs, SCRATCH_PREFIXES.flatten];
+/** Scratch directories this process uses now (never leftovers). */
+export const activeScratch = new Set<string>();
 
 /**
  * Expose the qcow2 as a raw file through qemu-storage-daemon's FUSE export for the duration of
@@ -83,8 +90,8 @@ export const activeViews = new Set<string>();
  * belong to that user alone.
  */
 export async function withRawView<T>(path: string, fn: (raw: string) => Promise<T>, owner: ToolUser | null = null): Promise<T> {
-  const tmp = await mkdtemp(owner ? join(tmpdir(), VIEW_PREFIXES.shared) : join(dirname(path), VIEW_PREFIXES.beside));
-  activeViews.add(tmp);
+  const tmp = await mkdtemp(owner ? join(tmpdir(), SCRATCH_PREFIXES.shared) : join(dirname(path), SCRATCH_PREFIXES.view));
+  activeScratch.add(tmp);
   if (owner) await chown(tmp, owner.uid, owner.gid);
   const raw = join(tmp, "raw");
   const pidfile = join(tmp, "pid");
@@ -106,7 +113,7 @@ export async function withRawView<T>(path: string, fn: (raw: string) => Promise<
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });
-    activeViews.delete(tmp);
+    activeScratch.delete(tmp);
   }
 }
 
@@ -127,9 +134,41 @@ async function stopProcess(pid: number): Promise<void> {
   process.kill(pid, "SIGKILL");
 }
 
-/** Copy the whole backing chain into the file so it stands alone. Only valid while no VM has it open. */
+/**
+ * Copy the whole backing chain into the file so it stands alone. Only valid while no VM has it open.
+ * The standalone copy is made beside the file and renamed over it once it is on disk, so a flatten
+ * killed at any instant leaves the old file, whole and on its chain, or the new one, whole. In place
+ * (`qemu-img rebase -b ""`) the header drops its backing file before the copied clusters are
+ * mapped: killed in between, the file claims to stand alone while holding little of its data, and
+ * whoever records it as flattened frees the layers that hold the rest.
+ */
 export async function flattenDisk(path: string): Promise<void> {
-  await run("qemu-img", ["rebase", "-q", "-f", "qcow2", "-b", "", path], { timeoutMs: 30 * 60_000 });
+  const tmp = await mkdtemp(join(dirname(path), SCRATCH_PREFIXES.flatten));
+  activeScratch.add(tmp);
+  try {
+    const copy = join(tmp, "flat.qcow2");
+    await run("qemu-img", ["convert", "-q", "-f", "qcow2", "-O", "qcow2", path, copy], { timeoutMs: 30 * 60_000 });
+    const was = await stat(path);
+    await chown(copy, was.uid, was.gid);
+    await chmod(copy, was.mode & 0o7777);
+    await fsync(copy);
+    await failpoint("flatten.before-rename");
+    await rename(copy, path);
+    await fsync(dirname(path));
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+    activeScratch.delete(tmp);
+  }
+}
+
+/** Flush a file's (or a directory's entries') data to disk. */
+async function fsync(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Remove a disk file; a missing file is fine. */

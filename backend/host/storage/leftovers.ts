@@ -1,14 +1,14 @@
 /**
- * Storage a dead serve may leave: raw views of disks (a qemu-storage-daemon with a FUSE mount,
- * disk-images.ts `withRawView`) and the paths live processes hold open, which doctor must never
- * delete. Read from /proc; deciding what is a leftover is core's (core/doctor.ts).
+ * Storage a dead serve may leave: scratch directories of disk operations (raw views of disks, a
+ * qemu-storage-daemon with a FUSE mount, `withRawView`; filesystems being made; flatten copies, all
+ * in disk-images.ts) and the paths live processes hold open, which doctor must never delete. Read from /proc; deciding what is a leftover is core's (core/doctor.ts).
  */
 import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { run } from "../util/exec";
 import type { ViewLeftover } from "../storage-driver";
-import { VIEW_PREFIXES, activeViews } from "./disk-images";
+import { SCRATCH_BESIDE, SCRATCH_PREFIXES, activeScratch } from "./disk-images";
 
 export type { ViewLeftover };
 
@@ -37,20 +37,20 @@ async function alive(pid: number): Promise<boolean> {
   }
 }
 
-/** Raw views of disks in `disksDir` that no operation of this process uses. */
+/** Scratch directories of disk operations (in `disksDir` or the shared temp dir) that no operation of this process uses. */
 export async function viewLeftovers(disksDir: string): Promise<ViewLeftover[]> {
   const mounts = new Set(await fuseMounts());
   const candidates: string[] = [];
-  for (const e of await readdir(disksDir).catch(() => [] as string[])) if (e.startsWith(VIEW_PREFIXES.beside)) candidates.push(join(disksDir, e));
-  for (const e of await readdir(tmpdir()).catch(() => [] as string[])) if (e.startsWith(VIEW_PREFIXES.shared)) candidates.push(join(tmpdir(), e));
+  for (const e of await readdir(disksDir).catch(() => [] as string[])) if (SCRATCH_BESIDE.some((p) => e.startsWith(p))) candidates.push(join(disksDir, e));
+  for (const e of await readdir(tmpdir()).catch(() => [] as string[])) if (e.startsWith(SCRATCH_PREFIXES.shared)) candidates.push(join(tmpdir(), e));
   const out: ViewLeftover[] = [];
   for (const dir of candidates) {
-    if (activeViews.has(dir)) continue;
+    if (activeScratch.has(dir)) continue;
     const pid = Number((await readFile(join(dir, "pid"), "utf8").catch(() => "")).trim()) || null;
     const cmd = pid ? await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "") : "";
     const daemon = pid && cmd.includes("qemu-storage-daemon") ? pid : null;
     // A view in the shared temp dir is ours only when its daemon serves one of our disks.
-    if (basename(dir).startsWith(VIEW_PREFIXES.shared) && !(daemon && cmd.includes(`${disksDir}/`))) continue;
+    if (basename(dir).startsWith(SCRATCH_PREFIXES.shared) && !(daemon && cmd.includes(`${disksDir}/`))) continue;
     const raw = join(dir, "raw");
     const mounted = mounts.has(raw);
     out.push({
