@@ -54,7 +54,8 @@ if (target !== "lib") {
     // Beside the bundle, not inline: stack traces map back with `node --enable-source-maps`.
     sourcemap: "linked",
     // Native addon: loaded from node_modules at run time (the server package's one dependency).
-    external: ["better-sqlite3"],
+    // pg-native: the `pg` client's optional libpq binding, which vmbranch never asks for (pg is bundled).
+    external: ["better-sqlite3", "pg-native"],
     banner: { js: "#!/usr/bin/env node" },
     define: { __VMBRANCH_VERSION__: JSON.stringify(serverPackage.version) },
     tsconfig: `${root}tsconfig.json`,

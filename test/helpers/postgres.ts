@@ -1,0 +1,113 @@
+/**
+ * A throwaway PostgreSQL 15 cluster for tests: `initdb` in a temporary directory, `pg_ctl start`
+ * listening only on a unix socket in that directory (no TCP), on a port nobody else uses, and
+ * `pg_ctl stop -m immediate` plus removal of the directory afterwards, also when the test failed
+ * or the process exits without calling `stop`. PostgreSQL refuses to run as root, so when tests
+ * run as root the cluster belongs to `nobody` (setpriv), which owns the directory.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Where Debian's postgresql-15 puts its server binaries (scripts/setup installs it). */
+export const PG_BIN = process.env.VMBRANCH_PG_BIN ?? "/usr/lib/postgresql/15/bin";
+
+/** The superuser of a test cluster (trust authentication over its private socket). */
+const SUPERUSER = "vmbranch";
+
+/** A running test cluster. */
+export interface TestPostgres {
+  /** The directory holding the cluster (`data/`), its socket and its log. */
+  dir: string;
+  /** The port (also the socket's name: `<dir>/.s.PGSQL.<port>`). */
+  port: number;
+  /** A connection URL for database `db` (default `postgres`) over the socket. */
+  url(db?: string): string;
+  /** Run SQL with psql as the superuser and return its unaligned, tuples-only output. */
+  psql(sql: string, db?: string): string;
+  /** A new empty database; returns its URL. */
+  createDatabase(name: string): string;
+  /** Stop the cluster (immediate) and remove its directory; safe to call twice. */
+  stop(): void;
+}
+
+/** The uid and gid the cluster runs as: ours, or `nobody`'s when we are root (initdb refuses root). */
+function clusterOwner(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const uid = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "nobody"], { encoding: "utf8" }).trim());
+  return { uid, gid };
+}
+
+/** A TCP port free on 127.0.0.1 right now: the cluster listens on no TCP port, but its socket is named after it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Start a throwaway cluster. Call `stop()` in `afterAll`; an exiting process stops it too. */
+export async function startPostgres(): Promise<TestPostgres> {
+  for (const tool of ["initdb", "pg_ctl", "postgres", "psql"]) {
+    if (!existsSync(join(PG_BIN, tool))) throw new Error(`${join(PG_BIN, tool)} is missing: PostgreSQL 15 is not installed (scripts/setup installs Debian's postgresql-15)`);
+  }
+  const owner = clusterOwner();
+  // PostgreSQL's binaries run as the owner; psql too, so the socket's peer is the same user either way.
+  const as = (tool: string, args: string[]): [string, string[]] =>
+    owner ? ["setpriv", [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, "--clear-groups", join(PG_BIN, tool), ...args]] : [join(PG_BIN, tool), args];
+  const run = (tool: string, args: string[]): string => {
+    const [exe, argv] = as(tool, args);
+    const res = spawnSync(exe, argv, { encoding: "utf8", cwd: "/", env: { ...process.env, LC_ALL: "C", PGTZ: "UTC" } });
+    if (res.status !== 0) throw new Error(`${tool} ${args.join(" ")} failed (${res.status ?? res.signal}): ${res.stderr || res.stdout}`);
+    return res.stdout;
+  };
+
+  // Short path: the socket path must fit in 107 bytes.
+  const dir = mkdtempSync(join(tmpdir(), "vmbranch-pg-"));
+  const data = join(dir, "data");
+  let started = false;
+  const stop = () => {
+    process.removeListener("exit", stop);
+    if (started) {
+      started = false;
+      // Immediate: nothing of a throwaway cluster needs a clean shutdown checkpoint.
+      spawnSync(...as("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]), { cwd: "/", stdio: "ignore" });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on("exit", stop);
+  try {
+    if (owner) chownSync(dir, owner.uid, owner.gid);
+    const port = await freePort();
+    run("initdb", ["-D", data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
+    // No TCP at all (listen_addresses empty): only the socket in the private directory.
+    const options = `-c listen_addresses='' -c port=${port} -c unix_socket_directories='${dir}' -c fsync=off -c max_connections=40`;
+    run("pg_ctl", ["start", "-D", data, "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
+    started = true;
+    const url = (db = "postgres") => `postgresql://${SUPERUSER}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`;
+    const psql = (sql: string, db = "postgres") =>
+      run("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(port), "-U", SUPERUSER, "-d", db, "-c", sql]).trim();
+    return {
+      dir,
+      port,
+      url,
+      psql,
+      createDatabase(name) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+        psql(`CREATE DATABASE ${name}`);
+        return url(name);
+      },
+      stop,
+    };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
