@@ -1,7 +1,7 @@
 /**
  * Entry point of the `vmbranch` CLI: bundled into backend/dist/vmbranch.js, the `vmbranch` bin of
- * the vmbranch-server package. Owns the list of registered subcommands: the server's (`serve`, `image`)
- * and the people's commands on the SDK (`ls`, `tree`, `branch`, … in operator/); to add one,
+ * the vmbranch-server package. Owns the list of registered subcommands: the server's (`serve`,
+ * `image`, `store`) and the people's commands on the SDK (`ls`, `tree`, `branch`, … in operator/); to add one,
  * write a CliCommand in its own file and register it in buildRegistry below.
  */
 import { CommandRegistry, processContext } from "./command-registry";
@@ -11,10 +11,11 @@ import { completeNames, completionCommand } from "./operator/completion-command"
 import { instanceCommands } from "./operator/instance-commands";
 import { volumeCommands } from "./operator/volume-commands";
 import { serveCommand } from "./serve-command";
+import { storeCommand } from "./store-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
-  const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(doctorCommand);
+  const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(doctorCommand).register(storeCommand);
   for (const c of [...instanceCommands, ...volumeCommands, completeNames]) registry.register(c);
   return registry.register(completionCommand(() => registry));
 }

@@ -21,9 +21,8 @@ import { qemuBinary } from "../host/qemu/vm-launch";
 import { LocalStorage } from "../host/storage/local-storage";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
-import { tryPidLock } from "../host/util/pid-lock";
-import { isDead, readProcStatSync } from "../host/util/proc-stat";
 import { Store } from "../store/store";
+import { lockDataDir } from "./data-dir-lock";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
@@ -109,24 +108,6 @@ function tmpfsRoot(): string | null {
   }
 }
 
-/** True when `pid` is a live (not zombie) vmbranch process: a SIGKILLed server's pid file must not lock out its successor. */
-function isLiveServe(pid: number): boolean {
-  const stat = readProcStatSync(pid);
-  if (!stat || isDead(stat)) return false;
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve");
-  } catch {
-    return false;
-  }
-}
-
-/** One server per data dir: a pid lock file refuses a second one. */
-function takeLock(dataDir: string): () => void {
-  const attempt = tryPidLock(join(dataDir, "serve.pid"), isLiveServe);
-  if ("holder" in attempt) throw new Error(`another vmbranch serve (pid ${attempt.holder}) uses ${dataDir}`);
-  return attempt.release;
-}
-
 /** Start the service. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { dataDir, env } = opts;
@@ -135,7 +116,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   process.umask(0o077);
   const log = pino({ level: opts.logLevel ?? env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch" } });
   privateDir(dataDir);
-  const unlock = takeLock(dataDir);
+  // One server per data dir (and no `store migrate` reading it meanwhile).
+  const unlock = lockDataDir(dataDir, "serve");
   let ramDir: string | null = null;
   try {
     const token = resolveToken(dataDir, env);

@@ -1,13 +1,17 @@
 // Store migrations on a real SQLite file: a database left by an older vmbranch is brought up to
 // date without changing what the API shows. Migration 5 (instance templates as a flag): templates
 // stay templates with their history untouched, and take back the state they were converted in.
+// The PostgreSQL migrations are one list beside SQLite's, version for version. A private copy of a
+// file (what `store migrate` reads) is brought up to date without touching the file.
 import Database from "better-sqlite3";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { History } from "../../backend/core/history";
 import { instanceView } from "../../backend/core/views";
+import { openCopy, openDatabase } from "../../backend/store/db";
 import { MIGRATIONS } from "../../backend/store/migrations";
+import { POSTGRES_MIGRATIONS } from "../../backend/store/postgres/migrations";
 import { Store } from "../../backend/store/store";
 
 const U = (n: number) => `0000000${n}-0000-4000-8000-000000000000`;
@@ -115,5 +119,39 @@ describe("migration 5: instance templates as a flag", () => {
   it("refuses a database newer than this vmbranch", () => {
     databaseAt(MIGRATIONS.length).pragma(`user_version = ${MIGRATIONS.length + 1}`);
     expect(() => Store.open(join(dir, "vmbranch.db"))).toThrow(`database schema version ${MIGRATIONS.length + 1} is newer than this vmbranch (${MIGRATIONS.length})`);
+  });
+});
+
+describe("one schema, two engines", () => {
+  it("has a PostgreSQL migration for every SQLite migration, so a version means the same schema on both", () => {
+    expect(POSTGRES_MIGRATIONS).toHaveLength(MIGRATIONS.length);
+    for (const sql of POSTGRES_MIGRATIONS) expect(sql.trim()).not.toBe("");
+  });
+});
+
+describe("a private copy of a state (store migrate's source)", () => {
+  it("brings an older file's copy up to date and leaves the file at its version", () => {
+    const old = databaseAt(4);
+    insertInstance(old, 1, "cold-tpl", "stopped");
+    setState(old, 1, "template");
+    old.close();
+    const copy = openCopy(join(dir, "vmbranch.db"));
+    expect(copy.pragma("user_version", { simple: true })).toBe(MIGRATIONS.length);
+    expect(copy.prepare("SELECT state, is_template FROM instances").get()).toEqual({ state: "stopped", is_template: 1 });
+    copy.close();
+    const file = new Database(join(dir, "vmbranch.db"), { readonly: true });
+    expect(file.pragma("user_version", { simple: true })).toBe(4);
+    expect(file.prepare("SELECT state FROM instances").get()).toEqual({ state: "template" });
+    file.close();
+  });
+
+  it("sees what a live WAL holds that was not checkpointed into the file yet", () => {
+    const live = openDatabase(join(dir, "vmbranch.db"));
+    live.pragma("wal_autocheckpoint = 0");
+    insertInstance(live, 1, "in-wal", "stopped");
+    const copy = openCopy(join(dir, "vmbranch.db"));
+    expect(copy.prepare("SELECT name FROM instances").all()).toEqual([{ name: "in-wal" }]);
+    copy.close();
+    live.close();
   });
 });
