@@ -21,6 +21,7 @@ export const FAILPOINTS = {
   "clone.after-freeze": "a clone's source is frozen; the clone's head does not exist yet",
   "import.after-extract": "an import filled its temporary directory; the volume's disk is not made yet",
   "flatten.before-rename": "an offline flatten's standalone copy is on disk beside the head; the head is unchanged",
+  "flatten.before-flush": "a flatten through a running VM concluded (the head's header stands alone); the head is not flushed yet",
   "flatten.after-stream": "a flatten copied the backing chain into the head; the store still names the parent",
   "start.after-launch": "a VM process runs; its state is not recorded as running yet",
   "create.before-start": "a new instance's row, ports and volumes (their disks) are recorded; its VM is not started",

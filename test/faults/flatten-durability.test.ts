@@ -3,7 +3,8 @@
 // says the head stands alone and frees the layers below, and the VM is killed (SIGKILL, as a forced
 // stop does) right after. The guest writes its file once and then stays idle, so nothing else in
 // the guest flushes the disk: what QEMU kept only in its qcow2 metadata cache is lost with the
-// process. The head must still hold the file, byte for byte, standing alone.
+// process. The head must still hold the file, byte for byte, standing alone. The same when serve
+// dies between the stream's end and the flush: the restart flushes before doctor records it.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -61,35 +62,60 @@ function fileOnDisk(path: string, name: string): { bytes: Buffer; fsck: string }
   });
 }
 
-it("a volume flattened through its running VM keeps its data when the VM is killed right after", async () => {
+/**
+ * Make `name` write a 2 MiB blob once and go idle, then branch it twice so its volume is flattened
+ * through its VM; `afterBranches` runs once the branches exist (serve may be gone by then).
+ */
+async function flattenOnline(name: string, afterBranches: () => Promise<void> = async () => undefined): Promise<void> {
   const c = b.client;
   // 2 MiB of random bytes and their digest, synced once; then the guest does no I/O at all.
   const program = ["sh", "-c", "head -c 2097152 /dev/urandom > /data/blob && sha256sum /data/blob | cut -d' ' -f1 > /data/blob.sum && sync && echo BLOB-WRITTEN && while :; do sleep 60; done"];
-  await c.instances.create({ name: "flat", image: "base", memory_mb: 128, args: program, volumes: [{ name: "flat-data", size_mb: 16, at: "/data" }] });
-  await c.instances.waitFor("flat", "running", { timeoutMs: 120_000 });
-  await waitForConsole(c, "flat", (log) => log.includes("BLOB-WRITTEN"), "the blob");
+  await c.instances.create({ name, image: "base", memory_mb: 128, args: program, volumes: [{ name: `${name}-data`, size_mb: 16, at: "/data" }] });
+  await c.instances.waitFor(name, "running", { timeoutMs: 120_000 });
+  await waitForConsole(c, name, (log) => log.includes("BLOB-WRITTEN"), "the blob");
   // Two live branches freeze the volume twice (depth 2 > 1): after the second, the source's head
   // is flattened through its VM in the background.
-  for (const name of ["flat-b1", "flat-b2"]) {
-    await c.instances.create({ name, branch_from: { name: "flat" }, autostart: false });
-    await c.instances.waitFor(name, "stopped", { timeoutMs: 120_000 });
+  for (const branch of [`${name}-b1`, `${name}-b2`]) {
+    await c.instances.create({ name: branch, branch_from: { name }, autostart: false });
+    await c.instances.waitFor(branch, "stopped", { timeoutMs: 120_000 });
   }
+  await afterBranches();
   const deadline = Date.now() + 120_000;
-  while ((await c.volumes.get("flat-data")).chain_depth !== 0) {
+  while ((await b.client.volumes.get(`${name}-data`)).chain_depth !== 0) {
     if (Date.now() > deadline) throw new Error("the source's volume was never flattened");
     await new Promise((r) => setTimeout(r, 50));
   }
-  // Recorded as standing alone: now the VM dies without a chance to write anything more.
-  await c.instances.stop("flat", { force: true });
-  await c.instances.waitFor("flat", "stopped", { timeoutMs: 60_000 });
+}
 
-  const head = headOf("flat-data");
+/** Kill `name`'s VM now (a forced stop) and check that its volume's head stands alone and holds the blob. */
+async function killAndCheck(name: string): Promise<void> {
+  const c = b.client;
+  await c.instances.stop(name, { force: true });
+  await c.instances.waitFor(name, "stopped", { timeoutMs: 60_000 });
+  const head = headOf(`${name}-data`);
   expect(chainOf(head)).toEqual([head]);
   const blob = fileOnDisk(head, "/blob");
   const sum = fileOnDisk(head, "/blob.sum");
   expect(blob.fsck).toBe("clean");
   expect(blob.bytes.length).toBe(2 * 1024 * 1024);
   expect(createHash("sha256").update(blob.bytes).digest("hex")).toBe(sum.bytes.toString("utf8").trim());
+  for (const n of [`${name}-b1`, `${name}-b2`, name]) await c.instances.delete(n);
+}
 
-  for (const name of ["flat-b1", "flat-b2", "flat"]) await c.instances.delete(name);
+it("a volume flattened through its running VM keeps its data when the VM is killed right after", async () => {
+  await flattenOnline("flat");
+  // Recorded as standing alone: now the VM dies without a chance to write anything more.
+  await killAndCheck("flat");
+});
+
+it("a flatten whose serve died before the flush is flushed on reattach, before doctor records it", async () => {
+  await b.relaunch({ VMBRANCH_FAILPOINTS: "flatten.before-flush=kill" }, "SIGTERM");
+  await flattenOnline("flat2", async () => {
+    // The stream concluded and serve died: the head's header stands alone, its mapping maybe not on disk.
+    await b.serveExited();
+    expect(b.serveLog()).toContain("failpoint flatten.before-flush: kill");
+    // The restart reattaches the VM (settling the job, flushing its disks) and doctor records the flatten.
+    await b.relaunch({}, "SIGTERM");
+  });
+  await killAndCheck("flat2");
 });

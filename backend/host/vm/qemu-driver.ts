@@ -148,10 +148,13 @@ export class QemuDriver implements VmDriver {
     const jail = record.uid !== null && gid !== undefined ? { root: jailRoot(runDir), uid: record.uid, gid } : null;
     // A VM launched before machine types were pinned runs as the alias, and its loaders must too.
     const spec = withSlots({ ...stored.spec, machineType: stored.spec.machineType ?? MACHINE_ALIAS });
-    return new QemuHandle(proc, spec, stored.launchedAt, stored.warm, {
+    const handle = new QemuHandle(proc, spec, stored.launchedAt, stored.warm, {
       consoleLogMaxBytes: this.opts.consoleLogMaxBytes,
       host: this.opts.confinement,
       confinement: { ...confinement, jail, runAs: jail ? { uid: jail.uid, gid: jail.gid, chroot: jail.root } : null },
     });
+    // Jobs a dead serve left end here and the disks are flushed, before doctor judges the files.
+    await handle.settleDisks().catch((err: Error) => process.stderr.write(`vmbranch: ${uuid}: could not settle the disks a previous serve left: ${err.message}\n`));
+    return handle;
   }
 }

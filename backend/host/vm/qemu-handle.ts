@@ -374,6 +374,18 @@ export class QemuHandle implements VmHandle {
     }
   }
 
+  /**
+   * Settle what a dead serve may have left in this VM's disks before doctor judges their files:
+   * its block jobs end, then every disk is flushed. A flatten's stream rewrote its head's header
+   * (no backing file) at once, while the mapping of the copied clusters may still be only in
+   * QEMU's cache (flattenDisk): recorded as flattened unflushed, the head would lose that data
+   * with the process. Called when a serve reattaches the VM.
+   */
+  async settleDisks(): Promise<void> {
+    await this.settleJobs();
+    for (const d of await this.currentDisks()) await this.proc.qmp.flushNode(d.node);
+  }
+
   async flattenDisk(diskId: string): Promise<void> {
     await this.settleJobs();
     const cur = (await this.currentDisks()).find((d) => d.id === diskId);
@@ -398,6 +410,7 @@ export class QemuHandle implements VmHandle {
     // Concluded without an error: the top must stand alone now (QEMU dropped its backing file).
     const after = (await this.proc.qmp.queryNamedBlockNodes()).find((n) => n["node-name"] === cur.node);
     if (after?.backing_file) throw new Error(`flattening ${diskId} ended but the disk still backs onto ${after.backing_file}`);
+    await failpoint("flatten.before-flush");
     // The job's end rewrote the file's header (no backing file) at once, but the L2 tables that map
     // the copied clusters are still only in QEMU's qcow2 cache: killed now (a forced stop, a host
     // crash), the file would stand alone holding none of the data, and the caller is about to free
