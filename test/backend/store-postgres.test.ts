@@ -262,6 +262,20 @@ describe("vmbranch store migrate", () => {
       expect(pg.psql(`SELECT x FROM keep`, "occupied")).toBe("7");
     });
 
+    it("lets one of two migrates into the same database copy; the other finds it not empty", async () => {
+      const other = mkdtempSync(join(tmpdir(), "vmbranch-migrate-"));
+      try {
+        openDatabase(join(other, "vmbranch.db")).close();
+        const url = pg.createDatabase("raced");
+        const results = await Promise.all([dataDir, other].map((d) => migrate(["--data-dir", d, "--to", url])));
+        expect(results.map((r) => r.code).sort()).toEqual([0, 4]);
+        expect(results.find((r) => r.code === 4)!.stderr).toMatch(/^vmbranch store: the target database is not empty \(it has public\./);
+        expect(pg.psql(`SELECT count(*) FROM ${SCHEMA_VERSION_TABLE}`, "raced")).toBe(String(MIGRATIONS.length));
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+    });
+
     it("says clearly what is wrong with a URL it cannot use, without its password", async () => {
       const notPg = await migrate(["--data-dir", dataDir, "--to", "mysql://u:secret@localhost/db"]);
       expect([notPg.code, notPg.stderr]).toEqual([1, "vmbranch store: not a PostgreSQL URL (mysql://…): expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE\n"]);

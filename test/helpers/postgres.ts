@@ -2,10 +2,10 @@
  * A throwaway PostgreSQL 15 cluster for tests: `initdb` in a temporary directory, `pg_ctl start`
  * listening only on a unix socket in that directory (no TCP), on a port nobody else uses, and
  * `pg_ctl stop -m immediate` plus removal of the directory afterwards, also when the test failed
- * or the process exits without calling `stop`. PostgreSQL refuses to run as root, so when tests
+ * or its process died without calling `stop` (a watchdog process does it then). PostgreSQL refuses to run as root, so when tests
  * run as root the cluster belongs to `nobody` (setpriv), which owns the directory.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -53,7 +53,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Start a throwaway cluster. Call `stop()` in `afterAll`; an exiting process stops it too. */
+/** Start a throwaway cluster. Call `stop()` in `afterAll`; a test process that dies without it has it stopped by a watchdog. */
 export async function startPostgres(): Promise<TestPostgres> {
   for (const tool of ["initdb", "pg_ctl", "postgres", "psql"]) {
     if (!existsSync(join(PG_BIN, tool))) throw new Error(`${join(PG_BIN, tool)} is missing: PostgreSQL 15 is not installed (scripts/setup installs Debian's postgresql-15)`);
@@ -72,17 +72,33 @@ export async function startPostgres(): Promise<TestPostgres> {
   // Short path: the socket path must fit in 107 bytes.
   const dir = mkdtempSync(join(tmpdir(), "vmbranch-pg-"));
   const data = join(dir, "data");
-  let started = false;
+  // Immediate: nothing of a throwaway cluster needs a clean shutdown checkpoint.
+  const stopCommand = as("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]);
+  // The safety net for a test process that dies without calling stop() (a crash, SIGKILL, a
+  // killed jest worker): a watchdog in a session of its own reads a pipe only we hold; the kernel
+  // closes it when we die, and the watchdog then stops the cluster and removes the directory.
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const watchdog = spawn("sh", ["-c", `cat >/dev/null; [ -f ${quote(join(data, "postmaster.pid"))} ] && ${[stopCommand[0], ...stopCommand[1]].map(quote).join(" ")}; rm -rf -- ${quote(dir)}`], {
+    stdio: ["pipe", "ignore", "ignore"],
+    detached: true,
+    cwd: "/",
+  });
+  watchdog.unref();
+  (watchdog.stdin as unknown as { unref(): void }).unref();
+  let stopped = false;
   const stop = () => {
-    process.removeListener("exit", stop);
-    if (started) {
-      started = false;
-      // Immediate: nothing of a throwaway cluster needs a clean shutdown checkpoint.
-      spawnSync(...as("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]), { cwd: "/", stdio: "ignore" });
+    if (stopped) return;
+    stopped = true;
+    // We stop it ourselves: the watchdog (its whole session: sh and cat) goes first.
+    try {
+      process.kill(-watchdog.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
     }
+    watchdog.stdin?.destroy();
+    if (existsSync(join(data, "postmaster.pid"))) spawnSync(stopCommand[0], stopCommand[1], { cwd: "/", stdio: "ignore" });
     rmSync(dir, { recursive: true, force: true });
   };
-  process.on("exit", stop);
   try {
     if (owner) chownSync(dir, owner.uid, owner.gid);
     const port = await freePort();
@@ -90,7 +106,6 @@ export async function startPostgres(): Promise<TestPostgres> {
     // No TCP at all (listen_addresses empty): only the socket in the private directory.
     const options = `-c listen_addresses='' -c port=${port} -c unix_socket_directories='${dir}' -c fsync=off -c max_connections=40`;
     run("pg_ctl", ["start", "-D", data, "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
-    started = true;
     const url = (db = "postgres") => `postgresql://${SUPERUSER}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`;
     const psql = (sql: string, db = "postgres") =>
       run("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(port), "-U", SUPERUSER, "-d", db, "-c", sql]).trim();
