@@ -168,7 +168,8 @@ export function cliTests(lineage: () => Lineage): void {
         return r.stdout.trim().split("\n").filter(Boolean).sort();
       };
       expect(await complete(["vmbranch", "tr"])).toEqual(["tree"]);
-      expect(await complete(["vmbranch", "s"])).toEqual(["serve", "start", "stop", "suspend"]);
+      expect(await complete(["vmbranch", "s"])).toEqual(["serve", "start", "stop", "store", "suspend"]);
+      expect(await complete(["vmbranch", "store", ""])).toEqual(["migrate"]);
       expect(await complete(["vmbranch", "get", "db-a"])).toEqual(["db-a", "db-a-1"]);
       expect(await complete(["vmbranch", "branch", "--n"])).toEqual(["--name", "--no-wait"]);
       expect(await complete(["vmbranch", "clone", "seed"])).toEqual(["seed", "seed-copy", "seed-tpl"]);
