@@ -166,7 +166,7 @@ export class Doctor {
         findings.push({
           kind: "backing-chain", subject: d.path, problem: `the file backs onto ${info.backing ?? "nothing"}, the store says ${parent?.path ?? "nothing"}`,
           repair: flattened ? "record that it stands alone and free its parent if nothing else uses it" : null,
-          ...(flattened ? { fix: () => this.disks.recordFlattened(d.id) } : {}),
+          ...(flattened ? { fix: () => this.recordFlattened(d.id) } : {}),
         });
       }
       if (quiet && store.diskReferences(d.id) === 0)
@@ -190,6 +190,18 @@ export class Doctor {
       }
       findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => this.ctx.storage.remove(path) });
     }
+  }
+
+  /**
+   * Record that head `id` stands alone, as its file says. A running VM of ours writing it may hold
+   * the flatten's mapping only in its cache (a flatten whose flush failed): it is flushed first, or
+   * the layers freed now would be the only copy of that data. A VM that ended flushed as it quit.
+   */
+  private async recordFlattened(id: string): Promise<void> {
+    const store = this.ctx.store;
+    for (const v of store.volumes.all().filter((x) => x.headDisk === id))
+      for (const a of store.attachments.writersOf(v.uuid)) await this.runtime.handle(a.instanceUuid)?.settleDisks();
+    await this.disks.recordFlattened(id);
   }
 
   /** Raw views (FUSE) and import directories of a serve that died. */

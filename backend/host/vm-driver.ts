@@ -218,6 +218,8 @@ export interface VmHandle {
   freezeDisks(disks: DiskFreeze[]): Promise<void>;
   /** Copy the whole backing chain of a disk into its top file while the VM runs, so it stands alone. */
   flattenDisk(diskId: string): Promise<void>;
+  /** End block jobs left in the VM and flush every disk, so its files say on disk what QEMU holds. */
+  settleDisks(): Promise<void>;
   /** Call `listener` when the VM stalls on its own (disk full, I/O error, guest panic) or runs again. */
   onAlert(listener: (alert: VmAlert) => void): void;
   /** Resume the guest (after a pause of ours that a crash interrupted); checked against QEMU's run state. */

@@ -119,3 +119,21 @@ it("a flatten whose serve died before the flush is flushed on reattach, before d
   });
   await killAndCheck("flat2");
 });
+
+it("a flatten whose flush failed is flushed by doctor's repair before it records the head as standing alone", async () => {
+  await b.relaunch({ VMBRANCH_FAILPOINTS: "flatten.before-flush=error" }, "SIGTERM");
+  let repaired: unknown[] = [];
+  await flattenOnline("flat3", async () => {
+    const deadline = Date.now() + 120_000;
+    while (!b.serveLog().includes("flattening failed")) {
+      if (Date.now() > deadline) throw new Error("the flatten never failed");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The store still names the parent, the head's header stands alone: doctor settles it, serve running on.
+    const res = await b.http("POST", "/v1/doctor/repair");
+    expect(res.status).toBe(200);
+    repaired = (res.body as { data: { doctor: { repaired: { kind: string }[] }[] } }).data.doctor[0]!.repaired;
+  });
+  expect(repaired.map((f) => (f as { kind: string }).kind)).toContain("backing-chain");
+  await killAndCheck("flat3");
+});
