@@ -96,10 +96,15 @@ describe("branching a running instance", () => {
     expect(b1.volumes[0]!.uuid).not.toBe(src.volumes[0]!.uuid);
     expect(b1.volumes[0]!.inline).toBe(true);
 
-    const first = (await b1Start())[0]!;
+    const ticks = await b1Start();
+    const first = ticks[0]!;
     // The counter continues (RAM came along), and the file holds the source's lines up to the snapshot.
     expect(first.tick).toBeGreaterThan(3);
-    expect(first.fork).toBe(1);
+    // The guest learns of the fork from the VM generation ID's ACPI notification, handled just after
+    // the restore: the first tick can race it and still count 0. Seen once, it is never seen twice.
+    expect(first.fork).toBeLessThanOrEqual(1);
+    expect(ticks.find((t) => t.fork > 0)?.fork).toBe(1);
+    expect(ticks.every((t) => t.fork <= 1)).toBe(true);
     expect(first.f0).toBeGreaterThanOrEqual(3);
     expect(first.tick).toBeGreaterThanOrEqual(first.f0);
   });
