@@ -25,7 +25,12 @@ afterEach(async () => {
 const configure = (values: Record<string, string>) => connection.configure({ get: (k) => values[k] });
 
 describe("connection settings", () => {
-  const noFiles = { VMBRANCH_DATA_DIR: mkdtempSync(join(tmpdir(), "vmb-no-token-")) };
+  // Made in beforeAll, not while the file is collected: a run whose -t filter skips this block
+  // skips its afterAll too, which left the directory behind.
+  const noFiles = { VMBRANCH_DATA_DIR: "" };
+  beforeAll(() => {
+    noFiles.VMBRANCH_DATA_DIR = mkdtempSync(join(tmpdir(), "vmb-no-token-"));
+  });
   afterAll(() => rmSync(noFiles.VMBRANCH_DATA_DIR, { recursive: true, force: true }));
 
   it("the environment wins when set (a rotated token for refresh and destroy), then stack config, then the defaults", () => {
