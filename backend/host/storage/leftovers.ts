@@ -1,7 +1,8 @@
 /**
  * Storage a dead serve may leave: scratch directories of disk operations (raw views of disks, a
  * qemu-storage-daemon with a FUSE mount, `withRawView`; filesystems being made; flatten copies, all
- * in disk-images.ts) and the paths live processes hold open, which doctor must never delete. Read from /proc; deciding what is a leftover is core's (core/doctor.ts).
+ * in disk-images.ts) and the paths live processes hold open, which doctor must never delete.
+ * Read from /proc; deciding what is a leftover is core's (core/doctor.ts).
  */
 import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
