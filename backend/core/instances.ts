@@ -271,7 +271,10 @@ export class Instances {
 
   /** `DELETE /v1/instances/{id}`: stops the VM, removes inline volumes, detaches the others. */
   async delete(id: string): Promise<Instance> {
-    return this.locked(id, async (rec) => {
+    // With its volumes' locks: its inline volumes go with it, and no clone of one may be freezing it meanwhile.
+    const found = requireInstance(this.ctx.store, id);
+    const volumes = () => this.ctx.store.attachments.ofInstance(found.uuid).map((a) => volumeKey(a.volumeUuid));
+    return this.locked(id, volumes, async (rec) => {
       if (rec.deleteLock)
         throw new ApiError("DELETE_LOCKED", `Instance '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
       await this.destroy(rec);
@@ -287,8 +290,10 @@ export class Instances {
   async destroy(rec: InstanceRecord): Promise<void> {
     const store = this.ctx.store;
     this.requireReachable(rec);
-    if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
     const inline = store.attachments.ofInstance(rec.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!).filter((v) => v && !v.persistent);
+    // Refused before anything changes, as a volume's own delete is.
+    for (const v of inline) this.volumes.checkNoActiveClones(v);
+    if (this.runtime.handle(rec.uuid)) await this.runtime.stop(rec, { force: true, timeoutMs: 0, reason: "deleted" });
     // Its inline volumes go with it in one transaction: none outlives its instance, whatever follows.
     store.tx(() => {
       store.instances.remove(rec.uuid);

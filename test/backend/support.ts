@@ -6,7 +6,8 @@
  * Tests decide what to assert; this module only fetches and checks shapes.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Header } from "tar";
@@ -217,6 +218,11 @@ export function withRawCopy<T>(qcow2: string, fn: (raw: string) => T): T {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A SHA-256 of a qcow2 disk's content as a guest reads it, through its whole backing chain. */
+export function contentDigest(qcow2: string): string {
+  return withRawCopy(qcow2, (rawFile) => createHash("sha256").update(readFileSync(rawFile)).digest("hex"));
 }
 
 /** The contents of `file` inside the ext filesystem of a qcow2 disk (debugfs, read-only). */

@@ -4,12 +4,10 @@
 // cleans up at once, and the next flatten makes the head stand alone with the same bytes. Branching a
 // stopped instance deepens its volume's chain without booting anything, so no guest runs here.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DoctorReport } from "../../sdk";
-import { raw, tarWithEntry } from "../backend/support";
+import { contentDigest, raw, tarWithEntry } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 
 jest.setTimeout(180_000);
@@ -43,17 +41,6 @@ function head(): { path: string; parent: string } {
 /** The backing file the qcow2 header names, or "" when it stands alone. */
 function backingOf(path: string): string {
   return (JSON.parse(execFileSync("qemu-img", ["info", "-U", "--output=json", path], { encoding: "utf8" })) as { "backing-filename"?: string })["backing-filename"] ?? "";
-}
-
-/** A digest of the volume's content as a guest would read it, through the whole chain. */
-function contentDigest(path: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "vmb-flatten-check-"));
-  try {
-    execFileSync("qemu-img", ["convert", "-U", "-f", "qcow2", "-O", "raw", path, join(dir, "raw")]);
-    return createHash("sha256").update(execFileSync("cat", [join(dir, "raw")], { maxBuffer: 64 * 1024 * 1024 })).digest("hex");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function flattenScratch(): string[] {
