@@ -19,6 +19,8 @@ import { newUuid, now } from "./identity";
 export class Disks {
   /** Layers an overlay is being made on (count per id): `release` leaves them to the builder. */
   private readonly building = new Map<string, number>();
+  /** Releases in flight: mid-walk, a layer has no references yet still has its row and file. */
+  private releasing = 0;
 
   constructor(private readonly ctx: CoreContext) {}
 
@@ -101,6 +103,10 @@ export class Disks {
    * created over it) becomes the volume's head. Returns the frozen layer's id. Run inside a transaction.
    */
   commitFreeze(volumeUuid: string, headId: string, replacement: DiskRecord): string {
+    // The caller holds the volume's lock: a head that changed or a volume that went is a broken
+    // lock, and recording the freeze anyway would leave `replacement` named by nothing.
+    if (this.store.volumes.get({ uuid: volumeUuid })?.headDisk !== headId)
+      throw new Error(`volume ${volumeUuid} no longer has head ${headId}: its freeze is not recorded`);
     this.store.disks.update({ id: headId }, { frozen: true });
     this.store.disks.insert(replacement);
     this.store.volumes.update({ uuid: volumeUuid }, { headDisk: replacement.id });
@@ -117,16 +123,39 @@ export class Disks {
   }
 
   /** Delete disk `id` and then its ancestors, as long as nothing references them any more. */
-  async release(id: string | null): Promise<void> {
-    let current = id;
-    while (current) {
-      const d = this.store.disks.get({ id: current });
-      // A layer an overlay is being made on is its builder's to release (buildingOn).
-      if (!d || this.store.diskReferences(current) > 0 || this.building.has(current)) return;
-      this.store.disks.delete({ id: current });
-      await this.ctx.storage.remove(d.path);
-      current = d.parentId;
+  release(id: string | null): Promise<void> {
+    return this.whileReleasing(async () => {
+      let current = id;
+      while (current) {
+        const d = this.store.disks.get({ id: current });
+        // A layer an overlay is being made on is its builder's to release (buildingOn).
+        if (!d || this.store.diskReferences(current) > 0 || this.building.has(current)) return;
+        this.store.disks.delete({ id: current });
+        await this.ctx.storage.remove(d.path);
+        current = d.parentId;
+      }
+    });
+  }
+
+  /**
+   * Run `fn`, which releases layers whose last reference its caller just dropped, counted as a
+   * release in flight from this call on (call it in the tick that drops the reference).
+   */
+  async whileReleasing<T>(fn: () => Promise<T>): Promise<T> {
+    this.releasing++;
+    try {
+      return await fn();
+    } finally {
+      this.releasing--;
     }
+  }
+
+  /**
+   * True when no layer is being released or built on: then a layer nothing references is a leak,
+   * not a step of an operation in flight (the doctor asks).
+   */
+  idle(): boolean {
+    return this.releasing === 0 && this.building.size === 0;
   }
 
   /** True when head `id` sits on a backing chain deeper than the configured bound. */

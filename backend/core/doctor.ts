@@ -142,24 +142,26 @@ export class Doctor {
     return { findings, vms };
   }
 
-  /** True while no operation holds a lock or has an open journal entry. */
+  /** True while no operation holds a lock, has an open journal entry or is releasing disk layers. */
   private quiet(): boolean {
-    return this.ctx.locks.idle() && new Journal(this.ctx).openEntries().length === 0;
+    return this.ctx.locks.idle() && this.disks.idle() && new Journal(this.ctx).openEntries().length === 0;
   }
 
   /** Disk rows against files: missing files, wrong backing chains, rows nothing references, files no row names. */
   private async checkDisks(findings: Diagnosis[], quiet: boolean): Promise<void> {
     const store = this.ctx.store;
     const rows = store.disks.all();
-    const byPath = new Map(rows.map((d) => [d.path, d]));
     const byId = new Map(rows.map((d) => [d.id, d]));
     for (const d of rows) {
       const info = await this.ctx.storage.info(d.path).catch((err: Error) => err);
+      // Read again: a disk released while the others were read is not a finding.
+      const cur = store.disks.get({ id: d.id });
+      if (!cur) continue;
       if (info instanceof Error) {
         findings.push({ kind: "missing-file", subject: d.path, problem: `disk ${d.id} is recorded but its file cannot be read (${info.message.split("\n")[0]})`, repair: null });
         continue;
       }
-      const parent = d.parentId ? byId.get(d.parentId) : null;
+      const parent = cur.parentId ? (store.disks.get({ id: cur.parentId }) ?? byId.get(cur.parentId)) : null;
       if ((info.backing ?? null) !== (parent?.path ?? null)) {
         // A flatten that finished in the file but not in the store: the file stands alone, so record that.
         const flattened = info.backing === null && parent !== undefined && parent !== null;
@@ -169,27 +171,49 @@ export class Doctor {
           ...(flattened ? { fix: () => this.recordFlattened(d.id) } : {}),
         });
       }
-      if (quiet && store.diskReferences(d.id) === 0)
-        findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
     }
     if (!quiet) return;
     const open = await this.ctx.storage.openPaths();
-    const snapshotFiles = new Set(store.snapshots.all().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null));
     const candidates = [
-      ...(await listFiles(this.ctx.config.disksDir, ".qcow2")).filter((p) => !byPath.has(p)),
-      ...(await listFiles(this.ctx.config.snapshotsDir, ".devstate")).filter((p) => !snapshotFiles.has(p)),
-      ...(await listFiles(this.ctx.config.ramDir, ".ram")).filter((p) => !snapshotFiles.has(p)),
+      ...(await listFiles(this.ctx.config.disksDir, ".qcow2")),
+      ...(await listFiles(this.ctx.config.snapshotsDir, ".devstate")),
+      ...(await listFiles(this.ctx.config.ramDir, ".ram")),
     ];
+    const links = new Map(await Promise.all(candidates.map(async (p) => [p, await stat(p).then((s) => s.nlink, () => 0)] as const)));
+
+    // Leaks are judged at one instant, on a fresh read of the store, and only while nothing is in
+    // flight then: an operation that began while the files above were read may have made a file
+    // it has not recorded yet, or dropped a layer's last reference and not yet released it.
+    if (!this.quiet()) return;
+    for (const d of store.disks.all())
+      if (store.diskReferences(d.id) === 0)
+        findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
+    const known = this.knownFiles();
     for (const path of candidates) {
+      const n = links.get(path) ?? 0;
+      if (n === 0 || known.has(path)) continue;
       // Open by a process, or lent to a VM's jail (a second link): in use, whatever the store says.
-      const links = await stat(path).then((s) => s.nlink, () => 0);
-      if (links === 0) continue;
-      if (open.has(path) || links > 1) {
+      if (open.has(path) || n > 1) {
         findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know, in use by a process", repair: null });
         continue;
       }
-      findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it", fix: () => this.ctx.storage.remove(path) });
+      findings.push({
+        kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it",
+        // Checked again when repaired: an operation may have recorded it since.
+        fix: async () => {
+          if (!this.knownFiles().has(path)) await this.ctx.storage.remove(path);
+        },
+      });
     }
+  }
+
+  /** Every disk and snapshot file the store names now. */
+  private knownFiles(): Set<string> {
+    const store = this.ctx.store;
+    return new Set([
+      ...store.disks.all().map((d) => d.path),
+      ...store.snapshots.all().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null),
+    ]);
   }
 
   /**

@@ -283,8 +283,12 @@ export class Snapshots {
     if (!snap || this.ctx.store.snapshotReferences(uuid) > 0) return;
     const disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
     this.ctx.store.snapshots.remove(uuid);
-    await this.removeFiles(this.files(uuid));
-    for (const d of disks) await this.disks.release(d.diskId);
+    // Counted from the row's removal: until the loop below, layers only this snapshot kept have
+    // no reference yet are still there, which the doctor must not take for a leak.
+    await this.disks.whileReleasing(async () => {
+      await this.removeFiles(this.files(uuid));
+      for (const d of disks) await this.disks.release(d.diskId);
+    });
   }
 
   /** Remove the files of a snapshot (also of one that never got its row). */

@@ -88,8 +88,11 @@ export class Volumes {
       insertUnique(() => this.ctx.store.volumes.insert(rec), `A volume named '${name}' already exists`);
       return rec;
     };
-    // Managed directories are checked against each other: one check-and-insert at a time.
-    const rec = req.host_path !== undefined ? await this.ctx.locks.with([MANAGED_PATHS_KEY], insert) : await insert();
+    // Managed directories are checked against each other: one check-and-insert at a time. A new
+    // volume holds its own lock until its row names its disk (an inline one is under its
+    // instance's): until then its file is recorded nowhere, which the doctor must not take for a leak.
+    const keys = [...(req.host_path !== undefined ? [MANAGED_PATHS_KEY] : []), ...(owner === null ? [volumeKey(base.uuid)] : [])];
+    const rec = keys.length > 0 ? await this.ctx.locks.with(keys, insert) : await insert();
     rev.add("delete volume row", () => this.ctx.store.volumes.delete({ uuid: rec.uuid }));
     return rec;
   }

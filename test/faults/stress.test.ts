@@ -102,6 +102,26 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * Findings with what the store and serve's log say of the disk each names: a failure in CI is
+ * then read from its output (the data directory is gone by then).
+ */
+function explained(findings: DoctorReport["findings"], db: string): unknown[] {
+  const sql = (q: string) => execFileSync("sqlite3", ["-header", db, q], { encoding: "utf8" }).trim();
+  const log = b.serveLog().split("\n");
+  return findings.map((f) => {
+    const id = /disk ([0-9a-f-]{36})/.exec(f.problem)?.[1];
+    if (!id) return f;
+    return {
+      ...f,
+      row: sql(`SELECT * FROM disks WHERE id = '${id}'`),
+      children: sql(`SELECT id, depth FROM disks WHERE parent_id = '${id}'`),
+      journal: sql("SELECT * FROM operations"),
+      log: log.filter((l) => l.includes(id) || /"level":(40|50)/.test(l)).slice(-30),
+    };
+  });
+}
+
 it("random concurrent operations end in answers, not hangs or 5xx, and leave consistent disks", async () => {
   const counts = new Map<string, Map<number, number>>();
   const slow: string[] = [];
@@ -143,8 +163,8 @@ it("random concurrent operations end in answers, not hangs or 5xx, and leave con
   await settle();
   expect(b.vmPids()).toEqual([]);
   const report = (await raw(b, "GET", "/v1/doctor")).body as { data: { doctor: DoctorReport[] } };
-  expect(report.data.doctor[0]!.findings).toEqual([]);
   const db = `${b.dataDir}/vmbranch.db`;
+  expect(explained(report.data.doctor[0]!.findings, db)).toEqual([]);
   const heads = execFileSync("sqlite3", [db, "SELECT v.name || '|' || d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.kind = 'block'"], { encoding: "utf8" })
     .trim().split("\n").filter(Boolean).map((l) => l.split("|") as [string, string]);
   expect(heads.length).toBeGreaterThanOrEqual(2);
