@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { startBackend } from "../test/helpers/backend";
+import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { fanout } from "./scenarios/fanout";
 import { scaling } from "./scenarios/scaling";
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
     if (want("scaling")) results.scaling = await scaling(backend);
+    if (want("api")) results.api = await api(backend);
   } finally {
     await backend.stop();
   }
@@ -122,6 +124,16 @@ function print(r: Record<string, any>): void {
       srows.push([`${n.branches} branches: wall / total PSS`, `${(n.wallMs / 1000).toFixed(1)} s / ${n.totalPssMiB.toFixed(0)} MiB = ${n.ratioToOneGuest.toFixed(2)}× one guest`, atMost(n.ratioToOneGuest, 1.5, "× one guest")]);
     }
     table(`Scaling (accelerator: ${sc.accelerator}; 256 MiB guests for the branch counts)`, srows);
+  }
+  if (r.api) {
+    const p = (x: { p50: number; p99: number; n: number }) => `${x.p50.toFixed(2)} / ${x.p99.toFixed(2)} ms (n=${x.n})`;
+    const arows: [string, string, Target?][] = [];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    for (const s of r.api.sizes as any[]) {
+      arows.push([`list instances at ${s.instances} (p50 / p99)`, p(s.listMs)]);
+      arows.push([`get one instance at ${s.instances} (p50 / p99)`, p(s.getMs)]);
+    }
+    table(`Control-plane API (store: ${r.api.store}; one client, one request at a time)`, arows);
   }
 }
 

@@ -2,6 +2,7 @@
  * The store: one object giving typed tables for every record kind over one SQLite database,
  * plus the few queries that span tables (references that keep a disk or a snapshot alive).
  */
+import type Database from "better-sqlite3";
 import { openDatabase, type Db } from "./db";
 import type { DiskRecord, InstanceRecord, TransitionRecord } from "./records";
 import {
@@ -15,6 +16,9 @@ import {
   VolumeTable,
 } from "./repositories";
 import { Table } from "./table";
+
+/** A compiled statement of the store's database. */
+type Statement = Database.Statement<unknown[]>;
 
 const disks = (db: Db) =>
   new Table<DiskRecord>(db, "disks", {
@@ -104,6 +108,19 @@ export class Store {
   readonly operations: OperationTable;
 
   constructor(private readonly db: Db) {
+    // Each SQL text is compiled once: the repositories run the same few statements many times (a
+    // list of 1000 instances runs thousands), and compiling was most of their cost. Writes outside
+    // a transaction are retried once when the filesystem was full and `whenFull` made room.
+    const prepare = db.prepare.bind(db);
+    const compiled = new Map<string, Statement>();
+    db.prepare = ((sql: string) => {
+      let stmt = compiled.get(sql);
+      if (!stmt) {
+        stmt = this.retriedWhenFull(prepare(sql) as Statement);
+        compiled.set(sql, stmt);
+      }
+      return stmt;
+    }) as Db["prepare"];
     this.disks = disks(db);
     this.volumes = volumes(db);
     this.instances = instances(db);
@@ -143,22 +160,21 @@ export class Store {
    */
   whenFull(free: () => boolean): void {
     this.freeRoom = free;
-    const prepare = this.db.prepare.bind(this.db);
+  }
+
+  private retriedWhenFull(stmt: Statement): Statement {
     const db = this.db;
-    db.prepare = ((sql: string) => {
-      const stmt = prepare(sql);
-      const run = stmt.run.bind(stmt);
-      // Inside a transaction the whole transaction is retried by `tx`, not one statement of it.
-      stmt.run = ((...args: unknown[]) => {
-        try {
-          return run(...args);
-        } catch (err) {
-          if (db.inTransaction || !isFull(err) || !free()) throw err;
-          return run(...args);
-        }
-      }) as typeof stmt.run;
-      return stmt;
-    }) as typeof db.prepare;
+    const run = stmt.run.bind(stmt);
+    // Inside a transaction the whole transaction is retried by `tx`, not one statement of it.
+    stmt.run = ((...args: unknown[]) => {
+      try {
+        return run(...args);
+      } catch (err) {
+        if (db.inTransaction || !isFull(err) || !this.freeRoom()) throw err;
+        return run(...args);
+      }
+    }) as typeof stmt.run;
+    return stmt;
   }
 
   /** How many things keep disk `id` alive: child disks, volumes whose data it is, snapshots. */
