@@ -192,13 +192,20 @@ export class Doctor {
     for (const path of candidates) {
       const n = links.get(path) ?? 0;
       if (n === 0 || known.has(path)) continue;
-      // Open by a process, or lent to a VM's jail (a second link): in use, whatever the store says.
-      if (open.has(path) || n > 1) {
+      // Open by a process, or lent to a VM's jail (a second link): a disk is in use, whatever the
+      // store says. A snapshot's RAM image or device state no row names is only read by VMs
+      // restored from it, whose private mappings keep their memory when the file goes (as a
+      // snapshot's release unlinks it under running branches): it is removed all the same.
+      const inUse = open.has(path) || n > 1;
+      const snapshotFile = !path.endsWith(".qcow2");
+      if (inUse && !snapshotFile) {
         findings.push({ kind: "orphan-file", subject: path, problem: "a file the store does not know, in use by a process", repair: null });
         continue;
       }
       findings.push({
-        kind: "orphan-file", subject: path, problem: "a file the store does not know", repair: "delete it",
+        kind: "orphan-file", subject: path,
+        problem: inUse ? "a snapshot file the store does not know, still mapped by a VM restored from it" : "a file the store does not know",
+        repair: "delete it",
         // Checked again when repaired: an operation may have recorded it since.
         fix: async () => {
           if (!this.knownFiles().has(path)) await this.ctx.storage.remove(path);

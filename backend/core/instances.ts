@@ -18,7 +18,7 @@ import { Reverter } from "./reverter";
 import { Runtime } from "./runtime";
 import { insertUnique } from "./unique";
 import { Snapshots } from "./snapshots";
-import { instanceState, instanceView } from "./views";
+import { instanceState, instanceView, loadedRelations } from "./views";
 import type { Volumes } from "./volumes";
 
 /** Defaults of a create request. */
@@ -36,6 +36,12 @@ export class Instances {
   /** Wire view of a record. */
   view(r: InstanceRecord): Instance {
     return instanceView(this.ctx.store, r, this.ctx.driver.network);
+  }
+
+  /** A view function for a list: the related rows of every instance are read once, up front. */
+  viewer(): (r: InstanceRecord) => Instance {
+    const rel = loadedRelations(this.ctx.store);
+    return (r) => instanceView(this.ctx.store, r, this.ctx.driver.network, rel);
   }
 
   /** Throw NAME_TAKEN when an instance or template already has `name`. */

@@ -286,6 +286,7 @@ export class Snapshots {
     // Counted from the row's removal: until the loop below, layers only this snapshot kept have
     // no reference yet are still there, which the doctor must not take for a leak.
     await this.disks.whileReleasing(async () => {
+      await failpoint("snapshot.after-release-rows").catch((err: Error) => this.ctx.log.error({ snapshot: uuid, err: err.message }, "a failure after a snapshot's rows were deleted; releasing its files"));
       await this.removeFiles(this.files(uuid));
       for (const d of disks) await this.disks.release(d.diskId);
     });

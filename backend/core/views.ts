@@ -4,7 +4,7 @@
  */
 import type { Instance, InstanceState, Volume } from "vmbranch/sdk";
 import type { GuestNetwork } from "../host/vm-driver";
-import type { InstanceRecord, VolumeRecord } from "../store/records";
+import type { AttachmentRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
 
 /** A checkpoint's volumes: what its snapshot holds, at the paths the source mounted them. */
@@ -21,11 +21,42 @@ export function instanceState(r: InstanceRecord): InstanceState {
   return r.isTemplate ? "template" : r.state;
 }
 
-/** Wire form of an instance. */
-export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNetwork, "guestIp" | "forwardIp">): Instance {
-  const atts = store.attachments.ofInstance(r.uuid);
+/** The rows an instance's view reads besides its own: one query each, or loaded once for a list. */
+export interface InstanceRelations {
+  attachments(instanceUuid: string): AttachmentRecord[];
+  ports(instanceUuid: string): PortRecord[];
+  volume(uuid: string): VolumeRecord | null;
+}
+
+/** Relations read row by row, for one view. */
+function queried(store: Store): InstanceRelations {
+  return {
+    attachments: (uuid) => store.attachments.ofInstance(uuid),
+    ports: (uuid) => store.ports.ofInstance(uuid),
+    volume: (uuid) => store.volumes.get({ uuid }),
+  };
+}
+
+/**
+ * Relations of every instance read at once (three queries), for a list: per instance they would
+ * be two queries and one per volume, thousands for a long list.
+ */
+export function loadedRelations(store: Store): InstanceRelations {
+  const attachments = store.attachments.byInstance();
+  const ports = store.ports.byInstance();
+  const volumes = new Map(store.volumes.all().map((v) => [v.uuid, v]));
+  return {
+    attachments: (uuid) => attachments.get(uuid) ?? [],
+    ports: (uuid) => ports.get(uuid) ?? [],
+    volume: (uuid) => volumes.get(uuid) ?? null,
+  };
+}
+
+/** Wire form of an instance; `rel` gives its attachments, ports and volumes (read one by one when not given). */
+export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNetwork, "guestIp" | "forwardIp">, rel: InstanceRelations = queried(store)): Instance {
+  const atts = rel.attachments(r.uuid);
   const volumes = r.checkpoint ? checkpointVolumes(store, r) : atts.map((a) => {
-    const v = store.volumes.get({ uuid: a.volumeUuid });
+    const v = rel.volume(a.volumeUuid);
     return {
       uuid: a.volumeUuid,
       name: v?.name ?? "",
@@ -35,8 +66,8 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
       inline: v ? !v.persistent : false,
     };
   });
-  const ports = store.ports
-    .ofInstance(r.uuid)
+  const ports = rel
+    .ports(r.uuid)
     .map((p) => ({ guest_port: p.guestPort, host_port: p.hostPort, host_ip: net.forwardIp, protocol: p.protocol }));
   const snap = r.snapshotUuid ? store.snapshots.get({ uuid: r.snapshotUuid }) : null;
   return {

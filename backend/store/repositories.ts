@@ -131,6 +131,11 @@ export class AttachmentTable extends Table<AttachmentRecord> {
     return this.select("volume_uuid = ? AND readonly = 0", [volumeUuid]);
   }
 
+  /** Every attachment, by instance, each instance's in device order (one query, for lists). */
+  byInstance(): Map<string, AttachmentRecord[]> {
+    return groupBy(this.select("1", [], "instance_uuid, position"), (a) => a.instanceUuid);
+  }
+
   /** The device position after the last one of instance `uuid`. */
   nextPosition(instanceUuid: string): number {
     return this.ofInstance(instanceUuid).reduce((m, a) => Math.max(m, a.position + 1), 0);
@@ -142,6 +147,11 @@ export class PortTable extends Table<PortRecord> {
   /** The ports of instance `uuid`, by guest port and protocol. */
   ofInstance(instanceUuid: string): PortRecord[] {
     return this.select("instance_uuid = ?", [instanceUuid], "guest_port, protocol");
+  }
+
+  /** Every published port, by instance, each instance's as `ofInstance` orders them (one query, for lists). */
+  byInstance(): Map<string, PortRecord[]> {
+    return groupBy(this.select("1", [], "instance_uuid, guest_port, protocol"), (p) => p.instanceUuid);
   }
 
   /** Host ports published by instances other than `uuid`. */
@@ -198,4 +208,15 @@ export class OperationTable extends Table<OperationRecord> {
   open(): OperationRecord[] {
     return this.select("1", [], "started_at");
   }
+}
+
+/** `rows` grouped by `key`, each group in the rows' order. */
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const group = out.get(key(row));
+    if (group) group.push(row);
+    else out.set(key(row), [row]);
+  }
+  return out;
 }

@@ -396,3 +396,14 @@ describe("branch of a stopped instance (no VM: autostart false)", () => {
     expect(plain.smbios_serial).not.toBe(src.smbios_serial);
   });
 });
+
+describe("list", () => {
+  it("shows every instance as its own GET does, volumes in device order and ports included", async () => {
+    await createInstance({ name: "ls-many", volumes: [{ size_mb: 8, at: "/b" }, { size_mb: 8, at: "/a" }], ports: [{ guest_port: 9090 }, { guest_port: 53, protocol: "udp" }] });
+    const listed = ((await api(backend(), "GET", "/v1/instances")).body as { data: { instances: Instance[] } }).data.instances;
+    // The earlier tests left instances with several volumes and ports: the list reads them in one pass.
+    expect(listed.filter((i) => i.volumes.length > 1).length).toBeGreaterThan(1);
+    expect(listed.filter((i) => i.ports.length > 1).length).toBeGreaterThan(1);
+    for (const i of listed) expect(i).toEqual(await getInstance(i.uuid));
+  });
+});

@@ -40,7 +40,8 @@ export function instanceRoutes(core: Core): FastifyPluginAsync {
       const q = parse(ListQuerySchema, req.query);
       const all = core.ctx.store.instances.plain();
       const results = applyListQuery(all, q, (id) => new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`));
-      return itemsReply(reply, "instances", results, req, 200, (rec) => brief(I.view(rec), q.details));
+      const view = I.viewer();
+      return itemsReply(reply, "instances", results, req, 200, (rec) => brief(view(rec), q.details));
     });
 
     app.get<{ Params: IdParams }>("/instances/:id", async (req) => ok("instances", [I.get(req.params.id)], req.id, req.startedNs));
