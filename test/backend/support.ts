@@ -220,6 +220,16 @@ export function withRawCopy<T>(qcow2: string, fn: (raw: string) => T): T {
   }
 }
 
+/** The output of `query` run by sqlite3 on the store in data dir `dataDir`, trimmed. */
+export function storeQuery(dataDir: string, query: string): string {
+  return execFileSync("sqlite3", [join(dataDir, "vmbranch.db"), query], { encoding: "utf8" }).trim();
+}
+
+/** The head file of volume `name` in data dir `dataDir`, or "" when it has none (or is gone). */
+export function volumeHead(dataDir: string, name: string): string {
+  return storeQuery(dataDir, `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${name}'`);
+}
+
 /** A SHA-256 of a qcow2 disk's content as a guest reads it, through its whole backing chain. */
 export function contentDigest(qcow2: string): string {
   return withRawCopy(qcow2, (rawFile) => createHash("sha256").update(readFileSync(rawFile)).digest("hex"));

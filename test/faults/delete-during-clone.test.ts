@@ -2,10 +2,8 @@
 // the delete waits for the clone, which completes with the data the volume had, and no layer is
 // left that nothing uses. The clone is held between its freeze and its head by a delay failpoint,
 // so the delete lands inside it every time. No guest runs here.
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import type { DoctorReport } from "../../sdk";
-import { contentDigest, raw } from "../backend/support";
+import { contentDigest, raw, storeQuery, volumeHead } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 
 jest.setTimeout(120_000);
@@ -19,14 +17,7 @@ afterAll(async () => {
   await b?.stop();
 });
 
-function sql(query: string): string {
-  return execFileSync("sqlite3", [join(b.dataDir, "vmbranch.db"), query], { encoding: "utf8" }).trim();
-}
-
-/** The head file of volume `name`, or "" when it has none (or is gone). */
-function headOf(name: string): string {
-  return sql(`SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${name}'`);
-}
+const headOf = (name: string) => volumeHead(b.dataDir, name);
 
 async function volumeState(name: string): Promise<string> {
   const res = await raw(b, "GET", `/v1/volumes/${name}`);
@@ -58,5 +49,5 @@ it("waits for the clone, which keeps the volume's data, and leaves no layer behi
   const report = (await raw(b, "GET", "/v1/doctor")).body as { data: { doctor: DoctorReport[] } };
   expect(report.data.doctor[0]!.findings).toEqual([]);
   expect((await raw(b, "DELETE", "/v1/volumes/kept")).status).toBe(200);
-  expect(sql("SELECT count(*) FROM disks")).toBe("0");
+  expect(storeQuery(b.dataDir, "SELECT count(*) FROM disks")).toBe("0");
 });

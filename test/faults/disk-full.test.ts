@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DoctorReport } from "../../sdk";
-import { raw, readFromDisk, tarWithEntry } from "../backend/support";
+import { raw, readFromDisk, tarWithEntry, volumeHead } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 
 jest.setTimeout(300_000);
@@ -44,9 +44,7 @@ async function doctor(): Promise<DoctorReport> {
   return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
 }
 
-function headOf(volume: string): string {
-  return execFileSync("sqlite3", [join(data, "vmbranch.db"), `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${volume}'`], { encoding: "utf8" }).trim();
-}
+const headOf = (volume: string) => volumeHead(data, volume);
 
 it("serve keeps a ballast in its data dir", () => {
   expect(existsSync(join(data, "ballast"))).toBe(true);

@@ -8,8 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { withRawCopy } from "../backend/support";
+import { volumeHead, withRawCopy } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { waitForConsole } from "../helpers/guest-programs";
 
@@ -25,9 +24,7 @@ afterAll(async () => {
   await b?.stop();
 });
 
-function headOf(volume: string): string {
-  return execFileSync("sqlite3", [join(b.dataDir, "vmbranch.db"), `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${volume}'`], { encoding: "utf8" }).trim();
-}
+const headOf = (volume: string) => volumeHead(b.dataDir, volume);
 
 /** The images of `path`'s backing chain, top first, as qemu-img reads the files. */
 function chainOf(path: string): string[] {

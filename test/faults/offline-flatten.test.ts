@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DoctorReport } from "../../sdk";
-import { contentDigest, raw, tarWithEntry } from "../backend/support";
+import { contentDigest, raw, storeQuery, tarWithEntry } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 
 jest.setTimeout(180_000);
@@ -28,13 +28,9 @@ afterAll(async () => {
   await b?.stop();
 });
 
-function sql(query: string): string {
-  return execFileSync("sqlite3", [join(b.dataDir, "vmbranch.db"), query], { encoding: "utf8" }).trim();
-}
-
 /** The head file of the source's volume and the file the store says it backs onto. */
 function head(): { path: string; parent: string } {
-  const [path = "", parent = ""] = sql("SELECT d.path, coalesce(p.path, '') FROM volumes v JOIN disks d ON d.id = v.head_disk LEFT JOIN disks p ON p.id = d.parent_id WHERE v.name = 'cold-data'").split("|");
+  const [path = "", parent = ""] = storeQuery(b.dataDir, "SELECT d.path, coalesce(p.path, '') FROM volumes v JOIN disks d ON d.id = v.head_disk LEFT JOIN disks p ON p.id = d.parent_id WHERE v.name = 'cold-data'").split("|");
   return { path, parent };
 }
 
