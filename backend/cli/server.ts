@@ -23,6 +23,7 @@ import { QemuDriver } from "../host/vm/qemu-driver";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { Store } from "../store/store";
 import { lockDataDir } from "./data-dir-lock";
+import { refuseLostState } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
@@ -120,13 +121,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const unlock = lockDataDir(dataDir, "serve");
   let ramDir: string | null = null;
   try {
-    const token = resolveToken(dataDir, env);
     const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
+    const dbFile = join(dataDir, "vmbranch.db");
+    refuseLostState(dbFile, fixed);
+    const token = resolveToken(dataDir, env);
     for (const d of Object.values(fixed)) privateDir(d);
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
     const dirs = { ...fixed, ramDir };
-    const dbFile = join(dataDir, "vmbranch.db");
     for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
     const store = Store.open(dbFile);
     // Room the store keeps for itself on a filesystem the guests' disks can fill (host/storage/ballast.ts).
