@@ -6,12 +6,9 @@
  * dump out of the file so it never holds more than what was not read yet. QEMU restarts the dump
  * at each launch of the VM; the state names the run it counts, so a new run starts at zero.
  */
-import { execFile } from "node:child_process";
 import { open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
+import { run } from "../util/exec";
 
 /** pcap's file header; records follow. */
 const PCAP_HEADER = 24;
@@ -121,6 +118,7 @@ async function advance(file: string, runId: string): Promise<TrafficTotals> {
   // The totals are recorded first: a failed or interrupted punch only leaves space unreclaimed.
   const punchTo = Math.floor(state.offset / 4096) * 4096;
   if (punchTo - state.punched >= PUNCH_AFTER) {
+    // A failed punch (a filesystem without hole punching) is not an error: the space stays used.
     const ok = await run("fallocate", ["--punch-hole", "--offset", "0", "--length", String(punchTo), file]).then(() => true, () => false);
     if (ok) {
       state.punched = punchTo;

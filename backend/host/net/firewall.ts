@@ -8,8 +8,7 @@
  * (`restrict=on`) refuses every connection they try. The table is shared by every vmbranch on
  * the host and stays after the service stops, because its VMs keep running.
  */
-import { spawn } from "node:child_process";
-import { run } from "../util/exec";
+import { HostCommandError, run } from "../util/exec";
 import { VM_UID_BASE, VM_UID_COUNT } from "../confinement/vm-identity";
 
 /** The nftables table holding vmbranch's rule. */
@@ -40,21 +39,11 @@ export async function installFirewall(): Promise<string | null> {
     return "nft (Debian package nftables) is not installed";
   }
   try {
-    await runWithInput("nft", ["-f", "-"], firewallRuleset());
+    await run("nft", ["-f", "-"], { input: Buffer.from(firewallRuleset()) });
     return null;
   } catch (err) {
-    return `nft refused the rule: ${(err as Error).message}`;
+    // nft's own words: the reason is logged as a warning at start, without the runner's prefix.
+    const why = err instanceof HostCommandError ? err.output.trim() || `exit ${err.exitCode}` : (err as Error).message;
+    return `nft refused the rule: ${why}`;
   }
-}
-
-function runWithInput(file: string, args: string[], input: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ["pipe", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(stderr.trim() || `exit ${code}`))));
-    child.stdin.end(input);
-  });
 }
