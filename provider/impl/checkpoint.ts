@@ -11,7 +11,7 @@ import { withClient } from "./connection";
 import { failure } from "./errors";
 import { toRef } from "./instance-request";
 import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
-import { isUnknown, managedInputsOf, plain } from "./values";
+import { isUnknown, managedInputsOf, plain, withoutUndefined } from "./values";
 import { knownOr, knownTags, resolveVolumeInputs, type VolumeBaseInputs } from "./volume-common";
 import { volumeLikeResource } from "./volume-like";
 
@@ -45,8 +45,7 @@ export function checkpointRequest(i: Record<string, unknown>): CheckpointCreateI
     delete_lock: knownOr(i.deleteLock, false),
     autokill: autokill === undefined ? undefined : { time_ms: autokill },
   };
-  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
-  return req as CheckpointCreateItem;
+  return withoutUndefined(req) as CheckpointCreateItem;
 }
 
 /** Outputs from the server's checkpoint and the inputs. */

@@ -7,7 +7,7 @@
  */
 import { looksLikeUuid, type InstanceCreateParams, type Ref } from "vmbranch/sdk";
 import type { InstanceInputs } from "./instance-model";
-import { isRecord, isUnknown } from "./values";
+import { isRecord, isUnknown, withoutUndefined } from "./values";
 
 /** How unknown values are treated: `none` (all known), or `placeholders` (check during preview). */
 export type UnknownMode = "none" | "placeholders";
@@ -82,8 +82,7 @@ export function instanceCreateRequest(inputs: InstanceInputs | Record<string, un
     new_mac_addresses: record(clone.newMacAddresses, "02:00:00:00:00:01"),
     new_smbios_serial: clone.newSmbiosSerial === undefined ? undefined : known(clone.newSmbiosSerial, "unknown"),
   };
-  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
-  return req as InstanceCreateParams;
+  return withoutUndefined(req) as InstanceCreateParams;
 }
 
 function volumeSpec(v: unknown): Record<string, unknown> {
@@ -97,8 +96,7 @@ function volumeSpec(v: unknown): Record<string, unknown> {
   }
   if (v.sizeMb !== undefined && v.sizeMb !== null) out.size_mb = known(v.sizeMb, 1);
   if (v.readonly !== undefined && v.readonly !== null) out.readonly = known(v.readonly, false);
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out;
+  return withoutUndefined(out);
 }
 
 function portSpec(p: unknown): Record<string, unknown> {
@@ -106,8 +104,7 @@ function portSpec(p: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = { guest_port: p.guestPort === undefined ? undefined : known(p.guestPort, 1) };
   if (p.hostPort !== undefined && p.hostPort !== null) out.host_port = known(p.hostPort, 1);
   if (p.protocol !== undefined && p.protocol !== null) out.protocol = known(p.protocol, "tcp");
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-  return out;
+  return withoutUndefined(out);
 }
 
 // API field → input property, where the rename is not just snake_case → camelCase.

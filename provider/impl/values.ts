@@ -67,6 +67,17 @@ function plainValue(value: unknown): unknown {
   return value;
 }
 
+/**
+ * A shallow copy of `record` without its keys whose value is `undefined`, in their order: a
+ * request built field by field leaves out what the program did not give, so the server's schema
+ * sees the field as absent rather than set.
+ */
+export function withoutUndefined<T extends Record<string, unknown>>(record: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(record)) if (v !== undefined) out[k] = v;
+  return out as T;
+}
+
 /** `value`, or `null` when it is undefined (outputs never hold `undefined`). */
 export function orNull<T>(value: T | undefined | null): T | null {
   return value === undefined ? null : value;

@@ -11,7 +11,7 @@ import { withClient } from "./connection";
 import { errorMessage, failure, partialStateError } from "./errors";
 import { toRef } from "./instance-request";
 import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
-import { isUnknown, plain } from "./values";
+import { isUnknown, plain, withoutUndefined } from "./values";
 import { baseEcho, knownOr, knownTags, resolveVolumeInputs, untilUsable, volumeComputed, type VolumeBaseInputs } from "./volume-common";
 import { volumeLikeResource } from "./volume-like";
 
@@ -43,8 +43,7 @@ export function volumeCloneRequest(i: Record<string, unknown>): VolumeCloneItem 
     tags: knownTags(i.tags),
     delete_lock: knownOr(i.deleteLock, false),
   };
-  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
-  return req as VolumeCloneItem;
+  return withoutUndefined(req) as VolumeCloneItem;
 }
 
 /** Outputs from the server's volume and the inputs. */

@@ -10,7 +10,7 @@ import { withClient } from "./connection";
 import { failure } from "./errors";
 import { toRef } from "./instance-request";
 import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
-import { isUnknown, plain } from "./values";
+import { isUnknown, plain, withoutUndefined } from "./values";
 import { baseEcho, knownOr, knownTags, resolveVolumeInputs, volumeComputed, type VolumeBaseInputs } from "./volume-common";
 import { volumeLikeResource } from "./volume-like";
 
@@ -43,8 +43,7 @@ export function volumeTemplateRequest(i: Record<string, unknown>): VolumeTemplat
     tags: knownTags(i.tags),
     delete_lock: knownOr(i.deleteLock, false),
   };
-  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
-  return req as VolumeTemplateItem;
+  return withoutUndefined(req) as VolumeTemplateItem;
 }
 
 /** Outputs from the server's template and the inputs. */

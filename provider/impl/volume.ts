@@ -10,7 +10,7 @@ import { withClient } from "./connection";
 import { failure, partialStateError } from "./errors";
 import { toRef } from "./instance-request";
 import { Deadline, operationMs, resolveTimeouts, type OperationOptions } from "./timeouts";
-import { isUnknown, plain } from "./values";
+import { isUnknown, plain, withoutUndefined } from "./values";
 import { baseEcho, knownOr, knownTags, resolveVolumeInputs, untilUsable, volumeComputed, type VolumeBaseInputs } from "./volume-common";
 import { volumeLikeResource } from "./volume-like";
 
@@ -49,8 +49,7 @@ export function volumeCreateRequest(i: Record<string, unknown>): VolumeCreatePar
     tags: knownTags(i.tags),
     delete_lock: knownOr(i.deleteLock, false),
   };
-  for (const k of Object.keys(req)) if (req[k] === undefined) delete req[k];
-  return req as VolumeCreateParams;
+  return withoutUndefined(req) as VolumeCreateParams;
 }
 
 /** Outputs from the server's volume and the inputs. */
