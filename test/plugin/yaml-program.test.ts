@@ -130,7 +130,7 @@ test("a YAML program boots, branches, checkpoints and loads; no changes on a sec
   expect(JSON.stringify(branch?.outputs)).not.toContain("kept-secret");
 
   // The edit: the branch gets tags. Shown as that one property, applied in place (same VMs).
-  p.write(readFileSync(`${p.dir}/Pulumi.yaml`, "utf8").replace(BRANCHING(), BRANCHING("      tags: [edited]\n")));
+  p.edit(BRANCHING(), BRANCHING("      tags: [edited]\n"));
   const preview = await p.preview();
   const step = preview.steps.find((s) => s.urn.endsWith("::branch"));
   expect(step?.op).toBe("update");
@@ -159,7 +159,7 @@ test("pulumi import adopts an instance created with curl; preview then shows no 
   expect((await p.state()).find((r) => r.urn.endsWith("::adopted"))?.id).toBe(outside.uuid);
   // The generated resource goes into the program, as the CLI tells users to do; a lookup beside it.
   const resource = code.slice(code.indexOf("resources:") + "resources:".length).replace(/^\n/, "").replace(/\n+$/, "\n");
-  p.write(readFileSync(`${p.dir}/Pulumi.yaml`, "utf8").replace("resources: {}\n", `resources:\n${resource}variables:
+  p.edit("resources: {}\n", `resources:\n${resource}variables:
   outsideInfo:
     fn::invoke:
       function: vmbranch:index:getInstance
@@ -168,7 +168,7 @@ test("pulumi import adopts an instance created with curl; preview then shows no 
 outputs:
   outsideImage: \${outsideInfo.image}
   outsideTags: \${outsideInfo.tags}
-`));
+`);
   expect(changes((await p.preview()).steps)).toEqual([]);
   await p.pulumi(["up", "--yes", "--skip-preview"]);
   const out = await p.outputs();

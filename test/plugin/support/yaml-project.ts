@@ -6,7 +6,7 @@
  * `runPulumi`, as user projects do); tests own the programs and what they assert.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { startBackend, type TestBackend } from "../../helpers/backend";
 import { createPulumiSandbox, REPO_ROOT, runPulumi, type PulumiSandbox } from "../../helpers/pulumi";
@@ -41,6 +41,8 @@ export interface YamlProject {
   sandbox: PulumiSandbox;
   /** Write `Pulumi.yaml`. */
   write(program: string): void;
+  /** Edit `Pulumi.yaml` as a user would: replace `from`, which must occur exactly once, by `to`. */
+  edit(from: string, to: string): void;
   /** `pulumi <args> --non-interactive`; rejects with everything the CLI printed. */
   pulumi(args: string[]): Promise<string>;
   /** `pulumi preview --json`, parsed. */
@@ -60,10 +62,17 @@ export function yamlProject(extraPath: string[] = []): YamlProject {
   mkdirSync(dir);
   const env = { ...process.env, ...sandbox.env, PATH: [...extraPath, yamlHostDir(), sandbox.env.PATH].join(path.delimiter) };
   const pulumi = (args: string[]) => runPulumi(args, dir, env);
+  const file = path.join(dir, "Pulumi.yaml");
   return {
     dir,
     sandbox,
-    write: (program) => writeFileSync(path.join(dir, "Pulumi.yaml"), program),
+    write: (program) => writeFileSync(file, program),
+    edit(from, to) {
+      const program = readFileSync(file, "utf8");
+      // A text that is missing or ambiguous would make the edit silently a different one.
+      if (program.split(from).length !== 2) throw new Error(`edit: expected exactly one ${JSON.stringify(from)} in ${file}`);
+      writeFileSync(file, program.replace(from, () => to));
+    },
     pulumi,
     async preview() {
       return JSON.parse(await pulumi(["preview", "--json"]));
