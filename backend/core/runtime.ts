@@ -330,8 +330,15 @@ export class Runtime {
     }
   }
 
-  /** Instances whose live QEMU did not answer at reattach; retried until it answers or ends. */
-  private readonly unanswered = new Map<string, NodeJS.Timeout>();
+  /**
+   * Instances whose live QEMU did not answer at reattach, with the timer of their next try. An
+   * instance stays here while a try is under way too (the timer is then null): until that try has
+   * a handle or found the process gone, nothing may act on the instance (it has no handle, so a
+   * delete would remove files QEMU still writes and a start would launch a second QEMU).
+   */
+  private readonly unanswered = new Map<string, NodeJS.Timeout | null>();
+  /** Set once every VM was let go (shutdown): a try still under way then lets its VM go too. */
+  private detached = false;
 
   /** True while the VM of `uuid` is alive but could not be reattached: its files must not be touched. */
   isUnreachable(uuid: string): boolean {
@@ -342,7 +349,7 @@ export class Runtime {
     this.ctx.log.error({ instance: inst.uuid, err: err.message }, "vm alive but not reachable; retrying");
     this.setState(inst.uuid, { state: "error", error: `its VM process runs but did not answer when vmbranch restarted (${err.message}); retrying` });
     const timer = setTimeout(() => {
-      this.unanswered.delete(inst.uuid);
+      this.unanswered.set(inst.uuid, null);
       void this.retryAttach(inst.uuid);
     }, REATTACH_RETRY_MS);
     timer.unref();
@@ -350,14 +357,24 @@ export class Runtime {
   }
 
   private async retryAttach(uuid: string): Promise<void> {
-    const inst = this.ctx.store.instances.get({ uuid });
-    if (!inst || this.handles.has(uuid)) return;
     let handle: VmHandle | null;
     try {
       handle = await this.ctx.driver.attach(uuid, this.runDirOf(uuid));
     } catch (err) {
+      const inst = this.ctx.store.instances.get({ uuid });
+      if (this.detached || !inst) return void this.unanswered.delete(uuid);
       return this.unreachable(inst, err as Error);
     }
+    const inst = this.ctx.store.instances.get({ uuid });
+    if (this.detached || !inst) {
+      // Shutting down (or nothing to adopt it into): the VM runs on without us, as at any exit.
+      this.unanswered.delete(uuid);
+      handle?.detach();
+      return;
+    }
+    // Leaving `unanswered` and gaining a handle (or the stopped state) happen in the same tick:
+    // a request sees the one or the other, never neither.
+    this.unanswered.delete(uuid);
     if (!handle) {
       this.setState(uuid, { state: "stopped", pid: null, stoppedAt: now(), error: null, stopReason: "the VM process ended while vmbranch could not reach it" });
       return;
@@ -368,7 +385,8 @@ export class Runtime {
 
   /** Let go of every VM without stopping it (the service is shutting down; VMs outlive it). */
   detachAll(): void {
-    for (const timer of this.unanswered.values()) clearTimeout(timer);
+    this.detached = true;
+    for (const timer of this.unanswered.values()) if (timer) clearTimeout(timer);
     this.unanswered.clear();
     for (const [uuid, handle] of this.handles) {
       this.handles.delete(uuid);
