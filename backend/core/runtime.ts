@@ -161,8 +161,15 @@ export class Runtime {
       throw this.launchError(inst.name, err);
     }
     await failpoint("start.after-launch").catch(async (err: Error) => {
-      await handle.kill().catch(() => undefined);
-      this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
+      const ended = await handle.kill().then(
+        () => true,
+        (killErr: Error) => {
+          this.ctx.log.error({ instance: inst.uuid, err: killErr.message }, "could not end the vm of a failed start");
+          return false;
+        },
+      );
+      if (ended) this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
+      else this.keepUnended(inst.uuid, handle, `its start failed (${err.message}) and its VM could not be ended`);
       throw this.launchError(inst.name, err);
     });
     const warm = memory.kind === "snapshot";
@@ -209,7 +216,7 @@ export class Runtime {
           if (cur?.state !== "starting") return;
           this.ctx.log.warn({ instance: uuid, err: err.message }, "guest did not become ready");
           // A guest that exits during boot is recorded by the exit watcher; a hung one is stopped here.
-          void handle.kill().catch(() => {});
+          void handle.kill().catch((killErr: Error) => this.ctx.log.error({ instance: uuid, err: killErr.message }, "could not end a vm whose guest did not become ready"));
           this.setState(uuid, { error: `guest did not become ready: ${err.message}` });
         },
       );
@@ -244,6 +251,16 @@ export class Runtime {
     } else if (alert.kind === "resumed" && cur.state === "error") {
       this.setState(uuid, { state: "running", error: null });
     }
+  }
+
+  /**
+   * A VM that should have been ended but could not be: it may run on, so it is kept (a stop or a
+   * delete ends it through its handle, and its exit is recorded) and the instance is `error` with
+   * `why`, never `stopped` (a stopped instance's files may be removed, a second QEMU started).
+   */
+  private keepUnended(uuid: string, handle: VmHandle, why: string): void {
+    this.adopt(uuid, handle, false);
+    this.setState(uuid, { state: "error", pid: handle.pid, error: why });
   }
 
   /** Stop tracking the VM of `uuid`: its coming exit is intended (suspend) and changes no state. */
@@ -288,11 +305,18 @@ export class Runtime {
         continue;
       }
       if (inst.branch && inst.branch.phase !== "Succeeded" && inst.branch.phase !== "Failed") {
-        if (handle) await handle.kill().catch(() => {});
+        const ended = !handle || await handle.kill().then(
+          () => true,
+          (err: Error) => {
+            this.ctx.log.error({ instance: inst.uuid, err: err.message }, "could not end the vm of an interrupted branch");
+            return false;
+          },
+        );
         this.setState(inst.uuid, {
           state: "error", pid: null, error: "branch interrupted by a restart of vmbranch",
           branch: { ...inst.branch, phase: "Failed", message: "interrupted by a restart of vmbranch" },
         });
+        if (!ended) this.keepUnended(inst.uuid, handle!, "its branch was interrupted by a restart of vmbranch and its VM could not be ended");
         continue;
       }
       // A suspend that died before its VM ended: the VM runs on (recovery.ts discards the snapshot).

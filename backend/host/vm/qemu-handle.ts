@@ -400,7 +400,7 @@ export class QemuHandle implements VmHandle {
     try {
       await concluded;
     } catch (err) {
-      await this.proc.qmp.jobCancel(job).catch(() => undefined);
+      await this.proc.qmp.jobCancel(job).catch((e: Error) => warn(`could not cancel the unfinished flatten job ${job} of ${this.uuid}: ${e.message}`));
       throw new Error(`flattening ${diskId} did not finish: ${(err as Error).message}`);
     }
     const info = (await this.proc.qmp.queryJobs()).find((j) => j.id === job);
@@ -541,9 +541,9 @@ export class QemuHandle implements VmHandle {
       }
     } catch (err) {
       this.proc.off("event", onEvent);
-      await qmp.migrateCancel().catch(() => undefined);
+      await qmp.migrateCancel().catch((e: Error) => warn(`could not cancel the snapshot migration of ${this.uuid} after a failed snapshot: ${e.message}`));
       await loader.abort();
-      await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch(() => undefined);
+      await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch((e: Error) => warn(`could not turn background snapshots off again on ${this.uuid} after a failed snapshot: ${e.message}`));
       if (frozen) await this.thawGuest();
       return this.failAfterSwitch(err, links, attempted, paused);
     }
@@ -553,11 +553,11 @@ export class QemuHandle implements VmHandle {
         await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "background snapshot" });
         await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
       } catch (err) {
-        await qmp.migrateCancel().catch(() => undefined);
+        await qmp.migrateCancel().catch((e: Error) => warn(`could not cancel the background snapshot of ${this.uuid} after it failed: ${e.message}`));
         await loader.abort();
         throw err;
       } finally {
-        await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch(() => undefined);
+        await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch((e: Error) => warn(`could not turn background snapshots off again on ${this.uuid}: ${e.message}`));
       }
       void digHoles(files.ramPath);
     })();
@@ -615,7 +615,7 @@ export class QemuHandle implements VmHandle {
       await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "suspend" });
       await loader.finish(files, SNAPSHOT_TIMEOUT_MS);
     } catch (err) {
-      await qmp.migrateCancel().catch(() => undefined);
+      await qmp.migrateCancel().catch((e: Error) => warn(`could not cancel the suspend migration of ${this.uuid} after it failed: ${e.message}`));
       await loader.abort();
       await this.resume().catch((e: Error) => warn(`${this.uuid} stays paused after a failed suspend: ${e.message}`));
       throw err;
