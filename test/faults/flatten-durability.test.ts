@@ -26,6 +26,13 @@ afterAll(async () => {
 
 const headOf = (volume: string) => volumeHead(b.dataDir, volume);
 
+/** What doctor finds wrong now (read-only): every case must end with nothing. */
+async function doctorFindings(): Promise<unknown[]> {
+  const res = await b.http("GET", "/v1/doctor");
+  expect(res.status).toBe(200);
+  return (res.body as { data: { doctor: { findings: unknown[] }[] } }).data.doctor[0]!.findings;
+}
+
 /** The images of `path`'s backing chain, top first, as qemu-img reads the files. */
 function chainOf(path: string): string[] {
   const out = JSON.parse(execFileSync("qemu-img", ["info", "-U", "--backing-chain", "--output=json", path], { encoding: "utf8" })) as { filename: string }[];
@@ -114,7 +121,10 @@ it("a flatten whose serve died before the flush is flushed on reattach, before d
     // The restart reattaches the VM (settling the job, flushing its disks) and doctor records the flatten.
     await b.relaunch({}, "SIGTERM");
   });
+  // The restart settled the flatten: nothing left for doctor, before and after the VM is killed.
+  expect(await doctorFindings()).toEqual([]);
   await killAndCheck("flat2");
+  expect(await doctorFindings()).toEqual([]);
 });
 
 it("a flatten whose flush failed is flushed by doctor's repair before it records the head as standing alone", async () => {
@@ -132,5 +142,8 @@ it("a flatten whose flush failed is flushed by doctor's repair before it records
     repaired = (res.body as { data: { doctor: { repaired: { kind: string }[] }[] } }).data.doctor[0]!.repaired;
   });
   expect(repaired.map((f) => (f as { kind: string }).kind)).toContain("backing-chain");
+  // The repair settled everything it found: nothing left, before and after the VM is killed.
+  expect(await doctorFindings()).toEqual([]);
   await killAndCheck("flat3");
+  expect(await doctorFindings()).toEqual([]);
 });
