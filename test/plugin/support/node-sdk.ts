@@ -1,16 +1,16 @@
 /**
  * What a TypeScript program of the plugin layer needs on top of the user install
  * (test/helpers/user-install.ts, the packages as users install them): the Node.js SDK generated
- * from the plugin's schema by `pulumi package gen-sdk --language nodejs`, compiled by the install's
- * TypeScript and linked into the install's node_modules as `@vmbranch/pulumi` (as `npm install` of
- * the generated package would), and TypeScript project files. The product never needs any of this.
+ * and compiled by scripts/gen-sdks.mjs (`pulumi package gen-sdk --language nodejs`, the install's
+ * TypeScript and @pulumi/pulumi) and linked into the install's node_modules as `@vmbranch/pulumi`
+ * (as `npm install` of the generated package would), and TypeScript project files.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { UserInstall } from "../../helpers/user-install";
-import { PLUGIN_DIR, PLUGIN_VERSION } from "./yaml-project";
+import { GEN_SDKS } from "./yaml-project";
 
 const run = promisify(execFile);
 
@@ -18,20 +18,15 @@ const run = promisify(execFile);
 export const NODE_SDK_PACKAGE = "@vmbranch/pulumi";
 
 /**
- * Generate the Node.js SDK into the install (beside its node_modules, so the SDK resolves the
- * installed @pulumi/pulumi), compile it, and link it as `@vmbranch/pulumi`. `env` has the CLI and
- * the Node.js language host on PATH (gen-sdk asks the host to generate).
+ * Generate the Node.js SDK into the install (beside its node_modules, so the script compiles it
+ * with the installed TypeScript against the installed @pulumi/pulumi) and link it as
+ * `@vmbranch/pulumi`. `env` has the CLI and the Node.js language host on PATH (gen-sdk asks the
+ * host to generate).
  */
 export async function installNodeSdk(install: UserInstall, env: NodeJS.ProcessEnv): Promise<string> {
   const out = path.join(install.root, "deps", "vmbranch-sdk");
-  rmSync(out, { recursive: true, force: true });
-  await run("pulumi", ["package", "gen-sdk", path.join(PLUGIN_DIR, "pulumi-resource-vmbranch"), "--language", "nodejs", "--out", out], { env, cwd: install.root });
-  const sdk = path.join(out, "nodejs");
-  await run(process.execPath, [path.join(install.modules, "typescript", "bin", "tsc"), "-p", sdk], { cwd: sdk, maxBuffer: 16 * 1024 * 1024 });
-  // The package is its compiled bin/ with the package.json beside it, its `${VERSION}` placeholder
-  // replaced, as Pulumi's providers publish their Node.js SDKs (the SDK reads its version from it).
-  const bin = path.join(sdk, "bin");
-  writeFileSync(path.join(bin, "package.json"), readFileSync(path.join(sdk, "package.json"), "utf8").replace("${VERSION}", PLUGIN_VERSION));
+  await run(process.execPath, [GEN_SDKS, out, "nodejs"], { env, cwd: install.root });
+  const bin = path.join(out, "nodejs", "bin");
   const link = path.join(install.modules, ...NODE_SDK_PACKAGE.split("/"));
   mkdirSync(path.dirname(link), { recursive: true });
   rmSync(link, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import { createPulumiSandbox, REPO_ROOT, runPulumi, type PulumiSandbox } from ".
 export const PLUGIN_DIR = path.join(REPO_ROOT, "dist", "plugin");
 /** The plugin's version (the package's). */
 export const PLUGIN_VERSION = (require(path.join(REPO_ROOT, "package.json")) as { version: string }).version;
+/** scripts/gen-sdks.mjs, which generates the SDKs the plugin layer's Node.js, Python and Go programs use. */
+export const GEN_SDKS = path.join(REPO_ROOT, "scripts", "gen-sdks.mjs");
 /** The plugin tarball for `pulumi plugin install --file`. */
 export const PLUGIN_TARBALL = path.join(PLUGIN_DIR, `pulumi-resource-vmbranch-v${PLUGIN_VERSION}.tar.gz`);
 
