@@ -7,7 +7,6 @@
  * At run time it leaves files alone while any operation holds a lock, since an operation in
  * flight makes its files before it records them.
  */
-import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
 import type { CoreContext } from "./context";
@@ -102,10 +101,10 @@ export class Doctor {
     }
 
     // Run directories of instances the store no longer knows (their VM, if any, is an unowned-vm above).
-    for (const e of await readdir(config.runDir).catch(() => [] as string[])) {
+    for (const e of await this.ctx.driver.runDirNames(config.runDir)) {
       if (e.startsWith(".") || owned.has(e) || !quiet) continue;
       const dir = join(config.runDir, e);
-      findings.push({ kind: "orphan-file", subject: dir, problem: "run directory of an instance the store does not know", repair: "remove it", fix: () => rm(dir, { recursive: true, force: true }) });
+      findings.push({ kind: "orphan-file", subject: dir, problem: "run directory of an instance the store does not know", repair: "remove it", fix: () => this.ctx.driver.removeRunDir(dir) });
     }
 
     const vms: DoctorReport["vms"] = [];
@@ -175,11 +174,10 @@ export class Doctor {
     if (!quiet) return;
     const open = await this.ctx.storage.openPaths();
     const candidates = [
-      ...(await listFiles(this.ctx.config.disksDir, ".qcow2")),
-      ...(await listFiles(this.ctx.config.snapshotsDir, ".devstate")),
-      ...(await listFiles(this.ctx.config.ramDir, ".ram")),
+      ...(await this.ctx.storage.listDataFiles(this.ctx.config.disksDir, ".qcow2")),
+      ...(await this.ctx.storage.listDataFiles(this.ctx.config.snapshotsDir, ".devstate")),
+      ...(await this.ctx.storage.listDataFiles(this.ctx.config.ramDir, ".ram")),
     ];
-    const links = new Map(await Promise.all(candidates.map(async (p) => [p, await stat(p).then((s) => s.nlink, () => 0)] as const)));
 
     // Leaks are judged at one instant, on a fresh read of the store, and only while nothing is in
     // flight then: an operation that began while the files above were read may have made a file
@@ -189,8 +187,7 @@ export class Doctor {
       if (store.diskReferences(d.id) === 0)
         findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
     const known = this.knownFiles();
-    for (const path of candidates) {
-      const n = links.get(path) ?? 0;
+    for (const { path, links: n } of candidates) {
       if (n === 0 || known.has(path)) continue;
       // Open by a process, or lent to a VM's jail (a second link): a disk is in use, whatever the
       // store says. A snapshot's RAM image or device state no row names is only read by VMs
@@ -242,10 +239,10 @@ export class Doctor {
         kind: "raw-view", subject: v.dir, problem: `scratch space of a disk operation that died (a raw view, a filesystem being made or a flatten copy)${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
         repair: "end its daemon, unmount and remove it", fix: () => v.remove(),
       });
-    for (const e of await readdir(this.ctx.config.tmpDir).catch(() => [] as string[])) {
-      if (!e.startsWith(IMPORT_DIR_PREFIX) || e.startsWith(`${IMPORT_DIR_PREFIX}${SERVE_RUN}-`)) continue;
+    for (const e of await this.ctx.storage.importScratchNames(this.ctx.config.tmpDir, IMPORT_DIR_PREFIX)) {
+      if (e.startsWith(`${IMPORT_DIR_PREFIX}${SERVE_RUN}-`)) continue;
       const dir = join(this.ctx.config.tmpDir, e);
-      findings.push({ kind: "orphan-file", subject: dir, problem: "scratch directory of an import a dead serve did not finish", repair: "remove it", fix: () => rm(dir, { recursive: true, force: true }) });
+      findings.push({ kind: "orphan-file", subject: dir, problem: "scratch directory of an import a dead serve did not finish", repair: "remove it", fix: () => this.ctx.storage.removeImportScratch(dir) });
     }
   }
 }
@@ -253,8 +250,4 @@ export class Doctor {
 function strip(f: Diagnosis): DoctorFinding {
   // Only the wire fields: the fix and the instance it locks stay inside.
   return { kind: f.kind, subject: f.subject, problem: f.problem, repair: f.repair };
-}
-
-async function listFiles(dir: string, suffix: string): Promise<string[]> {
-  return (await readdir(dir).catch(() => [] as string[])).filter((e) => e.endsWith(suffix)).map((e) => join(dir, e));
 }

@@ -4,15 +4,12 @@
  * Runs after the runtime reattached to the VMs that survived (and resumed the ones it had paused),
  * before anything else touches the store. Every step that fails is logged, never swallowed.
  */
-import { access } from "node:fs/promises";
 import type { FreezeIntent, OperationRecord } from "../store/records";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { Journal } from "./journal";
 import type { Runtime } from "./runtime";
 import type { Snapshots } from "./snapshots";
-
-const exists = (path: string) => access(path).then(() => true, () => false);
 
 /** Rolls open journal entries forward or back. */
 export class Recovery {
@@ -60,7 +57,7 @@ export class Recovery {
       const committed = vol?.headDisk === f.overlay.id;
       if (committed) continue;
       const used = !handle || files === null || files.some((d) => d.diskId === f.diskId && d.path === f.overlay.path);
-      if (vol && vol.headDisk === f.headId && used && (await exists(f.overlay.path))) forward.push(f);
+      if (vol && vol.headDisk === f.headId && used && (await this.ctx.storage.exists(f.overlay.path))) forward.push(f);
       else back.push(f);
     }
     store.tx(() => {
@@ -111,7 +108,7 @@ export class Recovery {
   private async suspend(entry: OperationRecord, instanceUuid: string, snapshotUuid: string): Promise<void> {
     const store = this.ctx.store;
     const snap = store.snapshots.get({ uuid: snapshotUuid });
-    const saved = snap !== null && (await exists(this.snapshots.files(snapshotUuid).devstatePath));
+    const saved = snap !== null && (await this.ctx.storage.exists(this.snapshots.files(snapshotUuid).devstatePath));
     const inst = store.instances.get({ uuid: instanceUuid });
     if (inst && !this.runtime.handle(instanceUuid) && saved) {
       store.tx(() => {

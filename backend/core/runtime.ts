@@ -4,7 +4,6 @@
  * restart of the service reattaches to VMs that survived. State transitions happen here and are
  * announced on the event bus. Callers hold the instance lock.
  */
-import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { failpoint } from "../host/failpoints";
 import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
@@ -151,7 +150,7 @@ export class Runtime {
     const spec = await this.launchSpec(inst, memory);
     await requireCapacity(this.ctx, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
-    await mkdir(spec.runDir, { recursive: true });
+    await this.ctx.driver.prepareRunDir(spec.runDir);
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
     let handle: VmHandle;
     try {
@@ -425,7 +424,7 @@ export class Runtime {
 
   /** Forget a VM's runtime files (after it is gone). */
   async cleanup(uuid: string): Promise<void> {
-    await rm(this.runDirOf(uuid), { recursive: true, force: true });
+    await this.ctx.driver.removeRunDir(this.runDirOf(uuid));
   }
 }
 

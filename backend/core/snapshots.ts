@@ -4,7 +4,6 @@
  * with the VM stopped for suspend, kept by standby instances and templates, and freed by the
  * last user. Also freezes volumes a running VM writes (through that VM, never by copying a live file).
  */
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { failpoint } from "../host/failpoints";
 import { DiskSwitchError, type DiskFreeze, type QuiesceMode, type SnapshotFiles } from "../host/vm-driver";
@@ -143,7 +142,7 @@ export class Snapshots {
     const made = await Promise.allSettled(disks.map((d) => this.disks.createOverlayFile(d.head.id)));
     const failed = made.find((m) => m.status === "rejected");
     if (failed) {
-      await Promise.all(made.map((m) => (m.status === "fulfilled" ? rm(m.value.path, { force: true }) : undefined)));
+      await Promise.all(made.map((m) => (m.status === "fulfilled" ? this.ctx.storage.remove(m.value.path) : undefined)));
       throw hostError(failed.reason, `Could not create the disk overlays of instance '${inst.name}'`, this.ctx.log);
     }
     return disks.map((d, i) => ({
@@ -167,7 +166,7 @@ export class Snapshots {
     if (forward.length > 0)
       this.ctx.log.warn({ instance: inst.uuid, disks: forward.map((i) => i.diskId), err: (err as Error).message }, "freeze failed after the disk switch; the switch is recorded and the overlays kept");
     for (const i of back)
-      await rm(i.overlay.path, { force: true }).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
+      await this.ctx.storage.remove(i.overlay.path).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
   }
 
   private diskRow(snapshotUuid: string, d: { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }): SnapshotDiskRecord {
@@ -295,7 +294,7 @@ export class Snapshots {
   /** Remove the files of a snapshot (also of one that never got its row). */
   async removeFiles(files: SnapshotFiles): Promise<void> {
     // Unlinking the RAM file is safe while restored VMs run: their private mappings keep the pages.
-    await rm(files.ramPath, { force: true });
-    await rm(files.devstatePath, { force: true });
+    await this.ctx.storage.remove(files.ramPath);
+    await this.ctx.storage.remove(files.devstatePath);
   }
 }

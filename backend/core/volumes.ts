@@ -3,8 +3,6 @@
  * tags, delete lock), delete, attach/detach and import. Clones and templates live in
  * volume-clones.ts. Every mutation holds the volume's lock; multi-step ones use a reverter.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type {
   Volume,
@@ -359,7 +357,7 @@ export class Volumes {
       if (rec.populated || this.attachmentsOf(rec.uuid).length > 0)
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
       // Named after this serve's run, so a sweep tells the directories of a dead serve from live ones.
-      const dir = await mkdtemp(join(this.ctx.config.tmpDir, `${IMPORT_DIR_PREFIX}${SERVE_RUN}-`));
+      const dir = await this.ctx.storage.makeImportScratch(this.ctx.config.tmpDir, `${IMPORT_DIR_PREFIX}${SERVE_RUN}-`);
       try {
         const bytes = rec.sizeMb! * 1024 * 1024;
         // No filesystem of this size holds more than one inode per 4 KiB block.
@@ -380,7 +378,7 @@ export class Volumes {
         this.ctx.store.volumes.update({ uuid: rec.uuid }, { headDisk: head.id, populated: true });
         await this.disks.release(old);
       } finally {
-        await rm(dir, { recursive: true, force: true });
+        await this.ctx.storage.removeImportScratch(dir);
       }
       return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });

@@ -48,6 +48,13 @@ export interface ImportError {
   readonly message: string;
 }
 
+/** A file doctor checks against the store. */
+export interface DataFile {
+  path: string;
+  /** Its hard links now; 0 when it went away after it was listed. */
+  links: number;
+}
+
 /** A raw view of a disk left by a dead serve (doctor). */
 export interface ViewLeftover {
   dir: string;
@@ -73,10 +80,18 @@ export interface StorageDriver {
   grow(path: string, sizeMb: number): Promise<void>;
   /** Copy the whole backing chain into `path` so it stands alone (no VM may have it open). */
   flatten(path: string): Promise<void>;
-  /** Remove a disk file; a missing one is fine. */
+  /** Remove a disk file or a snapshot's file (RAM image, device state); a missing one is fine. */
   remove(path: string): Promise<void>;
+  /** True when a disk or snapshot file is at `path`. */
+  exists(path: string): Promise<boolean>;
   /** The header of the disk file at `path` (it may be open in a running VM). */
   info(path: string): Promise<DiskFileInfo>;
+  /** A new, empty scratch directory for an import under `parent`, named `prefix` and a random suffix. */
+  makeImportScratch(parent: string, prefix: string): Promise<string>;
+  /** Remove an import's scratch directory with what is in it; a missing one is fine. */
+  removeImportScratch(dir: string): Promise<void>;
+  /** The names of the entries under `parent` that start with `prefix` (import scratch directories); none when `parent` is missing. */
+  importScratchNames(parent: string, prefix: string): Promise<string[]>;
   /** Unpack a tar stream into `dir` within `limits`; refusals are ImportErrors. */
   extractTar(input: Readable, dir: string, limits: ImportLimits): Promise<void>;
   /** Why `path` cannot be a managed volume's directory (not under an allowed root, overlapping a claimed one, a symlink, …), or null. */
@@ -85,6 +100,8 @@ export interface StorageDriver {
   underAllowedRoot(path: string, roots: readonly string[]): boolean;
   /** Files and bytes under `dir`. */
   usage(dir: string): Promise<{ files: number; bytes: number }>;
+  /** The files in `dir` whose names end in `suffix`, with their link counts (doctor); none when `dir` is missing. */
+  listDataFiles(dir: string, suffix: string): Promise<DataFile[]>;
   /** Every path some process on this host has open now (doctor deletes none of them). */
   openPaths(): Promise<Set<string>>;
   /** Scratch directories of disk operations (raw views, new filesystems, flatten copies) left by a serve that died. */

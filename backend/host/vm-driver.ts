@@ -303,6 +303,12 @@ export interface VmDriver {
   launch(spec: VmLaunchSpec): Promise<VmHandle>;
   /** Find the VM of `uuid` after a restart of the service; null when its process is gone. */
   attach(uuid: string, runDir: string): Promise<VmHandle | null>;
+  /** Make the run directory of a VM if it is missing; it stays across starts (the console log is there). */
+  prepareRunDir(runDir: string): Promise<void>;
+  /** Remove the run directory of a VM that is gone, with what is in it; a missing one is fine. */
+  removeRunDir(runDir: string): Promise<void>;
+  /** The names of the entries of `root`, where each VM has its run directory (named by its uuid); none when `root` is missing. */
+  runDirNames(root: string): Promise<string[]>;
   /** Leftovers in run directory `runDir` (loaders not in use, VMs of instances not in `owned`). */
   leftovers(runDir: string, owned: ReadonlySet<string>): Promise<VmLeftover[]>;
 }

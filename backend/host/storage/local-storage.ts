@@ -3,8 +3,10 @@
  * qemu-storage-daemon (disk-images.ts), the filesystem registry, managed-directory checks, tar
  * imports and doctor's inspections, as the interface core sees them.
  */
+import { access, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
-import type { ClaimedDir, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
+import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
 import { createFormattedDisk, createOverlay, diskInfo, flattenDisk, growDisk, removeDiskFile, type ToolUser } from "./disk-images";
 import { directoryUsage } from "./directory-usage";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "./filesystems";
@@ -48,8 +50,24 @@ export class LocalStorage implements StorageDriver {
     return removeDiskFile(path);
   }
 
+  exists(path: string): Promise<boolean> {
+    return access(path).then(() => true, () => false);
+  }
+
   info(path: string): Promise<DiskFileInfo> {
     return diskInfo(path);
+  }
+
+  makeImportScratch(parent: string, prefix: string): Promise<string> {
+    return mkdtemp(join(parent, prefix));
+  }
+
+  removeImportScratch(dir: string): Promise<void> {
+    return rm(dir, { recursive: true, force: true });
+  }
+
+  async importScratchNames(parent: string, prefix: string): Promise<string[]> {
+    return (await readdir(parent).catch(() => [] as string[])).filter((e) => e.startsWith(prefix));
   }
 
   extractTar(input: Readable, dir: string, limits: ImportLimits): Promise<void> {
@@ -66,6 +84,11 @@ export class LocalStorage implements StorageDriver {
 
   usage(dir: string): Promise<{ files: number; bytes: number }> {
     return directoryUsage(dir);
+  }
+
+  async listDataFiles(dir: string, suffix: string): Promise<DataFile[]> {
+    const paths = (await readdir(dir).catch(() => [] as string[])).filter((e) => e.endsWith(suffix)).map((e) => join(dir, e));
+    return Promise.all(paths.map(async (path) => ({ path, links: await stat(path).then((s) => s.nlink, () => 0) })));
   }
 
   openPaths(): Promise<Set<string>> {

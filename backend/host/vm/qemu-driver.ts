@@ -5,7 +5,7 @@
  * The launch spec and the confinement are kept in the run directory so a reattached VM can still
  * be snapshotted and its confinement undone when it ends.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { adoptConfinement, confineProcess, type ConfinementRecord, type HostConfinement } from "../confinement/confinement";
 import { jailRoot, lendFile } from "../confinement/jail";
@@ -127,6 +127,18 @@ export class QemuDriver implements VmDriver {
       if (spec.memory.quiesced) void handle.thawGuest();
     }
     return handle;
+  }
+
+  async prepareRunDir(runDir: string): Promise<void> {
+    await mkdir(runDir, { recursive: true });
+  }
+
+  removeRunDir(runDir: string): Promise<void> {
+    return rm(runDir, { recursive: true, force: true });
+  }
+
+  runDirNames(root: string): Promise<string[]> {
+    return readdir(root).catch(() => [] as string[]);
   }
 
   leftovers(runDir: string, owned: ReadonlySet<string>): Promise<VmLeftover[]> {
