@@ -37,6 +37,9 @@ const WRONG: [string, string][] = [
     ["backend/core/x.ts", 'import { buildApp } from "../api/build-app";\nexport { buildApp };'],
     ["backend/core/x.ts", 'import { run } from "../host/util/exec";\nexport { run };'],
     ["backend/core/x.ts", 'import type { FilesystemDriver } from "../host/storage/filesystems";\nexport type { FilesystemDriver };'],
+    ["backend/core/x.ts", 'import { rm } from "node:fs/promises";\nexport { rm };'],
+    ["backend/core/x.ts", 'import { readdirSync } from "node:fs";\nexport { readdirSync };'],
+    ["backend/core/x.ts", 'import { stat } from "fs/promises";\nexport { stat };'],
     ["backend/api/x.ts", 'import { Store } from "../store/store";\nexport { Store };'],
     ["examples/x/index.ts", 'import { Core } from "../../backend/core/service";\nexport { Core };'],
 ];
@@ -45,6 +48,8 @@ const RIGHT: [string, string][] = [
     ["provider/x.ts", 'import { InstanceSchema } from "vmbranch/sdk";\nexport { InstanceSchema };'],
     ["backend/core/x.ts", 'import { Store } from "../store/store";\nimport type { VmDriver } from "../host/vm-driver";\nimport type { StorageDriver } from "../host/storage-driver";\nexport { Store };\nexport type { VmDriver, StorageDriver };'],
     ["backend/api/x.ts", 'import { Core } from "../core/service";\nexport { Core };'],
+    ["backend/core/x.ts", 'import { join } from "node:path";\nexport { join };'],
+    ["backend/host/x.ts", 'import { rm } from "node:fs/promises";\nexport { rm };'],
 ];
 
 describe("vmbranch/layers", () => {

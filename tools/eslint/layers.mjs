@@ -50,6 +50,10 @@ const layerOf = (rel) => LAYERS.find(([, prefix]) => rel.startsWith(prefix))?.[0
 // plane puts a network there; nothing else of backend/host may leak into core.
 const CORE_HOST_SEAM = ["backend/host/vm-driver", "backend/host/storage-driver", "backend/host/host-failure", "backend/host/failpoints"];
 
+// Core does no file work of its own: files are the host's, asked for by name through the drivers
+// (`removeRunDir`, `makeImportScratch`, …), so a driver on another host can do it as a remote call.
+const CORE_REFUSED_BUILTINS = ["fs", "fs/promises"];
+
 export default {
   meta: { type: "problem", schema: [], messages: { wrongWay: "{{from}} must not import {{to}} ({{spec}}): imports run one way (docs/architecture.md)" } },
   create(context) {
@@ -59,6 +63,8 @@ export default {
     if (!from) return {};
     function check(node, spec) {
       if (typeof spec !== "string") return;
+      if (from === "backend/core" && CORE_REFUSED_BUILTINS.includes(spec.replace(/^node:/, "")))
+        return context.report({ node, messageId: "wrongWay", data: { from, to: `${spec} (files are the host's: core asks a driver, vm-driver or storage-driver)`, spec } });
       let to;
       if (spec.startsWith(".")) {
         to = layerOf(path.relative(root, path.resolve(path.dirname(context.filename), spec)) + "/") ?? "outside";
