@@ -56,7 +56,8 @@ export class InstanceTemplates {
       store.tx(() => {
         for (const v of vols) {
           store.disks.update({ id: v.headDisk! }, { frozen: true });
-          store.volumes.update({ uuid: v.uuid }, { state: "template", ownerUuid: inst.uuid });
+          // The flag alone: the volume's state stays available.
+          store.volumes.update({ uuid: v.uuid }, { isTemplate: true, ownerUuid: inst.uuid });
         }
         if (inst.snapshotUuid) store.snapshots.update({ uuid: inst.snapshotUuid }, { purpose: "template" });
         // The flag alone: the state stays stopped or standby; the store records the conversion as a transition to 'template'.

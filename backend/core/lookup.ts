@@ -52,14 +52,14 @@ export function findVolume(store: Store, id: string): VolumeRecord | null {
 /** The volume named by `id` that is not a template; 404 when missing. */
 export function requireVolume(store: Store, id: string): VolumeRecord {
   const rec = findVolume(store, id);
-  if (!rec || rec.state === "template") throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+  if (!rec || rec.isTemplate) throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
   return rec;
 }
 
 /** The volume template named by `id`; 404 when missing. */
 export function requireVolumeTemplate(store: Store, id: string): VolumeRecord {
   const rec = findVolume(store, id);
-  if (!rec || rec.state !== "template") throw new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`);
+  if (!rec?.isTemplate) throw new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`);
   return rec;
 }
 

@@ -2,7 +2,7 @@
  * Turn records into the wire objects of the SDK schemas (Instance, Volume). Reads related rows
  * (attachments, ports, snapshots) from the store; decides nothing.
  */
-import type { Instance, InstanceState, Volume } from "vmbranch/sdk";
+import type { Instance, InstanceState, Volume, VolumeState } from "vmbranch/sdk";
 import type { GuestNetwork } from "../host/vm-driver";
 import type { AttachmentRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
@@ -18,6 +18,11 @@ function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"]
 
 /** The state the API shows for `r`: `template` for a template (the store keeps its flag apart), else its state. */
 export function instanceState(r: InstanceRecord): InstanceState {
+  return r.isTemplate ? "template" : r.state;
+}
+
+/** The state the API shows for `r`, mounts aside: `template` for a template (the store keeps its flag apart), else its state. */
+export function volumeState(r: VolumeRecord): VolumeState {
   return r.isTemplate ? "template" : r.state;
 }
 
@@ -141,7 +146,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
     .map(({ a, i }) => ({ uuid: a.instanceUuid, name: i!.name, at: a.at, readonly: a.readonly }));
   const template = r.templateUuid ? store.volumes.get({ uuid: r.templateUuid }) : null;
   const clones = store.volumes.clonesOf(r.uuid);
-  const state = r.state === "available" && mountedBy.length > 0 ? "mounted" : r.state;
+  const state = !r.isTemplate && r.state === "available" && mountedBy.length > 0 ? "mounted" : volumeState(r);
   return {
     uuid: r.uuid,
     name: r.name,

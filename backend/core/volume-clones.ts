@@ -18,6 +18,7 @@ import { findVolume, requireVolume, requireVolumeTemplate } from "./lookup";
 import { insertUnique } from "./unique";
 import type { Snapshots } from "./snapshots";
 import { LIVE_STATES } from "./volume-rules";
+import { volumeState } from "./views";
 import type { Volumes } from "./volumes";
 import { randomBytes } from "node:crypto";
 
@@ -50,7 +51,7 @@ export class VolumeClones {
    * its writer's (`writerKeys`), taken together.
    */
   async freezeContents(vol: VolumeRecord): Promise<string> {
-    if (vol.state === "template") return vol.headDisk!;
+    if (vol.isTemplate) return vol.headDisk!;
     const writer = this.writerOf(vol.uuid);
     if (writer) return this.snapshots.freezeLiveVolume(writer, vol.uuid);
     return this.volumes.disks.freezeOffline(vol.uuid, vol.headDisk!);
@@ -73,9 +74,9 @@ export class VolumeClones {
     this.volumes.checkNameFree(name);
     const t = now();
     const rec: VolumeRecord = {
-      uuid: newUuid(), name, kind: "block", state: "pending", sizeMb: source.sizeMb, filesystem: source.filesystem, hostPath: null,
+      uuid: newUuid(), name, kind: "block", state: "pending", isTemplate: false, sizeMb: source.sizeMb, filesystem: source.filesystem, hostPath: null,
       uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null,
-      templateUuid: source.state === "template" ? source.uuid : null,
+      templateUuid: source.isTemplate ? source.uuid : null,
       clone: { sourceUuid: source.uuid, sourceName: source.name, progress: 0, startedAt: t, finishedAt: null, message: null },
       tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
     };
@@ -121,7 +122,9 @@ export class VolumeClones {
     if (found.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${found.name}' cannot become a template`);
     return this.ctx.locks.withChecked(() => [volumeKey(found.uuid), ...this.writerKeys(found.uuid)], async () => {
       const vol = store.volumes.get({ uuid: found.uuid })!;
-      if (vol.state !== "available") throw new ApiError("INVALID_STATE", `Cannot make a template of volume '${vol.name}' in state '${vol.state}'`);
+      // Converted into a template while this waited for the lock: its state is available, but it is already a template.
+      if (vol.isTemplate || vol.state !== "available")
+        throw new ApiError("INVALID_STATE", `Cannot make a template of volume '${vol.name}' in state '${volumeState(vol)}'`);
       if ((item.mode ?? "convert") === "convert") return this.convert(vol, item);
       const name = item.template_name ?? `${vol.name}-template-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
       this.volumes.checkNameFree(name);
@@ -130,7 +133,7 @@ export class VolumeClones {
       await failpoint("template.after-freeze");
       const t = now();
       const tpl: VolumeRecord = {
-        uuid: newUuid(), name, kind: "block", state: "template", sizeMb: vol.sizeMb, filesystem: vol.filesystem, hostPath: null,
+        uuid: newUuid(), name, kind: "block", state: "available", isTemplate: true, sizeMb: vol.sizeMb, filesystem: vol.filesystem, hostPath: null,
         uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: frozen, templateUuid: null,
         clone: { sourceUuid: vol.uuid, sourceName: vol.name, progress: 100, startedAt: t, finishedAt: t, message: null },
         tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
@@ -149,7 +152,7 @@ export class VolumeClones {
     store.tx(() => {
       store.disks.update({ id: vol.headDisk! }, { frozen: true });
       store.volumes.update({ uuid: vol.uuid }, {
-        state: "template", tags: item.tags ?? vol.tags, deleteLock: item.delete_lock ?? vol.deleteLock,
+        isTemplate: true, tags: item.tags ?? vol.tags, deleteLock: item.delete_lock ?? vol.deleteLock,
       });
     });
     return this.volumes.view(store.volumes.get({ uuid: vol.uuid })!);

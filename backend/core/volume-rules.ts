@@ -16,7 +16,7 @@ export function checkAttachAllowed(
   instanceUuid: string,
   readonly: boolean,
 ): void {
-  if (volume.state === "template")
+  if (volume.isTemplate)
     throw new ApiError("VOLUME_IS_TEMPLATE", `Volume '${volume.name}' is a template: clone it or create a volume from it to use its data`);
   if (volume.state !== "available")
     throw new ApiError("INVALID_STATE", `Cannot attach volume '${volume.name}' in state '${volume.state}'`);

@@ -78,7 +78,7 @@ export class Volumes {
     const name = req.name ?? generateName("vol");
     this.checkNameFree(name);
     const base = {
-      uuid: newUuid(), name, persistent: owner === null, ownerUuid: owner, templateUuid: null, clone: null,
+      uuid: newUuid(), name, isTemplate: false, persistent: owner === null, ownerUuid: owner, templateUuid: null, clone: null,
       tags: req.tags ?? [], deleteLock: req.delete_lock ?? false, error: null, createdAt: now(),
     };
     const insert = async () => {
@@ -98,7 +98,7 @@ export class Volumes {
   /** The record of a new volume with its data created (undo registered on `rev`), not yet inserted. */
   private async buildRecord(
     req: VolumeCreateRequest,
-    base: Pick<VolumeRecord, "uuid" | "name" | "persistent" | "ownerUuid" | "templateUuid" | "clone" | "tags" | "deleteLock" | "error" | "createdAt">,
+    base: Pick<VolumeRecord, "uuid" | "name" | "isTemplate" | "persistent" | "ownerUuid" | "templateUuid" | "clone" | "tags" | "deleteLock" | "error" | "createdAt">,
     rev: Reverter,
   ): Promise<VolumeRecord> {
     if (req.host_path !== undefined) {
@@ -226,7 +226,7 @@ export class Volumes {
   /** Throw VOLUME_HAS_CLONES when clones still depend on `rec` (pending clones of a volume, any instance of a template). */
   checkNoActiveClones(rec: VolumeRecord): void {
     const store = this.ctx.store;
-    if (rec.state === "template") {
+    if (rec.isTemplate) {
       const n = store.volumes.clonesOf(rec.uuid);
       if (n > 0) throw new ApiError("VOLUME_HAS_CLONES", `Volume template '${rec.name}' has ${n} dependent volume(s); delete them first`);
     }
@@ -307,7 +307,7 @@ export class Volumes {
     rev.add("remove clone disk", () => this.disks.release(head.id));
     const t = now();
     const rec: VolumeRecord = {
-      uuid: newUuid(), name: o.name, kind: "block", state: "available", sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null,
+      uuid: newUuid(), name: o.name, kind: "block", state: "available", isTemplate: false, sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null,
       uid: null, gid: null, persistent: o.owner === null, ownerUuid: o.owner, headDisk: head.id, templateUuid: o.templateUuid,
       clone: { sourceUuid: o.sourceUuid, sourceName: o.sourceName, progress: 100, startedAt: t, finishedAt: t, message: null },
       tags: o.tags ?? [], deleteLock: o.deleteLock ?? false, populated: true, error: null, createdAt: t,

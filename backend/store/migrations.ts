@@ -206,4 +206,14 @@ export const MIGRATIONS: readonly string[] = [
       SELECT id FROM instance_transitions WHERE instance_uuid = new.uuid ORDER BY id DESC LIMIT 1 OFFSET 1000);
   END;
   `,
+  // 6: volume templates are marked by their own flag too, no longer by state 'template', so a state
+  // test in core sees a real state and only the template queries and rules look at the flag. A
+  // volume becomes a template only from 'available' (its own conversion requires it, and the volumes
+  // an instance template takes were attached, which requires it too; 'mounted' is only shown, never
+  // stored), so existing templates take that state back. Volumes keep no history: nothing to carry over.
+  `
+  ALTER TABLE volumes ADD COLUMN is_template INTEGER NOT NULL DEFAULT 0;
+
+  UPDATE volumes SET is_template = 1, state = 'available' WHERE state = 'template';
+  `,
 ];

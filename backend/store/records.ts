@@ -26,12 +26,21 @@ export interface CloneRecord {
   message: string | null;
 }
 
-/** A volume or a volume template (state `template`). */
+/**
+ * The states the store records for a volume. `template` is not one of them: a volume template is
+ * flagged (`isTemplate`) and keeps state `available`; the API shows it as `template`.
+ */
+export type StoredVolumeState = Exclude<VolumeState, "template">;
+
+/** A volume or a volume template (`isTemplate`). */
 export interface VolumeRecord {
   uuid: string;
   name: string;
   kind: "block" | "managed";
-  state: VolumeState;
+  /** For a template, `available` (the state it was made in); it no longer changes. */
+  state: StoredVolumeState;
+  /** A volume template: volumes are made from it, it is never attached or written (migration 6). */
+  isTemplate: boolean;
   sizeMb: number | null;
   filesystem: string | null;
   hostPath: string | null;

@@ -68,7 +68,7 @@ export class InstanceTable extends Table<InstanceRecord> {
   }
 }
 
-/** Volumes and volume templates (state `template`). */
+/** Volumes and volume templates (`is_template` set). */
 export class VolumeTable extends Table<VolumeRecord> {
   /** The volume or template named `name`, or null. */
   named(name: string): VolumeRecord | null {
@@ -77,12 +77,12 @@ export class VolumeTable extends Table<VolumeRecord> {
 
   /** Volumes proper (not templates). */
   plain(): VolumeRecord[] {
-    return this.select("state != 'template'");
+    return this.select("is_template = 0");
   }
 
   /** Volume templates. */
   templates(): VolumeRecord[] {
-    return this.select("state = 'template'");
+    return this.select("is_template = 1");
   }
 
   /** Managed (host directory) volumes. */

@@ -28,7 +28,7 @@ const disks = (db: Db) =>
 
 const volumes = (db: Db) =>
   new VolumeTable(db, "volumes", {
-    uuid: ["uuid", "text"], name: ["name", "text"], kind: ["kind", "text"], state: ["state", "text"],
+    uuid: ["uuid", "text"], name: ["name", "text"], kind: ["kind", "text"], state: ["state", "text"], isTemplate: ["is_template", "bool"],
     sizeMb: ["size_mb", "int"], filesystem: ["filesystem", "text"], hostPath: ["host_path", "text"],
     uid: ["uid", "int"], gid: ["gid", "int"], persistent: ["persistent", "bool"], ownerUuid: ["owner_uuid", "text"],
     headDisk: ["head_disk", "text"], templateUuid: ["template_uuid", "text"], clone: ["clone", "json"],

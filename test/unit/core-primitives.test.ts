@@ -50,7 +50,7 @@ describe("Locks", () => {
 });
 
 describe("volume mount rules", () => {
-  const vol = { name: "v", state: "available" } as VolumeRecord;
+  const vol = { name: "v", state: "available", isTemplate: false } as VolumeRecord;
   const att = (instanceUuid: string, readonly: boolean) => ({ volumeUuid: "v", instanceUuid, at: "/m", readonly, position: 0, instanceName: instanceUuid });
   it("allows any number of read-only mounts", () => {
     expect(() => checkAttachAllowed(vol, [att("a", true), att("b", true)], "c", true)).not.toThrow();
@@ -62,7 +62,7 @@ describe("volume mount rules", () => {
     expect(() => checkAttachAllowed(vol, [att("a", false)], "c", true)).toThrow("attached read-write to instance 'a'");
   });
   it("refuses templates and overlapping mount points", () => {
-    expect(() => checkAttachAllowed({ ...vol, state: "template" }, [], "c", true)).toThrow("is a template");
+    expect(() => checkAttachAllowed({ ...vol, isTemplate: true }, [], "c", true)).toThrow("is a template");
     expect(() => checkMountPointFree("i", [{ at: "/data" }], "/data/sub")).toThrow("overlaps");
     expect(() => checkMountPointFree("i", [{ at: "/data" }], "/database")).not.toThrow();
   });

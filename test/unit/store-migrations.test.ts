@@ -1,6 +1,7 @@
 // Store migrations on a real SQLite file: a database left by an older vmbranch is brought up to
 // date without changing what the API shows. Migration 5 (instance templates as a flag): templates
 // stay templates with their history untouched, and take back the state they were converted in.
+// Migration 6 (volume templates as a flag): volume templates stay templates in state available.
 // The PostgreSQL migrations are one list beside SQLite's, version for version. A private copy of a
 // file (what `store migrate` reads) is brought up to date without touching the file.
 import Database from "better-sqlite3";
@@ -8,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { History } from "../../backend/core/history";
-import { instanceView } from "../../backend/core/views";
+import { instanceView, volumeView } from "../../backend/core/views";
 import { openCopy, openDatabase } from "../../backend/store/db";
 import { MIGRATIONS } from "../../backend/store/migrations";
 import { POSTGRES_MIGRATIONS } from "../../backend/store/postgres/migrations";
@@ -119,6 +120,86 @@ describe("migration 5: instance templates as a flag", () => {
   it("refuses a database newer than this vmbranch", () => {
     databaseAt(MIGRATIONS.length).pragma(`user_version = ${MIGRATIONS.length + 1}`);
     expect(() => Store.open(join(dir, "vmbranch.db"))).toThrow(`database schema version ${MIGRATIONS.length + 1} is newer than this vmbranch (${MIGRATIONS.length})`);
+  });
+});
+
+function insertDisk(db: Database.Database, id: string, frozen: boolean, parentId: string | null = null): void {
+  db.prepare(`INSERT INTO disks (id, path, parent_id, frozen, depth, size_mb, created_at) VALUES (?, ?, ?, ?, ?, 8, '2026-01-01T00:00:00.000Z')`)
+    .run(id, `/data/disks/${id}.qcow2`, parentId, frozen ? 1 : 0, parentId ? 1 : 0);
+}
+
+function insertVolume(db: Database.Database, n: number, name: string, state: string, head: string, more: { owner?: number; template?: number } = {}): void {
+  db.prepare(
+    `INSERT INTO volumes (uuid, name, kind, state, size_mb, filesystem, persistent, owner_uuid, head_disk, template_uuid, populated, created_at)
+     VALUES (?, ?, 'block', ?, 8, 'ext4', ?, ?, ?, ?, 1, '2026-01-01T00:00:00.000Z')`,
+  ).run(U(n), name, state, more.owner ? 0 : 1, more.owner ? U(more.owner) : null, head, more.template ? U(more.template) : null);
+}
+
+describe("migration 6: volume templates as a flag", () => {
+  it("keeps volume templates as templates in state available, and what the API shows unchanged", () => {
+    const old = databaseAt(5);
+    // A volume converted into a template, and a volume cloned from it.
+    insertDisk(old, "d-golden", true);
+    insertVolume(old, 1, "golden", "template", "d-golden");
+    insertDisk(old, "d-copy", false, "d-golden");
+    insertVolume(old, 2, "golden-copy", "available", "d-copy", { template: 1 });
+    // An instance template's volume: the template's own, still attached to it, and the template itself (schema 5: a flag).
+    insertInstance(old, 3, "tpl", "stopped");
+    old.prepare("UPDATE instances SET is_template = 1 WHERE uuid = ?").run(U(3));
+    insertDisk(old, "d-tpl", true);
+    insertVolume(old, 4, "tpl-data", "template", "d-tpl", { owner: 3 });
+    old.prepare(`INSERT INTO attachments (volume_uuid, instance_uuid, at, readonly, position) VALUES (?, ?, '/data', 0, 0)`).run(U(4), U(3));
+    // Not templates: a plain volume, and one whose clone failed.
+    insertDisk(old, "d-plain", false);
+    insertVolume(old, 5, "plain", "available", "d-plain");
+    insertVolume(old, 6, "broken", "error", "d-plain");
+    const rowsBefore = old.prepare("SELECT * FROM volumes ORDER BY uuid").all() as Record<string, unknown>[];
+    old.close();
+
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      expect(store.volumes.templates().map((r) => [r.name, r.state, r.isTemplate]).sort()).toEqual([
+        ["golden", "available", true],
+        ["tpl-data", "available", true],
+      ]);
+      expect(store.volumes.plain().map((r) => [r.name, r.state, r.isTemplate]).sort()).toEqual([
+        ["broken", "error", false],
+        ["golden-copy", "available", false],
+        ["plain", "available", false],
+      ]);
+      // Every other column is as it was; only the templates' state moved into the flag.
+      const file = new Database(join(dir, "vmbranch.db"), { readonly: true });
+      const rowsAfter = file.prepare("SELECT * FROM volumes ORDER BY uuid").all() as Record<string, unknown>[];
+      file.close();
+      expect(rowsAfter.map(({ is_template, state, ...rest }) => ({ ...rest, state: is_template === 1 ? "template" : state }))).toEqual(rowsBefore);
+      // What the API shows is what it showed before: templates in state template, the clone's link and count.
+      const view = (n: number) => volumeView(store, store.volumes.get({ uuid: U(n) })!);
+      expect(view(1)).toMatchObject({ name: "golden", state: "template", template: null, clones: 1, attached_to: [], mounted_by: [], chain_depth: 0 });
+      expect(view(2)).toMatchObject({ name: "golden-copy", state: "available", template: { uuid: U(1), name: "golden" }, clones: 0, chain_depth: 1 });
+      expect(view(4)).toMatchObject({ name: "tpl-data", state: "template", persistent: false, attached_to: [{ uuid: U(3), name: "tpl" }], mounted_by: [] });
+      expect(view(5)).toMatchObject({ name: "plain", state: "available", template: null });
+      expect(view(6)).toMatchObject({ name: "broken", state: "error" });
+    } finally {
+      store.close();
+    }
+  });
+
+  it("reads and writes the flag through the store, the state left as it is", () => {
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      const db = new Database(join(dir, "vmbranch.db"));
+      insertDisk(db, "d-1", false);
+      insertVolume(db, 1, "to-convert", "available", "d-1");
+      db.close();
+      expect(store.volumes.get({ uuid: U(1) })).toMatchObject({ state: "available", isTemplate: false });
+      store.volumes.update({ uuid: U(1) }, { isTemplate: true });
+      expect(store.volumes.get({ uuid: U(1) })).toMatchObject({ state: "available", isTemplate: true });
+      expect(volumeView(store, store.volumes.get({ uuid: U(1) })!).state).toBe("template");
+      expect(store.volumes.templates().map((r) => r.name)).toEqual(["to-convert"]);
+      expect(store.volumes.plain()).toEqual([]);
+    } finally {
+      store.close();
+    }
   });
 });
 

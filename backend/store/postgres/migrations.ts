@@ -219,4 +219,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER instance_transition_templated AFTER UPDATE OF is_template ON instances
     FOR EACH ROW WHEN (NEW.is_template AND NOT OLD.is_template) EXECUTE FUNCTION instance_transition_templated();
   `,
+  // 6: volume templates are a flag too, not state 'template'; they take back 'available', the only
+  // state a volume becomes a template from (see ../migrations.ts).
+  `
+  ALTER TABLE volumes ADD COLUMN is_template BOOLEAN NOT NULL DEFAULT false;
+
+  UPDATE volumes SET is_template = true, state = 'available' WHERE state = 'template';
+  `,
 ];
