@@ -1,10 +1,10 @@
 // The store on PostgreSQL, against a real throwaway PostgreSQL 15 cluster (test/helpers/postgres.ts):
-// both engines' migrations build the same schema (tables, columns, keys, indexes, triggers) and
-// their history triggers record the same transitions; `vmbranch store migrate` copies a state a
-// real `vmbranch serve` made (volumes, a volume template and its clone, instances with volumes and
-// ports, an instance template, histories, a journal row) and reads back equal, leaving the SQLite
-// file as it was; a non-empty target is refused and left unchanged; a bad URL and a data dir in use
-// give clear errors.
+// both engines' migrations build the same schema (tables, columns, keys, indexes, triggers), their
+// history triggers record the same transitions, and their data changes leave the same rows;
+// `vmbranch store migrate` copies a state a real `vmbranch serve` made (volumes, a volume template
+// and its clone, instances with volumes and ports, an instance template, histories, a journal row)
+// and reads back equal, leaving the SQLite file as it was; a non-empty target is refused and left
+// unchanged; a bad URL and a data dir in use give clear errors.
 import Database from "better-sqlite3";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { Client } from "pg";
 import { openDatabase } from "../../backend/store/db";
 import { MIGRATIONS } from "../../backend/store/migrations";
+import { POSTGRES_MIGRATIONS } from "../../backend/store/postgres/migrations";
 import { migratePostgres, SCHEMA_VERSION_TABLE } from "../../backend/store/postgres/schema";
 import { postgresShape, shapeDifferences, sqliteShape } from "../../backend/store/postgres/shape";
 import { Store } from "../../backend/store/store";
@@ -144,6 +145,37 @@ describe("the PostgreSQL schema", () => {
       for (const { at } of (await c.query(`SELECT at FROM instance_transitions`)).rows) expect(at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     });
     sqlite.close();
+  });
+});
+
+describe("the PostgreSQL migrations' data changes", () => {
+  it("move volume templates to their flag as SQLite's do (migration 6): state available, the flag set, other volumes untouched", async () => {
+    const url = pg.createDatabase("volume_template_flag");
+    const rows = [
+      ["v1", "golden", "template"],
+      ["v2", "plain", "available"],
+      ["v3", "broken", "error"],
+    ].map(([uuid, name, state]) =>
+      `INSERT INTO volumes (uuid, name, kind, state, persistent, created_at) VALUES ('${uuid}', '${name}', 'block', '${state}', $true, '2026-01-01T00:00:00.000Z')`);
+    const query = `SELECT uuid, state, is_template FROM volumes ORDER BY uuid`;
+    const sqlite = new Database(":memory:");
+    for (const sql of MIGRATIONS.slice(0, 5)) sqlite.exec(sql);
+    for (const r of rows) sqlite.exec(r.replace("$true", "1"));
+    sqlite.exec(MIGRATIONS[5]!);
+    const fromSqlite = (sqlite.prepare(query).all() as { is_template: number }[]).map((r) => ({ ...r, is_template: r.is_template === 1 }));
+    sqlite.close();
+    const fromPostgres = await withClient(url, async (c) => {
+      for (const sql of POSTGRES_MIGRATIONS.slice(0, 5)) await c.query(sql);
+      for (const r of rows) await c.query(r.replace("$true", "true"));
+      await c.query(POSTGRES_MIGRATIONS[5]!);
+      return (await c.query(query)).rows;
+    });
+    expect(fromSqlite).toEqual([
+      { uuid: "v1", state: "available", is_template: true },
+      { uuid: "v2", state: "available", is_template: false },
+      { uuid: "v3", state: "error", is_template: false },
+    ]);
+    expect(fromPostgres).toEqual(fromSqlite);
   });
 });
 
