@@ -29,18 +29,22 @@ function entries(dir: string): string[] {
 
 /** Throws StateMissing when `dbFile` does not exist while `dirs` hold disks, snapshots or VM run directories. */
 export function refuseLostState(dbFile: string, dirs: StateDirs): void {
-  if (existsSync(dbFile)) return;
+  if (!existsSync(dbFile)) refuseEmptyState(`the state database ${dbFile} is missing`, dirs);
+}
+
+/** Throws StateMissing, saying `what` about the state, when `dirs` hold disks, snapshots or VM run directories. */
+export function refuseEmptyState(what: string, dirs: StateDirs): void {
   const disks = entries(dirs.disksDir).filter((f) => f.endsWith(".qcow2")).length;
   const snapshots = entries(dirs.snapshotsDir).length;
   const vms = entries(dirs.runDir).length;
   if (disks + snapshots + vms === 0) return;
   const held = [[disks, "disk file"], [snapshots, "snapshot file"], [vms, "VM run directory"]]
     .filter(([n]) => (n as number) > 0)
-    .map(([n, what]) => `${n} ${what}${n === 1 ? "" : "s"}`)
+    .map(([n, thing]) => `${n} ${thing}${n === 1 ? "" : "s"}`)
     .join(", ");
   throw new StateMissing(
-    `the state database ${dbFile} is missing, but its data dir still holds ${held}: ` +
+    `${what}, but its data dir still holds ${held}: ` +
       "starting would record an empty state and delete them as debris. Put the database back " +
-      "(docs/operations.md, \"Losing the state\"), or move disks/, snapshots/ and run/ away to start empty; nothing was changed",
+      "(docs/operations.md, \"Losing the state\"), or move disks/, snapshots/ and run/ away to start empty; nothing in the data dir was changed",
   );
 }

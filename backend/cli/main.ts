@@ -4,6 +4,8 @@
  * `image`, `store`) and the people's commands on the SDK (`ls`, `tree`, `branch`, … in operator/); to add one,
  * write a CliCommand in its own file and register it in buildRegistry below.
  */
+import { isMainThread, workerData } from "node:worker_threads";
+import { isSessionInit, runSessionWorker } from "../store/postgres/session-worker";
 import { CommandRegistry, processContext } from "./command-registry";
 import { doctorCommand } from "./doctor-command";
 import { imageCommand } from "./image-command";
@@ -25,7 +27,10 @@ export function main(argv: string[]): Promise<number> {
   return buildRegistry().dispatch(argv, processContext());
 }
 
-if (require.main === module) {
+if (!isMainThread && isSessionInit(workerData)) {
+  // This bundle is also the worker thread of a serve's PostgreSQL session (store/postgres/session-db.ts).
+  runSessionWorker(workerData);
+} else if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { armFailpoints } from "../host/failpoints";
+import { checkPostgresUrl } from "../store/postgres/connection";
 import { resolveDataDir } from "./data-dir";
 import { UsageError, type CliCommand } from "./command-registry";
 import { parseListen, planListen } from "./listen-policy";
@@ -19,7 +20,7 @@ const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
-  "                      [--allow-privileged-ports]",
+  "                      [--allow-privileged-ports] [--store postgres://...]",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
@@ -29,6 +30,7 @@ const USAGE = [
   `--import-idle-timeout-s: drop an import whose body stalls this long (default ${DEFAULT_LIMITS.importIdleTimeoutMs / 1000}).`,
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
+  "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
 ];
 
 function positiveNumber(flag: string, value: string | undefined, min: number): number | undefined {
@@ -36,6 +38,17 @@ function positiveNumber(flag: string, value: string | undefined, min: number): n
   const n = Number(value);
   if (!Number.isFinite(n) || n < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${value}'`);
   return n;
+}
+
+/** The PostgreSQL URL of `--store` (or `$VMBRANCH_STORE_URL`), checked; undefined for the SQLite file. */
+function storeUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === "") return undefined;
+  try {
+    checkPostgresUrl(value);
+  } catch (e) {
+    throw new UsageError(`--store: ${(e as Error).message}`);
+  }
+  return value;
 }
 
 /** The `serve` subcommand. */
@@ -53,7 +66,7 @@ export const serveCommand: CliCommand = {
           "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true },
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
-          "allow-privileged-ports": { type: "boolean" },
+          "allow-privileged-ports": { type: "boolean" }, store: { type: "string" },
         },
       }));
     } catch (e) {
@@ -78,6 +91,7 @@ export const serveCommand: CliCommand = {
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
+      storeUrl: storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL),
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
     if (plan.warning) server.log.warn(plan.warning);

@@ -21,15 +21,18 @@ import { qemuBinary } from "../host/qemu/vm-launch";
 import { LocalStorage } from "../host/storage/local-storage";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
+import { redactUrl } from "../store/postgres/connection";
 import { Store } from "../store/store";
 import { lockDataDir } from "./data-dir-lock";
-import { refuseLostState } from "./lost-state";
+import { refuseEmptyState, refuseLostState, type StateDirs } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
 /** Options of `vmbranch serve`. */
 export interface ServerOptions {
   dataDir: string;
+  /** A PostgreSQL URL holding the state; the SQLite file `<dataDir>/vmbranch.db` when absent. */
+  storeUrl?: string;
   host: string;
   port: number;
   allowHostPaths: string[];
@@ -109,6 +112,29 @@ function tmpfsRoot(): string | null {
   }
 }
 
+/** The state in the data dir's SQLite file, which only serve may read. */
+function openSqliteStore(dbFile: string): Store {
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
+  return Store.open(dbFile);
+}
+
+/**
+ * The state in PostgreSQL at `url`, connected (and its schema brought up to date) now, so a
+ * database that cannot be reached stops serve at once. An empty state beside a data dir that holds
+ * disks is refused as a missing SQLite file is (./lost-state.ts).
+ */
+function openPostgresStore(url: string, dirs: StateDirs): Store {
+  // The bundle is the session's worker too (main.ts starts it in a worker thread).
+  const store = Store.openPostgres(url, __filename);
+  try {
+    if (store.isEmpty()) refuseEmptyState(`the PostgreSQL database ${redactUrl(url)} holds no state`, dirs);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  return store;
+}
+
 /** Start the service. */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { dataDir, env } = opts;
@@ -123,14 +149,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   try {
     const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
     const dbFile = join(dataDir, "vmbranch.db");
-    refuseLostState(dbFile, fixed);
+    if (!opts.storeUrl) refuseLostState(dbFile, fixed);
     const token = resolveToken(dataDir, env);
     for (const d of Object.values(fixed)) privateDir(d);
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
     const dirs = { ...fixed, ramDir };
-    for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) privateFile(f);
-    const store = Store.open(dbFile);
+    const store = opts.storeUrl ? openPostgresStore(opts.storeUrl, fixed) : openSqliteStore(dbFile);
     // Room the store keeps for itself on a filesystem the guests' disks can fill (host/storage/ballast.ts).
     const ballast = new Ballast(join(dataDir, "ballast"));
     const noBallast = ballast.ensure();

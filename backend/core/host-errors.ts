@@ -6,6 +6,7 @@
  * host step (a QMP error, a file operation) is HOST_FAILURE with its message.
  */
 import type { HostFailureDetail } from "../host/host-failure";
+import { StoreUnavailable } from "../store/engine";
 import type { Logger } from "./context";
 import { ApiError } from "./errors";
 
@@ -51,6 +52,10 @@ function dataDirFull(what: string): ApiError {
 /** An error no step mapped, as the client sees it: a host failure's HOST_FAILURE, else INTERNAL. */
 export function unexpectedError(err: Error, log: Logger): ApiError {
   if (hostFailureOf(err)) return hostError(err, "The host could not do it", log);
+  if (err instanceof StoreUnavailable) {
+    log.warn({ err: err.message }, "the state database is unavailable");
+    return new ApiError("STORE_UNAVAILABLE", "The state database cannot be reached: retry once it is back");
+  }
   if (isNoSpace(err)) return dataDirFull("The request could not be recorded");
   log.error({ err }, "unexpected error");
   return new ApiError("INTERNAL", `Internal error: ${err.message}`);

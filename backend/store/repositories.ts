@@ -25,12 +25,12 @@ export class InstanceTable extends Table<InstanceRecord> {
 
   /** Instances proper: neither templates nor checkpoints. */
   plain(): InstanceRecord[] {
-    return this.select("is_template = 0 AND checkpoint IS NULL");
+    return this.select("NOT is_template AND checkpoint IS NULL");
   }
 
   /** Instance templates. */
   templates(): InstanceRecord[] {
-    return this.select("is_template = 1");
+    return this.select("is_template");
   }
 
   /** Checkpoints, any state, oldest first. */
@@ -118,7 +118,7 @@ export class AttachmentTable extends Table<AttachmentRecord> {
 
   /** The read-write attachments of instance `uuid`. */
   readWriteOf(instanceUuid: string): AttachmentRecord[] {
-    return this.select("instance_uuid = ? AND readonly = 0", [instanceUuid], "position");
+    return this.select("instance_uuid = ? AND NOT readonly", [instanceUuid], "position");
   }
 
   /** The attachments of volume `uuid`. */
@@ -128,12 +128,12 @@ export class AttachmentTable extends Table<AttachmentRecord> {
 
   /** The read-write attachments of volume `uuid`. */
   writersOf(volumeUuid: string): AttachmentRecord[] {
-    return this.select("volume_uuid = ? AND readonly = 0", [volumeUuid]);
+    return this.select("volume_uuid = ? AND NOT readonly", [volumeUuid]);
   }
 
   /** Every attachment, by instance, each instance's in device order (one query, for lists). */
   byInstance(): Map<string, AttachmentRecord[]> {
-    return groupBy(this.select("1", [], "instance_uuid, position"), (a) => a.instanceUuid);
+    return groupBy(this.select("TRUE", [], "instance_uuid, position"), (a) => a.instanceUuid);
   }
 
   /** The device position after the last one of instance `uuid`. */
@@ -151,7 +151,7 @@ export class PortTable extends Table<PortRecord> {
 
   /** Every published port, by instance, each instance's as `ofInstance` orders them (one query, for lists). */
   byInstance(): Map<string, PortRecord[]> {
-    return groupBy(this.select("1", [], "instance_uuid, guest_port, protocol"), (p) => p.instanceUuid);
+    return groupBy(this.select("TRUE", [], "instance_uuid, guest_port, protocol"), (p) => p.instanceUuid);
   }
 
   /** Host ports published by instances other than `uuid`. */
@@ -206,7 +206,7 @@ export class TransitionTable extends Table<TransitionRecord> {
 export class OperationTable extends Table<OperationRecord> {
   /** Open entries, oldest first. */
   open(): OperationRecord[] {
-    return this.select("1", [], "started_at");
+    return this.select("TRUE", [], "started_at");
   }
 }
 

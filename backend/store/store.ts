@@ -2,8 +2,9 @@
  * The store: one object giving typed tables for every record kind over one SQLite database,
  * plus the few queries that span tables (references that keep a disk or a snapshot alive).
  */
-import type Database from "better-sqlite3";
-import { openDatabase, type Db } from "./db";
+import { openDatabase } from "./db";
+import type { Statement, StoreDb } from "./engine";
+import { PostgresSessionDb } from "./postgres/session-db";
 import type { DiskRecord, InstanceRecord, TransitionRecord } from "./records";
 import {
   AttachmentTable,
@@ -17,16 +18,13 @@ import {
 } from "./repositories";
 import { Table } from "./table";
 
-/** A compiled statement of the store's database. */
-type Statement = Database.Statement<unknown[]>;
-
-const disks = (db: Db) =>
+const disks = (db: StoreDb) =>
   new Table<DiskRecord>(db, "disks", {
     id: ["id", "text"], path: ["path", "text"], parentId: ["parent_id", "text"], frozen: ["frozen", "bool"],
     depth: ["depth", "int"], sizeMb: ["size_mb", "int"], createdAt: ["created_at", "text"],
   }, ["id"]);
 
-const volumes = (db: Db) =>
+const volumes = (db: StoreDb) =>
   new VolumeTable(db, "volumes", {
     uuid: ["uuid", "text"], name: ["name", "text"], kind: ["kind", "text"], state: ["state", "text"], isTemplate: ["is_template", "bool"],
     sizeMb: ["size_mb", "int"], filesystem: ["filesystem", "text"], hostPath: ["host_path", "text"],
@@ -36,7 +34,7 @@ const volumes = (db: Db) =>
     createdAt: ["created_at", "text"],
   }, ["uuid"]);
 
-const instances = (db: Db) =>
+const instances = (db: StoreDb) =>
   new InstanceTable(db, "instances", {
     uuid: ["uuid", "text"], name: ["name", "text"], state: ["state", "text"], isTemplate: ["is_template", "bool"], image: ["image", "text"],
     memoryMb: ["memory_mb", "int"], vcpus: ["vcpus", "int"], args: ["args", "json"], env: ["env", "json"],
@@ -50,19 +48,19 @@ const instances = (db: Db) =>
     lineage: ["lineage", "json"], autokillMs: ["autokill_ms", "int"], lastUsedAt: ["last_used_at", "text"],
   }, ["uuid"]);
 
-const attachments = (db: Db) =>
+const attachments = (db: StoreDb) =>
   new AttachmentTable(db, "attachments", {
     volumeUuid: ["volume_uuid", "text"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"],
     readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["volumeUuid", "instanceUuid"]);
 
-const ports = (db: Db) =>
+const ports = (db: StoreDb) =>
   new PortTable(db, "ports", {
     instanceUuid: ["instance_uuid", "text"], guestPort: ["guest_port", "int"], protocol: ["protocol", "text"],
     hostPort: ["host_port", "int"], requested: ["requested", "bool"],
   }, ["instanceUuid", "guestPort", "protocol"]);
 
-const snapshots = (db: Db) =>
+const snapshots = (db: StoreDb) =>
   new SnapshotTable(db, "snapshots", {
     uuid: ["uuid", "text"], sourceUuid: ["source_uuid", "text"], sourceName: ["source_name", "text"],
     purpose: ["purpose", "text"], state: ["state", "text"], hasMemory: ["has_memory", "bool"],
@@ -70,20 +68,20 @@ const snapshots = (db: Db) =>
     pauseMs: ["pause_ms", "real"], createdAt: ["created_at", "text"],
   }, ["uuid"]);
 
-const snapshotDisks = (db: Db) =>
+const snapshotDisks = (db: StoreDb) =>
   new SnapshotDiskTable(db, "snapshot_disks", {
     snapshotUuid: ["snapshot_uuid", "text"], volumeUuid: ["volume_uuid", "text"], diskId: ["disk_id", "text"],
     at: ["at", "text"], readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["snapshotUuid", "volumeUuid"]);
 
-const transitions = (db: Db) =>
+const transitions = (db: StoreDb) =>
   new TransitionTable(db, "instance_transitions", {
     id: ["id", "int"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"], fromState: ["from_state", "text"],
     toState: ["to_state", "text"], stopReason: ["stop_reason", "text"], error: ["error", "text"], exitCode: ["exit_code", "int"],
     bootTimeMs: ["boot_time_ms", "real"],
   }, ["id"]);
 
-const operations = (db: Db) =>
+const operations = (db: StoreDb) =>
   new OperationTable(db, "operations", {
     id: ["id", "text"], kind: ["kind", "text"], subject: ["subject", "text"], intent: ["intent", "json"], startedAt: ["started_at", "text"],
   }, ["id"]);
@@ -107,7 +105,7 @@ export class Store {
   /** The operation journal (core/journal.ts). */
   readonly operations: OperationTable;
 
-  constructor(private readonly db: Db) {
+  constructor(private readonly db: StoreDb) {
     // Each SQL text is compiled once: the repositories run the same few statements many times (a
     // list of 1000 instances runs thousands), and compiling was most of their cost. Writes outside
     // a transaction are retried once when the filesystem was full and `whenFull` made room.
@@ -116,11 +114,11 @@ export class Store {
     db.prepare = ((sql: string) => {
       let stmt = compiled.get(sql);
       if (!stmt) {
-        stmt = this.retriedWhenFull(prepare(sql) as Statement);
+        stmt = this.retriedWhenFull(prepare(sql));
         compiled.set(sql, stmt);
       }
       return stmt;
-    }) as Db["prepare"];
+    }) as StoreDb["prepare"];
     this.disks = disks(db);
     this.volumes = volumes(db);
     this.instances = instances(db);
@@ -132,9 +130,18 @@ export class Store {
     this.operations = operations(db);
   }
 
-  /** Open the store in `file` (":memory:" for tests). */
+  /** Open the store in the SQLite file `file` (":memory:" for tests). */
   static open(file: string): Store {
     return new Store(openDatabase(file));
+  }
+
+  /**
+   * Open the store in the PostgreSQL database at `url`, through a session whose worker thread runs
+   * `workerEntry` (the bundle, which starts ./postgres/session-worker.ts for it). Connecting and
+   * bringing the schema up to date happen at the first statement.
+   */
+  static openPostgres(url: string, workerEntry: string): Store {
+    return new Store(new PostgresSessionDb(url, workerEntry));
   }
 
   /**
@@ -186,6 +193,14 @@ export class Store {
       )
       .get(id, id, id) as { n: number };
     return row.n;
+  }
+
+  /** True when the state records no disk, volume or instance (a new database). */
+  isEmpty(): boolean {
+    const row = this.db
+      .prepare(`SELECT (SELECT COUNT(*) FROM disks) + (SELECT COUNT(*) FROM volumes) + (SELECT COUNT(*) FROM instances) AS n`)
+      .get() as { n: number };
+    return row.n === 0;
   }
 
   /** How many instances still hold snapshot `uuid` (standby or template). */

@@ -3,7 +3,7 @@
  * (snake_case columns, JSON and boolean codecs) and gives insert/get/update/delete/select.
  * Repositories add the queries that are specific to them; nothing here knows a table's meaning.
  */
-import type { Db } from "./db";
+import { isPostgres, type StoreDb } from "./engine";
 
 type Codec = "text" | "int" | "real" | "bool" | "json";
 
@@ -19,7 +19,7 @@ function encode(value: unknown, codec: Codec): unknown {
 
 function decode(value: unknown, codec: Codec): unknown {
   if (value === null || value === undefined) return null;
-  if (codec === "bool") return value === 1;
+  if (codec === "bool") return value === 1 || value === true;
   if (codec === "json") return JSON.parse(value as string);
   return value;
 }
@@ -37,9 +37,14 @@ export class UniqueViolation extends Error {
 
   /** The engine's error as a UniqueViolation, or the error itself when it is something else. */
   static from(table: string, err: unknown): unknown {
-    if (typeof err !== "object" || err === null || (err as { code?: string }).code !== "SQLITE_CONSTRAINT_UNIQUE") return err;
-    // SQLite names the columns: "UNIQUE constraint failed: ports.host_port, ports.protocol".
-    const list = (err as Error).message.split(":").slice(1).join(":");
+    const e = err as { code?: string; message?: string; detail?: string } | null;
+    if (typeof e !== "object" || e === null) return err;
+    // SQLite names the columns in its message: "UNIQUE constraint failed: ports.host_port, ports.protocol";
+    // PostgreSQL (23505) in its detail: "Key (host_port, protocol)=(8080, tcp) already exists."
+    let list: string | undefined;
+    if (e.code === "SQLITE_CONSTRAINT_UNIQUE") list = (e.message ?? "").split(":").slice(1).join(":");
+    else if (e.code === "23505") list = /^Key \(([^)]*)\)=/.exec(e.detail ?? "")?.[1];
+    if (list === undefined) return err;
     return new UniqueViolation(table, list.split(",").map((c) => c.trim().split(".").pop()!).filter(Boolean), err as Error);
   }
 }
@@ -49,7 +54,7 @@ export class Table<T extends object> {
   private readonly fields: (keyof T)[];
 
   constructor(
-    protected readonly db: Db,
+    protected readonly db: StoreDb,
     readonly name: string,
     private readonly columns: Columns<T>,
     private readonly key: (keyof T)[],
@@ -105,11 +110,21 @@ export class Table<T extends object> {
   }
 
   /** Records matching `where` (SQL over column names) with positional `args`: for the repositories' named queries only. */
-  protected select(where = "1", args: unknown[] = [], orderBy?: string): T[] {
-    const order = orderBy ? ` ORDER BY ${orderBy}` : "";
+  protected select(where = "TRUE", args: unknown[] = [], orderBy?: string): T[] {
+    const order = orderBy ? ` ORDER BY ${this.ordering(orderBy)}` : "";
     return (this.db.prepare(`SELECT * FROM ${this.name} WHERE ${where}${order}`).all(...args) as Record<string, unknown>[]).map(
       (r) => this.fromRow(r),
     );
+  }
+
+  /**
+   * `orderBy` (column names) ordering text byte by byte on every engine: PostgreSQL would otherwise
+   * use the database's collation, and lists would come out in another order than on SQLite.
+   */
+  private ordering(orderBy: string): string {
+    if (!isPostgres(this.db)) return orderBy;
+    const text = new Set(this.fields.filter((f) => this.columns[f][1] === "text").map((f) => this.columns[f][0]));
+    return orderBy.split(",").map((c) => (text.has(c.trim()) ? `${c.trim()} COLLATE "C"` : c.trim())).join(", ");
   }
 
   private where(): string {

@@ -45,6 +45,7 @@ export const API_ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, describe: "The body has a content type this endpoint does not take." },
   INTERNAL: { status: 500, describe: "An unexpected failure inside vmbranch; the message says what failed." },
   HOST_FAILURE: { status: 500, describe: "The host could not do it (QEMU, qemu-img or mke2fs failed); the message says which step and tool failed, the service log has the tool's output." },
+  STORE_UNAVAILABLE: { status: 503, describe: "The PostgreSQL database holding the state could not be reached, or ended its session during the request (a restart); retry once it is back. The service log says why." },
   INSUFFICIENT_MEMORY: { status: 507, describe: "The host has too little free memory for the VM; the message says how much is needed and free." },
   INSUFFICIENT_STORAGE: { status: 507, describe: "The RAM directory (tmpfs) has too little free space for a memory snapshot (the message says how much is needed and free), or the data directory's filesystem is full." },
 } as const;

@@ -208,7 +208,8 @@ describe("vmbranch store migrate", () => {
   }
 
   it("copies a real serve's state, reads it back equal and leaves the SQLite file as it was", async () => {
-    backend = await startBackend();
+    // The state to copy is the data dir's SQLite file, whatever store the run gives other tests.
+    backend = await startBackend({ testStore: false });
     await makeState(backend);
     const url = pg.createDatabase("migrated");
 
@@ -326,7 +327,7 @@ describe("vmbranch store migrate", () => {
       const usage = await migrate(["--data-dir", dataDir]);
       expect(usage.code).toBe(2);
       expect(usage.stderr).toContain("--to postgres://… is required");
-    });
+    }, 30_000);
 
     it("says when the data dir holds no state", async () => {
       rmSync(join(dataDir, "vmbranch.db"));

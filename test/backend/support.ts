@@ -26,7 +26,7 @@ import {
   type Instance,
   type Volume,
 } from "../../sdk";
-import { startBackend, type TestBackend } from "../helpers/backend";
+import { startBackend, type BackendOptions, type TestBackend } from "../helpers/backend";
 
 /** An HTTP answer: status, headers and the parsed JSON body (or the text when it is not JSON). */
 export interface Answer {
@@ -47,7 +47,7 @@ export interface RawOptions {
  * Start one backend for the file (`beforeAll`) and stop it in `afterAll` (its `stop()` kills VMs
  * and removes its files). Returns a getter, since the backend exists only once `beforeAll` ran.
  */
-export function useBackend(opts: { allowHostPath?: string[] } = {}): () => TestBackend {
+export function useBackend(opts: Pick<BackendOptions, "allowHostPath" | "testStore"> = {}): () => TestBackend {
   let backend: TestBackend | undefined;
   beforeAll(async () => {
     backend = await startBackend(opts);

@@ -11,6 +11,7 @@ import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmbranchClient } from "../../sdk";
+import { startPostgres } from "./postgres";
 
 /** The repository root: the nearest directory up from here with vmbranch's package.json (works bundled too). */
 function repoRoot(): string {
@@ -150,20 +151,30 @@ export interface BackendOptions {
   env?: Record<string, string>;
   /** Use this data dir (created by the caller; still removed by stop()). */
   dataDir?: string;
+  /**
+   * False: no store of the run's choosing (`VMBRANCH_TEST_STORE`), for a test about the SQLite file
+   * or one naming its own `--store` in `args`.
+   */
+  testStore?: boolean;
   /** Run another `vmbranch` CLI (an installed one) instead of the build's. */
   command?: string[];
 }
 
 /** Start a backend. */
 export async function startBackend(opts: BackendOptions = {}): Promise<TestBackend> {
+  // `VMBRANCH_TEST_STORE=postgres`: the state lives in a throwaway PostgreSQL cluster of its own.
+  const postgres = process.env.VMBRANCH_TEST_STORE === "postgres" && opts.testStore !== false ? await startPostgres() : null;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "vmbranch-test-")));
   const token = randomBytes(16).toString("hex");
   const extra = [...(opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]), ...(opts.args ?? [])];
   const command = opts.command ?? [process.execPath, CLI];
+  // Kept through every restart: the state lives there, whatever other arguments a restart passes.
+  const store = postgres ? ["--store", postgres.url()] : [];
   let started: Serve;
   try {
-    started = await startServe(command, dataDir, token, "127.0.0.1:0", extra, opts.env);
+    started = await startServe(command, dataDir, token, "127.0.0.1:0", [...store, ...extra], opts.env);
   } catch (err) {
+    postgres?.stop();
     const ram = recordedRamDir(dataDir);
     if (ram) await rm(ram, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
@@ -197,13 +208,13 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
       const port = new URL(url).port;
       proc.kill("SIGKILL");
       await new Promise((r) => proc.once("exit", r));
-      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, opts.env));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, [...store, ...extra], opts.env));
     },
     async restart(args) {
       const port = new URL(url).port;
       proc.kill("SIGTERM");
       await new Promise((r) => proc.once("exit", r));
-      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, args, opts.env));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, [...store, ...args], opts.env));
     },
     async relaunch(env, signal = "SIGKILL") {
       const port = new URL(url).port;
@@ -212,7 +223,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
         proc.kill(signal);
         await gone;
       }
-      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, extra, { ...opts.env, ...env }));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, [...store, ...extra], { ...opts.env, ...env }));
     },
     serveExited() {
       if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
@@ -249,6 +260,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
       const ram = recordedRamDir(dataDir);
       if (ram) await rm(ram, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });
+      postgres?.stop();
     },
   };
   return backend;

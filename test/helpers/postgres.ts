@@ -29,6 +29,10 @@ export interface TestPostgres {
   psql(sql: string, db?: string): string;
   /** A new empty database; returns its URL. */
   createDatabase(name: string): string;
+  /** Stop the server as a crash would (immediate), keeping the cluster; `start` brings it back on the same socket. */
+  halt(): void;
+  /** Start a halted cluster again. */
+  start(): void;
   /** Stop the cluster (immediate) and remove its directory; safe to call twice. */
   stop(): void;
 }
@@ -105,7 +109,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     run("initdb", ["-D", data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
     // No TCP at all (listen_addresses empty): only the socket in the private directory.
     const options = `-c listen_addresses='' -c port=${port} -c unix_socket_directories='${dir}' -c fsync=off -c max_connections=40`;
-    run("pg_ctl", ["start", "-D", data, "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
+    const start = () => run("pg_ctl", ["start", "-D", data, "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
+    start();
     const url = (db = "postgres") => `postgresql://${SUPERUSER}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`;
     const psql = (sql: string, db = "postgres") =>
       run("psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir, "-p", String(port), "-U", SUPERUSER, "-d", db, "-c", sql]).trim();
@@ -119,6 +124,8 @@ export async function startPostgres(): Promise<TestPostgres> {
         psql(`CREATE DATABASE ${name}`);
         return url(name);
       },
+      halt: () => run("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]),
+      start,
       stop,
     };
   } catch (err) {

@@ -1,0 +1,33 @@
+/**
+ * What the store's tables need from a database engine: compiled statements, transactions and
+ * closing. SQLite's better-sqlite3 connection is one as it is; PostgreSQL's is the synchronous
+ * session of ./postgres/session-db.ts. `dialect` tells the few places whose SQL differs.
+ */
+
+/** A compiled statement: positional `?` parameters, rows as objects keyed by column name. */
+export interface Statement {
+  run(...params: unknown[]): { changes: number };
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+}
+
+/** A connection the store runs on. */
+export interface StoreDb {
+  prepare(sql: string): Statement;
+  /** `fn` wrapped in a transaction (a savepoint when one is open already), as better-sqlite3 does. */
+  transaction<T>(fn: () => T): () => T;
+  readonly inTransaction: boolean;
+  close(): void;
+  /** Set by engines other than SQLite. */
+  readonly dialect?: "postgres";
+}
+
+/** True when `db` is a PostgreSQL session. */
+export function isPostgres(db: StoreDb): boolean {
+  return db.dialect === "postgres";
+}
+
+/** The database cannot be reached, or ended the session during the statement: nothing of it is known to have happened. */
+export class StoreUnavailable extends Error {
+  override name = "StoreUnavailable";
+}
