@@ -1,8 +1,10 @@
 /**
  * Repositories: one typed table per record kind with the named queries core asks of it
  * (`attachments.ofInstance(uuid)`, `instances.plain()`), so every SQL string lives in backend/store
- * and the engine can change (PostgreSQL next) without core noticing. Methods that write several
- * rows do it in one transaction.
+ * and the engine can change without core noticing. The SQL is SQLite's, written so PostgreSQL takes
+ * it too (store/postgres/session-db.ts rewrites only parameters and json_extract): flags are tested
+ * as booleans (`NOT readonly`, never `readonly = 0`, which PostgreSQL refuses), and `npm test` runs
+ * the backend layer on both engines. Methods that write several rows do it in one transaction.
  */
 import type {
   AttachmentRecord,
@@ -77,12 +79,12 @@ export class VolumeTable extends Table<VolumeRecord> {
 
   /** Volumes proper (not templates). */
   plain(): VolumeRecord[] {
-    return this.select("is_template = 0");
+    return this.select("NOT is_template");
   }
 
   /** Volume templates. */
   templates(): VolumeRecord[] {
-    return this.select("is_template = 1");
+    return this.select("is_template");
   }
 
   /** Managed (host directory) volumes. */
