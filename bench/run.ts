@@ -6,7 +6,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { startBackend } from "../test/helpers/backend";
+import { startBackend, type TestBackend } from "../test/helpers/backend";
+import { startPostgres } from "../test/helpers/postgres";
 import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { fanout } from "./scenarios/fanout";
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
     if (want("scaling")) results.scaling = await scaling(backend);
-    if (want("api")) results.api = await api(backend);
+    if (want("api")) results.api = await onBothStores((targets) => api([{ store: "sqlite", backend }, ...targets]));
   } finally {
     await backend.stop();
   }
@@ -42,6 +43,19 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, "latest.json"), JSON.stringify(results, null, 2) + "\n");
   print(results);
   process.stdout.write(`\nJSON: ${file}\n`);
+}
+
+/** Run `fn` with a second server whose state is in a throwaway PostgreSQL cluster, removed afterwards. */
+async function onBothStores<T>(fn: (postgres: { store: string; backend: TestBackend }[]) => Promise<T>): Promise<T> {
+  const pg = await startPostgres();
+  let backend: TestBackend | undefined;
+  try {
+    backend = await startBackend({ testStore: false, args: ["--store", pg.createDatabase("bench")] });
+    return await fn([{ store: "postgresql", backend }]);
+  } finally {
+    await backend?.stop();
+    pg.stop();
+  }
 }
 
 /** A target beside a figure: what the issue asks, and whether this run met it. */
@@ -126,14 +140,18 @@ function print(r: Record<string, any>): void {
     table(`Scaling (accelerator: ${sc.accelerator}; 256 MiB guests for the branch counts)`, srows);
   }
   if (r.api) {
-    const p = (x: { p50: number; p99: number; n: number }) => `${x.p50.toFixed(2)} / ${x.p99.toFixed(2)} ms (n=${x.n})`;
-    const arows: [string, string, Target?][] = [];
+    const p = (x: { p50: number; p99: number }) => `${x.p50.toFixed(2)} / ${x.p99.toFixed(2)} ms`;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-    for (const s of r.api.sizes as any[]) {
-      arows.push([`list instances at ${s.instances} (p50 / p99)`, p(s.listMs)]);
-      arows.push([`get one instance at ${s.instances} (p50 / p99)`, p(s.getMs)]);
+    const stores = r.api.stores as any[];
+    const arows: [string, string, Target?][] = [];
+    for (const [i, size] of (stores[0].sizes as { instances: number }[]).entries()) {
+      for (const [what, key] of [["list instances", "listMs"], ["get one instance", "getMs"]] as const) {
+        const cells = stores.map((s) => `${s.store} ${p(s.sizes[i][key])}`);
+        const ratio = stores[1] ? ` (p50 ${(stores[1].sizes[i][key].p50 / stores[0].sizes[i][key].p50).toFixed(2)}×)` : "";
+        arows.push([`${what} at ${size.instances} (p50 / p99)`, cells.join(" | ") + ratio]);
+      }
     }
-    table(`Control-plane API (store: ${r.api.store}; one client, one request at a time)`, arows);
+    table(`Control-plane API (one client, one request at a time, ${r.api.rounds} alternating rounds)`, arows);
   }
 }
 

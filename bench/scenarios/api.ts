@@ -1,8 +1,9 @@
 /**
  * Control-plane API latency: `GET /v1/instances` (list) and `GET /v1/instances/{name}` (get) at
- * 100 and at 1000 instances, measured from a client on the same host, one request at a time.
- * The instances are stopped (no VM), so this is the store and the HTTP layer alone: the SQLite
- * side of the SQLite-versus-PostgreSQL comparison issue 14 asks for.
+ * 100 and at 1000 instances, measured from a client on the same host, one request at a time, on
+ * each store side by side (SQLite, and PostgreSQL through `serve --store`). The instances are
+ * stopped (no VM), so this is the store and the HTTP layer alone. The stores' servers are grown to
+ * each size together and timed in alternating rounds, so a drift of the host's speed reaches both.
  */
 import type { TestBackend } from "../../test/helpers/backend";
 import { percentile } from "../lib/stats";
@@ -15,10 +16,16 @@ export interface Latency {
   n: number;
 }
 
-/** Results of the API scenario, per number of instances. */
+/** A server to measure and the store it runs on. */
+export interface ApiTarget {
+  store: string;
+  backend: TestBackend;
+}
+
+/** Results of the API scenario: per store, per number of instances. */
 export interface ApiResult {
-  store: "sqlite";
-  sizes: { instances: number; listMs: Latency; getMs: Latency }[];
+  rounds: number;
+  stores: { store: string; sizes: { instances: number; listMs: Latency; getMs: Latency }[] }[];
 }
 
 function latency(samples: number[]): Latency {
@@ -33,26 +40,35 @@ async function timed(b: TestBackend, path: string): Promise<number> {
   return ms;
 }
 
-/** Grow to each size in `sizes`, then time `lists` lists and `gets` gets of random instances. */
-export async function api(b: TestBackend, sizes = [100, 1000], lists = 100, gets = 500): Promise<ApiResult> {
-  const out: ApiResult["sizes"] = [];
+/**
+ * Grow every target to each size in `sizes`, then time `lists` lists and `gets` gets of random
+ * instances on each, split into `rounds` rounds that alternate between the targets.
+ */
+export async function api(targets: ApiTarget[], sizes = [100, 1000], lists = 100, gets = 500, rounds = 4): Promise<ApiResult> {
+  const out: ApiResult["stores"] = targets.map((t) => ({ store: t.store, sizes: [] }));
   let made = 0;
   try {
     for (const size of sizes) {
       for (; made < size; made++) {
-        const res = await b.http("POST", "/v1/instances", { name: `api-${made}`, image: "base", autostart: false });
-        if (res.status !== 201) throw new Error(`creating api-${made} answered ${res.status}`);
+        for (const { backend, store } of targets) {
+          const res = await backend.http("POST", "/v1/instances", { name: `api-${made}`, image: "base", autostart: false });
+          if (res.status !== 201) throw new Error(`creating api-${made} on ${store} answered ${res.status}`);
+        }
       }
-      // Warm the server's paths once before timing.
-      await timed(b, "/v1/instances");
-      const list: number[] = [];
-      for (let i = 0; i < lists; i++) list.push(await timed(b, "/v1/instances"));
-      const get: number[] = [];
-      for (let i = 0; i < gets; i++) get.push(await timed(b, `/v1/instances/api-${Math.floor(Math.random() * size)}`));
-      out.push({ instances: size, listMs: latency(list), getMs: latency(get) });
+      const list = targets.map(() => [] as number[]);
+      const get = targets.map(() => [] as number[]);
+      // Warm each server's paths once before timing.
+      for (const { backend } of targets) await timed(backend, "/v1/instances");
+      for (let r = 0; r < rounds; r++) {
+        for (const [k, { backend }] of targets.entries()) {
+          for (let i = 0; i < lists / rounds; i++) list[k]!.push(await timed(backend, "/v1/instances"));
+          for (let i = 0; i < gets / rounds; i++) get[k]!.push(await timed(backend, `/v1/instances/api-${Math.floor(Math.random() * size)}`));
+        }
+      }
+      for (const k of targets.keys()) out[k]!.sizes.push({ instances: size, listMs: latency(list[k]!), getMs: latency(get[k]!) });
     }
   } finally {
-    for (let i = 0; i < made; i++) await b.http("DELETE", `/v1/instances/api-${i}`);
+    for (const { backend } of targets) for (let i = 0; i < made; i++) await backend.http("DELETE", `/v1/instances/api-${i}`);
   }
-  return { store: "sqlite", sizes: out };
+  return { rounds, stores: out };
 }
