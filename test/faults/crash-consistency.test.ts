@@ -3,10 +3,11 @@
 // delete), once killing serve (SIGKILL) and once failing the step, against one real guest
 // that writes a numbered line to its volume twice a second. After each, serve starts again without
 // failpoints and: doctor reports nothing, the source runs per QEMU's own status, every QEMU process
-// belongs to an instance, and at the end every line the guest wrote survives a stop and a start.
+// belongs to an instance, and at the end every line the guest wrote survives a stop and a start
+// (the file read back on the host line for line, then counted by the guest again).
 import { readFileSync } from "node:fs";
 import type { DoctorReport } from "../../sdk";
-import { raw, storeQuery, tarWithEntry } from "../backend/support";
+import { raw, readFromDisk, storeQuery, tarWithEntry, volumeHead } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
 
@@ -322,6 +323,11 @@ it("every line the source wrote survives a stop and a start", async () => {
   const before = await ticks();
   const last = before.at(-1)!.tick;
   await b.client.instances.stop("src", { timeout_s: 30 });
+  // The file itself, read on the host through its whole chain: every line the source wrote, in
+  // order, and nothing else (a count alone would miss a damaged or repeated line).
+  const lines = readFromDisk(volumeHead(b.dataDir, "src-data"), "/log").trimEnd().split("\n");
+  expect(lines.length).toBeGreaterThanOrEqual(last);
+  expect(lines).toEqual(lines.map((_, i) => `line ${i + 1} fork0`));
   const log = await b.client.instances.log("src", { offset: -1, limit: 1 });
   const from = log.available;
   await b.client.instances.start("src");
