@@ -20,7 +20,7 @@ const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
-  "                      [--allow-privileged-ports] [--store postgres://...]",
+  "                      [--allow-privileged-ports] [--store postgres://...] [--standby]",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
@@ -31,6 +31,7 @@ const USAGE = [
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
   "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
+  "--standby: wait while another serve holds the data dir (and the database's state), then take over its VMs and work.",
 ];
 
 function positiveNumber(flag: string, value: string | undefined, min: number): number | undefined {
@@ -66,7 +67,7 @@ export const serveCommand: CliCommand = {
           "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true },
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
-          "allow-privileged-ports": { type: "boolean" }, store: { type: "string" },
+          "allow-privileged-ports": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
         },
       }));
     } catch (e) {
@@ -92,6 +93,7 @@ export const serveCommand: CliCommand = {
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
       storeUrl: storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL),
+      standby: values.standby === true,
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
     if (plan.warning) server.log.warn(plan.warning);

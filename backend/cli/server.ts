@@ -22,8 +22,9 @@ import { LocalStorage } from "../host/storage/local-storage";
 import { QemuDriver } from "../host/vm/qemu-driver";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { redactUrl } from "../store/postgres/connection";
+import { StoreLocked } from "../store/engine";
 import { Store } from "../store/store";
-import { lockDataDir } from "./data-dir-lock";
+import { DataDirBusy, lockDataDir } from "./data-dir-lock";
 import { refuseEmptyState, refuseLostState, type StateDirs } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
@@ -33,6 +34,8 @@ export interface ServerOptions {
   dataDir: string;
   /** A PostgreSQL URL holding the state; the SQLite file `<dataDir>/vmbranch.db` when absent. */
   storeUrl?: string;
+  /** Wait for the serve that holds the data dir (and the database's state) to end, then take over. */
+  standby?: boolean;
   host: string;
   port: number;
   allowHostPaths: string[];
@@ -123,16 +126,57 @@ function openSqliteStore(dbFile: string): Store {
  * database that cannot be reached stops serve at once. An empty state beside a data dir that holds
  * disks is refused as a missing SQLite file is (./lost-state.ts).
  */
-function openPostgresStore(url: string, dirs: StateDirs): Store {
+async function openPostgresStore(url: string, dirs: StateDirs, standby: Standby | null): Promise<Store> {
   // The bundle is the session's worker too (main.ts starts it in a worker thread).
   const store = Store.openPostgres(url, __filename);
   try {
-    if (store.isEmpty()) refuseEmptyState(`the PostgreSQL database ${redactUrl(url)} holds no state`, dirs);
+    let empty: boolean | undefined;
+    while (empty === undefined) {
+      try {
+        empty = store.isEmpty();
+      } catch (err) {
+        // The data dir's serve has ended but its database session may not have yet.
+        if (!(err instanceof StoreLocked) || !standby) throw err;
+        await standby.pause(`waiting for the database's serve session to end (${err.message})`);
+      }
+    }
+    if (empty) refuseEmptyState(`the PostgreSQL database ${redactUrl(url)} holds no state`, dirs);
   } catch (err) {
     store.close();
     throw err;
   }
   return store;
+}
+
+/** How a standby waits: a pause between tries, saying once what it waits for. */
+interface Standby {
+  pause(why: string): Promise<void>;
+}
+
+/** How often a standby tries to take over. */
+const STANDBY_POLL_MS = 100;
+
+function standbyWaiter(log: PinoLogger): Standby {
+  const said = new Set<string>();
+  return {
+    async pause(why) {
+      if (!said.has(why)) log.info(`standby: ${why}`);
+      said.add(why);
+      await new Promise((r) => setTimeout(r, STANDBY_POLL_MS));
+    },
+  };
+}
+
+/** The data dir's lock; a standby waits until the serve holding it has ended. */
+async function takeDataDir(dataDir: string, standby: Standby | null): Promise<() => void> {
+  for (;;) {
+    try {
+      return lockDataDir(dataDir, "serve");
+    } catch (err) {
+      if (!(err instanceof DataDirBusy) || !standby) throw err;
+      await standby.pause(`waiting for the serve holding ${dataDir} to end (${err.message})`);
+    }
+  }
 }
 
 /** Start the service. */
@@ -144,7 +188,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = pino({ level: opts.logLevel ?? env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch" } });
   privateDir(dataDir);
   // One server per data dir (and no `store migrate` reading it meanwhile).
-  const unlock = lockDataDir(dataDir, "serve");
+  const standby = opts.standby ? standbyWaiter(log) : null;
+  const unlock = await takeDataDir(dataDir, standby);
+  if (standby) log.info("standby: taking over");
   let ramDir: string | null = null;
   try {
     const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
@@ -155,7 +201,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
     const dirs = { ...fixed, ramDir };
-    const store = opts.storeUrl ? openPostgresStore(opts.storeUrl, fixed) : openSqliteStore(dbFile);
+    const store = opts.storeUrl ? await openPostgresStore(opts.storeUrl, fixed, standby) : openSqliteStore(dbFile);
     // Room the store keeps for itself on a filesystem the guests' disks can fill (host/storage/ballast.ts).
     const ballast = new Ballast(join(dataDir, "ballast"));
     const noBallast = ballast.ensure();

@@ -31,3 +31,8 @@ export function isPostgres(db: StoreDb): boolean {
 export class StoreUnavailable extends Error {
   override name = "StoreUnavailable";
 }
+
+/** Another serve holds the database's state (PostgreSQL's serve lock); a standby waits for it. */
+export class StoreLocked extends StoreUnavailable {
+  override name = "StoreLocked";
+}

@@ -7,9 +7,9 @@
  * its fsync. SQL arrives in the store's SQLite dialect and is rewritten here where they differ.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { StoreUnavailable, type Statement, type StoreDb } from "../engine";
+import { StoreLocked, StoreUnavailable, type Statement, type StoreDb } from "../engine";
 import { redactUrl } from "./connection";
-import type { SessionError, SessionInit, SessionReply, SessionRequest } from "./session-worker";
+import { SERVE_LOCK_HELD, type SessionError, type SessionInit, type SessionReply, type SessionRequest } from "./session-worker";
 
 /** How long one statement may take, connecting and migrating included, before it fails. */
 const STATEMENT_DEADLINE_MS = 30_000;
@@ -78,7 +78,9 @@ export class PostgresSessionDb implements StoreDb {
         // An answer to an earlier statement that outlived its deadline is dropped.
         if (reply.id === id) {
           if ("error" in reply) {
-            if (reply.error.unavailable) throw new StoreUnavailable(`PostgreSQL at ${redactUrl(this.url)}: ${reply.error.message}`);
+            const what = `PostgreSQL at ${redactUrl(this.url)}: ${reply.error.message}`;
+            if (reply.error.code === SERVE_LOCK_HELD) throw new StoreLocked(what);
+            if (reply.error.unavailable) throw new StoreUnavailable(what);
             throw new PostgresStatementError(reply.error);
           }
           return reply;

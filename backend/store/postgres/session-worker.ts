@@ -66,7 +66,11 @@ export const SERVE_LOCK_KEY = 0x766d6273;
 /** Another serve's session holds SERVE_LOCK_KEY. */
 class ServeLockHeld extends Error {
   override name = "ServeLockHeld";
+  readonly code = SERVE_LOCK_HELD;
 }
+
+/** The code of a reply whose session could not take SERVE_LOCK_KEY. */
+export const SERVE_LOCK_HELD = "VMBRANCH_SERVE_LOCK_HELD";
 
 /** Serve the main thread's statements until it closes the session. */
 export function runSessionWorker(init: SessionInit): void {
