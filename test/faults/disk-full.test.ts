@@ -1,8 +1,8 @@
 // A full data disk (issue 10), on a small loop-mounted ext4 as the data dir, as a real disk fills:
 // a guest that fills it stalls and the API says so (`error`, "disk full") although the store shares
 // that filesystem (serve's ballast gives the store room to record it), while another volume keeps
-// its data; a create on the full disk is a clear 507 that leaves nothing behind. The mount is
-// removed whatever happens.
+// its data; a create and a branch of a running instance on the full disk are each a clear 507 that
+// leaves nothing behind, the branch's source running on. The mount is removed whatever happens.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,6 +46,23 @@ async function doctor(): Promise<DoctorReport> {
 
 const headOf = (volume: string) => volumeHead(data, volume);
 
+/**
+ * Fill the data dir's filesystem with a host file; returns its path. In 1 MiB blocks, and with
+ * `toTheBlock` then in 4 KiB ones: the last partial MiB leaves room for a copy-on-write overlay's
+ * few blocks, not for a new volume.
+ */
+function fillHost(toTheBlock = false): string {
+  const filler = join(data, "host-filler");
+  for (const args of [["bs=1M"], ...(toTheBlock ? [["bs=4k", "oflag=append", "conv=notrunc"]] : [])]) {
+    try {
+      execFileSync("dd", ["if=/dev/zero", `of=${filler}`, ...args], { stdio: "ignore" });
+    } catch {
+      /* dd ends with ENOSPC: that is the point */
+    }
+  }
+  return filler;
+}
+
 it("serve keeps a ballast in its data dir", () => {
   expect(existsSync(join(data, "ballast"))).toBe(true);
 });
@@ -78,12 +95,7 @@ it("a guest that fills the data disk is 'error: disk full' by the API, and anoth
 it("a create on a full data disk is a clear 507 and leaves nothing behind", async () => {
   const disks = () => readdirSync(join(data, "disks")).sort();
   const before = disks();
-  const filler = join(data, "host-filler");
-  try {
-    execFileSync("dd", ["if=/dev/zero", `of=${filler}`, "bs=1M"], { stdio: "ignore" });
-  } catch {
-    /* dd ends with ENOSPC: that is the point */
-  }
+  const filler = fillHost();
   try {
     const vol = await raw(b!, "POST", "/v1/volumes", { body: { name: "nope", size_mb: 16 } });
     expect(vol.status).toBe(507);
@@ -98,4 +110,43 @@ it("a create on a full data disk is a clear 507 and leaves nothing behind", asyn
   }
   expect((await doctor()).findings).toEqual([]);
   expect((await b!.client.volumes.get("keep")).state).toBe("available");
+});
+
+it("a branch of a running instance on a full data disk is a clear 507 that leaves nothing, and the source runs on", async () => {
+  const c = b!.client;
+  // The source writes its disk once, then only its console: a guest write into an unallocated
+  // cluster while the host is full would stall it (the first case), which is not what this tests.
+  await c.instances.create({
+    name: "src", image: "base", memory_mb: 128, volumes: [{ name: "src-data", size_mb: 8, at: "/data" }],
+    args: ["sh", "-c", "echo 'source data' > /data/src.txt; sync; i=0; while true; do i=$((i+1)); echo \"tick=$i\"; sleep 0.5; done"],
+  });
+  await c.instances.waitFor("src", "running", { timeoutMs: 120_000 });
+  const ticks = async () => [...(await c.instances.log("src", { limit: 1024 * 1024 })).output.matchAll(/tick=(\d+)/g)].length;
+  const names = async () => ({ instances: (await c.instances.list()).map((i) => i.name).sort(), volumes: (await c.volumes.list()).map((v) => v.name).sort() });
+  const disks = () => readdirSync(join(data, "disks")).sort();
+  const before = { names: await names(), disks: disks() };
+  const filler = fillHost(true);
+  // The whole body when it carries no error, so that a failure shows what was answered instead.
+  const errorOf = (body: unknown) => (body as { errors?: { code: string; message: string }[] }).errors?.[0] ?? body;
+  try {
+    const br = await raw(b!, "POST", "/v1/instances", { body: { name: "src-br", branch_from: { name: "src" } } });
+    expect({ status: br.status, error: errorOf(br.body) }).toEqual({ status: 507, error: expect.objectContaining({ code: "INSUFFICIENT_STORAGE", message: expect.stringMatching(/filesystem is full/) }) });
+    expect(await names()).toEqual(before.names);
+    expect(disks()).toEqual(before.disks);
+  } finally {
+    rmSync(filler, { force: true });
+  }
+  expect((await c.instances.get("src")).state).toBe("running");
+  expect((await doctor()).vms.find((v) => v.name === "src")?.run_state).toBe("running");
+  const seen = await ticks();
+  const deadline = Date.now() + 30_000;
+  while ((await ticks()) < seen + 2) {
+    if (Date.now() > deadline) throw new Error("src stopped ticking after the space was freed");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  expect((await doctor()).findings).toEqual([]);
+  await c.instances.stop("src", { timeout_s: 30 });
+  expect(readFromDisk(headOf("src-data"), "/src.txt")).toBe("source data\n");
+  expect(readFromDisk(headOf("keep"), "/kept.txt")).toBe("still here\n");
+  await c.instances.delete("src");
 });
