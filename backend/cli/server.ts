@@ -207,10 +207,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const noBallast = ballast.ensure();
     if (noBallast) log.warn(`UNAVAILABLE: the data directory's ballast (${BALLAST_BYTES / 1048576} MiB kept for the store when the disk fills): ${noBallast}`);
     let ballastMissing = noBallast !== null;
+    // Released for the store, the ballast's room is the store's alone: no disk file is made in it
+    // (a clone's overlay would fit there). Before each new disk it is tried again, so room freed
+    // by any means (a delete, the operator) ends the refusal.
+    let reserveInUse = false;
+    const restoreBallast = () => {
+      if (ballast.ensure() !== null) return false;
+      if (ballastMissing) log.info("the data directory's ballast is written again");
+      ballastMissing = reserveInUse = false;
+      return true;
+    };
+    const roomForDisks = () => {
+      if (reserveInUse && !restoreBallast())
+        throw Object.assign(new Error("the data directory's filesystem is full (its reserve for the store is in use)"), { code: "ENOSPC" });
+    };
     store.whenFull(() => {
       const freed = ballast.release();
-      if (freed) log.error("the data directory's filesystem is full: released the ballast so the store can record it (it is written again once a delete frees space, or at the next start)");
+      if (freed) log.error("the data directory's filesystem is full: released the ballast so the store can record it (no disk is made until it is written again, once space is freed)");
       ballastMissing = true;
+      reserveInUse ||= freed;
       return freed;
     });
     const imageDir = resolveImageDir(dataDir, env);
@@ -263,7 +278,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
       driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
       // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.
-      storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null),
+      storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null, roomForDisks),
       images,
       accelerator,
       log,
@@ -273,11 +288,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // is there for the next time the disk fills. Tried once per delete; it fails quietly while
     // the filesystem is still too full (ensure leaves no partial file).
     ctx.events.onAny((_kind, _uuid, state) => {
-      if (state !== "deleted" || !ballastMissing) return;
-      if (ballast.ensure() === null) {
-        ballastMissing = false;
-        log.info("the data directory's ballast is written again");
-      }
+      if (state === "deleted" && ballastMissing) restoreBallast();
     });
     const core = new Core(ctx);
     await core.start();

@@ -2,7 +2,9 @@
 // a guest that fills it stalls and the API says so (`error`, "disk full") although the store shares
 // that filesystem (serve's ballast gives the store room to record it), while another volume keeps
 // its data; a create and a branch of a running instance on the full disk are each a clear 507 that
-// leaves nothing behind, the branch's source running on. The mount is removed whatever happens.
+// leaves nothing behind, the branch's source running on; a clone is refused or fails, never made in
+// the room the ballast gave the store, and is made once space is freed. The mount is removed
+// whatever happens.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -149,4 +151,29 @@ it("a branch of a running instance on a full data disk is a clear 507 that leave
   expect(readFromDisk(headOf("src-data"), "/src.txt")).toBe("source data\n");
   expect(readFromDisk(headOf("keep"), "/kept.txt")).toBe("still here\n");
   await c.instances.delete("src");
+});
+
+it("a clone on a full data disk fails clearly, even when the store took the ballast's room to record it, and works once space is freed", async () => {
+  const c = b!.client;
+  const filler = fillHost(true);
+  try {
+    const res = await raw(b!, "POST", "/v1/volumes/clone", { body: { name: "keep", vol_name: "keep-copy" } });
+    // Refused at once, or accepted and then failed: never made in the room kept for the store.
+    if (res.status === 201) {
+      const failed = await c.volumes.waitFor("keep-copy", "error", { timeoutMs: 60_000 });
+      expect(failed.error ?? "").toMatch(/filesystem is full/);
+      await c.volumes.delete("keep-copy");
+    } else {
+      expect({ status: res.status, code: (res.body as { errors: { code: string }[] }).errors[0]!.code }).toEqual({ status: 507, code: "INSUFFICIENT_STORAGE" });
+    }
+    expect((await raw(b!, "GET", "/v1/volumes/keep-copy")).status).toBe(404);
+  } finally {
+    rmSync(filler, { force: true });
+  }
+  expect((await doctor()).findings).toEqual([]);
+  // Space freed: the next clone writes the ballast back first, then is made.
+  expect((await raw(b!, "POST", "/v1/volumes/clone", { body: { name: "keep", vol_name: "keep-copy" } })).status).toBe(201);
+  await c.volumes.waitFor("keep-copy", "available", { timeoutMs: 60_000 });
+  expect(statSync(join(data, "ballast")).size).toBe(8 * 1024 * 1024);
+  expect(readFromDisk(headOf("keep-copy"), "/kept.txt")).toBe("still here\n");
 });

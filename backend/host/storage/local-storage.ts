@@ -14,11 +14,18 @@ import { hostPathProblem, underAllowedRoot } from "./host-paths";
 import { openPaths, viewLeftovers } from "./leftovers";
 import { extractTar } from "./tar-import";
 
-/** Storage on local files; `toolUser` runs the tools that parse what a guest wrote (null: the service's own user). */
+/**
+ * Storage on local files; `toolUser` runs the tools that parse what a guest wrote (null: the
+ * service's own user). `roomForDisks` is asked before a disk file is made or grown and throws
+ * (ENOSPC) when the data dir has no room to give: its filesystem's reserve for the store is in use.
+ */
 export class LocalStorage implements StorageDriver {
   readonly defaultFilesystem = DEFAULT_FILESYSTEM;
 
-  constructor(private readonly toolUser: ToolUser | null) {}
+  constructor(
+    private readonly toolUser: ToolUser | null,
+    private readonly roomForDisks: () => void = () => undefined,
+  ) {}
 
   filesystem(name: string): FilesystemKind | null {
     return filesystemDriver(name);
@@ -28,13 +35,15 @@ export class LocalStorage implements StorageDriver {
     return registeredFilesystems();
   }
 
-  createFormatted(path: string, sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<void> {
+  async createFormatted(path: string, sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<void> {
+    this.roomForDisks();
     const known = filesystemDriver(fs.name);
     if (!known) throw new Error(`unknown filesystem '${fs.name}'`);
     return createFormattedDisk(path, sizeMb, known, fromDir);
   }
 
-  createOverlay(path: string, backing: string): Promise<void> {
+  async createOverlay(path: string, backing: string): Promise<void> {
+    this.roomForDisks();
     return createOverlay(path, backing);
   }
 
