@@ -52,6 +52,8 @@ export class UniqueViolation extends Error {
 /** Typed access to one table whose primary key is `key`. */
 export class Table<T extends object> {
   private readonly fields: (keyof T)[];
+  /** Columns holding text, which PostgreSQL orders byte by byte only when told (see `ordering`). */
+  private readonly textColumns: Set<string>;
 
   constructor(
     protected readonly db: StoreDb,
@@ -60,6 +62,7 @@ export class Table<T extends object> {
     private readonly key: (keyof T)[],
   ) {
     this.fields = Object.keys(columns) as (keyof T)[];
+    this.textColumns = new Set(this.fields.filter((f) => columns[f][1] === "text").map((f) => columns[f][0]));
   }
 
   /** Column name of a field (for repository-specific SQL). */
@@ -123,8 +126,7 @@ export class Table<T extends object> {
    */
   private ordering(orderBy: string): string {
     if (!isPostgres(this.db)) return orderBy;
-    const text = new Set(this.fields.filter((f) => this.columns[f][1] === "text").map((f) => this.columns[f][0]));
-    return orderBy.split(",").map((c) => (text.has(c.trim()) ? `${c.trim()} COLLATE "C"` : c.trim())).join(", ");
+    return orderBy.split(",").map((c) => (this.textColumns.has(c.trim()) ? `${c.trim()} COLLATE "C"` : c.trim())).join(", ");
   }
 
   private where(): string {

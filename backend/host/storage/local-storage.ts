@@ -16,8 +16,9 @@ import { extractTar } from "./tar-import";
 
 /**
  * Storage on local files; `toolUser` runs the tools that parse what a guest wrote (null: the
- * service's own user). `roomForDisks` is asked before a disk file is made or grown and throws
- * (ENOSPC) when the data dir has no room to give: its filesystem's reserve for the store is in use.
+ * service's own user). `roomForDisks` is asked before a new disk file is made (a formatted disk or
+ * an overlay) and throws (ENOSPC) when the data dir has no room to give: its filesystem's reserve
+ * for the store is in use.
  */
 export class LocalStorage implements StorageDriver {
   readonly defaultFilesystem = DEFAULT_FILESYSTEM;
