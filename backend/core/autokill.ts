@@ -6,7 +6,9 @@
  * its volumes), is kept and checked again one period later. Deciding and deleting is the caller's
  * `remove`; this module only keeps time.
  */
+import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord } from "../store/records";
+import { STORE_RETRY_MS } from "./background";
 import type { CoreContext } from "./context";
 
 // setTimeout's longest delay; later deadlines are reached in steps.
@@ -65,23 +67,27 @@ export class Autokill {
   private async fire(uuid: string): Promise<void> {
     this.timers.delete(uuid);
     if (this.closed) return;
-    const rec = this.ctx.store.instances.get({ uuid });
-    const due = rec ? Autokill.dueAt(rec) : null;
-    if (!rec || due === null) return;
-    // Used again meanwhile, or a deadline beyond one timer's reach: wait on.
-    if (due > Date.now()) return this.schedule(uuid);
-    let removed = false;
+    // Kept (locked, in use, a delete that failed): checked again one period later; the state
+    // database being down: as soon as it is back (./background.ts).
+    let again: number | undefined;
     try {
-      removed = await this.remove(uuid);
+      const rec = this.ctx.store.instances.get({ uuid });
+      const due = rec ? Autokill.dueAt(rec) : null;
+      if (!rec || due === null) return;
+      // Used again meanwhile, or a deadline beyond one timer's reach: wait on.
+      if (due > Date.now()) return this.schedule(uuid);
+      again = rec.autokillMs!;
+      if (await this.remove(uuid)) {
+        this.ctx.log.info({ instance: uuid, name: rec.name }, "autokill: deleted after its idle period");
+        return;
+      }
     } catch (err) {
-      this.ctx.log.warn({ instance: uuid, err: (err as Error).message }, "autokill: could not delete; will try again");
-    }
-    if (removed) {
-      this.ctx.log.info({ instance: uuid, name: rec.name }, "autokill: deleted after its idle period");
-      return;
+      const unavailable = err instanceof StoreUnavailable;
+      this.ctx.log.warn({ instance: uuid, err: (err as Error).message }, unavailable ? "autokill: the state database is unavailable; trying again until it is back" : "autokill: could not delete; will try again");
+      if (unavailable || again === undefined) again = STORE_RETRY_MS;
     }
     if (this.closed) return;
-    const retry = setTimeout(() => void this.fire(uuid), Math.min(rec.autokillMs!, MAX_TIMER_MS));
+    const retry = setTimeout(() => void this.fire(uuid), Math.min(again ?? STORE_RETRY_MS, MAX_TIMER_MS));
     retry.unref();
     this.timers.set(uuid, retry);
   }

@@ -9,6 +9,7 @@
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
+import { untilRecorded } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newUuid } from "./identity";
@@ -161,13 +162,14 @@ export class Branches {
     } catch (err) {
       const message = (err as Error).message;
       this.ctx.log.error({ instance: uuid, err: message }, "branch failed");
-      if (store.instances.get({ uuid })) {
+      await untilRecorded(this.ctx.log, `recording the failed branch ${uuid}`, async () => {
+        if (!store.instances.get({ uuid })) return;
         this.instances.runtime.setState(uuid, { state: "error", error: message });
         this.setPhase(uuid, "Failed", message);
         await this.instances.releasePorts(uuid);
-      }
+      });
     } finally {
-      await this.snapshots.release(snapshot.uuid);
+      await untilRecorded(this.ctx.log, `releasing snapshot ${snapshot.uuid} of branch ${uuid}`, () => this.snapshots.release(snapshot.uuid));
     }
   }
 

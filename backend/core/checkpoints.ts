@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { messages, type CheckpointCreateItem, type Instance, type InstanceCreateRequest, type TemplatePatchOp } from "vmbranch/sdk";
 import type { CheckpointRecord, InstanceRecord, SnapshotRecord } from "../store/records";
 import type { Autokill } from "./autokill";
+import { untilRecorded } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import type { History } from "./history";
@@ -187,12 +188,14 @@ export class Checkpoints {
     } catch (err) {
       const message = (err as Error).message;
       this.ctx.log.error({ checkpoint: uuid, err: message }, "checkpoint failed");
-      const rec = store.instances.get({ uuid });
-      if (rec) store.instances.update({ uuid }, { state: "error", error: message, snapshotUuid: null, checkpoint: { ...rec.checkpoint!, message } });
-      await this.snapshots.release(snapshot.uuid);
+      await untilRecorded(this.ctx.log, `recording the failed checkpoint ${uuid}`, async () => {
+        const rec = store.instances.get({ uuid });
+        if (rec) store.instances.update({ uuid }, { state: "error", error: message, snapshotUuid: null, checkpoint: { ...rec.checkpoint!, message } });
+        await this.snapshots.release(snapshot.uuid);
+      });
     } finally {
       done();
-      this.ctx.events.emit("instance", uuid, store.instances.get({ uuid })?.state ?? "deleted");
+      await untilRecorded(this.ctx.log, `announcing checkpoint ${uuid}`, () => this.ctx.events.emit("instance", uuid, store.instances.get({ uuid })?.state ?? "deleted"));
     }
   }
 

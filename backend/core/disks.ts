@@ -46,7 +46,8 @@ export class Disks {
     const path = this.pathFor(id);
     await this.ctx.storage.createFormatted(path, sizeMb, fs, fromDir);
     const rec: DiskRecord = { id, path, parentId: null, frozen: false, depth: 0, sizeMb, createdAt: now() };
-    this.store.disks.insert(rec);
+    // The state database down (restarting) refuses the row: the file goes too, as for an overlay.
+    await this.recordOrRemove(rec, () => this.store.disks.insert(rec));
     return rec;
   }
 
@@ -88,12 +89,12 @@ export class Disks {
     }
   }
 
-  /** Run `record` (the store write naming overlay `rec`); if it throws, the overlay's file goes too. */
+  /** Run `record` (the store write naming disk `rec`); if it throws, the disk's file goes too. */
   private async recordOrRemove<T>(rec: DiskRecord, record: () => T): Promise<T> {
     try {
       return record();
     } catch (err) {
-      await this.ctx.storage.remove(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of an overlay that was not recorded"));
+      await this.ctx.storage.remove(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of a disk that was not recorded"));
       throw err;
     }
   }

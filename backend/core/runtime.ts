@@ -6,8 +6,10 @@
  */
 import { dirname, join } from "node:path";
 import { failpoint } from "../host/failpoints";
-import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmExit, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
+import { STORE_RETRY_MS, untilRecorded } from "./background";
 import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -196,27 +198,25 @@ export class Runtime {
     this.handles.set(uuid, handle);
     // A VM that stalls on its own (disk full, I/O error, panic) is `error` with the reason while
     // QEMU keeps it; it is `running` again when it resumes (a start after space was freed).
-    handle.onAlert((alert) => {
-      try {
-        this.onAlert(uuid, handle, alert);
-      } catch (err) {
-        // A full data disk fails the store write too: serve logs it and lives on.
-        this.ctx.log.error({ instance: uuid, alert, err: (err as Error).message }, "could not record a vm stall");
-      }
-    });
+    // What the watchers record waits for the state database when it is down (./background.ts); a
+    // full data disk failing the store write is logged, and serve lives on.
+    handle.onAlert((alert) => void untilRecorded(this.ctx.log, `recording a ${alert.kind} vm of instance ${uuid}`, () => this.onAlert(uuid, handle, alert)));
     if (booting) {
       handle.ready(this.ctx.config.bootTimeoutMs).then(
-        ({ bootTimeMs }) => {
-          const cur = this.ctx.store.instances.get({ uuid });
-          if (cur?.state === "starting") this.setState(uuid, { state: "running", bootTimeMs });
-        },
+        ({ bootTimeMs }) =>
+          untilRecorded(this.ctx.log, `recording the boot of instance ${uuid}`, () => {
+            const cur = this.ctx.store.instances.get({ uuid });
+            if (cur?.state === "starting" && this.handles.get(uuid) === handle) this.setState(uuid, { state: "running", bootTimeMs });
+          }),
         (err: Error) => {
-          const cur = this.ctx.store.instances.get({ uuid });
-          if (cur?.state !== "starting") return;
           this.ctx.log.warn({ instance: uuid, err: err.message }, "guest did not become ready");
-          // A guest that exits during boot is recorded by the exit watcher; a hung one is stopped here.
-          void handle.kill().catch((killErr: Error) => this.ctx.log.error({ instance: uuid, err: killErr.message }, "could not end a vm whose guest did not become ready"));
-          this.setState(uuid, { error: `guest did not become ready: ${err.message}` });
+          return untilRecorded(this.ctx.log, `recording the failed boot of instance ${uuid}`, () => {
+            const cur = this.ctx.store.instances.get({ uuid });
+            if (cur?.state !== "starting" || this.handles.get(uuid) !== handle) return;
+            // A guest that exits during boot is recorded by the exit watcher; a hung one is stopped here.
+            void handle.kill().catch((killErr: Error) => this.ctx.log.error({ instance: uuid, err: killErr.message }, "could not end a vm whose guest did not become ready"));
+            this.setState(uuid, { error: `guest did not become ready: ${err.message}` });
+          });
         },
       );
     }
@@ -224,19 +224,26 @@ export class Runtime {
       // A handle that was forgotten (suspend) or replaced ended on purpose: nothing to record.
       if (this.handles.get(uuid) !== handle) return;
       this.handles.delete(uuid);
-      const cur = this.ctx.store.instances.get({ uuid });
-      // A template is never seen here: it is converted from stopped or standby, reached only once its handle is gone.
-      if (!cur || cur.state === "standby") return;
-      const failed = cur.error !== null && cur.state === "starting";
-      this.setState(uuid, {
-        state: failed ? "error" : "stopped",
-        pid: null,
-        stoppedAt: now(),
-        exitCode: exit.exitCode,
-        stopReason: cur.stopReason ?? exit.reason,
-      });
-      this.ctx.log.info({ instance: uuid, exitCode: exit.exitCode, reason: exit.reason }, "vm exited");
+      return untilRecorded(this.ctx.log, `recording the exit of instance ${uuid}`, () => this.recordExit(uuid, exit));
     });
+  }
+
+  /** Record that the VM of `uuid` ended (`exit`), unless another VM of it was started meanwhile. */
+  private recordExit(uuid: string, exit: VmExit): void {
+    // While the exit waited for the database, the instance may have been stopped and started again.
+    if (this.handles.has(uuid)) return;
+    const cur = this.ctx.store.instances.get({ uuid });
+    // A template is never seen here: it is converted from stopped or standby, reached only once its handle is gone.
+    if (!cur || cur.state === "standby") return;
+    const failed = cur.error !== null && cur.state === "starting";
+    this.setState(uuid, {
+      state: failed ? "error" : "stopped",
+      pid: null,
+      stoppedAt: now(),
+      exitCode: exit.exitCode,
+      stopReason: cur.stopReason ?? exit.reason,
+    });
+    this.ctx.log.info({ instance: uuid, exitCode: exit.exitCode, reason: exit.reason }, "vm exited");
   }
 
   /** Record a stall or a resume of the VM of `uuid` as its state. */
@@ -336,7 +343,9 @@ export class Runtime {
     this.adopt(inst.uuid, handle, inst.state === "starting");
     this.ctx.log.info({ instance: inst.uuid, pid: handle.pid }, "reattached to running vm");
     if (inst.state === "stopping") {
-      void this.stop(inst, { force: true, timeoutMs: 0, reason: inst.stopReason ?? "stopped by request" });
+      void this.stop(inst, { force: true, timeoutMs: 0, reason: inst.stopReason ?? "stopped by request" }).catch((err: Error) =>
+        this.ctx.log.error({ instance: inst.uuid, err: err.message }, "could not end a vm whose stop a restart interrupted"),
+      );
       return;
     }
     const state = await handle.runState().catch((err: Error) => `unknown (${err.message})`);
@@ -370,40 +379,55 @@ export class Runtime {
 
   private unreachable(inst: InstanceRecord, err: Error): void {
     this.ctx.log.error({ instance: inst.uuid, err: err.message }, "vm alive but not reachable; retrying");
+    this.retryAttachLater(inst.uuid, REATTACH_RETRY_MS);
     this.setState(inst.uuid, { state: "error", error: `its VM process runs but did not answer when vmbranch restarted (${err.message}); retrying` });
+  }
+
+  /** Try to reattach the VM of `uuid` again in `ms`; until then it stays unanswered. */
+  private retryAttachLater(uuid: string, ms: number): void {
     const timer = setTimeout(() => {
-      this.unanswered.set(inst.uuid, null);
-      void this.retryAttach(inst.uuid);
-    }, REATTACH_RETRY_MS);
+      this.unanswered.set(uuid, null);
+      void this.retryAttach(uuid);
+    }, ms);
     timer.unref();
-    this.unanswered.set(inst.uuid, timer);
+    this.unanswered.set(uuid, timer);
   }
 
   private async retryAttach(uuid: string): Promise<void> {
-    let handle: VmHandle | null;
+    let handle: VmHandle | null = null;
     try {
-      handle = await this.ctx.driver.attach(uuid, this.runDirOf(uuid));
-    } catch (err) {
+      try {
+        handle = await this.ctx.driver.attach(uuid, this.runDirOf(uuid));
+      } catch (err) {
+        const inst = this.ctx.store.instances.get({ uuid });
+        if (this.detached || !inst) return void this.unanswered.delete(uuid);
+        return this.unreachable(inst, err as Error);
+      }
       const inst = this.ctx.store.instances.get({ uuid });
-      if (this.detached || !inst) return void this.unanswered.delete(uuid);
-      return this.unreachable(inst, err as Error);
-    }
-    const inst = this.ctx.store.instances.get({ uuid });
-    if (this.detached || !inst) {
-      // Shutting down (or nothing to adopt it into): the VM runs on without us, as at any exit.
+      if (this.detached || !inst) {
+        // Shutting down (or nothing to adopt it into): the VM runs on without us, as at any exit.
+        this.unanswered.delete(uuid);
+        handle?.detach();
+        return;
+      }
+      // Leaving `unanswered` and gaining a handle (or the stopped state) happen in the same tick:
+      // a request sees the one or the other, never neither.
       this.unanswered.delete(uuid);
+      if (!handle) {
+        this.setState(uuid, { state: "stopped", pid: null, stoppedAt: now(), error: null, stopReason: "the VM process ended while vmbranch could not reach it" });
+        return;
+      }
+      this.setState(uuid, { state: "running", error: null });
+      await this.reattached({ ...inst, state: "running" }, handle);
+    } catch (err) {
+      // The state database was down under the try: let the VM go again, still unanswered, and try
+      // once it is back (a request meanwhile is refused as for any unanswered VM).
+      if (this.handles.get(uuid) === handle) this.handles.delete(uuid);
       handle?.detach();
-      return;
+      if (this.detached) return void this.unanswered.delete(uuid);
+      if (!(err instanceof StoreUnavailable)) this.ctx.log.error({ instance: uuid, err: (err as Error).message }, "reattaching failed; retrying");
+      if (!this.unanswered.get(uuid)) this.retryAttachLater(uuid, err instanceof StoreUnavailable ? STORE_RETRY_MS : REATTACH_RETRY_MS);
     }
-    // Leaving `unanswered` and gaining a handle (or the stopped state) happen in the same tick:
-    // a request sees the one or the other, never neither.
-    this.unanswered.delete(uuid);
-    if (!handle) {
-      this.setState(uuid, { state: "stopped", pid: null, stoppedAt: now(), error: null, stopReason: "the VM process ended while vmbranch could not reach it" });
-      return;
-    }
-    this.setState(uuid, { state: "running", error: null });
-    await this.reattached({ ...inst, state: "running" }, handle);
   }
 
   /** Let go of every VM without stopping it (the service is shutting down; VMs outlive it). */

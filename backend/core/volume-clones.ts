@@ -9,6 +9,7 @@
 import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { InstanceRecord, VolumeRecord } from "../store/records";
+import { untilRecorded, whileUnavailable } from "./background";
 import { perItem, type ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -97,17 +98,23 @@ export class VolumeClones {
         const frozen = await this.freezeContents(source);
         await failpoint("clone.after-freeze");
         const head = await this.volumes.disks.overlay(frozen);
-        store.volumes.update({ uuid: rec.uuid }, {
-          headDisk: head.id, state: "available", clone: { ...rec.clone!, progress: 100, finishedAt: now() },
-        });
+        // The layer is made and recorded: the clone waits for the database to name it its head
+        // rather than leave it to no volume.
+        await whileUnavailable(this.ctx.log, `recording clone ${rec.uuid} as ready`, () =>
+          store.volumes.update({ uuid: rec.uuid }, {
+            headDisk: head.id, state: "available", clone: { ...rec.clone!, progress: 100, finishedAt: now() },
+          }),
+        );
       }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS });
       this.ctx.log.info({ volume: rec.uuid, source: sourceUuid }, "volume clone ready");
     } catch (err) {
       const message = (err as Error).message;
-      store.volumes.update({ uuid: rec.uuid }, { state: "error", error: message, clone: { ...rec.clone!, finishedAt: now(), message } });
       this.ctx.log.error({ volume: rec.uuid, err: message }, "volume clone failed");
+      await untilRecorded(this.ctx.log, `recording the failed clone ${rec.uuid}`, () =>
+        void store.volumes.update({ uuid: rec.uuid }, { state: "error", error: message, clone: { ...rec.clone!, finishedAt: now(), message } }),
+      );
     }
-    this.ctx.events.emit("volume", rec.uuid, store.volumes.get({ uuid: rec.uuid })?.state ?? "deleted");
+    await untilRecorded(this.ctx.log, `announcing clone ${rec.uuid}`, () => this.ctx.events.emit("volume", rec.uuid, store.volumes.get({ uuid: rec.uuid })?.state ?? "deleted"));
   }
 
   /** `POST /v1/volumes/templates`. */

@@ -5,7 +5,7 @@
  * or its process died without calling `stop` (a watchdog process does it then). PostgreSQL refuses to run as root, so when tests
  * run as root the cluster belongs to `nobody` (setpriv), which owns the directory.
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -33,6 +33,11 @@ export interface TestPostgres {
   halt(): void;
   /** Start a halted cluster again. */
   start(): void;
+  /**
+   * `pg_ctl restart -m immediate` (every session cut as by a crash, then the server started again
+   * on the same socket), without blocking the test's event loop: its clients go on meanwhile.
+   */
+  restart(): Promise<void>;
   /** Stop the cluster (immediate) and remove its directory; safe to call twice. */
   stop(): void;
 }
@@ -126,6 +131,13 @@ export async function startPostgres(): Promise<TestPostgres> {
       },
       halt: () => run("pg_ctl", ["stop", "-D", data, "-m", "immediate", "-w"]),
       start,
+      restart: () =>
+        new Promise<void>((resolve, reject) => {
+          const [exe, argv] = as("pg_ctl", ["restart", "-D", data, "-m", "immediate", "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
+          execFile(exe, argv, { cwd: "/", env: { ...process.env, LC_ALL: "C", PGTZ: "UTC" } }, (err, stdout, stderr) =>
+            err ? reject(new Error(`pg_ctl restart failed: ${stderr || stdout || err.message}`)) : resolve(),
+          );
+        }),
       stop,
     };
   } catch (err) {

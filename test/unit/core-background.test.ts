@@ -1,0 +1,45 @@
+// Background work and the state database being down (backend/core/background.ts): work that meets
+// StoreUnavailable is tried again until it gets past it, each try running the work afresh; any
+// other failure ends it, rethrown to whileUnavailable's caller and only logged by untilRecorded,
+// so work serve does on its own never becomes an unhandled rejection.
+import { untilRecorded, whileUnavailable } from "../../backend/core/background";
+import type { Logger } from "../../backend/core/context";
+import { StoreUnavailable } from "../../backend/store/engine";
+
+/** A logger that keeps each line as "level: message". */
+function memoryLog(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (obj: object | string, msg?: string) => void lines.push(`${level}: ${msg ?? obj}`);
+  return { lines, info: at("info"), warn: at("warn"), error: at("error"), debug: at("debug") };
+}
+
+/** Work that fails with `errors` in turn, then returns how many tries it took. */
+function failing(...errors: Error[]): () => number {
+  let tries = 0;
+  return () => {
+    tries++;
+    if (errors.length > 0) throw errors.shift()!;
+    return tries;
+  };
+}
+
+it("tries work that met an unavailable store again until it gets past it, saying so once", async () => {
+  const log = memoryLog();
+  await expect(whileUnavailable(log, "recording x", failing(new StoreUnavailable("down"), new StoreUnavailable("still down")))).resolves.toBe(3);
+  expect(log.lines).toEqual(["warn: recording x: the state database is unavailable; trying again until it is back", "info: recording x: done now that the state database is back"]);
+});
+
+it("leaves any other failure to its caller, after trying again past the store's outage", async () => {
+  const log = memoryLog();
+  await expect(whileUnavailable(log, "recording x", failing(new StoreUnavailable("down"), new Error("refused")))).rejects.toThrow("refused");
+});
+
+it("untilRecorded never rejects: a failure other than the store's outage is logged and ends the work", async () => {
+  const log = memoryLog();
+  const work = failing(new Error("disk full"));
+  await expect(untilRecorded(log, "recording y", () => void work())).resolves.toBeUndefined();
+  expect(log.lines).toEqual(["error: recording y failed"]);
+  const done: string[] = [];
+  await untilRecorded(log, "recording z", () => void done.push("z"));
+  expect(done).toEqual(["z"]);
+});
