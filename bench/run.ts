@@ -10,16 +10,20 @@ import { startBackend, type TestBackend } from "../test/helpers/backend";
 import { startPostgres } from "../test/helpers/postgres";
 import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
+import { engines } from "./scenarios/engines";
 import { fanout } from "./scenarios/fanout";
 import { scaling } from "./scenarios/scaling";
 import { storage } from "./scenarios/storage";
 import { fmt } from "./lib/stats";
+import { countStatements, type StoreTarget } from "./lib/stores";
+
+// info: serve logs each live snapshot's freeze window, which the branching scenario reads.
+const SERVE_ENV = { VMBRANCH_LOG_LEVEL: "info" };
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const want = (name: string) => only.length === 0 || only.includes(name);
-  // info: serve logs each live snapshot's freeze window, which the branching scenario reads.
-  const backend = await startBackend({ env: { VMBRANCH_LOG_LEVEL: "info" } });
+  const backend = await startBackend({ env: SERVE_ENV });
   const results: Record<string, unknown> = {
     when: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) },
@@ -32,7 +36,14 @@ async function main(): Promise<void> {
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
     if (want("scaling")) results.scaling = await scaling(backend);
-    if (want("api")) results.api = await onBothStores((targets) => api([{ store: "sqlite", backend }, ...targets]));
+    // VMBRANCH_BENCH_BRANCHES also sets the branches per store of `engines`.
+    if (want("api") || want("engines")) {
+      await onBothStores(async (postgres) => {
+        const targets = [{ store: "sqlite", backend }, ...postgres];
+        if (want("api")) results.api = await api(targets);
+        if (want("engines")) results.engines = await engines(targets, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
+      });
+    }
   } finally {
     await backend.stop();
   }
@@ -46,12 +57,12 @@ async function main(): Promise<void> {
 }
 
 /** Run `fn` with a second server whose state is in a throwaway PostgreSQL cluster, removed afterwards. */
-async function onBothStores<T>(fn: (postgres: { store: string; backend: TestBackend }[]) => Promise<T>): Promise<T> {
+async function onBothStores<T>(fn: (postgres: StoreTarget[]) => Promise<T>): Promise<T> {
   const pg = await startPostgres();
   let backend: TestBackend | undefined;
   try {
-    backend = await startBackend({ testStore: false, args: ["--store", pg.createDatabase("bench")] });
-    return await fn([{ store: "postgresql", backend }]);
+    backend = await startBackend({ testStore: false, env: SERVE_ENV, args: ["--store", pg.createDatabase("bench")] });
+    return await fn([{ store: "postgresql", backend, countStatements: (during) => countStatements(pg, during) }]);
   } finally {
     await backend?.stop();
     pg.stop();
@@ -145,14 +156,34 @@ function print(r: Record<string, any>): void {
     const stores = r.api.stores as any[];
     const arows: [string, string, Target?][] = [];
     for (const [i, size] of (stores[0].sizes as { instances: number }[]).entries()) {
-      for (const [what, key] of [["list instances", "listMs"], ["get one instance", "getMs"]] as const) {
+      for (const [what, key, countKey] of [["list instances", "listMs", "listStatements"], ["get one instance", "getMs", "getStatements"]] as const) {
         const cells = stores.map((s) => `${s.store} ${p(s.sizes[i][key])}`);
         const ratio = stores[1] ? ` (p50 ${(stores[1].sizes[i][key].p50 / stores[0].sizes[i][key].p50).toFixed(2)}×)` : "";
         arows.push([`${what} at ${size.instances} (p50 / p99)`, cells.join(" | ") + ratio]);
+        const counted = stores.find((s) => s.sizes[i][countKey]);
+        if (counted) arows.push([`  ${counted.store}: statements per request`, perStatement(counted.sizes[i][countKey], counted.sizes[i][key].p50 - stores[0].sizes[i][key].p50, stores[0].store)]);
       }
     }
     table(`Control-plane API (one client, one request at a time, ${r.api.rounds} alternating rounds)`, arows);
   }
+  if (r.engines) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+    const stores = r.engines.stores as any[];
+    const erows: [string, string, Target?][] = [];
+    const ratio = (key: string) => (stores[1] ? ` (${stores[1].store} / ${stores[0].store} ${(stores[1][key].median / stores[0][key].median).toFixed(2)}×)` : "");
+    erows.push(["request → branch running (median, range; p99)", stores.map((s) => `${s.store} ${fmt(s.requestToRunningMs, "ms", 0)}; ${s.requestToRunningP99Ms.toFixed(0)} ms`).join(" | ") + ratio("requestToRunningMs")]);
+    erows.push(["the same less RAM copy and restore (median, range)", stores.map((s) => `${s.store} ${fmt(s.outsideCopyAndRestoreMs, "ms", 0)}`).join(" | ") + ratio("outsideCopyAndRestoreMs")]);
+    const counted = stores.find((s) => s.statements);
+    if (counted) erows.push([`  ${counted.store}: statements per branch request → running`, perStatement(counted.statements, counted.requestToRunningMs.median - stores[0].requestToRunningMs.median, stores[0].store)]);
+    if (r.engines.pairedRatio !== null) erows.push([`${stores[1].store} / ${stores[0].store}, median of the ratios of back-to-back pairs`, `${r.engines.pairedRatio.toFixed(2)}×`]);
+    table(`Branch of a running 256 MiB source, request → running, per store (${r.engines.branches} branches each, alternating)`, erows);
+  }
+}
+
+/** `3.0 statements (SELECT 3), 0.53 ms in PostgreSQL; median difference from sqlite / statement 0.300 ms` */
+function perStatement(c: { statements: number; serverMs: number; byKind: Record<string, number> }, differenceMs: number, baseline: string): string {
+  const kinds = Object.entries(c.byKind).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${Number(v.toFixed(1))}`).join(", ");
+  return `${c.statements.toFixed(1)} statements (${kinds}), ${c.serverMs.toFixed(2)} ms in PostgreSQL; median difference from ${baseline} / statement ${(differenceMs / c.statements).toFixed(3)} ms`;
 }
 
 main().catch((err) => {

@@ -4,9 +4,11 @@
  * each store side by side (SQLite, and PostgreSQL through `serve --store`). The instances are
  * stopped (no VM), so this is the store and the HTTP layer alone. The stores' servers are grown to
  * each size together and timed in alternating rounds, so a drift of the host's speed reaches both.
+ * After the timed rounds, a server on PostgreSQL has its statements per list and per get counted.
  */
 import type { TestBackend } from "../../test/helpers/backend";
 import { percentile } from "../lib/stats";
+import { perOne, type PerRequest, type StoreTarget } from "../lib/stores";
 import { since } from "../lib/vm";
 
 /** p50 / p99 of one request kind at one size. */
@@ -16,16 +18,19 @@ export interface Latency {
   n: number;
 }
 
-/** A server to measure and the store it runs on. */
-export interface ApiTarget {
-  store: string;
-  backend: TestBackend;
+/** One store at one size; `listStatements`/`getStatements` on PostgreSQL only. */
+export interface ApiSize {
+  instances: number;
+  listMs: Latency;
+  getMs: Latency;
+  listStatements?: PerRequest;
+  getStatements?: PerRequest;
 }
 
 /** Results of the API scenario: per store, per number of instances. */
 export interface ApiResult {
   rounds: number;
-  stores: { store: string; sizes: { instances: number; listMs: Latency; getMs: Latency }[] }[];
+  stores: { store: string; sizes: ApiSize[] }[];
 }
 
 function latency(samples: number[]): Latency {
@@ -44,7 +49,7 @@ async function timed(b: TestBackend, path: string): Promise<number> {
  * Grow every target to each size in `sizes`, then time `lists` lists and `gets` gets of random
  * instances on each, split into `rounds` rounds that alternate between the targets.
  */
-export async function api(targets: ApiTarget[], sizes = [100, 1000], lists = 100, gets = 500, rounds = 4): Promise<ApiResult> {
+export async function api(targets: StoreTarget[], sizes = [100, 1000], lists = 100, gets = 500, rounds = 4): Promise<ApiResult> {
   const out: ApiResult["stores"] = targets.map((t) => ({ store: t.store, sizes: [] }));
   let made = 0;
   try {
@@ -65,10 +70,25 @@ export async function api(targets: ApiTarget[], sizes = [100, 1000], lists = 100
           for (let i = 0; i < gets / rounds; i++) get[k]!.push(await timed(backend, `/v1/instances/api-${Math.floor(Math.random() * size)}`));
         }
       }
-      for (const k of targets.keys()) out[k]!.sizes.push({ instances: size, listMs: latency(list[k]!), getMs: latency(get[k]!) });
+      for (const [k, { backend, countStatements }] of targets.entries()) {
+        const row: ApiSize = { instances: size, listMs: latency(list[k]!), getMs: latency(get[k]!) };
+        if (countStatements) {
+          row.listStatements = await perRequest(countStatements, 5, () => timed(backend, "/v1/instances"));
+          row.getStatements = await perRequest(countStatements, 20, () => timed(backend, `/v1/instances/api-${Math.floor(Math.random() * size)}`));
+        }
+        out[k]!.sizes.push(row);
+      }
     }
   } finally {
     for (const { backend } of targets) for (let i = 0; i < made; i++) await backend.http("DELETE", `/v1/instances/api-${i}`);
   }
   return { rounds, stores: out };
+}
+
+/** Statements and PostgreSQL's time per request, over `n` requests made one at a time. */
+async function perRequest(count: NonNullable<StoreTarget["countStatements"]>, n: number, request: () => Promise<unknown>): Promise<PerRequest> {
+  const c = await count(async () => {
+    for (let i = 0; i < n; i++) await request();
+  });
+  return perOne(c, n);
 }

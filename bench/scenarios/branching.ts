@@ -7,7 +7,7 @@
  */
 import type { TestBackend } from "../../test/helpers/backend";
 import { percentile, summarize, type Summary } from "../lib/stats";
-import { WORKLOAD, running, settle, since } from "../lib/vm";
+import { WORKLOAD, running, settle, since, startSource, timedBranch } from "../lib/vm";
 
 /** Pause percentiles. */
 export interface PauseStats {
@@ -53,9 +53,7 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
     await c.instances.delete(`cold-${i}`);
     await settle();
   }
-  await c.instances.create({ ...WORKLOAD, name: "src", volumes: [{ size_mb: 16, at: "/data" }] });
-  await running(c, "src");
-  await settle(3000);
+  await startSource(c, "src");
   const pauses: number[] = [];
   const pausesOff: number[] = [];
   const toRunning: number[] = [];
@@ -66,10 +64,8 @@ export async function branching(b: TestBackend, branches = 20, boots = 5): Promi
   let quiesced = 0;
   for (let i = 0; i < 2 * branches; i++) {
     const off = i % 2 === 1;
-    const t0 = performance.now();
-    await c.instances.create({ name: `br-${i}`, branch_from: { name: "src" }, quiesce: off ? "off" : "auto" });
-    const inst = await running(c, `br-${i}`);
-    (off ? toRunningOff : toRunning).push(since(t0));
+    const { branch: inst, ms } = await timedBranch(c, "src", `br-${i}`, off ? "off" : "auto");
+    (off ? toRunningOff : toRunning).push(ms);
     (off ? pausesOff : pauses).push(inst.branch!.source_pause_ms!);
     if (!off) {
       restore.push(inst.branch!.restore_ms!);
