@@ -38,6 +38,12 @@ export interface TestBackend {
   url: string;
   token: string;
   dataDir: string;
+  /**
+   * The URL of the PostgreSQL database the run gave it (`VMBRANCH_TEST_STORE=postgres`), or null:
+   * its state is then `vmbranch.db` in `dataDir`, unless the test named its own `--store` in `args`
+   * (test/helpers/store-sql.ts reads either).
+   */
+  storeUrl: string | null;
   client: VmbranchClient;
   /** Raw HTTP for asserting exact statuses and bodies. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read whatever JSON the server sent
@@ -188,6 +194,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
     },
     token,
     dataDir,
+    storeUrl: postgres ? postgres.url() : null,
     client,
     async http(method, path, body, headers = {}) {
       const res = await fetch(url + path, {

@@ -7,9 +7,9 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Instance, VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
+import { storeSql } from "../helpers/store-sql";
 import { withRawCopy } from "../backend/support";
 import { counterProgram, parseTicks, waitForConsole, type Tick } from "../helpers/guest-programs";
 
@@ -284,8 +284,8 @@ describe("backing chains", () => {
     await waitForConsole(client, "deep", (log) => log.includes("BLOB-WRITTEN"), "the blob");
     await client.instances.stop("deep");
     await client.instances.waitFor("deep", "stopped", { timeoutMs: 60_000 });
-    const digest = createHash("sha256").update(fileOf(headOf("deep-data"), "/blob")).digest("hex");
-    expect(fileOf(headOf("deep-data"), "/blob.sum").toString("utf8").trim()).toBe(digest);
+    const digest = createHash("sha256").update(fileOf(await headOf("deep-data"), "/blob")).digest("hex");
+    expect(fileOf(await headOf("deep-data"), "/blob.sum").toString("utf8").trim()).toBe(digest);
     // Each branch of the stopped source freezes its disk once more (offline, no boot needed): ten
     // freezes make a chain of 11 files unless it is flattened once past the bound (8).
     for (let i = 0; i < 10; i++) await client.instances.create({ name: `deep-${i}`, branch_from: { name: "deep" }, autostart: false });
@@ -297,7 +297,7 @@ describe("backing chains", () => {
     }
     expect(depth).toBeLessThanOrEqual(8);
     // The files agree with the store: the chain qemu-img reads really is that short.
-    const head = headOf("deep-data");
+    const head = await headOf("deep-data");
     expect(chainOf(head)).toHaveLength(depth + 1);
     expect(chainOf(head).length).toBeLessThan(11);
     // Flattening changes where data lives, not what it is: the same bytes, read on the host and by the guest.
@@ -310,9 +310,11 @@ describe("backing chains", () => {
   });
 });
 
-/** Path of the head disk of volume `name`, from the store. */
-function headOf(name: string): string {
-  return execFileSync("sqlite3", [join(backend.dataDir, "vmbranch.db"), `SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = '${name}'`], { encoding: "utf8" }).trim();
+/** Path of the head disk of volume `name`, from the store (either engine). */
+async function headOf(name: string): Promise<string> {
+  const rows = await storeSql<{ path: string }>(backend, "SELECT d.path FROM volumes v JOIN disks d ON d.id = v.head_disk WHERE v.name = ?", [name]);
+  if (rows.length !== 1) throw new Error(`volume ${name}: ${rows.length} head disks in the store`);
+  return rows[0]!.path;
 }
 
 /** The files of `path`'s backing chain, top first, as qemu-img reads them. */

@@ -1,11 +1,10 @@
 // Memory snapshots of one source guest (issue 13): a branch taken under write load has disk and
 // memory of one instant, and a snapshot records its versioned machine type, so a QEMU that cannot
 // load it refuses to restore it with a clear 409 and changes nothing.
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { probeQemuMachine, type QemuMachine } from "../../backend/host/qemu/machine-types";
 import type { VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
+import { storeSql } from "../helpers/store-sql";
 import { consoleOf, seqs, sequenceWriterProgram, waitSeq } from "../helpers/guest-programs";
 
 jest.setTimeout(300_000);
@@ -26,19 +25,15 @@ afterAll(async () => {
   await backend?.stop();
 });
 
-/** The machine JSON of instance `name`'s standby snapshot, read and changed in the server's own database. */
-function withSnapshotMachine(name: string, change: (machine: Record<string, unknown>) => Record<string, unknown> | null): Record<string, unknown> {
-  const db = new Database(join(backend.dataDir, "vmbranch.db"));
-  try {
-    db.pragma("busy_timeout = 5000");
-    const row = db.prepare("SELECT s.uuid, s.machine FROM snapshots s JOIN instances i ON i.snapshot_uuid = s.uuid WHERE i.name = ?").get(name) as { uuid: string; machine: string };
-    const machine = JSON.parse(row.machine) as Record<string, unknown>;
-    const next = change(machine);
-    if (next) db.prepare("UPDATE snapshots SET machine = ? WHERE uuid = ?").run(JSON.stringify(next), row.uuid);
-    return machine;
-  } finally {
-    db.close();
-  }
+/** The machine JSON of instance `name`'s standby snapshot, read and changed in the server's own database (SQLite or PostgreSQL). */
+async function withSnapshotMachine(name: string, change: (machine: Record<string, unknown>) => Record<string, unknown> | null): Promise<Record<string, unknown>> {
+  const rows = await storeSql<{ uuid: string; machine: string }>(backend, "SELECT s.uuid, s.machine FROM snapshots s JOIN instances i ON i.snapshot_uuid = s.uuid WHERE i.name = ?", [name]);
+  if (rows.length !== 1) throw new Error(`instance ${name}: ${rows.length} standby snapshots in the store`);
+  const row = rows[0]!;
+  const machine = JSON.parse(row.machine) as Record<string, unknown>;
+  const next = change(machine);
+  if (next) await storeSql(backend, "UPDATE snapshots SET machine = ? WHERE uuid = ?", [JSON.stringify(next), row.uuid]);
+  return machine;
 }
 
 describe("a branch under write load", () => {
@@ -68,13 +63,13 @@ describe("the machine type of a snapshot", () => {
     await client.instances.suspend("writer");
   });
 
-  it("is the pinned versioned type, recorded with the QEMU version", () => {
+  it("is the pinned versioned type, recorded with the QEMU version", async () => {
     expect(qemu.type).toMatch(/^pc-i440fx-\d+\.\d+$/);
-    expect(withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
+    expect(await withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
   });
 
   it("refuses to restore a snapshot of a machine type this QEMU lacks, and changes nothing", async () => {
-    withSnapshotMachine("writer", (m) => ({ ...m, machineType: "pc-i440fx-1.99", qemuVersion: "1.99.0" }));
+    await withSnapshotMachine("writer", (m) => ({ ...m, machineType: "pc-i440fx-1.99", qemuVersion: "1.99.0" }));
     const before = { instances: await client.instances.list(), volume: await client.volumes.get("writer-data") };
 
     const start = await backend.http("PUT", "/v1/instances/writer/start");
@@ -91,12 +86,12 @@ describe("the machine type of a snapshot", () => {
   });
 
   it("gives a snapshot written before types were recorded the pinned type at start, and restores it", async () => {
-    withSnapshotMachine("writer", (m) => {
+    await withSnapshotMachine("writer", (m) => {
       const { machineType: _t, qemuVersion: _v, ...legacy } = m;
       return legacy;
     });
     await backend.restart([]);
-    expect(withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
+    expect(await withSnapshotMachine("writer", () => null)).toMatchObject({ machineType: qemu.type, qemuVersion: qemu.qemuVersion });
     await client.instances.start("writer");
     expect((await client.instances.get("writer")).state).toBe("running");
     const log = await waitSeq(client, "writer", seqs(await consoleOf(client, "writer")).length + 2);
