@@ -1,6 +1,6 @@
 /**
  * `vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]… [TLS and limit
- * options]`: run the REST service in the foreground until SIGINT/SIGTERM. Owns argument parsing
+ * options]`: run the REST service in the foreground until SIGINT/SIGTERM (or until another serve takes its state). Owns argument parsing
  * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
 import { parseArgs } from "node:util";
@@ -98,11 +98,13 @@ export const serveCommand: CliCommand = {
     });
     if (plan.warning) server.log.warn(plan.warning);
     ctx.stdout(`vmbranch serve listening on ${server.url}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
+    const superseded = await new Promise<string | null>((resolve) => {
+      const stop = () => resolve(null);
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+      void server.superseded.then(resolve);
     });
+    if (superseded) ctx.stderr(`vmbranch serve: stopping: ${superseded}\n`);
     // Exit promptly whatever is in flight: VMs keep running, and the journal lets the next start
     // finish or undo an operation cut short. A second signal, or the deadline, ends serve at once.
     const now = () => process.exit(0);
@@ -115,8 +117,9 @@ export const serveCommand: CliCommand = {
     await server.close();
     ctx.stdout("vmbranch serve stopped; VMs keep running\n");
     // Lingering handles (idle keep-alive sockets, detached watchers) must not keep a stopped service alive.
-    setImmediate(() => process.exit(0));
-    return 0;
+    const code = superseded ? 1 : 0;
+    setImmediate(() => process.exit(code));
+    return code;
   },
 };
 

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, readFileSync, rmdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger as PinoLogger } from "pino";
 import type { FastifyInstance } from "fastify";
@@ -56,6 +57,8 @@ export interface RunningServer {
   url: string;
   token: string;
   log: PinoLogger;
+  /** Settles with why when serve must stop on its own: another serve began a newer term on its state. */
+  superseded: Promise<string>;
   /** Stop serving and release the database; VMs keep running. */
   close(): Promise<void>;
 }
@@ -202,6 +205,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
     const dirs = { ...fixed, ramDir };
     const store = opts.storeUrl ? await openPostgresStore(opts.storeUrl, fixed, standby) : openSqliteStore(dbFile);
+    // This serve's term: its epoch goes with every journal entry, and a newer term (a standby that
+    // took over while this serve's database session was lost) ends this one.
+    let superseded!: (why: string) => void;
+    const supersededAt = new Promise<string>((resolve) => (superseded = resolve));
+    const { term, previous } = store.beginTerm(`${hostname()} pid ${process.pid}`, new Date().toISOString(), (why) => {
+      log.error(`this serve's term ${term.epoch} is over: ${why}; stopping (VMs keep running)`);
+      superseded(why);
+    });
+    log.info(`term ${term.epoch} begins${previous ? ` (term ${previous.epoch} was ${previous.holder}'s, from ${previous.startedAt})` : ""}`);
     // Room the store keeps for itself on a filesystem the guests' disks can fill (host/storage/ballast.ts).
     const ballast = new Ballast(join(dataDir, "ballast"));
     const noBallast = ballast.ensure();
@@ -301,7 +313,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const url = `${tls ? "https" : "http"}://${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`;
     log.info({ url, dataDir }, "vmbranch serve is listening");
     return {
-      app, core, url, token, log,
+      app, core, url, token, log, superseded: supersededAt,
       async close() {
         await app.close();
         core.close();

@@ -6,7 +6,7 @@
  * host step (a QMP error, a file operation) is HOST_FAILURE with its message.
  */
 import type { HostFailureDetail } from "../host/host-failure";
-import { StoreUnavailable } from "../store/engine";
+import { StoreSuperseded, StoreUnavailable } from "../store/engine";
 import type { Logger } from "./context";
 import { ApiError } from "./errors";
 
@@ -52,6 +52,10 @@ function dataDirFull(what: string): ApiError {
 /** An error no step mapped, as the client sees it: a host failure's HOST_FAILURE, else INTERNAL. */
 export function unexpectedError(err: Error, log: Logger): ApiError {
   if (hostFailureOf(err)) return hostError(err, "The host could not do it", log);
+  if (err instanceof StoreSuperseded) {
+    log.warn({ err: err.message }, "this serve's term is over");
+    return new ApiError("STORE_UNAVAILABLE", "This serve no longer holds the state: another serve took it over and answers in its place");
+  }
   if (err instanceof StoreUnavailable) {
     log.warn({ err: err.message }, "the state database is unavailable");
     return new ApiError("STORE_UNAVAILABLE", "The state database cannot be reached: retry once it is back");

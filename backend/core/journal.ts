@@ -17,7 +17,7 @@ export class Journal {
   open(intent: OperationIntent): string {
     const id = newUuid();
     const subject = intent.kind === "resize" ? intent.volumeUuid : intent.instanceUuid;
-    this.ctx.store.operations.insert({ id, kind: intent.kind, subject, intent, startedAt: now() });
+    this.ctx.store.operations.insert({ id, kind: intent.kind, subject, intent, startedAt: now(), epoch: this.ctx.store.epoch });
     return id;
   }
 

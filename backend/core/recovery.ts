@@ -28,6 +28,7 @@ export class Recovery {
   async run(): Promise<number> {
     const open = this.journal.openEntries();
     for (const entry of open) {
+      this.ctx.log.info({ operation: entry.id, kind: entry.kind, term: entry.epoch }, "settling an operation an earlier serve left open");
       try {
         if (entry.intent.kind === "live-freeze") await this.liveFreeze(entry, entry.intent.instanceUuid, entry.intent.freezes, entry.intent.snapshotUuid);
         else if (entry.intent.kind === "resize") await this.resize(entry, entry.intent.volumeUuid, entry.intent.sizeMb);

@@ -18,6 +18,11 @@ export interface StoreDb {
   transaction<T>(fn: () => T): () => T;
   readonly inTransaction: boolean;
   close(): void;
+  /**
+   * Engines whose session can end and be had again (PostgreSQL) check at each new session that
+   * `epoch` is still the newest term, and call `superseded` once, with why, when it is not.
+   */
+  fence?(epoch: number, superseded: (why: string) => void): void;
   /** Set by engines other than SQLite. */
   readonly dialect?: "postgres";
 }
@@ -35,4 +40,9 @@ export class StoreUnavailable extends Error {
 /** Another serve holds the database's state (PostgreSQL's serve lock); a standby waits for it. */
 export class StoreLocked extends StoreUnavailable {
   override name = "StoreLocked";
+}
+
+/** A newer term began (another serve took the state): this serve's statements are refused from now on. */
+export class StoreSuperseded extends StoreUnavailable {
+  override name = "StoreSuperseded";
 }

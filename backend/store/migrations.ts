@@ -216,4 +216,23 @@ export const MIGRATIONS: readonly string[] = [
 
   UPDATE volumes SET is_template = 1, state = 'available' WHERE state = 'template';
   `,
+  // 7: terms of office (docs/operations.md, "Terms"). Each serve that takes the state starts a new
+  // term, one row with the next epoch, and writes its epoch with every journal entry it opens. A
+  // journal entry of any epoch but the newest is refused here, in the database, so a serve that
+  // was superseded (its session lost, a standby started since) cannot start an operation, whatever
+  // it believes. Existing entries were opened by earlier serves: epoch 0, settled by the next start.
+  `
+  CREATE TABLE terms (
+    epoch       INTEGER PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    started_at  TEXT NOT NULL
+  );
+
+  ALTER TABLE operations ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+
+  CREATE TRIGGER operation_of_current_term BEFORE INSERT ON operations
+    WHEN new.epoch IS NOT (SELECT COALESCE(MAX(epoch), 0) FROM terms) BEGIN
+    SELECT RAISE(ABORT, 'the operation belongs to a superseded term');
+  END;
+  `,
 ];

@@ -253,4 +253,15 @@ export interface OperationRecord {
   subject: string;
   intent: OperationIntent;
   startedAt: string;
+  /** The term of the serve that opened it (TermRecord); only the newest term's can be opened. */
+  epoch: number;
+}
+
+/** A term of office: one serve that took the state, from when (migration 7). */
+export interface TermRecord {
+  /** One more than the term before. */
+  epoch: number;
+  /** Who took it: host name and pid. */
+  holder: string;
+  startedAt: string;
 }

@@ -13,9 +13,11 @@ import type {
   PortRecord,
   SnapshotDiskRecord,
   SnapshotRecord,
+  TermRecord,
   TransitionRecord,
   VolumeRecord,
 } from "./records";
+import { StoreSuperseded } from "./engine";
 import { Table } from "./table";
 
 /** Instances, instance templates (`is_template` set) and checkpoints (`checkpoint` set). */
@@ -209,6 +211,36 @@ export class OperationTable extends Table<OperationRecord> {
   /** Open entries, oldest first. */
   open(): OperationRecord[] {
     return this.select("TRUE", [], "started_at");
+  }
+
+  /** Insert an entry; StoreSuperseded when the database refuses it for a term that is no longer the newest (migration 7's trigger). */
+  override insert(record: OperationRecord): void {
+    try {
+      super.insert(record);
+    } catch (err) {
+      if (String((err as { message?: unknown } | null)?.message).includes("the operation belongs to a superseded term"))
+        throw new StoreSuperseded(`journal entry of term ${record.epoch} refused: a newer term has begun (another serve took the state)`, { cause: err });
+      throw err;
+    }
+  }
+}
+
+/** How many terms are kept: enough to read back a history of takeovers, never a growing table. */
+const TERMS_KEPT = 100;
+
+export class TermTable extends Table<TermRecord> {
+  /** The newest term, or null before the first. */
+  latest(): TermRecord | null {
+    return this.select("TRUE", [], "epoch DESC")[0] ?? null;
+  }
+
+  /** Begin the term after the newest one, for `holder` from `at`; call inside a transaction. */
+  begin(holder: string, at: string): { term: TermRecord; previous: TermRecord | null } {
+    const previous = this.latest();
+    const term = { epoch: (previous?.epoch ?? 0) + 1, holder, startedAt: at };
+    this.insert(term);
+    this.db.prepare(`DELETE FROM ${this.name} WHERE epoch <= ?`).run(term.epoch - TERMS_KEPT);
+    return { term, previous };
   }
 }
 

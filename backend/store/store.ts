@@ -1,11 +1,11 @@
 /**
- * The store: one object giving typed tables for every record kind over one SQLite database,
+ * The store: one object giving typed tables for every record kind over one database (SQLite or PostgreSQL),
  * plus the few queries that span tables (references that keep a disk or a snapshot alive).
  */
 import { openDatabase } from "./db";
 import type { Statement, StoreDb } from "./engine";
 import { PostgresSessionDb } from "./postgres/session-db";
-import type { DiskRecord, InstanceRecord, TransitionRecord } from "./records";
+import type { DiskRecord, InstanceRecord, TermRecord, TransitionRecord } from "./records";
 import {
   AttachmentTable,
   InstanceTable,
@@ -13,6 +13,7 @@ import {
   PortTable,
   SnapshotDiskTable,
   SnapshotTable,
+  TermTable,
   TransitionTable,
   VolumeTable,
 } from "./repositories";
@@ -84,7 +85,11 @@ const transitions = (db: StoreDb) =>
 const operations = (db: StoreDb) =>
   new OperationTable(db, "operations", {
     id: ["id", "text"], kind: ["kind", "text"], subject: ["subject", "text"], intent: ["intent", "json"], startedAt: ["started_at", "text"],
+    epoch: ["epoch", "int"],
   }, ["id"]);
+
+const terms = (db: StoreDb) =>
+  new TermTable(db, "terms", { epoch: ["epoch", "int"], holder: ["holder", "text"], startedAt: ["started_at", "text"] }, ["epoch"]);
 
 /** True when SQLite says its filesystem is full. */
 function isFull(err: unknown): boolean {
@@ -104,6 +109,10 @@ export class Store {
   readonly transitions: TransitionTable;
   /** The operation journal (core/journal.ts). */
   readonly operations: OperationTable;
+  /** Terms of office: one per serve that took the state (beginTerm). */
+  readonly terms: TermTable;
+  /** The term this store's serve holds; 0 until beginTerm (tests and tools that open a store directly). */
+  epoch = 0;
 
   constructor(private readonly db: StoreDb) {
     // Each SQL text is compiled once: the repositories run the same few statements many times (a
@@ -128,6 +137,7 @@ export class Store {
     this.snapshotDisks = snapshotDisks(db);
     this.transitions = transitions(db);
     this.operations = operations(db);
+    this.terms = terms(db);
   }
 
   /** Open the store in the SQLite file `file` (":memory:" for tests). */
@@ -182,6 +192,19 @@ export class Store {
       }
     }) as typeof stmt.run;
     return stmt;
+  }
+
+  /**
+   * Begin a new term for `holder` (host and pid of a serve taking the state): the next epoch, which
+   * every journal entry this serve opens carries. On engines whose session can be lost, each new
+   * session first checks that no later term began; when one did, `superseded` is called once and
+   * every statement fails with StoreSuperseded from then on.
+   */
+  beginTerm(holder: string, at: string, superseded: (why: string) => void): { term: TermRecord; previous: TermRecord | null } {
+    const begun = this.tx(() => this.terms.begin(holder, at));
+    this.epoch = begun.term.epoch;
+    this.db.fence?.(this.epoch, superseded);
+    return begun;
   }
 
   /** How many things keep disk `id` alive: child disks, volumes whose data it is, snapshots. */

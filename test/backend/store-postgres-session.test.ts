@@ -4,8 +4,11 @@
 // orders byte by byte whatever the database's collation, unique violations name their columns,
 // transactions and savepoints roll back what they must, and a database that stops or restarts
 // fails statements as StoreUnavailable (503 through serve), then serves again with nothing lost.
+// Terms: a session after the first goes on only while the serve's term is the newest; once a
+// standby began a newer one, every statement is refused and serve stops. Sessions probe a dead peer.
 import type { DiskRecord, OperationRecord } from "../../backend/store/records";
-import { StoreUnavailable } from "../../backend/store/engine";
+import { StoreSuperseded, StoreUnavailable } from "../../backend/store/engine";
+import { connectPostgres } from "../../backend/store/postgres/connection";
 import { Store } from "../../backend/store/store";
 import { UniqueViolation } from "../../backend/store/table";
 import { CLI, startBackend, type TestBackend } from "../helpers/backend";
@@ -25,7 +28,7 @@ const disk = (id: string, over: Partial<DiskRecord> = {}): DiskRecord => ({
   id, path: `/d/${id}.qcow2`, parentId: null, frozen: false, depth: 0, sizeMb: 64, createdAt: "2026-12-03T10:00:00.000Z", ...over,
 });
 const operation = (id: string, startedAt: string): OperationRecord => ({
-  id, kind: "resize", subject: id, intent: { kind: "resize", volumeUuid: id, sizeMb: 64 }, startedAt,
+  id, kind: "resize", subject: id, intent: { kind: "resize", volumeUuid: id, sizeMb: 64 }, startedAt, epoch: 0,
 });
 
 /** A store on a new database of the cluster; closed after `fn`. */
@@ -124,6 +127,47 @@ test("a database that stops fails statements as StoreUnavailable, a restart insi
     expect(store.disks.get({ id: "kept" })).toEqual(disk("kept"));
   }));
 
+test("a lost session goes on in the same term; once a standby began a newer one, every statement is refused and the serve is told once", () =>
+  withStore("terms", (store) => {
+    const told: string[] = [];
+    const { term, previous } = store.beginTerm("host-a pid 10", "2026-12-03T10:00:00.000Z", (why) => told.push(why));
+    expect([term.epoch, previous]).toEqual([1, null]);
+    pg.halt();
+    pg.start();
+    expect(store.terms.latest()).toEqual(term);
+
+    // The session is cut (as a network partition ends it) and a standby takes the lock and begins term 2.
+    pg.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'terms' AND application_name = 'vmbranch'`);
+    const standby = Store.openPostgres(pg.url("terms"), CLI);
+    try {
+      expect(standby.beginTerm("host-b pid 20", "2026-12-03T10:05:00.000Z", () => undefined).previous).toEqual(term);
+      expect(() => store.disks.all()).toThrow(StoreSuperseded);
+      // A journal entry of term 1 is refused by the database itself, whoever writes it.
+      expect(() => standby.operations.insert(operation("stale", "a"))).toThrow(StoreSuperseded);
+      standby.operations.insert({ ...operation("current", "a"), epoch: 2 });
+    } finally {
+      standby.close();
+    }
+    // With the standby gone and the lock free, the superseded store still goes no further.
+    expect(() => store.disks.all()).toThrow("another vmbranch serve took this database's state (term 2; this serve's was 1)");
+    expect(told).toEqual(["another vmbranch serve took this database's state (term 2; this serve's was 1)"]);
+  }));
+
+test("every session asks to probe a dead peer: keepalives, and the connection checked while a statement runs", async () => {
+  const client = await connectPostgres(pg.createDatabase("probes"));
+  try {
+    const res = await client.query(`SELECT name, setting, source FROM pg_settings WHERE name IN ('tcp_keepalives_idle','tcp_keepalives_interval','tcp_keepalives_count','client_connection_check_interval') ORDER BY name`);
+    // Every one is set by the session itself; over this cluster's Unix socket the keepalives read 0
+    // (they apply to TCP only), the check of the connection applies to both.
+    expect(res.rows.map((r) => [r.name, r.source])).toEqual([
+      ["client_connection_check_interval", "client"], ["tcp_keepalives_count", "client"], ["tcp_keepalives_idle", "client"], ["tcp_keepalives_interval", "client"],
+    ]);
+    expect(res.rows[0].setting).toBe("5000");
+  } finally {
+    await client.end();
+  }
+});
+
 describe("serve on PostgreSQL", () => {
   let b: TestBackend | undefined;
   afterAll(async () => {
@@ -157,5 +201,30 @@ describe("serve on PostgreSQL", () => {
       /vmbranch serve: PostgreSQL at postgresql:\/\/vmbranch@localhost:\d+\/serve\?host=\S+: another vmbranch serve holds this database's state/,
     );
     expect((await api(b!, "GET", "/v1/volumes")).status).toBe(200);
+  });
+
+  test("a serve whose term is over (its session lost while a standby began a newer one) answers 503 and stops, its files untouched", async () => {
+    expect(pg.psql(`SELECT epoch FROM terms`, "serve")).toBe("1");
+    const disks = readdirSync(join(b!.dataDir, "disks")).sort();
+    // A standby's term, then the cut: the serve's next statement needs a new session.
+    pg.psql(
+      `INSERT INTO terms (epoch, holder, started_at) VALUES (2, 'host-b pid 20', '2026-12-03T10:05:00.000Z');
+       SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'serve' AND application_name = 'vmbranch'`,
+      "serve",
+    );
+    // The statement that meets the cut session fails as any lost session does; the next one's new
+    // session finds term 2.
+    const superseded = "This serve no longer holds the state: another serve took it over and answers in its place";
+    const seen: string[] = [];
+    while (!seen.includes(superseded) && seen.length < 5) {
+      const res = await api(b!, "GET", "/v1/volumes");
+      expectError(res, 503, "STORE_UNAVAILABLE");
+      seen.push(res.body.errors[0].message);
+    }
+    expect(seen.slice(0, -1).every((m) => m === "The state database cannot be reached: retry once it is back")).toBe(true);
+    expect(seen.at(-1)).toBe(superseded);
+    await b!.serveExited();
+    expect(b!.serveLog()).toContain("vmbranch serve: stopping: another vmbranch serve took this database's state (term 2; this serve's was 1)");
+    expect(readdirSync(join(b!.dataDir, "disks")).sort()).toEqual(disks);
   });
 });

@@ -85,7 +85,7 @@ describe("the PostgreSQL schema", () => {
       const [a, b] = [sqliteShape(sqlite), await postgresShape(c)];
       expect(shapeDifferences(a, b)).toEqual([]);
       expect(Object.keys(b.tables).sort()).toEqual(
-        ["attachments", "disks", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "volumes"],
+        ["attachments", "disks", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "terms", "volumes"],
       );
       expect(b.tables.instances!.triggers).toEqual(["instance_transition_changed", "instance_transition_created", "instance_transition_forgotten", "instance_transition_templated"]);
       expect(b.tables.ports!.unique).toEqual(["host_port,protocol"]);
@@ -220,10 +220,11 @@ describe("vmbranch store migrate", () => {
 
     await backend.halt();
     const file = join(backend.dataDir, "vmbranch.db");
-    // A journal row, as an operation in flight leaves it (written by the real store).
+    // A journal row, as an operation in flight leaves it (written by the real store, in the term of the serve that ran).
     const store = Store.open(file);
     const data = store.volumes.all().find((v) => v.name === "data")!;
-    store.operations.insert({ id: "op-1", kind: "resize", subject: data.uuid, intent: { kind: "resize", volumeUuid: data.uuid, sizeMb: 16 }, startedAt: "2026-01-01T00:00:00.000Z" });
+    const epoch = store.terms.latest()!.epoch;
+    store.operations.insert({ id: "op-1", kind: "resize", subject: data.uuid, intent: { kind: "resize", volumeUuid: data.uuid, sizeMb: 16 }, startedAt: "2026-01-01T00:00:00.000Z", epoch });
     store.close();
     // Values a copy through JavaScript numbers would change: an integer beyond 2^53, a third.
     const raw = new Database(file);

@@ -39,10 +39,23 @@ export function checkPostgresUrl(url: string): void {
 /** How long a connection attempt may take before it counts as failed. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * How a dead peer is noticed, on both ends of the connection. The client probes an idle socket
+ * after 10 s. The server probes an idle session after 10 s, every 5 s, giving up after 3 probes, and
+ * checks the socket every 5 s while a statement runs. So the session of a serve whose host died or
+ * was cut off ends within about 25 s, and with it the serve lock (./session-worker.ts) a standby waits for.
+ * client_connection_check_interval needs PostgreSQL 14 or newer.
+ */
+const KEEPALIVE_IDLE_S = 10;
+const SESSION_SETTINGS = `-c tcp_keepalives_idle=${KEEPALIVE_IDLE_S} -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 -c client_connection_check_interval=5s`;
+
 /** A connected client for `url`; PostgresConnectError (naming the redacted URL and the cause) when that fails. */
 export async function connectPostgres(url: string): Promise<Client> {
   checkPostgresUrl(url);
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: "vmbranch" });
+  const client = new Client({
+    connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: "vmbranch",
+    keepAlive: true, keepAliveInitialDelayMillis: KEEPALIVE_IDLE_S * 1000, options: SESSION_SETTINGS,
+  });
   // A server that ends the session later (shutdown, network) emits 'error' on the client; the
   // query in flight fails with it, so the event itself only must not crash the process.
   client.on("error", () => undefined);

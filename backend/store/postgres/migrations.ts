@@ -226,4 +226,25 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
 
   UPDATE volumes SET is_template = true, state = 'available' WHERE state = 'template';
   `,
+  // 7: terms of office: a row per serve that took the state, and the epoch of each journal entry,
+  // refused unless it is the newest (see ../migrations.ts for why).
+  `
+  CREATE TABLE terms (
+    epoch       BIGINT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    started_at  TEXT NOT NULL
+  );
+
+  ALTER TABLE operations ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0;
+
+  CREATE FUNCTION operation_of_current_term() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF NEW.epoch IS DISTINCT FROM (SELECT COALESCE(MAX(epoch), 0) FROM terms) THEN
+      RAISE EXCEPTION 'the operation belongs to a superseded term';
+    END IF;
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER operation_of_current_term BEFORE INSERT ON operations
+    FOR EACH ROW EXECUTE FUNCTION operation_of_current_term();
+  `,
 ];

@@ -7,9 +7,9 @@
  * its fsync. SQL arrives in the store's SQLite dialect and is rewritten here where they differ.
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
-import { StoreLocked, StoreUnavailable, type Statement, type StoreDb } from "../engine";
+import { StoreLocked, StoreSuperseded, StoreUnavailable, type Statement, type StoreDb } from "../engine";
 import { redactUrl } from "./connection";
-import { SERVE_LOCK_HELD, type SessionError, type SessionInit, type SessionReply, type SessionRequest } from "./session-worker";
+import { SERVE_LOCK_HELD, TERM_SUPERSEDED, type SessionError, type SessionFence, type SessionInit, type SessionReply, type SessionRequest } from "./session-worker";
 
 /** How long one statement may take, connecting and migrating included, before it fails. */
 const STATEMENT_DEADLINE_MS = 30_000;
@@ -45,6 +45,7 @@ export class PostgresSessionDb implements StoreDb {
   private readonly signal: Int32Array;
   private nextId = 0;
   private depth = 0;
+  private superseded: ((why: string) => void) | null = null;
 
   /** Start the session's worker from `entry` (the bundle that runs runSessionWorker for it). */
   constructor(
@@ -80,6 +81,12 @@ export class PostgresSessionDb implements StoreDb {
           if ("error" in reply) {
             const what = `PostgreSQL at ${redactUrl(this.url)}: ${reply.error.message}`;
             if (reply.error.code === SERVE_LOCK_HELD) throw new StoreLocked(what);
+            if (reply.error.code === TERM_SUPERSEDED) {
+              const told = this.superseded;
+              this.superseded = null;
+              told?.(reply.error.message);
+              throw new StoreSuperseded(what);
+            }
             if (reply.error.unavailable) throw new StoreUnavailable(what);
             throw new PostgresStatementError(reply.error);
           }
@@ -124,6 +131,12 @@ export class PostgresSessionDb implements StoreDb {
       this.query(savepoint ? `RELEASE SAVEPOINT ${savepoint}` : "COMMIT", []);
       return result;
     };
+  }
+
+  fence(epoch: number, superseded: (why: string) => void): void {
+    this.superseded = superseded;
+    const fence: SessionFence = { fence: epoch };
+    this.worker.postMessage(fence);
   }
 
   close(): void {

@@ -2,7 +2,8 @@
  * The PostgreSQL session of a serve, run in a worker thread: it holds the one connection, brings
  * the schema up to date when it connects, and runs each statement the main thread sends, answering
  * on the reply port and waking the main thread through the shared counter (./session-db.ts waits
- * on it). Statements arrive one at a time: the main thread blocks until each is answered.
+ * on it). Statements arrive one at a time: the main thread blocks until each is answered. A session
+ * after the first also checks that the serve's term is still the newest (its fence).
  */
 import { parentPort, type MessagePort } from "node:worker_threads";
 import { types, type Client } from "pg";
@@ -23,6 +24,11 @@ export interface SessionRequest {
   id: number;
   sql: string;
   params: unknown[];
+}
+
+/** The serve began term `epoch` (Store.beginTerm): every later session checks that it is still the newest. */
+export interface SessionFence {
+  fence: number;
 }
 
 /** The engine's error, as plain data (errors do not cross threads with their fields). */
@@ -72,6 +78,21 @@ class ServeLockHeld extends Error {
 /** The code of a reply whose session could not take SERVE_LOCK_KEY. */
 export const SERVE_LOCK_HELD = "VMBRANCH_SERVE_LOCK_HELD";
 
+/** The code of every reply once a new session found a term newer than the serve's. */
+export const TERM_SUPERSEDED = "VMBRANCH_TERM_SUPERSEDED";
+
+/** A term newer than the serve's began while it had no session. */
+class TermSuperseded extends Error {
+  override name = "TermSuperseded";
+  readonly code = TERM_SUPERSEDED;
+}
+
+/** The newest term's epoch (0 before the first). */
+async function newestEpoch(c: Client): Promise<number> {
+  const res = await c.query<{ epoch: string | number }>(`SELECT COALESCE(MAX(epoch), 0) AS epoch FROM terms`);
+  return Number(res.rows[0]!.epoch);
+}
+
 /** Serve the main thread's statements until it closes the session. */
 export function runSessionWorker(init: SessionInit): void {
   const signal = new Int32Array(init.signal);
@@ -80,6 +101,10 @@ export function runSessionWorker(init: SessionInit): void {
   // thread's ROLLBACK, its statements must fail rather than run one by one on a new session.
   let open = false;
   let lost = false;
+  // The serve's term (from its fence) and, once a session found a newer one, why it stopped: from
+  // then on every statement is refused, since this serve's view of the state is no longer the truth.
+  let epoch: number | null = null;
+  let superseded: string | null = null;
   const answer = (reply: SessionReply) => {
     init.replies.postMessage(reply);
     Atomics.add(signal, 0, 1);
@@ -91,8 +116,22 @@ export function runSessionWorker(init: SessionInit): void {
       // One serve writes a state at a time: the lock is the session's, so PostgreSQL releases it
       // when the session ends, however its serve ended.
       const held = await c.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock($1) AS ok`, [SERVE_LOCK_KEY]);
-      if (!held.rows[0]?.ok) throw new ServeLockHeld("another vmbranch serve holds this database's state");
+      // A session after the first (the database restarted, or the network cut it) belongs to this
+      // serve only while no other serve has begun a term since: a standby may have taken over.
+      const checkTerm = async () => {
+        if (epoch === null) return;
+        const newest = await newestEpoch(c);
+        if (newest !== epoch) {
+          superseded = `another vmbranch serve took this database's state (term ${newest}; this serve's was ${epoch})`;
+          throw new TermSuperseded(superseded);
+        }
+      };
+      if (!held.rows[0]?.ok) {
+        await checkTerm();
+        throw new ServeLockHeld("another vmbranch serve holds this database's state");
+      }
       await migratePostgres(c);
+      await checkTerm();
     } catch (err) {
       await c.end().catch(() => undefined);
       throw err;
@@ -106,10 +145,18 @@ export function runSessionWorker(init: SessionInit): void {
     });
     return c;
   };
-  parentPort!.on("message", async (req: SessionRequest | "close") => {
+  parentPort!.on("message", async (req: SessionRequest | SessionFence | "close") => {
     if (req === "close") {
       await client?.end().catch(() => undefined);
       parentPort!.close();
+      return;
+    }
+    if ("fence" in req) {
+      epoch = req.fence;
+      return;
+    }
+    if (superseded !== null) {
+      answer({ id: req.id, error: { message: superseded, code: TERM_SUPERSEDED, unavailable: true } });
       return;
     }
     if (req.sql === "COMMIT" || req.sql === "ROLLBACK") {
