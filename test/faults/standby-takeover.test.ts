@@ -2,7 +2,7 @@
 // serve it waits behind is SIGKILLed in the middle of a branch, and again in the middle of a clone
 // (each held at a failpoint delay, with its journal entry open in the database): the standby
 // listens on the same address, settles the operation (completed or undone), the source's VM never
-// stopped and still writes, every VM belongs to an instance, and doctor finds nothing.
+// stopped and still writes, every VM belongs to an instance, and doctor finds nothing. The standby begins the next term, and the dead serve's journal entries (of its term) are all settled.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { DoctorReport } from "../../sdk";
 import { raw } from "../backend/support";
@@ -95,14 +95,19 @@ async function until(what: string, pred: () => boolean): Promise<void> {
   }
 }
 
-/** SIGKILL the active serve while `request` is held at its failpoint; the standby takes over. */
-async function killDuring(request: () => Promise<unknown>, journalled: string): Promise<void> {
+/**
+ * SIGKILL the active serve while `request` is held at its failpoint; the standby takes over.
+ * Returns the killed serve's term and the terms of the journal entries open when it died.
+ */
+async function killDuring(request: () => Promise<unknown>, journalled: string): Promise<{ term: number; journal: number[] }> {
   const standby = startStandby();
   waiting = standby.proc;
   await standby.waitingNow;
   const pending = request().catch(() => undefined);
   // The operation is under way once the database shows it (the journal, or its row).
   await until(journalled, () => pg.psql(journalled, "state") !== "0");
+  const term = Number(pg.psql("SELECT max(epoch) FROM terms", "state"));
+  const journal = pg.psql("SELECT epoch FROM operations ORDER BY epoch", "state").split("\n").filter(Boolean).map(Number);
   const killedAt = Date.now();
   process.kill(active!.pid, "SIGKILL");
   let timer: NodeJS.Timeout | undefined;
@@ -118,6 +123,13 @@ async function killDuring(request: () => Promise<unknown>, journalled: string): 
   active = { pid: standby.proc.pid!, proc: standby.proc };
   waiting = null;
   await pending;
+  return { term, journal };
+}
+
+/** The standby began the next term and settled every journal entry of the one it took over from. */
+function expectNextTerm(killed: { term: number }): void {
+  expect(Number(pg.psql("SELECT max(epoch) FROM terms", "state"))).toBe(killed.term + 1);
+  expect(pg.psql("SELECT count(*) FROM operations", "state")).toBe("0");
 }
 
 /** What a takeover must leave: the source running per QEMU and writing, doctor clean, no VM without an instance. */
@@ -133,8 +145,11 @@ async function expectTakenOver(): Promise<void> {
 
 test("a standby takes over from a serve killed in the middle of a branch", async () => {
   const srcPid = b.vmPids()[0];
-  await killDuring(() => b.http("POST", "/v1/instances", { name: "br", branch_from: { name: "src" }, quiesce: "off" }), "SELECT count(*) FROM operations");
+  const killed = await killDuring(() => b.http("POST", "/v1/instances", { name: "br", branch_from: { name: "src" }, quiesce: "off" }), "SELECT count(*) FROM operations");
+  // The branch's journal entry was written in the killed serve's term.
+  expect(killed.journal).toEqual([killed.term]);
   await expectTakenOver();
+  expectNextTerm(killed);
   // The source's QEMU is the one it always was: a takeover reattaches, it never restarts a VM.
   expect(b.vmPids()).toContain(srcPid);
   // The branch was completed or undone: running, or failed and recorded so, or gone.
@@ -144,8 +159,9 @@ test("a standby takes over from a serve killed in the middle of a branch", async
 });
 
 test("a standby takes over from a serve killed in the middle of a clone", async () => {
-  await killDuring(() => b.http("POST", "/v1/volumes/clone", { name: "src-data", vol_name: "cl" }), "SELECT count(*) FROM volumes WHERE name = 'cl'");
+  const killed = await killDuring(() => b.http("POST", "/v1/volumes/clone", { name: "src-data", vol_name: "cl" }), "SELECT count(*) FROM volumes WHERE name = 'cl'");
   await expectTakenOver();
+  expectNextTerm(killed);
   const cl = await b.http("GET", "/v1/volumes/cl");
   if (cl.status === 200) expect(["available", "error"]).toContain(cl.body.data.volumes[0].state);
   else expect(cl.status).toBe(404);
