@@ -3,6 +3,7 @@
  * closing. SQLite's better-sqlite3 connection is one as it is; PostgreSQL's is the synchronous
  * session of ./postgres/session-db.ts. `dialect` tells the few places whose SQL differs.
  */
+import type { TermRecord } from "./records";
 
 /** A compiled statement: positional `?` parameters, rows as objects keyed by column name. */
 export interface Statement {
@@ -20,9 +21,10 @@ export interface StoreDb {
   close(): void;
   /**
    * Engines whose session can end and be had again (PostgreSQL) check at each new session that
-   * `epoch` is still the newest term, and call `superseded` once, with why, when it is not.
+   * `term` is still the newest, and call `superseded` once, with why, when a newer one began; a
+   * database that lost `term` itself (a failover behind the last commits) is given it back.
    */
-  fence?(epoch: number, superseded: (why: string) => void): void;
+  fence?(term: TermRecord, superseded: (why: string) => void): void;
   /** Set by engines other than SQLite. */
   readonly dialect?: "postgres";
 }

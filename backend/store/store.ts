@@ -203,7 +203,7 @@ export class Store {
   beginTerm(holder: string, at: string, superseded: (why: string) => void): { term: TermRecord; previous: TermRecord | null } {
     const begun = this.tx(() => this.terms.begin(holder, at));
     this.epoch = begun.term.epoch;
-    this.db.fence?.(this.epoch, superseded);
+    this.db.fence?.(begun.term, superseded);
     return begun;
   }
 

@@ -8,6 +8,7 @@
  */
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import { StoreLocked, StoreSuperseded, StoreUnavailable, type Statement, type StoreDb } from "../engine";
+import type { TermRecord } from "../records";
 import { redactUrl } from "./connection";
 import { SERVE_LOCK_HELD, TERM_SUPERSEDED, type SessionError, type SessionFence, type SessionInit, type SessionReply, type SessionRequest } from "./session-worker";
 
@@ -133,9 +134,9 @@ export class PostgresSessionDb implements StoreDb {
     };
   }
 
-  fence(epoch: number, superseded: (why: string) => void): void {
+  fence(term: TermRecord, superseded: (why: string) => void): void {
     this.superseded = superseded;
-    const fence: SessionFence = { fence: epoch };
+    const fence: SessionFence = { fence: term };
     this.worker.postMessage(fence);
   }
 

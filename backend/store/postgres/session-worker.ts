@@ -26,9 +26,9 @@ export interface SessionRequest {
   params: unknown[];
 }
 
-/** The serve began term `epoch` (Store.beginTerm): every later session checks that it is still the newest. */
+/** The serve began this term (Store.beginTerm): every later session checks that it is still the newest. */
 export interface SessionFence {
-  fence: number;
+  fence: { epoch: number; holder: string; startedAt: string };
 }
 
 /** The engine's error, as plain data (errors do not cross threads with their fields). */
@@ -103,7 +103,7 @@ export function runSessionWorker(init: SessionInit): void {
   let lost = false;
   // The serve's term (from its fence) and, once a session found a newer one, why it stopped: from
   // then on every statement is refused, since this serve's view of the state is no longer the truth.
-  let epoch: number | null = null;
+  let term: SessionFence["fence"] | null = null;
   let superseded: string | null = null;
   const answer = (reply: SessionReply) => {
     init.replies.postMessage(reply);
@@ -119,12 +119,15 @@ export function runSessionWorker(init: SessionInit): void {
       // A session after the first (the database restarted, or the network cut it) belongs to this
       // serve only while no other serve has begun a term since: a standby may have taken over.
       const checkTerm = async () => {
-        if (epoch === null) return;
+        if (term === null) return;
         const newest = await newestEpoch(c);
-        if (newest !== epoch) {
-          superseded = `another vmbranch serve took this database's state (term ${newest}; this serve's was ${epoch})`;
+        if (newest > term.epoch) {
+          superseded = `another vmbranch serve took this database's state (term ${newest}; this serve's was ${term.epoch})`;
           throw new TermSuperseded(superseded);
         }
+        // A database that lost the serve's own term (a failover to a replica the last commits had
+        // not reached) gets it back, so the journal keeps taking this serve's entries.
+        if (newest < term.epoch) await c.query(`INSERT INTO terms (epoch, holder, started_at) VALUES ($1, $2, $3)`, [term.epoch, term.holder, term.startedAt]);
       };
       if (!held.rows[0]?.ok) {
         await checkTerm();
@@ -152,7 +155,7 @@ export function runSessionWorker(init: SessionInit): void {
       return;
     }
     if ("fence" in req) {
-      epoch = req.fence;
+      term = req.fence;
       return;
     }
     if (superseded !== null) {
@@ -179,7 +182,15 @@ export function runSessionWorker(init: SessionInit): void {
       answer({ id: req.id, rows: res.rows as Record<string, unknown>[], changes: res.rowCount ?? 0 });
     } catch (err) {
       const e = err as Error & SessionError;
-      answer({ id: req.id, error: { message: e.message, code: e.code, detail: e.detail, constraint: e.constraint, unavailable: connected === null || isSessionFailure(e) } });
+      const unavailable = connected === null || isSessionFailure(e);
+      // A session that failed under a statement is not used again, even before its 'end' arrives
+      // (a client that saw a connection error refuses every later query): the next statement connects anew.
+      if (unavailable && connected !== null && client === connected) {
+        client = null;
+        if (open) lost = true;
+        void connected.end().catch(() => undefined);
+      }
+      answer({ id: req.id, error: { message: e.message, code: e.code, detail: e.detail, constraint: e.constraint, unavailable } });
     }
   });
 }
