@@ -6,7 +6,7 @@
  * retries; here serve is the client, so it retries itself, and each try re-reads the records it
  * needs: what it records once the database is back is the state as it is then.
  */
-import { StoreUnavailable } from "../store/engine";
+import { StoreSuperseded, StoreUnavailable } from "../store/engine";
 import type { Logger } from "./context";
 
 /** How long background work waits before trying again while the state database is unavailable. */
@@ -24,7 +24,7 @@ export async function untilRecorded(log: Logger, what: string, work: () => void 
   }
 }
 
-/** Run `work` again while it fails for the state database being unavailable; its other failures are its caller's. */
+/** Run `work` again while it fails for the state database being unavailable (not superseded); its other failures are its caller's. */
 export async function whileUnavailable<T>(log: Logger, what: string, work: () => T | Promise<T>): Promise<T> {
   for (let tries = 0; ; tries++) {
     try {
@@ -32,7 +32,8 @@ export async function whileUnavailable<T>(log: Logger, what: string, work: () =>
       if (tries > 0) log.info({ tries: tries + 1 }, `${what}: done now that the state database is back`);
       return out;
     } catch (err) {
-      if (!(err instanceof StoreUnavailable)) throw err;
+      // A serve whose term is over stops; its work is the newer serve's to do, not to retry here.
+      if (!(err instanceof StoreUnavailable) || err instanceof StoreSuperseded) throw err;
       if (tries === 0) log.warn({ err: err.message }, `${what}: the state database is unavailable; trying again until it is back`);
       await storeRetryDelay();
     }

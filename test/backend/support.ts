@@ -36,11 +36,16 @@ export interface Answer {
   body: any;
 }
 
-/** Options of `raw`: a JSON `body` (a string or bytes are sent as they are), extra headers, and the token (false = none). */
+/**
+ * Options of `raw`: a JSON `body` (a string or bytes are sent as they are), extra headers, the token
+ * (false = none), and a deadline after which an unanswered request (or one the connection failed)
+ * is answered with status 0 and the error's message as body, instead of throwing.
+ */
 export interface RawOptions {
   body?: unknown;
   headers?: Record<string, string>;
   token?: string | false;
+  deadlineMs?: number;
 }
 
 /**
@@ -81,11 +86,13 @@ export async function raw(b: TestBackend, method: string, path: string, o: RawOp
   const bytes = o.body instanceof Uint8Array;
   if (o.body !== undefined && typeof o.body !== "string" && !bytes) headers["content-type"] = "application/json";
   Object.assign(headers, o.headers ?? {});
-  const res = await fetch(b.url + path, {
+  const sent = fetch(b.url + path, {
     method,
     headers,
     body: o.body === undefined ? undefined : typeof o.body === "string" || bytes ? (o.body as string | Uint8Array) : JSON.stringify(o.body),
+    ...(o.deadlineMs !== undefined ? { signal: AbortSignal.timeout(o.deadlineMs) } : {}),
   });
+  const res = o.deadlineMs === undefined ? await sent : await sent.catch((err: Error) => ({ status: 0, headers: new Headers(), text: async () => err.message }));
   const text = await res.text();
   let body: unknown = text;
   try {

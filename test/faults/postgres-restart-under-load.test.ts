@@ -49,21 +49,9 @@ type Answer = { status: number; code?: string; body: unknown; sentAt: number; an
 /** `method path` with the test's deadline; an unanswered request is status 0 (a hang or a dead serve). */
 async function request(what: string, method: string, path: string, body?: unknown): Promise<Answer> {
   const sentAt = Date.now();
-  const res = await fetch(b.url + path, {
-    method,
-    headers: { authorization: `Bearer ${b.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
-  }).catch((err: Error) => ({ status: 0, text: async () => err.message }));
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON: kept as text for the failure message */
-  }
-  const code = (parsed as { errors?: { code?: string }[] })?.errors?.[0]?.code;
-  return { status: res.status, code, body: parsed, sentAt, answeredAt: Date.now(), what: `${what}: ${method} ${path}` };
+  const res = await raw(b, method, path, { body, deadlineMs: REQUEST_DEADLINE_MS });
+  const code = (res.body as { errors?: { code?: string }[] } | null)?.errors?.[0]?.code;
+  return { status: res.status, code, body: res.body, sentAt, answeredAt: Date.now(), what: `${what}: ${method} ${path}` };
 }
 
 const ok = (a: Answer) => a.status >= 200 && a.status < 300;

@@ -41,18 +41,8 @@ type Op = () => Promise<Answer>;
 
 /** `method path` with the test's deadline: a request still unanswered then counts as a hang (status 0). */
 async function request(method: string, path: string, body?: unknown): Promise<Answer> {
-  const res = await fetch(b.url + path, {
-    method,
-    headers: { authorization: `Bearer ${b.token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(REQUEST_DEADLINE_MS),
-  }).catch((err: Error) => ({ status: 0, text: async () => err.message }));
-  const text = await res.text();
-  try {
-    return { status: res.status, body: JSON.parse(text) };
-  } catch {
-    return { status: res.status, body: text };
-  }
+  const { status, body: answer } = await raw(b, method, path, { body, deadlineMs: REQUEST_DEADLINE_MS });
+  return { status, body: answer };
 }
 
 async function names(kind: "instances" | "volumes"): Promise<{ name: string; state: string }[]> {

@@ -1,10 +1,10 @@
 // Background work and the state database being down (backend/core/background.ts): work that meets
 // StoreUnavailable is tried again until it gets past it, each try running the work afresh; any
-// other failure ends it, rethrown to whileUnavailable's caller and only logged by untilRecorded,
+// other failure ends it (a superseded serve's too: its work is the newer serve's), rethrown to whileUnavailable's caller and only logged by untilRecorded,
 // so work serve does on its own never becomes an unhandled rejection.
 import { untilRecorded, whileUnavailable } from "../../backend/core/background";
 import type { Logger } from "../../backend/core/context";
-import { StoreUnavailable } from "../../backend/store/engine";
+import { StoreSuperseded, StoreUnavailable } from "../../backend/store/engine";
 
 /** A logger that keeps each line as "level: message". */
 function memoryLog(): Logger & { lines: string[] } {
@@ -42,4 +42,10 @@ it("untilRecorded never rejects: a failure other than the store's outage is logg
   const done: string[] = [];
   await untilRecorded(log, "recording z", () => void done.push("z"));
   expect(done).toEqual(["z"]);
+});
+
+it("does not retry for a serve whose term is over: the newer serve does that work", async () => {
+  const log = memoryLog();
+  await expect(whileUnavailable(log, "recording x", failing(new StoreSuperseded("term 2 began")))).rejects.toThrow(StoreSuperseded);
+  expect(log.lines).toEqual([]);
 });
