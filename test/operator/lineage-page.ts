@@ -96,7 +96,8 @@ export function lineagePageTests(lineage: () => Lineage): void {
       await backend.client.instances.create({ name: "ui-live", branch_from: { name: "db-a-1" } });
       const live = page.locator("[data-testid=instance][data-name=ui-live]");
       await live.waitFor({ timeout: 120_000 });
-      await page.waitForFunction(`document.querySelector("[data-name=ui-live] [data-testid=state]")?.textContent === "running"`, null, { timeout: 120_000 });
+      // A locator, not a string predicate: the page's CSP (script-src 'self') refuses the eval a string needs.
+      await page.locator("[data-name=ui-live] [data-testid=state]", { hasText: /^running$/ }).waitFor({ timeout: 120_000 });
       const tree = await drawnTree(page);
       expect(tree[0]!.branches[0]!.branches[0]!.branches.map((b) => b.name)).toEqual(["ui-live"]);
       await backend.client.instances.delete("ui-live");
