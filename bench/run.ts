@@ -114,6 +114,8 @@ function print(r: Record<string, any>): void {
     rows.push(["one 256 MiB guest, PSS", `${f.oneGuestPssMiB.toFixed(0)} MiB`]);
     rows.push(["10 branches of a running source, total PSS", `${f.fromRunning.totalPssMiB.toFixed(0)} MiB = ${f.fromRunning.ratioToOneGuest.toFixed(2)}× one guest`, atMost(f.fromRunning.ratioToOneGuest, 1.5, "× one guest")]);
     rows.push(["10 branches of a running source, wall time", `${(f.fromRunning.wallMs / 1000).toFixed(1)} s`, atMost(f.fromRunning.wallMs / 1000, 2, "s")]);
+    const walls = (hint: boolean) => f.runningRounds.filter((x: { hint: boolean }) => x.hint === hint).map((x: { wallMs: number }) => (x.wallMs / 1000).toFixed(1));
+    rows.push(["  the same, each round: client follows retry-after-ms / backs off on its own", `${walls(true).join(", ")} s / ${walls(false).join(", ")} s`]);
     rows.push(["10 branches of a standby source: wall / total PSS", `${(f.fromStandby.wallMs / 1000).toFixed(1)} s / ${f.fromStandby.totalPssMiB.toFixed(0)} MiB = ${f.fromStandby.ratioToOneGuest.toFixed(2)}× one guest`]);
   }
   if (r.storage) {

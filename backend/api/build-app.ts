@@ -106,6 +106,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)
       err = new ApiError("VALIDATION_FAILED", error.message);
     else err = unexpectedError(error, req.log);
+    if (err.retryAfterMs !== undefined) reply.header("retry-after", Math.ceil(err.retryAfterMs / 1000)).header("retry-after-ms", err.retryAfterMs);
     reply.code(err.status).send(failure(err, req.id));
   });
 

@@ -38,7 +38,7 @@ export class Branches {
     // Templates are found too, so branching one says why it cannot be (its state), not "not found".
     const source = findAnyInstance(store, refId(req.branch_from!));
     if (!source) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(req.branch_from!)}' not found`, "branch_from");
-    if (this.snapshots.isPending(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
+    if (this.snapshots.isPending(source.uuid)) throw await this.pendingSnapshot(source.uuid);
     if (source.isTemplate || !["running", "stopped", "standby"].includes(source.state))
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(instanceState(source)));
     const managed = store.attachments
@@ -53,7 +53,7 @@ export class Branches {
     const name = req.name ?? `${source.name}-branch-${generateName().split("-")[1]}`.slice(0, 63);
     this.instances.checkNameFree(name);
     // Claimed before any await: a second request for this source now gets the pending-snapshot 409.
-    if (!this.snapshots.claim(source.uuid)) throw new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot);
+    if (!this.snapshots.claim(source.uuid)) throw await this.pendingSnapshot(source.uuid);
     // The source's lock is held until its snapshot is complete, so a stop or delete waits for it.
     // A wait that ends in LOCK_TIMEOUT gives the claim back: the source has no snapshot in progress.
     // With its volumes' locks: a branch freezes their heads, which a clone of them must not do at the same time.
@@ -80,6 +80,11 @@ export class Branches {
         release();
       }
     }
+  }
+
+  /** The reference's refusal of a second snapshot in flight, with when to ask again if it can be told. */
+  private async pendingSnapshot(sourceUuid: string): Promise<ApiError> {
+    return new ApiError("BRANCH_PENDING_SNAPSHOT", messages.branchPendingSnapshot, undefined, undefined, await this.snapshots.retryAfterMs(sourceUuid));
   }
 
   /** Lock keys of the volumes attached to instance `uuid`. */

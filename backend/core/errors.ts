@@ -24,6 +24,8 @@ export class ApiError extends Error {
     message: string,
     readonly field?: string,
     readonly details?: { field?: string; message: string }[],
+    /** When the request may succeed if sent again, in milliseconds (sent as `Retry-After` and `retry-after-ms`). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "ApiError";

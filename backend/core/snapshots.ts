@@ -18,6 +18,15 @@ import { Journal } from "./journal";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import type { Runtime } from "./runtime";
 
+/**
+ * What a snapshot takes after its RAM copy: the loader writing the device state and the record
+ * made ready (tens of milliseconds on the test host).
+ */
+const SNAPSHOT_END_MS = 30;
+/** Bounds of a retry hint: never a busy loop, never longer than the client's own longest backoff step. */
+const RETRY_HINT_MIN_MS = 10;
+const RETRY_HINT_MAX_MS = 2_000;
+
 /** A snapshot of a running instance whose point in time is fixed. */
 export interface TakenSnapshot {
   snapshot: SnapshotRecord;
@@ -29,6 +38,8 @@ export interface TakenSnapshot {
 export class Snapshots {
   /** Sources with a snapshot in progress (the reference's "pending snapshot"). */
   private readonly pending = new Set<string>();
+  /** For sources whose live snapshot is copying its RAM: how long the copy should still take. */
+  private readonly copyEtas = new Map<string, () => Promise<number | null>>();
   private readonly journal: Journal;
 
   constructor(
@@ -54,6 +65,20 @@ export class Snapshots {
   /** End the pending state of `uuid`. */
   unclaim(uuid: string): void {
     this.pending.delete(uuid);
+    this.copyEtas.delete(uuid);
+  }
+
+  /**
+   * When to ask again for a snapshot of `uuid`, which has one in progress: the time its RAM copy
+   * should still take at QEMU's pace so far, plus what ends a snapshot after its copy; undefined
+   * when that cannot be told (the snapshot is not copying yet). A hint for the client's retry
+   * (`retry-after-ms`), so branches requested back to back follow each other without waiting on
+   * a backoff that overshoots.
+   */
+  async retryAfterMs(uuid: string): Promise<number | undefined> {
+    const eta = await this.copyEtas.get(uuid)?.().catch(() => null);
+    if (eta === null || eta === undefined || !this.pending.has(uuid)) return undefined;
+    return Math.min(RETRY_HINT_MAX_MS, Math.max(RETRY_HINT_MIN_MS, eta + SNAPSHOT_END_MS));
   }
 
   /** Files of snapshot `uuid`. */
@@ -115,6 +140,7 @@ export class Snapshots {
       disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
       this.journal.close(op);
     });
+    if (this.pending.has(inst.uuid)) this.copyEtas.set(inst.uuid, live.copyEta);
     const copy = live.completed;
     const completed = (async () => {
       try {

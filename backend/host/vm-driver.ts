@@ -145,6 +145,11 @@ export interface LiveSnapshot {
   takenAt: Date;
   /** Settles when the RAM image and device state are complete. */
   completed: Promise<void>;
+  /**
+   * Milliseconds the RAM copy should still take, at the pace QEMU has copied so far; null once
+   * it ended, or before it has copied anything to judge by.
+   */
+  copyEta(): Promise<number | null>;
 }
 
 /** I/O counters of one disk since the VM started. */

@@ -1,8 +1,12 @@
 /**
  * Ten branches of one 256 MiB source, kept running together: wall time and total memory (PSS)
- * against one guest. Twice: from a running source (one live snapshot per branch) and from a
- * standby source (all ten map one snapshot's RAM image copy-on-write).
+ * against one guest. From a running source (one live snapshot per branch), with the client
+ * following the pending-snapshot 409's `retry-after-ms` hint and, alternating with it, with the
+ * hint hidden from it (its own backoff only); then from a standby source (all ten map one
+ * snapshot's RAM image copy-on-write).
  */
+import { VmbranchClient } from "vmbranch/sdk";
+import type { FetchLike } from "../../sdk/client/options";
 import type { TestBackend } from "../../test/helpers/backend";
 import { pidOf, totalPssMiB } from "../lib/memory";
 import { WORKLOAD, running, settle, since } from "../lib/vm";
@@ -17,16 +21,31 @@ export interface FanoutRun {
 /** Results of the fan-out scenario. */
 export interface FanoutResult {
   oneGuestPssMiB: number;
+  /** The client follows the server's retry hint (the SDK's default). */
   fromRunning: FanoutRun;
+  /** Every run, in order, with and without the hint. */
+  runningRounds: { hint: boolean; wallMs: number }[];
   fromStandby: FanoutRun;
+}
+
+/** A client of `b` that never sees a retry hint: what a client without it does (its own backoff). */
+function clientWithoutHint(b: TestBackend): VmbranchClient {
+  const hide: FetchLike = async (url, init) => {
+    const res = await fetch(url, init as RequestInit);
+    const headers = {
+      get: (name: string) => (/^retry-after(-ms)?$/i.test(name) ? null : res.headers.get(name)),
+      forEach: (cb: (value: string, key: string) => void) => res.headers.forEach((v, k) => /^retry-after(-ms)?$/i.test(k) || cb(v, k)),
+    };
+    return { status: res.status, statusText: res.statusText, headers, text: () => res.text() };
+  };
+  return new VmbranchClient({ endpoint: b.url, token: b.token, timeoutMs: 120_000, fetch: hide });
 }
 
 function pidOfInstance(b: TestBackend, uuid: string): number {
   return pidOf(uuid, b.dataDir);
 }
 
-async function fan(b: TestBackend, source: string, n: number, oneGuest: number, prefix: string): Promise<FanoutRun> {
-  const c = b.client;
+async function fan(b: TestBackend, source: string, n: number, oneGuest: number, prefix: string, c: VmbranchClient = b.client): Promise<FanoutRun> {
   const t0 = performance.now();
   const uuids: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -49,10 +68,17 @@ export async function fanout(b: TestBackend, n = 10): Promise<FanoutResult> {
   await settle(5000);
   // One guest, booted and settled like the source, is the yardstick.
   const oneGuest = totalPssMiB([pidOfInstance(b, src.uuid)]);
-  const fromRunning = await fan(b, "fan-src", n, oneGuest, "fan-r");
-  await settle(2000);
+  const withoutHint = clientWithoutHint(b);
+  const runningRounds: { hint: boolean; wallMs: number }[] = [];
+  let fromRunning: FanoutRun | undefined;
+  for (const hint of [true, false, false, true]) {
+    const run = await fan(b, "fan-src", n, oneGuest, hint ? "fan-r" : "fan-b", hint ? c : withoutHint);
+    runningRounds.push({ hint, wallMs: run.wallMs });
+    fromRunning ??= hint ? run : undefined;
+    await settle(2000);
+  }
   await c.instances.suspend("fan-src");
   const fromStandby = await fan(b, "fan-src", n, oneGuest, "fan-s");
   await c.instances.delete("fan-src");
-  return { oneGuestPssMiB: oneGuest, fromRunning, fromStandby };
+  return { oneGuestPssMiB: oneGuest, fromRunning: fromRunning!, runningRounds, fromStandby };
 }

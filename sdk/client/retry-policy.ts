@@ -102,10 +102,12 @@ export function decideRetry(input: RetryInput, policy: Readonly<RetryPolicy> = D
 
   // The one non-idempotent retry: the backend refused the branch before creating anything.
   if (failure.kind === "status" && failure.status === 409 && failure.branchPendingSnapshot === true && input.branchCreate) {
-    const delayMs = backoffDelay(input.retriesSoFar, policy.branchPendingInitialDelayMs, policy.branchPendingMaxDelayMs, input.random);
+    // The server's hint (when the snapshot's copy should end) beats a backoff that would overshoot it.
+    const hinted = failure.retryAfterMs !== undefined ? Math.min(failure.retryAfterMs, policy.branchPendingMaxDelayMs) : undefined;
+    const delayMs = hinted ?? backoffDelay(input.retriesSoFar, policy.branchPendingInitialDelayMs, policy.branchPendingMaxDelayMs, input.random);
     if (input.elapsedMs + delayMs > policy.branchPendingDeadlineMs)
       return { retry: false, reason: `source snapshot still pending after ${input.elapsedMs} ms` };
-    return { retry: true, delayMs, reason: "source has a pending snapshot" };
+    return { retry: true, delayMs, reason: hinted === undefined ? "source has a pending snapshot" : `source has a pending snapshot, done in about ${hinted} ms` };
   }
 
   if (failure.kind === "status") {

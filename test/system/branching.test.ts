@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import type { Instance, VmbranchClient } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
 import { storeSql } from "../helpers/store-sql";
-import { withRawCopy } from "../backend/support";
+import { raw, withRawCopy } from "../backend/support";
 import { counterProgram, parseTicks, waitForConsole, type Tick } from "../helpers/guest-programs";
 
 jest.setTimeout(240_000);
@@ -133,6 +133,29 @@ describe("branching a running instance", () => {
     await running(made);
     await client.instances.delete(made);
     expect((await client.instances.list()).map((i) => i.name)).not.toContain(refused === a ? "p1" : "p2");
+  });
+
+  it("says in the pending-snapshot 409 when the snapshot's copy should be done (retry-after-ms, Retry-After)", async () => {
+    // Asked right after the first branch's answer, while its RAM copy runs; a copy that finished
+    // first (a fast host) gives a 201 instead, so a few rounds are tried.
+    const hints: { ms: number; seconds: number }[] = [];
+    for (let round = 0; round < 5 && hints.length === 0; round++) {
+      const first = await raw(backend, "POST", "/v1/instances", { body: { name: `h${round}a`, branch_from: { name: "src" } } });
+      expect(first.status).toBe(201);
+      const second = await raw(backend, "POST", "/v1/instances", { body: { name: `h${round}b`, branch_from: { name: "src" } } });
+      if (second.status === 409 && second.headers.get("retry-after-ms") !== null)
+        hints.push({ ms: Number(second.headers.get("retry-after-ms")), seconds: Number(second.headers.get("retry-after")) });
+      for (const n of [`h${round}a`, `h${round}b`]) {
+        if ((await client.instances.list()).some((i) => i.name === n)) {
+          await running(n);
+          await client.instances.delete(n);
+        }
+      }
+    }
+    expect(hints).toHaveLength(1);
+    const [{ ms, seconds }] = hints as [{ ms: number; seconds: number }];
+    expect(Number.isInteger(ms) && ms >= 10 && ms <= 2000).toBe(true);
+    expect(seconds).toBe(Math.ceil(ms / 1000));
   });
 
   it("lets five parallel branches through the SDK all succeed (it retries the pending-snapshot 409)", async () => {

@@ -71,6 +71,18 @@ describe("retry policy: branch pending snapshot", () => {
     expect(d).toMatchObject({ retry: true, delayMs: policy.branchPendingMaxDelayMs });
   });
 
+  it("waits as long as the server's hint says (retry-after-ms), capped at its longest step, instead of backing off", () => {
+    const hinted = (ms: number) => status(409, { code: "BRANCH_PENDING_SNAPSHOT", branchPendingSnapshot: true, retryAfterMs: ms });
+    expect(decide(hinted(137), { idempotent: false, branchCreate: true, retriesSoFar: 3, random: 1 })).toEqual({
+      retry: true,
+      delayMs: 137,
+      reason: "source has a pending snapshot, done in about 137 ms",
+    });
+    expect(decide(hinted(60_000), { idempotent: false, branchCreate: true })).toMatchObject({ retry: true, delayMs: policy.branchPendingMaxDelayMs });
+    const late = decide(hinted(137), { idempotent: false, branchCreate: true, elapsedMs: policy.branchPendingDeadlineMs - 100 });
+    expect(late.retry).toBe(false);
+  });
+
   it("does not retry the same 409 outside a branch create, nor other 409s of a branch create", () => {
     expect(decide(pending, { branchCreate: false }).retry).toBe(false);
     expect(decide(status(409, { code: "VOLUME_IN_USE" }), { idempotent: false, branchCreate: true }).retry).toBe(false);

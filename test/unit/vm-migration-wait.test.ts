@@ -1,7 +1,8 @@
 // Migration waits wake on QEMU's MIGRATION events (backend/host/vm/migration.ts): no query between
-// events, none lost when it comes before the wait, failures and deadlines reported.
+// events, none lost when it comes before the wait, failures and deadlines reported; and the estimate
+// of how long a copy still takes.
 import { EventEmitter } from "node:events";
-import { MigrationError, completed, waitMigration } from "../../backend/host/vm/migration";
+import { MigrationError, completed, copyEtaMs, waitMigration } from "../../backend/host/vm/migration";
 import type { QmpCommands } from "../../backend/host/qemu/qmp/commands";
 import type { MigrationInfo } from "../../backend/host/qemu/qmp/types";
 
@@ -56,4 +57,13 @@ it("throws MigrationError when the migration failed, and an error at the deadlin
   const outcome = expect(wait).rejects.toThrow(/did not finish within 5s \(status active\)/);
   await jest.advanceTimersByTimeAsync(6_000);
   await outcome;
+});
+
+test("a copy's time left is what remains at the pace of what is done; unknown before anything is done", () => {
+  const MiB = 1024 * 1024;
+  // A quarter of 256 MiB copied in 100 ms: three quarters left take 300 ms.
+  expect(copyEtaMs({ total: 256 * MiB, remaining: 192 * MiB }, 100)).toBe(300);
+  expect(copyEtaMs({ total: 256 * MiB, remaining: 0 }, 250)).toBe(0);
+  expect(copyEtaMs({ total: 256 * MiB, remaining: 256 * MiB }, 40)).toBeNull();
+  expect(copyEtaMs({ total: 256 * MiB, remaining: 128 * MiB }, 0)).toBeNull();
 });

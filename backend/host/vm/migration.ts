@@ -1,10 +1,10 @@
 /**
  * Waits on a migration, shared by the snapshot pipeline and restores: on QEMU's MIGRATION events,
- * with a deadline.
+ * with a deadline; and how long one still has to go.
  */
 import type { QmpCommands } from "../qemu/qmp/commands";
 import type { QmpEvent } from "../qemu/qmp/monitor";
-import type { MigrationInfo } from "../qemu/qmp/types";
+import type { MigrationInfo, MigrationStats } from "../qemu/qmp/types";
 
 /** A migration ended in `failed` or `cancelled`. */
 export class MigrationError extends Error {
@@ -71,3 +71,14 @@ export const completed = (i: MigrationInfo) => i.status === "completed";
  */
 export const captured = (i: MigrationInfo) =>
   i.status === "completed" || (i.status === "active" && ((i.ram?.normal ?? 0) + (i.ram?.duplicate ?? 0)) > 0);
+
+/**
+ * Milliseconds a RAM copy should still take: what is left at the pace of what was done in
+ * `elapsedMs`; null before anything is done. The pace mixes zero pages (cheap) and data pages
+ * (dear), so it is an estimate; callers treat it as a hint.
+ */
+export function copyEtaMs(ram: Pick<MigrationStats, "total" | "remaining">, elapsedMs: number): number | null {
+  const done = ram.total - ram.remaining;
+  if (done <= 0 || elapsedMs <= 0) return null;
+  return Math.ceil((ram.remaining * elapsedMs) / done);
+}

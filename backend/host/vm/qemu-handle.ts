@@ -17,7 +17,7 @@ import { readTraffic, trafficFiles, type TrafficTotals } from "../metrics/traffi
 import { DiskSwitchError, type DiskFreeze, type LiveSnapshot, type QuiesceMode, type SnapshotFiles, type VmExit, type VmForward, type VmHandle, type VmLaunchSpec, type VmAlert, type VmStats } from "../vm-driver";
 import { agentCommand, agentRequest } from "./guest-agent";
 import { startLoader } from "./loader";
-import { captured, completed, waitMigration } from "./migration";
+import { captured, completed, copyEtaMs, waitMigration } from "./migration";
 import { digHoles } from "./ram-files";
 import { randomBytes } from "node:crypto";
 
@@ -548,6 +548,8 @@ export class QemuHandle implements VmHandle {
       return this.failAfterSwitch(err, links, attempted, paused);
     }
     this.proc.off("event", onEvent);
+    const copyFrom = performance.now();
+    let copying = true;
     const done = (async () => {
       try {
         await waitMigration(qmp, completed, { timeoutMs: SNAPSHOT_TIMEOUT_MS, what: "background snapshot" });
@@ -557,6 +559,7 @@ export class QemuHandle implements VmHandle {
         await loader.abort();
         throw err;
       } finally {
+        copying = false;
         await qmp.migrateSetCapabilities({ "background-snapshot": false }).catch((e: Error) => warn(`could not turn background snapshots off again on ${this.uuid}: ${e.message}`));
       }
       void digHoles(files.ramPath);
@@ -564,7 +567,15 @@ export class QemuHandle implements VmHandle {
     // QEMU's events time the pause exactly; our own round trips only bound it from above.
     const measured = pause.ms();
     const diskSwitch = links.length === 0 ? "none" : switchedFrozen ? "guest-frozen" : "paused";
-    return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt: takenAt!, completed: done, diskSwitch, quiesceSkipped: skipped, frozenMs };
+    const copyEta = async (): Promise<number | null> => {
+      if (!copying) return null;
+      const info = await qmp.queryMigrate();
+      // Copied: what is left is the loader writing the device state, a few milliseconds.
+      if (info.status === "completed") return 0;
+      if (info.status !== "active" || !info.ram) return null;
+      return copyEtaMs(info.ram, performance.now() - copyFrom);
+    };
+    return { pauseMs: Number.isFinite(measured) ? measured : wallMs, takenAt: takenAt!, completed: done, diskSwitch, quiesceSkipped: skipped, frozenMs, copyEta };
   }
 
   /** Start the background snapshot and wait until QEMU resumed the guest after its own capture pause. */
