@@ -5,10 +5,13 @@
 // it and a branch of that instance on a real server; a second preview shows no changes; destroy
 // leaves nothing. A Python and a Go program also declare the GoldenImage component (the plugin's
 // Construct), reading the job through the resource reference it outputs. One server for all; each
-// test owns its project.
+// test owns its project. The generated SDKs (and Python's virtualenv) are made once per file, by the
+// first test of their language, and shared by both tests of that language.
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { goHostDir, goProgram } from "./support/go-sdk";
+import { createPulumiSandbox, type PulumiSandbox } from "../helpers/pulumi";
+import { goHostDir, goProgram, goSdk } from "./support/go-sdk";
 import { pythonEnvironment, pythonHostDir } from "./support/python-sdk";
 import { changes, destroyedOn, PLUGIN_DIR, writeBeside, yamlProject, type YamlProject } from "./support/yaml-project";
 
@@ -16,6 +19,10 @@ jest.setTimeout(600_000);
 
 let backend: TestBackend;
 const projects: YamlProject[] = [];
+/** Where the shared SDKs are generated (made on first use, removed after the file). */
+let sdkSandbox: PulumiSandbox | undefined;
+let pythonEnv: Promise<{ venv: string }> | undefined;
+let goSdkModule: Promise<string> | undefined;
 
 beforeAll(async () => {
   backend = await startBackend();
@@ -25,8 +32,39 @@ afterAll(async () => {
     await p.pulumi(["destroy", "--yes", "--skip-preview"]).catch(() => undefined);
     p.cleanup();
   }
+  // The shared SDKs go once every project using them is destroyed (their programs ran from them).
+  sdkSandbox?.cleanup();
   await backend?.stop();
 });
+
+/** A directory `name` in the sandbox of the file's shared SDKs, and the CLI's env with the language host `hostDir`. */
+function sdkEnv(name: string, hostDir: string): { dir: string; env: NodeJS.ProcessEnv } {
+  sdkSandbox ??= createPulumiSandbox();
+  const dir = path.join(sdkSandbox.workDir, name);
+  mkdirSync(dir);
+  return { dir, env: { ...process.env, ...sdkSandbox.env, PATH: [hostDir, sdkSandbox.env.PATH].join(path.delimiter) } };
+}
+
+/**
+ * The Python SDK and the virtualenv with it and `pulumi` from PyPI, made once for the file: both
+ * Python tests need the same ones (same schema, same pip install), which each test made anew before.
+ */
+function sharedPythonEnvironment(): Promise<{ venv: string }> {
+  if (!pythonEnv) {
+    const { dir, env } = sdkEnv("python", pythonHostDir());
+    pythonEnv = pythonEnvironment(dir, env);
+  }
+  return pythonEnv;
+}
+
+/** The generated Go SDK module, made once for the file (gen-sdk and its `go mod tidy`): both Go programs require the same one. */
+function sharedGoSdk(): Promise<string> {
+  if (!goSdkModule) {
+    const { dir, env } = sdkEnv("go", goHostDir());
+    goSdkModule = goSdk(dir, env);
+  }
+  return goSdkModule;
+}
 
 /** A project for `hostDir`'s language, its stack `dev` pointed at the backend. */
 async function newProject(hostDir: string): Promise<YamlProject> {
@@ -81,11 +119,10 @@ pulumi.export("branch", branch.name)
 pulumi.export("branchedFrom", branch.branched_from)
 `;
 
-/** A Python project running `program` on the generated SDK in a virtualenv of its own. */
+/** A Python project running `program` on the generated SDK in the file's virtualenv. */
 async function pythonProject(name: string, program: string): Promise<YamlProject> {
   const project = await newProject(pythonHostDir());
-  const env = { ...process.env, ...project.sandbox.env, PATH: [pythonHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
-  const { venv } = await pythonEnvironment(project.sandbox.workDir, env);
+  const { venv } = await sharedPythonEnvironment();
   project.write(`name: ${name}
 runtime:
   name: python
@@ -171,7 +208,7 @@ func main() {
 async function goProject(name: string, program: string): Promise<YamlProject> {
   const project = await newProject(goHostDir());
   const env = { ...process.env, ...project.sandbox.env, PATH: [goHostDir(), project.sandbox.env.PATH].join(path.delimiter) };
-  await goProgram(project.sandbox.workDir, project.dir, program, env);
+  await goProgram(await sharedGoSdk(), project.dir, program, env);
   project.write(`name: ${name}
 runtime: go
 plugins:

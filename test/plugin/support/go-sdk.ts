@@ -28,13 +28,20 @@ export function goHostDir(): string {
 const PULUMI_GO_SDK = "v3.259.0";
 
 /**
- * Generate the Go SDK into `<dir>/sdk` and make `programDir` a Go module requiring it, with
- * `main.go` as given. `env` is the CLI's environment (PATH with the host).
+ * Generate the Go SDK into `<dir>/sdk`; returns the SDK's module directory, for `goProgram`.
+ * `env` is the CLI's environment (PATH with the host).
  */
-export async function goProgram(dir: string, programDir: string, mainGo: string, env: NodeJS.ProcessEnv): Promise<void> {
+export async function goSdk(dir: string, env: NodeJS.ProcessEnv): Promise<string> {
   const sdk = path.join(dir, "sdk");
   await run(process.execPath, [GEN_SDKS, sdk, "go"], { env, cwd: dir, maxBuffer: 16 * 1024 * 1024 });
-  const sdkModule = path.join(sdk, "go", "vmbranch");
+  return path.join(sdk, "go", "vmbranch");
+}
+
+/**
+ * Make `programDir` a Go module requiring the SDK module `sdkModule` (from `goSdk`), with
+ * `main.go` as given. `env` is the CLI's environment (PATH with the host).
+ */
+export async function goProgram(sdkModule: string, programDir: string, mainGo: string, env: NodeJS.ProcessEnv): Promise<void> {
   mkdirSync(programDir, { recursive: true });
   writeFileSync(
     path.join(programDir, "go.mod"),
