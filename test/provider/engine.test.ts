@@ -21,6 +21,8 @@ interface Spec {
   cloneTags: string[];
   badInstance: boolean;
   vmCreate?: string;
+  /** Probe a guest port nothing answers on, so the create cannot finish however fast the host boots. */
+  vmNeverReady?: boolean;
 }
 let spec: Spec = { cloneFromTemplate: true, cloneTags: ["c"], badInstance: false };
 
@@ -31,7 +33,8 @@ async function program() {
   if (spec.badInstance) new vmbranch.Instance("bad", { branchFrom: data.name, image: "base" });
   const out: Record<string, unknown> = { data: data.name, golden: golden.name, clone: clone.name, cloneState: clone.state };
   if (spec.vmCreate) {
-    const vm = new vmbranch.Instance("vm", { image: "base", timeouts: { create: spec.vmCreate } });
+    const probe = spec.vmNeverReady ? { ports: [{ guestPort: 9 }], readiness: { guestPort: 9, path: "/" } } : {};
+    const vm = new vmbranch.Instance("vm", { image: "base", timeouts: { create: spec.vmCreate }, ...probe });
     out.vm = vm.name;
     out.vmState = vm.state;
   }
@@ -127,12 +130,14 @@ test("a check failure stops the preview with the API's message and creates nothi
 });
 
 test("a partial create stays in state with its id, and the next up finishes it", async () => {
-  spec = { ...spec, vmCreate: "1s" };
-  await expect(s.stack.up()).rejects.toThrow(/did not become running within 1s/);
+  // The deadline leaves the POST room on a busy host (a 1 s one once ran out inside it); the
+  // readiness probe, not the host's speed, is what keeps the create from finishing.
+  spec = { ...spec, vmCreate: "8s", vmNeverReady: true };
+  await expect(s.stack.up()).rejects.toThrow(/did not become running within 8s/);
   const [vm] = await resourcesOf("Instance");
   expect(vm).toMatchObject({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), initErrors: [expect.stringMatching(/did not become running/)] });
   expect(vm.outputs.__provider).toEqual(expect.any(String));
-  spec = { ...spec, vmCreate: "5m" };
+  spec = { ...spec, vmCreate: "5m", vmNeverReady: false };
   const up = await s.stack.up();
   expect(up.summary.resourceChanges).toEqual({ same: 4, update: 1 });
   expect(up.outputs.vmState?.value).toBe("running");
