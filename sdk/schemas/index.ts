@@ -14,5 +14,4 @@ export * from "./image";
 export * from "./responses";
 export * from "./issues";
 export * from "./doctor";
-export * from "./host";
 export * from "./field-docs";
