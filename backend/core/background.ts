@@ -4,10 +4,12 @@
  * down (StoreUnavailable: PostgreSQL restarting or unreachable) delays the work instead of ending
  * serve with an unhandled rejection. A request meeting the same outage answers 503 and its client
  * retries; here serve is the client, so it retries itself, and each try re-reads the records it
- * needs: what it records once the database is back is the state as it is then.
+ * needs: what it records once the database is back is the state as it is then. The undos of a
+ * failed request are such work too (storeReverter).
  */
 import { StoreSuperseded, StoreUnavailable } from "../store/engine";
 import type { Logger } from "./context";
+import { Reverter } from "./reverter";
 
 /** How long background work waits before trying again while the state database is unavailable. */
 export const STORE_RETRY_MS = 1_000;
@@ -43,4 +45,16 @@ export async function whileUnavailable<T>(log: Logger, what: string, work: () =>
 /** Wait STORE_RETRY_MS without keeping the process alive (serve's shutdown does not wait for it). */
 export function storeRetryDelay(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, STORE_RETRY_MS).unref());
+}
+
+/**
+ * A reverter whose undos wait out a state database that is down: a request cut by an outage
+ * between its steps still removes the rows it made once the database is back. Undo failures of
+ * any other kind are logged with `fields`.
+ */
+export function storeReverter(log: Logger, fields: Record<string, unknown> = {}): Reverter {
+  return new Reverter(
+    (msg, err) => log.error({ ...fields, err: String(err) }, msg),
+    (what, undo) => whileUnavailable(log, `undoing '${what}'`, undo),
+  );
 }

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import { messages, type CheckpointCreateItem, type Instance, type InstanceCreateRequest, type TemplatePatchOp } from "vmbranch/sdk";
 import type { CheckpointRecord, InstanceRecord, SnapshotRecord } from "../store/records";
 import type { Autokill } from "./autokill";
-import { untilRecorded } from "./background";
+import { storeReverter, untilRecorded } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import type { History } from "./history";
@@ -22,7 +22,6 @@ import { newInstanceRecord, instanceFromSource } from "./instance-records";
 import type { Instances } from "./instances";
 import { instanceKey, volumeKey } from "./locks";
 import { findInstance, refId, requireCheckpoint } from "./lookup";
-import { Reverter } from "./reverter";
 import { attachSnapshotDisks } from "./snapshot-volumes";
 import type { Snapshots } from "./snapshots";
 import { planTemplatePatch } from "./template-updates";
@@ -106,7 +105,7 @@ export class Checkpoints {
         }
         void this.finishLive(uuid, snapshot, completed, finish);
       } else {
-        await new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg)).run(async (rev) => {
+        await storeReverter(this.ctx.log).run(async (rev) => {
           const snapshotUuid = await this.captureResting(src);
           // Frees a snapshot of its own; one shared with the standby source stays with the source.
           rev.add("release snapshot", () => this.snapshots.release(snapshotUuid));

@@ -15,6 +15,7 @@ import { instanceKey, volumeKey } from "./locks";
 import { findInstance, isPlainInstance, patchTags, requireInstance } from "./lookup";
 import { allocatePorts } from "./ports";
 import { Reverter } from "./reverter";
+import { storeReverter } from "./background";
 import { Runtime } from "./runtime";
 import { insertUnique } from "./unique";
 import { Snapshots } from "./snapshots";
@@ -81,7 +82,7 @@ export class Instances {
     const locked = volumes.filter((v) => v.size_mb === undefined && v.host_path === undefined).map((v) => v.uuid ?? v.name!);
     const existing = locked.map((id) => this.volumes.requireForAttach(id));
     return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {
-      const rev = new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg));
+      const rev = storeReverter(this.ctx.log);
       try {
         const portRecords = await allocatePorts(store, this.ctx.driver, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
         insertUnique(
@@ -171,7 +172,7 @@ export class Instances {
       const handle = this.runtime.handle(rec.uuid);
       // The live VM's forwards change first, each with its undo: a failure then, or of the store
       // transaction, puts the VM back as the store still describes it.
-      const rev = new Reverter((msg, err) => this.ctx.log.error({ instance: rec.uuid, err: String(err) }, msg));
+      const rev = storeReverter(this.ctx.log, { instance: rec.uuid });
       await rev.run(async () => {
         if (handle) {
           for (const p of plan.ports.removed) {
@@ -422,7 +423,7 @@ export class Instances {
 
   /** Run `fn` with a reverter that undoes its steps when it throws. */
   async withReverter<T>(fn: (rev: Reverter) => Promise<T>): Promise<T> {
-    return new Reverter((msg, err) => this.ctx.log.error({ err: String(err) }, msg)).run(fn);
+    return storeReverter(this.ctx.log).run(fn);
   }
 
   /** Give back the host ports of an instance (a failed branch keeps its row for the record, not its ports). */

@@ -1,16 +1,23 @@
 /**
  * The reverter (after Incus): every multi-step action pushes an undo after each step that
  * succeeded; on failure the undos run in reverse order, on success they are dropped. A failed
- * create therefore leaves no process, file or row behind.
+ * create therefore leaves no process, file or row behind. `attempt` runs each undo: core's reverters
+ * retry one that meets a state database that is down until it is back (background.ts), so an
+ * outage in the middle of a request does not leave its rows behind.
  */
 
 type Undo = () => unknown | Promise<unknown>;
+/** How one undo is run (by default: once). */
+type Attempt = (what: string, undo: Undo) => unknown | Promise<unknown>;
 
 /** Collects undo steps for one multi-step action. */
 export class Reverter {
   private undos: { what: string; undo: Undo }[] = [];
 
-  constructor(private readonly log: (msg: string, err: unknown) => void = () => {}) {}
+  constructor(
+    private readonly log: (msg: string, err: unknown) => void = () => {},
+    private readonly attempt: Attempt = (_what, undo) => undo(),
+  ) {}
 
   /** Register how to undo the step that just succeeded. */
   add(what: string, undo: Undo): void {
@@ -28,7 +35,7 @@ export class Reverter {
     this.undos = [];
     for (const { what, undo } of undos) {
       try {
-        await undo();
+        await this.attempt(what, undo);
       } catch (err) {
         this.log(`revert: undoing '${what}' failed`, err);
       }

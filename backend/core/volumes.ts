@@ -24,6 +24,7 @@ import { Journal } from "./journal";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
+import { storeReverter } from "./background";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
 import { instanceState, volumeView } from "./views";
@@ -122,7 +123,7 @@ export class Volumes {
 
   /** `POST /v1/volumes`. */
   async create(req: VolumeCreateRequest): Promise<Volume> {
-    const rec = await new Reverter().run((rev) => this.createRecord(req, rev));
+    const rec = await storeReverter(this.ctx.log).run((rev) => this.createRecord(req, rev));
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume created");
     return this.view(rec);
   }
