@@ -84,8 +84,9 @@ it("a guest that fills the data disk is 'error: disk full' by the API, and anoth
   const report = await doctor();
   expect(report.vms.find((v) => v.name === "filler")?.run_state).toBe("io-error");
   expect(readFromDisk(headOf("keep"), "/kept.txt")).toBe("still here\n");
-  // The store could record the stall only by taking the ballast's room.
-  expect(b!.serveLog()).toContain("released the ballast");
+  // Recorded with the disk full: by taking the ballast's room, or in room SQLite's WAL already
+  // holds (it reuses its file after a checkpoint), which depends on where the WAL stands; the
+  // last test of this file makes the store take the ballast's room.
   // Deleting the stalled instance frees its disk; nothing is left that the store does not own, and
   // the ballast is whole again without a restart of serve.
   await c.instances.delete("filler");
