@@ -15,6 +15,7 @@ import { openApiDocument } from "./openapi/document";
 import { uiRoutes } from "./routes/ui";
 import { checkpointRoutes } from "./routes/checkpoints";
 import { doctorRoutes } from "./routes/doctor";
+import { hostRoutes } from "./routes/hosts";
 import { imageRoutes } from "./routes/images";
 import { instanceBulkRoutes } from "./routes/instance-bulk";
 import { instanceReportRoutes } from "./routes/instance-reports";
@@ -138,6 +139,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(volumeBulkRoutes(deps.core), { prefix: "/v1" });
   app.register(imageRoutes(deps.core), { prefix: "/v1" });
   app.register(doctorRoutes(deps.core), { prefix: "/v1" });
+  app.register(hostRoutes(deps.core), { prefix: "/v1" });
   app.register(uiRoutes(deps.uiDir));
   return app;
 }

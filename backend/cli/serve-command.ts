@@ -3,7 +3,9 @@
  * options]`: run the REST service in the foreground until SIGINT/SIGTERM (or until another serve takes its state). Owns argument parsing
  * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
+import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { NameSchema } from "vmbranch/sdk";
 import { armFailpoints } from "../host/failpoints";
 import { checkPostgresUrl } from "../store/postgres/connection";
 import { resolveDataDir } from "./data-dir";
@@ -20,7 +22,7 @@ const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
-  "                      [--allow-privileged-ports] [--store postgres://...] [--standby]",
+  "                      [--allow-privileged-ports] [--store postgres://...] [--standby] [--host-name NAME]",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
@@ -31,6 +33,7 @@ const USAGE = [
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
   "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
+  "--host-name: this machine's name among the hosts instances are placed on (default: its host name).",
   "--standby: wait while another serve holds the data dir (and the database's state), then take over its VMs and work.",
 ];
 
@@ -52,6 +55,19 @@ function storeUrl(value: string | undefined): string | undefined {
   return value;
 }
 
+/**
+ * This machine's host name (`--host-name`, else os.hostname()), held to the rules of every other
+ * name (NameSchema): it appears in the API and is what a request's `host` names.
+ */
+export function checkHostName(given: string | undefined, system: () => string = hostname): string {
+  const name = given ?? system();
+  const parsed = NameSchema.safeParse(name);
+  if (parsed.success) return name;
+  const why = parsed.error.issues[0]?.message ?? "is not a valid name";
+  if (given !== undefined) throw new UsageError(`--host-name '${given}' ${why}`);
+  throw new UsageError(`this machine's host name '${name}' cannot name a host (it ${why}); give one with --host-name NAME`);
+}
+
 /** The `serve` subcommand. */
 export const serveCommand: CliCommand = {
   name: "serve",
@@ -68,6 +84,7 @@ export const serveCommand: CliCommand = {
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
           "allow-privileged-ports": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
+          "host-name": { type: "string" },
         },
       }));
     } catch (e) {
@@ -87,13 +104,14 @@ export const serveCommand: CliCommand = {
     const reserve = positiveNumber("host-reserve-mb", values["host-reserve-mb"] as string | undefined, 0);
     if (reserve !== undefined) limits.hostReserveMb = reserve;
     if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
+    const hostName = checkHostName(values["host-name"] as string | undefined);
     if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
     // Failpoints are read once, here: an unknown name stops serve rather than silently passing a test.
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
       storeUrl: storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL),
-      standby: values.standby === true,
+      standby: values.standby === true, hostName,
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
     if (plan.warning) server.log.warn(plan.warning);

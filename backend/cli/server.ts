@@ -39,6 +39,8 @@ export interface ServerOptions {
   standby?: boolean;
   host: string;
   port: number;
+  /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); os.hostname() when absent. */
+  hostName?: string;
   allowHostPaths: string[];
   /** TLS key and certificate files (PEM); plain HTTP without them. */
   tls?: { keyFile: string; certFile: string };
@@ -286,7 +288,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       store,
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
-        ...limits, outboundNetworkUnavailable: firewall,
+        ...limits, outboundNetworkUnavailable: firewall, hostName: opts.hostName ?? hostname(),
       },
       driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
       // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.

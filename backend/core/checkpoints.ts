@@ -143,7 +143,7 @@ export class Checkpoints {
         autostart: false, outboundNetwork: src.outboundNetwork,
       },
       {
-        uuid, state: "starting", accelerator: src.accelerator, checkpoint, fromCheckpoint: null, lineage: this.history.lineageFor(src),
+        uuid, state: "starting", host: src.host ?? null, accelerator: src.accelerator, checkpoint, fromCheckpoint: null, lineage: this.history.lineageFor(src),
         autokillMs: item.autokill?.time_ms ? item.autokill.time_ms : null, lastUsedAt: null,
       },
     );

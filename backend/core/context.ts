@@ -40,6 +40,8 @@ export interface CoreConfig {
   allowPrivilegedPorts: boolean;
   /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
   hostReserveMb: number;
+  /** This serve's host: where the VMs it launches run (`--host-name`, default the machine's host name). */
+  hostName: string;
   /** Why guests cannot be given outbound network access on this host, or null when they can. */
   outboundNetworkUnavailable: string | null;
 }

@@ -45,6 +45,7 @@ export function instanceFromSource(source: InstanceRecord, req: InstanceCreateRe
       tags: labels.tags, annotations: labels.annotations, deleteLock: req.delete_lock ?? false, autostart: req.autostart ?? true,
       outboundNetwork: req.outbound_network ?? source.outboundNetwork,
     },
-    more,
+    // Placed beside its source (core/service.ts decides; a source's memory and disks are files on its host).
+    { host: req.host ?? source.host ?? null, ...more },
   );
 }

@@ -62,7 +62,7 @@ export class Instances {
       args: req.args ?? [], env: req.env ?? {}, hostname: req.hostname ?? hostnameFor(name), mac: newMac(), smbiosSerial: newSmbiosSerial(),
       tags: req.tags ?? [], annotations: req.annotations ?? {}, deleteLock: req.delete_lock ?? false,
       autostart: req.autostart ?? INSTANCE_DEFAULTS.autostart, outboundNetwork: req.outbound_network ?? false,
-    });
+    }, { host: req.host ?? this.ctx.config.hostName });
     return this.createWith(rec, req.volumes ?? [], req.ports ?? [], async () => {});
   }
 

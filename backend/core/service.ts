@@ -8,10 +8,13 @@ import { Branches } from "./branches";
 import { Checkpoints } from "./checkpoints";
 import type { CoreContext } from "./context";
 import { History } from "./history";
+import { Hosts, placeOn } from "./hosts";
 import { InstanceActions, waitSeconds } from "./instance-actions";
 import { InstanceTemplates } from "./instance-templates";
 import { Instances } from "./instances";
-import { findAnyInstance } from "./lookup";
+import { findAnyInstance, findVolume, refId } from "./lookup";
+import { INSTANCE_DEFAULTS } from "./instances";
+import type { Pin } from "./placement";
 import { Doctor } from "./doctor";
 import { Journal } from "./journal";
 import { Metrics } from "./metrics";
@@ -41,6 +44,7 @@ export class Core {
   readonly figures: ServiceFigures;
   readonly recovery: Recovery;
   readonly doctor: Doctor;
+  readonly hosts: Hosts;
 
   constructor(readonly ctx: CoreContext) {
     this.runtime = new Runtime(ctx);
@@ -59,13 +63,16 @@ export class Core {
     this.figures = new ServiceFigures(ctx);
     this.recovery = new Recovery(ctx, this.runtime, this.volumes.disks, this.snapshots);
     this.doctor = new Doctor(ctx, this.runtime, this.volumes.disks, this.snapshots);
+    this.hosts = new Hosts(ctx);
   }
 
   /**
    * `POST /v1/instances`: from a branch source, a template, a checkpoint or an image. The request
    * is already schema-valid. With `timeout_s`, answers once the instance runs.
    */
-  async createInstance(req: InstanceCreateRequest): Promise<Instance> {
+  async createInstance(request: InstanceCreateRequest): Promise<Instance> {
+    // Decided before anything is made, so a refused placement leaves nothing behind.
+    const req = { ...request, host: this.placeInstance(request) };
     let inst: Instance;
     if (req.branch_from) inst = await this.branches.create(req);
     else if (req.checkpoint) inst = await this.checkpoints.load(req);
@@ -74,6 +81,31 @@ export class Core {
       this.templateUpdates.used(inst.template!.uuid);
     } else inst = await this.instances.createFromImage(req);
     return this.actions.untilRunning(inst, waitSeconds(req.timeout_s, req.wait_timeout_ms, 0));
+  }
+
+  /**
+   * The host a new instance goes to: beside its source (branch, template or checkpoint) and the
+   * existing volumes it mounts, else the request's host, else the free choice of placement.ts. A
+   * source or volume that does not exist pins nothing here; its own 404 comes from the creation.
+   */
+  private placeInstance(req: InstanceCreateRequest): string {
+    const store = this.ctx.store;
+    const pins: Pin[] = [];
+    const source = (kind: Pin["kind"], ref: { uuid?: string; name?: string } | undefined) => {
+      const rec = ref ? findAnyInstance(store, refId(ref)) : null;
+      if (rec?.host) pins.push({ kind, name: rec.name, host: rec.host });
+    };
+    source("branch_from", req.branch_from);
+    source("template", req.template);
+    source("checkpoint", req.checkpoint);
+    // Read-only volumes pin too: their data is a file on their host, and nothing moves layers
+    // between hosts yet (issue 15). Inline volumes are made where the instance goes.
+    for (const v of req.volumes ?? []) {
+      if (v.size_mb !== undefined || v.host_path !== undefined) continue;
+      const rec = findVolume(store, (v.uuid ?? v.name)!);
+      if (rec?.host) pins.push({ kind: "volume", name: rec.name, host: rec.host });
+    }
+    return placeOn(store, { requested: req.host, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb, pins });
   }
 
   /** Delete-on-idle of a template or checkpoint that is due; false when it is kept. */
@@ -90,6 +122,8 @@ export class Core {
    * operations it left open, and sweep what it left behind.
    */
   async start(): Promise<void> {
+    // First: rows from before hosts existed are this host's before anything reads them.
+    await this.hosts.start();
     this.runtime.recordLegacyMachines();
     const suspending = new Journal(this.ctx).openEntries().filter((e) => e.kind === "suspend").map((e) => e.subject);
     await this.runtime.reconcile(new Set(suspending));
@@ -104,6 +138,7 @@ export class Core {
 
   /** Let go of everything but the VMs, which outlive the service. */
   close(): void {
+    this.hosts.close();
     this.autokill.close();
     this.runtime.detachAll();
   }

@@ -94,6 +94,8 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
     delete_lock: r.deleteLock,
     autostart: r.autostart,
     outbound_network: r.outboundNetwork,
+    // Every row names its host once serve has started (it adopts older rows).
+    host: r.host ?? "",
     created_at: r.createdAt,
     started_at: r.startedAt,
     stopped_at: r.stoppedAt,
@@ -163,6 +165,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
     tags: r.tags,
     delete_lock: r.deleteLock,
     created_at: r.createdAt,
+    host: r.host ?? "",
     template: template ? { uuid: template.uuid, name: template.name } : null,
     clone: r.clone
       ? {

@@ -76,7 +76,7 @@ export class VolumeClones {
     const t = now();
     const rec: VolumeRecord = {
       uuid: newUuid(), name, kind: "block", state: "pending", isTemplate: false, sizeMb: source.sizeMb, filesystem: source.filesystem, hostPath: null,
-      uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null,
+      uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null, host: source.host ?? this.ctx.config.hostName,
       templateUuid: source.isTemplate ? source.uuid : null,
       clone: { sourceUuid: source.uuid, sourceName: source.name, progress: 0, startedAt: t, finishedAt: null, message: null },
       tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
@@ -141,7 +141,7 @@ export class VolumeClones {
       const t = now();
       const tpl: VolumeRecord = {
         uuid: newUuid(), name, kind: "block", state: "available", isTemplate: true, sizeMb: vol.sizeMb, filesystem: vol.filesystem, hostPath: null,
-        uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: frozen, templateUuid: null,
+        uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: frozen, templateUuid: null, host: vol.host ?? this.ctx.config.hostName,
         clone: { sourceUuid: vol.uuid, sourceName: vol.name, progress: 100, startedAt: t, finishedAt: t, message: null },
         tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
       };

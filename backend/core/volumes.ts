@@ -25,6 +25,7 @@ import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
 import { storeReverter } from "./background";
+import { placeOn } from "./hosts";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
 import { instanceState, volumeView } from "./views";
@@ -81,6 +82,8 @@ export class Volumes {
     const base = {
       uuid: newUuid(), name, isTemplate: false, persistent: owner === null, ownerUuid: owner, templateUuid: null, clone: null,
       tags: req.tags ?? [], deleteLock: req.delete_lock ?? false, error: null, createdAt: now(),
+      // An inline volume lives where its instance does; a volume of its own was placed by `create`.
+      host: (owner !== null ? this.ctx.store.instances.get({ uuid: owner })?.host : req.host) ?? this.ctx.config.hostName,
     };
     const insert = async () => {
       const rec = await this.buildRecord(req, base, rev);
@@ -99,7 +102,7 @@ export class Volumes {
   /** The record of a new volume with its data created (undo registered on `rev`), not yet inserted. */
   private async buildRecord(
     req: VolumeCreateRequest,
-    base: Pick<VolumeRecord, "uuid" | "name" | "isTemplate" | "persistent" | "ownerUuid" | "templateUuid" | "clone" | "tags" | "deleteLock" | "error" | "createdAt">,
+    base: Pick<VolumeRecord, "uuid" | "name" | "isTemplate" | "persistent" | "ownerUuid" | "templateUuid" | "clone" | "tags" | "deleteLock" | "error" | "createdAt" | "host">,
     rev: Reverter,
   ): Promise<VolumeRecord> {
     if (req.host_path !== undefined) {
@@ -122,10 +125,28 @@ export class Volumes {
   }
 
   /** `POST /v1/volumes`. */
-  async create(req: VolumeCreateRequest): Promise<Volume> {
+  async create(request: VolumeCreateRequest): Promise<Volume> {
+    // Decided before anything is made, so a refused placement leaves nothing behind.
+    const req = { ...request, host: this.place(request) };
     const rec = await storeReverter(this.ctx.log).run((rev) => this.createRecord(req, rev));
     this.ctx.log.info({ volume: rec.uuid, name: rec.name }, "volume created");
     return this.view(rec);
+  }
+
+  /**
+   * The host a new volume goes to: its template's (the clone's layers are files there, and nothing
+   * moves them between hosts yet), else the request's, else placement's free choice.
+   */
+  private place(req: VolumeCreateRequest): string {
+    const tpl = req.template !== undefined ? findVolume(this.ctx.store, refId(req.template)) : null;
+    if (tpl?.isTemplate && tpl.host) {
+      if (req.host !== undefined && req.host !== tpl.host) {
+        placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
+        throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(tpl.name, tpl.host, req.host), "host");
+      }
+      return placeOn(this.ctx.store, { memoryMb: 0, pins: [{ kind: "volume", name: tpl.name, host: tpl.host }] });
+    }
+    return placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
   }
 
   /** `GET /v1/volumes/{id}` (templates are under /volumes/templates). */
@@ -307,8 +328,10 @@ export class Volumes {
     const head = await this.disks.overlay(o.frozenDisk);
     rev.add("remove clone disk", () => this.disks.release(head.id));
     const t = now();
+    // A clone lives where its instance does (placed beside its source), else where its source is.
+    const host = (o.owner !== null ? this.ctx.store.instances.get({ uuid: o.owner })?.host : this.ctx.store.volumes.get({ uuid: o.sourceUuid })?.host) ?? this.ctx.config.hostName;
     const rec: VolumeRecord = {
-      uuid: newUuid(), name: o.name, kind: "block", state: "available", isTemplate: false, sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null,
+      uuid: newUuid(), name: o.name, kind: "block", state: "available", isTemplate: false, sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null, host,
       uid: null, gid: null, persistent: o.owner === null, ownerUuid: o.owner, headDisk: head.id, templateUuid: o.templateUuid,
       clone: { sourceUuid: o.sourceUuid, sourceName: o.sourceName, progress: 100, startedAt: t, finishedAt: t, message: null },
       tags: o.tags ?? [], deleteLock: o.deleteLock ?? false, populated: true, error: null, createdAt: t,

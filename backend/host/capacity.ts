@@ -1,20 +1,30 @@
 /**
- * How much memory and RAM-directory space this host has free right now: MemAvailable from
+ * How much memory and RAM-directory space this host has (free) right now: MemTotal and MemAvailable from
  * /proc/meminfo and the free space of the filesystem holding the RAM directory. Pure reads;
  * deciding whether that is enough is core's (core/capacity.ts).
  */
-import type { HostCapacity } from "./vm-driver";
+import type { HostCapacity, HostMemory } from "./vm-driver";
 import { readFile, statfs } from "node:fs/promises";
 
 const MIB = 1024 * 1024;
 
-export type { HostCapacity };
+export type { HostCapacity, HostMemory };
 
 /** MemAvailable of /proc/meminfo in MiB (null when unreadable). */
 export async function memoryAvailableMb(meminfo = "/proc/meminfo"): Promise<number | null> {
   const text = await readFile(meminfo, "utf8").catch(() => null);
   const m = text ? /^MemAvailable:\s+(\d+) kB$/m.exec(text) : null;
   return m ? Math.floor(Number(m[1]) / 1024) : null;
+}
+
+/** MemTotal and MemAvailable of /proc/meminfo in MiB (each null when unreadable): a host's heartbeat figures. */
+export async function hostMemory(meminfo = "/proc/meminfo"): Promise<HostMemory> {
+  const text = await readFile(meminfo, "utf8").catch(() => null);
+  const field = (name: string) => {
+    const m = text ? new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(text) : null;
+    return m ? Math.floor(Number(m[1]) / 1024) : null;
+  };
+  return { totalMb: field("MemTotal"), availableMb: field("MemAvailable") };
 }
 
 /** Space available to unprivileged writers on the filesystem of `dir`, in MiB (null when unreadable). */

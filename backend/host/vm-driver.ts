@@ -288,6 +288,12 @@ export interface HostCapacity {
   ramDirFreeMb: number | null;
 }
 
+/** The host's memory in MiB (MemTotal, MemAvailable); null where it cannot be read. */
+export interface HostMemory {
+  totalMb: number | null;
+  availableMb: number | null;
+}
+
 /** Launches and finds VMs on this host. */
 export interface VmDriver {
   /** The guests' network. */
@@ -300,6 +306,8 @@ export interface VmDriver {
   pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number>;
   /** Free host memory and space in the RAM directory `ramDir`. */
   capacity(ramDir: string): Promise<HostCapacity>;
+  /** The host's total and available memory, for its heartbeat. */
+  memory(): Promise<HostMemory>;
   /** The machine new VMs are launched as (pinned, versioned) on this host. */
   readonly machine: SnapshotMachine;
   /** Why a memory snapshot taken on `recorded` cannot be restored here, or null when it can. */

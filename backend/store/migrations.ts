@@ -235,4 +235,24 @@ export const MIGRATIONS: readonly string[] = [
     SELECT RAISE(ABORT, 'the operation belongs to a superseded term');
   END;
   `,
+  // 8: hosts (docs/cluster.md, "Hosts"): the machines the control plane places instances and volumes
+  // on, each with its heartbeat and memory figures, and the host each instance and volume lives on.
+  // Rows made before this version hold no host (NULL); serve gives them its own host's name when it
+  // starts, since until now every instance and volume lived on the machine of that serve. No foreign
+  // key: an instance keeps naming its host even while that host's row is being re-registered.
+  `
+  CREATE TABLE hosts (
+    name            TEXT PRIMARY KEY,
+    state           TEXT NOT NULL CHECK (state IN ('online', 'offline')),
+    memory_total_mib INTEGER,
+    memory_free_mib INTEGER,
+    last_heartbeat  TEXT,
+    joined_at       TEXT NOT NULL
+  );
+
+  ALTER TABLE instances ADD COLUMN host TEXT;
+  ALTER TABLE volumes ADD COLUMN host TEXT;
+  CREATE INDEX instances_host ON instances(host);
+  CREATE INDEX volumes_host ON volumes(host);
+  `,
 ];

@@ -61,6 +61,8 @@ export interface VolumeRecord {
   populated: boolean;
   error: string | null;
   createdAt: string;
+  /** The host its data lives on (HostRecord's name; migration 8). Null only in rows older than hosts, until serve starts. */
+  host?: string | null;
 }
 
 /** How a branch was made, kept on the branch. */
@@ -150,6 +152,8 @@ export interface InstanceRecord {
   autokillMs?: number | null;
   /** Templates and checkpoints: when an instance was last made from it. */
   lastUsedAt?: string | null;
+  /** The host it lives on (HostRecord's name; migration 8). Null only in rows older than hosts, until serve starts. */
+  host?: string | null;
 }
 
 /**
@@ -264,4 +268,16 @@ export interface TermRecord {
   /** Who took it: host name and pid. */
   holder: string;
   startedAt: string;
+}
+
+/** A host the control plane places instances and volumes on (migration 8). */
+export interface HostRecord {
+  name: string;
+  /** `online` while it heartbeats; `offline` once its heartbeats stopped. */
+  state: "online" | "offline";
+  /** MemTotal and MemAvailable of the host at its last heartbeat, in MiB (null until known). */
+  memoryTotalMib: number | null;
+  memoryFreeMib: number | null;
+  lastHeartbeat: string | null;
+  joinedAt: string;
 }

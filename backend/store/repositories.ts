@@ -8,6 +8,7 @@
  */
 import type {
   AttachmentRecord,
+  HostRecord,
   InstanceRecord,
   OperationRecord,
   PortRecord,
@@ -241,6 +242,43 @@ export class TermTable extends Table<TermRecord> {
     this.insert(term);
     this.db.prepare(`DELETE FROM ${this.name} WHERE epoch <= ?`).run(term.epoch - TERMS_KEPT);
     return { term, previous };
+  }
+}
+
+/** Hosts (migration 8). */
+export class HostTable extends Table<HostRecord> {
+  /** Every host, by name. */
+  byName(): HostRecord[] {
+    return this.select("TRUE", [], "name");
+  }
+
+  /** Record host `name` as online from `at` (joining now when it is new), in one transaction. */
+  register(name: string, at: string): HostRecord {
+    return this.db.transaction(() => {
+      if (this.get({ name })) this.update({ name }, { state: "online", lastHeartbeat: at });
+      else this.insert({ name, state: "online", memoryTotalMib: null, memoryFreeMib: null, lastHeartbeat: at, joinedAt: at });
+      return this.get({ name })!;
+    })();
+  }
+
+  /** Record a heartbeat of host `name` at `at` with its memory figures (MiB, null when unread). */
+  heartbeat(name: string, at: string, memory: { totalMib: number | null; freeMib: number | null }): void {
+    this.update({ name }, { state: "online", lastHeartbeat: at, memoryTotalMib: memory.totalMib, memoryFreeMib: memory.freeMib });
+  }
+
+  /** Mark `offline` every online host other than `except` whose last heartbeat is older than `before`; their names. */
+  markStale(before: string, except: string): string[] {
+    const stale = this.select("state = 'online' AND name != ? AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [except, before]);
+    for (const h of stale) this.update({ name: h.name }, { state: "offline" });
+    return stale.map((h) => h.name);
+  }
+
+  /** How many instances proper (not templates or checkpoints) each host holds. */
+  instanceCounts(): Map<string, number> {
+    const rows = this.db
+      .prepare("SELECT host, COUNT(*) AS n FROM instances WHERE host IS NOT NULL AND NOT is_template AND checkpoint IS NULL GROUP BY host")
+      .all() as { host: string; n: number | bigint }[];
+    return new Map(rows.map((r) => [r.host, Number(r.n)]));
   }
 }
 

@@ -8,6 +8,7 @@ import { PostgresSessionDb } from "./postgres/session-db";
 import type { DiskRecord, InstanceRecord, TermRecord, TransitionRecord } from "./records";
 import {
   AttachmentTable,
+  HostTable,
   InstanceTable,
   OperationTable,
   PortTable,
@@ -32,7 +33,7 @@ const volumes = (db: StoreDb) =>
     uid: ["uid", "int"], gid: ["gid", "int"], persistent: ["persistent", "bool"], ownerUuid: ["owner_uuid", "text"],
     headDisk: ["head_disk", "text"], templateUuid: ["template_uuid", "text"], clone: ["clone", "json"],
     tags: ["tags", "json"], deleteLock: ["delete_lock", "bool"], populated: ["populated", "bool"], error: ["error", "text"],
-    createdAt: ["created_at", "text"],
+    createdAt: ["created_at", "text"], host: ["host", "text"],
   }, ["uuid"]);
 
 const instances = (db: StoreDb) =>
@@ -47,6 +48,7 @@ const instances = (db: StoreDb) =>
     snapshotUuid: ["snapshot_uuid", "text"], template: ["template", "json"], branch: ["branch", "json"],
     pid: ["pid", "int"], error: ["error", "text"], checkpoint: ["checkpoint", "json"], fromCheckpoint: ["from_checkpoint", "json"],
     lineage: ["lineage", "json"], autokillMs: ["autokill_ms", "int"], lastUsedAt: ["last_used_at", "text"],
+    host: ["host", "text"],
   }, ["uuid"]);
 
 const attachments = (db: StoreDb) =>
@@ -91,6 +93,12 @@ const operations = (db: StoreDb) =>
 const terms = (db: StoreDb) =>
   new TermTable(db, "terms", { epoch: ["epoch", "int"], holder: ["holder", "text"], startedAt: ["started_at", "text"] }, ["epoch"]);
 
+const hosts = (db: StoreDb) =>
+  new HostTable(db, "hosts", {
+    name: ["name", "text"], state: ["state", "text"], memoryTotalMib: ["memory_total_mib", "int"], memoryFreeMib: ["memory_free_mib", "int"],
+    lastHeartbeat: ["last_heartbeat", "text"], joinedAt: ["joined_at", "text"],
+  }, ["name"]);
+
 /** True when SQLite says its filesystem is full. */
 function isFull(err: unknown): boolean {
   return (err as { code?: string } | null)?.code === "SQLITE_FULL";
@@ -111,6 +119,8 @@ export class Store {
   readonly operations: OperationTable;
   /** Terms of office: one per serve that took the state (beginTerm). */
   readonly terms: TermTable;
+  /** Hosts instances and volumes are placed on (migration 8). */
+  readonly hosts: HostTable;
   /** The term this store's serve holds; 0 until beginTerm (tests and tools that open a store directly). */
   epoch = 0;
 
@@ -138,6 +148,7 @@ export class Store {
     this.transitions = transitions(db);
     this.operations = operations(db);
     this.terms = terms(db);
+    this.hosts = hosts(db);
   }
 
   /** Open the store in the SQLite file `file` (":memory:" for tests). */
@@ -224,6 +235,17 @@ export class Store {
       .prepare(`SELECT (SELECT COUNT(*) FROM disks) + (SELECT COUNT(*) FROM volumes) + (SELECT COUNT(*) FROM instances) AS n`)
       .get() as { n: number };
     return row.n === 0;
+  }
+
+  /**
+   * Give host `name` every instance and volume that names no host (rows older than migration 8),
+   * in one transaction; how many of each it took.
+   */
+  adoptUnplaced(name: string): { instances: number; volumes: number } {
+    return this.tx(() => ({
+      instances: this.db.prepare(`UPDATE instances SET host = ? WHERE host IS NULL`).run(name).changes,
+      volumes: this.db.prepare(`UPDATE volumes SET host = ? WHERE host IS NULL`).run(name).changes,
+    }));
   }
 
   /** How many instances still hold snapshot `uuid` (standby or template). */

@@ -23,7 +23,7 @@ export interface InstanceCheckResult {
 const STATES = ["running", "stopped", "standby"] as const;
 const KNOWN_INPUTS = [
   "name", "namePrefix", "autoNamed", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports",
-  "tags", "annotations", "deleteLock", "state", "hostname", "outboundNetwork", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
+  "tags", "annotations", "deleteLock", "state", "hostname", "outboundNetwork", "host", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
 ];
 
 /** Validate new inputs against the API's rules; `olds` (previous inputs) give the auto-name to keep. */

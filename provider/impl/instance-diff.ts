@@ -22,8 +22,11 @@ import { upgradeInstanceOutputs } from "./instance-outputs";
 import { nameIsFixed } from "./naming";
 import { containsUnknown, isUnknown, jsonEqual } from "./values";
 
-/** Inputs whose change replaces the instance (hostname and outboundNetwork too: the API cannot change them; triggers: that is what they are for). */
-export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname", "outboundNetwork", "triggers"] as const;
+/**
+ * Inputs whose change replaces the instance (hostname, outboundNetwork and host too: the API cannot
+ * change them, and nothing moves an instance between hosts; triggers: that is what they are for).
+ */
+export const INSTANCE_REPLACE_FIELDS = ["name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "cloneOptions", "hostname", "outboundNetwork", "host", "triggers"] as const;
 /**
  * Inputs updated in place. Changing an inline volume (one with `sizeMb`) replaces the instance
  * instead. `timeouts`, `readiness` and `waitForExit` change nothing on the server, but an update

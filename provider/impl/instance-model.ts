@@ -59,6 +59,8 @@ export interface InstanceInputs extends NamingInputs {
   state?: DesiredState;
   hostname?: string;
   outboundNetwork?: boolean;
+  /** The host to run it on; the server places it when unset. */
+  host?: string;
   cloneOptions?: CloneOptionsInput;
   timeouts?: TimeoutsInput;
   readiness?: ReadinessInput;
@@ -109,6 +111,8 @@ export interface InstanceOutputs {
   hostname: string;
   /** Absent in outputs stored before the field existed (false then). */
   outboundNetwork?: boolean;
+  /** The host it lives on, as the server reports it; null from servers older than hosts, absent in outputs stored before the field. */
+  host?: string | null;
   cloneOptions: CloneOptionsInput | null;
   timeouts: TimeoutsInput | null;
   readiness: ReadinessInput | null;

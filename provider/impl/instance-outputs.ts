@@ -195,6 +195,8 @@ function computedFields(inst: Instance) {
   for (const p of inst.ports) hostPorts[portKey(p.guest_port, p.protocol)] = p.host_port;
   return {
     uuid: inst.uuid,
+    // Where the server placed it (absent from servers older than hosts).
+    host: inst.host ?? null,
     publishedPorts: inst.ports.map((p) => ({ guestPort: p.guest_port, hostPort: p.host_port, hostIp: p.host_ip, protocol: p.protocol })),
     hostPorts,
     attachedVolumes: inst.volumes.map((v) => ({ uuid: v.uuid, name: v.name, at: v.at, readonly: v.readonly, inline: v.inline, kind: v.kind })),

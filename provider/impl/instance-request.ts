@@ -74,6 +74,7 @@ export function instanceCreateRequest(inputs: InstanceInputs | Record<string, un
     autostart: opts.autostart,
     hostname: i.hostname === undefined ? undefined : known(i.hostname, "unknown"),
     outbound_network: i.outboundNetwork === undefined ? undefined : known(i.outboundNetwork, false),
+    host: i.host === undefined ? undefined : known(i.host, "unknown"),
     tags: list(i.tags, (v) => v),
     annotations: record(i.annotations, ""),
     delete_lock: i.deleteLock === undefined ? undefined : known(i.deleteLock, false),

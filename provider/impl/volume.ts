@@ -24,16 +24,18 @@ export interface VolumeInputs extends VolumeBaseInputs {
   uid?: number;
   gid?: number;
   template?: string;
+  /** The host to keep it on; the server places it when unset. */
+  host?: string;
 }
 
 /** Outputs of a Volume: the inputs (the server's values when unset) and computed fields. */
 export type VolumeOutputs = ReturnType<typeof volumeOutputs>;
 
-/** Inputs whose change replaces the volume. */
-export const VOLUME_REPLACE_FIELDS = ["name", "filesystem", "hostPath", "uid", "gid", "template"] as const;
+/** Inputs whose change replaces the volume (`host` too: nothing moves a volume between hosts). */
+export const VOLUME_REPLACE_FIELDS = ["name", "filesystem", "hostPath", "uid", "gid", "template", "host"] as const;
 /** Inputs updated in place (`sizeMb` only grows; `timeouts` is only stored). */
 export const VOLUME_UPDATE_FIELDS = ["sizeMb", "tags", "deleteLock", "timeouts"] as const;
-const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "tags", "deleteLock", "timeouts"];
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "host", "tags", "deleteLock", "timeouts"];
 const RENAMES: Record<string, string> = { template: "template", delete_lock: "deleteLock" };
 
 /** The `POST /v1/volumes` body; unknown values become valid placeholders (check during preview). */
@@ -48,6 +50,7 @@ export function volumeCreateRequest(i: Record<string, unknown>): VolumeCreatePar
     gid: knownOr(i.gid, 0),
     tags: knownTags(i.tags),
     delete_lock: knownOr(i.deleteLock, false),
+    host: knownOr(i.host, "unknown-during-preview"),
   };
   return withoutUndefined(req) as VolumeCreateParams;
 }
@@ -63,6 +66,8 @@ export function volumeOutputs(v: Volume, i: VolumeInputs) {
     uid: v.uid,
     gid: v.gid,
     template: i.template ?? v.template?.name ?? null,
+    // Where the server placed it (absent from servers older than hosts).
+    host: v.host ?? null,
   });
 }
 

@@ -127,6 +127,7 @@ const INSTANCE_INPUTS: Props = {
   state: own(STR, "Lifecycle state to keep: `running` (default), `stopped` or `standby` (suspended with its memory)."),
   hostname: wire(I.hostname),
   outboundNetwork: wire(I.outbound_network, "A branch or template instance takes its source's when unset."),
+  host: wire(I.host, "Reported back as placed when unset; changing it replaces the instance."),
   cloneOptions: own(typeRef("CloneOptions"), "What a branch or template instance copies from its source."),
   timeouts: TIMEOUTS,
   readiness: own(typeRef("Readiness"), "After `running` (at create, and whenever an update starts it), wait until GET `path` on the published `guestPort` answers 2xx or 3xx."),
@@ -169,6 +170,7 @@ const VOLUME_INPUTS: Props = {
   uid: wire(V.uid),
   gid: wire(V.gid),
   template: reference(V.template),
+  host: wire(V.host, "Reported back as placed when unset; changing it replaces the volume."),
   ...SHARED_VOLUME_INPUTS,
 };
 

@@ -73,6 +73,11 @@ export interface InstanceArgs {
    * instance takes its source's when unset. Changing it replaces the instance.
    */
   outboundNetwork?: pulumi.Input<boolean>;
+  /**
+   * The host to run it on (`GET /v1/hosts`). Unset: beside its source and volumes, else the online
+   * host with the most free memory. Changing it replaces the instance.
+   */
+  host?: pulumi.Input<string>;
   cloneOptions?: pulumi.Input<CloneOptionsArgs>;
   /** Deadlines of create, update and delete ("5m", "90s" or seconds); defaults 5m, 5m, 2m. */
   timeouts?: pulumi.Input<TimeoutsInput>;
@@ -103,7 +108,7 @@ export const INSTANCE_COMPUTED_OUTPUTS = [
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
   "name", "image", "template", "branchFrom", "checkpoint", "memoryMb", "vcpus", "args", "env", "volumes", "ports", "tags",
-  "annotations", "deleteLock", "state", "hostname", "outboundNetwork", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
+  "annotations", "deleteLock", "state", "hostname", "outboundNetwork", "host", "cloneOptions", "timeouts", "readiness", "waitForExit", "triggers",
 ] as const;
 
 /** A vmbranch VM. Outputs repeat every argument (or the server's value when unset) and add what the server decided. */
@@ -126,6 +131,8 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly state: pulumi.Output<string>;
   declare readonly hostname: pulumi.Output<string>;
   declare readonly outboundNetwork: pulumi.Output<boolean>;
+  /** The host it lives on. */
+  declare readonly host: pulumi.Output<string | null>;
   declare readonly cloneOptions: pulumi.Output<CloneOptionsInput | null>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
   declare readonly readiness: pulumi.Output<ReadinessInput | null>;

@@ -21,6 +21,8 @@ export interface VolumeArgs extends ManagedArgs {
   gid?: pulumi.Input<number>;
   /** Volume template (name or uuid) whose data the volume starts with. Replaces on change. */
   template?: pulumi.Input<string>;
+  /** The host to keep it on (`GET /v1/hosts`); unset: its template's, else the online host with the most free memory. Replaces on change. */
+  host?: pulumi.Input<string>;
 }
 
 // Loaded in the engine's provider process; the path resolves through the package exports.
@@ -34,7 +36,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = providerShell(loa
 /** Every output of a Volume (inputs report the server's value when unset). */
 export const VOLUME_OUTPUTS = [
   "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt",
-  "name", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "tags", "deleteLock", "timeouts",
+  "name", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "host", "tags", "deleteLock", "timeouts",
 ] as const;
 
 /** A persistent vmbranch volume. */
@@ -45,6 +47,8 @@ export class Volume extends ManagedResource {
   declare readonly uid: pulumi.Output<number | null>;
   declare readonly gid: pulumi.Output<number | null>;
   declare readonly template: pulumi.Output<string | null>;
+  /** The host its data lives on. */
+  declare readonly host: pulumi.Output<string | null>;
   /** `available`, `mounted` (a running instance uses it), `pending`, `error`, … as last seen. */
   declare readonly state: pulumi.Output<string>;
   /** `block` or `managed`. */

@@ -14,4 +14,5 @@ export * from "./image";
 export * from "./responses";
 export * from "./issues";
 export * from "./doctor";
+export * from "./host";
 export * from "./field-docs";

@@ -10,6 +10,13 @@ export const BRANCH_INHERITED_FIELDS = ["args", "env", "memory_mb", "vcpus"] as 
 /** Fields that only make sense when cloning identity from a source (branch or template). */
 export const CLONE_OPTION_FIELDS = ["tag_filters", "annotation_filters", "new_mac_addresses", "new_smbios_serial"] as const;
 
+/** Something on a host, as placement messages name it. */
+export interface PinText {
+  what: string;
+  name: string;
+  host: string;
+}
+
 export const messages = {
   branchWithImage: "Cannot specify 'image' when 'branch_from' is set",
   quiesceWithoutBranch: "Cannot specify 'quiesce' without 'branch_from'",
@@ -39,5 +46,18 @@ export const messages = {
   hostPathNotNormalised: (path: string) =>
     `'host_path' must be normalised, with no '.', '..', ':' or empty components: '${path}'`,
   mountPathInvalid: (path: string) => `Mount path 'at' must be absolute, with no '.', '..' or ':' components: '${path}'`,
+  hostUnknown: (host: string, known: readonly string[]) => `Unknown host '${host}': the known hosts are ${known.map((h) => `'${h}'`).join(", ") || "none"}`,
+  hostOffline: (host: string) => `Host '${host}' is offline: nothing is placed on it until it heartbeats again`,
+  /** An explicit `host` other than the one a branch, template or checkpoint source lives on. */
+  sourceOnOtherHost: (what: "branch_from" | "template" | "checkpoint", source: string, sourceHost: string, requested: string) =>
+    `Cannot place the instance on host '${requested}': its ${what === "branch_from" ? "branch source" : what} '${source}' is on host '${sourceHost}', and ${what === "branch_from" ? "branching" : "creating an instance"} to another host is not supported yet`,
+  /** Two things an instance must live beside (`what`: volume, branch source, template, checkpoint) are on different hosts. */
+  placementSplit: (a: PinText, b: PinText) =>
+    `Cannot place the instance: ${a.what} '${a.name}' is on host '${a.host}' and ${b.what} '${b.name}' on host '${b.host}'`,
+  volumeOnOtherHost: (volume: string, volumeHost: string, requested: string) =>
+    `Cannot place the instance on host '${requested}': its volume '${volume}' is on host '${volumeHost}'`,
+  volumeTemplateOnOtherHost: (template: string, templateHost: string, requested: string) =>
+    `Cannot create the volume on host '${requested}': its template '${template}' is on host '${templateHost}', and cloning to another host is not supported yet`,
+  noHostOnline: "No host is online: nothing can be placed until one heartbeats",
   volumeShrink: (from: number, to: number) => `Cannot shrink volume from ${from} MiB to ${to} MiB: volumes can only grow`,
 } as const;

@@ -60,6 +60,7 @@ export const VolumeCreateRequestSchema = z
     gid: z.number().int().min(0).max(4294967294).describe("Owner gid of a managed volume's mount (default 0).").optional(),
     tags: TagsSchema.optional(),
     delete_lock: z.boolean().describe("While true the API refuses to delete it. Default false.").optional(),
+    host: NameSchema.describe("Host to keep it on (`GET /v1/hosts`); default: its template's host, else the online host with the most free memory.").optional(),
   })
   .superRefine((v, ctx) => {
     if (v.host_path !== undefined) {
@@ -104,6 +105,8 @@ export const VolumeSchema = z.object({
   tags: z.array(z.string()),
   delete_lock: z.boolean(),
   created_at: TimestampSchema.describe("When it was created."),
+  /** The host its data lives on; absent from servers older than hosts. */
+  host: z.string().describe("The host its data lives on (`GET /v1/hosts`).").optional(),
   template: RefOutSchema.nullable(),
   clone: VolumeCloneInfoSchema.nullable(),
   clones: z.number().int(),

@@ -85,10 +85,12 @@ describe("the PostgreSQL schema", () => {
       const [a, b] = [sqliteShape(sqlite), await postgresShape(c)];
       expect(shapeDifferences(a, b)).toEqual([]);
       expect(Object.keys(b.tables).sort()).toEqual(
-        ["attachments", "disks", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "terms", "volumes"],
+        ["attachments", "disks", "hosts", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "terms", "volumes"],
       );
       expect(b.tables.instances!.triggers).toEqual(["instance_transition_changed", "instance_transition_created", "instance_transition_forgotten", "instance_transition_templated"]);
       expect(b.tables.ports!.unique).toEqual(["host_port,protocol"]);
+      expect(b.tables.instances!.indexes).toContain("instances_host");
+      expect(b.tables.hosts!.checks).toBe(1);
       // Migrating again changes nothing; every version is recorded once.
       expect(await migratePostgres(c)).toEqual({ from: MIGRATIONS.length, to: MIGRATIONS.length });
       expect((await c.query(`SELECT version FROM ${SCHEMA_VERSION_TABLE} ORDER BY version`)).rows.map((r) => r.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));

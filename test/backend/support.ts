@@ -15,6 +15,7 @@ import type { z } from "zod";
 import {
   ErrorEnvelopeSchema,
   HealthSchema,
+  HostsEnvelopeSchema,
   InstanceHistoryEnvelopeSchema,
   InstanceMetricsEnvelopeSchema,
   InstanceLogEnvelopeSchema,
@@ -125,6 +126,7 @@ export function schemaFor(path: string): z.ZodType | undefined {
   if (path.startsWith("/v1/instances")) return InstancesEnvelopeSchema;
   if (path.startsWith("/v1/volumes/clone")) return undefined;
   if (path.startsWith("/v1/volumes")) return VolumesEnvelopeSchema;
+  if (path.startsWith("/v1/hosts")) return HostsEnvelopeSchema;
   return undefined;
 }
 

@@ -56,6 +56,7 @@ describe("instance diff follows the replace/update table", () => {
     ["env", { env: { A: "2" } }],
     ["cloneOptions", { cloneOptions: { newSmbiosSerial: "x" } }],
     ["hostname", { hostname: "other" }],
+    ["host", { host: "box-2" }],
   ])("replaces on %s", (field, news) => {
     const d = diff(news as Partial<InstanceInputs>);
     expect(d.changes).toBe(true);
@@ -73,6 +74,13 @@ describe("instance diff follows the replace/update table", () => {
     ["ports", { ports: [{ guestPort: 8080 }, { guestPort: 53, protocol: "udp" as const }] }],
   ])("updates %s in place", (_what, news) => {
     expect(diff(news as Partial<InstanceInputs>)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("reports where the server placed it, and a host that names that place is no change", () => {
+    const olds = stored();
+    expect(olds.host).toBe("box-1");
+    expect(diff({ host: "box-1" }, olds).changes).toBe(false);
+    expect(diff({ host: UNKNOWN }, olds)).toMatchObject({ changes: true, replaces: ["host"] });
   });
 
   it("replaces when an inline volume changes (it lives and dies with the instance)", () => {

@@ -2,6 +2,8 @@
 // date without changing what the API shows. Migration 5 (instance templates as a flag): templates
 // stay templates with their history untouched, and take back the state they were converted in.
 // Migration 6 (volume templates as a flag): volume templates stay templates in state available.
+// Migration 8 (hosts): older rows name no host until serve's host adopts them; the host table's
+// registration, heartbeats and staleness.
 // The PostgreSQL migrations are one list beside SQLite's, version for version. A private copy of a
 // file (what `store migrate` reads) is brought up to date without touching the file.
 import Database from "better-sqlite3";
@@ -171,7 +173,9 @@ describe("migration 6: volume templates as a flag", () => {
       const file = new Database(join(dir, "vmbranch.db"), { readonly: true });
       const rowsAfter = file.prepare("SELECT * FROM volumes ORDER BY uuid").all() as Record<string, unknown>[];
       file.close();
-      expect(rowsAfter.map(({ is_template, state, ...rest }) => ({ ...rest, state: is_template === 1 ? "template" : state }))).toEqual(rowsBefore);
+      // `host` came later (migration 8), NULL until serve's host adopts the rows.
+      expect(rowsAfter.map((r) => r.host)).toEqual(rowsAfter.map(() => null));
+      expect(rowsAfter.map(({ is_template, state, host: _, ...rest }) => ({ ...rest, state: is_template === 1 ? "template" : state }))).toEqual(rowsBefore);
       // What the API shows is what it showed before: templates in state template, the clone's link and count.
       const view = (n: number) => volumeView(store, store.volumes.get({ uuid: U(n) })!);
       expect(view(1)).toMatchObject({ name: "golden", state: "template", template: null, clones: 1, attached_to: [], mounted_by: [], chain_depth: 0 });
@@ -197,6 +201,53 @@ describe("migration 6: volume templates as a flag", () => {
       expect(volumeView(store, store.volumes.get({ uuid: U(1) })!).state).toBe("template");
       expect(store.volumes.templates().map((r) => r.name)).toEqual(["to-convert"]);
       expect(store.volumes.plain()).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe("migration 8: hosts", () => {
+  it("keeps older instances and volumes with no host until serve's host adopts them, and nothing else", () => {
+    const old = databaseAt(7);
+    insertInstance(old, 1, "old-vm", "stopped");
+    old.prepare(
+      `INSERT INTO volumes (uuid, name, kind, state, size_mb, persistent, created_at) VALUES (?, 'old-vol', 'block', 'available', 8, 1, '2026-01-01T00:00:00.000Z')`,
+    ).run(U(2));
+    old.close();
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      expect(store.instances.get({ uuid: U(1) })!.host).toBeNull();
+      expect(store.volumes.get({ uuid: U(2) })!.host).toBeNull();
+      expect(store.hosts.byName()).toEqual([]);
+      // What serve does at start (core/hosts.ts): register, then adopt the rows that name no host.
+      store.hosts.register("box-1", "2026-02-01T00:00:00.000Z");
+      expect(store.adoptUnplaced("box-1")).toEqual({ instances: 1, volumes: 1 });
+      expect(store.adoptUnplaced("box-2")).toEqual({ instances: 0, volumes: 0 });
+      expect(instanceView(store, store.instances.get({ uuid: U(1) })!, net).host).toBe("box-1");
+      expect(volumeView(store, store.volumes.get({ uuid: U(2) })!).host).toBe("box-1");
+      expect(store.hosts.instanceCounts()).toEqual(new Map([["box-1", 1]]));
+      // The history records no transition for a host being given: only states are history.
+      expect(store.transitionsOf(U(1)).map((t) => t.toState)).toEqual(["stopped"]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("records hosts: registration, heartbeats with memory, and others going offline when their heartbeats stop", () => {
+    const store = Store.open(":memory:");
+    try {
+      store.hosts.register("a", "2026-02-01T00:00:00.000Z");
+      store.hosts.register("b", "2026-02-01T00:00:00.000Z");
+      store.hosts.heartbeat("a", "2026-02-01T00:01:00.000Z", { totalMib: 4096, freeMib: 3000 });
+      expect(store.hosts.markStale("2026-02-01T00:00:30.000Z", "a")).toEqual(["b"]);
+      expect(store.hosts.byName()).toEqual([
+        { name: "a", state: "online", memoryTotalMib: 4096, memoryFreeMib: 3000, lastHeartbeat: "2026-02-01T00:01:00.000Z", joinedAt: "2026-02-01T00:00:00.000Z" },
+        { name: "b", state: "offline", memoryTotalMib: null, memoryFreeMib: null, lastHeartbeat: "2026-02-01T00:00:00.000Z", joinedAt: "2026-02-01T00:00:00.000Z" },
+      ]);
+      // Coming back keeps when it joined.
+      store.hosts.register("b", "2026-02-01T00:02:00.000Z");
+      expect(store.hosts.get({ name: "b" })).toMatchObject({ state: "online", lastHeartbeat: "2026-02-01T00:02:00.000Z", joinedAt: "2026-02-01T00:00:00.000Z" });
     } finally {
       store.close();
     }

@@ -47,6 +47,9 @@ function parameters(op: Operation): Json[] {
   if (op.path.includes("{id}")) {
     params.push({ name: "id", in: "path", required: true, description: "The resource's UUID or name", schema: { type: "string" } });
   }
+  if (op.path.includes("{name}")) {
+    params.push({ name: "name", in: "path", required: true, description: "The resource's name", schema: { type: "string" } });
+  }
   if (op.query) {
     const shape = op.query.shape as Record<string, z.ZodType>;
     for (const [name, field] of Object.entries(shape)) {

@@ -12,6 +12,7 @@ import {
   CheckpointsEnvelopeSchema,
   DoctorEnvelopeSchema,
   HealthSchema,
+  HostsEnvelopeSchema,
   IdsQuerySchema,
   ImagesEnvelopeSchema,
   InstanceActionsEnvelopeSchema,
@@ -63,7 +64,7 @@ export interface Operation {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** OpenAPI form (`/v1/instances/{id}`). */
   path: string;
-  tag: "Service" | "Instances" | "Instance templates" | "Checkpoints" | "Volumes" | "Volume templates" | "Images" | "Doctor";
+  tag: "Service" | "Instances" | "Instance templates" | "Checkpoints" | "Volumes" | "Volume templates" | "Images" | "Doctor" | "Hosts";
   summary: string;
   body?: BodySpec;
   query?: z.ZodObject;
@@ -86,6 +87,7 @@ const CREATE_INSTANCE: ErrorCode[] = [
   NF, "IMAGE_NOT_FOUND", "TEMPLATE_NOT_FOUND", "CHECKPOINT_NOT_FOUND", "CHECKPOINT_NOT_READY", VNF, "NAME_TAKEN", "INVALID_STATE",
   "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "PORT_UNAVAILABLE", "BRANCH_MANAGED_VOLUME", "BRANCH_PENDING_SNAPSHOT", "BRANCH_INVALID_STATE",
   "HOST_PATH_UNSAFE", "HOST_FEATURE_UNAVAILABLE", "SNAPSHOT_INCOMPATIBLE", "WAIT_TIMEOUT", ...HOST, "INSUFFICIENT_MEMORY", "INSUFFICIENT_STORAGE",
+  "HOST_OFFLINE", "PLACEMENT_CONFLICT",
 ];
 const START: ErrorCode[] = [NF, "INVALID_STATE", "VOLUME_IN_USE", "PORT_UNAVAILABLE", "HOST_PATH_UNSAFE", "HOST_FEATURE_UNAVAILABLE", "SNAPSHOT_INCOMPATIBLE", "WAIT_TIMEOUT", ...HOST, "INSUFFICIENT_MEMORY"];
 const STOP: ErrorCode[] = [NF, "INVALID_STATE", ...HOST];
@@ -147,7 +149,7 @@ export const OPERATIONS: Operation[] = [
   { method: "DELETE", path: "/v1/instances/checkpoints/{id}", tag: "Checkpoints", summary: "Delete a checkpoint", response: CheckpointsEnvelopeSchema, errors: CHECKPOINT_DELETE },
   { method: "GET", path: "/v1/instances/checkpoints/{id}/history", tag: "Checkpoints", summary: "History of a checkpoint", response: InstanceHistoryEnvelopeSchema, errors: ["CHECKPOINT_NOT_FOUND"] },
 
-  { method: "POST", path: "/v1/volumes", tag: "Volumes", summary: "Create a volume (empty, from a template, or a managed host directory)", body: { one: VolumeCreateRequestSchema }, response: VolumesEnvelopeSchema, status: 201, errors: ["NAME_TAKEN", "VOLUME_TEMPLATE_NOT_FOUND", "HOST_PATH_REJECTED", ...HOST] },
+  { method: "POST", path: "/v1/volumes", tag: "Volumes", summary: "Create a volume (empty, from a template, or a managed host directory)", body: { one: VolumeCreateRequestSchema }, response: VolumesEnvelopeSchema, status: 201, errors: ["NAME_TAKEN", "VOLUME_TEMPLATE_NOT_FOUND", "HOST_PATH_REJECTED", ...HOST, "HOST_OFFLINE", "PLACEMENT_CONFLICT"] },
   { method: "GET", path: "/v1/volumes", tag: "Volumes", summary: "List volumes", query: ListQuerySchema, response: VolumesEnvelopeSchema, bulk: true, errors: [VNF] },
   { method: "PATCH", path: "/v1/volumes", tag: "Volumes", summary: "Update several volumes", body: { items: VolumePatchOpSchema, patch: true }, response: VolumesEnvelopeSchema, bulk: true, errors: VOLUME_PATCH },
   { method: "DELETE", path: "/v1/volumes", tag: "Volumes", summary: "Delete several volumes", body: { items: RefItemSchema }, response: VolumesEnvelopeSchema, bulk: true, errors: VOLUME_DELETE },
@@ -174,6 +176,9 @@ export const OPERATIONS: Operation[] = [
 
   { method: "GET", path: "/v1/doctor", tag: "Doctor", summary: "Compare the store with the host (read-only)", response: DoctorEnvelopeSchema, errors: [] },
   { method: "POST", path: "/v1/doctor/repair", tag: "Doctor", summary: "Compare the store with the host and fix what is safe to fix", response: DoctorEnvelopeSchema, errors: [] },
+
+  { method: "GET", path: "/v1/hosts", tag: "Hosts", summary: "The hosts instances and volumes are placed on", response: HostsEnvelopeSchema, errors: [] },
+  { method: "GET", path: "/v1/hosts/{name}", tag: "Hosts", summary: "Get a host", response: HostsEnvelopeSchema, errors: ["HOST_NOT_FOUND"] },
 ];
 
 /** The codes any operation of this shape can answer, whatever it does. */

@@ -14,10 +14,10 @@ import { MACHINE_ALIAS, restoreRefusal, type QemuMachine } from "../qemu/machine
 import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
-import { hostCapacity } from "../capacity";
+import { hostCapacity, hostMemory } from "../capacity";
 import { HOST_FORWARD_IP, isPortFree, pickFreePort } from "../net/ports";
 import { readConsoleLog } from "../qemu/console-log";
-import type { ConsoleSlice, GuestNetwork, HostCapacity, SnapshotMachine, VmDisk, VmDriver, VmHandle, VmLaunchSpec, VmLeftover, VmShare } from "../vm-driver";
+import type { ConsoleSlice, GuestNetwork, HostCapacity, HostMemory, SnapshotMachine, VmDisk, VmDriver, VmHandle, VmLaunchSpec, VmLeftover, VmShare } from "../vm-driver";
 import { vmLeftovers } from "./leftovers";
 import { completed, waitMigration } from "./migration";
 import { QemuHandle } from "./qemu-handle";
@@ -82,6 +82,10 @@ export class QemuDriver implements VmDriver {
 
   capacity(ramDir: string): Promise<HostCapacity> {
     return hostCapacity(ramDir);
+  }
+
+  memory(): Promise<HostMemory> {
+    return hostMemory();
   }
 
   async launch(spec: VmLaunchSpec): Promise<VmHandle> {

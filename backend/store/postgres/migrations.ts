@@ -247,4 +247,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER operation_of_current_term BEFORE INSERT ON operations
     FOR EACH ROW EXECUTE FUNCTION operation_of_current_term();
   `,
+  // 8: hosts and the host of each instance and volume (see ../migrations.ts for why NULL first).
+  `
+  CREATE TABLE hosts (
+    name            TEXT PRIMARY KEY,
+    state           TEXT NOT NULL CHECK (state IN ('online', 'offline')),
+    memory_total_mib BIGINT,
+    memory_free_mib BIGINT,
+    last_heartbeat  TEXT,
+    joined_at       TEXT NOT NULL
+  );
+
+  ALTER TABLE instances ADD COLUMN host TEXT;
+  ALTER TABLE volumes ADD COLUMN host TEXT;
+  CREATE INDEX instances_host ON instances(host);
+  CREATE INDEX volumes_host ON volumes(host);
+  `,
 ];

@@ -1,0 +1,100 @@
+/**
+ * Hosts (docs/cluster.md, "Hosts"): this serve's own host registers at start and heartbeats with
+ * its memory figures (read through the VM driver, never from /proc here); hosts whose heartbeats
+ * stopped are marked offline; the API's host views; and placement's inputs read from the store.
+ * Which host a new instance or volume goes to is placement.ts's pure decision.
+ */
+import type { Host } from "vmbranch/sdk";
+import type { HostRecord } from "../store/records";
+import type { Store } from "../store/store";
+import type { CoreContext } from "./context";
+import { ApiError } from "./errors";
+import { now } from "./identity";
+import { chooseHost, type PlacementRequest } from "./placement";
+
+/** How often this serve's host reports. */
+export const HEARTBEAT_MS = 5_000;
+
+/** A host that has not reported for this long is offline: three heartbeats missed. */
+export const OFFLINE_AFTER_MS = 3 * HEARTBEAT_MS;
+
+/** The host `req` goes to, among the hosts the store records now. */
+export function placeOn(store: Store, req: PlacementRequest): string {
+  return chooseHost(store.hosts.byName(), req);
+}
+
+/** Wire form of a host. */
+function hostView(r: HostRecord, instances: number): Host {
+  return {
+    name: r.name, state: r.state, memory_total_mib: r.memoryTotalMib, memory_free_mib: r.memoryFreeMib, instances,
+    last_heartbeat: r.lastHeartbeat, joined_at: r.joinedAt,
+  };
+}
+
+/** The local host's registration, heartbeats and the host views. */
+export class Hosts {
+  private timer: NodeJS.Timeout | null = null;
+  private beating: Promise<void> | null = null;
+
+  constructor(private readonly ctx: CoreContext) {}
+
+  /** This serve's host. */
+  get local(): string {
+    return this.ctx.config.hostName;
+  }
+
+  /**
+   * Register this serve's host as online, give it the instances and volumes that name no host
+   * (rows from before hosts existed: they were all on this machine, the only one a serve ever
+   * drove), take a first heartbeat, then heartbeat every HEARTBEAT_MS until `close`.
+   */
+  async start(): Promise<void> {
+    const store = this.ctx.store;
+    store.hosts.register(this.local, now());
+    const adopted = store.adoptUnplaced(this.local);
+    if (adopted.instances + adopted.volumes > 0)
+      this.ctx.log.info(`host ${this.local}: took ${adopted.instances} instance(s) and ${adopted.volumes} volume(s) recorded before hosts existed`);
+    await this.heartbeat();
+    this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+  }
+
+  /** One heartbeat at a time: a slow store must not pile them up. */
+  private beat(): Promise<void> {
+    this.beating ??= this.heartbeat()
+      .catch((err) => this.ctx.log.warn({ err: String(err) }, `host ${this.local}: heartbeat not recorded`))
+      .finally(() => (this.beating = null));
+    return this.beating;
+  }
+
+  /** Record this host's memory now, and mark offline the other hosts whose heartbeats stopped. */
+  async heartbeat(): Promise<void> {
+    const memory = await this.ctx.driver.memory();
+    const at = Date.now();
+    const store = this.ctx.store;
+    store.tx(() => {
+      store.hosts.heartbeat(this.local, new Date(at).toISOString(), { totalMib: memory.totalMb, freeMib: memory.availableMb });
+      const stale = store.hosts.markStale(new Date(at - OFFLINE_AFTER_MS).toISOString(), this.local);
+      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${OFFLINE_AFTER_MS / 1000}s): ${stale.join(", ")}`);
+    });
+  }
+
+  /** Stop heartbeating. The host's row stays as last recorded; a serve on another host marks it offline once it is stale. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** `GET /v1/hosts`: every host, by name. */
+  list(): Host[] {
+    const counts = this.ctx.store.hosts.instanceCounts();
+    return this.ctx.store.hosts.byName().map((h) => hostView(h, counts.get(h.name) ?? 0));
+  }
+
+  /** `GET /v1/hosts/{name}`; 404 when there is no such host. */
+  get(name: string): Host {
+    const h = this.ctx.store.hosts.get({ name });
+    if (!h) throw new ApiError("HOST_NOT_FOUND", `Host '${name}' not found`);
+    return hostView(h, this.ctx.store.hosts.instanceCounts().get(name) ?? 0);
+  }
+}

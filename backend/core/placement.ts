@@ -1,0 +1,87 @@
+/**
+ * Placement: which host a new instance or volume goes to, decided from the hosts' records and what
+ * the request pins (an explicit `host`, a source, existing volumes). Pure logic: the caller reads
+ * the hosts and the pinning records from the store and records the answer; nothing here does I/O.
+ */
+import { messages } from "vmbranch/sdk";
+import { ApiError } from "./errors";
+
+/** What placement needs of a host. */
+export interface PlacementHost {
+  name: string;
+  state: "online" | "offline";
+  /** MemAvailable at its last heartbeat, in MiB; null until known. */
+  memoryFreeMib: number | null;
+}
+
+/** Something already on a host that the new instance must live beside. */
+export interface Pin {
+  /** A branch, template or checkpoint source, or an existing volume the instance mounts. */
+  kind: "branch_from" | "template" | "checkpoint" | "volume";
+  name: string;
+  host: string;
+}
+
+/** What is being placed. */
+export interface PlacementRequest {
+  /** The request's `host`, when it names one. */
+  requested?: string;
+  /** Host memory the work needs, in MiB (0 for a volume). */
+  memoryMb: number;
+  /** What the new instance must live beside; empty for a free choice. */
+  pins?: readonly Pin[];
+}
+
+const PIN_WORDS: Record<Pin["kind"], string> = { branch_from: "branch source", template: "template", checkpoint: "checkpoint", volume: "volume" };
+
+function pinText(p: Pin) {
+  return { what: PIN_WORDS[p.kind], name: p.name, host: p.host };
+}
+
+/** The named host, or a 400 naming the known ones; a 409 when it is offline. */
+function requireOnline(hosts: readonly PlacementHost[], name: string, asRequested: boolean): PlacementHost {
+  const host = hosts.find((h) => h.name === name);
+  if (!host) {
+    // A pin naming a host with no record cannot happen once serve adopted old rows; asked for, it is the caller's typo.
+    if (asRequested) throw new ApiError("VALIDATION_FAILED", messages.hostUnknown(name, hosts.map((h) => h.name).sort()), "host");
+    throw new ApiError("HOST_OFFLINE", messages.hostOffline(name));
+  }
+  if (host.state !== "online") throw new ApiError("HOST_OFFLINE", messages.hostOffline(name), asRequested ? "host" : undefined);
+  return host;
+}
+
+/**
+ * The host for `req` among `hosts`:
+ * - a pin (source or volume) decides: its disks and memory image are files on that host, and
+ *   nothing moves them between hosts yet; pins on two hosts, or a requested host other than the
+ *   pins', are a 409;
+ * - else the requested host, when it is known and online;
+ * - else the online host with the most free memory that fits `memoryMb`. Most free memory rather
+ *   than fewest instances: instances differ in size by orders of magnitude (a 64 MiB sandbox
+ *   beside a 16 GiB one), and memory, not a count, is what runs out and makes a start fail with a
+ *   507; free memory also counts what the host runs besides vmbranch. When none fits, the one
+ *   with the most free memory is still chosen: the figures are a heartbeat old, and the start's
+ *   own capacity check (core/capacity.ts) answers the exact 507 from the figures of that moment.
+ * Ties go to the name first in order, so the same state always places the same way.
+ */
+export function chooseHost(hosts: readonly PlacementHost[], req: PlacementRequest): string {
+  if (req.requested !== undefined) requireOnline(hosts, req.requested, true);
+  const pins = req.pins ?? [];
+  const first = pins[0];
+  if (first) {
+    const other = pins.find((p) => p.host !== first.host);
+    if (other) throw new ApiError("PLACEMENT_CONFLICT", messages.placementSplit(pinText(first), pinText(other)), other.kind === "volume" ? "volumes" : other.kind);
+    if (req.requested !== undefined && req.requested !== first.host) {
+      if (first.kind === "volume") throw new ApiError("PLACEMENT_CONFLICT", messages.volumeOnOtherHost(first.name, first.host, req.requested), "host");
+      throw new ApiError("PLACEMENT_CONFLICT", messages.sourceOnOtherHost(first.kind, first.name, first.host, req.requested), "host");
+    }
+    return requireOnline(hosts, first.host, false).name;
+  }
+  if (req.requested !== undefined) return req.requested;
+  const online = hosts.filter((h) => h.state === "online").sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (online.length === 0) throw new ApiError("HOST_OFFLINE", messages.noHostOnline);
+  const free = (h: PlacementHost) => h.memoryFreeMib ?? -1;
+  const fitting = online.filter((h) => h.memoryFreeMib === null || h.memoryFreeMib >= req.memoryMb);
+  const pool = fitting.length > 0 ? fitting : online;
+  return pool.reduce((best, h) => (free(h) > free(best) ? h : best)).name;
+}

@@ -1,0 +1,97 @@
+// Placement (backend/core/placement.ts), pure logic: the online host with the most free memory that
+// fits, beside a source or existing volumes when there are any, the requested host when it is
+// known and online; each refusal with its exact status, code and message.
+import { chooseHost, type PlacementHost } from "../../backend/core/placement";
+
+const host = (name: string, memoryFreeMib: number | null, state: "online" | "offline" = "online"): PlacementHost => ({ name, state, memoryFreeMib });
+const HOSTS = [host("a", 1000), host("b", 4000), host("c", 9000, "offline"), host("d", 2000)];
+
+/** The ApiError `fn` throws, as status, code and message. */
+function refusal(fn: () => unknown): { status: number; code: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    const err = e as { status: number; code: string; message: string };
+    return { status: err.status, code: err.code, message: err.message };
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("a free choice", () => {
+  it("is the online host with the most free memory, offline hosts aside", () => {
+    expect(chooseHost(HOSTS, { memoryMb: 128 })).toBe("b");
+  });
+
+  it("skips hosts too small for the request, and still chooses the roomiest when none fits", () => {
+    const hosts = [host("big-but-busy", 300), host("roomy", 250), host("unknown", null)];
+    expect(chooseHost([host("a", 3000), host("b", 1500)], { memoryMb: 2000 })).toBe("a");
+    expect(chooseHost(hosts, { memoryMb: 100_000 })).toBe("unknown");
+    expect(chooseHost([host("a", 300), host("b", 250)], { memoryMb: 100_000 })).toBe("a");
+  });
+
+  it("breaks ties by name, so the same state always places the same way", () => {
+    expect(chooseHost([host("z", 500), host("m", 500)], { memoryMb: 64 })).toBe("m");
+  });
+
+  it("is refused when no host is online", () => {
+    expect(refusal(() => chooseHost([host("a", 100, "offline")], { memoryMb: 64 }))).toEqual({
+      status: 409, code: "HOST_OFFLINE", message: "No host is online: nothing can be placed until one heartbeats",
+    });
+  });
+});
+
+describe("a requested host", () => {
+  it("is taken when known and online, even when another has more memory", () => {
+    expect(chooseHost(HOSTS, { requested: "a", memoryMb: 128 })).toBe("a");
+  });
+
+  it("is a 400 naming the known hosts when unknown", () => {
+    expect(refusal(() => chooseHost(HOSTS, { requested: "nope", memoryMb: 128 }))).toEqual({
+      status: 400, code: "VALIDATION_FAILED", message: "Unknown host 'nope': the known hosts are 'a', 'b', 'c', 'd'",
+    });
+  });
+
+  it("is a 409 when offline", () => {
+    expect(refusal(() => chooseHost(HOSTS, { requested: "c", memoryMb: 128 }))).toEqual({
+      status: 409, code: "HOST_OFFLINE", message: "Host 'c' is offline: nothing is placed on it until it heartbeats again",
+    });
+  });
+});
+
+describe("pins", () => {
+  it("put an instance beside its volumes, whatever the memory", () => {
+    expect(chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v1", host: "a" }, { kind: "volume", name: "v2", host: "a" }] })).toBe("a");
+  });
+
+  it("refuse volumes on two hosts", () => {
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v1", host: "a" }, { kind: "volume", name: "v2", host: "b" }] }))).toEqual({
+      status: 409, code: "PLACEMENT_CONFLICT", message: "Cannot place the instance: volume 'v1' is on host 'a' and volume 'v2' on host 'b'",
+    });
+  });
+
+  it("put a branch on its source's host, and refuse another requested host", () => {
+    const pins = [{ kind: "branch_from" as const, name: "src", host: "d" }];
+    expect(chooseHost(HOSTS, { memoryMb: 128, pins })).toBe("d");
+    expect(chooseHost(HOSTS, { requested: "d", memoryMb: 128, pins })).toBe("d");
+    expect(refusal(() => chooseHost(HOSTS, { requested: "b", memoryMb: 128, pins }))).toEqual({
+      status: 409, code: "PLACEMENT_CONFLICT",
+      message: "Cannot place the instance on host 'b': its branch source 'src' is on host 'd', and branching to another host is not supported yet",
+    });
+  });
+
+  it("check the requested host before the conflict: an unknown one is still a 400", () => {
+    expect(refusal(() => chooseHost(HOSTS, { requested: "x", memoryMb: 128, pins: [{ kind: "template", name: "t", host: "a" }] })).status).toBe(400);
+  });
+
+  it("refuse a requested host other than a volume's", () => {
+    expect(refusal(() => chooseHost(HOSTS, { requested: "b", memoryMb: 128, pins: [{ kind: "volume", name: "v1", host: "a" }] }))).toEqual({
+      status: 409, code: "PLACEMENT_CONFLICT", message: "Cannot place the instance on host 'b': its volume 'v1' is on host 'a'",
+    });
+  });
+
+  it("refuse a source whose host is offline", () => {
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "checkpoint", name: "cp", host: "c" }] }))).toEqual({
+      status: 409, code: "HOST_OFFLINE", message: "Host 'c' is offline: nothing is placed on it until it heartbeats again",
+    });
+  });
+});
