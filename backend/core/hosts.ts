@@ -12,11 +12,38 @@ import { ApiError } from "./errors";
 import { now } from "./identity";
 import { chooseHost, type PlacementRequest } from "./placement";
 
-/** How often this serve's host reports. */
+/** How often this serve reads its host's memory and looks for stale hosts. */
 export const HEARTBEAT_MS = 5_000;
 
-/** A host that has not reported for this long is offline: three heartbeats missed. */
-export const OFFLINE_AFTER_MS = 3 * HEARTBEAT_MS;
+/** The longest a host goes without recording a heartbeat, even when nothing changed. */
+export const REFRESH_MS = 20_000;
+
+/** Free memory moving by this much is recorded at once: placement reads it. */
+export const MEMORY_STEP_MIB = 64;
+
+/** A host that has not recorded a heartbeat for this long is offline: three refreshes missed. */
+export const OFFLINE_AFTER_MS = 3 * REFRESH_MS;
+
+/** What this serve last recorded for its host. */
+export interface Recorded {
+  at: number;
+  totalMib: number | null;
+  freeMib: number | null;
+}
+
+/**
+ * Whether a heartbeat is worth a state write: the first one, one every REFRESH_MS for liveness,
+ * and any move of the memory figures placement reads. Sampling every 5 s but writing only these
+ * keeps an idle host to a write every 20 s (as Nova's service reports), with placement still
+ * seeing a real change within one sample.
+ */
+export function worthRecording(last: Recorded | null, next: Recorded): boolean {
+  if (!last) return true;
+  if (next.at - last.at >= REFRESH_MS) return true;
+  if (next.totalMib !== last.totalMib) return true;
+  if (next.freeMib === null || last.freeMib === null) return next.freeMib !== last.freeMib;
+  return Math.abs(next.freeMib - last.freeMib) >= MEMORY_STEP_MIB;
+}
 
 /** The host `req` goes to, among the hosts the store records now. */
 export function placeOn(store: Store, req: PlacementRequest): string {
@@ -35,6 +62,7 @@ function hostView(r: HostRecord, instances: number): Host {
 export class Hosts {
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
+  private recorded: Recorded | null = null;
 
   constructor(private readonly ctx: CoreContext) {}
 
@@ -67,16 +95,22 @@ export class Hosts {
     return this.beating;
   }
 
-  /** Record this host's memory now, and mark offline the other hosts whose heartbeats stopped. */
+  /**
+   * Read this host's memory; record it when `worthRecording` says so; mark offline the other
+   * hosts whose heartbeats stopped (only a read when there are none: between refreshes an idle host
+   * writes nothing).
+   */
   async heartbeat(): Promise<void> {
     const memory = await this.ctx.driver.memory();
-    const at = Date.now();
+    const next: Recorded = { at: Date.now(), totalMib: memory.totalMb, freeMib: memory.availableMb };
+    const record = worthRecording(this.recorded, next);
     const store = this.ctx.store;
     store.tx(() => {
-      store.hosts.heartbeat(this.local, new Date(at).toISOString(), { totalMib: memory.totalMb, freeMib: memory.availableMb });
-      const stale = store.hosts.markStale(new Date(at - OFFLINE_AFTER_MS).toISOString(), this.local);
+      if (record) store.hosts.heartbeat(this.local, new Date(next.at).toISOString(), next);
+      const stale = store.hosts.markStale(new Date(next.at - OFFLINE_AFTER_MS).toISOString(), this.local);
       if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${OFFLINE_AFTER_MS / 1000}s): ${stale.join(", ")}`);
     });
+    if (record) this.recorded = next;
   }
 
   /** Stop heartbeating. The host's row stays as last recorded; a serve on another host marks it offline once it is stale. */
