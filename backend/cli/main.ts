@@ -12,13 +12,14 @@ import { imageCommand } from "./image-command";
 import { completeNames, completionCommand } from "./operator/completion-command";
 import { instanceCommands } from "./operator/instance-commands";
 import { volumeCommands } from "./operator/volume-commands";
+import { hostCommands } from "./operator/host-commands";
 import { serveCommand } from "./serve-command";
 import { storeCommand } from "./store-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
   const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(doctorCommand).register(storeCommand);
-  for (const c of [...instanceCommands, ...volumeCommands, completeNames]) registry.register(c);
+  for (const c of [...instanceCommands, ...volumeCommands, ...hostCommands, completeNames]) registry.register(c);
   return registry.register(completionCommand(() => registry));
 }
 

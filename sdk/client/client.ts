@@ -1,12 +1,13 @@
 /**
  * `VmbranchClient`: the entry point of the SDK. Owns configuration (explicit or from the
- * environment at call time), the resource groups (`instances`, `volumes`, `images`), `health()`, a
- * raw `request` escape hatch, and `close()`. Holds no global state: every client has its own
+ * environment at call time), the resource groups (`instances`, `volumes`, `images`, `hosts`),
+ * `health()`, a raw `request` escape hatch, and `close()`. Holds no global state: every client has its own
  * transport and agent, so the Pulumi provider can build one inside each method.
  */
 import type { z } from "zod";
 import { HealthSchema, ImagesEnvelopeSchema, type Image } from "../schemas";
 import { callMany } from "./calls";
+import { Hosts } from "./hosts";
 import { Instances } from "./instances";
 import { normaliseEndpoint, resolveEnvOptions, DEFAULT_ENDPOINT, type RequestOptions, type VmbranchClientOptions } from "./options";
 import { Transport, type ApiResponse, type HttpMethod } from "./transport";
@@ -41,6 +42,8 @@ export class VmbranchClient {
   readonly volumes: Volumes;
   /** The local image store. */
   readonly images: Images;
+  /** The hosts instances and volumes are placed on. */
+  readonly hosts: Hosts;
   /** The normalised endpoint this client talks to. */
   readonly endpoint: string;
   private readonly transport: Transport;
@@ -56,6 +59,7 @@ export class VmbranchClient {
     this.instances = new Instances(this.transport);
     this.volumes = new Volumes(this.transport);
     this.images = new Images(this.transport);
+    this.hosts = new Hosts(this.transport);
   }
 
   /**

@@ -5,6 +5,7 @@ export { InstanceTemplates, type InstanceTemplateCreateParams, type TemplateUpda
 export { Checkpoints, type CheckpointCreateParams } from "./checkpoints";
 export { Volumes, type VolumeCreateParams, type VolumeCloneResult, type TarBody, type VolumeUpdateOp } from "./volumes";
 export { VolumeTemplates, type VolumeTemplateCreateParams } from "./volume-templates";
+export { Hosts } from "./hosts";
 export {
   SdkError,
   BadRequestError,

@@ -52,6 +52,12 @@ describe("GET /v1/hosts", () => {
     expectError(await api(b, "GET", "/v1/hosts/nowhere"), 404, "HOST_NOT_FOUND", "Host 'nowhere' not found");
   });
 
+  it("lists and gets hosts through the SDK, with NotFoundError for a name it does not know", async () => {
+    expect((await b.client.hosts.list()).map((h) => [h.name, h.state])).toEqual([["box-1", "online"], ["box-2", "online"], ["box-3", "offline"]]);
+    expect(await b.client.hosts.get("box-2")).toMatchObject({ name: "box-2", state: "online", memory_free_mib: 100 });
+    await expect(b.client.hosts.get("nowhere")).rejects.toMatchObject({ status: 404, code: "HOST_NOT_FOUND", message: "Host 'nowhere' not found" });
+  });
+
   it("needs the token like every other route", async () => {
     expectError(await raw(b, "GET", "/v1/hosts", { token: false }), 401, "UNAUTHORIZED");
   });

@@ -6,12 +6,13 @@
  * commands, `logs -f`, `--help` everywhere and bash completion. What it makes it removes.
  */
 import { spawn } from "node:child_process";
-import type { Instance } from "../../sdk";
+import { hostname } from "node:os";
+import type { Host, Instance } from "../../sdk";
 import { IMAGE_DIR } from "../helpers/backend";
 import type { Lineage } from "./support/lineage";
 import { onTerminal, personEnv, sh } from "./support/shell";
 
-const COMMANDS = ["ls", "get", "tree", "branch", "start", "stop", "suspend", "rm", "logs", "volumes", "templates", "clone", "completion", "serve", "image"];
+const COMMANDS = ["ls", "get", "tree", "branch", "start", "stop", "suspend", "rm", "logs", "volumes", "templates", "hosts", "clone", "completion", "serve", "image"];
 
 /** The CLI tests, on the shared lineage. */
 export function cliTests(lineage: () => Lineage): void {
@@ -72,6 +73,15 @@ export function cliTests(lineage: () => Lineage): void {
       const tpls = await sh("vmbranch templates ls", env());
       expect(tpls.stdout).toMatch(/^seed-tpl\s+volume\s+8M\s+1\s+\d+[smhd]$/m);
       expect(JSON.parse((await sh("vmbranch templates ls --json", env())).stdout).volume_templates.map((v: { name: string }) => v.name)).toEqual(["seed-tpl"]);
+
+      // The one host of a single serve, holding every instance of the lineage.
+      const [host]: Host[] = JSON.parse((await sh("vmbranch hosts ls --json", env())).stdout);
+      expect(host).toMatchObject({ name: hostname(), state: "online", instances: listed.length });
+      const hosts = await sh("vmbranch hosts ls", env());
+      expect(hosts.stdout.split("\n")[0]).toMatch(/^NAME\s+STATE\s+FREE\s+MEMORY\s+INSTANCES\s+LAST HEARTBEAT$/);
+      const name = host!.name.replace(/[.]/g, "\\.");
+      expect(hosts.stdout).toMatch(new RegExp(`^${name}\\s+online\\s+\\d+M\\s+${host!.memory_total_mib}M\\s+${listed.length}\\s+\\d+[smhd] ago$`, "m"));
+      expect(get.stdout).toMatch(new RegExp(`^host: +${name}$`, "m"));
     });
 
     it("says what failed in one line, with an exit status for each kind of failure", async () => {

@@ -8,7 +8,7 @@ import { EXIT } from "./connection";
 import { operatorCommand } from "./operator-command";
 
 const INSTANCE_ARGS = ["get", "branch", "start", "stop", "suspend", "rm", "logs"];
-const SUBCOMMANDS: Record<string, string[]> = { volumes: ["ls"], templates: ["ls"], image: ["build", "ls"], store: ["migrate"], completion: ["bash"], help: [] };
+const SUBCOMMANDS: Record<string, string[]> = { volumes: ["ls"], templates: ["ls"], hosts: ["ls"], image: ["build", "ls"], store: ["migrate"], completion: ["bash"], help: [] };
 
 /** The bash completion script for the commands of `registry`. */
 export function bashCompletion(registry: CommandRegistry): string {

@@ -32,7 +32,7 @@ const get = operatorCommand("get", "show one instance", ["usage: vmbranch get NA
     return EXIT.OK;
   }
   const rows: [string, string][] = [
-    ["name", i.name], ["uuid", i.uuid], ["state", i.state], ["image", i.image ?? "-"], ["memory", `${i.memory_mb} MiB`], ["vcpus", String(i.vcpus)],
+    ["name", i.name], ["uuid", i.uuid], ["state", i.state], ["host", i.host ?? "-"], ["image", i.image ?? "-"], ["memory", `${i.memory_mb} MiB`], ["vcpus", String(i.vcpus)],
     ["ports", ports(i)], ["volumes", i.volumes.map((v) => `${v.name}:${v.at}${v.readonly ? ":ro" : ""}`).join(", ") || "-"],
     ["created", `${i.created_at} (${age(i.created_at)} ago)`],
   ];
