@@ -15,6 +15,7 @@ import type { Autokill } from "./autokill";
 import { storeReverter, untilRecorded } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
+import { requireHostOnline } from "./hosts";
 import type { History } from "./history";
 import { generateName, newUuid, now } from "./identity";
 import { waitSeconds } from "./instance-actions";
@@ -85,6 +86,7 @@ export class Checkpoints {
     try {
       const src = findInstance(store, source.uuid);
       if (!src) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${refId(item.from)}' not found`, "from");
+      requireHostOnline(store, src);
       if (!(CAPTURABLE as readonly string[]).includes(src.state))
         throw new ApiError("INVALID_STATE", `Cannot create a checkpoint of instance '${src.name}' in state '${src.state}': it must be running, standby or stopped`, "from");
       const base = this.record(uuid, name, src, item);
@@ -203,6 +205,7 @@ export class Checkpoints {
     const found = requireCheckpoint(this.ctx.store, id);
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const rec = requireCheckpoint(this.ctx.store, found.uuid);
+      requireHostOnline(this.ctx.store, rec);
       this.ctx.store.instances.update({ uuid: rec.uuid }, planTemplatePatch(rec, ops));
       this.autokill.schedule(rec.uuid);
       return this.instances.view(this.ctx.store.instances.get({ uuid: rec.uuid })!);
@@ -214,6 +217,7 @@ export class Checkpoints {
     const found = requireCheckpoint(this.ctx.store, id);
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const rec = requireCheckpoint(this.ctx.store, found.uuid);
+      requireHostOnline(this.ctx.store, rec);
       if (rec.deleteLock) throw new ApiError("DELETE_LOCKED", `Checkpoint '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
       const view = { ...this.instances.view(rec), state: "deleted" as const };
       this.ctx.store.instances.remove(rec.uuid);

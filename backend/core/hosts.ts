@@ -2,10 +2,11 @@
  * Hosts (docs/cluster.md, "Hosts"): this serve's own host registers at start and heartbeats with
  * its memory figures (read through the VM driver, never from /proc here); hosts whose heartbeats
  * stopped are marked offline; the API's host views; and placement's inputs read from the store.
- * Which host a new instance or volume goes to is placement.ts's pure decision.
+ * Which host a new instance or volume goes to is placement.ts's pure decision. Also the refusal
+ * of every operation on what lives on an offline host (docs/cluster.md, "Host failure").
  */
-import type { Host } from "vmbranch/sdk";
-import type { HostRecord } from "../store/records";
+import { messages, type Host, type HostState } from "vmbranch/sdk";
+import type { HostRecord, InstanceRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -48,6 +49,39 @@ export function worthRecording(last: Recorded | null, next: Recorded): boolean {
 /** The host `req` goes to, among the hosts the store records now. */
 export function placeOn(store: Store, req: PlacementRequest): string {
   return chooseHost(store.hosts.byName(), req);
+}
+
+/**
+ * The state the views show for host `name`: its record's, and `offline` when it has none (nothing
+ * heartbeats for it). A row that names no host is older than hosts and is serve's own once it
+ * started (`Hosts.start` adopts it): online.
+ */
+export function hostStateOf(host: (name: string) => HostRecord | null | undefined, name: string | null | undefined): HostState {
+  if (!name) return "online";
+  return host(name)?.state === "online" ? "online" : "offline";
+}
+
+/** The host record named `name` in `store`, for `hostStateOf`. */
+export const storedHost = (store: Store) => (name: string) => store.hosts.get({ name });
+
+/** What `rec` is in the API's words, as a HOST_OFFLINE message names it. */
+function subjectOf(rec: InstanceRecord | VolumeRecord): string {
+  if ("image" in rec) return rec.checkpoint ? "Checkpoint" : rec.isTemplate ? "Instance template" : "Instance";
+  return rec.isTemplate ? "Volume template" : "Volume";
+}
+
+/**
+ * Refuse, with 409 HOST_OFFLINE, any operation that would act on one of `recs` while its host is
+ * offline: its VM, disks and memory image are on that machine, which nothing reaches until it
+ * heartbeats again, and a change recorded meanwhile would describe what is not there (a deleted
+ * row over files that remain, a start that never happened). Called by every action path before
+ * it changes anything; reads do not call it. The first record on an offline host is named.
+ */
+export function requireHostOnline(store: Store, ...recs: (InstanceRecord | VolumeRecord)[]): void {
+  for (const rec of recs) {
+    if (hostStateOf(storedHost(store), rec.host) === "offline")
+      throw new ApiError("HOST_OFFLINE", messages.onOfflineHost(subjectOf(rec), rec.name, rec.host!));
+  }
 }
 
 /** Wire form of a host. */

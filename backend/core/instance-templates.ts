@@ -9,6 +9,7 @@ import type { Instance, InstanceCreateRequest, Ref } from "vmbranch/sdk";
 import type { CoreContext } from "./context";
 import { failpoint } from "../host/failpoints";
 import { ApiError } from "./errors";
+import { requireHostOnline } from "./hosts";
 import { generateName, newUuid } from "./identity";
 import { instanceFromSource } from "./instance-records";
 import type { Instances } from "./instances";
@@ -40,6 +41,7 @@ export class InstanceTemplates {
     const volumes = () => store.attachments.ofInstance(found.uuid).map((a) => volumeKey(a.volumeUuid));
     return this.ctx.locks.withChecked(() => [instanceKey(found.uuid), ...volumes()], async () => {
       const inst = store.instances.get({ uuid: found.uuid })!;
+      requireHostOnline(store, inst);
       if (inst.state !== "stopped" && inst.state !== "standby")
         throw new ApiError("INVALID_STATE", `Cannot convert instance '${inst.name}' in state '${inst.state}' into a template: stop or suspend it first`);
       const atts = store.attachments.ofInstance(inst.uuid);
@@ -80,6 +82,7 @@ export class InstanceTemplates {
     const found = requireInstanceTemplate(store, id);
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const tpl = store.instances.get({ uuid: found.uuid })!;
+      requireHostOnline(store, tpl);
       if (tpl.deleteLock) throw new ApiError("DELETE_LOCKED", `Instance template '${tpl.name}' has a delete lock; unset it with PATCH delete_lock first`);
       const vols = store.attachments.ofInstance(tpl.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
       for (const v of vols) this.volumes.checkNoActiveClones(v);

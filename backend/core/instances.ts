@@ -10,6 +10,7 @@ import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
 import { generateName, newMac, newSmbiosSerial, now } from "./identity";
+import { requireHostOnline } from "./hosts";
 import { hostnameFor, newInstanceRecord } from "./instance-records";
 import { instanceKey, volumeKey } from "./locks";
 import { findInstance, isPlainInstance, patchTags, requireInstance } from "./lookup";
@@ -149,6 +150,8 @@ export class Instances {
     return this.ctx.locks.withChecked(() => [instanceKey(found.uuid), ...more()], async () => {
       const rec = this.ctx.store.instances.get({ uuid: found.uuid });
       if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      // Start, stop, suspend and delete all come through here.
+      requireHostOnline(this.ctx.store, rec);
       return fn(rec);
     });
   }
@@ -168,6 +171,7 @@ export class Instances {
     return this.ctx.locks.with([instanceKey(found.uuid), ...[...vols.values()].map((v) => volumeKey(v.uuid))], async () => {
       const rec = store.instances.get({ uuid: found.uuid });
       if (!rec || !isPlainInstance(rec)) throw new ApiError("INSTANCE_NOT_FOUND", `Instance '${id}' not found`);
+      requireHostOnline(store, rec, ...vols.values());
       const plan = await this.planPatch(rec, ops, vols);
       const handle = this.runtime.handle(rec.uuid);
       // The live VM's forwards change first, each with its undo: a failure then, or of the store

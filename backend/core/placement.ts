@@ -16,8 +16,8 @@ export interface PlacementHost {
 
 /** Something already on a host that the new instance must live beside. */
 export interface Pin {
-  /** A branch, template or checkpoint source, or an existing volume the instance mounts. */
-  kind: "branch_from" | "template" | "checkpoint" | "volume";
+  /** A branch, template or checkpoint source, an existing volume the instance mounts, or a new volume's template. */
+  kind: "branch_from" | "template" | "checkpoint" | "volume" | "volume_template";
   name: string;
   host: string;
 }
@@ -32,21 +32,23 @@ export interface PlacementRequest {
   pins?: readonly Pin[];
 }
 
-const PIN_WORDS: Record<Pin["kind"], string> = { branch_from: "branch source", template: "template", checkpoint: "checkpoint", volume: "volume" };
+const PIN_WORDS: Record<Pin["kind"], string> = { branch_from: "branch source", template: "template", checkpoint: "checkpoint", volume: "volume", volume_template: "template" };
+/** What a pin is in the API's words, as HOST_OFFLINE names it (hosts.ts's requireHostOnline says the same). */
+const PIN_SUBJECTS: Record<Pin["kind"], string> = {
+  branch_from: "Instance", template: "Instance template", checkpoint: "Checkpoint", volume: "Volume", volume_template: "Volume template",
+};
+/** The request field that names a pin. */
+const PIN_FIELDS: Record<Pin["kind"], string> = { branch_from: "branch_from", template: "template", checkpoint: "checkpoint", volume: "volumes", volume_template: "template" };
 
 function pinText(p: Pin) {
   return { what: PIN_WORDS[p.kind], name: p.name, host: p.host };
 }
 
-/** The named host, or a 400 naming the known ones; a 409 when it is offline. */
-function requireOnline(hosts: readonly PlacementHost[], name: string, asRequested: boolean): PlacementHost {
+/** The requested host, or a 400 naming the known ones; a 409 when it is offline. */
+function requireOnline(hosts: readonly PlacementHost[], name: string): PlacementHost {
   const host = hosts.find((h) => h.name === name);
-  if (!host) {
-    // A pin naming a host with no record cannot happen once serve adopted old rows; asked for, it is the caller's typo.
-    if (asRequested) throw new ApiError("VALIDATION_FAILED", messages.hostUnknown(name, hosts.map((h) => h.name).sort()), "host");
-    throw new ApiError("HOST_OFFLINE", messages.hostOffline(name));
-  }
-  if (host.state !== "online") throw new ApiError("HOST_OFFLINE", messages.hostOffline(name), asRequested ? "host" : undefined);
+  if (!host) throw new ApiError("VALIDATION_FAILED", messages.hostUnknown(name, hosts.map((h) => h.name).sort()), "host");
+  if (host.state !== "online") throw new ApiError("HOST_OFFLINE", messages.hostOffline(name), "host");
   return host;
 }
 
@@ -65,17 +67,21 @@ function requireOnline(hosts: readonly PlacementHost[], name: string, asRequeste
  * Ties go to the name first in order, so the same state always places the same way.
  */
 export function chooseHost(hosts: readonly PlacementHost[], req: PlacementRequest): string {
-  if (req.requested !== undefined) requireOnline(hosts, req.requested, true);
+  if (req.requested !== undefined) requireOnline(hosts, req.requested);
   const pins = req.pins ?? [];
   const first = pins[0];
   if (first) {
     const other = pins.find((p) => p.host !== first.host);
-    if (other) throw new ApiError("PLACEMENT_CONFLICT", messages.placementSplit(pinText(first), pinText(other)), other.kind === "volume" ? "volumes" : other.kind);
+    if (other) throw new ApiError("PLACEMENT_CONFLICT", messages.placementSplit(pinText(first), pinText(other)), PIN_FIELDS[other.kind]);
     if (req.requested !== undefined && req.requested !== first.host) {
       if (first.kind === "volume") throw new ApiError("PLACEMENT_CONFLICT", messages.volumeOnOtherHost(first.name, first.host, req.requested), "host");
+      if (first.kind === "volume_template") throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(first.name, first.host, req.requested), "host");
       throw new ApiError("PLACEMENT_CONFLICT", messages.sourceOnOtherHost(first.kind, first.name, first.host, req.requested), "host");
     }
-    return requireOnline(hosts, first.host, false).name;
+    // What the instance needs is on an offline host: the same refusal as any operation on it.
+    if (hosts.find((h) => h.name === first.host)?.state !== "online")
+      throw new ApiError("HOST_OFFLINE", messages.onOfflineHost(PIN_SUBJECTS[first.kind], first.name, first.host), PIN_FIELDS[first.kind]);
+    return first.host;
   }
   if (req.requested !== undefined) return req.requested;
   const online = hosts.filter((h) => h.state === "online").sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

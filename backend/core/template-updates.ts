@@ -10,6 +10,7 @@ import type { Autokill } from "./autokill";
 import type { ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
+import { requireHostOnline } from "./hosts";
 import { now } from "./identity";
 import type { InstanceTemplates } from "./instance-templates";
 import type { Instances } from "./instances";
@@ -58,6 +59,7 @@ export class TemplateUpdates {
     const found = requireInstanceTemplate(this.ctx.store, id);
     return this.ctx.locks.with([instanceKey(found.uuid)], async () => {
       const rec = requireInstanceTemplate(this.ctx.store, found.uuid);
+      requireHostOnline(this.ctx.store, rec);
       const changes = planTemplatePatch(rec, ops);
       this.ctx.store.instances.update({ uuid: rec.uuid }, { ...changes, lastUsedAt: rec.lastUsedAt ?? now() });
       this.autokill.schedule(rec.uuid);

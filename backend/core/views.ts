@@ -4,8 +4,9 @@
  */
 import type { Instance, InstanceState, Volume, VolumeState } from "vmbranch/sdk";
 import type { GuestNetwork } from "../host/vm-driver";
-import type { AttachmentRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
+import type { AttachmentRecord, HostRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
+import { hostStateOf, storedHost } from "./hosts";
 
 /** A checkpoint's volumes: what its snapshot holds, at the paths the source mounted them. */
 function checkpointVolumes(store: Store, r: InstanceRecord): Instance["volumes"] {
@@ -31,6 +32,7 @@ export interface InstanceRelations {
   attachments(instanceUuid: string): AttachmentRecord[];
   ports(instanceUuid: string): PortRecord[];
   volume(uuid: string): VolumeRecord | null;
+  host(name: string): HostRecord | null | undefined;
 }
 
 /** Relations read row by row, for one view. */
@@ -39,21 +41,24 @@ function queried(store: Store): InstanceRelations {
     attachments: (uuid) => store.attachments.ofInstance(uuid),
     ports: (uuid) => store.ports.ofInstance(uuid),
     volume: (uuid) => store.volumes.get({ uuid }),
+    host: storedHost(store),
   };
 }
 
 /**
- * Relations of every instance read at once (three queries), for a list: per instance they would
+ * Relations of every instance read at once (four queries), for a list: per instance they would
  * be two queries and one per volume, thousands for a long list.
  */
 export function loadedRelations(store: Store): InstanceRelations {
   const attachments = store.attachments.byInstance();
   const ports = store.ports.byInstance();
   const volumes = new Map(store.volumes.all().map((v) => [v.uuid, v]));
+  const hosts = new Map(store.hosts.byName().map((h) => [h.name, h]));
   return {
     attachments: (uuid) => attachments.get(uuid) ?? [],
     ports: (uuid) => ports.get(uuid) ?? [],
     volume: (uuid) => volumes.get(uuid) ?? null,
+    host: (name) => hosts.get(name),
   };
 }
 
@@ -96,6 +101,8 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
     outbound_network: r.outboundNetwork,
     // Every row names its host once serve has started (it adopts older rows).
     host: r.host ?? "",
+    // Offline: `state` stays as last recorded, since nothing can know more until the host is back.
+    host_state: hostStateOf(rel.host, r.host),
     created_at: r.createdAt,
     started_at: r.startedAt,
     stopped_at: r.stoppedAt,
@@ -166,6 +173,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
     delete_lock: r.deleteLock,
     created_at: r.createdAt,
     host: r.host ?? "",
+    host_state: hostStateOf(storedHost(store), r.host),
     template: template ? { uuid: template.uuid, name: template.name } : null,
     clone: r.clone
       ? {

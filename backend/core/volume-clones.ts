@@ -13,6 +13,7 @@ import { untilRecorded, whileUnavailable } from "./background";
 import { perItem, type ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
+import { requireHostOnline } from "./hosts";
 import { newUuid, now } from "./identity";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findVolume, requireVolume, requireVolumeTemplate } from "./lookup";
@@ -71,6 +72,7 @@ export class VolumeClones {
     if (source.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${source.name}' cannot be cloned: its data is a host directory`);
     if (source.state === "pending" || source.state === "error")
       throw new ApiError("INVALID_STATE", `Cannot clone volume '${source.name}' in state '${source.state}'`);
+    requireHostOnline(store, source);
     const name = item.vol_name ?? `${source.name}-clone-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
     this.volumes.checkNameFree(name);
     const t = now();
@@ -129,6 +131,7 @@ export class VolumeClones {
     if (found.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${found.name}' cannot become a template`);
     return this.ctx.locks.withChecked(() => [volumeKey(found.uuid), ...this.writerKeys(found.uuid)], async () => {
       const vol = store.volumes.get({ uuid: found.uuid })!;
+      requireHostOnline(store, vol);
       // Converted into a template while this waited for the lock: its state is available, but it is already a template.
       if (vol.isTemplate || vol.state !== "available")
         throw new ApiError("INVALID_STATE", `Cannot make a template of volume '${vol.name}' in state '${volumeState(vol)}'`);

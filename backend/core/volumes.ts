@@ -25,7 +25,7 @@ import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
 import { storeReverter } from "./background";
-import { placeOn } from "./hosts";
+import { placeOn, requireHostOnline } from "./hosts";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
 import { instanceState, volumeView } from "./views";
@@ -144,7 +144,7 @@ export class Volumes {
         placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
         throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(tpl.name, tpl.host, req.host), "host");
       }
-      return placeOn(this.ctx.store, { memoryMb: 0, pins: [{ kind: "volume", name: tpl.name, host: tpl.host }] });
+      return placeOn(this.ctx.store, { memoryMb: 0, pins: [{ kind: "volume_template", name: tpl.name, host: tpl.host }] });
     }
     return placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
   }
@@ -180,6 +180,7 @@ export class Volumes {
     const found = template ? requireVolumeTemplate(this.ctx.store, id) : requireVolume(this.ctx.store, id);
     return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
       const rec = this.ctx.store.volumes.get({ uuid: found.uuid })!;
+      requireHostOnline(this.ctx.store, rec);
       let tags = rec.tags;
       let deleteLock = rec.deleteLock;
       let sizeMb = rec.sizeMb;
@@ -233,6 +234,7 @@ export class Volumes {
     return this.ctx.locks.with([volumeKey(found.uuid)], async () => {
       const rec = this.ctx.store.volumes.get({ uuid: found.uuid });
       if (!rec) throw new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`);
+      requireHostOnline(this.ctx.store, rec);
       const view = this.view(rec);
       if (rec.deleteLock)
         throw new ApiError("DELETE_LOCKED", `Volume '${rec.name}' has a delete lock; unset it with PATCH delete_lock first`);
@@ -281,6 +283,7 @@ export class Volumes {
     const vol = this.requireForAttach(id);
     const inst = requireInstance(this.ctx.store, refId(req.attach_to));
     return this.ctx.locks.with([volumeKey(vol.uuid), instanceKey(inst.uuid)], async () => {
+      requireHostOnline(this.ctx.store, vol, inst);
       this.attachRecord(vol.uuid, inst.uuid, req.at, req.readonly ?? false);
       return this.view(this.ctx.store.volumes.get({ uuid: vol.uuid })!);
     });
@@ -348,6 +351,7 @@ export class Volumes {
       ? [requireInstance(this.ctx.store, refId(req.from))]
       : this.attachmentsOf(vol.uuid).map((a) => this.ctx.store.instances.get({ uuid: a.instanceUuid })!);
     return this.ctx.locks.with([volumeKey(vol.uuid), ...targets.map((t) => instanceKey(t.uuid))], async () => {
+      requireHostOnline(this.ctx.store, vol, ...targets);
       for (const t of targets) this.detachRecord(vol.uuid, t.uuid);
       return this.view(this.ctx.store.volumes.get({ uuid: vol.uuid })!);
     });
@@ -377,6 +381,7 @@ export class Volumes {
     const vol = requireVolume(this.ctx.store, id);
     return this.ctx.locks.with([volumeKey(vol.uuid)], async () => {
       const rec = this.ctx.store.volumes.get({ uuid: vol.uuid })!;
+      requireHostOnline(this.ctx.store, rec);
       if (rec.kind !== "block") throw new ApiError("VALIDATION_FAILED", `Managed volume '${rec.name}' cannot be imported into: write to its host directory`);
       if (rec.populated || this.attachmentsOf(rec.uuid).length > 0)
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);

@@ -60,6 +60,10 @@ export const AnnotationsSchema = z.record(AnnotationKeySchema, z.string().max(40
 /** An ISO 8601 timestamp as the backend writes it. */
 export const TimestampSchema = z.string();
 
+/** A host's state: `online` while it heartbeats, `offline` once its heartbeats stopped. */
+export const HostStateSchema = z.enum(["online", "offline"]);
+export type HostState = z.infer<typeof HostStateSchema>;
+
 /** A client-chosen id of one PATCH operation, echoed in the answer's item (Unikraft Cloud's `id`). */
 export const PatchIdSchema = z.string().min(1).max(256);
 

@@ -3,13 +3,13 @@
  * volumes on, with their heartbeat state and memory. Zod only.
  */
 import { z } from "zod";
-import { TimestampSchema } from "./common";
+import { HostStateSchema, TimestampSchema } from "./common";
 import { envelopeSchema } from "./envelope";
 
 /** A host: `online` while it heartbeats, `offline` once its heartbeats stopped. */
 export const HostSchema = z.object({
   name: z.string().describe("The host's name (`vmbranch serve --host-name`, default the machine's host name)."),
-  state: z.enum(["online", "offline"]).describe("`online` while it heartbeats, `offline` once its heartbeats stopped."),
+  state: HostStateSchema.describe("`online` while it heartbeats, `offline` once its heartbeats stopped."),
   memory_total_mib: z.number().int().describe("Its memory (MemTotal) at the last heartbeat, in MiB.").nullable(),
   memory_free_mib: z.number().int().describe("Its available memory (MemAvailable) at the last heartbeat, in MiB.").nullable(),
   instances: z.number().int().describe("How many instances live on it (templates and checkpoints aside)."),

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import {
+  HostStateSchema,
   AnnotationsSchema,
   NameSchema,
   RefOutSchema,
@@ -265,6 +266,8 @@ export const InstanceSchema = z.object({
   outbound_network: z.boolean(),
   /** The host it lives on; absent from servers older than hosts. */
   host: z.string().describe("The host it lives on (`GET /v1/hosts`).").optional(),
+  /** Its host's state; absent from servers older than host failure. */
+  host_state: HostStateSchema.describe("`offline` when its host's heartbeats stopped: `state` is then as last recorded, and every operation on it answers `409 HOST_OFFLINE`.").optional(),
   created_at: TimestampSchema.describe("When it was created."),
   started_at: TimestampSchema.describe("When it last started.").nullable(),
   stopped_at: TimestampSchema.nullable(),

@@ -48,6 +48,9 @@ export const messages = {
   mountPathInvalid: (path: string) => `Mount path 'at' must be absolute, with no '.', '..' or ':' components: '${path}'`,
   hostUnknown: (host: string, known: readonly string[]) => `Unknown host '${host}': the known hosts are ${known.map((h) => `'${h}'`).join(", ") || "none"}`,
   hostOffline: (host: string) => `Host '${host}' is offline: nothing is placed on it until it heartbeats again`,
+  /** Something (`what`: Instance, Instance template, Checkpoint, Volume, Volume template) lives on an offline host: no operation may act on it. */
+  onOfflineHost: (what: string, name: string, host: string) =>
+    `${what} '${name}' is on host '${host}', which is offline: nothing can act on it until the host heartbeats again`,
   /** An explicit `host` other than the one a branch, template or checkpoint source lives on. */
   sourceOnOtherHost: (what: "branch_from" | "template" | "checkpoint", source: string, sourceHost: string, requested: string) =>
     `Cannot place the instance on host '${requested}': its ${what === "branch_from" ? "branch source" : what} '${source}' is on host '${sourceHost}', and ${what === "branch_from" ? "branching" : "creating an instance"} to another host is not supported yet`,

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import {
+  HostStateSchema,
   NameSchema,
   PatchIdSchema,
   RefOutSchema,
@@ -107,6 +108,8 @@ export const VolumeSchema = z.object({
   created_at: TimestampSchema.describe("When it was created."),
   /** The host its data lives on; absent from servers older than hosts. */
   host: z.string().describe("The host its data lives on (`GET /v1/hosts`).").optional(),
+  /** Its host's state; absent from servers older than host failure. */
+  host_state: HostStateSchema.describe("`offline` when its host's heartbeats stopped: `state` is then as last recorded, and every operation on it answers `409 HOST_OFFLINE`.").optional(),
   template: RefOutSchema.nullable(),
   clone: VolumeCloneInfoSchema.nullable(),
   clones: z.number().int(),

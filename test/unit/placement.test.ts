@@ -89,9 +89,15 @@ describe("pins", () => {
     });
   });
 
-  it("refuse a source whose host is offline", () => {
-    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "checkpoint", name: "cp", host: "c" }] }))).toEqual({
-      status: 409, code: "HOST_OFFLINE", message: "Host 'c' is offline: nothing is placed on it until it heartbeats again",
+  it("refuse a source or volume whose host is offline (or has no record), naming it as any operation on it does", () => {
+    const offline = (what: string, name: string, h = "c") => ({
+      status: 409, code: "HOST_OFFLINE", message: `${what} '${name}' is on host '${h}', which is offline: nothing can act on it until the host heartbeats again`,
     });
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "checkpoint", name: "cp", host: "c" }] }))).toEqual(offline("Checkpoint", "cp"));
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "branch_from", name: "src", host: "c" }] }))).toEqual(offline("Instance", "src"));
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "template", name: "t", host: "c" }] }))).toEqual(offline("Instance template", "t"));
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v", host: "c" }] }))).toEqual(offline("Volume", "v"));
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 0, pins: [{ kind: "volume_template", name: "vt", host: "c" }] }))).toEqual(offline("Volume template", "vt"));
+    expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v", host: "gone" }] }))).toEqual(offline("Volume", "v", "gone"));
   });
 });

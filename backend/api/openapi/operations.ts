@@ -89,19 +89,22 @@ const CREATE_INSTANCE: ErrorCode[] = [
   "HOST_PATH_UNSAFE", "HOST_FEATURE_UNAVAILABLE", "SNAPSHOT_INCOMPATIBLE", "WAIT_TIMEOUT", ...HOST, "INSUFFICIENT_MEMORY", "INSUFFICIENT_STORAGE",
   "HOST_OFFLINE", "PLACEMENT_CONFLICT",
 ];
-const START: ErrorCode[] = [NF, "INVALID_STATE", "VOLUME_IN_USE", "PORT_UNAVAILABLE", "HOST_PATH_UNSAFE", "HOST_FEATURE_UNAVAILABLE", "SNAPSHOT_INCOMPATIBLE", "WAIT_TIMEOUT", ...HOST, "INSUFFICIENT_MEMORY"];
-const STOP: ErrorCode[] = [NF, "INVALID_STATE", ...HOST];
-const SUSPEND: ErrorCode[] = [NF, "INVALID_STATE", ...HOST, "INSUFFICIENT_STORAGE"];
-const PATCH_INSTANCE: ErrorCode[] = [NF, "NAME_TAKEN", "INVALID_STATE", "VOLUME_NOT_FOUND", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "PORT_UNAVAILABLE"];
-const DELETE_INSTANCE: ErrorCode[] = [NF, "DELETE_LOCKED", ...HOST];
-const TEMPLATE_PATCH: ErrorCode[] = ["TEMPLATE_NOT_FOUND"];
-const TEMPLATE_DELETE: ErrorCode[] = ["TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES"];
-const CHECKPOINT_DELETE: ErrorCode[] = ["CHECKPOINT_NOT_FOUND", "DELETE_LOCKED"];
-const VOLUME_PATCH: ErrorCode[] = [VNF, "VOLUME_SHRINK", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", ...HOST];
-const VOLUME_DELETE: ErrorCode[] = [VNF, "DELETE_LOCKED", "VOLUME_IN_USE", "VOLUME_HAS_CLONES", ...HOST];
-const ATTACH: ErrorCode[] = [VNF, NF, "INVALID_STATE", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE"];
-const DETACH: ErrorCode[] = [VNF, NF, "INVALID_STATE"];
-const CLONE: ErrorCode[] = [VNF, "VOLUME_TEMPLATE_NOT_FOUND", "NAME_TAKEN", "VOLUME_IN_USE", "BRANCH_PENDING_SNAPSHOT", ...HOST];
+const START: ErrorCode[] = [NF, "INVALID_STATE", "HOST_OFFLINE", "VOLUME_IN_USE", "PORT_UNAVAILABLE", "HOST_PATH_UNSAFE", "HOST_FEATURE_UNAVAILABLE", "SNAPSHOT_INCOMPATIBLE", "WAIT_TIMEOUT", ...HOST, "INSUFFICIENT_MEMORY"];
+const STOP: ErrorCode[] = [NF, "INVALID_STATE", "HOST_OFFLINE", ...HOST];
+const SUSPEND: ErrorCode[] = [NF, "INVALID_STATE", "HOST_OFFLINE", ...HOST, "INSUFFICIENT_STORAGE"];
+const PATCH_INSTANCE: ErrorCode[] = [NF, "NAME_TAKEN", "INVALID_STATE", "HOST_OFFLINE", "VOLUME_NOT_FOUND", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "PORT_UNAVAILABLE"];
+const DELETE_INSTANCE: ErrorCode[] = [NF, "DELETE_LOCKED", "HOST_OFFLINE", ...HOST];
+const TEMPLATE_PATCH: ErrorCode[] = ["TEMPLATE_NOT_FOUND", "HOST_OFFLINE"];
+const TEMPLATE_DELETE: ErrorCode[] = ["TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES", "HOST_OFFLINE"];
+const CHECKPOINT_DELETE: ErrorCode[] = ["CHECKPOINT_NOT_FOUND", "DELETE_LOCKED", "HOST_OFFLINE"];
+const CHECKPOINT_PATCH: ErrorCode[] = ["CHECKPOINT_NOT_FOUND", "HOST_OFFLINE"];
+const VOLUME_TEMPLATE_PATCH: ErrorCode[] = ["VOLUME_TEMPLATE_NOT_FOUND", "HOST_OFFLINE"];
+const VOLUME_TEMPLATE_DELETE: ErrorCode[] = ["VOLUME_TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES", "HOST_OFFLINE"];
+const VOLUME_PATCH: ErrorCode[] = [VNF, "VOLUME_SHRINK", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "HOST_OFFLINE", ...HOST];
+const VOLUME_DELETE: ErrorCode[] = [VNF, "DELETE_LOCKED", "VOLUME_IN_USE", "VOLUME_HAS_CLONES", "HOST_OFFLINE", ...HOST];
+const ATTACH: ErrorCode[] = [VNF, NF, "INVALID_STATE", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "HOST_OFFLINE"];
+const DETACH: ErrorCode[] = [VNF, NF, "INVALID_STATE", "HOST_OFFLINE"];
+const CLONE: ErrorCode[] = [VNF, "VOLUME_TEMPLATE_NOT_FOUND", "NAME_TAKEN", "VOLUME_IN_USE", "BRANCH_PENDING_SNAPSHOT", "HOST_OFFLINE", ...HOST];
 
 /** Every operation the server answers (its `/ui` page aside: HTML for browsers, not API). */
 export const OPERATIONS: Operation[] = [
@@ -131,7 +134,7 @@ export const OPERATIONS: Operation[] = [
   { method: "GET", path: "/v1/instances/{id}/history", tag: "Instances", summary: "History of an instance", response: InstanceHistoryEnvelopeSchema, errors: [NF] },
   { method: "GET", path: "/v1/instances/{id}/metrics", tag: "Instances", summary: "Metrics of an instance", response: InstanceMetricsEnvelopeSchema, errors: [NF, ...HOST] },
 
-  { method: "POST", path: "/v1/instances/templates", tag: "Instance templates", summary: "Convert instances into templates", body: { items: InstanceTemplateCreateItemSchema }, response: InstanceTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "TEMPLATE_MANAGED_VOLUME", ...HOST] },
+  { method: "POST", path: "/v1/instances/templates", tag: "Instance templates", summary: "Convert instances into templates", body: { items: InstanceTemplateCreateItemSchema }, response: InstanceTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "TEMPLATE_MANAGED_VOLUME", "HOST_OFFLINE", ...HOST] },
   { method: "GET", path: "/v1/instances/templates", tag: "Instance templates", summary: "List instance templates", query: ListQuerySchema, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: ["TEMPLATE_NOT_FOUND"] },
   { method: "PATCH", path: "/v1/instances/templates", tag: "Instance templates", summary: "Update several instance templates", body: { items: TemplatePatchOpSchema, patch: true }, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: TEMPLATE_PATCH },
   { method: "DELETE", path: "/v1/instances/templates", tag: "Instance templates", summary: "Delete several instance templates", body: { items: RefItemSchema }, response: InstanceTemplatesEnvelopeSchema, bulk: true, errors: TEMPLATE_DELETE },
@@ -139,13 +142,13 @@ export const OPERATIONS: Operation[] = [
   { method: "PATCH", path: "/v1/instances/templates/{id}", tag: "Instance templates", summary: "Update an instance template", body: { one: TemplatePatchRequestSchema }, response: InstanceTemplatesEnvelopeSchema, errors: TEMPLATE_PATCH },
   { method: "DELETE", path: "/v1/instances/templates/{id}", tag: "Instance templates", summary: "Delete an instance template", response: InstanceTemplatesEnvelopeSchema, errors: TEMPLATE_DELETE },
 
-  { method: "POST", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "Capture checkpoints of instances", body: { items: CheckpointCreateItemSchema }, response: CheckpointsEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "BRANCH_MANAGED_VOLUME", "BRANCH_PENDING_SNAPSHOT", ...HOST, "INSUFFICIENT_STORAGE"] },
+  { method: "POST", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "Capture checkpoints of instances", body: { items: CheckpointCreateItemSchema }, response: CheckpointsEnvelopeSchema, status: 201, bulk: true, errors: [NF, "NAME_TAKEN", "INVALID_STATE", "BRANCH_MANAGED_VOLUME", "BRANCH_PENDING_SNAPSHOT", "HOST_OFFLINE", ...HOST, "INSUFFICIENT_STORAGE"] },
   { method: "GET", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "List checkpoints", query: ListQuerySchema, response: CheckpointsEnvelopeSchema, bulk: true, errors: ["CHECKPOINT_NOT_FOUND"] },
-  { method: "PATCH", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "Update several checkpoints", body: { items: TemplatePatchOpSchema, patch: true }, response: CheckpointsEnvelopeSchema, bulk: true, errors: ["CHECKPOINT_NOT_FOUND"] },
+  { method: "PATCH", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "Update several checkpoints", body: { items: TemplatePatchOpSchema, patch: true }, response: CheckpointsEnvelopeSchema, bulk: true, errors: CHECKPOINT_PATCH },
   { method: "DELETE", path: "/v1/instances/checkpoints", tag: "Checkpoints", summary: "Delete several checkpoints", body: { items: RefItemSchema }, response: CheckpointsEnvelopeSchema, bulk: true, errors: CHECKPOINT_DELETE },
   { method: "GET", path: "/v1/instances/checkpoints/history", tag: "Checkpoints", summary: "Histories of checkpoints (all when none named)", query: IdsQuerySchema, response: InstanceHistoryEnvelopeSchema, bulk: true, errors: ["CHECKPOINT_NOT_FOUND"] },
   { method: "GET", path: "/v1/instances/checkpoints/{id}", tag: "Checkpoints", summary: "Get a checkpoint", response: CheckpointsEnvelopeSchema, errors: ["CHECKPOINT_NOT_FOUND"] },
-  { method: "PATCH", path: "/v1/instances/checkpoints/{id}", tag: "Checkpoints", summary: "Update a checkpoint", body: { one: TemplatePatchRequestSchema }, response: CheckpointsEnvelopeSchema, errors: ["CHECKPOINT_NOT_FOUND"] },
+  { method: "PATCH", path: "/v1/instances/checkpoints/{id}", tag: "Checkpoints", summary: "Update a checkpoint", body: { one: TemplatePatchRequestSchema }, response: CheckpointsEnvelopeSchema, errors: CHECKPOINT_PATCH },
   { method: "DELETE", path: "/v1/instances/checkpoints/{id}", tag: "Checkpoints", summary: "Delete a checkpoint", response: CheckpointsEnvelopeSchema, errors: CHECKPOINT_DELETE },
   { method: "GET", path: "/v1/instances/checkpoints/{id}/history", tag: "Checkpoints", summary: "History of a checkpoint", response: InstanceHistoryEnvelopeSchema, errors: ["CHECKPOINT_NOT_FOUND"] },
 
@@ -161,16 +164,16 @@ export const OPERATIONS: Operation[] = [
   { method: "DELETE", path: "/v1/volumes/{id}", tag: "Volumes", summary: "Delete a volume", response: VolumesEnvelopeSchema, errors: VOLUME_DELETE },
   { method: "PUT", path: "/v1/volumes/{id}/attach", tag: "Volumes", summary: "Attach a volume to a stopped instance", body: { one: VolumeAttachRequestSchema }, response: VolumesEnvelopeSchema, errors: ATTACH },
   { method: "PUT", path: "/v1/volumes/{id}/detach", tag: "Volumes", summary: "Detach a volume", body: { one: VolumeDetachRequestSchema }, response: VolumesEnvelopeSchema, errors: DETACH },
-  { method: "PUT", path: "/v1/volumes/{id}/import", tag: "Volumes", summary: "Fill an empty volume from a tar stream", body: { raw: "tar" }, response: VolumesEnvelopeSchema, errors: [VNF, "VOLUME_NOT_EMPTY", "VOLUME_IN_USE", "IMPORT_STALLED", "IMPORT_TOO_LARGE", ...HOST] },
+  { method: "PUT", path: "/v1/volumes/{id}/import", tag: "Volumes", summary: "Fill an empty volume from a tar stream", body: { raw: "tar" }, response: VolumesEnvelopeSchema, errors: [VNF, "VOLUME_NOT_EMPTY", "VOLUME_IN_USE", "IMPORT_STALLED", "IMPORT_TOO_LARGE", "HOST_OFFLINE", ...HOST] },
   { method: "POST", path: "/v1/volumes/{id}/clone", tag: "Volumes", summary: "Clone one volume or volume template", body: { one: VolumeCloneByIdRequestSchema }, response: VolumeClonesEnvelopeSchema, status: 201, errors: CLONE },
 
-  { method: "POST", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Make volumes into templates (or freeze copies)", body: { items: VolumeTemplateItemSchema }, response: VolumeTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [VNF, "NAME_TAKEN", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", ...HOST] },
+  { method: "POST", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Make volumes into templates (or freeze copies)", body: { items: VolumeTemplateItemSchema }, response: VolumeTemplatesEnvelopeSchema, status: 201, bulk: true, errors: [VNF, "NAME_TAKEN", "VOLUME_IN_USE", "VOLUME_IS_TEMPLATE", "HOST_OFFLINE", ...HOST] },
   { method: "GET", path: "/v1/volumes/templates", tag: "Volume templates", summary: "List volume templates", query: ListQuerySchema, response: VolumeTemplatesEnvelopeSchema, bulk: true, errors: ["VOLUME_TEMPLATE_NOT_FOUND"] },
-  { method: "PATCH", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Update several volume templates", body: { items: VolumePatchOpSchema, patch: true }, response: VolumeTemplatesEnvelopeSchema, bulk: true, errors: ["VOLUME_TEMPLATE_NOT_FOUND"] },
-  { method: "DELETE", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Delete several volume templates", body: { items: RefItemSchema }, response: VolumeTemplatesEnvelopeSchema, bulk: true, errors: ["VOLUME_TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES"] },
+  { method: "PATCH", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Update several volume templates", body: { items: VolumePatchOpSchema, patch: true }, response: VolumeTemplatesEnvelopeSchema, bulk: true, errors: VOLUME_TEMPLATE_PATCH },
+  { method: "DELETE", path: "/v1/volumes/templates", tag: "Volume templates", summary: "Delete several volume templates", body: { items: RefItemSchema }, response: VolumeTemplatesEnvelopeSchema, bulk: true, errors: VOLUME_TEMPLATE_DELETE },
   { method: "GET", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Get a volume template", response: VolumeTemplatesEnvelopeSchema, errors: ["VOLUME_TEMPLATE_NOT_FOUND"] },
-  { method: "PATCH", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Update a volume template", body: { one: VolumePatchRequestSchema }, response: VolumeTemplatesEnvelopeSchema, errors: ["VOLUME_TEMPLATE_NOT_FOUND"] },
-  { method: "DELETE", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Delete a volume template", response: VolumeTemplatesEnvelopeSchema, errors: ["VOLUME_TEMPLATE_NOT_FOUND", "DELETE_LOCKED", "VOLUME_HAS_CLONES"] },
+  { method: "PATCH", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Update a volume template", body: { one: VolumePatchRequestSchema }, response: VolumeTemplatesEnvelopeSchema, errors: VOLUME_TEMPLATE_PATCH },
+  { method: "DELETE", path: "/v1/volumes/templates/{id}", tag: "Volume templates", summary: "Delete a volume template", response: VolumeTemplatesEnvelopeSchema, errors: VOLUME_TEMPLATE_DELETE },
 
   { method: "GET", path: "/v1/images", tag: "Images", summary: "Images in the local image store", response: ImagesEnvelopeSchema, errors: [] },
 
