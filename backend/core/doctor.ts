@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
+import { onLocalHost } from "./hosts";
 import { IMPORT_DIR_PREFIX, SERVE_RUN, now } from "./identity";
 import { Journal } from "./journal";
 import { instanceKey } from "./locks";
@@ -123,7 +124,7 @@ export class Doctor {
               if ((await handle.runState()) !== "running") await handle.resume();
             },
           });
-      } else if (LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
+      } else if (onLocalHost(this.ctx, inst) && LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
         findings.push({
           kind: "vm-missing", subject: inst.name, problem: `recorded '${inst.state}' but vmbranch has no VM for it`, repair: "record it as stopped", instance: inst.uuid,
           fix: async () => {

@@ -84,6 +84,15 @@ export function requireHostOnline(store: Store, ...recs: (InstanceRecord | Volum
   }
 }
 
+/**
+ * True when `rec` lives on this serve's host (a row older than hosts too): only its VMs and files
+ * are on this machine. Start-up reconciliation and the doctor judge only these; another host's
+ * rows stay as last recorded, for its agent to reconcile.
+ */
+export function onLocalHost(ctx: CoreContext, rec: { host?: string | null }): boolean {
+  return !rec.host || rec.host === ctx.config.hostName;
+}
+
 /** Wire form of a host. */
 function hostView(r: HostRecord, instances: number): Host {
   return {

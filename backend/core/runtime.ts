@@ -14,6 +14,7 @@ import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
+import { onLocalHost } from "./hosts";
 import { diskIdOf, diskSerial, newUuid, now, shareTag } from "./identity";
 
 /** How long to wait before trying again to reach a live VM that did not answer at reattach. */
@@ -300,7 +301,8 @@ export class Runtime {
   /** After a restart: reattach to VMs that survived, and record the ones that did not. */
   async reconcile(suspending: ReadonlySet<string> = new Set()): Promise<void> {
     // Checkpoints being captured have no VM of their own (core/checkpoints.ts recovers them).
-    const live = this.ctx.store.instances.live();
+    // Another host's VMs are not on this machine: not finding them here says nothing about them.
+    const live = this.ctx.store.instances.live().filter((i) => onLocalHost(this.ctx, i));
     for (const inst of live) {
       let handle: VmHandle | null;
       try {
