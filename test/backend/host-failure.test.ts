@@ -4,6 +4,7 @@
 // row in the store). Their views say `host_state: offline` with their state as last recorded;
 // every operation that would act on them, or needs their host, answers 409 HOST_OFFLINE with the
 // exact message, one by one and item by item in bulk, and changes nothing; reads keep working.
+// A restart of serve leaves them as recorded (their VMs are not on this machine to be found).
 // Once the host heartbeats again, the same operations are accepted.
 import type { Instance, Volume } from "../../sdk";
 import { startBackend, type TestBackend } from "../helpers/backend";
@@ -151,12 +152,26 @@ describe("operations on what lives on an offline host", () => {
   });
 });
 
+describe("a restart of serve", () => {
+  it("leaves what lives on an offline host as last recorded: no VM of it here says nothing about it", async () => {
+    // Recorded running on box-3 when its heartbeats stopped; its VM was never on this machine.
+    await storeSql(b, "UPDATE instances SET state = 'running' WHERE name = 'far'");
+    await b.restart(["--host-name", "box-1"]);
+    expect(instanceOf(await api(b, "GET", "/v1/instances/far"))).toMatchObject({ state: "running", host: "box-3", host_state: "offline" });
+    const doctor = await raw(b, "GET", "/v1/doctor");
+    expect(doctor.status).toBe(200);
+    expect(doctor.body.data.doctor[0].findings).toEqual([]);
+    expectError(await raw(b, "PUT", "/v1/instances/far/stop", { body: {} }), 409, "HOST_OFFLINE", offline("Instance", "far"));
+  });
+});
+
 describe("when the host heartbeats again", () => {
   it("shows it online and accepts the operations again", async () => {
     // As an agent's heartbeat would record it (far ahead, so serve's staleness check leaves it online).
     await storeSql(b, "UPDATE hosts SET state = 'online', last_heartbeat = ? WHERE name = 'box-3'", ["2999-01-01T00:00:00.000Z"]);
     const far = instanceOf(await api(b, "PATCH", "/v1/instances/far", { prop: "tags", op: "add", value: ["back"] }));
-    expect(far).toMatchObject({ host_state: "online", tags: ["back"], state: "stopped" });
+    // Still as last recorded: reconciling it with what really runs on box-3 needs its agent.
+    expect(far).toMatchObject({ host_state: "online", tags: ["back"], state: "running" });
     expect(volumeOf(await api(b, "PATCH", "/v1/volumes/far-loose", { prop: "tags", op: "add", value: ["back"] }))).toMatchObject({ host_state: "online", tags: ["back"] });
   });
 });
