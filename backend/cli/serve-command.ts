@@ -3,13 +3,12 @@
  * options]`: run the REST service in the foreground until SIGINT/SIGTERM (or until another serve takes its state). Owns argument parsing
  * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
-import { hostname } from "node:os";
 import { parseArgs } from "node:util";
-import { NameSchema } from "vmbranch/sdk";
 import { armFailpoints } from "../host/failpoints";
 import { checkPostgresUrl } from "../store/postgres/connection";
 import { resolveDataDir } from "./data-dir";
 import { UsageError, type CliCommand } from "./command-registry";
+import { checkHostName } from "./host-name";
 import { parseListen, planListen } from "./listen-policy";
 import { DEFAULT_LIMITS, startServer, type ServeLimits } from "./server";
 
@@ -33,7 +32,8 @@ const USAGE = [
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
   "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
-  "--host-name: this machine's name among the hosts instances are placed on (default: its host name).",
+  "--host-name: this machine's name among the hosts instances are placed on (default: the name the data dir",
+  "             recorded at its first start, else the machine's host name; a recorded name cannot change).",
   "--standby: wait while another serve holds the data dir (and the database's state), then take over its VMs and work.",
 ];
 
@@ -53,19 +53,6 @@ function storeUrl(value: string | undefined): string | undefined {
     throw new UsageError(`--store: ${(e as Error).message}`);
   }
   return value;
-}
-
-/**
- * This machine's host name (`--host-name`, else os.hostname()), held to the rules of every other
- * name (NameSchema): it appears in the API and is what a request's `host` names.
- */
-export function checkHostName(given: string | undefined, system: () => string = hostname): string {
-  const name = given ?? system();
-  const parsed = NameSchema.safeParse(name);
-  if (parsed.success) return name;
-  const why = parsed.error.issues[0]?.message ?? "is not a valid name";
-  if (given !== undefined) throw new UsageError(`--host-name '${given}' ${why}`);
-  throw new UsageError(`this machine's host name '${name}' cannot name a host (it ${why}); give one with --host-name NAME`);
 }
 
 /** The `serve` subcommand. */
@@ -104,7 +91,9 @@ export const serveCommand: CliCommand = {
     const reserve = positiveNumber("host-reserve-mb", values["host-reserve-mb"] as string | undefined, 0);
     if (reserve !== undefined) limits.hostReserveMb = reserve;
     if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
-    const hostName = checkHostName(values["host-name"] as string | undefined);
+    const given = values["host-name"] as string | undefined;
+    // Checked before anything starts; the default is the data dir's (server.ts, host-name.ts).
+    const hostName = given === undefined ? undefined : checkHostName(given);
     if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
     // Failpoints are read once, here: an unknown name stops serve rather than silently passing a test.
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);

@@ -26,6 +26,7 @@ import { redactUrl } from "../store/postgres/connection";
 import { StoreLocked } from "../store/engine";
 import { Store } from "../store/store";
 import { DataDirBusy, lockDataDir } from "./data-dir-lock";
+import { dataDirHostName } from "./host-name";
 import { refuseEmptyState, refuseLostState, type StateDirs } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
@@ -39,7 +40,7 @@ export interface ServerOptions {
   standby?: boolean;
   host: string;
   port: number;
-  /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); os.hostname() when absent. */
+  /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); the data dir's recorded name when absent. */
   hostName?: string;
   allowHostPaths: string[];
   /** TLS key and certificate files (PEM); plain HTTP without them. */
@@ -202,6 +203,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const dbFile = join(dataDir, "vmbranch.db");
     if (!opts.storeUrl) refuseLostState(dbFile, fixed);
     const token = resolveToken(dataDir, env);
+    const hostName = dataDirHostName(dataDir, opts.hostName);
     for (const d of Object.values(fixed)) privateDir(d);
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
@@ -288,7 +290,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       store,
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
-        ...limits, outboundNetworkUnavailable: firewall, hostName: opts.hostName ?? hostname(),
+        ...limits, outboundNetworkUnavailable: firewall, hostName,
       },
       driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
       // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.

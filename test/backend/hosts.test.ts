@@ -144,6 +144,20 @@ describe("bad host inputs", () => {
 });
 
 describe("vmbranch serve --host-name", () => {
+  it("keeps the name the data dir recorded at its first start, and refuses another one", async () => {
+    // b started as box-1: a restart without the flag (a renamed machine, a container's new host
+    // name) is still box-1, with its instances; asking to be another host is refused.
+    await b.restart([]);
+    expect((await b.client.hosts.list()).filter((h) => h.state === "online").map((h) => h.name)).toEqual(["box-1", "box-2"]);
+    expect(instanceOf(await api(b, "GET", "/v1/instances/legacy")).host).toBe("box-1");
+    await expect(b.restart(["--host-name", "box-9"])).rejects.toThrow(
+      `vmbranch serve: --host-name 'box-9': this data dir is host 'box-1' (${join(b.dataDir, "host-name")}), the host its instances and volumes name; a host cannot be renamed`,
+    );
+    await b.relaunch({});
+    expect((await b.client.hosts.list()).map((h) => h.name)).toEqual(["box-1", "box-2", "box-3"]);
+    expect((await b.client.hosts.get("box-1")).state).toBe("online");
+  });
+
   it("refuses a name that breaks the rules of names, before it starts", async () => {
     const dir = mkdtempSync(join(tmpdir(), "vmbranch-hostname-"));
     try {
