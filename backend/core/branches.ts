@@ -9,7 +9,7 @@
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
-import { untilRecorded } from "./background";
+import { untilRecorded, whileUnavailable } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newUuid } from "./identity";
@@ -145,7 +145,10 @@ export class Branches {
       await completed;
       const completedAt = Date.now();
       const snapshotMs = completedAt - Date.parse(snapshot.createdAt);
-      await this.ctx.locks.with([instanceKey(uuid)], async () => {
+      // A database that goes down under the restore is waited out and the restore made again: its
+      // reverter undoes what the attempt made (waiting for the database too), and a VM it started
+      // is recorded before the start returns.
+      await whileUnavailable(this.ctx.log, `restoring branch ${uuid}`, () => this.ctx.locks.with([instanceKey(uuid)], async () => {
         const rec = store.instances.get({ uuid });
         if (!rec) return;
         this.setPhase(uuid, "CreatingTarget");
@@ -160,7 +163,7 @@ export class Branches {
           if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
           else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded() });
         });
-      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS });
+      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS }));
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
       this.snapshots.flattenDeepChains(uuid);
       this.snapshots.flattenDeepChains(sourceUuid);

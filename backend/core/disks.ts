@@ -12,6 +12,7 @@ import type { FilesystemKind } from "../host/storage-driver";
 import { failpoint } from "../host/failpoints";
 import type { DiskRecord } from "../store/records";
 import type { Store } from "../store/store";
+import { whileUnavailable } from "./background";
 import type { CoreContext } from "./context";
 import { newUuid, now } from "./identity";
 
@@ -128,13 +129,30 @@ export class Disks {
     return this.whileReleasing(async () => {
       let current = id;
       while (current) {
-        const d = this.store.disks.get({ id: current });
-        // A layer an overlay is being made on is its builder's to release (buildingOn).
-        if (!d || this.store.diskReferences(current) > 0 || this.building.has(current)) return;
-        this.store.disks.delete({ id: current });
+        const d = await this.dropRow(current);
+        if (!d) return;
         await this.ctx.storage.remove(d.path);
         current = d.parentId;
       }
+    });
+  }
+
+  /**
+   * Delete the row of disk `id` if nothing references it; returns the row deleted, else null. Waits
+   * out a state database that is down: a walk cut halfway would leave the layers above nothing
+   * references, and nothing comes back for them (the reference that kept them is gone already).
+   */
+  private dropRow(id: string): Promise<DiskRecord | null> {
+    let seen: DiskRecord | null = null;
+    return whileUnavailable(this.ctx.log, `releasing disk ${id}`, () => {
+      const d = this.store.disks.get({ id });
+      // Gone on a retry: the delete went through but its answer was lost; the file and parent are still ours.
+      if (!d) return seen;
+      // A layer an overlay is being made on is its builder's to release (buildingOn).
+      if (this.store.diskReferences(id) > 0 || this.building.has(id)) return null;
+      seen = d;
+      this.store.disks.delete({ id });
+      return d;
     });
   }
 
@@ -182,8 +200,15 @@ export class Disks {
 
   /** Record that disk `id`'s file stands alone now, and free its former parent unless something else uses it. */
   async recordFlattened(id: string): Promise<void> {
-    const d = this.get(id);
-    this.store.disks.update({ id }, { parentId: null, depth: 0 });
-    await this.release(d.parentId);
+    // The file stands alone already: the record waits out a database that is down rather than
+    // leave the parent named (a retry after a lost answer finds it recorded and frees the parent).
+    let parentId: string | null = null;
+    await whileUnavailable(this.ctx.log, `recording the flatten of disk ${id}`, () => {
+      const d = this.get(id);
+      if (d.parentId === null) return;
+      parentId = d.parentId;
+      this.store.disks.update({ id }, { parentId: null, depth: 0 });
+    });
+    await this.release(parentId);
   }
 }

@@ -6,6 +6,7 @@
  * rolls it forward or back from what the row says and what QEMU reports.
  */
 import type { OperationIntent, OperationRecord } from "../store/records";
+import { whileUnavailable } from "./background";
 import type { CoreContext } from "./context";
 import { newUuid, now } from "./identity";
 
@@ -24,6 +25,22 @@ export class Journal {
   /** The operation ended (done or fully undone). Call inside the transaction of its last record. */
   close(id: string): void {
     this.ctx.store.operations.delete({ id });
+  }
+
+  /**
+   * Record the last step of `id` (`record`, which already happened on the host, e.g. a disk switch
+   * under a running VM) and close the entry in one transaction, waiting out a state database that
+   * is down: what the host did must be written down now, not at the next start. A commit whose
+   * answer was lost left the entry closed, so the retry finds it gone and writes nothing twice.
+   */
+  async finish(id: string, what: string, record: () => void): Promise<void> {
+    await whileUnavailable(this.ctx.log, what, () =>
+      this.ctx.store.tx(() => {
+        if (!this.ctx.store.operations.get({ id })) return;
+        record();
+        this.close(id);
+      }),
+    );
   }
 
   /** Entries left open by a serve that died, oldest first. */

@@ -9,7 +9,7 @@ import { failpoint } from "../host/failpoints";
 import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmExit, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
 import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
-import { STORE_RETRY_MS, untilRecorded } from "./background";
+import { STORE_RETRY_MS, untilRecorded, whileUnavailable } from "./background";
 import { requireCapacity, startNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -175,13 +175,17 @@ export class Runtime {
       throw this.launchError(inst.name, err);
     });
     const warm = memory.kind === "snapshot";
+    // The VM runs: what says so waits out a database that is down rather than leave it untracked.
+    const record = <T>(work: () => T) => whileUnavailable(this.ctx.log, `recording the start of instance ${inst.uuid}`, work);
     // From now on the guest may write its read-write volumes: import must not overwrite them.
-    this.ctx.store.tx(() => {
-      for (const a of this.ctx.store.attachments.readWriteOf(inst.uuid))
-        this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
-    });
-    const rec = this.setState(inst.uuid, {
-      state: warm ? "running" : "starting",
+    await record(() =>
+      this.ctx.store.tx(() => {
+        for (const a of this.ctx.store.attachments.readWriteOf(inst.uuid))
+          this.ctx.store.volumes.update({ uuid: a.volumeUuid }, { populated: true });
+      }),
+    );
+    const changes = {
+      state: warm ? ("running" as const) : ("starting" as const),
       pid: handle.pid,
       accelerator: spec.accelerator,
       startedAt: now(),
@@ -189,7 +193,8 @@ export class Runtime {
       startCount: inst.startCount + 1,
       bootTimeMs: warm ? 0 : null,
       ...(typeof onRunning === "function" ? onRunning() : onRunning),
-    });
+    };
+    const rec = await record(() => this.setState(inst.uuid, changes));
     this.adopt(inst.uuid, handle, !warm);
     return rec;
   }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { failpoint } from "../host/failpoints";
 import { DiskSwitchError, type DiskFreeze, type QuiesceMode, type SnapshotFiles } from "../host/vm-driver";
 import type { DiskRecord, FreezeIntent, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
+import { whileUnavailable } from "./background";
 import { requireCapacity, snapshotNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import type { Disks } from "./disks";
@@ -111,7 +112,7 @@ export class Snapshots {
     const intents = await this.overlaysFor(inst, disks.filter((d) => !d.readonly));
     const freezes: DiskFreeze[] = intents.map((i) => ({ diskId: i.diskId, overlayPath: i.overlay.path }));
     // From the transaction on, the source writes its overlays: the journal says so before it can happen.
-    const op = this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid: uuid, freezes: intents });
+    const op = await this.openFreeze(inst, uuid, intents);
     let live;
     try {
       live = await handle.snapshot(freezes, files, quiesce);
@@ -134,11 +135,11 @@ export class Snapshots {
       machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent, quiesced: live.diskSwitch === "guest-frozen" },
       pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
     };
-    this.ctx.store.tx(() => {
+    // The source writes its overlays now, whatever the database does: the freeze is recorded once it can be.
+    await this.journal.finish(op, `recording the snapshot ${uuid} of instance ${inst.uuid}`, () => {
       intents.forEach((i) => this.disks.commitFreeze(i.volumeUuid, i.headId, i.overlay));
       this.ctx.store.snapshots.insert(snapshot);
       disks.forEach((d) => this.ctx.store.snapshotDisks.insert(this.diskRow(uuid, d)));
-      this.journal.close(op);
     });
     if (this.pending.has(inst.uuid)) this.copyEtas.set(inst.uuid, live.copyEta);
     const copy = live.completed;
@@ -176,6 +177,17 @@ export class Snapshots {
     }));
   }
 
+  /** Open the journal entry of a live freeze; if that fails, the overlay files made for it go. */
+  private async openFreeze(inst: InstanceRecord, snapshotUuid: string | null, intents: FreezeIntent[]): Promise<string> {
+    try {
+      return this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid, freezes: intents });
+    } catch (err) {
+      for (const i of intents)
+        await this.ctx.storage.remove(i.overlay.path).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
+      throw err;
+    }
+  }
+
   /**
    * After a failed live freeze: the disks QEMU switched (or may have) are recorded as frozen with
    * their overlays as new heads (roll forward: the running VM writes them); the other overlays
@@ -185,10 +197,7 @@ export class Snapshots {
     const switched = new Set(err instanceof DiskSwitchError ? err.switched : []);
     const forward = intents.filter((i) => switched.has(i.diskId));
     const back = intents.filter((i) => !switched.has(i.diskId));
-    this.ctx.store.tx(() => {
-      forward.forEach((i) => this.disks.commitFreeze(i.volumeUuid, i.headId, i.overlay));
-      this.journal.close(op);
-    });
+    await this.journal.finish(op, `recording the failed freeze of instance ${inst.uuid}`, () => forward.forEach((i) => this.disks.commitFreeze(i.volumeUuid, i.headId, i.overlay)));
     if (forward.length > 0)
       this.ctx.log.warn({ instance: inst.uuid, disks: forward.map((i) => i.diskId), err: (err as Error).message }, "freeze failed after the disk switch; the switch is recorded and the overlays kept");
     for (const i of back)
@@ -219,18 +228,15 @@ export class Snapshots {
     if (!handle || !d) throw new ApiError("INVALID_STATE", `Volume is not open in a running VM of instance '${inst.name}'`);
     const intents = await this.overlaysFor(inst, [d]);
     const intent = intents[0]!;
-    const op = this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid: null, freezes: intents });
+    const op = await this.openFreeze(inst, null, intents);
     try {
       await handle.freezeDisks([{ diskId: intent.diskId, overlayPath: intent.overlay.path }]);
     } catch (err) {
       await this.settleFreeze(op, inst, intents, err);
       throw hostError(err, `Could not snapshot volume through instance '${inst.name}'`, this.ctx.log);
     }
-    return this.ctx.store.tx(() => {
-      const frozen = this.disks.commitFreeze(volumeUuid, d.head.id, intent.overlay);
-      this.journal.close(op);
-      return frozen;
-    });
+    await this.journal.finish(op, `recording the freeze of volume ${volumeUuid}`, () => this.disks.commitFreeze(volumeUuid, d.head.id, intent.overlay));
+    return d.head.id;
   }
 
   /**
@@ -291,10 +297,10 @@ export class Snapshots {
       }
       // The VM is gone and its state saved: from here on standby is the truth, whatever fails.
       await failpoint("suspend.after-save").catch((err: Error) => this.ctx.log.error({ instance: inst.uuid, err: err.message }, "suspend: a failure after the save; recording standby"));
-      this.ctx.store.tx(() => {
+      const stoppedAt = now();
+      await this.journal.finish(op, `recording the suspend of instance ${inst.uuid}`, () => {
         this.ctx.store.snapshots.update({ uuid }, { state: "ready" });
-        this.runtime.setState(inst.uuid, { state: "standby", snapshotUuid: uuid, pid: null, stoppedAt: now(), stopReason: "suspended" });
-        this.journal.close(op);
+        this.runtime.setState(inst.uuid, { state: "standby", snapshotUuid: uuid, pid: null, stoppedAt, stopReason: "suspended" });
       });
       await handle.exited;
     } finally {
@@ -307,7 +313,16 @@ export class Snapshots {
     const snap = this.ctx.store.snapshots.get({ uuid });
     if (!snap || this.ctx.store.snapshotReferences(uuid) > 0) return;
     const disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
-    this.ctx.store.snapshots.remove(uuid);
+    // Waits out a database that is down: once the rows go, only this call knows the layers to release.
+    let removed = false;
+    const gone = await whileUnavailable(this.ctx.log, `releasing snapshot ${uuid}`, () => {
+      if (!this.ctx.store.snapshots.get({ uuid })) return removed;
+      if (this.ctx.store.snapshotReferences(uuid) > 0) return false;
+      removed = true;
+      this.ctx.store.snapshots.remove(uuid);
+      return true;
+    });
+    if (!gone) return;
     // Counted from the row's removal: until the loop below, layers only this snapshot kept have
     // no reference yet are still there, which the doctor must not take for a leak.
     await this.disks.whileReleasing(async () => {

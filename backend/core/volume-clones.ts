@@ -92,7 +92,10 @@ export class VolumeClones {
     const store = this.ctx.store;
     try {
       const keys = () => [volumeKey(sourceUuid), volumeKey(rec.uuid), ...this.writerKeys(sourceUuid)];
-      await this.ctx.locks.withChecked(keys, async () => {
+      // A database that goes down under the clone is waited out, and the clone made again from the
+      // start: every step undoes itself when the database refuses it (a freeze already done on the
+      // host is recorded before it returns), so a second attempt only adds a layer, never loses one.
+      await whileUnavailable(this.ctx.log, `making clone ${rec.uuid}`, () => this.ctx.locks.withChecked(keys, async () => {
         // The clone may have been deleted while it waited: then there is nothing to make.
         if (!store.volumes.get({ uuid: rec.uuid })) return;
         const source = store.volumes.get({ uuid: sourceUuid });
@@ -107,7 +110,7 @@ export class VolumeClones {
             headDisk: head.id, state: "available", clone: { ...rec.clone!, progress: 100, finishedAt: now() },
           }),
         );
-      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS });
+      }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS }));
       this.ctx.log.info({ volume: rec.uuid, source: sourceUuid }, "volume clone ready");
     } catch (err) {
       const message = (err as Error).message;

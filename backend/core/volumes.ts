@@ -210,10 +210,10 @@ export class Volumes {
         // The disk grew: the size is recorded whatever fails from here.
         await failpoint("resize.after-grow").catch((err: Error) => this.ctx.log.error({ volume: rec.uuid, err: err.message }, "a failure after a volume grew; recording its size"));
       }
-      this.ctx.store.tx(() => {
-        this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
-        if (op) journal.close(op);
-      });
+      const record = () => this.ctx.store.volumes.update({ uuid: rec.uuid }, { tags, deleteLock, sizeMb });
+      // A grown disk is recorded whatever the database does; a change of the row alone is refused while it is down.
+      if (op) await journal.finish(op, `recording the new size of volume ${rec.uuid}`, record);
+      else record();
       return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });
   }
