@@ -87,8 +87,13 @@ export class InstanceTemplates {
       const vols = store.attachments.ofInstance(tpl.uuid).map((a) => store.volumes.get({ uuid: a.volumeUuid })!);
       for (const v of vols) this.volumes.checkNoActiveClones(v);
       const view = { ...this.instances.view(tpl), state: "deleted" as const };
-      store.instances.remove(tpl.uuid);
-      for (const v of vols) if (v.ownerUuid === tpl.uuid || !v.persistent) await this.volumes.destroyRecord(v);
+      // Its own volumes go with it in one transaction: none outlives it, whatever follows.
+      const owned = vols.filter((v) => v.ownerUuid === tpl.uuid || !v.persistent);
+      store.tx(() => {
+        store.instances.remove(tpl.uuid);
+        for (const v of owned) store.volumes.remove(v.uuid);
+      });
+      for (const v of owned) await this.volumes.releaseData(v);
       if (tpl.snapshotUuid) await this.snapshots.release(tpl.snapshotUuid);
       return view;
     });

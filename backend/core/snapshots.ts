@@ -310,25 +310,26 @@ export class Snapshots {
 
   /** Free snapshot `uuid` unless an instance still holds it: its files, rows and the disk layers only it kept. */
   async release(uuid: string): Promise<void> {
-    const snap = this.ctx.store.snapshots.get({ uuid });
-    if (!snap || this.ctx.store.snapshotReferences(uuid) > 0) return;
-    const disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
-    // Waits out a database that is down: once the rows go, only this call knows the layers to release.
-    let removed = false;
-    const gone = await whileUnavailable(this.ctx.log, `releasing snapshot ${uuid}`, () => {
-      if (!this.ctx.store.snapshots.get({ uuid })) return removed;
-      if (this.ctx.store.snapshotReferences(uuid) > 0) return false;
-      removed = true;
-      this.ctx.store.snapshots.remove(uuid);
-      return true;
-    });
-    if (!gone) return;
-    // Counted from the row's removal: until the loop below, layers only this snapshot kept have
-    // no reference yet are still there, which the doctor must not take for a leak.
+    // Counted as a release from the start: from the rows' removal until the loop below, layers
+    // only this snapshot kept have no reference yet are still there, which the doctor must not
+    // take for a leak.
     await this.disks.whileReleasing(async () => {
+      // Waits out a database that is down: the caller dropped its reference already, and once the
+      // rows go, only this call knows the layers to release.
+      let disks: SnapshotDiskRecord[] | null = null;
+      const gone = await whileUnavailable(this.ctx.log, `releasing snapshot ${uuid}`, () => {
+        // Gone on a retry: the removal went through but its answer was lost.
+        if (!this.ctx.store.snapshots.get({ uuid })) return disks !== null;
+        if (this.ctx.store.snapshotReferences(uuid) > 0) return false;
+        disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
+        this.ctx.store.snapshots.remove(uuid);
+        return true;
+      });
+      if (!gone || disks === null) return;
+      const layers: SnapshotDiskRecord[] = disks;
       await failpoint("snapshot.after-release-rows").catch((err: Error) => this.ctx.log.error({ snapshot: uuid, err: err.message }, "a failure after a snapshot's rows were deleted; releasing its files"));
       await this.removeFiles(this.files(uuid));
-      for (const d of disks) await this.disks.release(d.diskId);
+      for (const d of layers) await this.disks.release(d.diskId);
     });
   }
 

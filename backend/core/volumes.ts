@@ -24,7 +24,7 @@ import { Journal } from "./journal";
 import { instanceKey, volumeKey } from "./locks";
 import { findVolume, patchTags, refId, requireInstance, requireVolume, requireVolumeTemplate } from "./lookup";
 import { Reverter } from "./reverter";
-import { storeReverter } from "./background";
+import { storeReverter, whileUnavailable } from "./background";
 import { placeOn, requireHostOnline } from "./hosts";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
@@ -404,7 +404,11 @@ export class Volumes {
           throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): its files need more blocks or inodes than the filesystem has`);
         });
         const old = rec.headDisk;
-        this.ctx.store.volumes.update({ uuid: rec.uuid }, { headDisk: head.id, populated: true });
+        // The new disk is made and recorded: the volume waits for the database to name it its head
+        // rather than leave it to no volume.
+        await whileUnavailable(this.ctx.log, `recording the import into volume ${rec.uuid}`, () =>
+          this.ctx.store.volumes.update({ uuid: rec.uuid }, { headDisk: head.id, populated: true }),
+        );
         await this.disks.release(old);
       } finally {
         await this.ctx.storage.removeImportScratch(dir);
