@@ -166,6 +166,14 @@ function print(r: Record<string, any>): void {
         if (counted) arows.push([`  ${counted.store}: statements per request`, perStatement(counted.sizes[i][countKey], counted.sizes[i][key].p50 - stores[0].sizes[i][key].p50, stores[0].store)]);
       }
     }
+    const withVolumes = stores.filter((s) => s.volumes);
+    if (withVolumes.length > 0) {
+      const v0 = withVolumes[0].volumes;
+      const ratio = withVolumes[1] ? ` (p50 ${(withVolumes[1].volumes.listMs.p50 / v0.listMs.p50).toFixed(2)}×)` : "";
+      arows.push([`list volumes at ${v0.volumes}, each attached (p50 / p99)`, withVolumes.map((s) => `${s.store} ${p(s.volumes.listMs)}`).join(" | ") + ratio]);
+      const counted = withVolumes.find((s) => s.volumes.listStatements);
+      if (counted) arows.push([`  ${counted.store}: statements per request`, perStatement(counted.volumes.listStatements, counted.volumes.listMs.p50 - v0.listMs.p50, withVolumes[0].store)]);
+    }
     table(`Control-plane API (one client, one request at a time, ${r.api.rounds} alternating rounds)`, arows);
   }
   if (r.engines) {

@@ -7,7 +7,7 @@
  */
 import type { InstanceState, VolumeState } from "vmbranch/sdk";
 import type { CoreContext } from "./context";
-import { volumeView } from "./views";
+import { loadedVolumeRelations, volumeView } from "./views";
 
 /** One thing that finished, with its durations in milliseconds. */
 export type Outcome =
@@ -26,7 +26,8 @@ export class ServiceFigures {
 
   /** Volumes by the state the API shows (`mounted` while a VM uses one; templates are `template`). */
   volumesByState(): Map<VolumeState, number> {
-    return countBy(this.ctx.store.volumes.all().map((r) => volumeView(this.ctx.store, r).state));
+    const rel = loadedVolumeRelations(this.ctx.store);
+    return countBy(this.ctx.store.volumes.all().map((r) => volumeView(this.ctx.store, r, rel).state));
   }
 
   /** RAM images of memory snapshots: files and allocated bytes in the RAM directory. */

@@ -4,7 +4,7 @@
  */
 import type { Instance, InstanceState, Volume, VolumeState } from "vmbranch/sdk";
 import type { GuestNetwork } from "../host/vm-driver";
-import type { AttachmentRecord, HostRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
+import type { AttachmentRecord, DiskRecord, HostRecord, InstanceRecord, PortRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
 import { hostStateOf, storedHost } from "./hosts";
 
@@ -145,16 +145,59 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
   };
 }
 
-/** Wire form of a volume or volume template. */
-export function volumeView(store: Store, r: VolumeRecord): Volume {
-  const atts = store.attachments.ofVolume(r.uuid);
-  const attachedTo = atts.map((a) => ({ uuid: a.instanceUuid, name: store.instances.get({ uuid: a.instanceUuid })?.name ?? "" }));
+/** The rows a volume's view reads besides its own: one query each, or loaded once for a list. */
+export interface VolumeRelations {
+  attachments(volumeUuid: string): AttachmentRecord[];
+  instance(uuid: string): InstanceRecord | null;
+  volume(uuid: string): VolumeRecord | null;
+  clones(templateUuid: string): number;
+  disk(id: string): DiskRecord | null;
+  host(name: string): HostRecord | null | undefined;
+}
+
+/** Volume relations read row by row, for one view. */
+function queriedForVolume(store: Store): VolumeRelations {
+  return {
+    attachments: (uuid) => store.attachments.ofVolume(uuid),
+    instance: (uuid) => store.instances.get({ uuid }),
+    volume: (uuid) => store.volumes.get({ uuid }),
+    clones: (uuid) => store.volumes.clonesOf(uuid),
+    disk: (id) => store.disks.get({ id }),
+    host: storedHost(store),
+  };
+}
+
+/**
+ * Relations of every volume read at once (six queries), for a list: per volume they would be
+ * four queries and two per attachment.
+ */
+export function loadedVolumeRelations(store: Store): VolumeRelations {
+  const attachments = store.attachments.byVolume();
+  const instances = new Map(store.instances.all().map((i) => [i.uuid, i]));
+  const volumes = new Map(store.volumes.all().map((v) => [v.uuid, v]));
+  const clones = store.volumes.cloneCounts();
+  const disks = new Map(store.disks.all().map((d) => [d.id, d]));
+  const hosts = new Map(store.hosts.byName().map((h) => [h.name, h]));
+  return {
+    attachments: (uuid) => attachments.get(uuid) ?? [],
+    instance: (uuid) => instances.get(uuid) ?? null,
+    volume: (uuid) => volumes.get(uuid) ?? null,
+    clones: (uuid) => clones.get(uuid) ?? 0,
+    disk: (id) => disks.get(id) ?? null,
+    host: (name) => hosts.get(name),
+  };
+}
+
+/** Wire form of a volume or volume template; `rel` gives the rows it reads besides its own (one by one when not given). */
+export function volumeView(store: Store, r: VolumeRecord, rel: VolumeRelations = queriedForVolume(store)): Volume {
+  const atts = rel.attachments(r.uuid);
+  const attachedTo = atts.map((a) => ({ uuid: a.instanceUuid, name: rel.instance(a.instanceUuid)?.name ?? "" }));
   const mountedBy = atts
-    .map((a) => ({ a, i: store.instances.get({ uuid: a.instanceUuid }) }))
+    .map((a) => ({ a, i: rel.instance(a.instanceUuid) }))
     .filter(({ i }) => i !== null && (i.state === "running" || i.state === "starting" || i.state === "stopping"))
     .map(({ a, i }) => ({ uuid: a.instanceUuid, name: i!.name, at: a.at, readonly: a.readonly }));
-  const template = r.templateUuid ? store.volumes.get({ uuid: r.templateUuid }) : null;
-  const clones = store.volumes.clonesOf(r.uuid);
+  const template = r.templateUuid ? rel.volume(r.templateUuid) : null;
+  const clones = rel.clones(r.uuid);
   const state = !r.isTemplate && r.state === "available" && mountedBy.length > 0 ? "mounted" : volumeState(r);
   return {
     uuid: r.uuid,
@@ -173,7 +216,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
     delete_lock: r.deleteLock,
     created_at: r.createdAt,
     host: r.host ?? "",
-    host_state: hostStateOf(storedHost(store), r.host),
+    host_state: hostStateOf(rel.host, r.host),
     template: template ? { uuid: template.uuid, name: template.name } : null,
     clone: r.clone
       ? {
@@ -185,7 +228,7 @@ export function volumeView(store: Store, r: VolumeRecord): Volume {
         }
       : null,
     clones,
-    chain_depth: r.headDisk ? (store.disks.get({ id: r.headDisk })?.depth ?? null) : null,
+    chain_depth: r.headDisk ? (rel.disk(r.headDisk)?.depth ?? null) : null,
     error: r.error,
   };
 }

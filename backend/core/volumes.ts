@@ -28,7 +28,7 @@ import { storeReverter, whileUnavailable } from "./background";
 import { placeOn, requireHostOnline } from "./hosts";
 import { insertUnique } from "./unique";
 import { LIVE_STATES, checkAttachAllowed, checkMountPointFree } from "./volume-rules";
-import { instanceState, volumeView } from "./views";
+import { instanceState, loadedVolumeRelations, volumeView } from "./views";
 
 /** Lock key serializing the creation of managed volumes (their directories may not overlap). */
 const MANAGED_PATHS_KEY = "managed-paths";
@@ -44,6 +44,12 @@ export class Volumes {
   /** Wire view of a volume record. */
   view(r: VolumeRecord): Volume {
     return volumeView(this.ctx.store, r);
+  }
+
+  /** A view function for a list: the related rows of every volume are read once, up front. */
+  viewer(): (r: VolumeRecord) => Volume {
+    const rel = loadedVolumeRelations(this.ctx.store);
+    return (r) => volumeView(this.ctx.store, r, rel);
   }
 
   /** Throw NAME_TAKEN when a volume already has `name`. */

@@ -105,6 +105,12 @@ export class VolumeTable extends Table<VolumeRecord> {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM volumes WHERE template_uuid = ?").get(templateUuid) as { n: number }).n;
   }
 
+  /** `clonesOf` for every template at once: template uuid → volumes made from it. */
+  cloneCounts(): Map<string, number> {
+    const rows = this.db.prepare("SELECT template_uuid, COUNT(*) AS n FROM volumes WHERE template_uuid IS NOT NULL GROUP BY template_uuid").all() as { template_uuid: string; n: number }[];
+    return new Map(rows.map((r) => [r.template_uuid, Number(r.n)]));
+  }
+
   /** Remove volume `uuid` with its attachments, in one transaction. */
   remove(uuid: string): void {
     this.db.transaction(() => {
@@ -139,6 +145,11 @@ export class AttachmentTable extends Table<AttachmentRecord> {
   /** Every attachment, by instance, each instance's in device order (one query, for lists). */
   byInstance(): Map<string, AttachmentRecord[]> {
     return groupBy(this.select("TRUE", [], "instance_uuid, position"), (a) => a.instanceUuid);
+  }
+
+  /** Every attachment grouped by volume, each group in the order `ofVolume` gives (the table's). */
+  byVolume(): Map<string, AttachmentRecord[]> {
+    return groupBy(this.select(), (a) => a.volumeUuid);
   }
 
   /** The device position after the last one of instance `uuid`. */

@@ -162,6 +162,31 @@ describe("list, get and addressing", () => {
       expectError(await importTar(id, tarOf({ a: "1" })), 404, "VOLUME_NOT_FOUND");
     }
   });
+
+  it("lists each volume and template exactly as its own GET shows it: attachments, template, clones, chain depth", async () => {
+    // A list reads the related rows once for all volumes; one GET reads them row by row: both must agree.
+    const b = backend();
+    expect((await api(b, "POST", "/v1/instances", { name: "lister", image: "base", autostart: false })).status).toBe(201);
+    expect((await api(b, "PUT", "/v1/volumes/tagged-a/attach", { attach_to: { name: "lister" }, at: "/a" })).status).toBe(200);
+    expect((await api(b, "PUT", "/v1/volumes/tagged-bc/attach", { attach_to: { name: "lister" }, at: "/bc", readonly: true })).status).toBe(200);
+    expect((await api(b, "POST", "/v1/volumes/templates", [{ name: "tagged-ab", mode: "copy", template_name: "tagged-tpl" }])).status).toBe(201);
+    expect((await api(b, "POST", "/v1/volumes", { name: "tagged-from-tpl", template: { name: "tagged-tpl" } })).status).toBe(201);
+    try {
+      const listed = (await api(b, "GET", "/v1/volumes")).body.data.volumes as Volume[];
+      const mine = listed.filter((v) => v.name.startsWith("tagged-"));
+      expect(mine.map((v) => v.name).sort()).toEqual(["tagged-a", "tagged-ab", "tagged-bc", "tagged-from-tpl"]);
+      for (const v of mine) expect(v).toEqual(volumeOf(await api(b, "GET", `/v1/volumes/${v.name}`)));
+      expect(mine.find((v) => v.name === "tagged-a")!.attached_to).toEqual([{ uuid: expect.any(String), name: "lister" }]);
+      expect(mine.find((v) => v.name === "tagged-from-tpl")!.template).toEqual({ uuid: expect.any(String), name: "tagged-tpl" });
+      const templates = ((await api(b, "GET", "/v1/volumes/templates")).body.data.volumes as Volume[]).filter((v) => v.name === "tagged-tpl");
+      expect(templates).toEqual([volumeOf(await api(b, "GET", "/v1/volumes/templates/tagged-tpl"))]);
+      expect(templates[0]!.clones).toBe(1);
+    } finally {
+      expect((await api(b, "DELETE", "/v1/instances/lister")).status).toBe(200);
+      expect((await api(b, "DELETE", "/v1/volumes/tagged-from-tpl")).status).toBe(200);
+      expect((await api(b, "DELETE", "/v1/volumes/templates/tagged-tpl")).status).toBe(200);
+    }
+  });
 });
 
 describe("PATCH", () => {

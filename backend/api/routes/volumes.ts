@@ -35,7 +35,8 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
     app.get("/volumes", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
       const results = applyListQuery(core.ctx.store.volumes.plain(), q, (id) => new ApiError("VOLUME_NOT_FOUND", `Volume '${id}' not found`));
-      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
+      const view = V.viewer();
+      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(view(rec), q.details));
     });
 
     app.post("/volumes/clone", async (req, reply) => {
@@ -60,7 +61,8 @@ export function volumeRoutes(core: Core): FastifyPluginAsync {
       const q = parse(ListQuerySchema, req.query);
       const all = core.ctx.store.volumes.templates();
       const results = applyListQuery(all, q, (id) => new ApiError("VOLUME_TEMPLATE_NOT_FOUND", `Volume template '${id}' not found`));
-      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(V.view(rec), q.details));
+      const view = V.viewer();
+      return itemsReply(reply, "volumes", results, req, 200, (rec) => brief(view(rec), q.details));
     });
     app.get<{ Params: IdParams }>("/volumes/templates/:id", async (req) => ok("volumes", [core.clones.getTemplate(req.params.id)], req.id, req.startedNs));
     app.patch<{ Params: IdParams }>("/volumes/templates/:id", async (req) =>
