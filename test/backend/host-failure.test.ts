@@ -1,17 +1,21 @@
 // Host failure without agents (docs/cluster.md, "Host failure"; docs/api.md, "Hosts"), through real
 // HTTP, no VM booted: instances, templates, a checkpoint and volumes made on serve's host, then
 // moved by SQL onto a host whose heartbeats stopped (no agent can join yet, so another host is a
-// row in the store). Their views say `host_state: offline` with their state as last recorded;
+// row in the store). Their views say `host_state: offline` with their state as last recorded (and
+// the CLI marks them `(host offline)`);
 // every operation that would act on them, or needs their host, answers 409 HOST_OFFLINE with the
 // exact message, one by one and item by item in bulk, and changes nothing; reads keep working.
 // A restart of serve leaves them as recorded (their VMs are not on this machine to be found).
 // Once the host heartbeats again, the same operations are accepted.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import type { Instance, Volume } from "../../sdk";
-import { startBackend, type TestBackend } from "../helpers/backend";
+import { CLI, startBackend, type TestBackend } from "../helpers/backend";
 import { storeSql } from "../helpers/store-sql";
 import { api, expectError, instanceOf, observe, raw, tarWithEntry, volumeOf, type Observed } from "./support";
 
 jest.setTimeout(60_000);
+const run = promisify(execFile);
 
 let b: TestBackend;
 
@@ -66,6 +70,19 @@ describe("views of what lives on an offline host", () => {
       expect(volumeOf(await api(b, "GET", `/v1/volumes/${name}`))).toMatchObject({ name, host: "box-3", host_state: "offline", state: "available" });
     expect(volumeOf(await api(b, "GET", "/v1/volumes/templates/far-vtpl"))).toMatchObject({ host_state: "offline", state: "template" });
     expect(volumeOf(await api(b, "GET", "/v1/volumes/near-vol"))).toMatchObject({ host: "box-1", host_state: "online" });
+  });
+
+  it("are marked for people: `vmbranch ls`, `volumes ls` and `get` say the host is offline", async () => {
+    const cli = async (...args: string[]) =>
+      (await run(process.execPath, [CLI, ...args, "--endpoint", b.url], { env: { ...process.env, VMBRANCH_TOKEN: b.token } })).stdout;
+    const ls = await cli("ls");
+    expect(ls).toMatch(/^far\s+stopped \(host offline\)\s+base\s/m);
+    expect(ls).toMatch(/^near\s+stopped\s+base\s/m);
+    expect(await cli("volumes", "ls")).toMatch(/^far-data\s+available \(host offline\)\s+block\s/m);
+    const get = await cli("get", "far");
+    expect(get).toMatch(/^state: +stopped \(host offline\)$/m);
+    expect(get).toMatch(/^host: +box-3 \(offline\)$/m);
+    expect(await cli("get", "near")).toMatch(/^host: +box-1$/m);
   });
 
   it("keep answering reads: history and log of an instance on an offline host", async () => {

@@ -1,6 +1,6 @@
 // What the people's commands print, as pure functions: ages, durations, aligned tables and the
 // branch lineage as a tree (a branch of a branch nested, a branch whose source is gone a root).
-import { age, lineage, lineageJson, lineageTable, millis, table } from "../../backend/cli/operator/render";
+import { age, hostText, lineage, lineageJson, lineageTable, millis, stateText, table } from "../../backend/cli/operator/render";
 import type { Instance } from "../../sdk";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -25,6 +25,14 @@ describe("people's output", () => {
   it("says ages and durations as people do", () => {
     expect([age(at(0), T0 + 45_000), age(at(0), T0 + 180_000), age(at(0), T0 + 7_200_000), age(at(0), T0 + 5 * 86_400_000)]).toEqual(["45s", "3m", "2h", "5d"]);
     expect([millis(12.345), millis(1500), millis(null)]).toEqual(["12.3ms", "1.5s", "-"]);
+  });
+
+  it("marks what lives on an offline host, whose state is only as last recorded", () => {
+    expect(stateText({ state: "running", host_state: "offline" })).toBe("running (host offline)");
+    expect(stateText({ state: "running", host_state: "online" })).toBe("running");
+    // A server older than hosts says neither.
+    expect(stateText({ state: "stopped" })).toBe("stopped");
+    expect([hostText({ host: "box-3", host_state: "offline" }), hostText({ host: "box-1", host_state: "online" }), hostText({})]).toEqual(["box-3 (offline)", "box-1", "-"]);
   });
 
   it("aligns tables on the widest cell", () => {

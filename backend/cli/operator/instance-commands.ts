@@ -8,7 +8,7 @@ import { UsageError, type CliCommand } from "../command-registry";
 import { CommandFailure, EXIT } from "./connection";
 import { expectPositionals, operatorCommand, printJson, type Invocation } from "./operator-command";
 import { progress } from "./progress";
-import { age, lineage, lineageJson, lineageTable, millis, table } from "./render";
+import { age, hostText, lineage, lineageJson, lineageTable, millis, stateText, table } from "./render";
 
 function ports(i: Instance): string {
   return i.ports.map((p) => `${p.host_port}->${p.guest_port}`).join(",") || "-";
@@ -20,7 +20,7 @@ const ls = operatorCommand("ls", "list instances", ["usage: vmbranch ls [--json]
   if (inv.json) printJson(inv.ctx, all);
   else
     inv.ctx.stdout(table(["NAME", "STATE", "IMAGE", "MEMORY", "PORTS", "BRANCHED FROM", "AGE"],
-      all.map((i) => [i.name, i.state, i.image ?? "-", `${i.memory_mb}M`, ports(i), i.branch?.source.name ?? "-", age(i.created_at)])));
+      all.map((i) => [i.name, stateText(i), i.image ?? "-", `${i.memory_mb}M`, ports(i), i.branch?.source.name ?? "-", age(i.created_at)])));
   return EXIT.OK;
 });
 
@@ -32,7 +32,7 @@ const get = operatorCommand("get", "show one instance", ["usage: vmbranch get NA
     return EXIT.OK;
   }
   const rows: [string, string][] = [
-    ["name", i.name], ["uuid", i.uuid], ["state", i.state], ["host", i.host ?? "-"], ["image", i.image ?? "-"], ["memory", `${i.memory_mb} MiB`], ["vcpus", String(i.vcpus)],
+    ["name", i.name], ["uuid", i.uuid], ["state", stateText(i)], ["host", hostText(i)], ["image", i.image ?? "-"], ["memory", `${i.memory_mb} MiB`], ["vcpus", String(i.vcpus)],
     ["ports", ports(i)], ["volumes", i.volumes.map((v) => `${v.name}:${v.at}${v.readonly ? ":ro" : ""}`).join(", ") || "-"],
     ["created", `${i.created_at} (${age(i.created_at)} ago)`],
   ];

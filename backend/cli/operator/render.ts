@@ -27,6 +27,20 @@ export function millis(ms: number | null | undefined): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
+/**
+ * The state people read: as the API says it, and `(host offline)` after it when the host stopped
+ * heartbeating (the state is then only as last recorded, and nothing can act on it).
+ */
+export function stateText(r: { state: string; host_state?: "online" | "offline" }): string {
+  return r.host_state === "offline" ? `${r.state} (host offline)` : r.state;
+}
+
+/** The host people read: its name, with `(offline)` while it does not heartbeat. */
+export function hostText(r: { host?: string; host_state?: "online" | "offline" }): string {
+  if (!r.host) return "-";
+  return r.host_state === "offline" ? `${r.host} (offline)` : r.host;
+}
+
 /** One instance in the lineage with its branches. */
 export interface LineageNode {
   instance: Instance;
@@ -53,7 +67,7 @@ export function lineageTable(roots: readonly LineageNode[], now = Date.now()): s
     // A root with a branch source is a branch whose source is gone.
     const from = i.branch && branchPrefix === "" ? ` (from ${i.branch.source.name}, deleted)` : "";
     const pause = i.branch ? (i.branch.from_memory && i.branch.snapshot_uuid ? millis(i.branch.source_pause_ms) : "none") : "";
-    rows.push([`${branchPrefix}${i.name}${from}`, i.state, pause, age(i.created_at, now)]);
+    rows.push([`${branchPrefix}${i.name}${from}`, stateText(i), pause, age(i.created_at, now)]);
     n.branches.forEach((b, k) => {
       const last = k === n.branches.length - 1;
       walk(b, prefix + (last ? "   " : "│  "), prefix + (last ? "└─ " : "├─ "));

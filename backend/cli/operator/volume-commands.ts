@@ -7,7 +7,7 @@ import { UsageError, type CliCommand } from "../command-registry";
 import { CommandFailure, EXIT } from "./connection";
 import { expectPositionals, operatorCommand, printJson } from "./operator-command";
 import { progress } from "./progress";
-import { age, table } from "./render";
+import { age, stateText, table } from "./render";
 
 function size(v: Volume): string {
   return v.size_mb === null ? "-" : `${v.size_mb}M`;
@@ -20,7 +20,7 @@ const volumes = operatorCommand("volumes", "list volumes (volumes ls)", ["usage:
   if (inv.json) printJson(inv.ctx, all);
   else
     inv.ctx.stdout(table(["NAME", "STATE", "KIND", "SIZE", "ATTACHED TO", "FROM", "AGE"],
-      all.map((v) => [v.name, v.state, v.kind, size(v), v.attached_to.map((a) => a.name).join(",") || "-", v.clone?.source.name ?? v.template?.name ?? "-", age(v.created_at)])));
+      all.map((v) => [v.name, stateText(v), v.kind, size(v), v.attached_to.map((a) => a.name).join(",") || "-", v.clone?.source.name ?? v.template?.name ?? "-", age(v.created_at)])));
   return EXIT.OK;
 });
 
