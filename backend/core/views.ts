@@ -148,8 +148,8 @@ export function instanceView(store: Store, r: InstanceRecord, net: Pick<GuestNet
 /** The rows a volume's view reads besides its own: one query each, or loaded once for a list. */
 export interface VolumeRelations {
   attachments(volumeUuid: string): AttachmentRecord[];
-  instance(uuid: string): InstanceRecord | null;
-  volume(uuid: string): VolumeRecord | null;
+  instance(uuid: string): Pick<InstanceRecord, "name" | "state"> | null;
+  template(uuid: string): VolumeRecord | null;
   clones(templateUuid: string): number;
   disk(id: string): DiskRecord | null;
   host(name: string): HostRecord | null | undefined;
@@ -160,7 +160,7 @@ function queriedForVolume(store: Store): VolumeRelations {
   return {
     attachments: (uuid) => store.attachments.ofVolume(uuid),
     instance: (uuid) => store.instances.get({ uuid }),
-    volume: (uuid) => store.volumes.get({ uuid }),
+    template: (uuid) => store.volumes.get({ uuid }),
     clones: (uuid) => store.volumes.clonesOf(uuid),
     disk: (id) => store.disks.get({ id }),
     host: storedHost(store),
@@ -169,19 +169,20 @@ function queriedForVolume(store: Store): VolumeRelations {
 
 /**
  * Relations of every volume read at once (six queries), for a list: per volume they would be
- * four queries and two per attachment.
+ * four queries and two per attachment. Instances are read as names and states only: a list of a
+ * few volumes beside thousands of instances would otherwise spend its time decoding them.
  */
 export function loadedVolumeRelations(store: Store): VolumeRelations {
   const attachments = store.attachments.byVolume();
-  const instances = new Map(store.instances.all().map((i) => [i.uuid, i]));
-  const volumes = new Map(store.volumes.all().map((v) => [v.uuid, v]));
+  const instances = store.instances.namesAndStates();
+  const templates = new Map(store.volumes.templates().map((v) => [v.uuid, v]));
   const clones = store.volumes.cloneCounts();
   const disks = new Map(store.disks.all().map((d) => [d.id, d]));
   const hosts = new Map(store.hosts.byName().map((h) => [h.name, h]));
   return {
     attachments: (uuid) => attachments.get(uuid) ?? [],
     instance: (uuid) => instances.get(uuid) ?? null,
-    volume: (uuid) => volumes.get(uuid) ?? null,
+    template: (uuid) => templates.get(uuid) ?? null,
     clones: (uuid) => clones.get(uuid) ?? 0,
     disk: (id) => disks.get(id) ?? null,
     host: (name) => hosts.get(name),
@@ -196,7 +197,7 @@ export function volumeView(store: Store, r: VolumeRecord, rel: VolumeRelations =
     .map((a) => ({ a, i: rel.instance(a.instanceUuid) }))
     .filter(({ i }) => i !== null && (i.state === "running" || i.state === "starting" || i.state === "stopping"))
     .map(({ a, i }) => ({ uuid: a.instanceUuid, name: i!.name, at: a.at, readonly: a.readonly }));
-  const template = r.templateUuid ? rel.volume(r.templateUuid) : null;
+  const template = r.templateUuid ? rel.template(r.templateUuid) : null;
   const clones = rel.clones(r.uuid);
   const state = !r.isTemplate && r.state === "available" && mountedBy.length > 0 ? "mounted" : volumeState(r);
   return {

@@ -38,6 +38,12 @@ export class InstanceTable extends Table<InstanceRecord> {
     return this.select("is_template");
   }
 
+  /** Every row's name and state by uuid: what a volume list says of the instances it names (no other column decoded). */
+  namesAndStates(): Map<string, Pick<InstanceRecord, "name" | "state">> {
+    const rows = this.db.prepare(`SELECT uuid, name, state FROM ${this.name}`).all() as { uuid: string; name: string; state: InstanceRecord["state"] }[];
+    return new Map(rows.map((r) => [r.uuid, { name: r.name, state: r.state }]));
+  }
+
   /** Checkpoints, any state, oldest first. */
   checkpoints(): InstanceRecord[] {
     return this.select("checkpoint IS NOT NULL", [], "created_at, name");
