@@ -7,10 +7,10 @@
 // volume clone whose source switched under its running VM, and one whose source is frozen. Each
 // operation finishes as it would have without the outage, the source keeps running and writing,
 // and doctor finds nothing: no disk nothing references, no file the store does not know.
-import type { DoctorReport } from "../../sdk";
 import { raw } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks } from "../helpers/guest-programs";
+import { counterProgram } from "../helpers/guest-programs";
+import { doctorReport, waitWriting } from "../helpers/serve-checks";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 
 jest.setTimeout(300_000);
@@ -31,7 +31,7 @@ beforeAll(async () => {
   b = await startBackend({ testStore: false, args: ["--store", pg.createDatabase("state")], env: { VMBRANCH_FAILPOINTS: failpoints } });
   await b.client.instances.create({ name: "src", image: "base", memory_mb: 128, args: counterProgram("/data"), volumes: [{ name: "src-data", size_mb: 16, at: "/data" }] });
   await b.client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  await waitWriting();
+  await waitWriting(b, "src");
 }, 240_000);
 
 afterAll(async () => {
@@ -65,22 +65,6 @@ async function outageAt<T>(point: Point, act: () => Promise<T>): Promise<T> {
   return answer;
 }
 
-async function doctor(): Promise<DoctorReport> {
-  const res = await raw(b, "GET", "/v1/doctor");
-  expect(res.status).toBe(200);
-  return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
-}
-
-async function waitWriting(): Promise<void> {
-  const count = async () => parseTicks((await b.client.instances.log("src", { limit: 4 * 1024 * 1024 })).output).length;
-  const from = await count();
-  const deadline = Date.now() + 90_000;
-  while ((await count()) < from + 2) {
-    if (Date.now() > deadline) throw new Error("src stopped writing");
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** The state of `kind/name` once it is no longer in progress ("gone" for a 404). */
 async function settled(kind: "instances" | "volumes", name: string): Promise<string> {
   const deadline = Date.now() + 120_000;
@@ -96,9 +80,9 @@ async function settled(kind: "instances" | "volumes", name: string): Promise<str
 
 /** What every case must leave: doctor clean, the source running and writing. */
 async function expectConsistent(): Promise<void> {
-  expect((await doctor()).findings).toEqual([]);
+  expect((await doctorReport(b)).findings).toEqual([]);
   expect((await b.client.instances.get("src")).state).toBe("running");
-  await waitWriting();
+  await waitWriting(b, "src");
   expect(b.serveLog()).not.toMatch(/unhandled|uncaught/i);
 }
 

@@ -9,10 +9,10 @@
 // VM's QEMU dies and a checkpoint's autokill falls due while PostgreSQL is stopped; serve stays
 // up and, once the database is back, records the instance stopped and deletes the checkpoint.
 // Figures (requests, 503s, how long each 503 window lasted) are printed for the record.
-import type { DoctorReport } from "../../sdk";
 import { raw } from "../backend/support";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks } from "../helpers/guest-programs";
+import { counterProgram } from "../helpers/guest-programs";
+import { doctorReport, waitWriting } from "../helpers/serve-checks";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 
 jest.setTimeout(420_000);
@@ -35,7 +35,7 @@ beforeAll(async () => {
   b = await startBackend({ testStore: false, args: ["--store", pg.createDatabase("state")], env: { VMBRANCH_FAILPOINTS: FAILPOINTS } });
   await b.client.instances.create({ name: "src", image: "base", memory_mb: 128, args: counterProgram("/data"), volumes: [{ name: "src-data", size_mb: 16, at: "/data" }] });
   await b.client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  await waitWriting("src");
+  await waitWriting(b, "src");
 }, 300_000);
 
 afterAll(async () => {
@@ -56,22 +56,6 @@ async function request(what: string, method: string, path: string, body?: unknow
 
 const ok = (a: Answer) => a.status >= 200 && a.status < 300;
 const unavailable = (a: Answer) => a.status === 503 && a.code === "STORE_UNAVAILABLE";
-
-async function doctor(): Promise<DoctorReport> {
-  const res = await raw(b, "GET", "/v1/doctor");
-  expect(res.status).toBe(200);
-  return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
-}
-
-async function waitWriting(name: string): Promise<void> {
-  const count = async () => parseTicks((await b.client.instances.log(name, { limit: 4 * 1024 * 1024 })).output).length;
-  const from = await count();
-  const deadline = Date.now() + 90_000;
-  while ((await count()) < from + 2) {
-    if (Date.now() > deadline) throw new Error(`${name} stopped writing`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** Poll until `probe` holds (through 503s while the database comes back). */
 async function until(what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 120_000): Promise<void> {
@@ -217,11 +201,11 @@ test("pg_ctl restart -m immediate under load: successes or 503 STORE_UNAVAILABLE
   for (const [name, kind] of deleted) expect({ name, state: await stateOf(kind, name) }).toEqual({ name, state: "gone" });
 
   // The source ran through it all and still writes; every disk file belongs to the store and back.
-  const report = await doctor();
+  const report = await doctorReport(b);
   expect(report.findings).toEqual([]);
   expect(report.vms.find((v) => v.name === "src")?.run_state).toBe("running");
   expect((await b.client.instances.get("src")).state).toBe("running");
-  await waitWriting("src");
+  await waitWriting(b, "src");
   const live = (await b.client.instances.list()).filter((i) => i.state === "running" || i.state === "starting");
   expect(b.vmPids().length).toBe(live.length);
   expect(b.serveLog()).not.toMatch(/unhandled|uncaught/i);
@@ -236,7 +220,7 @@ test("background work meets a database that is down: a VM's exit and an autokill
   await b.client.instances.create({ name: "victim", image: "base", memory_mb: 96, args: counterProgram("/tmp") });
   await b.client.instances.waitFor("victim", "running", { timeoutMs: 120_000 });
   const victim = await b.client.instances.get("victim");
-  const pid = (await doctor()).vms.find((v) => v.name === "victim")!.pid;
+  const pid = (await doctorReport(b)).vms.find((v) => v.name === "victim")!.pid;
   expect((await raw(b, "POST", "/v1/instances", { body: { name: "rest", image: "base", autostart: false } })).status).toBe(201);
   // Due 3 s from now: the database is down before then (stopping it takes a fraction of that).
   const cp = await raw(b, "POST", "/v1/instances/checkpoints", { body: [{ from: { name: "rest" }, name: "idle", autokill: { time_ms: 3000 } }] });
@@ -259,7 +243,7 @@ test("background work meets a database that is down: a VM's exit and an autokill
   await until("victim recorded stopped", async () => (await stateOf("instances", "victim")) === "stopped");
   await until("idle autokilled", async () => (await raw(b, "GET", "/v1/instances/checkpoints/idle")).status === 404);
   expect(serveAlive()).toBe(true);
-  const report = await doctor();
+  const report = await doctorReport(b);
   expect(report.findings).toEqual([]);
   expect(report.vms.map((v) => v.name).sort()).toEqual(["src"]);
   expect(b.serveLog()).not.toMatch(/unhandled|uncaught/i);

@@ -4,10 +4,9 @@
 // listens on the same address, settles the operation (completed or undone), the source's VM never
 // stopped and still writes, every VM belongs to an instance, and doctor finds nothing. The standby begins the next term, and the dead serve's journal entries (of its term) are all settled.
 import { spawn, type ChildProcess } from "node:child_process";
-import type { DoctorReport } from "../../sdk";
-import { raw } from "../backend/support";
 import { CLI, IMAGE_DIR, startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks } from "../helpers/guest-programs";
+import { counterProgram } from "../helpers/guest-programs";
+import { doctorReport, waitWriting } from "../helpers/serve-checks";
 import { startPostgres, type TestPostgres } from "../helpers/postgres";
 
 jest.setTimeout(300_000);
@@ -32,7 +31,7 @@ beforeAll(async () => {
   active = { pid: b.servePid() };
   await b.client.instances.create({ name: "src", image: "base", memory_mb: 256, args: counterProgram("/data"), volumes: [{ name: "src-data", size_mb: 16, at: "/data" }] });
   await b.client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  await waitWriting();
+  await waitWriting(b, "src");
 }, 300_000);
 
 afterAll(async () => {
@@ -68,22 +67,6 @@ function startStandby(): { proc: ChildProcess; listening: Promise<void>; waiting
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   return { proc, listening: seen("vmbranch serve listening on"), waitingNow: seen("standby: waiting for the serve holding") };
-}
-
-async function doctor(): Promise<DoctorReport> {
-  const res = await raw(b, "GET", "/v1/doctor");
-  expect(res.status).toBe(200);
-  return (res.body as { data: { doctor: DoctorReport[] } }).data.doctor[0]!;
-}
-
-async function waitWriting(): Promise<void> {
-  const count = async () => parseTicks((await b.client.instances.log("src", { limit: 4 * 1024 * 1024 })).output).length;
-  const from = await count();
-  const deadline = Date.now() + 90_000;
-  while ((await count()) < from + 2) {
-    if (Date.now() > deadline) throw new Error("src stopped writing");
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Poll until `pred` holds (the state in the database, as psql reads it). */
@@ -134,11 +117,11 @@ function expectNextTerm(killed: { term: number }): void {
 
 /** What a takeover must leave: the source running per QEMU and writing, doctor clean, no VM without an instance. */
 async function expectTakenOver(): Promise<void> {
-  const report = await doctor();
+  const report = await doctorReport(b);
   expect(report.findings).toEqual([]);
   expect(report.vms.find((v) => v.name === "src")?.run_state).toBe("running");
   expect((await b.client.instances.get("src")).state).toBe("running");
-  await waitWriting();
+  await waitWriting(b, "src");
   const live = (await b.client.instances.list()).filter((i) => i.state === "running" || i.state === "starting");
   expect(b.vmPids().length).toBe(live.length);
 }
