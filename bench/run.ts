@@ -8,6 +8,7 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { startBackend, type TestBackend } from "../test/helpers/backend";
 import { startPostgres } from "../test/helpers/postgres";
+import { agentHop } from "./scenarios/agent";
 import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { engines } from "./scenarios/engines";
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
     if (want("scaling")) results.scaling = await scaling(backend);
+    // And the branches per serve of `agent` (in process beside through an agent).
+    if (want("agent")) results.agent = await agentHop(backend, SERVE_ENV, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
     // VMBRANCH_BENCH_BRANCHES also sets the branches per store of `engines`.
     if (want("api") || want("engines")) {
       await onBothStores(async (postgres) => {
@@ -176,17 +179,18 @@ function print(r: Record<string, any>): void {
     }
     table(`Control-plane API (one client, one request at a time, ${r.api.rounds} alternating rounds)`, arows);
   }
-  if (r.engines) {
+  for (const [key, title] of [["engines", "per store"], ["agent", "drivers in process / through `vmbranch agent`"]] as const) {
+    if (!r[key]) continue;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-    const stores = r.engines.stores as any[];
+    const stores = r[key].stores as any[];
     const erows: [string, string, Target?][] = [];
     const ratio = (key: string) => (stores[1] ? ` (${stores[1].store} / ${stores[0].store} ${(stores[1][key].median / stores[0][key].median).toFixed(2)}×)` : "");
     erows.push(["request → branch running (median, range; p99)", stores.map((s) => `${s.store} ${fmt(s.requestToRunningMs, "ms", 0)}; ${s.requestToRunningP99Ms.toFixed(0)} ms`).join(" | ") + ratio("requestToRunningMs")]);
     erows.push(["the same less RAM copy and restore (median, range)", stores.map((s) => `${s.store} ${fmt(s.outsideCopyAndRestoreMs, "ms", 0)}`).join(" | ") + ratio("outsideCopyAndRestoreMs")]);
     const counted = stores.find((s) => s.statements);
     if (counted) erows.push([`  ${counted.store}: statements per branch request → running`, perStatement(counted.statements, counted.requestToRunningMs.median - stores[0].requestToRunningMs.median, stores[0].store)]);
-    if (r.engines.pairedRatio !== null) erows.push([`${stores[1].store} / ${stores[0].store}, median of the ratios of back-to-back pairs`, `${r.engines.pairedRatio.toFixed(2)}×`]);
-    table(`Branch of a running 256 MiB source, request → running, per store (${r.engines.branches} branches each, alternating)`, erows);
+    if (r[key].pairedRatio !== null) erows.push([`${stores[1].store} / ${stores[0].store}, median of the ratios of back-to-back pairs`, `${r[key].pairedRatio.toFixed(2)}×`]);
+    table(`Branch of a running 256 MiB source, request → running, ${title} (${r[key].branches} branches each, alternating)`, erows);
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import { isMainThread, workerData } from "node:worker_threads";
 import { isSessionInit, runSessionWorker } from "../store/postgres/session-worker";
+import { agentCommand } from "./agent-command";
 import { CommandRegistry, processContext } from "./command-registry";
 import { doctorCommand } from "./doctor-command";
 import { imageCommand } from "./image-command";
@@ -18,7 +19,7 @@ import { storeCommand } from "./store-command";
 
 /** Every subcommand of the CLI. */
 export function buildRegistry(): CommandRegistry {
-  const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(doctorCommand).register(storeCommand);
+  const registry = new CommandRegistry().register(imageCommand).register(serveCommand).register(agentCommand).register(doctorCommand).register(storeCommand);
   for (const c of [...instanceCommands, ...volumeCommands, ...hostCommands, completeNames]) registry.register(c);
   return registry.register(completionCommand(() => registry));
 }

@@ -3,7 +3,10 @@
  * options]`: run the REST service in the foreground until SIGINT/SIGTERM (or until another serve takes its state). Owns argument parsing
  * and signals; wiring is server.ts, the listen rules listen-policy.ts.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { AgentEndpoint } from "../agent/agent-client";
+import { isLoopbackHost } from "../api/access";
 import { armFailpoints } from "../host/failpoints";
 import { checkPostgresUrl } from "../store/postgres/connection";
 import { resolveDataDir } from "./data-dir";
@@ -22,6 +25,7 @@ const USAGE = [
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
   "                      [--allow-privileged-ports] [--store postgres://...] [--standby] [--host-name NAME]",
+  "                      [--agent URL [--agent-token-file FILE] [--agent-ca FILE]]",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
@@ -35,6 +39,8 @@ const USAGE = [
   "--host-name: this machine's name among the hosts instances are placed on (default: the name the data dir",
   "             recorded at its first start, else the machine's host name; a recorded name cannot change).",
   "--standby: wait while another serve holds the data dir (and the database's state), then take over its VMs and work.",
+  "--agent: run this host's VMs and disks through the `vmbranch agent` at URL instead of in this process; its token",
+  "         is $VMBRANCH_AGENT_TOKEN or --agent-token-file (the agent's <data-dir>/agent/token), --agent-ca verifies https.",
 ];
 
 function positiveNumber(flag: string, value: string | undefined, min: number): number | undefined {
@@ -55,6 +61,33 @@ function storeUrl(value: string | undefined): string | undefined {
   return value;
 }
 
+/** The agent of `--agent` with its token, checked; undefined without `--agent`. */
+function agentEndpoint(url: string | undefined, tokenFile: string | undefined, caFile: string | undefined, env: NodeJS.ProcessEnv): AgentEndpoint | undefined {
+  if (url === undefined) {
+    if (tokenFile !== undefined || caFile !== undefined) throw new UsageError("--agent-token-file and --agent-ca go with --agent");
+    return undefined;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--agent must be an http(s) URL, got '${url}'`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--agent must be an http(s) URL, got '${url}'`);
+  if (parsed.protocol === "http:" && !isLoopbackHost(parsed.hostname.replace(/^\[|\]$/g, "")))
+    throw new UsageError(`--agent '${url}' is not on this machine: reach it over https, so its token does not cross the network in clear text`);
+  let token = env.VMBRANCH_AGENT_TOKEN?.trim() ?? "";
+  if (tokenFile !== undefined) {
+    try {
+      token = readFileSync(tokenFile, "utf8").trim();
+    } catch (e) {
+      throw new UsageError(`--agent-token-file: ${(e as Error).message}`);
+    }
+  }
+  if (!token) throw new UsageError("--agent needs the agent's token: $VMBRANCH_AGENT_TOKEN or --agent-token-file");
+  return { url: parsed.origin, token, ...(caFile !== undefined ? { caFile } : {}) };
+}
+
 /** The `serve` subcommand. */
 export const serveCommand: CliCommand = {
   name: "serve",
@@ -71,7 +104,7 @@ export const serveCommand: CliCommand = {
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
           "allow-privileged-ports": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
-          "host-name": { type: "string" },
+          "host-name": { type: "string" }, agent: { type: "string" }, "agent-token-file": { type: "string" }, "agent-ca": { type: "string" },
         },
       }));
     } catch (e) {
@@ -94,13 +127,14 @@ export const serveCommand: CliCommand = {
     const given = values["host-name"] as string | undefined;
     // Checked before anything starts; the default is the data dir's (server.ts, host-name.ts).
     const hostName = given === undefined ? undefined : checkHostName(given);
+    const agent = agentEndpoint(values.agent as string | undefined, values["agent-token-file"] as string | undefined, values["agent-ca"] as string | undefined, ctx.env);
     if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
     // Failpoints are read once, here: an unknown name stops serve rather than silently passing a test.
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
       storeUrl: storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL),
-      standby: values.standby === true, hostName,
+      standby: values.standby === true, hostName, ...(agent ? { agent } : {}),
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
     if (plan.warning) server.log.warn(plan.warning);

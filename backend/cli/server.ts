@@ -12,15 +12,9 @@ import type { FastifyInstance } from "fastify";
 import { buildApp } from "../api/build-app";
 import { createContext, type ImageCatalog } from "../core/context";
 import { Core } from "../core/service";
-import { BASE_IMAGE_NAME, ImageNotFoundError, listImages, openImage, resolveImageDir } from "../host/images";
-import { closeConfinement, probeConfinement } from "../host/confinement/confinement";
-import { TOOL_UID } from "../host/confinement/vm-identity";
-import { installFirewall } from "../host/net/firewall";
-import { detectAccelerator } from "../host/qemu/accel-probe";
-import { probeQemuMachine } from "../host/qemu/machine-types";
-import { qemuBinary } from "../host/qemu/vm-launch";
-import { LocalStorage } from "../host/storage/local-storage";
-import { QemuDriver } from "../host/vm/qemu-driver";
+import { connectAgent } from "../agent/connect";
+import type { AgentEndpoint } from "../agent/agent-client";
+import { ImageNotFoundError, listImages, openImage, resolveImageDir } from "../host/images";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { redactUrl } from "../store/postgres/connection";
 import { StoreLocked } from "../store/engine";
@@ -29,6 +23,7 @@ import { DataDirBusy, lockDataDir } from "./data-dir-lock";
 import { dataDirHostName } from "./host-name";
 import { refuseEmptyState, refuseLostState, type StateDirs } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
+import { openLocalHost } from "./local-host";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
 /** Options of `vmbranch serve`. */
@@ -43,6 +38,8 @@ export interface ServerOptions {
   /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); the data dir's recorded name when absent. */
   hostName?: string;
   allowHostPaths: string[];
+  /** The agent that runs this host's VMs and disks (`--agent`); in this process when absent. */
+  agent?: AgentEndpoint;
   /** TLS key and certificate files (PEM); plain HTTP without them. */
   tls?: { keyFile: string; certFile: string };
   /** Limits and allowances (defaults in DEFAULT_LIMITS). */
@@ -91,12 +88,16 @@ export const MIN_TOKEN_LENGTH = 16;
 
 /** The token: `$VMBRANCH_TOKEN`, else `<data-dir>/token` (0600, ours, not a link), generated on first start. */
 export function resolveToken(dataDir: string, env: NodeJS.ProcessEnv): string {
-  if (env.VMBRANCH_TOKEN !== undefined && env.VMBRANCH_TOKEN !== "") {
-    const token = env.VMBRANCH_TOKEN.trim();
-    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) throw new Error(`$VMBRANCH_TOKEN must be at least ${MIN_TOKEN_LENGTH} characters without spaces`);
+  return resolveSecret(join(dataDir, "token"), env.VMBRANCH_TOKEN, "$VMBRANCH_TOKEN");
+}
+
+/** A bearer token: `given` (from `envName`) when set, else the private `file`, generated on first use. */
+export function resolveSecret(file: string, given: string | undefined, envName: string): string {
+  if (given !== undefined && given !== "") {
+    const token = given.trim();
+    if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) throw new Error(`${envName} must be at least ${MIN_TOKEN_LENGTH} characters without spaces`);
     return token;
   }
-  const file = join(dataDir, "token");
   const existing = readPrivateFile(file)?.trim();
   if (existing) return existing;
   const token = randomBytes(24).toString("base64url");
@@ -259,44 +260,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return listImages(imageDir);
       },
     };
-    let accel: Promise<"kvm" | "tcg"> | null = null;
-    // Probed on the first launch, not at start-up: it may boot a VM and needs the image.
-    const accelerator = () =>
-      (accel ??= (async () => {
-        const base = openImage(imageDir, BASE_IMAGE_NAME);
-        const verdict = await detectAccelerator({
-          image: { kernel: base.kernel, initrd: base.initrd, cmdline: base.cmdline, digest: base.manifest.digest },
-          // Next to the image: the verdict is keyed by its digest and shared by every data dir using it.
-          cacheFile: join(imageDir, ".accelerator.json"),
-          log: (m) => log.info(m),
-          workDir: dirs.tmpDir,
-        });
-        return verdict.accel;
-      })().catch((err) => {
-        accel = null;
-        throw err;
-      }));
-    const qemu = await probeQemuMachine();
-    log.info(`QEMU ${qemu.qemuVersion}: VMs run as machine type ${qemu.type}`);
-    const confinement = await probeConfinement({ userfaultfdNode: join(dataDir, "userfaultfd"), qemuBinary: qemuBinary() });
-    const firewall = await installFirewall();
-    for (const line of confinement.report) {
-      if (line.startsWith("UNAVAILABLE")) log.warn(line);
-      else log.info(line);
-    }
-    if (firewall) log.warn(`UNAVAILABLE: outbound network access for guests (the host firewall rule is not in place: ${firewall}); guests stay isolated`);
-    else log.info("host firewall: guests with outbound access cannot open connections to this host");
+    const host = opts.agent
+      ? await connectAgent(opts.agent, () => term.epoch, log)
+      : await openLocalHost({ dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, log, roomForDisks });
     const ctx = createContext({
       store,
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
-        ...limits, outboundNetworkUnavailable: firewall, hostName,
+        ...limits, outboundNetworkUnavailable: host.outboundNetworkUnavailable, hostName,
       },
-      driver: new QemuDriver({ consoleLogMaxBytes: limits.consoleLogMaxBytes, confinement, qemu }),
-      // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.
-      storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null, roomForDisks),
+      driver: host.vm,
+      storage: host.storage,
       images,
-      accelerator,
+      accelerator: host.accelerator,
       log,
     });
     // A finished delete (an instance's or a volume's files are gone) is when room comes back: a
@@ -322,7 +298,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         core.close();
         store.close();
-        await closeConfinement(confinement);
+        await host.close();
         // An empty RAM directory in tmpfs is tidied away; one still holding snapshots stays.
         try {
           rmdirSync(dirs.ramDir);

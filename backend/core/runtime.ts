@@ -293,13 +293,18 @@ export class Runtime {
       if (this.handles.get(inst.uuid) === handle) this.setState(inst.uuid, { state: "running", stopReason: null });
       throw new ApiError("HOST_FAILURE", `Cannot stop instance '${inst.name}': ${err.message}`);
     });
-    if (!opts.force) {
-      await handle.powerdown().catch(() => {});
+    // A power-off that cannot be asked for (QEMU's monitor gone, the host's agent unreachable) is
+    // not waited out: the kill below is tried at once.
+    if (!opts.force && (await handle.powerdown().then(() => true, () => false))) {
       const graceful = await Promise.race([handle.exited.then(() => true), sleep(opts.timeoutMs).then(() => false)]);
       if (graceful) return void (await handle.exited);
       this.setState(inst.uuid, { stopReason: `${opts.reason}; forced after ${Math.round(opts.timeoutMs / 1000)}s without power-off` });
     }
-    await handle.kill();
+    await handle.kill().catch((err: unknown) => {
+      // Not ended (its host could not be reached): it runs on as it was, and says so.
+      if (this.handles.get(inst.uuid) === handle) this.setState(inst.uuid, { state: inst.state, stopReason: null });
+      throw err;
+    });
     await handle.exited;
   }
 

@@ -11,6 +11,7 @@ import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { VmbranchClient } from "../../sdk";
+import { startAgent } from "./host-agent";
 import { startPostgres } from "./postgres";
 
 /** The repository root: the nearest directory up from here with vmbranch's package.json (works bundled too). */
@@ -172,7 +173,9 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
   const postgres = process.env.VMBRANCH_TEST_STORE === "postgres" && opts.testStore !== false ? await startPostgres() : null;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "vmbranch-test-")));
   const token = randomBytes(16).toString("hex");
-  const extra = [...(opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]), ...(opts.args ?? [])];
+  // `VMBRANCH_TEST_HOST=agent`: serve runs its VMs and disks through a `vmbranch agent` on its data dir.
+  const agent = process.env.VMBRANCH_TEST_HOST === "agent" && !opts.command && !opts.args?.includes("--agent") ? await startAgent(dataDir) : null;
+  const extra = [...(opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]), ...(agent?.serveArgs ?? []), ...(opts.args ?? [])];
   const command = opts.command ?? [process.execPath, CLI];
   // Kept through every restart: the state lives there, whatever other arguments a restart passes.
   const store = postgres ? ["--store", postgres.url()] : [];
@@ -181,6 +184,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
     started = await startServe(command, dataDir, token, "127.0.0.1:0", [...store, ...extra], opts.env);
   } catch (err) {
     postgres?.stop();
+    await agent?.stop();
     const ram = recordedRamDir(dataDir);
     if (ram) await rm(ram, { recursive: true, force: true });
     await rm(dataDir, { recursive: true, force: true });
@@ -221,7 +225,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
       const port = new URL(url).port;
       proc.kill("SIGTERM");
       await new Promise((r) => proc.once("exit", r));
-      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, [...store, ...args], opts.env));
+      ({ proc, url, stderr } = await startServe(command, dataDir, token, `127.0.0.1:${port}`, [...store, ...(agent?.serveArgs ?? []), ...args], opts.env));
     },
     async relaunch(env, signal = "SIGKILL") {
       const port = new URL(url).port;
@@ -252,6 +256,7 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
         proc.kill("SIGTERM");
         await new Promise((r) => proc.once("exit", r));
       }
+      await agent?.stop();
       // VMs outlive serve: end the ones a test left, and the cgroups serve made for them.
       const cgroups: string[] = [];
       for (const pid of qemuPidsUnder(dataDir)) {

@@ -42,6 +42,8 @@ const WRONG: [string, string][] = [
     ["backend/core/x.ts", 'import { stat } from "fs/promises";\nexport { stat };'],
     ["backend/api/x.ts", 'import { Store } from "../store/store";\nexport { Store };'],
     ["examples/x/index.ts", 'import { Core } from "../../backend/core/service";\nexport { Core };'],
+    ["backend/agent/x.ts", 'import { Core } from "../core/service";\nexport { Core };'],
+    ["backend/core/x.ts", 'import { RemoteVmDriver } from "../agent/remote-vm-driver";\nexport { RemoteVmDriver };'],
 ];
 const RIGHT: [string, string][] = [
     ["sdk/client/x.ts", 'import { InstanceSchema } from "../schemas";\nexport { InstanceSchema };'],
@@ -50,6 +52,8 @@ const RIGHT: [string, string][] = [
     ["backend/api/x.ts", 'import { Core } from "../core/service";\nexport { Core };'],
     ["backend/core/x.ts", 'import { join } from "node:path";\nexport { join };'],
     ["backend/host/x.ts", 'import { rm } from "node:fs/promises";\nexport { rm };'],
+    ["backend/agent/x.ts", 'import type { VmDriver } from "../host/vm-driver";\nexport type { VmDriver };'],
+    ["backend/cli/x.ts", 'import { connectAgent } from "../agent/connect";\nexport { connectAgent };'],
 ];
 
 describe("vmbranch/layers", () => {

@@ -1,6 +1,7 @@
 // ESLint rule `vmbranch/layers`: imports run one way (docs/architecture.md, "Layers").
 //   examples ─▶ provider ─▶ sdk (client) ─▶ sdk/schemas (zod only)
 //   backend/api ─▶ backend/core ─▶ backend/host, backend/store ─▶ sdk
+//   backend/agent ─▶ backend/host (the agent's calls and the remote drivers; cli wires them)
 // A file may import its own layer and the layers listed for it below; the SDK is reached by
 // package name (`vmbranch/sdk`) from outside sdk/. Tests, benchmarks and scripts may import anything.
 import path from "node:path";
@@ -12,6 +13,7 @@ const LAYERS = [
   ["provider", "provider/"],
   ["backend/host", "backend/host/"],
   ["backend/store", "backend/store/"],
+  ["backend/agent", "backend/agent/"],
   ["backend/core", "backend/core/"],
   ["backend/api", "backend/api/"],
   ["backend/cli", "backend/cli/"],
@@ -27,7 +29,9 @@ const ALLOWED = {
   "backend/store": ["sdk/schemas", "sdk"],
   "backend/core": ["backend/host", "backend/store", "sdk/schemas", "sdk"],
   "backend/api": ["backend/core", "sdk/schemas", "sdk"],
-  "backend/cli": ["backend/api", "backend/core", "backend/host", "backend/store", "sdk/schemas", "sdk"],
+  // The agent protocol serves a host's drivers and implements them remotely: host below it, nothing above.
+  "backend/agent": ["backend/host", "sdk/schemas", "sdk"],
+  "backend/cli": ["backend/api", "backend/core", "backend/host", "backend/store", "backend/agent", "sdk/schemas", "sdk"],
   examples: ["provider", "sdk", "sdk/schemas"],
   // The lineage page runs in a browser: the wire types, nothing of the server.
   "backend/ui": ["sdk/schemas"],

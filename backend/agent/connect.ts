@@ -1,0 +1,49 @@
+/**
+ * A serve's host run by an agent (`vmbranch serve --agent URL`): connect, read what the agent
+ * offers, and build the remote drivers core uses in place of the in-process ones.
+ */
+import type { Logger as PinoLogger } from "pino";
+import { AgentClient, type AgentEndpoint } from "./agent-client";
+import { RemoteStorage } from "./remote-storage";
+import { RemoteVmDriver } from "./remote-vm-driver";
+
+/** The drivers of an agent's host, as serve wires them into core. */
+export interface AgentHost {
+  vm: RemoteVmDriver;
+  storage: RemoteStorage;
+  outboundNetworkUnavailable: string | null;
+  accelerator: () => Promise<"kvm" | "tcg">;
+  /** Stop following the agent's VMs and close the connections (the VMs keep running). */
+  close(): Promise<void>;
+}
+
+/** Connect to the agent at `endpoint`, sending `epoch()` with every command. */
+export async function connectAgent(endpoint: AgentEndpoint, epoch: () => number, log: PinoLogger): Promise<AgentHost> {
+  const client = new AgentClient(endpoint, epoch);
+  const host = await client.describe().catch(async (err: Error) => {
+    await client.close();
+    throw new Error(`cannot use the agent at ${endpoint.url}: ${err.message}`);
+  });
+  if (host.epoch > epoch()) {
+    await client.close();
+    throw new Error(`the agent at ${endpoint.url} obeys control-plane term ${host.epoch}, newer than this serve's term ${epoch()}: another control plane drives it`);
+  }
+  log.info(`host agent at ${endpoint.url} (vmbranch ${host.version}): QEMU ${host.machine.qemuVersion}, VMs run as machine type ${host.machine.machineType}`);
+  if (host.outboundNetworkUnavailable) log.warn(`UNAVAILABLE on the agent's host: outbound network access for guests (${host.outboundNetworkUnavailable}); guests stay isolated`);
+  let accel: Promise<"kvm" | "tcg"> | null = null;
+  const vm = new RemoteVmDriver(client, host);
+  return {
+    vm,
+    storage: new RemoteStorage(client, host),
+    outboundNetworkUnavailable: host.outboundNetworkUnavailable,
+    accelerator: () =>
+      (accel ??= client.call<"kvm" | "tcg">("host", "accelerator", []).catch((err) => {
+        accel = null;
+        throw err;
+      })),
+    async close() {
+      vm.detachAll();
+      await client.close();
+    },
+  };
+}

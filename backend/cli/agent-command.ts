@@ -1,0 +1,111 @@
+/**
+ * `vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [TLS options]`: run this host's VMs and
+ * disks for a control plane (`vmbranch serve --agent URL`) until SIGINT/SIGTERM; the VMs keep
+ * running when it stops and are attached again by the next start. Owns its arguments, token,
+ * lock and signals; the calls it answers are backend/agent/agent-app.ts.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import pino from "pino";
+import { buildAgentApp } from "../agent/agent-app";
+import { armFailpoints } from "../host/failpoints";
+import { resolveImageDir } from "../host/images";
+import { tryPidLock } from "../host/util/pid-lock";
+import { isDead, readProcStatSync } from "../host/util/proc-stat";
+import { UsageError, type CliCommand } from "./command-registry";
+import { resolveDataDir } from "./data-dir";
+import { parseListen, planListen } from "./listen-policy";
+import { openLocalHost } from "./local-host";
+import { privateDir } from "./private-paths";
+import { DEFAULT_LIMITS, resolveSecret } from "./server";
+
+const USAGE = [
+  "usage: vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --insecure-listen]",
+  "",
+  "Runs this host's VMs, disks, snapshots and ports for the control plane that connects with",
+  "`vmbranch serve --agent URL`. Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7481.",
+  "The agent's token is $VMBRANCH_AGENT_TOKEN, else <data-dir>/agent/token (generated on first start).",
+  "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
+];
+
+/** One agent per data dir: its own lock beside serve's, taken over when its holder is gone. */
+function lockAgent(dir: string): () => void {
+  const alive = (pid: number) => {
+    const stat = readProcStatSync(pid);
+    if (!stat || isDead(stat)) return false;
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("agent");
+    } catch {
+      return false;
+    }
+  };
+  const attempt = tryPidLock(join(dir, "agent.pid"), alive);
+  if ("holder" in attempt) throw new UsageError(`another vmbranch agent (pid ${attempt.holder}) runs on ${dir}: stop it first`);
+  return attempt.release;
+}
+
+/** The `agent` subcommand. */
+export const agentCommand: CliCommand = {
+  name: "agent",
+  summary: "run this host's VMs and disks for a control plane (serve --agent)",
+  usage: USAGE,
+  async run(args, ctx) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args,
+        strict: true,
+        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" } },
+      }));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { host, port } = parseListen((values.listen as string | undefined) ?? "127.0.0.1:7481");
+    const plan = planListen(host, { tlsCert: values["tls-cert"] as string | undefined, tlsKey: values["tls-key"] as string | undefined, insecure: values["insecure-listen"] === true });
+    if (plan.warning) ctx.stderr(`vmbranch agent: WARNING: ${plan.warning}\n`);
+    armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
+    process.umask(0o077);
+    const dataDir = resolveDataDir(values["data-dir"] as string | undefined, ctx.env);
+    const own = join(dataDir, "agent");
+    privateDir(dataDir);
+    privateDir(own);
+    const unlock = lockAgent(own);
+    const log = pino({ level: ctx.env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch-agent" } });
+    const tmpDir = join(dataDir, "tmp");
+    privateDir(tmpDir);
+    let local;
+    try {
+      const token = resolveSecret(join(own, "token"), ctx.env.VMBRANCH_AGENT_TOKEN, "$VMBRANCH_AGENT_TOKEN");
+      local = await openLocalHost({ dataDir, imageDir: resolveImageDir(dataDir, ctx.env), tmpDir, consoleLogMaxBytes: DEFAULT_LIMITS.consoleLogMaxBytes, log });
+      const tls = plan.tls ? { key: readFileSync(plan.tls.keyFile), cert: readFileSync(plan.tls.certFile) } : undefined;
+      const app = buildAgentApp({
+        token, epochFile: join(own, "epoch"), vm: local.vm, storage: local.storage, accelerator: local.accelerator, tls,
+        describe: { version: VERSION, availableMachines: local.qemu.available, outboundNetworkUnavailable: local.outboundNetworkUnavailable },
+        logger: false,
+      });
+      await app.listen({ host, port });
+      const addr = app.server.address();
+      const bound = typeof addr === "object" && addr ? addr.port : port;
+      const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${bound}`;
+      log.info({ url, dataDir }, "vmbranch agent is listening");
+      ctx.stdout(`vmbranch agent listening on ${url}\n`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      // Long polls in flight are answered as the app closes; the VMs keep running.
+      await app.close();
+      ctx.stdout("vmbranch agent stopped; VMs keep running\n");
+    } finally {
+      await local?.close();
+      unlock();
+    }
+    setImmediate(() => process.exit(0));
+    return 0;
+  },
+};
+
+declare const __VMBRANCH_VERSION__: string | undefined;
+/** Version of this build (from package.json at bundle time). */
+const VERSION = typeof __VMBRANCH_VERSION__ === "string" ? __VMBRANCH_VERSION__ : "dev";

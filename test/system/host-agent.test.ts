@@ -1,0 +1,140 @@
+// A serve that runs its host's VMs and disks through a real `vmbranch agent` process (issue 15):
+// every VM, disk file and snapshot here is made by the agent over its authenticated API. Branches
+// continue their source's memory; the agent's VMs outlive the agent, and a started agent hands
+// them back to serve (acting on them, and reporting one that ended meanwhile); the agent refuses
+// callers without its token and commands of an older control-plane term; doctor finds nothing.
+// The tests run in order on one serve and agent.
+import { mkdtemp, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SdkError } from "../../sdk";
+import { startBackend, type TestBackend } from "../helpers/backend";
+import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
+import { startAgent, type TestAgent } from "../helpers/host-agent";
+import { doctorReport, waitWriting } from "../helpers/serve-checks";
+
+jest.setTimeout(240_000);
+
+let dataDir: string;
+let agent: TestAgent | undefined;
+let b: TestBackend | undefined;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
+  agent = await startAgent(dataDir);
+  b = await startBackend({ dataDir, args: agent.serveArgs });
+});
+afterAll(async () => {
+  await agent?.stop();
+  if (b) await b.stop();
+  else await rm(dataDir, { recursive: true, force: true });
+});
+
+async function waitTicks(name: string, pred: (t: Tick[]) => boolean): Promise<Tick[]> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const t = parseTicks((await b!.client.instances.log(name, { limit: 4 * 1024 * 1024 })).output);
+    if (pred(t)) return t;
+    if (Date.now() > deadline) throw new Error(`${name}: condition not met; last ticks ${JSON.stringify(t.slice(-3))}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The parent pid of process `pid`. */
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+}
+
+/** The agent's answer to a raw call. */
+async function agentCall(o: { token?: string | null; epoch?: string | null; body?: unknown }): Promise<{ status: number; error?: { name: string; message: string } }> {
+  const token = o.token === undefined ? readFileSync(agent!.tokenFile, "utf8").trim() : o.token;
+  const res = await fetch(`${agent!.url}/agent/v1/call`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+      ...(o.epoch !== null ? { "x-vmbranch-epoch": o.epoch ?? "1" } : {}),
+    },
+    body: JSON.stringify(o.body ?? { target: "vm", method: "memory", args: [] }),
+  });
+  const body = (await res.json()) as { error?: { name: string; message: string } };
+  return { status: res.status, ...(body.error ? { error: body.error } : {}) };
+}
+
+test("instances, volumes and branches run on the agent's host: its VMs are the agent's, and a branch continues its source's memory", async () => {
+  const client = b!.client;
+  await client.instances.create({ name: "src", image: "base", memory_mb: 256, args: counterProgram(), volumes: [{ size_mb: 16, at: "/data" }] });
+  await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
+  const before = await waitTicks("src", (t) => t.length >= 2);
+  // The agent launched it (QEMU is the agent's child), not serve.
+  const [pid] = b!.vmPids();
+  expect(parentOf(pid!)).toBe(agent!.pid());
+  const br = await client.instances.create({ name: "br", branch_from: { name: "src" } });
+  expect(br.branch).toMatchObject({ from_memory: true });
+  await client.instances.waitFor("br", "running", { timeoutMs: 120_000 });
+  // Same memory: the counter goes on from where the source was; vmgenid: the kernel saw a fork.
+  const t = await waitTicks("br", (x) => x.some((k) => k.fork === 1));
+  expect(t[0]!.tick).toBeGreaterThanOrEqual(before.at(-1)!.tick);
+  expect((await client.instances.get("src")).state).toBe("running");
+  expect(b!.vmPids()).toHaveLength(2);
+});
+
+test("the agent's VMs outlive it; started again, it hands them back: serve stops one and learns that another ended meanwhile", async () => {
+  const client = b!.client;
+  const pids = b!.vmPids().sort();
+  await agent!.kill();
+  // Reads keep working; an action needs the agent and says so, changing nothing.
+  expect((await client.instances.get("br")).state).toBe("running");
+  const refused = await client.instances.stop("br").then(() => null, (e: unknown) => e);
+  expect(refused).toBeInstanceOf(SdkError);
+  expect(refused).toMatchObject({ code: "HOST_FAILURE", message: expect.stringMatching(/agent at http:\/\/127\.0\.0\.1:\d+ cannot be reached/) });
+  expect((await client.instances.get("br")).state).toBe("running");
+  expect(b!.vmPids().sort()).toEqual(pids);
+  await agent!.start();
+  await waitWriting(b!, "src");
+  expect((await client.instances.stop("br")).state).toBe("stopped");
+  expect(b!.vmPids()).toHaveLength(1);
+  // A VM that ends while its agent is away is reported as it is once the agent is back.
+  await agent!.kill();
+  const [srcPid] = b!.vmPids();
+  process.kill(srcPid!, "SIGKILL");
+  await agent!.start();
+  const src = await client.instances.waitFor("src", ["stopped", "error"], { timeoutMs: 60_000 });
+  expect(src.state).toBe("stopped");
+  expect(b!.vmPids()).toEqual([]);
+  // And it starts again on the agent's host, with its volume's data.
+  await client.instances.start("src");
+  await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
+  await waitTicks("src", (x) => x.length >= 1 && x.at(-1)!.f0 > 2);
+});
+
+test("the agent answers only its control plane: no or a wrong token is 401, an older term 409, an unknown call 400", async () => {
+  // A restart of serve begins a newer term, and attaches the running VM through the agent.
+  await b!.restart(agent!.serveArgs);
+  await waitWriting(b!, "src");
+  const epoch = Number(readFileSync(join(dataDir, "agent", "epoch"), "utf8"));
+  expect(epoch).toBeGreaterThanOrEqual(2);
+  expect(await agentCall({ token: null })).toMatchObject({ status: 401, error: { message: expect.stringMatching(/valid agent token/) } });
+  expect(await agentCall({ token: "x".repeat(32) })).toMatchObject({ status: 401 });
+  expect(await agentCall({ epoch: null })).toMatchObject({ status: 400, error: { message: expect.stringMatching(/x-vmbranch-epoch/) } });
+  expect(await agentCall({ epoch: String(epoch - 1) })).toMatchObject({
+    status: 409,
+    error: { name: "StaleEpoch", message: `this command comes from control-plane term ${epoch - 1}, but term ${epoch} has begun since: only the newest term may act on this host` },
+  });
+  expect(await agentCall({ epoch: String(epoch), body: { target: "vm", method: "constructor", args: [] } })).toMatchObject({ status: 400, error: { name: "BadCall" } });
+  expect(await agentCall({ epoch: String(epoch) })).toMatchObject({ status: 200 });
+  // The refused calls changed nothing: serve still drives the host.
+  expect((await b!.client.instances.stop("src")).state).toBe("stopped");
+});
+
+test("doctor, through the agent, finds nothing wrong, and deleting everything leaves no file", async () => {
+  await b!.client.instances.delete("br");
+  const report = await doctorReport(b!);
+  expect(report.findings).toEqual([]);
+  await b!.client.instances.delete("src");
+  for (const v of await b!.client.volumes.list()) await b!.client.volumes.delete(v.name);
+  expect((await doctorReport(b!)).findings).toEqual([]);
+  expect(b!.vmPids()).toEqual([]);
+});
