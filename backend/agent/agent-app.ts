@@ -46,6 +46,8 @@ export interface AgentAppOptions {
   vm: VmDriver;
   storage: StorageDriver;
   accelerator: () => Promise<"kvm" | "tcg">;
+  /** Make each directory (private, 0700) or check an existing one: the layout the control plane names. */
+  prepareDirs: (dirs: string[]) => void;
   describe: Omit<AgentDescription, "epoch" | "network" | "machine" | "defaultFilesystem" | "filesystems">;
   tls?: { key: Buffer; cert: Buffer };
   logger: boolean | object;
@@ -87,7 +89,13 @@ function callTable(o: AgentAppOptions, held: HeldObjects): Record<AgentTarget, R
     HANDLE_METHODS.map((n) => [n, (args: unknown[]) => (held.vm(uuidOf(args)) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[n]!(...args.slice(1))]),
   );
   return {
-    host: { accelerator: () => o.accelerator() },
+    host: {
+      accelerator: () => o.accelerator(),
+      async prepareDirs([dirs]) {
+        if (!Array.isArray(dirs) || !dirs.every((d) => typeof d === "string" && d.startsWith("/"))) throw badCall("prepareDirs takes a list of absolute paths");
+        o.prepareDirs(dirs);
+      },
+    },
     vm: {
       ...forward(vm, VM_METHODS),
       async launch([spec]) {

@@ -17,8 +17,11 @@ export interface AgentHost {
   close(): Promise<void>;
 }
 
-/** Connect to the agent at `endpoint`, sending `epoch()` with every command. */
-export async function connectAgent(endpoint: AgentEndpoint, epoch: () => number, log: PinoLogger): Promise<AgentHost> {
+/**
+ * Connect to the agent at `endpoint`, sending `epoch()` with every command, and have it make the
+ * directories `dirs` core names files in (the agent's machine has its own filesystem).
+ */
+export async function connectAgent(endpoint: AgentEndpoint, epoch: () => number, log: PinoLogger, dirs: string[]): Promise<AgentHost> {
   const client = new AgentClient(endpoint, epoch);
   const host = await client.describe().catch(async (err: Error) => {
     await client.close();
@@ -27,6 +30,12 @@ export async function connectAgent(endpoint: AgentEndpoint, epoch: () => number,
   if (host.epoch > epoch()) {
     await client.close();
     throw new Error(`the agent at ${endpoint.url} obeys control-plane term ${host.epoch}, newer than this serve's term ${epoch()}: another control plane drives it`);
+  }
+  try {
+    await client.call("host", "prepareDirs", [dirs]);
+  } catch (err) {
+    await client.close();
+    throw new Error(`the agent at ${endpoint.url} cannot make the data directory's layout: ${(err as Error).message}`);
   }
   log.info(`host agent at ${endpoint.url} (vmbranch ${host.version}): QEMU ${host.machine.qemuVersion}, VMs run as machine type ${host.machine.machineType}`);
   if (host.outboundNetworkUnavailable) log.warn(`UNAVAILABLE on the agent's host: outbound network access for guests (${host.outboundNetworkUnavailable}); guests stay isolated`);

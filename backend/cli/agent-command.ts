@@ -81,6 +81,7 @@ export const agentCommand: CliCommand = {
       const tls = plan.tls ? { key: readFileSync(plan.tls.keyFile), cert: readFileSync(plan.tls.certFile) } : undefined;
       const app = buildAgentApp({
         token, epochFile: join(own, "epoch"), vm: local.vm, storage: local.storage, accelerator: local.accelerator, tls,
+        prepareDirs: (dirs) => dirs.forEach(privateDir),
         describe: { version: VERSION, availableMachines: local.qemu.available, outboundNetworkUnavailable: local.outboundNetworkUnavailable },
         logger: false,
       });

@@ -261,7 +261,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     };
     const host = opts.agent
-      ? await connectAgent(opts.agent, () => term.epoch, log)
+      ? await connectAgent(opts.agent, () => term.epoch, log, Object.values(dirs))
       : await openLocalHost({ dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, log, roomForDisks });
     const ctx = createContext({
       store,

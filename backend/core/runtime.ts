@@ -124,6 +124,7 @@ export class Runtime {
       uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
       accelerator, machineType: memory.kind === "snapshot" ? memory.snapshot.machine.machineType ?? this.ctx.driver.machine.machineType : this.ctx.driver.machine.machineType,
       guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
+      consoleLogMaxBytes: this.ctx.config.consoleLogMaxBytes,
       vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
       // A restore has exactly its snapshot's devices: the agent's channel only if the source had it.
       guestAgent: memory.kind === "snapshot" ? memory.snapshot.machine.guestAgent === true : true,

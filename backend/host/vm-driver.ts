@@ -61,6 +61,11 @@ export interface VmLaunchSpec {
   shares: VmShare[];
   mac: string;
   forwards: VmForward[];
+  /**
+   * Serial console bytes kept on disk before the oldest are rotated out (the operator's
+   * `--console-log-max-mb`, decided by the control plane); the driver's own default when absent.
+   */
+  consoleLogMaxBytes?: number;
   /** The guest may open connections beyond the host (never to the host itself); false isolates it. */
   outboundNetwork: boolean;
   smbiosSerial: string;

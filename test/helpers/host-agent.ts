@@ -1,9 +1,12 @@
 /**
  * A real `vmbranch agent` process for tests: started on a data dir (the serve beside it shares
- * the dir, as one machine's agent and control plane do), killed or stopped and started again on
- * the same port, with its output kept for a failing test.
+ * the dir, as one machine's agent and control plane do; or, with `ownFilesystem`, in a mount
+ * namespace of its own where the data dir's path and /dev/shm are empty tmpfs mounts, as on
+ * another machine), killed or stopped and started again on the same port, with its output kept
+ * for a failing test.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { CLI, IMAGE_DIR } from "./backend";
 
@@ -14,6 +17,8 @@ export interface TestAgent {
   tokenFile: string;
   /** Arguments that make a serve use it. */
   serveArgs: string[];
+  /** Environment a serve using it needs (its token, when not in a file serve can read). */
+  serveEnv: Record<string, string>;
   pid(): number;
   /** SIGKILL it (its VMs keep running). */
   kill(): Promise<void>;
@@ -24,11 +29,24 @@ export interface TestAgent {
   log(): string;
 }
 
-function spawnAgent(dataDir: string, listen: string, output: { text: string }): Promise<{ proc: ChildProcess; url: string }> {
+/** How an agent is run. */
+export interface AgentOptions {
+  /** In a mount namespace of its own: `dataDir` and /dev/shm are empty tmpfs mounts there. */
+  ownFilesystem?: boolean;
+}
+
+// Mounts the agent's own, empty data dir ($0) and /dev/shm, then runs the agent ("$@").
+const OWN_FILESYSTEM = 'mount -t tmpfs -o mode=0700 vmbranch-agent "$0" && mount -t tmpfs -o mode=1777 vmbranch-agent-shm /dev/shm && exec "$@"';
+
+function spawnAgent(dataDir: string, listen: string, output: { text: string }, o: AgentOptions, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, "agent", "--data-dir", dataDir, "--listen", listen], {
-      env: { ...process.env, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn" },
+    const agent = [process.execPath, CLI, "agent", "--data-dir", dataDir, "--listen", listen];
+    const [exe, ...args] = o.ownFilesystem ? ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", OWN_FILESYSTEM, dataDir, ...agent] : agent;
+    // A group of its own: a kill reaches the agent behind unshare too (its VMs have sessions of their own).
+    const proc = spawn(exe!, args, {
+      env: { ...process.env, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn", ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     const timer = setTimeout(() => reject(new Error(`agent did not start within 30s: ${output.text}`)), 30_000);
     proc.stdout!.on("data", (d: Buffer) => {
@@ -50,30 +68,35 @@ function spawnAgent(dataDir: string, listen: string, output: { text: string }): 
 const gone = (proc: ChildProcess) => (proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => proc.once("exit", () => r())));
 
 /** Start an agent on `dataDir` (which must exist). */
-export async function startAgent(dataDir: string): Promise<TestAgent> {
+export async function startAgent(dataDir: string, o: AgentOptions = {}): Promise<TestAgent> {
   const output = { text: "" };
-  let { proc, url } = await spawnAgent(dataDir, "127.0.0.1:0", output);
+  // On a filesystem of its own its token file is out of serve's reach: both get it by environment.
+  const env: Record<string, string> = o.ownFilesystem ? { VMBRANCH_AGENT_TOKEN: randomBytes(24).toString("base64url") } : {};
+  let { proc, url } = await spawnAgent(dataDir, "127.0.0.1:0", output, o, env);
   const tokenFile = join(dataDir, "agent", "token");
+  const signal = async (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-proc.pid!, sig);
+    } catch {
+      /* gone */
+    }
+    await gone(proc);
+  };
   return {
     get url() {
       return url;
     },
     tokenFile,
     get serveArgs() {
-      return ["--agent", url, "--agent-token-file", tokenFile];
+      return o.ownFilesystem ? ["--agent", url] : ["--agent", url, "--agent-token-file", tokenFile];
     },
+    serveEnv: env,
     pid: () => proc.pid!,
-    async kill() {
-      proc.kill("SIGKILL");
-      await gone(proc);
-    },
+    kill: () => signal("SIGKILL"),
     async start() {
-      ({ proc, url } = await spawnAgent(dataDir, new URL(url).host, output));
+      ({ proc, url } = await spawnAgent(dataDir, new URL(url).host, output, o, env));
     },
-    async stop() {
-      proc.kill("SIGTERM");
-      await gone(proc);
-    },
+    stop: () => signal("SIGTERM"),
     log: () => output.text,
   };
 }

@@ -111,7 +111,7 @@ export class QemuDriver implements VmDriver {
       await confinement.release();
       throw err;
     }
-    const handle = new QemuHandle(proc, spec, launchedAt, warm, { consoleLogMaxBytes: this.opts.consoleLogMaxBytes, host: this.opts.confinement, confinement });
+    const handle = new QemuHandle(proc, spec, launchedAt, warm, { consoleLogMaxBytes: spec.consoleLogMaxBytes ?? this.opts.consoleLogMaxBytes, host: this.opts.confinement, confinement });
     if (spec.memory.kind === "snapshot") {
       try {
         await proc.qmp.migrateSetCapabilities({ "x-ignore-shared": true });
@@ -165,7 +165,8 @@ export class QemuDriver implements VmDriver {
     // A VM launched before machine types were pinned runs as the alias, and its loaders must too.
     const spec = withSlots({ ...stored.spec, machineType: stored.spec.machineType ?? MACHINE_ALIAS });
     const handle = new QemuHandle(proc, spec, stored.launchedAt, stored.warm, {
-      consoleLogMaxBytes: this.opts.consoleLogMaxBytes,
+      // The cap it was launched with (its control plane's), else this driver's.
+      consoleLogMaxBytes: spec.consoleLogMaxBytes ?? this.opts.consoleLogMaxBytes,
       host: this.opts.confinement,
       confinement: { ...confinement, jail, runAs: jail ? { uid: jail.uid, gid: jail.gid, chroot: jail.root } : null },
     });
