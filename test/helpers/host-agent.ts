@@ -33,6 +33,8 @@ export interface TestAgent {
 export interface AgentOptions {
   /** In a mount namespace of its own: `dataDir` and /dev/shm are empty tmpfs mounts there. */
   ownFilesystem?: boolean;
+  /** Serve HTTPS with these PEM files (serve is then given the certificate as `--agent-ca`). */
+  tls?: { cert: string; key: string };
 }
 
 // Mounts the agent's own, empty data dir ($0) and /dev/shm, then runs the agent ("$@").
@@ -40,7 +42,7 @@ const OWN_FILESYSTEM = 'mount -t tmpfs -o mode=0700 vmbranch-agent "$0" && mount
 
 function spawnAgent(dataDir: string, listen: string, output: { text: string }, o: AgentOptions, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const agent = [process.execPath, CLI, "agent", "--data-dir", dataDir, "--listen", listen];
+    const agent = [process.execPath, CLI, "agent", "--data-dir", dataDir, "--listen", listen, ...(o.tls ? ["--tls-cert", o.tls.cert, "--tls-key", o.tls.key] : [])];
     const [exe, ...args] = o.ownFilesystem ? ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", OWN_FILESYSTEM, dataDir, ...agent] : agent;
     // A group of its own: a kill reaches the agent behind unshare too (its VMs have sessions of their own).
     const proc = spawn(exe!, args, {
@@ -88,7 +90,7 @@ export async function startAgent(dataDir: string, o: AgentOptions = {}): Promise
     },
     tokenFile,
     get serveArgs() {
-      return o.ownFilesystem ? ["--agent", url] : ["--agent", url, "--agent-token-file", tokenFile];
+      return [...(o.ownFilesystem ? ["--agent", url] : ["--agent", url, "--agent-token-file", tokenFile]), ...(o.tls ? ["--agent-ca", o.tls.cert] : [])];
     },
     serveEnv: env,
     pid: () => proc.pid!,
