@@ -20,8 +20,11 @@ export interface AgentEndpoint {
   caFile?: string;
 }
 
+/** How long a call that does no real work (a reading, a description) may take before the agent counts as unreachable. */
+export const QUICK_CALL_MS = 5_000;
+
 /**
- * An agent could not be reached (connection refused or cut): a host failure, which core reports
+ * An agent could not be reached (connection refused or cut, or no answer in time): a host failure, which core reports
  * as HOST_FAILURE naming the agent, with the cause in the service log.
  */
 export class AgentUnreachable extends Error implements HostFailure {
@@ -57,12 +60,17 @@ export class AgentClient {
 
   /** What the agent offers (read when connecting). */
   async describe(): Promise<AgentDescription> {
-    return (await this.send("GET", `${AGENT_PATH}/host`, undefined)) as AgentDescription;
+    return (await this.send("GET", `${AGENT_PATH}/host`, undefined, "application/json", QUICK_CALL_MS)) as AgentDescription;
   }
 
-  /** Call `method` of `target` with `args`; resolves with its decoded result. */
-  async call<T>(target: AgentTarget, method: string, args: unknown[]): Promise<T> {
-    const answer = (await this.send("POST", `${AGENT_PATH}/call`, JSON.stringify({ target, method, args: encode(args) }))) as { value: unknown };
+  /**
+   * Call `method` of `target` with `args`; resolves with its decoded result. With `timeoutMs`, an
+   * agent that does not answer in time counts as unreachable (a partition drops packets rather
+   * than refusing them); without, the call waits as long as the work takes (a boot, a copy).
+   */
+  async call<T>(target: AgentTarget, method: string, args: unknown[], timeoutMs?: number): Promise<T> {
+    const body = JSON.stringify({ target, method, args: encode(args) });
+    const answer = (await this.send("POST", `${AGENT_PATH}/call`, body, "application/json", timeoutMs)) as { value: unknown };
     return decode(answer.value) as T;
   }
 
@@ -77,17 +85,19 @@ export class AgentClient {
     await this.dispatcher.destroy();
   }
 
-  private async send(method: "GET" | "POST" | "PUT", path: string, body: string | Readable | undefined, type = "application/json"): Promise<unknown> {
+  private async send(method: "GET" | "POST" | "PUT", path: string, body: string | Readable | undefined, type = "application/json", timeoutMs?: number): Promise<unknown> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(new URL(path, this.endpoint.url), {
         method,
         dispatcher: this.dispatcher,
+        ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
         headers: { authorization: `Bearer ${this.endpoint.token}`, [EPOCH_HEADER]: String(this.epoch()), ...(body !== undefined ? { "content-type": type } : {}) },
         body,
       });
     } catch (err) {
-      throw new AgentUnreachable(this.endpoint.url, `${method} ${path.split("?")[0]}`, (err as Error).message);
+      const why = (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs! / 1000}s` : (err as Error).message;
+      throw new AgentUnreachable(this.endpoint.url, `${method} ${path.split("?")[0]}`, why);
     }
     let parsed: { value?: unknown; error?: WireError } | AgentDescription;
     try {

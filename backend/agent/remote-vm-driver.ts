@@ -9,14 +9,16 @@ import type {
   ConsoleSlice, DiskFreeze, GuestNetwork, HostCapacity, HostMemory, LiveSnapshot, QuiesceMode, SnapshotFiles, SnapshotMachine, VmAlert, VmDriver, VmExit,
   VmForward, VmHandle, VmLaunchSpec, VmLeftover, VmStats,
 } from "../host/vm-driver";
-import type { AgentDescription, HandleDescriptor } from "./agent-app";
-import { AgentUnreachable, type AgentClient } from "./agent-client";
+import { LONG_POLL_MS, type AgentDescription, type HandleDescriptor } from "./agent-app";
+import { AgentUnreachable, QUICK_CALL_MS, type AgentClient } from "./agent-client";
 import type { VmEvent } from "./held-objects";
-import { AgentErrors, isAgentError, type WireError } from "./wire";
-import { errorFromWire } from "./wire";
+import { AgentErrors, errorFromWire, isAgentError, type WireError } from "./wire";
 
 /** Pause between long polls that could not reach the agent. */
 const RETRY_MS = 500;
+
+/** A long poll with no answer this long after the agent's own wait is a lost connection: poll again. */
+const POLL_TIMEOUT_MS = LONG_POLL_MS + 15_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,7 +57,8 @@ export class RemoteVmDriver implements VmDriver {
   }
 
   memory(): Promise<HostMemory> {
-    return this.agent.call("vm", "memory", []);
+    // The heartbeat: an agent that cannot answer this quickly is as good as unreachable.
+    return this.agent.call("vm", "memory", [], QUICK_CALL_MS);
   }
 
   async launch(spec: VmLaunchSpec): Promise<VmHandle> {
@@ -128,7 +131,7 @@ export class RemoteVmHandle implements VmHandle {
     while (!this.detached && !this.done) {
       let events: VmEvent[];
       try {
-        events = await this.agent.call<VmEvent[]>("handle", "events", [this.uuid, after]);
+        events = await this.agent.call<VmEvent[]>("handle", "events", [this.uuid, after], POLL_TIMEOUT_MS);
       } catch (err) {
         if (this.detached) return;
         if (isAgentError(err, AgentErrors.unknownObject)) {
@@ -220,7 +223,7 @@ export class RemoteVmHandle implements VmHandle {
     for (;;) {
       let state: { done: boolean; error?: WireError };
       try {
-        state = await this.agent.call("snapshot", "done", [id]);
+        state = await this.agent.call("snapshot", "done", [id], POLL_TIMEOUT_MS);
       } catch (err) {
         if (!(err instanceof AgentUnreachable)) throw err;
         await sleep(RETRY_MS);

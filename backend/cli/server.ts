@@ -11,6 +11,7 @@ import pino, { type Logger as PinoLogger } from "pino";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../api/build-app";
 import { createContext, type ImageCatalog } from "../core/context";
+import { OFFLINE_AFTER_MS } from "../core/hosts";
 import { Core } from "../core/service";
 import { connectAgent } from "../agent/connect";
 import type { AgentEndpoint } from "../agent/agent-client";
@@ -110,6 +111,13 @@ function chainDepth(env: NodeJS.ProcessEnv): number {
   const n = Number(env.VMBRANCH_MAX_CHAIN_DEPTH ?? 8);
   if (!Number.isInteger(n) || n < 1) throw new Error(`$VMBRANCH_MAX_CHAIN_DEPTH must be a whole number >= 1, got '${env.VMBRANCH_MAX_CHAIN_DEPTH}'`);
   return n;
+}
+
+/** How long a host goes without a heartbeat before it is offline: 60 s, or `$VMBRANCH_HOST_OFFLINE_AFTER_S` (tests wait less). */
+function hostOfflineAfterMs(env: NodeJS.ProcessEnv): number {
+  const s = Number(env.VMBRANCH_HOST_OFFLINE_AFTER_S ?? OFFLINE_AFTER_MS / 1000);
+  if (!Number.isFinite(s) || s < 1) throw new Error(`$VMBRANCH_HOST_OFFLINE_AFTER_S must be a number of seconds >= 1, got '${env.VMBRANCH_HOST_OFFLINE_AFTER_S}'`);
+  return s * 1000;
 }
 
 /** Where RAM images go: tmpfs (/dev/shm) when writable, so restores map them from memory; else the data dir. */
@@ -266,7 +274,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const ctx = createContext({
       store,
       config: {
-        dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
+        dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), hostOfflineAfterMs: hostOfflineAfterMs(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
         ...limits, outboundNetworkUnavailable: host.outboundNetworkUnavailable, hostName,
       },
       driver: host.vm,

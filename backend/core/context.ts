@@ -40,6 +40,8 @@ export interface CoreConfig {
   allowPrivilegedPorts: boolean;
   /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
   hostReserveMb: number;
+  /** A host whose heartbeats stopped (or could not be read) for this long is offline (60 s; `$VMBRANCH_HOST_OFFLINE_AFTER_S`). */
+  hostOfflineAfterMs: number;
   /** This serve's host: where the VMs it launches run (`--host-name`, default the machine's host name). */
   hostName: string;
   /** Why guests cannot be given outbound network access on this host, or null when they can. */

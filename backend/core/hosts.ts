@@ -22,7 +22,7 @@ export const REFRESH_MS = 20_000;
 /** Free memory moving by this much is recorded at once: placement reads it. */
 export const MEMORY_STEP_MIB = 64;
 
-/** A host that has not recorded a heartbeat for this long is offline: three refreshes missed. */
+/** A host that has not recorded a heartbeat for this long is offline: three refreshes missed (the default of `hostOfflineAfterMs`). */
 export const OFFLINE_AFTER_MS = 3 * REFRESH_MS;
 
 /** What this serve last recorded for its host. */
@@ -106,6 +106,8 @@ export class Hosts {
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
   private recorded: Recorded | null = null;
+  /** This serve marked its own host offline (it could not be read); the next heartbeat records it online. */
+  private localOffline = false;
 
   constructor(private readonly ctx: CoreContext) {}
 
@@ -144,16 +146,33 @@ export class Hosts {
    * writes nothing).
    */
   async heartbeat(): Promise<void> {
-    const memory = await this.ctx.driver.memory();
-    const next: Recorded = { at: Date.now(), totalMib: memory.totalMb, freeMib: memory.availableMb };
-    const record = worthRecording(this.recorded, next);
     const store = this.ctx.store;
+    const offlineAfterMs = this.ctx.config.hostOfflineAfterMs;
+    let memory;
+    try {
+      memory = await this.ctx.driver.memory();
+    } catch (err) {
+      // This host cannot be read (its agent is unreachable): once its last heartbeat is as old as
+      // another host's would have to be, it is offline like one, itself included.
+      const cutoff = new Date(Date.now() - offlineAfterMs).toISOString();
+      const stale = store.tx(() => store.hosts.markStale(cutoff, null));
+      if (stale.includes(this.local)) this.localOffline = true;
+      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${offlineAfterMs / 1000}s): ${stale.join(", ")}`);
+      throw err;
+    }
+    const next: Recorded = { at: Date.now(), totalMib: memory.totalMb, freeMib: memory.availableMb };
+    // A host that was offline is recorded online at its first heartbeat back.
+    const record = this.localOffline || worthRecording(this.recorded, next);
     store.tx(() => {
       if (record) store.hosts.heartbeat(this.local, new Date(next.at).toISOString(), next);
-      const stale = store.hosts.markStale(new Date(next.at - OFFLINE_AFTER_MS).toISOString(), this.local);
-      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${OFFLINE_AFTER_MS / 1000}s): ${stale.join(", ")}`);
+      const stale = store.hosts.markStale(new Date(next.at - offlineAfterMs).toISOString(), this.local);
+      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${offlineAfterMs / 1000}s): ${stale.join(", ")}`);
     });
-    if (record) this.recorded = next;
+    if (record) {
+      if (this.localOffline) this.ctx.log.info(`host ${this.local} heartbeats again: online`);
+      this.recorded = next;
+      this.localOffline = false;
+    }
   }
 
   /** Stop heartbeating. The host's row stays as last recorded; a serve on another host marks it offline once it is stale. */

@@ -283,9 +283,11 @@ export class HostTable extends Table<HostRecord> {
     this.update({ name }, { state: "online", lastHeartbeat: at, memoryTotalMib: memory.totalMib, memoryFreeMib: memory.freeMib });
   }
 
-  /** Mark `offline` every online host other than `except` whose last heartbeat is older than `before`; their names. */
-  markStale(before: string, except: string): string[] {
-    const stale = this.select("state = 'online' AND name != ? AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [except, before]);
+  /** Mark `offline` every online host (other than `except`, when given) whose last heartbeat is older than `before`; their names. */
+  markStale(before: string, except: string | null): string[] {
+    const stale = except === null
+      ? this.select("state = 'online' AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [before])
+      : this.select("state = 'online' AND name != ? AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [except, before]);
     for (const h of stale) this.update({ name: h.name }, { state: "offline" });
     return stale.map((h) => h.name);
   }

@@ -23,7 +23,8 @@ let b: TestBackend | undefined;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
   agent = await startAgent(dataDir);
-  b = await startBackend({ dataDir, args: agent.serveArgs });
+  // Offline after 30 s without a heartbeat rather than 60: the second test waits for it.
+  b = await startBackend({ dataDir, args: agent.serveArgs, env: { VMBRANCH_HOST_OFFLINE_AFTER_S: "30" } });
 });
 afterAll(async () => {
   await agent?.stop();
@@ -38,6 +39,15 @@ async function waitTicks(name: string, pred: (t: Tick[]) => boolean): Promise<Ti
     if (pred(t)) return t;
     if (Date.now() > deadline) throw new Error(`${name}: condition not met; last ticks ${JSON.stringify(t.slice(-3))}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Wait until serve's (one) host is `state`, as its heartbeats find it. */
+async function waitHost(state: "online" | "offline"): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while ((await b!.client.hosts.list())[0]!.state !== state) {
+    if (Date.now() > deadline) throw new Error(`the host did not become ${state}`);
+    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -81,7 +91,7 @@ test("instances, volumes and branches run on the agent's host: its VMs are the a
   expect(b!.vmPids()).toHaveLength(2);
 });
 
-test("the agent's VMs outlive it; started again, it hands them back: serve stops one and learns that another ended meanwhile", async () => {
+test("the agent's VMs outlive it, its host goes offline and back; started again, it hands them back: serve stops one and learns that another ended meanwhile", async () => {
   const client = b!.client;
   const pids = b!.vmPids().sort();
   await agent!.kill();
@@ -92,7 +102,14 @@ test("the agent's VMs outlive it; started again, it hands them back: serve stops
   expect(refused).toMatchObject({ code: "HOST_FAILURE", message: expect.stringMatching(/agent at http:\/\/127\.0\.0\.1:\d+ cannot be reached/) });
   expect((await client.instances.get("br")).state).toBe("running");
   expect(b!.vmPids().sort()).toEqual(pids);
+  // Its heartbeats cannot be read: once the last is 30 s old the host is offline, and so is
+  // everything on it (refused with 409, the recorded state kept, the VMs untouched).
+  await waitHost("offline");
+  expect(await client.instances.get("br")).toMatchObject({ state: "running", host_state: "offline" });
+  await expect(client.instances.stop("br")).rejects.toMatchObject({ status: 409, code: "HOST_OFFLINE" });
+  expect(b!.vmPids().sort()).toEqual(pids);
   await agent!.start();
+  await waitHost("online");
   await waitWriting(b!, "src");
   expect((await client.instances.stop("br")).state).toBe("stopped");
   expect(b!.vmPids()).toHaveLength(1);
