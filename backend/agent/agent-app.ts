@@ -137,7 +137,7 @@ function callTable(o: AgentAppOptions, held: HeldObjects): Record<AgentTarget, R
         const id = held.holdSnapshot(live);
         return { id, pauseMs: live.pauseMs, diskSwitch: live.diskSwitch, quiesceSkipped: live.quiesceSkipped, frozenMs: live.frozenMs, takenAt: live.takenAt };
       },
-      events: (args) => held.events(uuidOf(args), Number(args[1] ?? 0), LONG_POLL_MS),
+      events: (args) => held.events(uuidOf(args), Number(args[1]), Number(args[2] ?? 0), LONG_POLL_MS),
     },
     snapshot: {
       done: ([id]) => held.snapshotDone(id as string, LONG_POLL_MS),

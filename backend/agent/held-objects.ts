@@ -99,10 +99,15 @@ export class HeldObjects {
     return held.handle;
   }
 
-  /** What VM `uuid` reported after `after`, waiting up to `waitMs` for something new. */
-  async events(uuid: string, after: number, waitMs: number): Promise<VmEvent[]> {
+  /**
+   * What VM `uuid` (process `pid`) reported after `after`, waiting up to `waitMs` for something new.
+   * When the instance was launched again meanwhile (same uuid, another process), the one asked
+   * about has ended, and that is the answer.
+   */
+  async events(uuid: string, pid: number, after: number, waitMs: number): Promise<VmEvent[]> {
     const held = this.vms.get(uuid);
     if (!held) throw unknownObject(`VM ${uuid}`);
+    if (held.handle.pid !== pid) return [{ seq: Number.MAX_SAFE_INTEGER, kind: "exit", exit: { exitCode: null, reason: "the VM ended (its instance was started again)" } }];
     const newer = () => held.events.filter((e) => e.seq > after);
     if (newer().length === 0 && !held.exit) await waitFor(held.waiters, waitMs);
     return newer();

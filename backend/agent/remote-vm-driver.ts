@@ -131,7 +131,7 @@ export class RemoteVmHandle implements VmHandle {
     while (!this.detached && !this.done) {
       let events: VmEvent[];
       try {
-        events = await this.agent.call<VmEvent[]>("handle", "events", [this.uuid, after], POLL_TIMEOUT_MS);
+        events = await this.agent.call<VmEvent[]>("handle", "events", [this.uuid, this.pid, after], POLL_TIMEOUT_MS);
       } catch (err) {
         if (this.detached) return;
         if (isAgentError(err, AgentErrors.unknownObject)) {

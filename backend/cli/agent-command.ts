@@ -29,6 +29,9 @@ const USAGE = [
   "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
 ];
 
+/** How long a stopping agent lets calls in flight finish before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 3_000;
+
 /** One agent per data dir: its own lock beside serve's, taken over when its holder is gone. */
 function lockAgent(dir: string): () => void {
   const alive = (pid: number) => {
@@ -95,7 +98,12 @@ export const agentCommand: CliCommand = {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);
       });
-      // Long polls in flight are answered as the app closes; the VMs keep running.
+      // Long polls in flight are answered as the app closes; the VMs keep running. A call still
+      // running (a boot's wait) is not waited out for long: its serve sees the agent gone.
+      const now = () => process.exit(0);
+      process.once("SIGINT", now);
+      process.once("SIGTERM", now);
+      setTimeout(now, SHUTDOWN_GRACE_MS).unref();
       await app.close();
       ctx.stdout("vmbranch agent stopped; VMs keep running\n");
     } finally {

@@ -268,7 +268,14 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
         }
       }
       for (let i = 0; i < 100 && qemuPidsUnder(dataDir).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
-      for (const dir of cgroups) await rmdir(dir).catch(() => undefined);
+      // A killed VM whose serve is gone is reaped by init, at its pace; until then its pids group is busy.
+      for (const dir of cgroups) {
+        for (let i = 0; i < 200; i++) {
+          const code = await rmdir(dir).then(() => null, (err: NodeJS.ErrnoException) => err.code);
+          if (code !== "EBUSY") break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
       const ram = recordedRamDir(dataDir);
       if (ram) await rm(ram, { recursive: true, force: true });
       await rm(dataDir, { recursive: true, force: true });

@@ -113,7 +113,9 @@ export async function enterCgroup(group: VmCgroup, pid: number): Promise<void> {
 /** Removes the group's directories (after its processes are gone); missing ones are fine. */
 export async function removeCgroup(group: VmCgroup): Promise<void> {
   for (const dir of group.dirs) {
-    // A process that just died may still be leaving its group: a few short retries.
+    // A process that just died may still be leaving its group: the pids controller counts it until
+    // it is reaped, and a VM that outlived the serve that started it is reaped by init, at init's
+    // pace. Short retries, for up to 10 s.
     for (let attempt = 0; ; attempt++) {
       try {
         await rmdir(dir);
@@ -121,7 +123,7 @@ export async function removeCgroup(group: VmCgroup): Promise<void> {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT") break;
-        if (code !== "EBUSY" || attempt >= 50) throw err;
+        if (code !== "EBUSY" || attempt >= 500) throw err;
         await new Promise((r) => setTimeout(r, 20));
       }
     }
