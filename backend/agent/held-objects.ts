@@ -151,19 +151,18 @@ export class HeldObjects {
 
   /** Keep the leftovers of a listing under new ids (replacing the previous listing's). */
   holdVmLeftovers(list: VmLeftover[]): string[] {
-    this.vmLeftovers.clear();
-    return list.map((l) => {
-      const id = randomUUID();
-      this.vmLeftovers.set(id, l);
-      return id;
-    });
+    return HeldObjects.relist(this.vmLeftovers, list);
   }
 
   holdViewLeftovers(list: ViewLeftover[]): string[] {
-    this.viewLeftovers.clear();
+    return HeldObjects.relist(this.viewLeftovers, list);
+  }
+
+  private static relist<T>(map: Map<string, T>, list: T[]): string[] {
+    map.clear();
     return list.map((l) => {
       const id = randomUUID();
-      this.viewLeftovers.set(id, l);
+      map.set(id, l);
       return id;
     });
   }

@@ -111,6 +111,13 @@ export async function waitForConsole(client: VmbranchClient, name: string, done:
   }
 }
 
+/** The ticks of `name` (a `counterProgram` guest) once `pred` holds for them; fails after 90 s. */
+export async function waitTicks(client: VmbranchClient, name: string, pred: (t: Tick[]) => boolean): Promise<Tick[]> {
+  let ticks: Tick[] = [];
+  await waitForConsole(client, name, (log) => pred((ticks = parseTicks(log))), "the ticks awaited", 90_000);
+  return ticks;
+}
+
 /** The sequence numbers a `sequenceWriterProgram` printed in `log`. */
 export function seqs(log: string): number[] {
   return [...log.matchAll(/seq=(\d+)/g)].map((m) => Number(m[1]));

@@ -8,7 +8,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { CLI, IMAGE_DIR } from "./backend";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { CLI, IMAGE_DIR, startBackend, type TestBackend } from "./backend";
 
 /** A running agent. */
 export interface TestAgent {
@@ -101,4 +103,35 @@ export async function startAgent(dataDir: string, o: AgentOptions = {}): Promise
     stop: () => signal("SIGTERM"),
     log: () => output.text,
   };
+}
+
+/** A serve whose host is run by an agent on a new data dir, and how to stop both. */
+export interface AgentBackend {
+  b: TestBackend;
+  agent: TestAgent;
+  dataDir: string;
+  /** Stop the agent and serve; their VMs and the data dir are removed. */
+  stop(): Promise<void>;
+}
+
+/** Start an agent (with `o`) and a serve using it, on a new data dir; `env` goes to serve. */
+export async function startAgentBackend(o: AgentOptions = {}, env: Record<string, string> = {}): Promise<AgentBackend> {
+  const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
+  let agent: TestAgent | undefined;
+  try {
+    agent = await startAgent(dataDir, o);
+    const b = await startBackend({ dataDir, args: agent.serveArgs, env: { ...agent.serveEnv, ...env } });
+    const started = agent;
+    return {
+      b, agent, dataDir,
+      async stop() {
+        await started.stop();
+        await b.stop();
+      },
+    };
+  } catch (err) {
+    await agent?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 }

@@ -9,37 +9,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks, waitForConsole, type Tick } from "../helpers/guest-programs";
-import { startAgent, type TestAgent } from "../helpers/host-agent";
+import type { TestBackend } from "../helpers/backend";
+import { counterProgram, waitForConsole, waitTicks } from "../helpers/guest-programs";
+import { startAgentBackend, type AgentBackend } from "../helpers/host-agent";
 import { doctorReport } from "../helpers/serve-checks";
 
 jest.setTimeout(240_000);
 
 let dataDir: string;
-let agent: TestAgent | undefined;
 let b: TestBackend | undefined;
+let both: AgentBackend | undefined;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
-  agent = await startAgent(dataDir, { ownFilesystem: true });
-  b = await startBackend({ dataDir, args: agent.serveArgs, env: agent.serveEnv });
+  both = await startAgentBackend({ ownFilesystem: true });
+  ({ b, dataDir } = both);
 });
-afterAll(async () => {
-  await agent?.stop();
-  if (b) await b.stop();
-  else await rm(dataDir, { recursive: true, force: true });
-});
-
-async function waitTicks(name: string, pred: (t: Tick[]) => boolean): Promise<Tick[]> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const t = parseTicks((await b!.client.instances.log(name, { limit: 4 * 1024 * 1024 })).output);
-    if (pred(t)) return t;
-    if (Date.now() > deadline) throw new Error(`${name}: condition not met; last ticks ${JSON.stringify(t.slice(-3))}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+afterAll(() => both?.stop());
 
 /** Entries of a directory of serve's own data dir (none when it is missing). */
 function servesOwn(dir: string): string[] {
@@ -54,20 +39,20 @@ test("instances, branches, stop and start run on the agent's filesystem, and ser
   const client = b!.client;
   await client.instances.create({ name: "src", image: "base", memory_mb: 256, args: counterProgram(), volumes: [{ size_mb: 16, at: "/data" }] });
   await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  const before = await waitTicks("src", (t) => t.length >= 2);
+  const before = await waitTicks(b!.client, "src", (t) => t.length >= 2);
   await client.instances.create({ name: "br", branch_from: { name: "src" } });
   await client.instances.waitFor("br", "running", { timeoutMs: 120_000 });
-  const t = await waitTicks("br", (x) => x.some((k) => k.fork === 1));
+  const t = await waitTicks(b!.client, "br", (x) => x.some((k) => k.fork === 1));
   expect(t[0]!.tick).toBeGreaterThanOrEqual(before.at(-1)!.tick);
   // Two VMs, their disks, run directories and the branch's snapshot: all on the agent's side.
   expect(b!.vmPids()).toHaveLength(2);
   expect({ disks: servesOwn("disks"), run: servesOwn("run"), snapshots: servesOwn("snapshots") }).toEqual({ disks: [], run: [], snapshots: [] });
   // A stopped source starts again from its own disk there: its log file kept its lines.
   await client.instances.stop("src");
-  const lines = (await waitTicks("src", (x) => x.length > 0)).at(-1)!.f0;
+  const lines = (await waitTicks(b!.client, "src", (x) => x.length > 0)).at(-1)!.f0;
   await client.instances.start("src");
   await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  await waitTicks("src", (x) => x.at(-1)!.f0 > lines + 1);
+  await waitTicks(b!.client, "src", (x) => x.at(-1)!.f0 > lines + 1);
 });
 
 test("an import streams through the agent into a volume on its host, and a clone of it is made there", async () => {

@@ -4,14 +4,12 @@
 // them back to serve (acting on them, and reporting one that ended meanwhile); the agent refuses
 // callers without its token and commands of an older control-plane term; doctor finds nothing.
 // The tests run in order on one serve and agent.
-import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SdkError } from "../../sdk";
-import { startBackend, type TestBackend } from "../helpers/backend";
-import { counterProgram, parseTicks, type Tick } from "../helpers/guest-programs";
-import { startAgent, type TestAgent } from "../helpers/host-agent";
+import type { TestBackend } from "../helpers/backend";
+import { counterProgram, waitTicks } from "../helpers/guest-programs";
+import { startAgentBackend, type AgentBackend, type TestAgent } from "../helpers/host-agent";
 import { doctorReport, waitWriting } from "../helpers/serve-checks";
 
 jest.setTimeout(240_000);
@@ -19,28 +17,14 @@ jest.setTimeout(240_000);
 let dataDir: string;
 let agent: TestAgent | undefined;
 let b: TestBackend | undefined;
+let both: AgentBackend | undefined;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
-  agent = await startAgent(dataDir);
   // Offline after 30 s without a heartbeat rather than 60: the second test waits for it.
-  b = await startBackend({ dataDir, args: agent.serveArgs, env: { VMBRANCH_HOST_OFFLINE_AFTER_S: "30" } });
+  both = await startAgentBackend({}, { VMBRANCH_HOST_OFFLINE_AFTER_S: "30" });
+  ({ agent, b, dataDir } = both);
 });
-afterAll(async () => {
-  await agent?.stop();
-  if (b) await b.stop();
-  else await rm(dataDir, { recursive: true, force: true });
-});
-
-async function waitTicks(name: string, pred: (t: Tick[]) => boolean): Promise<Tick[]> {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const t = parseTicks((await b!.client.instances.log(name, { limit: 4 * 1024 * 1024 })).output);
-    if (pred(t)) return t;
-    if (Date.now() > deadline) throw new Error(`${name}: condition not met; last ticks ${JSON.stringify(t.slice(-3))}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+afterAll(() => both?.stop());
 
 /** Wait until serve's (one) host is `state`, as its heartbeats find it. */
 async function waitHost(state: "online" | "offline"): Promise<void> {
@@ -77,7 +61,7 @@ test("instances, volumes and branches run on the agent's host: its VMs are the a
   const client = b!.client;
   await client.instances.create({ name: "src", image: "base", memory_mb: 256, args: counterProgram(), volumes: [{ size_mb: 16, at: "/data" }] });
   await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  const before = await waitTicks("src", (t) => t.length >= 2);
+  const before = await waitTicks(b!.client, "src", (t) => t.length >= 2);
   // The agent launched it (QEMU is the agent's child), not serve.
   const [pid] = b!.vmPids();
   expect(parentOf(pid!)).toBe(agent!.pid());
@@ -85,7 +69,7 @@ test("instances, volumes and branches run on the agent's host: its VMs are the a
   expect(br.branch).toMatchObject({ from_memory: true });
   await client.instances.waitFor("br", "running", { timeoutMs: 120_000 });
   // Same memory: the counter goes on from where the source was; vmgenid: the kernel saw a fork.
-  const t = await waitTicks("br", (x) => x.some((k) => k.fork === 1));
+  const t = await waitTicks(b!.client, "br", (x) => x.some((k) => k.fork === 1));
   expect(t[0]!.tick).toBeGreaterThanOrEqual(before.at(-1)!.tick);
   expect((await client.instances.get("src")).state).toBe("running");
   expect(b!.vmPids()).toHaveLength(2);
@@ -124,7 +108,7 @@ test("the agent's VMs outlive it, its host goes offline and back; started again,
   // And it starts again on the agent's host, with its volume's data.
   await client.instances.start("src");
   await client.instances.waitFor("src", "running", { timeoutMs: 120_000 });
-  await waitTicks("src", (x) => x.length >= 1 && x.at(-1)!.f0 > 2);
+  await waitTicks(b!.client, "src", (x) => x.length >= 1 && x.at(-1)!.f0 > 2);
 });
 
 test("the agent answers only its control plane: no or a wrong token is 401, an older term 409, an unknown call 400", async () => {
