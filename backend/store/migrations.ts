@@ -255,4 +255,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX instances_host ON instances(host);
   CREATE INDEX volumes_host ON volumes(host);
   `,
+  // 9: the host each disk file and memory snapshot is on (docs/cluster.md): with many hosts a file
+  // is on the host of the volume or instance it was made for, and deleting it is that host's
+  // agent's work, also once the instance is gone. NULL in older rows, which serve gives its own
+  // host at start as for instances and volumes.
+  `
+  ALTER TABLE disks ADD COLUMN host TEXT;
+  ALTER TABLE snapshots ADD COLUMN host TEXT;
+  `,
 ];

@@ -14,6 +14,8 @@ export interface DiskRecord {
   depth: number;
   sizeMb: number;
   createdAt: string;
+  /** The host its file is on (HostRecord's name; migration 9). Null only in rows older than that, until serve starts. */
+  host?: string | null;
 }
 
 /** Clone progress of a volume made by `POST /v1/volumes/clone` (or implicitly). */
@@ -221,6 +223,8 @@ export interface SnapshotRecord {
   machine: MachineRecord;
   pauseMs: number | null;
   createdAt: string;
+  /** The host its files are on, the source's (migration 9). Null only in rows older than that, until serve starts. */
+  host?: string | null;
 }
 
 /** One disk of a snapshot, with where it was mounted. */

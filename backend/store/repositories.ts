@@ -283,11 +283,9 @@ export class HostTable extends Table<HostRecord> {
     this.update({ name }, { state: "online", lastHeartbeat: at, memoryTotalMib: memory.totalMib, memoryFreeMib: memory.freeMib });
   }
 
-  /** Mark `offline` every online host (other than `except`, when given) whose last heartbeat is older than `before`; their names. */
-  markStale(before: string, except: string | null): string[] {
-    const stale = except === null
-      ? this.select("state = 'online' AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [before])
-      : this.select("state = 'online' AND name != ? AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [except, before]);
+  /** Mark `offline` every online host (other than those in `except`) whose last heartbeat is older than `before`; their names. */
+  markStale(before: string, except: readonly string[]): string[] {
+    const stale = this.select("state = 'online' AND (last_heartbeat IS NULL OR last_heartbeat < ?)", [before]).filter((h) => !except.includes(h.name));
     for (const h of stale) this.update({ name: h.name }, { state: "offline" });
     return stale.map((h) => h.name);
   }

@@ -23,7 +23,7 @@ import { Table } from "./table";
 const disks = (db: StoreDb) =>
   new Table<DiskRecord>(db, "disks", {
     id: ["id", "text"], path: ["path", "text"], parentId: ["parent_id", "text"], frozen: ["frozen", "bool"],
-    depth: ["depth", "int"], sizeMb: ["size_mb", "int"], createdAt: ["created_at", "text"],
+    depth: ["depth", "int"], sizeMb: ["size_mb", "int"], createdAt: ["created_at", "text"], host: ["host", "text"],
   }, ["id"]);
 
 const volumes = (db: StoreDb) =>
@@ -68,7 +68,7 @@ const snapshots = (db: StoreDb) =>
     uuid: ["uuid", "text"], sourceUuid: ["source_uuid", "text"], sourceName: ["source_name", "text"],
     purpose: ["purpose", "text"], state: ["state", "text"], hasMemory: ["has_memory", "bool"],
     ramPath: ["ram_path", "text"], devstatePath: ["devstate_path", "text"], machine: ["machine", "json"],
-    pauseMs: ["pause_ms", "real"], createdAt: ["created_at", "text"],
+    pauseMs: ["pause_ms", "real"], createdAt: ["created_at", "text"], host: ["host", "text"],
   }, ["uuid"]);
 
 const snapshotDisks = (db: StoreDb) =>
@@ -241,10 +241,12 @@ export class Store {
    * Give host `name` every instance and volume that names no host (rows older than migration 8),
    * in one transaction; how many of each it took.
    */
-  adoptUnplaced(name: string): { instances: number; volumes: number } {
+  adoptUnplaced(name: string): { instances: number; volumes: number; disks: number; snapshots: number } {
     return this.tx(() => ({
       instances: this.db.prepare(`UPDATE instances SET host = ? WHERE host IS NULL`).run(name).changes,
       volumes: this.db.prepare(`UPDATE volumes SET host = ? WHERE host IS NULL`).run(name).changes,
+      disks: this.db.prepare(`UPDATE disks SET host = ? WHERE host IS NULL`).run(name).changes,
+      snapshots: this.db.prepare(`UPDATE snapshots SET host = ? WHERE host IS NULL`).run(name).changes,
     }));
   }
 

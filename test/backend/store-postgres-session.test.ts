@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(() => pg?.stop());
 
 const disk = (id: string, over: Partial<DiskRecord> = {}): DiskRecord => ({
-  id, path: `/d/${id}.qcow2`, parentId: null, frozen: false, depth: 0, sizeMb: 64, createdAt: "2026-12-03T10:00:00.000Z", ...over,
+  id, path: `/d/${id}.qcow2`, parentId: null, frozen: false, depth: 0, sizeMb: 64, createdAt: "2026-12-03T10:00:00.000Z", host: "box-1", ...over,
 });
 const operation = (id: string, startedAt: string): OperationRecord => ({
   id, kind: "resize", subject: id, intent: { kind: "resize", volumeUuid: id, sizeMb: 64 }, startedAt, epoch: 0,

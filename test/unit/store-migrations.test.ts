@@ -207,6 +207,22 @@ describe("migration 6: volume templates as a flag", () => {
   });
 });
 
+describe("migration 9: the host of each disk and snapshot", () => {
+  it("keeps older disks with no host until serve's host adopts them", () => {
+    const old = databaseAt(8);
+    old.prepare(`INSERT INTO disks (id, path, parent_id, frozen, depth, size_mb, created_at) VALUES ('d1', '/x/d1.qcow2', NULL, 1, 0, 8, '2026-01-01T00:00:00.000Z')`).run();
+    old.close();
+    const store = Store.open(join(dir, "vmbranch.db"));
+    try {
+      expect(store.disks.get({ id: "d1" })!.host).toBeNull();
+      expect(store.adoptUnplaced("box-1")).toEqual({ instances: 0, volumes: 0, disks: 1, snapshots: 0 });
+      expect(store.disks.get({ id: "d1" })!.host).toBe("box-1");
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe("migration 8: hosts", () => {
   it("keeps older instances and volumes with no host until serve's host adopts them, and nothing else", () => {
     const old = databaseAt(7);
@@ -222,8 +238,8 @@ describe("migration 8: hosts", () => {
       expect(store.hosts.byName()).toEqual([]);
       // What serve does at start (core/hosts.ts): register, then adopt the rows that name no host.
       store.hosts.register("box-1", "2026-02-01T00:00:00.000Z");
-      expect(store.adoptUnplaced("box-1")).toEqual({ instances: 1, volumes: 1 });
-      expect(store.adoptUnplaced("box-2")).toEqual({ instances: 0, volumes: 0 });
+      expect(store.adoptUnplaced("box-1")).toEqual({ instances: 1, volumes: 1, disks: 0, snapshots: 0 });
+      expect(store.adoptUnplaced("box-2")).toEqual({ instances: 0, volumes: 0, disks: 0, snapshots: 0 });
       expect(instanceView(store, store.instances.get({ uuid: U(1) })!, net).host).toBe("box-1");
       expect(volumeView(store, store.volumes.get({ uuid: U(2) })!).host).toBe("box-1");
       expect(store.hosts.instanceCounts()).toEqual(new Map([["box-1", 1]]));
@@ -240,7 +256,7 @@ describe("migration 8: hosts", () => {
       store.hosts.register("a", "2026-02-01T00:00:00.000Z");
       store.hosts.register("b", "2026-02-01T00:00:00.000Z");
       store.hosts.heartbeat("a", "2026-02-01T00:01:00.000Z", { totalMib: 4096, freeMib: 3000 });
-      expect(store.hosts.markStale("2026-02-01T00:00:30.000Z", "a")).toEqual(["b"]);
+      expect(store.hosts.markStale("2026-02-01T00:00:30.000Z", ["a"])).toEqual(["b"]);
       expect(store.hosts.byName()).toEqual([
         { name: "a", state: "online", memoryTotalMib: 4096, memoryFreeMib: 3000, lastHeartbeat: "2026-02-01T00:01:00.000Z", joinedAt: "2026-02-01T00:00:00.000Z" },
         { name: "b", state: "offline", memoryTotalMib: null, memoryFreeMib: null, lastHeartbeat: "2026-02-01T00:00:00.000Z", joinedAt: "2026-02-01T00:00:00.000Z" },

@@ -263,4 +263,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX instances_host ON instances(host);
   CREATE INDEX volumes_host ON volumes(host);
   `,
+  // 9: the host of each disk file and memory snapshot (see ../migrations.ts).
+  `
+  ALTER TABLE disks ADD COLUMN host TEXT;
+  ALTER TABLE snapshots ADD COLUMN host TEXT;
+  `,
 ];
