@@ -186,7 +186,7 @@ export class Branches {
     const store = this.ctx.store;
     const standby = src.state === "standby" && src.snapshotUuid ? store.snapshots.get({ uuid: src.snapshotUuid }) : null;
     // Refused before the source's disks are frozen: a refusal changes nothing.
-    if (standby) this.instances.runtime.requireRestorable(standby);
+    if (standby) this.instances.runtime.requireRestorable(standby, src.host);
     const frozen = await this.snapshots.freezeStopped(src);
     const disks = store.attachments
       .ofInstance(src.uuid)

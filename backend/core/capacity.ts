@@ -6,7 +6,7 @@
  * halfway through. The operator's reserve (`--host-reserve-mb`) is kept free for the host.
  */
 import type { HostCapacity } from "../host/vm-driver";
-import type { CoreContext } from "./context";
+import { on, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 
 /** Memory a QEMU process needs beyond guest RAM (translation cache, device models, buffers), in MiB. */
@@ -45,9 +45,9 @@ export function capacityProblem(need: CapacityNeed, free: HostCapacity, reserveM
   return null;
 }
 
-/** Throws INSUFFICIENT_MEMORY or INSUFFICIENT_STORAGE unless the host has room for `need` now. */
-export async function requireCapacity(ctx: CoreContext, need: CapacityNeed, what: string): Promise<void> {
-  const free = await ctx.driver.capacity(ctx.config.ramDir);
+/** Throws INSUFFICIENT_MEMORY or INSUFFICIENT_STORAGE unless host `host` has room for `need` now. */
+export async function requireCapacity(ctx: CoreContext, host: string | null | undefined, need: CapacityNeed, what: string): Promise<void> {
+  const free = await on(ctx, host).vm.capacity(ctx.config.ramDir);
   const problem = capacityProblem(need, free, ctx.config.hostReserveMb, what, ctx.config.ramDir);
   if (problem) throw problem;
 }

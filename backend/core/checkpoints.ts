@@ -166,7 +166,7 @@ export class Checkpoints {
     if (src.state === "standby" && src.snapshotUuid) return src.snapshotUuid;
     const snapshot: SnapshotRecord = {
       uuid: newUuid(), sourceUuid: src.uuid, sourceName: src.name, purpose: "template", state: "ready", hasMemory: false,
-      ramPath: null, devstatePath: null, machine: this.instances.runtime.machineOf(src, src.accelerator ?? "tcg", newUuid()), pauseMs: 0, createdAt: now(),
+      ramPath: null, devstatePath: null, machine: this.instances.runtime.machineOf(src, src.accelerator ?? "tcg", newUuid()), pauseMs: 0, createdAt: now(), host: src.host,
     };
     store.tx(() => {
       store.snapshots.insert(snapshot);
@@ -249,7 +249,7 @@ export class Checkpoints {
       if (cp.state !== "checkpoint" || !cp.snapshotUuid) throw new ApiError("CHECKPOINT_NOT_READY", messages.checkpointNotReady(cp.name, cp.state), "checkpoint");
       const snapshot = store.snapshots.get({ uuid: cp.snapshotUuid })!;
       const warm = snapshot.hasMemory;
-      this.instances.runtime.requireRestorable(snapshot);
+      this.instances.runtime.requireRestorable(snapshot, cp.host);
       if (warm && (req.volumes?.length ?? 0) > 0)
         throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance loaded from checkpoint '${cp.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
       const name = req.name ?? generateName(cp.name.slice(0, 40));

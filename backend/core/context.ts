@@ -1,11 +1,12 @@
 /**
  * What core needs to work, handed in once by whoever builds the service (`serve`, tests):
- * the store, directories, the VM driver, the image catalog and a logger.
+ * the store, directories, the drivers of each host it runs VMs on, the image catalog and a logger.
  */
 import type { Image } from "vmbranch/sdk";
 import type { StorageDriver } from "../host/storage-driver";
 import type { BootImage, VmDriver } from "../host/vm-driver";
 import type { Store } from "../store/store";
+import { ApiError } from "./errors";
 import { StateEvents } from "./events";
 import { Locks } from "./locks";
 
@@ -42,8 +43,20 @@ export interface CoreConfig {
   hostReserveMb: number;
   /** A host whose heartbeats stopped (or could not be read) for this long is offline (60 s; `$VMBRANCH_HOST_OFFLINE_AFTER_S`). */
   hostOfflineAfterMs: number;
-  /** This serve's host: where the VMs it launches run (`--host-name`, default the machine's host name). */
+  /**
+   * This serve's home host: its own machine (`--host-name`), or its first agent's host. Rows older
+   * than hosts belong to it, and it is the default where nothing places work elsewhere.
+   */
   hostName: string;
+}
+
+/** One host's drivers: the VMs it runs and the files it holds, in this process or through its agent. */
+export interface HostDrivers {
+  vm: VmDriver;
+  /** Disk files, filesystems, managed directories and imports on this host. */
+  storage: StorageDriver;
+  /** The accelerator new VMs use on this host (probed once). */
+  accelerator: () => Promise<"kvm" | "tcg">;
   /** Why guests cannot be given outbound network access on this host, or null when they can. */
   outboundNetworkUnavailable: string | null;
 }
@@ -68,12 +81,9 @@ export interface Logger {
 export interface CoreContext {
   store: Store;
   config: CoreConfig;
-  driver: VmDriver;
-  /** Disk files, filesystems, managed directories and imports on this host. */
-  storage: StorageDriver;
+  /** The hosts this control plane runs VMs on, by name (the home host `config.hostName` among them); `on` picks one. */
+  hosts: ReadonlyMap<string, HostDrivers>;
   images: ImageCatalog;
-  /** The accelerator new VMs use (probed once). */
-  accelerator: () => Promise<"kvm" | "tcg">;
   log: Logger;
   locks: Locks;
   events: StateEvents;
@@ -81,5 +91,27 @@ export interface CoreContext {
 
 /** Assemble a context, creating the shared lock table and event bus. */
 export function createContext(parts: Omit<CoreContext, "locks" | "events">): CoreContext {
+  if (!parts.hosts.has(parts.config.hostName)) throw new Error(`the home host ${parts.config.hostName} has no drivers`);
   return { ...parts, locks: new Locks(), events: new StateEvents() };
+}
+
+/**
+ * The drivers of host `name`, where a record's VM runs and its files are (a row that names no host
+ * is older than hosts: the home host's). A host this control plane drives no agent for is a 409:
+ * nothing here can reach what is on it.
+ */
+export function on(ctx: CoreContext, name: string | null | undefined): HostDrivers {
+  const drivers = ctx.hosts.get(name ?? ctx.config.hostName);
+  if (!drivers) throw new ApiError("HOST_OFFLINE", noAgentFor(name!));
+  return drivers;
+}
+
+/** Why nothing can act on host `name`: this control plane runs no agent of it. */
+export function noAgentFor(name: string): string {
+  return `Host '${name}' has no agent connected to this control plane: nothing can be placed on it or act on what is there until one is (serve --agent)`;
+}
+
+/** The home host's drivers, for what every host does alike (the filesystem registry, path rules) and the service's own figures. */
+export function home(ctx: CoreContext): HostDrivers {
+  return on(ctx, ctx.config.hostName);
 }

@@ -5,7 +5,8 @@
  * (child disks, volumes, snapshots) and the last user frees them; a layer an overlay is being made
  * on is pinned meanwhile, so it is never freed under an image that backs onto it. An overlay file a
  * failed step made is removed, never left without a row. Only valid for files no VM has open,
- * except where a caller says the VM already switched to the new overlay (live freeze).
+ * except where a caller says the VM already switched to the new overlay (live freeze). Each disk's
+ * file is on one host (its row says which): an overlay is made on its parent's host.
  */
 import { join } from "node:path";
 import type { FilesystemKind } from "../host/storage-driver";
@@ -13,7 +14,7 @@ import { failpoint } from "../host/failpoints";
 import type { DiskRecord } from "../store/records";
 import type { Store } from "../store/store";
 import { whileUnavailable } from "./background";
-import type { CoreContext } from "./context";
+import { on, type CoreContext } from "./context";
 import { newUuid, now } from "./identity";
 
 /** Disk bookkeeping over the store and the disks directory. */
@@ -41,12 +42,17 @@ export class Disks {
     return d;
   }
 
-  /** Create a formatted standalone head disk (optionally filled from a directory). */
-  async createFormatted(sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<DiskRecord> {
+  /** Remove the file of disk `rec` on its host. */
+  removeFile(rec: DiskRecord): Promise<void> {
+    return on(this.ctx, rec.host).storage.remove(rec.path);
+  }
+
+  /** Create a formatted standalone head disk on host `host` (optionally filled from a directory there). */
+  async createFormatted(host: string | null | undefined, sizeMb: number, fs: FilesystemKind, fromDir?: string): Promise<DiskRecord> {
     const id = newUuid();
     const path = this.pathFor(id);
-    await this.ctx.storage.createFormatted(path, sizeMb, fs, fromDir);
-    const rec: DiskRecord = { id, path, parentId: null, frozen: false, depth: 0, sizeMb, createdAt: now() };
+    await on(this.ctx, host).storage.createFormatted(path, sizeMb, fs, fromDir);
+    const rec: DiskRecord = { id, path, parentId: null, frozen: false, depth: 0, sizeMb, createdAt: now(), host: host ?? this.ctx.config.hostName };
     // The state database down (restarting) refuses the row: the file goes too, as for an overlay.
     await this.recordOrRemove(rec, () => this.store.disks.insert(rec));
     return rec;
@@ -57,8 +63,8 @@ export class Disks {
     const parent = this.get(parentId);
     const id = newUuid();
     const path = this.pathFor(id);
-    await this.ctx.storage.createOverlay(path, parent.path);
-    return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now() };
+    await on(this.ctx, parent.host).storage.createOverlay(path, parent.path);
+    return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now(), host: parent.host ?? this.ctx.config.hostName };
   }
 
   /** Create and record a writable overlay over frozen `parentId` (a clone's head). */
@@ -95,7 +101,7 @@ export class Disks {
     try {
       return record();
     } catch (err) {
-      await this.ctx.storage.remove(rec.path).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of a disk that was not recorded"));
+      await this.removeFile(rec).catch((e: Error) => this.ctx.log.error({ disk: rec.id, err: e.message }, "could not remove the file of a disk that was not recorded"));
       throw err;
     }
   }
@@ -131,7 +137,7 @@ export class Disks {
       while (current) {
         const d = await this.dropRow(current);
         if (!d) return;
-        await this.ctx.storage.remove(d.path);
+        await this.removeFile(d);
         current = d.parentId;
       }
     });
@@ -192,7 +198,7 @@ export class Disks {
     const d = this.get(id);
     if (!d.parentId) return;
     if (online) await online();
-    else await this.ctx.storage.flatten(d.path);
+    else await on(this.ctx, d.host).storage.flatten(d.path);
     // Until the store says the head stands alone, its parent is kept: a crash here loses nothing.
     await failpoint("flatten.after-stream");
     await this.recordFlattened(id);

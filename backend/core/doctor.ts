@@ -1,17 +1,19 @@
 /**
- * `vmbranch doctor` (docs/architecture.md, "Doctor"): compares the store with what exists on this
- * host — QEMU processes (by their names and pidfiles), their run states, disk files and every
+ * `vmbranch doctor` (docs/architecture.md, "Doctor"): compares the store with what exists on each
+ * online host this control plane drives — QEMU processes (by their names and pidfiles), their run states, disk files and every
  * qcow2 backing chain, snapshot files, raw-view FUSE mounts and scratch directories — and reports
  * each disagreement. `repair` fixes what is safe to fix: it removes only what the store does not
  * own and no live process holds open, and it runs at every start of serve (after recovery.ts).
  * At run time it leaves files alone while any operation holds a lock, since an operation in
- * flight makes its files before it records them.
+ * flight makes its files before it records them. Each host is judged against the rows that name
+ * it; an offline host is not judged (nothing reaches it), and with more than one host each
+ * finding's subject names its host (`box-2:/path`).
  */
 import { join } from "node:path";
 import type { DoctorFinding, DoctorFindingKind, DoctorReport } from "vmbranch/sdk";
-import type { CoreContext } from "./context";
+import type { CoreContext, HostDrivers } from "./context";
 import type { Disks } from "./disks";
-import { onLocalHost } from "./hosts";
+import { drivenHere, hostStateOf, storedHost } from "./hosts";
 import { IMPORT_DIR_PREFIX, SERVE_RUN, now } from "./identity";
 import { Journal } from "./journal";
 import { instanceKey } from "./locks";
@@ -88,29 +90,24 @@ export class Doctor {
     const config = this.ctx.config;
     const findings: Diagnosis[] = [];
     const instances = store.instances.all();
-    const owned = new Set(instances.map((i) => i.uuid));
     // Files are judged only while nothing is in flight: an operation makes its files before it records them.
     const quiet = this.quiet();
-
-    for (const l of await this.ctx.driver.leftovers(config.runDir, owned)) {
-      if (l.kind === "confinement") {
-        // A launch makes its cgroup and lends files before its QEMU exists: judged only while nothing is in flight.
-        if (quiet) findings.push({ kind: "orphan-file", subject: l.what.slice(l.what.lastIndexOf(" ") + 1), problem: l.what, repair: "remove it (no process uses it)", fix: () => l.remove() });
-        continue;
-      }
-      findings.push({ kind: l.kind === "loader" ? "loader" : "unowned-vm", subject: l.pid ? `pid ${l.pid}` : "files", problem: l.what, repair: "end it and remove its files", fix: () => l.remove() });
-    }
-
-    // Run directories of instances the store no longer knows (their VM, if any, is an unowned-vm above).
-    for (const e of await this.ctx.driver.runDirNames(config.runDir)) {
-      if (e.startsWith(".") || owned.has(e) || !quiet) continue;
-      const dir = join(config.runDir, e);
-      findings.push({ kind: "orphan-file", subject: dir, problem: "run directory of an instance the store does not know", repair: "remove it", fix: () => this.ctx.driver.removeRunDir(dir) });
+    for (const [name, host] of this.ctx.hosts) {
+      if (hostStateOf(storedHost(store), name) === "offline") continue;
+      const at = this.ctx.hosts.size > 1 ? (subject: string) => `${name}:${subject}` : (subject: string) => subject;
+      const here = (rec: { host?: string | null }) => (rec.host ?? config.hostName) === name;
+      const hostFindings: Diagnosis[] = [];
+      await this.checkHost(host, new Set(instances.filter(here).map((i) => i.uuid)), hostFindings, quiet);
+      await this.checkDisks(host, here, hostFindings, quiet);
+      if (quiet) await this.checkScratch(host, hostFindings);
+      findings.push(...hostFindings.map((f) => ({ ...f, subject: at(f.subject) })));
     }
 
     const vms: DoctorReport["vms"] = [];
     for (const inst of instances) {
       const handle = this.runtime.handle(inst.uuid);
+      // Nothing reaches a VM on an offline host: it is judged when its host is back.
+      if (hostStateOf(storedHost(store), inst.host) === "offline") continue;
       if (handle) {
         const runState = await handle.runState().catch((err: Error) => `unknown (${err.message})`);
         vms.push({ instance: inst.uuid, name: inst.name, pid: handle.pid, run_state: runState });
@@ -124,7 +121,7 @@ export class Doctor {
               if ((await handle.runState()) !== "running") await handle.resume();
             },
           });
-      } else if (onLocalHost(this.ctx, inst) && LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
+      } else if (drivenHere(this.ctx, inst) && LIVE.has(inst.state) && inst.checkpoint === null && !this.runtime.isUnreachable(inst.uuid) && !this.ctx.locks.busy(instanceKey(inst.uuid))) {
         findings.push({
           kind: "vm-missing", subject: inst.name, problem: `recorded '${inst.state}' but vmbranch has no VM for it`, repair: "record it as stopped", instance: inst.uuid,
           fix: async () => {
@@ -136,10 +133,27 @@ export class Doctor {
         });
       }
     }
-
-    await this.checkDisks(findings, quiet);
-    if (quiet) await this.checkScratch(findings);
     return { findings, vms };
+  }
+
+  /** One host's processes and run directories against the instances `owned` there. */
+  private async checkHost(host: HostDrivers, owned: ReadonlySet<string>, findings: Diagnosis[], quiet: boolean): Promise<void> {
+    const config = this.ctx.config;
+    for (const l of await host.vm.leftovers(config.runDir, owned)) {
+      if (l.kind === "confinement") {
+        // A launch makes its cgroup and lends files before its QEMU exists: judged only while nothing is in flight.
+        if (quiet) findings.push({ kind: "orphan-file", subject: l.what.slice(l.what.lastIndexOf(" ") + 1), problem: l.what, repair: "remove it (no process uses it)", fix: () => l.remove() });
+        continue;
+      }
+      findings.push({ kind: l.kind === "loader" ? "loader" : "unowned-vm", subject: l.pid ? `pid ${l.pid}` : "files", problem: l.what, repair: "end it and remove its files", fix: () => l.remove() });
+    }
+
+    // Run directories of instances the store no longer knows (their VM, if any, is an unowned-vm above).
+    for (const e of await host.vm.runDirNames(config.runDir)) {
+      if (e.startsWith(".") || owned.has(e) || !quiet) continue;
+      const dir = join(config.runDir, e);
+      findings.push({ kind: "orphan-file", subject: dir, problem: "run directory of an instance the store does not know", repair: "remove it", fix: () => host.vm.removeRunDir(dir) });
+    }
   }
 
   /** True while no operation holds a lock, has an open journal entry or is releasing disk layers. */
@@ -147,13 +161,14 @@ export class Doctor {
     return this.ctx.locks.idle() && this.disks.idle() && new Journal(this.ctx).openEntries().length === 0;
   }
 
-  /** Disk rows against files: missing files, wrong backing chains, rows nothing references, files no row names. */
-  private async checkDisks(findings: Diagnosis[], quiet: boolean): Promise<void> {
+  /** One host's disk rows (`here`) against its files: missing files, wrong backing chains, rows nothing references, files no row names. */
+  private async checkDisks(host: HostDrivers, here: (rec: { host?: string | null }) => boolean, findings: Diagnosis[], quiet: boolean): Promise<void> {
     const store = this.ctx.store;
+    const storage = host.storage;
     const rows = store.disks.all();
     const byId = new Map(rows.map((d) => [d.id, d]));
-    for (const d of rows) {
-      const info = await this.ctx.storage.info(d.path).catch((err: Error) => err);
+    for (const d of rows.filter(here)) {
+      const info = await storage.info(d.path).catch((err: Error) => err);
       // Read again: a disk released while the others were read is not a finding.
       const cur = store.disks.get({ id: d.id });
       if (!cur) continue;
@@ -173,21 +188,21 @@ export class Doctor {
       }
     }
     if (!quiet) return;
-    const open = await this.ctx.storage.openPaths();
+    const open = await storage.openPaths();
     const candidates = [
-      ...(await this.ctx.storage.listDataFiles(this.ctx.config.disksDir, ".qcow2")),
-      ...(await this.ctx.storage.listDataFiles(this.ctx.config.snapshotsDir, ".devstate")),
-      ...(await this.ctx.storage.listDataFiles(this.ctx.config.ramDir, ".ram")),
+      ...(await storage.listDataFiles(this.ctx.config.disksDir, ".qcow2")),
+      ...(await storage.listDataFiles(this.ctx.config.snapshotsDir, ".devstate")),
+      ...(await storage.listDataFiles(this.ctx.config.ramDir, ".ram")),
     ];
 
     // Leaks are judged at one instant, on a fresh read of the store, and only while nothing is in
     // flight then: an operation that began while the files above were read may have made a file
     // it has not recorded yet, or dropped a layer's last reference and not yet released it.
     if (!this.quiet()) return;
-    for (const d of store.disks.all())
+    for (const d of store.disks.all().filter(here))
       if (store.diskReferences(d.id) === 0)
         findings.push({ kind: "unreferenced-disk", subject: d.path, problem: `disk ${d.id} is recorded but nothing uses it`, repair: "forget it and delete its file", fix: () => this.disks.release(d.id) });
-    const known = this.knownFiles();
+    const known = this.knownFiles(here);
     for (const { path, links: n } of candidates) {
       if (n === 0 || known.has(path)) continue;
       // Open by a process, or lent to a VM's jail (a second link): a disk is in use, whatever the
@@ -206,18 +221,18 @@ export class Doctor {
         repair: "delete it",
         // Checked again when repaired: an operation may have recorded it since.
         fix: async () => {
-          if (!this.knownFiles().has(path)) await this.ctx.storage.remove(path);
+          if (!this.knownFiles(here).has(path)) await storage.remove(path);
         },
       });
     }
   }
 
-  /** Every disk and snapshot file the store names now. */
-  private knownFiles(): Set<string> {
+  /** Every disk and snapshot file the store names now on the host of `here`. */
+  private knownFiles(here: (rec: { host?: string | null }) => boolean): Set<string> {
     const store = this.ctx.store;
     return new Set([
-      ...store.disks.all().map((d) => d.path),
-      ...store.snapshots.all().flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null),
+      ...store.disks.all().filter(here).map((d) => d.path),
+      ...store.snapshots.all().filter(here).flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null),
     ]);
   }
 
@@ -233,17 +248,18 @@ export class Doctor {
     await this.disks.recordFlattened(id);
   }
 
-  /** Raw views (FUSE) and import directories of a serve that died. */
-  private async checkScratch(findings: Diagnosis[]): Promise<void> {
-    for (const v of await this.ctx.storage.viewLeftovers(this.ctx.config.disksDir))
+  /** Raw views (FUSE) and import directories of a serve that died, on one host. */
+  private async checkScratch(host: HostDrivers, findings: Diagnosis[]): Promise<void> {
+    const storage = host.storage;
+    for (const v of await storage.viewLeftovers(this.ctx.config.disksDir))
       findings.push({
         kind: "raw-view", subject: v.dir, problem: `scratch space of a disk operation that died (a raw view, a filesystem being made or a flatten copy)${v.mounted ? " (FUSE mount still there)" : ""}${v.daemonPid ? `, daemon pid ${v.daemonPid}` : ""}`,
         repair: "end its daemon, unmount and remove it", fix: () => v.remove(),
       });
-    for (const e of await this.ctx.storage.importScratchNames(this.ctx.config.tmpDir, IMPORT_DIR_PREFIX)) {
+    for (const e of await storage.importScratchNames(this.ctx.config.tmpDir, IMPORT_DIR_PREFIX)) {
       if (e.startsWith(`${IMPORT_DIR_PREFIX}${SERVE_RUN}-`)) continue;
       const dir = join(this.ctx.config.tmpDir, e);
-      findings.push({ kind: "orphan-file", subject: dir, problem: "scratch directory of an import a dead serve did not finish", repair: "remove it", fix: () => this.ctx.storage.removeImportScratch(dir) });
+      findings.push({ kind: "orphan-file", subject: dir, problem: "scratch directory of an import a dead serve did not finish", repair: "remove it", fix: () => storage.removeImportScratch(dir) });
     }
   }
 }

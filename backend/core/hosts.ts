@@ -1,6 +1,7 @@
 /**
- * Hosts (docs/cluster.md, "Hosts"): this serve's own host registers at start and heartbeats with
- * its memory figures (read through the VM driver, never from /proc here); hosts whose heartbeats
+ * Hosts (docs/cluster.md, "Hosts"): each host this serve drives (its own, or each agent's)
+ * registers at start and heartbeats with its memory figures (read through its VM driver, never
+ * from /proc here); hosts whose heartbeats
  * stopped are marked offline; the API's host views; and placement's inputs read from the store.
  * Which host a new instance or volume goes to is placement.ts's pure decision. Also the refusal
  * of every operation on what lives on an offline host (docs/cluster.md, "Host failure").
@@ -8,10 +9,10 @@
 import { messages, type Host, type HostState } from "vmbranch/sdk";
 import type { HostRecord, InstanceRecord, VolumeRecord } from "../store/records";
 import type { Store } from "../store/store";
-import type { CoreContext } from "./context";
+import { noAgentFor, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { now } from "./identity";
-import { chooseHost, type PlacementRequest } from "./placement";
+import { chooseHost, MEMORY_STEP_MIB, type PlacementRequest } from "./placement";
 
 /** How often this serve reads its host's memory and looks for stale hosts. */
 export const HEARTBEAT_MS = 5_000;
@@ -19,8 +20,6 @@ export const HEARTBEAT_MS = 5_000;
 /** The longest a host goes without recording a heartbeat, even when nothing changed. */
 export const REFRESH_MS = 20_000;
 
-/** Free memory moving by this much is recorded at once: placement reads it. */
-export const MEMORY_STEP_MIB = 64;
 
 /** A host that has not recorded a heartbeat for this long is offline: three refreshes missed (the default of `hostOfflineAfterMs`). */
 export const OFFLINE_AFTER_MS = 3 * REFRESH_MS;
@@ -46,9 +45,18 @@ export function worthRecording(last: Recorded | null, next: Recorded): boolean {
   return Math.abs(next.freeMib - last.freeMib) >= MEMORY_STEP_MIB;
 }
 
-/** The host `req` goes to, among the hosts the store records now. */
-export function placeOn(store: Store, req: PlacementRequest): string {
-  return chooseHost(store.hosts.byName(), req);
+/**
+ * The host `req` goes to, among the hosts the store records now. A free choice is made among the
+ * hosts this serve drives; a host no agent of it runs has nowhere to put a VM or a file, so a
+ * request pinned to one (by `host` or a source there) is refused saying why.
+ */
+export function placeOn(ctx: CoreContext, req: PlacementRequest): string {
+  const counts = ctx.store.hosts.instanceCounts();
+  const hosts = ctx.store.hosts.byName().map((h) => ({ ...h, instances: counts.get(h.name) ?? 0 }));
+  const free = req.requested === undefined && (req.pins ?? []).length === 0;
+  const chosen = chooseHost(free ? hosts.filter((h) => ctx.hosts.has(h.name)) : hosts, req);
+  if (!ctx.hosts.has(chosen)) throw new ApiError("HOST_OFFLINE", noAgentFor(chosen), req.requested !== undefined ? "host" : undefined);
+  return chosen;
 }
 
 /**
@@ -85,12 +93,12 @@ export function requireHostOnline(store: Store, ...recs: (InstanceRecord | Volum
 }
 
 /**
- * True when `rec` lives on this serve's host (a row older than hosts too): only its VMs and files
- * are on this machine. Start-up reconciliation and the doctor judge only these; another host's
- * rows stay as last recorded, for its agent to reconcile.
+ * True when `rec` lives on a host this serve drives (a row older than hosts too): only those VMs
+ * and files are within its reach. Start-up reconciliation and the doctor judge only these;
+ * another host's rows stay as last recorded, for the control plane that drives it.
  */
-export function onLocalHost(ctx: CoreContext, rec: { host?: string | null }): boolean {
-  return !rec.host || rec.host === ctx.config.hostName;
+export function drivenHere(ctx: CoreContext, rec: { host?: string | null }): boolean {
+  return ctx.hosts.has(rec.host ?? ctx.config.hostName);
 }
 
 /** Wire form of a host. */
@@ -101,33 +109,34 @@ function hostView(r: HostRecord, instances: number): Host {
   };
 }
 
-/** The local host's registration, heartbeats and the host views. */
+/** The registration and heartbeats of the hosts this serve drives, and the host views. */
 export class Hosts {
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
-  private recorded: Recorded | null = null;
-  /** This serve marked its own host offline (it could not be read); the next heartbeat records it online. */
-  private localOffline = false;
+  /** What was last recorded for each driven host. */
+  private readonly recorded = new Map<string, Recorded>();
+  /** Driven hosts this serve marked offline (they could not be read); the next heartbeat that reads one records it online. */
+  private readonly markedOffline = new Set<string>();
 
   constructor(private readonly ctx: CoreContext) {}
 
-  /** This serve's host. */
+  /** This serve's home host. */
   get local(): string {
     return this.ctx.config.hostName;
   }
 
   /**
-   * Register this serve's host as online, give it the instances and volumes that name no host
-   * (rows from before hosts existed: they were all on this machine, the only one a serve ever
-   * drove), take a first heartbeat, then heartbeat every HEARTBEAT_MS until `close`.
+   * Register every driven host as online, give the home host the rows that name no host (rows
+   * from before hosts existed: they were all on the machine of the only host a serve then drove),
+   * take a first heartbeat, then heartbeat every HEARTBEAT_MS until `close`.
    */
   async start(): Promise<void> {
     const store = this.ctx.store;
-    store.hosts.register(this.local, now());
+    for (const name of this.ctx.hosts.keys()) store.hosts.register(name, now());
     const adopted = store.adoptUnplaced(this.local);
-    if (adopted.instances + adopted.volumes > 0)
-      this.ctx.log.info(`host ${this.local}: took ${adopted.instances} instance(s) and ${adopted.volumes} volume(s) recorded before hosts existed`);
-    await this.heartbeat();
+    if (adopted.instances + adopted.volumes + adopted.disks + adopted.snapshots > 0)
+      this.ctx.log.info(`host ${this.local}: took ${adopted.instances} instance(s), ${adopted.volumes} volume(s), ${adopted.disks} disk(s) and ${adopted.snapshots} snapshot(s) recorded before they named hosts`);
+    await this.heartbeat().catch((err: Error) => this.ctx.log.warn(`a host did not answer its first heartbeat: ${err.message}`));
     this.timer = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.timer.unref();
   }
@@ -135,44 +144,42 @@ export class Hosts {
   /** One heartbeat at a time: a slow store must not pile them up. */
   private beat(): Promise<void> {
     this.beating ??= this.heartbeat()
-      .catch((err) => this.ctx.log.warn({ err: String(err) }, `host ${this.local}: heartbeat not recorded`))
+      .catch((err) => this.ctx.log.warn({ err: String(err) }, "heartbeat not recorded"))
       .finally(() => (this.beating = null));
     return this.beating;
   }
 
   /**
-   * Read this host's memory; record it when `worthRecording` says so; mark offline the other
-   * hosts whose heartbeats stopped (only a read when there are none: between refreshes an idle host
-   * writes nothing).
+   * Read each driven host's memory; record it when `worthRecording` says so; mark offline the
+   * other hosts whose heartbeats stopped (only a read when there are none: between refreshes an
+   * idle host writes nothing). A driven host that cannot be read (its agent unreachable) goes
+   * offline like any other once its last heartbeat is that old. Throws the first read's failure
+   * after recording what could be read.
    */
   async heartbeat(): Promise<void> {
     const store = this.ctx.store;
     const offlineAfterMs = this.ctx.config.hostOfflineAfterMs;
-    let memory;
-    try {
-      memory = await this.ctx.driver.memory();
-    } catch (err) {
-      // This host cannot be read (its agent is unreachable): once its last heartbeat is as old as
-      // another host's would have to be, it is offline like one, itself included.
-      const cutoff = new Date(Date.now() - offlineAfterMs).toISOString();
-      const stale = store.tx(() => store.hosts.markStale(cutoff, null));
-      if (stale.includes(this.local)) this.localOffline = true;
-      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${offlineAfterMs / 1000}s): ${stale.join(", ")}`);
-      throw err;
-    }
-    const next: Recorded = { at: Date.now(), totalMib: memory.totalMb, freeMib: memory.availableMb };
-    // A host that was offline is recorded online at its first heartbeat back.
-    const record = this.localOffline || worthRecording(this.recorded, next);
-    store.tx(() => {
-      if (record) store.hosts.heartbeat(this.local, new Date(next.at).toISOString(), next);
-      const stale = store.hosts.markStale(new Date(next.at - offlineAfterMs).toISOString(), this.local);
-      if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${offlineAfterMs / 1000}s): ${stale.join(", ")}`);
+    const names = [...this.ctx.hosts.keys()];
+    const reads = await Promise.allSettled(names.map((name) => this.ctx.hosts.get(name)!.vm.memory()));
+    const at = Date.now();
+    const read = new Map<string, Recorded>();
+    reads.forEach((r, i) => {
+      if (r.status === "fulfilled") read.set(names[i]!, { at, totalMib: r.value.totalMb, freeMib: r.value.availableMb });
     });
-    if (record) {
-      if (this.localOffline) this.ctx.log.info(`host ${this.local} heartbeats again: online`);
-      this.recorded = next;
-      this.localOffline = false;
+    // A host that was marked offline is recorded online at its first heartbeat back.
+    const toRecord = [...read].filter(([name, next]) => this.markedOffline.has(name) || worthRecording(this.recorded.get(name) ?? null, next));
+    const stale = store.tx(() => {
+      for (const [name, next] of toRecord) store.hosts.heartbeat(name, new Date(next.at).toISOString(), next);
+      return store.hosts.markStale(new Date(at - offlineAfterMs).toISOString(), [...read.keys()]);
+    });
+    if (stale.length > 0) this.ctx.log.warn(`hosts offline (no heartbeat for ${offlineAfterMs / 1000}s): ${stale.join(", ")}`);
+    for (const name of stale) if (this.ctx.hosts.has(name)) this.markedOffline.add(name);
+    for (const [name, next] of toRecord) {
+      if (this.markedOffline.delete(name)) this.ctx.log.info(`host ${name} heartbeats again: online`);
+      this.recorded.set(name, next);
     }
+    const failed = reads.findIndex((r) => r.status === "rejected");
+    if (failed >= 0) throw new Error(`host ${names[failed]}: ${((reads[failed] as PromiseRejectedResult).reason as Error).message}`);
   }
 
   /** Stop heartbeating. The host's row stays as last recorded; a serve on another host marks it offline once it is stale. */

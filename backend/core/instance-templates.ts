@@ -105,7 +105,7 @@ export class InstanceTemplates {
     const tpl = requireInstanceTemplate(store, refId(req.template!));
     const snapshot = tpl.snapshotUuid ? store.snapshots.get({ uuid: tpl.snapshotUuid }) : null;
     const warm = snapshot !== null && snapshot.hasMemory;
-    if (snapshot) this.instances.runtime.requireRestorable(snapshot);
+    if (snapshot) this.instances.runtime.requireRestorable(snapshot, tpl.host);
     if (warm && (req.volumes?.length ?? 0) > 0)
       throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance of template '${tpl.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
     const name = req.name ?? generateName(tpl.name.slice(0, 40));

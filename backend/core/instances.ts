@@ -6,7 +6,7 @@
 import type { Instance, InstanceCreateRequest, InstanceLog, InstancePatchOp, InstanceState, InstanceVolumeSpec, PortSpec } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { InstanceRecord } from "../store/records";
-import type { CoreContext } from "./context";
+import { home, on, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
 import { generateName, newMac, newSmbiosSerial, now } from "./identity";
@@ -37,13 +37,18 @@ export class Instances {
 
   /** Wire view of a record. */
   view(r: InstanceRecord): Instance {
-    return instanceView(this.ctx.store, r, this.ctx.driver.network);
+    return instanceView(this.ctx.store, r, this.networkOf(r));
+  }
+
+  /** The guest network of `r`'s host; a view of what is on a host no agent here runs shows the home host's (every host gives guests the same). */
+  private networkOf(r: InstanceRecord) {
+    return (this.ctx.hosts.get(r.host ?? this.ctx.config.hostName) ?? home(this.ctx)).vm.network;
   }
 
   /** A view function for a list: the related rows of every instance are read once, up front. */
   viewer(): (r: InstanceRecord) => Instance {
     const rel = loadedRelations(this.ctx.store);
-    return (r) => instanceView(this.ctx.store, r, this.ctx.driver.network, rel);
+    return (r) => instanceView(this.ctx.store, r, this.networkOf(r), rel);
   }
 
   /** Throw NAME_TAKEN when an instance or template already has `name`. */
@@ -85,7 +90,7 @@ export class Instances {
     return this.ctx.locks.with([instanceKey(rec.uuid), ...existing.map((v) => volumeKey(v.uuid))], async () => {
       const rev = storeReverter(this.ctx.log);
       try {
-        const portRecords = await allocatePorts(store, this.ctx.driver, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
+        const portRecords = await allocatePorts(store, on(this.ctx, rec.host).vm, rec.uuid, ports, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
         insertUnique(
           () =>
             store.tx(() => {
@@ -109,7 +114,7 @@ export class Instances {
         rev.success();
       } catch (err) {
         await rev.revert();
-        await this.runtime.cleanup(rec.uuid);
+        await this.runtime.cleanup(rec.uuid, rec.host);
         throw err;
       }
       this.ctx.log.info({ instance: rec.uuid, name: rec.name }, "instance created");
@@ -276,7 +281,7 @@ export class Instances {
       specs.some((s) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol) && (s.host_port === undefined || s.host_port === p.hostPort)),
     );
     const fresh = specs.filter((s) => !kept.some((p) => key(s.guest_port, s.protocol) === key(p.guestPort, p.protocol)));
-    const added = await allocatePorts(this.ctx.store, this.ctx.driver, rec.uuid, fresh, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
+    const added = await allocatePorts(this.ctx.store, on(this.ctx, rec.host).vm, rec.uuid, fresh, { allowPrivileged: this.ctx.config.allowPrivilegedPorts });
     return { added, removed: current.filter((p) => !kept.includes(p)) };
   }
 
@@ -315,7 +320,7 @@ export class Instances {
     await failpoint("delete.after-rows").catch((err: Error) => this.ctx.log.error({ instance: rec.uuid, err: err.message }, "a failure after an instance's rows were deleted; releasing the rest"));
     for (const v of inline) await this.volumes.releaseData(v);
     if (rec.snapshotUuid) await this.snapshots.release(rec.snapshotUuid);
-    await this.runtime.cleanup(rec.uuid);
+    await this.runtime.cleanup(rec.uuid, rec.host);
     this.ctx.events.emit("instance", rec.uuid, "deleted");
     this.ctx.log.info({ instance: rec.uuid, name: rec.name }, "instance deleted");
   }
@@ -418,7 +423,9 @@ export class Instances {
    */
   async log(id: string, offset = 0, limit = 256 * 1024): Promise<InstanceLog> {
     const rec = requireInstance(this.ctx.store, id);
-    const slice = await this.ctx.driver.readConsole(this.runtime.runDirOf(rec.uuid), offset, limit);
+    // The console log is a file on the instance's host: out of reach while that host is.
+    requireHostOnline(this.ctx.store, rec);
+    const slice = await on(this.ctx, rec.host).vm.readConsole(this.runtime.runDirOf(rec.uuid), offset, limit);
     return {
       uuid: rec.uuid, name: rec.name, output: slice.output.toString("base64"), available: { start: slice.first, end: slice.size },
       range: { start: slice.offset, end: slice.nextOffset }, state: rec.state,

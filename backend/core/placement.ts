@@ -12,7 +12,15 @@ export interface PlacementHost {
   state: "online" | "offline";
   /** MemAvailable at its last heartbeat, in MiB; null until known. */
   memoryFreeMib: number | null;
+  /** Instances it holds (templates and checkpoints aside); 0 when not given. */
+  instances?: number;
 }
+
+/**
+ * The precision of the free-memory figures: a heartbeat records a move of this much at once and a
+ * smaller one only at its next refresh, so hosts whose figures differ by less are equal here.
+ */
+export const MEMORY_STEP_MIB = 64;
 
 /** Something already on a host that the new instance must live beside. */
 export interface Pin {
@@ -64,7 +72,9 @@ function requireOnline(hosts: readonly PlacementHost[], name: string): Placement
  *   507; free memory also counts what the host runs besides vmbranch. When none fits, the one
  *   with the most free memory is still chosen: the figures are a heartbeat old, and the start's
  *   own capacity check (core/capacity.ts) answers the exact 507 from the figures of that moment.
- * Ties go to the name first in order, so the same state always places the same way.
+ *   Hosts whose free memory is within two MEMORY_STEP_MIB of the most are equal (each figure may
+ *   lag by a step); among them the one with the fewest instances wins.
+ * Remaining ties go to the name first in order, so the same state always places the same way.
  */
 export function chooseHost(hosts: readonly PlacementHost[], req: PlacementRequest): string {
   if (req.requested !== undefined) requireOnline(hosts, req.requested);
@@ -89,5 +99,10 @@ export function chooseHost(hosts: readonly PlacementHost[], req: PlacementReques
   const free = (h: PlacementHost) => h.memoryFreeMib ?? -1;
   const fitting = online.filter((h) => h.memoryFreeMib === null || h.memoryFreeMib >= req.memoryMb);
   const pool = fitting.length > 0 ? fitting : online;
-  return pool.reduce((best, h) => (free(h) > free(best) ? h : best)).name;
+  const most = Math.max(...pool.map(free));
+  // Each recorded figure may lag the truth by up to a step, so two within two steps cannot be told
+  // apart: of those, the host with fewer instances spreads the work (and what one host's failure
+  // takes down); `pool` is in name order, so the first of the emptiest wins.
+  const equals = pool.filter((h) => free(h) > most - 2 * MEMORY_STEP_MIB || free(h) === most);
+  return equals.reduce((best, h) => ((h.instances ?? 0) < (best.instances ?? 0) ? h : best)).name;
 }

@@ -5,7 +5,7 @@
  * before anything else touches the store. Every step that fails is logged, never swallowed.
  */
 import type { FreezeIntent, OperationRecord } from "../store/records";
-import type { CoreContext } from "./context";
+import { on, type CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { Journal } from "./journal";
 import type { Runtime } from "./runtime";
@@ -58,7 +58,7 @@ export class Recovery {
       const committed = vol?.headDisk === f.overlay.id;
       if (committed) continue;
       const used = !handle || files === null || files.some((d) => d.diskId === f.diskId && d.path === f.overlay.path);
-      if (vol && vol.headDisk === f.headId && used && (await this.ctx.storage.exists(f.overlay.path))) forward.push(f);
+      if (vol && vol.headDisk === f.headId && used && (await on(this.ctx, f.overlay.host).storage.exists(f.overlay.path))) forward.push(f);
       else back.push(f);
     }
     store.tx(() => {
@@ -67,9 +67,9 @@ export class Recovery {
     });
     for (const f of back) {
       if (handle) await handle.discardOverlay(f.overlay.path).catch((err: Error) => this.ctx.log.error({ instance: instanceUuid, file: f.overlay.path, err: err.message }, "could not take an unused overlay out of its VM"));
-      await this.ctx.storage.remove(f.overlay.path);
+      await this.disks.removeFile(f.overlay);
     }
-    if (snapshotUuid && !store.snapshots.get({ uuid: snapshotUuid })) await this.snapshots.removeFiles(this.snapshots.files(snapshotUuid));
+    if (snapshotUuid && !store.snapshots.get({ uuid: snapshotUuid })) await this.snapshots.removeFiles(this.snapshots.files(snapshotUuid), store.instances.get({ uuid: instanceUuid })?.host);
     // A live snapshot may have been interrupted with the guest's volumes frozen by its agent:
     // thaw them now rather than when the freeze's deadline ends it (a thawed guest just says so).
     if (handle && snapshotUuid) await handle.thawGuest();
@@ -89,7 +89,7 @@ export class Recovery {
     const vol = store.volumes.get({ uuid: volumeUuid });
     let grown = false;
     if (vol?.headDisk) {
-      grown = await this.ctx.storage.grow(this.disks.get(vol.headDisk).path, sizeMb).then(
+      grown = await on(this.ctx, vol.host).storage.grow(this.disks.get(vol.headDisk).path, sizeMb).then(
         () => true,
         (err: Error) => (this.ctx.log.error({ volume: volumeUuid, err: err.message }, "could not finish an interrupted resize; the old size stays"), false),
       );
@@ -109,7 +109,7 @@ export class Recovery {
   private async suspend(entry: OperationRecord, instanceUuid: string, snapshotUuid: string): Promise<void> {
     const store = this.ctx.store;
     const snap = store.snapshots.get({ uuid: snapshotUuid });
-    const saved = snap !== null && (await this.ctx.storage.exists(this.snapshots.files(snapshotUuid).devstatePath));
+    const saved = snap !== null && (await on(this.ctx, snap.host).storage.exists(this.snapshots.files(snapshotUuid).devstatePath));
     const inst = store.instances.get({ uuid: instanceUuid });
     if (inst && !this.runtime.handle(instanceUuid) && saved) {
       store.tx(() => {

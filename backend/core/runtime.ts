@@ -11,10 +11,10 @@ import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
 import { STORE_RETRY_MS, untilRecorded, whileUnavailable } from "./background";
 import { requireCapacity, startNeed } from "./capacity";
-import type { CoreContext } from "./context";
+import { on, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
-import { onLocalHost } from "./hosts";
+import { drivenHere } from "./hosts";
 import { diskIdOf, diskSerial, newUuid, now, shareTag } from "./identity";
 
 /** How long to wait before trying again to reach a live VM that did not answer at reattach. */
@@ -52,7 +52,7 @@ export class Runtime {
    * its VM runs as (a VM launched before types were pinned reports the alias: recorded as the pinned type).
    */
   machineOf(inst: InstanceRecord, accelerator: "kvm" | "tcg", vmgenid: string, machineType?: string): MachineRecord {
-    const pinned = this.ctx.driver.machine;
+    const pinned = on(this.ctx, inst.host).vm.machine;
     return {
       image: inst.image, memoryMb: inst.memoryMb, vcpus: inst.vcpus, args: inst.args, env: inst.env,
       hostname: inst.hostname, mac: inst.mac, smbiosSerial: inst.smbiosSerial, vmgenid, accelerator,
@@ -60,11 +60,12 @@ export class Runtime {
     };
   }
 
-  /** Throw SNAPSHOT_INCOMPATIBLE when this host cannot load the memory snapshot `snap`. */
-  requireRestorable(snap: SnapshotRecord): void {
+  /** Throw SNAPSHOT_INCOMPATIBLE when host `host` cannot load the memory snapshot `snap`. */
+  requireRestorable(snap: SnapshotRecord, host: string | null | undefined): void {
     if (!snap.hasMemory) return;
-    const recorded = { machineType: snap.machine.machineType ?? this.ctx.driver.machine.machineType, qemuVersion: snap.machine.qemuVersion ?? this.ctx.driver.machine.qemuVersion };
-    const why = this.ctx.driver.restoreRefusal(recorded);
+    const vm = on(this.ctx, host).vm;
+    const recorded = { machineType: snap.machine.machineType ?? vm.machine.machineType, qemuVersion: snap.machine.qemuVersion ?? vm.machine.qemuVersion };
+    const why = vm.restoreRefusal(recorded);
     if (why)
       throw new ApiError(
         "SNAPSHOT_INCOMPATIBLE",
@@ -72,9 +73,9 @@ export class Runtime {
       );
   }
 
-  /** Record the pinned machine type in memory snapshots written before types were recorded (they ran as its alias here). */
+  /** Record the pinned machine type in memory snapshots written before types were recorded (they ran as its alias on the home host, the only one then). */
   recordLegacyMachines(): void {
-    const pinned = this.ctx.driver.machine;
+    const pinned = on(this.ctx, null).vm.machine;
     for (const s of this.ctx.store.snapshots.all())
       if (s.machine.machineType === undefined) this.ctx.store.snapshots.update({ uuid: s.uuid }, { machine: { ...s.machine, ...pinned } });
   }
@@ -82,6 +83,7 @@ export class Runtime {
   /** Build the launch spec of an instance from its records. */
   async launchSpec(inst: InstanceRecord, memory: StartMemory): Promise<VmLaunchSpec> {
     const store = this.ctx.store;
+    const host = on(this.ctx, inst.host);
     this.checkOutboundNetwork(inst);
     const image = await this.ctx.images.get(inst.image);
     if (!image) throw new ApiError("IMAGE_NOT_FOUND", `Image '${inst.image}' not found; build it with 'vmbranch image build ${inst.image}'`, "image");
@@ -92,7 +94,7 @@ export class Runtime {
       const v = store.volumes.get({ uuid: a.volumeUuid })!;
       if (v.kind === "managed") {
         // The operator may have withdrawn the root since the volume was made.
-        if (!this.ctx.storage.underAllowedRoot(v.hostPath!, this.ctx.config.allowedHostPaths))
+        if (!host.storage.underAllowedRoot(v.hostPath!, this.ctx.config.allowedHostPaths))
           throw new ApiError("HOST_PATH_UNSAFE", `Cannot start instance '${inst.name}': volume '${v.name}' shares '${v.hostPath}', which is no longer under an allowed root (--allow-host-path)`);
         const tag = shareTag(v.uuid);
         shares.push({ id: `share${a.position}`, slot: a.position, tag, hostPath: v.hostPath!, readonly: a.readonly });
@@ -101,10 +103,10 @@ export class Runtime {
         const serial = diskSerial(v.uuid);
         const disk = store.disks.get({ id: v.headDisk! })!;
         disks.push({ id: diskIdOf(a.position), slot: a.position, path: disk.path, serial, readonly: a.readonly });
-        mounts.push({ kind: "block", serial, at: a.at, readonly: a.readonly, fstype: this.ctx.storage.filesystem(v.filesystem ?? "ext4")?.guestFstype ?? "ext4" });
+        mounts.push({ kind: "block", serial, at: a.at, readonly: a.readonly, fstype: host.storage.filesystem(v.filesystem ?? "ext4")?.guestFstype ?? "ext4" });
       }
     }
-    const net = this.ctx.driver.network;
+    const net = host.vm.network;
     const guest: GuestConfig = {
       hostname: inst.hostname, args: inst.args, env: inst.env, mounts,
       network: { address: `${net.guestIp}/${net.prefixLength}`, gateway: net.gateway, dns: net.dns },
@@ -118,11 +120,11 @@ export class Runtime {
         "INVALID_STATE",
         `The memory snapshot of instance '${inst.name}' is not in the RAM directory ${this.ctx.config.ramDir} (it was lost, e.g. by a reboot); stop the instance to discard it`,
       );
-    if (memory.kind === "snapshot") this.requireRestorable(memory.snapshot);
-    const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await this.ctx.accelerator();
+    if (memory.kind === "snapshot") this.requireRestorable(memory.snapshot, inst.host);
+    const accelerator = memory.kind === "snapshot" ? memory.snapshot.machine.accelerator : await host.accelerator();
     return {
       uuid: inst.uuid, name: inst.name, runDir: this.runDirOf(inst.uuid), image, memoryMb: inst.memoryMb, vcpus: inst.vcpus,
-      accelerator, machineType: memory.kind === "snapshot" ? memory.snapshot.machine.machineType ?? this.ctx.driver.machine.machineType : this.ctx.driver.machine.machineType,
+      accelerator, machineType: memory.kind === "snapshot" ? memory.snapshot.machine.machineType ?? host.vm.machine.machineType : host.vm.machine.machineType,
       guest, disks, shares, mac: inst.mac, forwards, outboundNetwork: inst.outboundNetwork, smbiosSerial: inst.smbiosSerial,
       consoleLogMaxBytes: this.ctx.config.consoleLogMaxBytes,
       vmgenid: memory.kind === "snapshot" ? memory.vmgenid : newUuid(),
@@ -134,9 +136,9 @@ export class Runtime {
     };
   }
 
-  /** Throw HOST_FEATURE_UNAVAILABLE when `inst` wants outbound network access this host cannot give safely. */
-  checkOutboundNetwork(inst: Pick<InstanceRecord, "name" | "outboundNetwork">): void {
-    const why = this.ctx.config.outboundNetworkUnavailable;
+  /** Throw HOST_FEATURE_UNAVAILABLE when `inst` wants outbound network access its host cannot give safely. */
+  checkOutboundNetwork(inst: Pick<InstanceRecord, "name" | "outboundNetwork" | "host">): void {
+    const why = on(this.ctx, inst.host).outboundNetworkUnavailable;
     if (inst.outboundNetwork && why)
       throw new ApiError(
         "HOST_FEATURE_UNAVAILABLE",
@@ -152,13 +154,14 @@ export class Runtime {
    */
   async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
-    await requireCapacity(this.ctx, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
+    await requireCapacity(this.ctx, inst.host, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
+    const vm = on(this.ctx, inst.host).vm;
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
-    await this.ctx.driver.prepareRunDir(spec.runDir);
+    await vm.prepareRunDir(spec.runDir);
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
     let handle: VmHandle;
     try {
-      handle = await this.ctx.driver.launch(spec);
+      handle = await vm.launch(spec);
     } catch (err) {
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
       throw this.launchError(inst.name, err);
@@ -312,12 +315,13 @@ export class Runtime {
   /** After a restart: reattach to VMs that survived, and record the ones that did not. */
   async reconcile(suspending: ReadonlySet<string> = new Set()): Promise<void> {
     // Checkpoints being captured have no VM of their own (core/checkpoints.ts recovers them).
-    // Another host's VMs are not on this machine: not finding them here says nothing about them.
-    const live = this.ctx.store.instances.live().filter((i) => onLocalHost(this.ctx, i));
+    // The VMs of a host no agent of this control plane runs are out of reach: not finding them
+    // says nothing about them.
+    const live = this.ctx.store.instances.live().filter((i) => drivenHere(this.ctx, i));
     for (const inst of live) {
       let handle: VmHandle | null;
       try {
-        handle = await this.ctx.driver.attach(inst.uuid, this.runDirOf(inst.uuid));
+        handle = await on(this.ctx, inst.host).vm.attach(inst.uuid, this.runDirOf(inst.uuid));
       } catch (err) {
         // Its QEMU is alive but does not answer: never treat it as gone (its files are in use).
         this.unreachable(inst, err as Error);
@@ -410,7 +414,7 @@ export class Runtime {
     let handle: VmHandle | null = null;
     try {
       try {
-        handle = await this.ctx.driver.attach(uuid, this.runDirOf(uuid));
+        handle = await on(this.ctx, this.ctx.store.instances.get({ uuid })?.host).vm.attach(uuid, this.runDirOf(uuid));
       } catch (err) {
         const inst = this.ctx.store.instances.get({ uuid });
         if (this.detached || !inst) return void this.unanswered.delete(uuid);
@@ -459,9 +463,9 @@ export class Runtime {
     return hostError(err, `Cannot start instance '${name}'`, this.ctx.log);
   }
 
-  /** Forget a VM's runtime files (after it is gone). */
-  async cleanup(uuid: string): Promise<void> {
-    await this.ctx.driver.removeRunDir(this.runDirOf(uuid));
+  /** Forget the runtime files of a VM on host `host` (after it is gone). */
+  async cleanup(uuid: string, host: string | null | undefined): Promise<void> {
+    await on(this.ctx, host).vm.removeRunDir(this.runDirOf(uuid));
   }
 }
 

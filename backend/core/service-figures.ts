@@ -30,9 +30,11 @@ export class ServiceFigures {
     return countBy(this.ctx.store.volumes.all().map((r) => volumeView(this.ctx.store, r, rel).state));
   }
 
-  /** RAM images of memory snapshots: files and allocated bytes in the RAM directory. */
-  ramImages(): Promise<{ files: number; bytes: number }> {
-    return this.ctx.storage.usage(this.ctx.config.ramDir);
+  /** RAM images of memory snapshots: files and allocated bytes in the RAM directory, over every host this serve drives that answers. */
+  async ramImages(): Promise<{ files: number; bytes: number }> {
+    // A host that cannot be read now (its agent away) counts nothing rather than fail the figures.
+    const each = await Promise.allSettled([...this.ctx.hosts.values()].map((h) => h.storage.usage(this.ctx.config.ramDir)));
+    return each.reduce((sum, r) => (r.status === "fulfilled" ? { files: sum.files + r.value.files, bytes: sum.bytes + r.value.bytes } : sum), { files: 0, bytes: 0 });
   }
 
   /**

@@ -105,7 +105,7 @@ export class Core {
       const rec = findVolume(store, (v.uuid ?? v.name)!);
       if (rec?.host) pins.push({ kind: "volume", name: rec.name, host: rec.host });
     }
-    return placeOn(store, { requested: req.host, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb, pins });
+    return placeOn(this.ctx, { requested: req.host, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb, pins });
   }
 
   /** Delete-on-idle of a template or checkpoint that is due; false when it is kept. */

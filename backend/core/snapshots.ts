@@ -10,7 +10,7 @@ import { DiskSwitchError, type DiskFreeze, type QuiesceMode, type SnapshotFiles 
 import type { DiskRecord, FreezeIntent, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
 import { whileUnavailable } from "./background";
 import { requireCapacity, snapshotNeed } from "./capacity";
-import type { CoreContext } from "./context";
+import { on, type CoreContext } from "./context";
 import type { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
@@ -105,7 +105,7 @@ export class Snapshots {
   async takeLive(inst: InstanceRecord, purpose: SnapshotRecord["purpose"] = "branch", quiesce: QuiesceMode = "auto"): Promise<TakenSnapshot> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
-    await requireCapacity(this.ctx, snapshotNeed(inst.memoryMb), `snapshot the memory of instance '${inst.name}'`);
+    await requireCapacity(this.ctx, inst.host, snapshotNeed(inst.memoryMb), `snapshot the memory of instance '${inst.name}'`);
     const uuid = newUuid();
     const files = this.files(uuid);
     const disks = this.blockDisks(inst);
@@ -118,7 +118,7 @@ export class Snapshots {
       live = await handle.snapshot(freezes, files, quiesce);
     } catch (err) {
       await this.settleFreeze(op, inst, intents, err);
-      await this.removeFiles(files);
+      await this.removeFiles(files, inst.host);
       throw hostError(err, `Snapshot of instance '${inst.name}' failed`, this.ctx.log);
     }
     try {
@@ -126,14 +126,14 @@ export class Snapshots {
     } catch (err) {
       // The disks switched: record the freeze; the memory copy is of no use, its files go once it ends.
       await this.settleFreeze(op, inst, intents, new DiskSwitchError((err as Error).message, intents.map((i) => i.diskId)));
-      void live.completed.catch(() => undefined).then(() => this.removeFiles(files));
+      void live.completed.catch(() => undefined).then(() => this.removeFiles(files, inst.host));
       throw hostError(err, `Snapshot of instance '${inst.name}' failed`, this.ctx.log);
     }
     const snapshot: SnapshotRecord = {
       uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose, state: "pending", hasMemory: true,
       ramPath: files.ramPath, devstatePath: files.devstatePath,
       machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent, quiesced: live.diskSwitch === "guest-frozen" },
-      pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(),
+      pauseMs: live.pauseMs, createdAt: live.takenAt.toISOString(), host: inst.host,
     };
     // The source writes its overlays now, whatever the database does: the freeze is recorded once it can be.
     await this.journal.finish(op, `recording the snapshot ${uuid} of instance ${inst.uuid}`, () => {
@@ -169,7 +169,7 @@ export class Snapshots {
     const made = await Promise.allSettled(disks.map((d) => this.disks.createOverlayFile(d.head.id)));
     const failed = made.find((m) => m.status === "rejected");
     if (failed) {
-      await Promise.all(made.map((m) => (m.status === "fulfilled" ? this.ctx.storage.remove(m.value.path) : undefined)));
+      await Promise.all(made.map((m) => (m.status === "fulfilled" ? this.disks.removeFile(m.value) : undefined)));
       throw hostError(failed.reason, `Could not create the disk overlays of instance '${inst.name}'`, this.ctx.log);
     }
     return disks.map((d, i) => ({
@@ -183,7 +183,7 @@ export class Snapshots {
       return this.journal.open({ kind: "live-freeze", instanceUuid: inst.uuid, snapshotUuid, freezes: intents });
     } catch (err) {
       for (const i of intents)
-        await this.ctx.storage.remove(i.overlay.path).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
+        await this.disks.removeFile(i.overlay).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
       throw err;
     }
   }
@@ -201,7 +201,7 @@ export class Snapshots {
     if (forward.length > 0)
       this.ctx.log.warn({ instance: inst.uuid, disks: forward.map((i) => i.diskId), err: (err as Error).message }, "freeze failed after the disk switch; the switch is recorded and the overlays kept");
     for (const i of back)
-      await this.ctx.storage.remove(i.overlay.path).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
+      await this.disks.removeFile(i.overlay).catch((e: Error) => this.ctx.log.error({ instance: inst.uuid, file: i.overlay.path, err: e.message }, "could not remove an unused overlay"));
   }
 
   private diskRow(snapshotUuid: string, d: { position: number; volumeUuid: string; at: string; readonly: boolean; head: DiskRecord }): SnapshotDiskRecord {
@@ -267,7 +267,7 @@ export class Snapshots {
   async suspend(inst: InstanceRecord): Promise<void> {
     const handle = this.runtime.handle(inst.uuid);
     if (!handle) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has no running VM`);
-    await requireCapacity(this.ctx, snapshotNeed(inst.memoryMb), `suspend instance '${inst.name}'`);
+    await requireCapacity(this.ctx, inst.host, snapshotNeed(inst.memoryMb), `suspend instance '${inst.name}'`);
     if (!this.claim(inst.uuid)) throw new ApiError("INVALID_STATE", `Instance '${inst.name}' has a snapshot in progress`);
     const uuid = newUuid();
     const files = this.files(uuid);
@@ -277,7 +277,7 @@ export class Snapshots {
       const snapshot: SnapshotRecord = {
         uuid, sourceUuid: inst.uuid, sourceName: inst.name, purpose: "standby", state: "pending", hasMemory: true,
         ramPath: files.ramPath, devstatePath: files.devstatePath,
-        machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent }, pauseMs: null, createdAt: now(),
+        machine: { ...this.runtime.machineOf(inst, inst.accelerator ?? "tcg", handle.vmgenid, handle.machineType), guestAgent: handle.guestAgent }, pauseMs: null, createdAt: now(), host: inst.host,
       };
       const op = this.ctx.store.tx(() => {
         this.ctx.store.snapshots.insert(snapshot);
@@ -317,10 +317,13 @@ export class Snapshots {
       // Waits out a database that is down: the caller dropped its reference already, and once the
       // rows go, only this call knows the layers to release.
       let disks: SnapshotDiskRecord[] | null = null;
+      let host: string | null | undefined;
       const gone = await whileUnavailable(this.ctx.log, `releasing snapshot ${uuid}`, () => {
         // Gone on a retry: the removal went through but its answer was lost.
-        if (!this.ctx.store.snapshots.get({ uuid })) return disks !== null;
+        const snap = this.ctx.store.snapshots.get({ uuid });
+        if (!snap) return disks !== null;
         if (this.ctx.store.snapshotReferences(uuid) > 0) return false;
+        host = snap.host;
         disks = this.ctx.store.snapshotDisks.ofSnapshot(uuid);
         this.ctx.store.snapshots.remove(uuid);
         return true;
@@ -328,15 +331,16 @@ export class Snapshots {
       if (!gone || disks === null) return;
       const layers: SnapshotDiskRecord[] = disks;
       await failpoint("snapshot.after-release-rows").catch((err: Error) => this.ctx.log.error({ snapshot: uuid, err: err.message }, "a failure after a snapshot's rows were deleted; releasing its files"));
-      await this.removeFiles(this.files(uuid));
+      await this.removeFiles(this.files(uuid), host);
       for (const d of layers) await this.disks.release(d.diskId);
     });
   }
 
-  /** Remove the files of a snapshot (also of one that never got its row). */
-  async removeFiles(files: SnapshotFiles): Promise<void> {
+  /** Remove the files of a snapshot on host `host` (also of one that never got its row). */
+  async removeFiles(files: SnapshotFiles, host: string | null | undefined): Promise<void> {
+    const storage = on(this.ctx, host).storage;
     // Unlinking the RAM file is safe while restored VMs run: their private mappings keep the pages.
-    await this.ctx.storage.remove(files.ramPath);
-    await this.ctx.storage.remove(files.devstatePath);
+    await storage.remove(files.ramPath);
+    await storage.remove(files.devstatePath);
   }
 }

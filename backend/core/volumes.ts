@@ -15,7 +15,7 @@ import { messages } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { ImportError } from "../host/storage-driver";
 import type { VolumeRecord } from "../store/records";
-import type { CoreContext } from "./context";
+import { home, on, type CoreContext } from "./context";
 import { Disks } from "./disks";
 import { ApiError } from "./errors";
 import { hostError, hostFailureOf } from "./host-errors";
@@ -57,24 +57,26 @@ export class Volumes {
     if (findVolume(this.ctx.store, name)) throw new ApiError("NAME_TAKEN", `A volume named '${name}' already exists`, "name");
   }
 
-  /** Resolve a filesystem name (default ext4) or throw a 400 naming the registered ones. */
+  /** Resolve a filesystem name (default ext4) or throw a 400 naming the registered ones (every host registers the same). */
   filesystem(name: string | undefined) {
-    const fs = this.ctx.storage.filesystem(name ?? this.ctx.storage.defaultFilesystem);
+    const storage = home(this.ctx).storage;
+    const fs = storage.filesystem(name ?? storage.defaultFilesystem);
     if (!fs)
-      throw new ApiError("VALIDATION_FAILED", `Unknown filesystem '${name}'; registered: ${this.ctx.storage.filesystems().join(", ")}`, "filesystem");
+      throw new ApiError("VALIDATION_FAILED", `Unknown filesystem '${name}'; registered: ${storage.filesystems().join(", ")}`, "filesystem");
     return fs;
   }
 
-  /** Throw HOST_PATH_REJECTED unless `path` is an allowed existing directory that overlaps no other managed or vmbranch directory. */
-  async checkHostPath(path: string): Promise<void> {
+  /** Throw HOST_PATH_REJECTED unless `path` is an allowed existing directory on host `host` that overlaps no other managed or vmbranch directory there. */
+  async checkHostPath(path: string, host: string | null | undefined): Promise<void> {
     const c = this.ctx.config;
+    const here = host ?? c.hostName;
     const claimed = [
-      ...this.ctx.store.volumes.managed().map((v) => ({ what: `managed volume '${v.name}'`, path: v.hostPath! })),
+      ...this.ctx.store.volumes.managed().filter((v) => (v.host ?? c.hostName) === here).map((v) => ({ what: `managed volume '${v.name}'`, path: v.hostPath! })),
       { what: "the data directory", path: c.dataDir },
       { what: "the image directory", path: c.imageDir },
       { what: "the RAM directory", path: c.ramDir },
     ];
-    const problem = await this.ctx.storage.hostPathProblem(path, c.allowedHostPaths, claimed);
+    const problem = await on(this.ctx, here).storage.hostPathProblem(path, c.allowedHostPaths, claimed);
     if (problem) throw new ApiError("HOST_PATH_REJECTED", problem, "host_path");
   }
 
@@ -112,7 +114,7 @@ export class Volumes {
     rev: Reverter,
   ): Promise<VolumeRecord> {
     if (req.host_path !== undefined) {
-      await this.checkHostPath(req.host_path);
+      await this.checkHostPath(req.host_path, base.host);
       return { ...base, kind: "managed", state: "available", sizeMb: null, filesystem: null, hostPath: req.host_path,
         uid: req.uid ?? 0, gid: req.gid ?? 0, headDisk: null, populated: true };
     }
@@ -124,7 +126,7 @@ export class Volumes {
         uid: null, gid: null, headDisk: head.id, templateUuid: tpl.uuid, populated: true };
     }
     const fs = this.filesystem(req.filesystem);
-    const head = await this.disks.createFormatted(req.size_mb!, fs);
+    const head = await this.disks.createFormatted(base.host, req.size_mb!, fs);
     rev.add("remove disk", () => this.disks.release(head.id));
     return { ...base, kind: "block", state: "available", sizeMb: req.size_mb!, filesystem: fs.name, hostPath: null,
       uid: null, gid: null, headDisk: head.id, populated: false };
@@ -147,12 +149,12 @@ export class Volumes {
     const tpl = req.template !== undefined ? findVolume(this.ctx.store, refId(req.template)) : null;
     if (tpl?.isTemplate && tpl.host) {
       if (req.host !== undefined && req.host !== tpl.host) {
-        placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
+        placeOn(this.ctx, { requested: req.host, memoryMb: 0 });
         throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(tpl.name, tpl.host, req.host), "host");
       }
-      return placeOn(this.ctx.store, { memoryMb: 0, pins: [{ kind: "volume_template", name: tpl.name, host: tpl.host }] });
+      return placeOn(this.ctx, { memoryMb: 0, pins: [{ kind: "volume_template", name: tpl.name, host: tpl.host }] });
     }
-    return placeOn(this.ctx.store, { requested: req.host, memoryMb: 0 });
+    return placeOn(this.ctx, { requested: req.host, memoryMb: 0 });
   }
 
   /** `GET /v1/volumes/{id}` (templates are under /volumes/templates). */
@@ -207,7 +209,7 @@ export class Volumes {
       if (sizeMb !== rec.sizeMb) {
         op = this.ctx.store.tx(() => journal.open({ kind: "resize", volumeUuid: rec.uuid, sizeMb: sizeMb! }));
         try {
-          await this.ctx.storage.grow(this.disks.get(rec.headDisk!).path, sizeMb!);
+          await on(this.ctx, rec.host).storage.grow(this.disks.get(rec.headDisk!).path, sizeMb!);
         } catch (err) {
           // The file may be larger now, with the filesystem as it was: harmless, and a later resize finishes it.
           this.ctx.store.tx(() => journal.close(op!));
@@ -392,12 +394,13 @@ export class Volumes {
       if (rec.populated || this.attachmentsOf(rec.uuid).length > 0)
         throw new ApiError("VOLUME_NOT_EMPTY", `Volume '${rec.name}' is not empty or is attached: import needs a new, unattached volume`);
       // Named after this serve's run, so a sweep tells the directories of a dead serve from live ones.
-      const dir = await this.ctx.storage.makeImportScratch(this.ctx.config.tmpDir, `${IMPORT_DIR_PREFIX}${SERVE_RUN}-`);
+      const storage = on(this.ctx, rec.host).storage;
+      const dir = await storage.makeImportScratch(this.ctx.config.tmpDir, `${IMPORT_DIR_PREFIX}${SERVE_RUN}-`);
       try {
         const bytes = rec.sizeMb! * 1024 * 1024;
         // No filesystem of this size holds more than one inode per 4 KiB block.
         const limits = { maxBytes: bytes, maxEntries: Math.max(64, Math.floor(bytes / 4096)), idleTimeoutMs: this.ctx.config.importIdleTimeoutMs };
-        await this.ctx.storage.extractTar(tar, dir, limits).catch((err: unknown) => {
+        await storage.extractTar(tar, dir, limits).catch((err: unknown) => {
           const refusal = (err as Partial<ImportError> | null)?.importRefusal;
           if (refusal === "stalled") throw new ApiError("IMPORT_STALLED", `Import into volume '${rec.name}' failed: ${(err as Error).message}`);
           if (refusal === "too-large") throw new ApiError("IMPORT_TOO_LARGE", `Import into volume '${rec.name}' (${rec.sizeMb} MiB) refused: ${(err as Error).message}`);
@@ -405,7 +408,7 @@ export class Volumes {
         });
         await failpoint("import.after-extract");
         const fs = this.filesystem(rec.filesystem ?? undefined);
-        const head = await this.disks.createFormatted(rec.sizeMb!, fs, dir).catch((err: unknown) => {
+        const head = await this.disks.createFormatted(rec.host, rec.sizeMb!, fs, dir).catch((err: unknown) => {
           if (hostFailureOf(err)?.cause !== "no-space") throw hostError(err, `Import into volume '${rec.name}' failed`, this.ctx.log);
           throw new ApiError("VALIDATION_FAILED", `The archive does not fit in volume '${rec.name}' (${rec.sizeMb} MiB): its files need more blocks or inodes than the filesystem has`);
         });
@@ -417,7 +420,7 @@ export class Volumes {
         );
         await this.disks.release(old);
       } finally {
-        await this.ctx.storage.removeImportScratch(dir);
+        await storage.removeImportScratch(dir);
       }
       return this.view(this.ctx.store.volumes.get({ uuid: rec.uuid })!);
     });

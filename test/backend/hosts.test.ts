@@ -3,7 +3,8 @@
 // instances and volumes say which host they live on, inline volumes where their instance is; rows
 // that name no host (a data dir from before hosts) are given serve's host when it starts. Bad
 // `host` inputs answer their exact status and message and create nothing. A second and a third
-// host are rows written into the store (no agent can join yet): one reporting, one offline.
+// host are rows written into the store with no agent behind them: one reporting, one offline.
+// Nothing is placed on either (test/cluster places on hosts that agents run).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -77,9 +78,9 @@ describe("host of instances and volumes", () => {
   it("takes an explicit host, and keeps a volume where it was asked", async () => {
     const inst = instanceOf(await api(b, "POST", "/v1/instances", { name: "asked", image: "base", autostart: false, host: "box-1" }));
     expect(inst.host).toBe("box-1");
-    const vol = volumeOf(await api(b, "POST", "/v1/volumes", { name: "far-vol", size_mb: 8, host: "box-2" }));
-    expect(vol.host).toBe("box-2");
-    expect(volumeOf(await api(b, "GET", "/v1/volumes/far-vol")).host).toBe("box-2");
+    const vol = volumeOf(await api(b, "POST", "/v1/volumes", { name: "near-asked", size_mb: 8, host: "box-1" }));
+    expect(vol.host).toBe("box-1");
+    expect(volumeOf(await api(b, "GET", "/v1/volumes/near-asked")).host).toBe("box-1");
   });
 
   it("gives rows that name no host (a data dir from before hosts) to serve's host when it starts", async () => {
@@ -112,6 +113,12 @@ describe("bad host inputs", () => {
     expectError(res, 400, "VALIDATION_FAILED", /must be 1-63 characters/, "host");
   });
 
+  it("refuses a host no agent of this serve runs, though its row says online, with a 409 saying so", async () => {
+    const message = "Host 'box-2' has no agent connected to this control plane: nothing can be placed on it or act on what is there until one is (serve --agent)";
+    await refused("/v1/instances", { name: "lost", image: "base", autostart: false, host: "box-2" }, 409, "HOST_OFFLINE", message, "host");
+    await refused("/v1/volumes", { name: "lost-vol", size_mb: 8, host: "box-2" }, 409, "HOST_OFFLINE", message, "host");
+  });
+
   it("refuses an offline host with a 409", async () => {
     const message = "Host 'box-3' is offline: nothing is placed on it until it heartbeats again";
     await refused("/v1/instances", { name: "lost", image: "base", autostart: false, host: "box-3" }, 409, "HOST_OFFLINE", message, "host");
@@ -120,7 +127,9 @@ describe("bad host inputs", () => {
 
   it("refuses an instance whose volumes are on two hosts, or a host away from its volume", async () => {
     await api(b, "POST", "/v1/volumes", { name: "near-vol", size_mb: 8 });
-    await api(b, "POST", "/v1/volumes", { name: "far-vol-2", size_mb: 8, host: "box-2" });
+    // A volume on box-2, as its agent would have made it there.
+    const far = volumeOf(await api(b, "POST", "/v1/volumes", { name: "far-vol-2", size_mb: 8 }));
+    await storeSql(b, "UPDATE volumes SET host = 'box-2' WHERE uuid = ?", [far.uuid]);
     await refused(
       "/v1/instances",
       { name: "split", image: "base", autostart: false, volumes: [{ name: "near-vol", at: "/a" }, { name: "far-vol-2", at: "/b", readonly: true }] },

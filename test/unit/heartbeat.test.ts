@@ -1,6 +1,7 @@
 // Which heartbeats of serve's host are written to the state store (backend/core/hosts.ts): the
 // first, one per refresh interval for liveness, and any real move of the memory placement reads.
-import { MEMORY_STEP_MIB, OFFLINE_AFTER_MS, REFRESH_MS, worthRecording, type Recorded } from "../../backend/core/hosts";
+import { OFFLINE_AFTER_MS, REFRESH_MS, worthRecording, type Recorded } from "../../backend/core/hosts";
+import { MEMORY_STEP_MIB } from "../../backend/core/placement";
 
 const last: Recorded = { at: 1_000_000, totalMib: 8192, freeMib: 4000 };
 

@@ -33,6 +33,16 @@ describe("a free choice", () => {
     expect(chooseHost([host("z", 500), host("m", 500)], { memoryMb: 64 })).toBe("m");
   });
 
+  it("takes hosts within 128 MiB (two recording steps) of the most free memory as equal, and of those the one with the fewest instances", () => {
+    const busy = (name: string, free: number, instances: number): PlacementHost => ({ ...host(name, free), instances });
+    // The same machine's figures, a heartbeat apart: the emptier host wins.
+    expect(chooseHost([busy("a", 5000, 2), busy("b", 4880, 1), busy("c", 4990, 1)], { memoryMb: 256 })).toBe("b");
+    // 128 MiB less is less: memory still decides.
+    expect(chooseHost([busy("a", 5000, 2), busy("b", 4872, 0)], { memoryMb: 256 })).toBe("a");
+    // Equal counts fall back to the name.
+    expect(chooseHost([busy("b", 5000, 1), busy("a", 4999, 1)], { memoryMb: 256 })).toBe("a");
+  });
+
   it("is refused when no host is online", () => {
     expect(refusal(() => chooseHost([host("a", 100, "offline")], { memoryMb: 64 }))).toEqual({
       status: 409, code: "HOST_OFFLINE", message: "No host is online: nothing can be placed until one heartbeats",
