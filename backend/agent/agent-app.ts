@@ -17,6 +17,8 @@ import { AGENT_PATH, AgentErrors, EPOCH_HEADER, decode, encode, errorToWire, typ
 export interface AgentDescription {
   /** The vmbranch version of the agent. */
   version: string;
+  /** The host the agent runs: the name the control plane records its instances and volumes under. */
+  hostName: string;
   network: GuestNetwork;
   machine: SnapshotMachine;
   /** Machine types this host's QEMU offers (a snapshot loads only where its type is offered). */

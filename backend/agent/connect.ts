@@ -9,6 +9,8 @@ import { RemoteVmDriver } from "./remote-vm-driver";
 
 /** The drivers of an agent's host, as serve wires them into core. */
 export interface AgentHost {
+  /** The host the agent runs (its `--host-name`). */
+  hostName: string;
   vm: RemoteVmDriver;
   storage: RemoteStorage;
   outboundNetworkUnavailable: string | null;
@@ -37,11 +39,12 @@ export async function connectAgent(endpoint: AgentEndpoint, epoch: () => number,
     await client.close();
     throw new Error(`the agent at ${endpoint.url} cannot make the data directory's layout: ${(err as Error).message}`);
   }
-  log.info(`host agent at ${endpoint.url} (vmbranch ${host.version}): QEMU ${host.machine.qemuVersion}, VMs run as machine type ${host.machine.machineType}`);
+  log.info(`host ${host.hostName}: agent at ${endpoint.url} (vmbranch ${host.version}): QEMU ${host.machine.qemuVersion}, VMs run as machine type ${host.machine.machineType}`);
   if (host.outboundNetworkUnavailable) log.warn(`UNAVAILABLE on the agent's host: outbound network access for guests (${host.outboundNetworkUnavailable}); guests stay isolated`);
   let accel: Promise<"kvm" | "tcg"> | null = null;
   const vm = new RemoteVmDriver(client, host);
   return {
+    hostName: host.hostName,
     vm,
     storage: new RemoteStorage(client, host),
     outboundNetworkUnavailable: host.outboundNetworkUnavailable,

@@ -15,17 +15,20 @@ import { tryPidLock } from "../host/util/pid-lock";
 import { isDead, readProcStatSync } from "../host/util/proc-stat";
 import { UsageError, type CliCommand } from "./command-registry";
 import { resolveDataDir } from "./data-dir";
+import { dataDirHostName } from "./host-name";
 import { parseListen, planListen } from "./listen-policy";
 import { openLocalHost } from "./local-host";
-import { privateDir } from "./private-paths";
+import { privateDir, readPrivateFile, writePrivateFile } from "./private-paths";
 import { DEFAULT_LIMITS, resolveSecret } from "./server";
 
 const USAGE = [
-  "usage: vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE | --insecure-listen]",
+  "usage: vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [--host-name NAME] [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "",
   "Runs this host's VMs, disks, snapshots and ports for the control plane that connects with",
   "`vmbranch serve --agent URL`. Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7481.",
   "The agent's token is $VMBRANCH_AGENT_TOKEN, else <data-dir>/agent/token (generated on first start).",
+  "--host-name names this host to the control plane (default: the name the data dir recorded at its first start,",
+  "else the machine's host name); a host cannot be renamed later.",
   "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
 ];
 
@@ -35,6 +38,9 @@ const SHUTDOWN_GRACE_MS = 3_000;
 /** One agent per data dir: its own lock beside serve's, taken over when its holder is gone. */
 function lockAgent(dir: string): () => void {
   const alive = (pid: number) => {
+    // Our own pid there was written before a reboot (or a host's pid namespace began again) by
+    // an agent that happened to have it: this process takes the lock only once.
+    if (pid === process.pid) return false;
     const stat = readProcStatSync(pid);
     if (!stat || isDead(stat)) return false;
     try {
@@ -48,6 +54,16 @@ function lockAgent(dir: string): () => void {
   return attempt.release;
 }
 
+/** The directories a control plane had the agent make (`dirs.json`), or none. */
+function preparedDirs(file: string): string[] {
+  try {
+    const dirs = JSON.parse(readPrivateFile(file) ?? "[]") as unknown;
+    return Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === "string" && d.startsWith("/")) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The `agent` subcommand. */
 export const agentCommand: CliCommand = {
   name: "agent",
@@ -59,7 +75,7 @@ export const agentCommand: CliCommand = {
       ({ values } = parseArgs({
         args,
         strict: true,
-        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" } },
+        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "host-name": { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" } },
       }));
     } catch (e) {
       throw new UsageError((e as Error).message);
@@ -74,9 +90,26 @@ export const agentCommand: CliCommand = {
     privateDir(dataDir);
     privateDir(own);
     const unlock = lockAgent(own);
+    let hostName: string;
+    try {
+      hostName = dataDirHostName(dataDir, values["host-name"] as string | undefined);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
     const log = pino({ level: ctx.env.VMBRANCH_LOG_LEVEL ?? "info", base: { service: "vmbranch-agent" } });
     const tmpDir = join(dataDir, "tmp");
     privateDir(tmpDir);
+    // The layout the control plane asked for, made again at every start: after a reboot, the RAM
+    // directory in tmpfs is gone, and VMs restored there must find it before serve reconnects.
+    const dirsFile = join(own, "dirs.json");
+    for (const dir of preparedDirs(dirsFile)) {
+      try {
+        privateDir(dir);
+      } catch (err) {
+        ctx.stderr(`vmbranch agent: WARNING: cannot make ${dir} again: ${(err as Error).message}\n`);
+      }
+    }
     let local;
     try {
       const token = resolveSecret(join(own, "token"), ctx.env.VMBRANCH_AGENT_TOKEN, "$VMBRANCH_AGENT_TOKEN");
@@ -84,16 +117,19 @@ export const agentCommand: CliCommand = {
       const tls = plan.tls ? { key: readFileSync(plan.tls.keyFile), cert: readFileSync(plan.tls.certFile) } : undefined;
       const app = buildAgentApp({
         token, epochFile: join(own, "epoch"), vm: local.vm, storage: local.storage, accelerator: local.accelerator, tls,
-        prepareDirs: (dirs) => dirs.forEach(privateDir),
-        describe: { version: VERSION, availableMachines: local.qemu.available, outboundNetworkUnavailable: local.outboundNetworkUnavailable },
+        prepareDirs: (dirs) => {
+          dirs.forEach(privateDir);
+          writePrivateFile(dirsFile, `${JSON.stringify(dirs)}\n`);
+        },
+        describe: { version: VERSION, hostName, availableMachines: local.qemu.available, outboundNetworkUnavailable: local.outboundNetworkUnavailable },
         logger: false,
       });
       await app.listen({ host, port });
       const addr = app.server.address();
       const bound = typeof addr === "object" && addr ? addr.port : port;
       const url = `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${bound}`;
-      log.info({ url, dataDir }, "vmbranch agent is listening");
-      ctx.stdout(`vmbranch agent listening on ${url}\n`);
+      log.info({ url, dataDir, host: hostName }, "vmbranch agent is listening");
+      ctx.stdout(`vmbranch agent for host ${hostName} listening on ${url}\n`);
       await new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);
         process.once("SIGTERM", resolve);

@@ -25,7 +25,7 @@ const USAGE = [
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
   "                      [--allow-privileged-ports] [--store postgres://...] [--standby] [--host-name NAME]",
-  "                      [--agent URL [--agent-token-file FILE] [--agent-ca FILE]]",
+  "                      [--agent URL [--agent-token-file FILE] [--agent-ca FILE]]...",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
   "The bearer token is $VMBRANCH_TOKEN, else <data-dir>/token (generated on first start).",
@@ -39,8 +39,10 @@ const USAGE = [
   "--host-name: this machine's name among the hosts instances are placed on (default: the name the data dir",
   "             recorded at its first start, else the machine's host name; a recorded name cannot change).",
   "--standby: wait while another serve holds the data dir (and the database's state), then take over its VMs and work.",
-  "--agent: run this host's VMs and disks through the `vmbranch agent` at URL instead of in this process; its token",
-  "         is $VMBRANCH_AGENT_TOKEN or --agent-token-file (the agent's <data-dir>/agent/token), --agent-ca verifies https.",
+  "--agent: run VMs and disks through the `vmbranch agent` at URL instead of in this process; its token is",
+  "         $VMBRANCH_AGENT_TOKEN or --agent-token-file (the agent's <data-dir>/agent/token), --agent-ca verifies https.",
+  "         Repeated, each agent is a host of its own (a PostgreSQL --store is needed then); give --agent-token-file",
+  "         and --agent-ca once for all agents or once per --agent, in the same order. The agent names its host.",
 ];
 
 function positiveNumber(flag: string, value: string | undefined, min: number): number | undefined {
@@ -61,12 +63,30 @@ function storeUrl(value: string | undefined): string | undefined {
   return value;
 }
 
-/** The agent of `--agent` with its token, checked; undefined without `--agent`. */
-function agentEndpoint(url: string | undefined, tokenFile: string | undefined, caFile: string | undefined, env: NodeJS.ProcessEnv): AgentEndpoint | undefined {
-  if (url === undefined) {
-    if (tokenFile !== undefined || caFile !== undefined) throw new UsageError("--agent-token-file and --agent-ca go with --agent");
-    return undefined;
+/**
+ * The agents of the `--agent`s with their tokens, checked. `--agent-token-file` and `--agent-ca`
+ * are given once for every agent or once per agent, matched by order.
+ */
+function agentEndpoints(urls: string[], tokenFiles: string[], caFiles: string[], env: NodeJS.ProcessEnv): AgentEndpoint[] {
+  if (urls.length === 0) {
+    if (tokenFiles.length > 0 || caFiles.length > 0) throw new UsageError("--agent-token-file and --agent-ca go with --agent");
+    return [];
   }
+  const nth = (flag: string, values: string[], i: number) => {
+    if (values.length > 1 && values.length !== urls.length) throw new UsageError(`give ${flag} once for all agents or once per --agent (${urls.length}), not ${values.length} times`);
+    return values.length === 1 ? values[0] : values[i];
+  };
+  const seen = new Set<string>();
+  return urls.map((url, i) => {
+    const endpoint = agentEndpoint(url, nth("--agent-token-file", tokenFiles, i), nth("--agent-ca", caFiles, i), env);
+    if (seen.has(endpoint.url)) throw new UsageError(`--agent ${endpoint.url} is given twice`);
+    seen.add(endpoint.url);
+    return endpoint;
+  });
+}
+
+/** The agent at `url` with its token, checked. */
+function agentEndpoint(url: string, tokenFile: string | undefined, caFile: string | undefined, env: NodeJS.ProcessEnv): AgentEndpoint {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -104,7 +124,8 @@ export const serveCommand: CliCommand = {
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
           "allow-privileged-ports": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
-          "host-name": { type: "string" }, agent: { type: "string" }, "agent-token-file": { type: "string" }, "agent-ca": { type: "string" },
+          "host-name": { type: "string" }, agent: { type: "string", multiple: true }, "agent-token-file": { type: "string", multiple: true },
+          "agent-ca": { type: "string", multiple: true },
         },
       }));
     } catch (e) {
@@ -127,14 +148,19 @@ export const serveCommand: CliCommand = {
     const given = values["host-name"] as string | undefined;
     // Checked before anything starts; the default is the data dir's (server.ts, host-name.ts).
     const hostName = given === undefined ? undefined : checkHostName(given);
-    const agent = agentEndpoint(values.agent as string | undefined, values["agent-token-file"] as string | undefined, values["agent-ca"] as string | undefined, ctx.env);
+    const agents = agentEndpoints((values.agent as string[] | undefined) ?? [], (values["agent-token-file"] as string[] | undefined) ?? [], (values["agent-ca"] as string[] | undefined) ?? [], ctx.env);
+    // An agent's host is named where it runs: one name for a host, wherever it is asked.
+    if (agents.length > 0 && given !== undefined) throw new UsageError("--host-name does not go with --agent: each agent names its host (vmbranch agent --host-name)");
+    const store = storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL);
+    // Hosts of their own share the state only through PostgreSQL: a SQLite file is one machine's.
+    if (agents.length > 1 && store === undefined) throw new UsageError("several --agent hosts need a PostgreSQL control plane: give --store postgres://...");
     if (plan.warning) ctx.stderr(`vmbranch serve: WARNING: ${plan.warning}\n`);
     // Failpoints are read once, here: an unknown name stops serve rather than silently passing a test.
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
     const server = await startServer({
       dataDir: resolveDataDir(values["data-dir"] as string | undefined, ctx.env),
-      storeUrl: storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL),
-      standby: values.standby === true, hostName, ...(agent ? { agent } : {}),
+      storeUrl: store,
+      standby: values.standby === true, hostName, agents,
       host, port, allowHostPaths: allow, env: ctx.env, version: VERSION, limits, ...(plan.tls ? { tls: plan.tls } : {}),
     });
     if (plan.warning) server.log.warn(plan.warning);

@@ -13,7 +13,6 @@ import { buildApp } from "../api/build-app";
 import { createContext, type ImageCatalog } from "../core/context";
 import { OFFLINE_AFTER_MS } from "../core/hosts";
 import { Core } from "../core/service";
-import { connectAgent } from "../agent/connect";
 import type { AgentEndpoint } from "../agent/agent-client";
 import { ImageNotFoundError, listImages, openImage, resolveImageDir } from "../host/images";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
@@ -21,10 +20,9 @@ import { redactUrl } from "../store/postgres/connection";
 import { StoreLocked } from "../store/engine";
 import { Store } from "../store/store";
 import { DataDirBusy, lockDataDir } from "./data-dir-lock";
-import { dataDirHostName } from "./host-name";
 import { refuseEmptyState, refuseLostState, type StateDirs } from "./lost-state";
 import { isLoopbackListen } from "./listen-policy";
-import { openLocalHost } from "./local-host";
+import { connectAgents, localHosts } from "./serve-hosts";
 import { privateDir, privateFile, readPrivateFile, resolveRamDir, writePrivateFile } from "./private-paths";
 
 /** Options of `vmbranch serve`. */
@@ -36,11 +34,11 @@ export interface ServerOptions {
   standby?: boolean;
   host: string;
   port: number;
-  /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); the data dir's recorded name when absent. */
+  /** This machine's name as a host of the control plane (`--host-name`, checked by the caller); the data dir's recorded name when absent. Not with `agents`. */
   hostName?: string;
   allowHostPaths: string[];
-  /** The agent that runs this host's VMs and disks (`--agent`); in this process when absent. */
-  agent?: AgentEndpoint;
+  /** The agents that run the hosts' VMs and disks (`--agent`), each a host named by itself; none: this machine, in this process. */
+  agents?: AgentEndpoint[];
   /** TLS key and certificate files (PEM); plain HTTP without them. */
   tls?: { keyFile: string; certFile: string };
   /** Limits and allowances (defaults in DEFAULT_LIMITS). */
@@ -207,12 +205,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const unlock = await takeDataDir(dataDir, standby);
   if (standby) log.info("standby: taking over");
   let ramDir: string | null = null;
+  let closeHosts = async () => {};
   try {
     const fixed = { disksDir: join(dataDir, "disks"), runDir: join(dataDir, "run"), snapshotsDir: join(dataDir, "snapshots"), tmpDir: join(dataDir, "tmp") };
     const dbFile = join(dataDir, "vmbranch.db");
     if (!opts.storeUrl) refuseLostState(dbFile, fixed);
     const token = resolveToken(dataDir, env);
-    const hostName = dataDirHostName(dataDir, opts.hostName);
     for (const d of Object.values(fixed)) privateDir(d);
     const tls = opts.tls ? { key: readFileSync(opts.tls.keyFile), cert: readFileSync(opts.tls.certFile) } : undefined;
     ramDir = resolveRamDir(dataDir, tmpfsRoot(), (m) => log.warn(m));
@@ -268,19 +266,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return listImages(imageDir);
       },
     };
-    const host = opts.agent
-      ? await connectAgent(opts.agent, () => term.epoch, log, Object.values(dirs))
-      : await openLocalHost({ dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, log, roomForDisks });
+    const hosts = opts.agents?.length
+      ? await connectAgents(opts.agents, () => term.epoch, log, Object.values(dirs))
+      : await localHosts(opts.hostName, { dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, log, roomForDisks });
+    closeHosts = () => Promise.all([...hosts.values()].map((h) => h.close())).then(() => undefined);
     const ctx = createContext({
       store,
       config: {
         dataDir, ...dirs, imageDir, allowedHostPaths: opts.allowHostPaths, maxChainDepth: chainDepth(env), hostOfflineAfterMs: hostOfflineAfterMs(env), stopTimeoutMs: 10_000, bootTimeoutMs: 120_000,
-        ...limits, outboundNetworkUnavailable: host.outboundNetworkUnavailable, hostName,
+        ...limits, hostName: hosts.keys().next().value!,
       },
-      driver: host.vm,
-      storage: host.storage,
+      hosts,
       images,
-      accelerator: host.accelerator,
       log,
     });
     // A finished delete (an instance's or a volume's files are gone) is when room comes back: a
@@ -306,7 +303,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         await app.close();
         core.close();
         store.close();
-        await host.close();
+        await closeHosts();
         // An empty RAM directory in tmpfs is tidied away; one still holding snapshots stays.
         try {
           rmdirSync(dirs.ramDir);
@@ -317,6 +314,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     };
   } catch (err) {
+    await closeHosts().catch(() => undefined);
     // A RAM directory this failed start made (or one left empty) is not kept.
     if (ramDir) {
       try {
