@@ -22,6 +22,8 @@ module.exports = {
     layer("unit"),
     layer("backend", { slowTestThreshold: 30 }),
     layer("system", { slowTestThreshold: 60 }),
+    // A control plane on PostgreSQL and agents each on a host of its own (namespaces; test/helpers/cluster.ts).
+    layer("cluster", { slowTestThreshold: 120 }),
     layer("security", { slowTestThreshold: 60 }),
     layer("faults", { slowTestThreshold: 120 }),
     layer("provider", { slowTestThreshold: 60, setupFilesAfterEnv: [engineRejections] }),

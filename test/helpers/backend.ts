@@ -122,7 +122,7 @@ function qemuPidsUnder(dataDir: string): number[] {
 }
 
 /** The cgroup directories serve made for process `pid` (…/vmbranch/vm-<uuid>, any hierarchy). */
-function vmCgroupDirs(pid: number): string[] {
+export function vmCgroupDirs(pid: number): string[] {
   let text = "";
   try {
     text = readFileSync(`/proc/${pid}/cgroup`, "utf8");

@@ -37,6 +37,8 @@ export interface AgentOptions {
   ownFilesystem?: boolean;
   /** Serve HTTPS with these PEM files (serve is then given the certificate as `--agent-ca`). */
   tls?: { cert: string; key: string };
+  /** `--host-name`: the host the agent runs (default: its data dir's, else the machine's). */
+  hostName?: string;
 }
 
 // Mounts the agent's own, empty data dir ($0) and /dev/shm, then runs the agent ("$@").
@@ -44,7 +46,7 @@ const OWN_FILESYSTEM = 'mount -t tmpfs -o mode=0700 vmbranch-agent "$0" && mount
 
 function spawnAgent(dataDir: string, listen: string, output: { text: string }, o: AgentOptions, env: Record<string, string>): Promise<{ proc: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const agent = [process.execPath, CLI, "agent", "--data-dir", dataDir, "--listen", listen, ...(o.tls ? ["--tls-cert", o.tls.cert, "--tls-key", o.tls.key] : [])];
+    const agent = [process.execPath, CLI, "agent", "--data-dir", dataDir, "--listen", listen, ...(o.tls ? ["--tls-cert", o.tls.cert, "--tls-key", o.tls.key] : []), ...(o.hostName ? ["--host-name", o.hostName] : [])];
     const [exe, ...args] = o.ownFilesystem ? ["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", OWN_FILESYSTEM, dataDir, ...agent] : agent;
     // A group of its own: a kill reaches the agent behind unshare too (its VMs have sessions of their own).
     const proc = spawn(exe!, args, {

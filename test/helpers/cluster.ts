@@ -1,0 +1,241 @@
+/**
+ * A cluster on one machine for tests (docs/cluster.md): a control plane (one serve on a throwaway
+ * PostgreSQL) driving agents that each run a host of their own. A host is a mount and pid
+ * namespace: the data dir's path is that host's own directory (bind-mounted, so it survives a
+ * crash of the host as a disk does), /dev/shm is a tmpfs of its own (lost in a crash, as RAM is)
+ * and /proc shows only its processes. Its init (pid 1 there) reaps what its agent leaves, so a
+ * killed agent's VMs run on; killing the init ends everything on the host at once, as a crash.
+ * Agents listen on loopback ports of the shared network namespace.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm, rmdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLI, IMAGE_DIR, startBackend, vmCgroupDirs, type TestBackend } from "./backend";
+import { startPostgres, type TestPostgres } from "./postgres";
+
+/** One host of the cluster. */
+export interface TestHost {
+  name: string;
+  url: string;
+  /** SIGKILL the host's init: its agent and every VM on it end at once, its RAM goes, its directory stays. */
+  crash(): Promise<void>;
+  /** Boot a crashed host again: a new namespace over the same directory, its agent on the same port. */
+  boot(): Promise<void>;
+  /** SIGKILL only the agent (its VMs run on in the host). */
+  killAgent(): Promise<void>;
+  /** Start the agent again inside the running host. */
+  startAgent(): Promise<void>;
+  /** SIGSTOP the agent: it answers nothing, as behind a partition; its VMs run on. `thaw` ends it. */
+  freeze(): void;
+  thaw(): void;
+  /** Pids (as seen here) of the QEMU processes running on this host. */
+  vmPids(): number[];
+  log(): string;
+}
+
+/** A control plane and its hosts. */
+export interface TestCluster {
+  b: TestBackend;
+  hosts: TestHost[];
+  host(name: string): TestHost;
+  postgres: TestPostgres;
+  /** End every host (and its VMs), serve and the database; remove every file. */
+  stop(): Promise<void>;
+}
+
+// In the new namespaces: the host's directory ($1) over the data dir's path ($0), a /dev/shm of its
+// own, then the agent ("$@" after the shift) in the background while this shell, pid 1 here,
+// reaps every process its agent leaves (dash's wait takes any child).
+const HOST_INIT = 'mount --bind "$1" "$0" && mount -t tmpfs -o mode=1777 vmbranch-host-shm /dev/shm && shift && { "$@" & } && while :; do sleep 1; done';
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function pidNamespace(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Pids (as seen here) of every process in pid namespace `ns`. */
+function processesIn(ns: string): number[] {
+  return readdirSync("/proc").filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pidNamespace(pid) === ns);
+}
+
+interface HostOptions {
+  name: string;
+  dataDir: string;
+  hostDir: string;
+  token: string;
+  env: Record<string, string>;
+}
+
+function startHost(o: HostOptions): Promise<TestHost> {
+  const output = { text: "" };
+  let init: ChildProcess;
+  let initPid = 0;
+  let ns = "";
+  let url = "";
+  let listen = "127.0.0.1:0";
+  const cgroups = new Set<string>();
+  const agentArgs = () => [process.execPath, CLI, "agent", "--data-dir", o.dataDir, "--listen", listen, "--host-name", o.name];
+  const agentEnv = () => ({ ...process.env, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_AGENT_TOKEN: o.token, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn", ...o.env });
+
+  /** Resolves with the agent's URL once `proc` (or the agent behind it) says it listens. */
+  const listening = (proc: ChildProcess, from: number) =>
+    new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`host ${o.name}: agent did not start within 30s: ${output.text}`)), 30_000);
+      const look = () => {
+        const m = /listening on (https?:\/\/\S+)/.exec(output.text.slice(from));
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      };
+      proc.stdout!.on("data", (d: Buffer) => {
+        output.text += d.toString();
+        look();
+      });
+      proc.stderr!.on("data", (d: Buffer) => (output.text += d.toString()));
+      proc.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`host ${o.name}: exited with ${code}: ${output.text}`));
+      });
+    });
+
+  // The host's init names the agent in its arguments too: only node processes are agents.
+  const agentPids = () => processesIn(ns).filter((pid) => cmdline(pid).startsWith(`${process.execPath}\0`) && cmdline(pid).includes("\0agent\0"));
+  const vmPids = () => (ns ? processesIn(ns).filter((pid) => cmdline(pid).includes("-name\0vmbranch-")) : []);
+  const gone = async (pids: () => number[], what: string) => {
+    for (let i = 0; i < 200 && pids().length > 0; i++) await pause(50);
+    if (pids().length > 0) throw new Error(`host ${o.name}: ${what} did not end`);
+  };
+
+  const boot = async () => {
+    const from = output.text.length;
+    init = spawn("unshare", ["--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "sh", "-c", HOST_INIT, o.dataDir, o.hostDir, ...agentArgs()], {
+      env: agentEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    const ready = listening(init, from);
+    for (let i = 0; i < 100 && !initPid; i++) {
+      initPid = childrenOf(init.pid!)[0] ?? 0;
+      if (!initPid) await pause(20);
+    }
+    ns = pidNamespace(initPid) ?? "";
+    url = await ready;
+    listen = new URL(url).host;
+  };
+
+  const host: TestHost = {
+    name: o.name,
+    get url() {
+      return url;
+    },
+    async crash() {
+      for (const pid of vmPids()) vmCgroupDirs(pid).forEach((d) => cgroups.add(d));
+      const ended = new Promise((r) => (init.exitCode !== null || init.signalCode !== null ? r(null) : init.once("exit", r)));
+      try {
+        process.kill(initPid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+      await ended;
+      await gone(() => processesIn(ns), "its processes");
+      initPid = 0;
+    },
+    boot,
+    async killAgent() {
+      const pids = agentPids();
+      for (const pid of pids) process.kill(pid, "SIGKILL");
+      await gone(agentPids, "the agent");
+    },
+    async startAgent() {
+      const from = output.text.length;
+      const proc = spawn("nsenter", ["-t", String(initPid), "--mount", "--pid", "--", ...agentArgs()], { env: agentEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      await listening(proc, from);
+    },
+    freeze: () => agentPids().forEach((pid) => process.kill(pid, "SIGSTOP")),
+    thaw: () => agentPids().forEach((pid) => process.kill(pid, "SIGCONT")),
+    vmPids,
+    log: () => output.text,
+  };
+  // What `stop` needs beyond the interface: the cgroups of VMs a crash ended.
+  Object.defineProperty(host, "cgroups", { value: cgroups });
+  return boot().then(() => host);
+}
+
+/** Start PostgreSQL, `names.length` hosts and a serve driving them all; `env` goes to serve. */
+export async function startCluster(names: string[], env: Record<string, string> = {}): Promise<TestCluster> {
+  const postgres = await startPostgres();
+  const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
+  const hostDirs: string[] = [];
+  const hosts: TestHost[] = [];
+  const stopHosts = async () => {
+    const cgroups = new Set<string>();
+    for (const h of hosts) {
+      for (const pid of h.vmPids()) vmCgroupDirs(pid).forEach((d) => cgroups.add(d));
+      (h as unknown as { cgroups: Set<string> }).cgroups.forEach((d) => cgroups.add(d));
+      h.thaw();
+      await h.crash();
+    }
+    // A VM ended with its host is reaped by the host's end; its pids group empties just after.
+    for (const dir of cgroups) {
+      for (let i = 0; i < 200; i++) {
+        const code = await rmdir(dir).then(() => null, (err: NodeJS.ErrnoException) => err.code);
+        if (code !== "EBUSY") break;
+        await pause(50);
+      }
+    }
+    for (const d of hostDirs) await rm(d, { recursive: true, force: true });
+  };
+  try {
+    const args = ["--store", postgres.url()];
+    for (const name of names) {
+      const hostDir = await mkdtemp(join(tmpdir(), `vmbranch-test-${name}-`));
+      hostDirs.push(hostDir);
+      const token = randomBytes(24).toString("base64url");
+      const tokenFile = join(dataDir, `${name}.agent-token`);
+      writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+      const h = await startHost({ name, dataDir, hostDir, token, env: {} });
+      hosts.push(h);
+      args.push("--agent", h.url, "--agent-token-file", tokenFile);
+    }
+    const b = await startBackend({ dataDir, args, env, testStore: false });
+    return {
+      b, hosts, postgres,
+      host: (name) => hosts.find((h) => h.name === name)!,
+      async stop() {
+        await stopHosts();
+        await b.stop();
+        postgres.stop();
+      },
+    };
+  } catch (err) {
+    await stopHosts();
+    await rm(dataDir, { recursive: true, force: true });
+    postgres.stop();
+    throw err;
+  }
+}
