@@ -5,14 +5,12 @@
 // real guests. Each does what its header says; a second preview reports no changes; the
 // golden image is re-baked by changing its message (one replace chain in the preview, the new
 // site in new clones); destroy leaves nothing behind.
-import path from "node:path";
 import { startBackend, type TestBackend } from "../helpers/backend";
-import { releaseUserInstall, userInstall, userProject, type UserInstall, type UserProject } from "../helpers/user-install";
+import { releaseUserInstall, userInstall, type UserInstall, type UserProject } from "../helpers/user-install";
 import { previewJson, runJson } from "../projects/support/project-cli";
+import { deployable as deploy, destroyAndCheckEmpty as destroyed, get } from "./support/deploy";
 
 jest.setTimeout(600_000);
-
-const EXAMPLES = path.join(__dirname, "..", "..", "examples");
 
 let install: UserInstall;
 let backend: TestBackend;
@@ -25,24 +23,8 @@ afterAll(async () => {
   releaseUserInstall();
 });
 
-/** The example's directory as a project of its own, on stack `test`, connected to the backend. */
-async function deployable(example: string, config: Record<string, string> = {}): Promise<UserProject> {
-  const project = userProject(install, example, { copyFrom: path.join(EXAMPLES, example) });
-  await project.pulumi(["stack", "init", "test"]);
-  await project.pulumi(["config", "set", "vmbranch:endpoint", backend.url]);
-  await project.pulumi(["config", "set", "--secret", "vmbranch:token", backend.token]);
-  for (const [k, v] of Object.entries(config)) await project.pulumi(["config", "set", k, v]);
-  return project;
-}
-
-const get = async (url: string) => (await fetch(url)).text();
-
-async function destroyAndCheckEmpty(project: UserProject): Promise<void> {
-  await runJson(project, ["destroy", "--yes", "--skip-preview"]);
-  expect(await backend.client.instances.list()).toEqual([]);
-  expect(await backend.client.volumes.list()).toEqual([]);
-  expect(await backend.client.volumes.templates.list()).toEqual([]);
-}
+const deployable = (example: string, config: Record<string, string> = {}): Promise<UserProject> => deploy(install, backend, example, config);
+const destroyAndCheckEmpty = (project: UserProject): Promise<void> => destroyed(backend, project);
 
 test("volume-workflow: the log survives a new server instance on the same volume", async () => {
   const project = await deployable("volume-workflow", { generation: "1" });
