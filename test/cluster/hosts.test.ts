@@ -1,10 +1,11 @@
 // Many hosts (issue 15; docs/cluster.md): one control plane on a real PostgreSQL drives three
-// agents, each running a host of its own (a mount and pid namespace with its own directory at the
-// data dir's path and its own /dev/shm; test/helpers/cluster.ts). Instances spread over the hosts
+// agents over HTTPS, each running a host of its own (a mount, pid and network namespace with its
+// own directory at the data dir's path, its own /dev/shm and a link on the cluster's bridge;
+// test/helpers/cluster.ts). Instances spread over the hosts
 // and each VM runs in its host; a branch runs beside its source; a crashed host goes offline
 // within the threshold while the others run on, and when it boots again its instances are
 // reported as they are; an agent killed alone leaves its VMs running and they are reattached; a
-// partitioned agent's VMs keep running there and nothing starts them elsewhere; a control plane
+// partitioned host's VMs keep running there and nothing starts them elsewhere; a control plane
 // killed and started again finds every host's VMs. Every scenario ends with the doctor finding
 // nothing wrong on any host.
 import type { Instance } from "../../sdk";
@@ -24,7 +25,7 @@ let cluster: TestCluster;
 let b: TestBackend;
 
 beforeAll(async () => {
-  cluster = await startCluster(NAMES, { VMBRANCH_HOST_OFFLINE_AFTER_S: String(OFFLINE_AFTER_S) });
+  cluster = await startCluster(NAMES, { env: { VMBRANCH_HOST_OFFLINE_AFTER_S: String(OFFLINE_AFTER_S) } });
   b = cluster.b;
 }, 180_000);
 afterAll(() => cluster?.stop(), 120_000);
@@ -144,12 +145,12 @@ test("an agent killed alone leaves its VMs running; started again, they are reat
   await doctorClean();
 });
 
-test("a partitioned agent's host goes offline while its VMs run on there and nowhere else; healed, it is online with the same VMs", async () => {
+test("a partitioned host goes offline while its VMs run on there and nowhere else; healed, it is online with the same VMs", async () => {
   const h2 = cluster.host("box-2");
   const name = await workerOn("box-2");
   const pids = h2.vmPids();
   const all = b.vmPids().sort();
-  h2.freeze();
+  h2.partition();
   try {
     await until("box-2 to go offline", async () => (await hostState("box-2")) === "offline", (OFFLINE_AFTER_S + 40) * 1000);
     expect(await instance(name)).toMatchObject({ state: "running", host_state: "offline" });
@@ -157,7 +158,7 @@ test("a partitioned agent's host goes offline while its VMs run on there and now
     // Nothing was started anywhere to stand in for it.
     expect(b.vmPids().sort()).toEqual(all);
   } finally {
-    h2.thaw();
+    h2.heal();
   }
   await until("box-2 to heartbeat again", async () => (await hostState("box-2")) === "online");
   expect(await instance(name)).toMatchObject({ state: "running", host_state: "online" });

@@ -19,7 +19,8 @@ let cluster: TestCluster;
 let b: TestBackend;
 beforeAll(async () => {
   install = await userInstall();
-  cluster = await startCluster(["box-1", "box-2", "box-3"]);
+  // What the example publishes on 127.0.0.1 must be reachable here: the hosts share this network.
+  cluster = await startCluster(["box-1", "box-2", "box-3"], { network: "shared" });
   b = cluster.b;
 }, 600_000);
 afterAll(async () => {

@@ -1,13 +1,16 @@
 /**
  * A cluster on one machine for tests (docs/cluster.md): a control plane (one serve on a throwaway
- * PostgreSQL) driving agents that each run a host of their own. A host is a mount and pid
- * namespace: the data dir's path is that host's own directory (bind-mounted, so it survives a
- * crash of the host as a disk does), /dev/shm is a tmpfs of its own (lost in a crash, as RAM is)
- * and /proc shows only its processes. Its init (pid 1 there) reaps what its agent leaves, so a
- * killed agent's VMs run on; killing the init ends everything on the host at once, as a crash.
- * Agents listen on loopback ports of the shared network namespace.
+ * PostgreSQL) driving agents that each run a host of their own. A host is a mount, pid and
+ * network namespace: the data dir's path is that host's own directory (bind-mounted, so it
+ * survives a crash of the host as a disk does), /dev/shm is a tmpfs of its own (lost in a crash,
+ * as RAM is) and /proc shows only its processes. Its init (pid 1 there) reaps what its agent
+ * leaves, so a killed agent's VMs run on; killing the init ends everything on the host at once,
+ * as a crash. Each host's network is a veth on a bridge of the cluster's own, its agent serving
+ * HTTPS on its address there (so a partition is the link going down); with `network: "shared"`
+ * hosts share this machine's network instead, their agents on loopback ports, so what guests
+ * publish on 127.0.0.1 is reachable from the test.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, rmdir } from "node:fs/promises";
@@ -28,9 +31,9 @@ export interface TestHost {
   killAgent(): Promise<void>;
   /** Start the agent again inside the running host. */
   startAgent(): Promise<void>;
-  /** SIGSTOP the agent: it answers nothing, as behind a partition; its VMs run on. `thaw` ends it. */
-  freeze(): void;
-  thaw(): void;
+  /** Cut the host off the cluster's network (its link down); its VMs run on. `heal` ends it. Own network only. */
+  partition(): void;
+  heal(): void;
   /** Pids (as seen here) of the QEMU processes running on this host. */
   vmPids(): number[];
   log(): string;
@@ -47,9 +50,24 @@ export interface TestCluster {
 }
 
 // In the new namespaces: the host's directory ($1) over the data dir's path ($0), a /dev/shm of its
-// own, then the agent ("$@" after the shift) in the background while this shell, pid 1 here,
-// reaps every process its agent leaves (dash's wait takes any child).
-const HOST_INIT = 'mount --bind "$1" "$0" && mount -t tmpfs -o mode=1777 vmbranch-host-shm /dev/shm && shift && { "$@" & } && while :; do sleep 1; done';
+// own; once the test has wired its network (`.net-ready` appears), the agent ("$@" after the
+// shift) in the background while this shell, pid 1 here, reaps every process its agent leaves
+// (dash's wait takes any child).
+const HOST_INIT = [
+  'mount --bind "$1" "$0" && mount -t tmpfs -o mode=1777 vmbranch-host-shm /dev/shm && shift',
+  'while [ ! -e "$0/.net-ready" ]; do sleep 0.05; done; rm -f "$0/.net-ready"',
+  '{ "$@" & } && while :; do sleep 1; done',
+].join(" && ");
+
+/** The cluster's own network: a bridge and one address per host (its agent's). */
+interface ClusterNet {
+  bridge: string;
+  prefix: string;
+  cert: string;
+  key: string;
+}
+
+const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -84,10 +102,13 @@ function processesIn(ns: string): number[] {
 
 interface HostOptions {
   name: string;
+  /** Its place in the cluster (from 1): its address and link names. */
+  index: number;
   dataDir: string;
   hostDir: string;
   token: string;
-  env: Record<string, string>;
+  /** Its own network on the cluster's bridge; this machine's when absent. */
+  net?: ClusterNet;
 }
 
 function startHost(o: HostOptions): Promise<TestHost> {
@@ -96,10 +117,17 @@ function startHost(o: HostOptions): Promise<TestHost> {
   let initPid = 0;
   let ns = "";
   let url = "";
-  let listen = "127.0.0.1:0";
+  const net = o.net;
+  const address = net ? `${net.prefix}.${10 + o.index}` : null;
+  // The bridge's end of the host's link (the other end is the host's eth0).
+  const link = net ? `${net.bridge}h${o.index}` : "";
+  let listen = address ? `${address}:7481` : "127.0.0.1:0";
   const cgroups = new Set<string>();
-  const agentArgs = () => [process.execPath, CLI, "agent", "--data-dir", o.dataDir, "--listen", listen, "--host-name", o.name];
-  const agentEnv = () => ({ ...process.env, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_AGENT_TOKEN: o.token, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn", ...o.env });
+  const agentArgs = () => [
+    process.execPath, CLI, "agent", "--data-dir", o.dataDir, "--listen", listen, "--host-name", o.name, ...(net ? ["--tls-cert", net.cert, "--tls-key", net.key] : []),
+  ];
+  const agentEnv = () => ({ ...process.env, VMBRANCH_IMAGE_DIR: IMAGE_DIR, VMBRANCH_AGENT_TOKEN: o.token, VMBRANCH_LOG_LEVEL: process.env.VMBRANCH_LOG_LEVEL ?? "warn" });
+  const nsFlags = () => ["--mount", "--pid", ...(net ? ["--net"] : [])];
 
   /** Resolves with the agent's URL once `proc` (or the agent behind it) says it listens. */
   const listening = (proc: ChildProcess, from: number) =>
@@ -131,19 +159,36 @@ function startHost(o: HostOptions): Promise<TestHost> {
     if (pids().length > 0) throw new Error(`host ${o.name}: ${what} did not end`);
   };
 
+  /** Its link on the bridge, its address, loopback up: the network of a host just booted. */
+  const wire = () => {
+    if (!net) return;
+    const peer = `${net.bridge}p${o.index}`;
+    ip("link", "add", link, "type", "veth", "peer", "name", peer);
+    ip("link", "set", link, "master", net.bridge, "up");
+    ip("link", "set", peer, "netns", String(initPid));
+    const inHost = (...args: string[]) => execFileSync("nsenter", ["-t", String(initPid), "--net", "ip", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+    inHost("link", "set", peer, "name", "eth0");
+    inHost("addr", "add", `${address}/24`, "dev", "eth0");
+    inHost("link", "set", "eth0", "up");
+    inHost("link", "set", "lo", "up");
+  };
+
   const boot = async () => {
     const from = output.text.length;
-    init = spawn("unshare", ["--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", "sh", "-c", HOST_INIT, o.dataDir, o.hostDir, ...agentArgs()], {
+    init = spawn("unshare", [...nsFlags(), "--fork", "--mount-proc", "--propagation", "private", "sh", "-c", HOST_INIT, o.dataDir, o.hostDir, ...agentArgs()], {
       env: agentEnv(),
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
     const ready = listening(init, from);
+    initPid = 0;
     for (let i = 0; i < 100 && !initPid; i++) {
       initPid = childrenOf(init.pid!)[0] ?? 0;
       if (!initPid) await pause(20);
     }
     ns = pidNamespace(initPid) ?? "";
+    wire();
+    writeFileSync(join(o.hostDir, ".net-ready"), "");
     url = await ready;
     listen = new URL(url).host;
   };
@@ -173,33 +218,70 @@ function startHost(o: HostOptions): Promise<TestHost> {
     },
     async startAgent() {
       const from = output.text.length;
-      const proc = spawn("nsenter", ["-t", String(initPid), "--mount", "--pid", "--", ...agentArgs()], { env: agentEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn("nsenter", ["-t", String(initPid), ...nsFlags(), "--", ...agentArgs()], { env: agentEnv(), stdio: ["ignore", "pipe", "pipe"] });
       await listening(proc, from);
     },
-    freeze: () => agentPids().forEach((pid) => process.kill(pid, "SIGSTOP")),
-    thaw: () => agentPids().forEach((pid) => process.kill(pid, "SIGCONT")),
+    partition: () => ip("link", "set", link, "down"),
+    heal: () => ip("link", "set", link, "up"),
     vmPids,
     log: () => output.text,
   };
   // What `stop` needs beyond the interface: the cgroups of VMs a crash ended.
   Object.defineProperty(host, "cgroups", { value: cgroups });
-  return boot().then(() => host);
+  return boot().then(
+    () => host,
+    async (err: unknown) => {
+      if (initPid) await host.crash().catch(() => undefined);
+      else if (init?.pid) process.kill(-init.pid, "SIGKILL");
+      throw err;
+    },
+  );
 }
 
-/** Start PostgreSQL, `names.length` hosts and a serve driving them all; `env` goes to serve. */
-export async function startCluster(names: string[], env: Record<string, string> = {}): Promise<TestCluster> {
+/** How a cluster is started. */
+export interface ClusterOptions {
+  /** Adds to serve's environment. */
+  env?: Record<string, string>;
+  /** "own" (default): each host on the cluster's bridge; "shared": this machine's network, agents on loopback. */
+  network?: "own" | "shared";
+}
+
+/** A bridge of this test process's own, and a certificate for every host's address on it. */
+function clusterNet(dir: string, hosts: number): ClusterNet {
+  const bridge = `vbc${process.pid % 100_000}`;
+  const prefix = `10.213.${process.pid % 250}`;
+  const [cert, key] = [join(dir, "agents.crt"), join(dir, "agents.key")];
+  const sans = Array.from({ length: hosts }, (_, i) => `IP:${prefix}.${11 + i}`).join(",");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=vmbranch-test-agents", "-addext", `subjectAltName=${sans}`], { stdio: "ignore" });
+  ip("link", "add", bridge, "type", "bridge");
+  try {
+    ip("addr", "add", `${prefix}.1/24`, "dev", bridge);
+    ip("link", "set", bridge, "up");
+  } catch (err) {
+    ip("link", "del", bridge);
+    throw err;
+  }
+  return { bridge, prefix, cert, key };
+}
+
+/** Start PostgreSQL, `names.length` hosts and a serve driving them all. */
+export async function startCluster(names: string[], o: ClusterOptions = {}): Promise<TestCluster> {
   const postgres = await startPostgres();
   const dataDir = await mkdtemp(join(tmpdir(), "vmbranch-test-"));
-  const hostDirs: string[] = [];
+  // The agents' certificate, outside the data dir's path, which every host covers with its own.
+  const own = await mkdtemp(join(tmpdir(), "vmbranch-test-cluster-"));
+  const hostDirs: string[] = [own];
   const hosts: TestHost[] = [];
+  let net: ClusterNet | undefined;
   const stopHosts = async () => {
     const cgroups = new Set<string>();
     for (const h of hosts) {
       for (const pid of h.vmPids()) vmCgroupDirs(pid).forEach((d) => cgroups.add(d));
       (h as unknown as { cgroups: Set<string> }).cgroups.forEach((d) => cgroups.add(d));
-      h.thaw();
       await h.crash();
     }
+    if (net) ip("link", "del", net.bridge);
+    net = undefined;
     // A VM ended with its host is reaped by the host's end; its pids group empties just after.
     for (const dir of cgroups) {
       for (let i = 0; i < 200; i++) {
@@ -211,18 +293,19 @@ export async function startCluster(names: string[], env: Record<string, string> 
     for (const d of hostDirs) await rm(d, { recursive: true, force: true });
   };
   try {
-    const args = ["--store", postgres.url()];
-    for (const name of names) {
+    if (o.network !== "shared") net = clusterNet(own, names.length);
+    const args = ["--store", postgres.url(), ...(net ? ["--agent-ca", net.cert] : [])];
+    for (const [i, name] of names.entries()) {
       const hostDir = await mkdtemp(join(tmpdir(), `vmbranch-test-${name}-`));
       hostDirs.push(hostDir);
       const token = randomBytes(24).toString("base64url");
       const tokenFile = join(dataDir, `${name}.agent-token`);
       writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-      const h = await startHost({ name, dataDir, hostDir, token, env: {} });
+      const h = await startHost({ name, index: i + 1, dataDir, hostDir, token, ...(net ? { net } : {}) });
       hosts.push(h);
       args.push("--agent", h.url, "--agent-token-file", tokenFile);
     }
-    const b = await startBackend({ dataDir, args, env, testStore: false });
+    const b = await startBackend({ dataDir, args, env: o.env ?? {}, testStore: false });
     return {
       b, hosts, postgres,
       host: (name) => hosts.find((h) => h.name === name)!,
