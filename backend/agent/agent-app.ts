@@ -205,6 +205,29 @@ export function buildAgentApp(o: AgentAppOptions): FastifyInstance {
     }
   });
 
+  // A file sent to another host streams out, and one from another host streams in (its path in the query).
+  app.get(`${AGENT_PATH}/file`, async (req, reply) => {
+    if (!admitted(req, reply)) return reply;
+    const path = (req.query as Record<string, string | undefined>).path;
+    if (!path?.startsWith("/")) return fail(reply, 400, AgentErrors.badCall, "file needs an absolute path");
+    try {
+      return reply.type("application/octet-stream").send(await o.storage.openRead(path));
+    } catch (err) {
+      return reply.code(500).send({ error: errorToWire(err) });
+    }
+  });
+  app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
+  app.put(`${AGENT_PATH}/file`, async (req, reply) => {
+    if (!admitted(req, reply)) return reply;
+    const path = (req.query as Record<string, string | undefined>).path;
+    if (!path?.startsWith("/")) return fail(reply, 400, AgentErrors.badCall, "file needs an absolute path");
+    try {
+      return { value: await o.storage.writeFile(path, req.body as NodeJS.ReadableStream as never) };
+    } catch (err) {
+      return reply.code(500).send({ error: errorToWire(err) });
+    }
+  });
+
   // An import's archive streams through: the body is the tar, the rest is in the query.
   app.addContentTypeParser("application/x-tar", (_req, payload, done) => done(null, payload));
   app.put(`${AGENT_PATH}/extract`, async (req, reply) => {

@@ -80,9 +80,35 @@ export class AgentClient {
     await this.send("PUT", `${AGENT_PATH}/extract?${q}`, input, "application/x-tar");
   }
 
+  /** The bytes of the file at `path` on the agent's host. */
+  async openRead(path: string): Promise<Readable> {
+    const where = `${AGENT_PATH}/file?${new URLSearchParams({ path })}`;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(new URL(where, this.endpoint.url), { method: "GET", dispatcher: this.dispatcher, headers: this.headers() });
+    } catch (err) {
+      throw new AgentUnreachable(this.endpoint.url, "GET /file", (err as Error).message);
+    }
+    if (res.statusCode >= 400) {
+      const parsed = (await res.body.json().catch(() => ({}))) as { error?: WireError };
+      throw parsed.error ? errorFromWire(parsed.error) : new Error(`the host's agent answered ${res.statusCode}`);
+    }
+    return res.body;
+  }
+
+  /** Write `input` to `path` on the agent's host; resolves with the bytes written. */
+  async writeFile(path: string, input: Readable): Promise<number> {
+    const answer = (await this.send("PUT", `${AGENT_PATH}/file?${new URLSearchParams({ path })}`, input, "application/octet-stream")) as { value: number };
+    return answer.value;
+  }
+
   /** Close the connections, cutting long polls in flight (their loops stop on their own). */
   async close(): Promise<void> {
     await this.dispatcher.destroy();
+  }
+
+  private headers(): Record<string, string> {
+    return { authorization: `Bearer ${this.endpoint.token}`, [EPOCH_HEADER]: String(this.epoch()) };
   }
 
   private async send(method: "GET" | "POST" | "PUT", path: string, body: string | Readable | undefined, type = "application/json", timeoutMs?: number): Promise<unknown> {
@@ -92,7 +118,7 @@ export class AgentClient {
         method,
         dispatcher: this.dispatcher,
         ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-        headers: { authorization: `Bearer ${this.endpoint.token}`, [EPOCH_HEADER]: String(this.epoch()), ...(body !== undefined ? { "content-type": type } : {}) },
+        headers: { ...this.headers(), ...(body !== undefined ? { "content-type": type } : {}) },
         body,
       });
     } catch (err) {

@@ -70,6 +70,14 @@ export class RemoteStorage implements StorageDriver {
     return this.agent.call("storage", "importScratchNames", [parent, prefix]);
   }
 
+  openRead(path: string): Promise<Readable> {
+    return this.agent.openRead(path);
+  }
+
+  writeFile(path: string, input: Readable): Promise<number> {
+    return this.agent.writeFile(path, input);
+  }
+
   extractTar(input: Readable, dir: string, limits: ImportLimits): Promise<void> {
     return this.agent.extract(input, dir, limits);
   }

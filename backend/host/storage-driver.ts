@@ -84,6 +84,10 @@ export interface StorageDriver {
   remove(path: string): Promise<void>;
   /** True when a disk or snapshot file is at `path`. */
   exists(path: string): Promise<boolean>;
+  /** The bytes of the file at `path` (a frozen layer, a RAM image, device state), to send to another host. */
+  openRead(path: string): Promise<Readable>;
+  /** Write `input` to `path` (private, whole or not at all: made aside, then renamed); resolves with the bytes written. */
+  writeFile(path: string, input: Readable): Promise<number>;
   /** The header of the disk file at `path` (it may be open in a running VM). */
   info(path: string): Promise<DiskFileInfo>;
   /** A new, empty scratch directory for an import under `parent`, named `prefix` and a random suffix. */

@@ -263,4 +263,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE disks ADD COLUMN host TEXT;
   ALTER TABLE snapshots ADD COLUMN host TEXT;
   `,
+  // 10: copies of frozen layers on other hosts (docs/cluster.md, "Branching across hosts"): a
+  // layer sent to another host for a branch there is kept at the same path, named here so the
+  // next branch finds it there (cached by id), the doctor knows it, and its release removes it too.
+  `
+  CREATE TABLE disk_copies (
+    disk_id  TEXT NOT NULL REFERENCES disks(id),
+    host     TEXT NOT NULL,
+    bytes    INTEGER NOT NULL,
+    copied_at TEXT NOT NULL,
+    PRIMARY KEY (disk_id, host)
+  );
+  `,
 ];

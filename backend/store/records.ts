@@ -18,6 +18,14 @@ export interface DiskRecord {
   host?: string | null;
 }
 
+/** A frozen layer's file copied to another host, at the same path (migration 10). */
+export interface DiskCopyRecord {
+  diskId: string;
+  host: string;
+  bytes: number;
+  copiedAt: string;
+}
+
 /** Clone progress of a volume made by `POST /v1/volumes/clone` (or implicitly). */
 export interface CloneRecord {
   sourceUuid: string;

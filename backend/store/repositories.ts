@@ -13,6 +13,7 @@ import type {
   OperationRecord,
   PortRecord,
   SnapshotDiskRecord,
+  DiskCopyRecord,
   SnapshotRecord,
   TermRecord,
   TransitionRecord,
@@ -213,6 +214,19 @@ export class SnapshotDiskTable extends Table<SnapshotDiskRecord> {
   /** The disks of snapshot `uuid` in device order. */
   ofSnapshot(snapshotUuid: string): SnapshotDiskRecord[] {
     return this.select("snapshot_uuid = ?", [snapshotUuid], "position");
+  }
+}
+
+/** Copies of frozen layers on other hosts than their own. */
+export class DiskCopyTable extends Table<DiskCopyRecord> {
+  /** The hosts holding a copy of disk `id`. */
+  hostsOf(diskId: string): string[] {
+    return this.select("disk_id = ?", [diskId]).map((c) => c.host);
+  }
+
+  /** The disks copied to `host`. */
+  onHost(host: string): DiskCopyRecord[] {
+    return this.select("host = ?", [host]);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   OperationTable,
   PortTable,
   SnapshotDiskTable,
+  DiskCopyTable,
   SnapshotTable,
   TermTable,
   TransitionTable,
@@ -77,6 +78,11 @@ const snapshotDisks = (db: StoreDb) =>
     at: ["at", "text"], readonly: ["readonly", "bool"], position: ["position", "int"],
   }, ["snapshotUuid", "volumeUuid"]);
 
+const diskCopies = (db: StoreDb) =>
+  new DiskCopyTable(db, "disk_copies", {
+    diskId: ["disk_id", "text"], host: ["host", "text"], bytes: ["bytes", "int"], copiedAt: ["copied_at", "text"],
+  }, ["diskId", "host"]);
+
 const transitions = (db: StoreDb) =>
   new TransitionTable(db, "instance_transitions", {
     id: ["id", "int"], instanceUuid: ["instance_uuid", "text"], at: ["at", "text"], fromState: ["from_state", "text"],
@@ -113,6 +119,8 @@ export class Store {
   readonly ports: PortTable;
   readonly snapshots: SnapshotTable;
   readonly snapshotDisks: SnapshotDiskTable;
+  /** Frozen layers' files copied to other hosts. */
+  readonly diskCopies: DiskCopyTable;
   /** Written by triggers (migration 2); read-only for the code. */
   readonly transitions: TransitionTable;
   /** The operation journal (core/journal.ts). */
@@ -145,6 +153,7 @@ export class Store {
     this.ports = ports(db);
     this.snapshots = snapshots(db);
     this.snapshotDisks = snapshotDisks(db);
+    this.diskCopies = diskCopies(db);
     this.transitions = transitions(db);
     this.operations = operations(db);
     this.terms = terms(db);

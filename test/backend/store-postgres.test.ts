@@ -85,7 +85,7 @@ describe("the PostgreSQL schema", () => {
       const [a, b] = [sqliteShape(sqlite), await postgresShape(c)];
       expect(shapeDifferences(a, b)).toEqual([]);
       expect(Object.keys(b.tables).sort()).toEqual(
-        ["attachments", "disks", "hosts", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "terms", "volumes"],
+        ["attachments", "disk_copies", "disks", "hosts", "instance_transitions", "instances", "operations", "ports", "snapshot_disks", "snapshots", "terms", "volumes"],
       );
       expect(b.tables.instances!.triggers).toEqual(["instance_transition_changed", "instance_transition_created", "instance_transition_forgotten", "instance_transition_templated"]);
       expect(b.tables.ports!.unique).toEqual(["host_port,protocol"]);

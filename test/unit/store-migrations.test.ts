@@ -207,6 +207,22 @@ describe("migration 6: volume templates as a flag", () => {
   });
 });
 
+describe("migration 10: copies of layers on other hosts", () => {
+  it("records a layer's copies by host, one per host, and only of a layer that exists", () => {
+    const store = Store.open(":memory:");
+    try {
+      store.disks.insert({ id: "L", path: "/d/L.qcow2", parentId: null, frozen: true, depth: 0, sizeMb: 8, createdAt: "2026-01-01T00:00:00.000Z", host: "box-1" });
+      store.diskCopies.insert({ diskId: "L", host: "box-2", bytes: 196_608, copiedAt: "2026-01-01T00:01:00.000Z" });
+      expect(store.diskCopies.hostsOf("L")).toEqual(["box-2"]);
+      expect(store.diskCopies.onHost("box-2")).toEqual([{ diskId: "L", host: "box-2", bytes: 196_608, copiedAt: "2026-01-01T00:01:00.000Z" }]);
+      expect(() => store.diskCopies.insert({ diskId: "L", host: "box-2", bytes: 1, copiedAt: "2026-01-01T00:02:00.000Z" })).toThrow();
+      expect(() => store.diskCopies.insert({ diskId: "nope", host: "box-2", bytes: 1, copiedAt: "2026-01-01T00:02:00.000Z" })).toThrow();
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe("migration 9: the host of each disk and snapshot", () => {
   it("keeps older disks with no host until serve's host adopts them", () => {
     const old = databaseAt(8);

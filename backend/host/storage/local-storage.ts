@@ -3,7 +3,9 @@
  * qemu-storage-daemon (disk-images.ts), the filesystem registry, managed-directory checks, tar
  * imports and doctor's inspections, as the interface core sees them.
  */
-import { access, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { access, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
@@ -62,6 +64,26 @@ export class LocalStorage implements StorageDriver {
 
   exists(path: string): Promise<boolean> {
     return access(path).then(() => true, () => false);
+  }
+
+  async openRead(path: string): Promise<Readable> {
+    // Opened before it is handed out: a missing file is this call's error, not a stream's.
+    await access(path);
+    return createReadStream(path);
+  }
+
+  async writeFile(path: string, input: Readable): Promise<number> {
+    const aside = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    let bytes = 0;
+    input.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    try {
+      await pipeline(input, createWriteStream(aside, { mode: 0o600, flush: true }));
+      await rename(aside, path);
+    } catch (err) {
+      await rm(aside, { force: true });
+      throw err;
+    }
+    return bytes;
   }
 
   info(path: string): Promise<DiskFileInfo> {

@@ -268,4 +268,14 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE disks ADD COLUMN host TEXT;
   ALTER TABLE snapshots ADD COLUMN host TEXT;
   `,
+  // 10: copies of frozen layers on other hosts (see ../migrations.ts).
+  `
+  CREATE TABLE disk_copies (
+    disk_id  TEXT NOT NULL REFERENCES disks(id),
+    host     TEXT NOT NULL,
+    bytes    BIGINT NOT NULL,
+    copied_at TEXT NOT NULL,
+    PRIMARY KEY (disk_id, host)
+  );
+  `,
 ];
