@@ -8,7 +8,7 @@
  */
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
-import type { BranchRecord, InstanceRecord, SnapshotRecord } from "../store/records";
+import type { BranchRecord, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
 import { untilRecorded, whileUnavailable } from "./background";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
@@ -46,6 +46,17 @@ export class Branches {
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
       .find((v) => v.kind === "managed");
     if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", messages.branchManagedVolume(managed.name), "branch_from");
+    const away = req.host !== undefined && req.host !== (source.host ?? this.ctx.config.hostName) ? req.host : null;
+    if (away) {
+      // Read-only volumes are shared by a branch, not copied: they cannot be on two hosts.
+      const shared = store.attachments.ofInstance(source.uuid).find((a) => a.readonly);
+      if (shared)
+        throw new ApiError(
+          "PLACEMENT_CONFLICT",
+          `Cannot branch '${source.name}' to host '${away}': it mounts volume '${store.volumes.get({ uuid: shared.volumeUuid })!.name}' read-only, which stays on host '${source.host}' (only read-write volumes are copied)`,
+          "host",
+        );
+    }
     // A warm branch starts from a memory snapshot whose devices are fixed: no volume can be added.
     const warm = source.state === "running" || (source.state === "standby" && source.snapshotUuid !== null);
     if (warm && (req.volumes?.length ?? 0) > 0)
@@ -72,6 +83,8 @@ export class Branches {
         // the branch's own record then fails: they are released when the copy ends, not before.
         return await this.fromRunning(src, req, name, release, () => (background = true));
       }
+      // Stopped while this waited for its lock: nothing of a resting source is sent to another host.
+      if (away) throw new ApiError("PLACEMENT_CONFLICT", messages.sourceOnOtherHost("branch_from", src.name, src.host!, away), "host");
       if (src.state === "stopped" || src.state === "standby") return await this.fromResting(src, req, name);
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(src.state));
     } finally {
@@ -141,6 +154,9 @@ export class Branches {
 
   private async finishRunning(uuid: string, snapshot: SnapshotRecord, completed: Promise<void>, sourceUuid: string): Promise<void> {
     const store = this.ctx.store;
+    // A branch placed on another host than its source's gets the snapshot sent there.
+    const away = store.instances.get({ uuid })?.host ?? null;
+    const elsewhere = away !== null && away !== (snapshot.host ?? this.ctx.config.hostName) ? away : null;
     try {
       await completed;
       const completedAt = Date.now();
@@ -154,6 +170,7 @@ export class Branches {
         this.setPhase(uuid, "CreatingTarget");
         const disks = store.snapshotDisks.ofSnapshot(snapshot.uuid);
         await this.instances.withReverter(async (rev) => {
+          if (elsewhere) await this.sendSnapshot(uuid, snapshot, disks, elsewhere);
           await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
           await failpoint("branch.before-restore");
           this.setPhase(uuid, "RestoreInProgress");
@@ -177,8 +194,27 @@ export class Branches {
         await this.instances.releasePorts(uuid);
       });
     } finally {
+      // The restored VM maps its RAM image privately: the copy sent to its host can go once it runs.
+      if (elsewhere)
+        await this.snapshots.removeFiles(this.snapshots.files(snapshot.uuid), elsewhere).catch((err: Error) =>
+          this.ctx.log.warn({ instance: uuid, host: elsewhere, err: err.message }, "could not remove the snapshot files sent for a branch; the doctor removes them"),
+        );
       await untilRecorded(this.ctx.log, `releasing snapshot ${snapshot.uuid} of branch ${uuid}`, () => this.snapshots.release(snapshot.uuid));
     }
+  }
+
+  /**
+   * Send what a branch on `host` needs of `snapshot`, taken on another host: the frozen layers of
+   * its read-write disks with the layers below them that `host` lacks (cached there by id), then
+   * its RAM image and device state, all at the same paths. Memory and disks stay of one instant:
+   * everything sent is immutable once the snapshot is complete.
+   */
+  private async sendSnapshot(uuid: string, snapshot: SnapshotRecord, disks: readonly SnapshotDiskRecord[], host: string): Promise<void> {
+    const started = Date.now();
+    let layers = 0;
+    for (const d of disks) if (!d.readonly) layers += await this.volumes.disks.copyTo(d.diskId, host);
+    const memory = await this.snapshots.sendFiles(snapshot, host);
+    this.ctx.log.info({ instance: uuid, host, layerBytes: layers, memoryBytes: memory, ms: Date.now() - started }, "branch snapshot sent to its host");
   }
 
   /** Branch a stopped or standby source at once. Caller holds the source lock and the claim. */

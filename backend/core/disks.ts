@@ -6,7 +6,9 @@
  * on is pinned meanwhile, so it is never freed under an image that backs onto it. An overlay file a
  * failed step made is removed, never left without a row. Only valid for files no VM has open,
  * except where a caller says the VM already switched to the new overlay (live freeze). Each disk's
- * file is on one host (its row says which): an overlay is made on its parent's host.
+ * file is on one host (its row says which): an overlay is made on its parent's host, or on a host
+ * the parent was copied to (`copyTo`: same path there, so backing paths hold; cached by id and
+ * released with the layer).
  */
 import { join } from "node:path";
 import type { FilesystemKind } from "../host/storage-driver";
@@ -21,6 +23,8 @@ import { newUuid, now } from "./identity";
 export class Disks {
   /** Layers an overlay is being made on (count per id): `release` leaves them to the builder. */
   private readonly building = new Map<string, number>();
+  /** Copies of a layer to a host under way (`id@host`): a second request waits for the first. */
+  private readonly copying = new Map<string, Promise<number>>();
   /** Releases in flight: mid-walk, a layer has no references yet still has its row and file. */
   private releasing = 0;
 
@@ -58,19 +62,23 @@ export class Disks {
     return rec;
   }
 
-  /** Create the file of a new overlay over frozen `parentId`, without recording it yet. */
-  async createOverlayFile(parentId: string): Promise<DiskRecord> {
+  /** Create the file of a new overlay over frozen `parentId` on `host` (default: the parent's), without recording it yet. */
+  async createOverlayFile(parentId: string, host?: string | null): Promise<DiskRecord> {
     const parent = this.get(parentId);
+    const own = parent.host ?? this.ctx.config.hostName;
+    const target = host ?? own;
+    if (target !== own && !this.store.diskCopies.get({ diskId: parentId, host: target }))
+      throw new Error(`layer ${parentId} is on host ${own} and has no copy on host ${target}`);
     const id = newUuid();
     const path = this.pathFor(id);
-    await on(this.ctx, parent.host).storage.createOverlay(path, parent.path);
-    return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now(), host: parent.host ?? this.ctx.config.hostName };
+    await on(this.ctx, target).storage.createOverlay(path, parent.path);
+    return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now(), host: target };
   }
 
-  /** Create and record a writable overlay over frozen `parentId` (a clone's head). */
-  async overlay(parentId: string): Promise<DiskRecord> {
+  /** Create and record a writable overlay over frozen `parentId` on `host` (default: the parent's; a clone's head). */
+  async overlay(parentId: string, host?: string | null): Promise<DiskRecord> {
     return this.buildingOn(parentId, async () => {
-      const rec = await this.createOverlayFile(parentId);
+      const rec = await this.createOverlayFile(parentId, host);
       await this.recordOrRemove(rec, () => this.store.disks.insert(rec));
       return rec;
     });
@@ -130,17 +138,58 @@ export class Disks {
     });
   }
 
-  /** Delete disk `id` and then its ancestors, as long as nothing references them any more. */
+  /** Delete disk `id` and then its ancestors, as long as nothing references them any more (their copies on other hosts too). */
   release(id: string | null): Promise<void> {
     return this.whileReleasing(async () => {
       let current = id;
       while (current) {
-        const d = await this.dropRow(current);
-        if (!d) return;
+        const dropped = await this.dropRow(current);
+        if (!dropped) return;
+        const { disk: d, copies } = dropped;
         await this.removeFile(d);
+        // A copy's host may be away: its file, named by no row now, is the doctor's to remove there.
+        for (const host of copies)
+          await this.removeFile({ ...d, host }).catch((err: Error) => this.ctx.log.warn({ disk: d.id, host, err: err.message }, "could not remove a layer's copy; the doctor removes it once its host is back"));
         current = d.parentId;
       }
     });
+  }
+
+  /**
+   * Make frozen layer `id` and every layer below it readable on `host`: each one that is neither
+   * there nor copied there yet is sent from its own host to the same path on `host` and recorded
+   * (layers never change, so a copy is good for as long as the layer lives). Resolves with the
+   * bytes sent; 0 when everything was there. The caller holds a reference to `id` throughout.
+   */
+  async copyTo(id: string, host: string): Promise<number> {
+    let bytes = 0;
+    for (let current: string | null = id; current; ) {
+      const d = this.get(current);
+      if ((d.host ?? this.ctx.config.hostName) !== host && !this.store.diskCopies.get({ diskId: d.id, host })) {
+        const key = `${d.id}@${host}`;
+        let copy = this.copying.get(key);
+        if (!copy) {
+          copy = this.sendLayer(d, host).finally(() => this.copying.delete(key));
+          this.copying.set(key, copy);
+          bytes += await copy;
+        } else await copy;
+      }
+      current = d.parentId;
+    }
+    return bytes;
+  }
+
+  /** Stream layer `d`'s file to the same path on `host`, then record the copy (a failed record removes it). */
+  private async sendLayer(d: DiskRecord, host: string): Promise<number> {
+    const target = on(this.ctx, host).storage;
+    const bytes = await target.writeFile(d.path, await on(this.ctx, d.host).storage.openRead(d.path));
+    try {
+      this.store.diskCopies.insert({ diskId: d.id, host, bytes, copiedAt: now() });
+    } catch (err) {
+      await target.remove(d.path).catch(() => undefined);
+      throw err;
+    }
+    return bytes;
   }
 
   /**
@@ -148,17 +197,21 @@ export class Disks {
    * out a state database that is down: a walk cut halfway would leave the layers above nothing
    * references, and nothing comes back for them (the reference that kept them is gone already).
    */
-  private dropRow(id: string): Promise<DiskRecord | null> {
-    let seen: DiskRecord | null = null;
+  private dropRow(id: string): Promise<{ disk: DiskRecord; copies: string[] } | null> {
+    let seen: { disk: DiskRecord; copies: string[] } | null = null;
     return whileUnavailable(this.ctx.log, `releasing disk ${id}`, () => {
       const d = this.store.disks.get({ id });
       // Gone on a retry: the delete went through but its answer was lost; the file and parent are still ours.
       if (!d) return seen;
-      // A layer an overlay is being made on is its builder's to release (buildingOn).
+      // A layer an overlay is being made on (or copied to a host) is its builder's to release (buildingOn).
       if (this.store.diskReferences(id) > 0 || this.building.has(id)) return null;
-      seen = d;
-      this.store.disks.delete({ id });
-      return d;
+      const copies = this.store.diskCopies.hostsOf(id);
+      this.store.tx(() => {
+        for (const host of copies) this.store.diskCopies.delete({ diskId: id, host });
+        this.store.disks.delete({ id });
+      });
+      seen = { disk: d, copies };
+      return seen;
     });
   }
 

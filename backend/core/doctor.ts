@@ -230,8 +230,9 @@ export class Doctor {
   /** Every disk and snapshot file the store names now on the host of `here`. */
   private knownFiles(here: (rec: { host?: string | null }) => boolean): Set<string> {
     const store = this.ctx.store;
+    const copied = new Set(store.diskCopies.all().filter((c) => here({ host: c.host })).map((c) => c.diskId));
     return new Set([
-      ...store.disks.all().filter(here).map((d) => d.path),
+      ...store.disks.all().filter((d) => here(d) || copied.has(d.id)).map((d) => d.path),
       ...store.snapshots.all().filter(here).flatMap((s) => [s.ramPath, s.devstatePath]).filter((p): p is string => p !== null),
     ]);
   }

@@ -95,7 +95,9 @@ export class Core {
       const rec = ref ? findAnyInstance(store, refId(ref)) : null;
       if (rec?.host) pins.push({ kind, name: rec.name, host: rec.host });
     };
-    source("branch_from", req.branch_from);
+    // A running source can be branched to another host that is asked for: its snapshot is sent there (branches.ts).
+    const branched = req.branch_from ? findAnyInstance(store, refId(req.branch_from)) : null;
+    if (!(branched && req.host !== undefined && branched.host && req.host !== branched.host && branched.state === "running")) source("branch_from", req.branch_from);
     source("template", req.template);
     source("checkpoint", req.checkpoint);
     // Read-only volumes pin too: their data is a file on their host, and nothing moves layers

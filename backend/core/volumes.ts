@@ -336,11 +336,12 @@ export class Volumes {
     o: { sourceUuid: string; sourceName: string; frozenDisk: string; sizeMb: number | null; filesystem: string | null; name: string; owner: string | null; templateUuid: string | null; tags?: string[]; deleteLock?: boolean },
   ): Promise<VolumeRecord> {
     this.checkNameFree(o.name);
-    const head = await this.disks.overlay(o.frozenDisk);
+    // A clone lives where its instance does (beside its source, or a branch's host the layers were
+    // sent to), else where its source is.
+    const host = (o.owner !== null ? this.ctx.store.instances.get({ uuid: o.owner })?.host : this.ctx.store.volumes.get({ uuid: o.sourceUuid })?.host) ?? this.ctx.config.hostName;
+    const head = await this.disks.overlay(o.frozenDisk, host);
     rev.add("remove clone disk", () => this.disks.release(head.id));
     const t = now();
-    // A clone lives where its instance does (placed beside its source), else where its source is.
-    const host = (o.owner !== null ? this.ctx.store.instances.get({ uuid: o.owner })?.host : this.ctx.store.volumes.get({ uuid: o.sourceUuid })?.host) ?? this.ctx.config.hostName;
     const rec: VolumeRecord = {
       uuid: newUuid(), name: o.name, kind: "block", state: "available", isTemplate: false, sizeMb: o.sizeMb, filesystem: o.filesystem, hostPath: null, host,
       uid: null, gid: null, persistent: o.owner === null, ownerUuid: o.owner, headDisk: head.id, templateUuid: o.templateUuid,

@@ -53,7 +53,9 @@ export const messages = {
     `${what} '${name}' is on host '${host}', which is offline: nothing can act on it until the host heartbeats again`,
   /** An explicit `host` other than the one a branch, template or checkpoint source lives on. */
   sourceOnOtherHost: (what: "branch_from" | "template" | "checkpoint", source: string, sourceHost: string, requested: string) =>
-    `Cannot place the instance on host '${requested}': its ${what === "branch_from" ? "branch source" : what} '${source}' is on host '${sourceHost}', and ${what === "branch_from" ? "branching" : "creating an instance"} to another host is not supported yet`,
+    what === "branch_from"
+      ? `Cannot place the instance on host '${requested}': its branch source '${source}' is on host '${sourceHost}' and not running; only a running source is branched to another host`
+      : `Cannot place the instance on host '${requested}': its ${what} '${source}' is on host '${sourceHost}', and creating an instance to another host is not supported yet`,
   /** Two things an instance must live beside (`what`: volume, branch source, template, checkpoint) are on different hosts. */
   placementSplit: (a: PinText, b: PinText) =>
     `Cannot place the instance: ${a.what} '${a.name}' is on host '${a.host}' and ${b.what} '${b.name}' on host '${b.host}'`,

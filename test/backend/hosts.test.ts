@@ -147,7 +147,7 @@ describe("bad host inputs", () => {
     await refused(
       "/v1/instances", { name: "moved", branch_from: { name: "branch-src" }, host: "box-2" },
       409, "PLACEMENT_CONFLICT",
-      "Cannot place the instance on host 'box-2': its branch source 'branch-src' is on host 'box-1', and branching to another host is not supported yet", "host",
+      "Cannot place the instance on host 'box-2': its branch source 'branch-src' is on host 'box-1' and not running; only a running source is branched to another host", "host",
     );
   });
 });

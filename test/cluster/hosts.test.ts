@@ -1,13 +1,16 @@
 // Many hosts (issue 15; docs/cluster.md): one control plane on a real PostgreSQL drives three
 // agents over HTTPS, each running a host of its own (a mount, pid and network namespace with its
 // own directory at the data dir's path, its own /dev/shm and a link on the cluster's bridge;
-// test/helpers/cluster.ts). Instances spread over the hosts
-// and each VM runs in its host; a branch runs beside its source; a crashed host goes offline
+// test/helpers/cluster.ts). Instances spread over the hosts and each VM runs in its host; a
+// branch runs beside its source, or on another host asked for, its snapshot and the disk layers
+// that host lacks sent there (only a running source is); a crashed host goes offline
 // within the threshold while the others run on, and when it boots again its instances are
 // reported as they are; an agent killed alone leaves its VMs running and they are reattached; a
 // partitioned host's VMs keep running there and nothing starts them elsewhere; a control plane
 // killed and started again finds every host's VMs. Every scenario ends with the doctor finding
 // nothing wrong on any host.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Instance } from "../../sdk";
 import { api, expectError, instanceOf } from "../backend/support";
 import type { TestBackend } from "../helpers/backend";
@@ -73,7 +76,7 @@ test("instances spread over the hosts, each VM runs in its host, and inline volu
   await doctorClean();
 });
 
-test("a branch runs beside its source, continuing its counter with a new identity; another host is refused", async () => {
+test("a branch runs beside its source, continuing its counter with a new identity", async () => {
   const src = await workerOn("box-2");
   const before = await waitTicks(b.client, src, (t) => t.length >= 2);
   await b.client.instances.create({ name: "br", branch_from: { name: src } });
@@ -85,12 +88,39 @@ test("a branch runs beside its source, continuing its counter with a new identit
   expect(cluster.host("box-1").vmPids()).toHaveLength(1);
   expect(cluster.host("box-3").vmPids()).toHaveLength(1);
   await waitWriting(b, src);
-  expectError(
-    await api(b, "POST", "/v1/instances", { name: "moved", branch_from: { name: src }, host: "box-3" }),
-    409, "PLACEMENT_CONFLICT",
-    `Cannot place the instance on host 'box-3': its branch source '${src}' is on host 'box-2', and branching to another host is not supported yet`, "host",
-  );
   await b.client.instances.delete("br");
+  await doctorClean();
+});
+
+test("a running source branched to another host: its snapshot is sent there, the branch continues the counter with a new identity, the source runs on", async () => {
+  const src = await workerOn("box-2");
+  const h3 = cluster.host("box-3");
+  const before = await waitTicks(b.client, src, (t) => t.length >= 2);
+  for (const name of ["far", "far-again"]) {
+    await b.client.instances.create({ name, branch_from: { name: src }, host: "box-3" });
+    await b.client.instances.waitFor(name, "running", { timeoutMs: 180_000 });
+    const far = await instance(name);
+    expect(far.host).toBe("box-3");
+    expect((await b.client.volumes.get(far.volumes[0]!.uuid)).host).toBe("box-3");
+    // The guest's memory came along (its counter goes on from the source's) and it knows it was forked.
+    const ticks = await waitTicks(b.client, name, (t) => t.some((k) => k.fork === 1));
+    expect(ticks[0]!.tick).toBeGreaterThanOrEqual(before.at(-1)!.tick);
+    await waitWriting(b, name);
+  }
+  expect(h3.vmPids()).toHaveLength(3);
+  expect(cluster.host("box-2").vmPids()).toHaveLength(1);
+  await waitWriting(b, src);
+  // Only a running source is sent; a read-only volume would have to be on two hosts.
+  await b.client.instances.create({ name: "resting", image: "base", memory_mb: 128, autostart: false, host: "box-1" });
+  expectError(
+    await api(b, "POST", "/v1/instances", { name: "moved", branch_from: { name: "resting" }, host: "box-3" }),
+    409, "PLACEMENT_CONFLICT",
+    "Cannot place the instance on host 'box-3': its branch source 'resting' is on host 'box-1' and not running; only a running source is branched to another host", "host",
+  );
+  await b.client.instances.delete("resting");
+  await doctorClean();
+  for (const name of ["far", "far-again"]) await b.client.instances.delete(name);
+  expect(h3.vmPids()).toHaveLength(1);
   await doctorClean();
 });
 
@@ -178,5 +208,7 @@ test("a control plane killed and started again finds every host's VMs through th
   await doctorClean();
   for (const i of await b.client.instances.list()) await b.client.instances.delete(i.name);
   for (const h of cluster.hosts) expect(h.vmPids()).toEqual([]);
+  // Every disk file went, the layers sent to other hosts with their own.
+  for (const h of cluster.hosts) expect(readdirSync(join(h.dir, "disks"))).toEqual([]);
   await doctorClean();
 });

@@ -23,6 +23,8 @@ import { startPostgres, type TestPostgres } from "./postgres";
 export interface TestHost {
   name: string;
   url: string;
+  /** The host's own directory: what it holds at the data dir's path. */
+  dir: string;
   /** SIGKILL the host's init: its agent and every VM on it end at once, its RAM goes, its directory stays. */
   crash(): Promise<void>;
   /** Boot a crashed host again: a new namespace over the same directory, its agent on the same port. */
@@ -195,6 +197,7 @@ function startHost(o: HostOptions): Promise<TestHost> {
 
   const host: TestHost = {
     name: o.name,
+    dir: o.hostDir,
     get url() {
       return url;
     },

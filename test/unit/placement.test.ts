@@ -85,7 +85,7 @@ describe("pins", () => {
     expect(chooseHost(HOSTS, { requested: "d", memoryMb: 128, pins })).toBe("d");
     expect(refusal(() => chooseHost(HOSTS, { requested: "b", memoryMb: 128, pins }))).toEqual({
       status: 409, code: "PLACEMENT_CONFLICT",
-      message: "Cannot place the instance on host 'b': its branch source 'src' is on host 'd', and branching to another host is not supported yet",
+      message: "Cannot place the instance on host 'b': its branch source 'src' is on host 'd' and not running; only a running source is branched to another host",
     });
   });
 
