@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { startBackend, type TestBackend } from "../test/helpers/backend";
 import { startPostgres } from "../test/helpers/postgres";
 import { agentHop } from "./scenarios/agent";
+import { crossHost, type CrossHostResult } from "./scenarios/cross-host";
 import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { engines } from "./scenarios/engines";
@@ -39,6 +40,8 @@ async function main(): Promise<void> {
     if (want("scaling")) results.scaling = await scaling(backend);
     // And the branches per serve of `agent` (in process beside through an agent).
     if (want("agent")) results.agent = await agentHop(backend, SERVE_ENV, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
+    // A cluster of two hosts of its own: branches beside their source and sent to the other host.
+    if (want("crosshost")) results.crossHost = await crossHost(Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
     // VMBRANCH_BENCH_BRANCHES also sets the branches per store of `engines`.
     if (want("api") || want("engines")) {
       await onBothStores(async (postgres) => {
@@ -191,6 +194,18 @@ function print(r: Record<string, any>): void {
     if (counted) erows.push([`  ${counted.store}: statements per branch request → running`, perStatement(counted.statements, counted.requestToRunningMs.median - stores[0].requestToRunningMs.median, stores[0].store)]);
     if (r[key].pairedRatio !== null) erows.push([`${stores[1].store} / ${stores[0].store}, median of the ratios of back-to-back pairs`, `${r[key].pairedRatio.toFixed(2)}×`]);
     table(`Branch of a running 256 MiB source, request → running, ${title} (${r[key].branches} branches each, alternating)`, erows);
+  }
+  if (r.crossHost) {
+    const x = r.crossHost as CrossHostResult;
+    const mib = (s: { median: number; min: number; max: number }) => `${(s.median / 2 ** 20).toFixed(1)} MiB (${(s.min / 2 ** 20).toFixed(1)}–${(s.max / 2 ** 20).toFixed(1)})`;
+    table(`Branch of a running 256 MiB source, beside it and sent to another host (two hosts, ${x.branches} branches each, alternating)`, [
+      ["request → branch running, same host (median, range)", fmt(x.localMs, "ms", 0)],
+      ["request → branch running, other host (median, range)", fmt(x.crossHostMs, "ms", 0)],
+      ["other host / same host, median of the ratios of back-to-back pairs", `${x.pairedRatio.toFixed(2)}×`],
+      ["sending: time (median, range)", fmt(x.sendMs, "ms", 0)],
+      ["sending: disk layers the other host lacked (median, range)", mib(x.layerBytes)],
+      ["sending: RAM image and device state (median, range)", mib(x.memoryBytes)],
+    ]);
   }
 }
 

@@ -20,19 +20,19 @@ export function settle(ms = 500): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Start `name` as the branch scenarios' source: the workload with a 16 MiB volume, running and settled. */
-export async function startSource(client: VmbranchClient, name: string): Promise<Instance> {
-  await client.instances.create({ ...WORKLOAD, name, volumes: [{ size_mb: 16, at: "/data" }] });
+/** Start `name` as the branch scenarios' source (on `host` when given): the workload with a 16 MiB volume, running and settled. */
+export async function startSource(client: VmbranchClient, name: string, host?: string): Promise<Instance> {
+  await client.instances.create({ ...WORKLOAD, name, volumes: [{ size_mb: 16, at: "/data" }], ...(host ? { host } : {}) });
   const inst = await running(client, name);
   // Let the guest's boot-time work end so the first branch does not pay for it.
   await settle(3000);
   return inst;
 }
 
-/** Branch `source` as `name` and time request → branch running: the branch as it ran (its `branch` timings) and the time in ms. */
-export async function timedBranch(client: VmbranchClient, source: string, name: string, quiesce: "auto" | "off" = "auto"): Promise<{ branch: Instance; ms: number }> {
+/** Branch `source` as `name` (to `host` when given) and time request → branch running: the branch as it ran (its `branch` timings) and the time in ms. */
+export async function timedBranch(client: VmbranchClient, source: string, name: string, quiesce: "auto" | "off" = "auto", host?: string): Promise<{ branch: Instance; ms: number }> {
   const t0 = performance.now();
-  await client.instances.create({ name, branch_from: { name: source }, quiesce });
+  await client.instances.create({ name, branch_from: { name: source }, quiesce, ...(host ? { host } : {}) });
   const branch = await running(client, name);
   return { branch, ms: since(t0) };
 }

@@ -75,7 +75,8 @@ export interface InstanceArgs {
   outboundNetwork?: pulumi.Input<boolean>;
   /**
    * The host to run it on (`GET /v1/hosts`). Unset: beside its source and volumes, else the online
-   * host with the most free memory. Changing it replaces the instance.
+   * host with the most free memory. With `branchFrom` a running source's snapshot is sent to another
+   * host named here. Changing it replaces the instance.
    */
   host?: pulumi.Input<string>;
   cloneOptions?: pulumi.Input<CloneOptionsArgs>;
