@@ -203,7 +203,8 @@ export class Disks {
       const d = this.store.disks.get({ id });
       // Gone on a retry: the delete went through but its answer was lost; the file and parent are still ours.
       if (!d) return seen;
-      // A layer an overlay is being made on (or copied to a host) is its builder's to release (buildingOn).
+      // A layer an overlay is being made on is its builder's to release (buildingOn); one being
+      // copied to a host is kept by the snapshot that references it until the copy is done.
       if (this.store.diskReferences(id) > 0 || this.building.has(id)) return null;
       const copies = this.store.diskCopies.hostsOf(id);
       this.store.tx(() => {

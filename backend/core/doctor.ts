@@ -1,7 +1,8 @@
 /**
  * `vmbranch doctor` (docs/architecture.md, "Doctor"): compares the store with what exists on each
- * online host this control plane drives — QEMU processes (by their names and pidfiles), their run states, disk files and every
- * qcow2 backing chain, snapshot files, raw-view FUSE mounts and scratch directories — and reports
+ * online host this control plane drives — QEMU processes (by their names and pidfiles), their
+ * run states, disk files and every qcow2 backing chain, snapshot files, raw-view FUSE mounts and
+ * scratch directories — and reports
  * each disagreement. `repair` fixes what is safe to fix: it removes only what the store does not
  * own and no live process holds open, and it runs at every start of serve (after recovery.ts).
  * At run time it leaves files alone while any operation holds a lock, since an operation in

@@ -1,9 +1,9 @@
 /**
  * Hosts (docs/cluster.md, "Hosts"): each host this serve drives (its own, or each agent's)
  * registers at start and heartbeats with its memory figures (read through its VM driver, never
- * from /proc here); hosts whose heartbeats
- * stopped are marked offline; the API's host views; and placement's inputs read from the store.
- * Which host a new instance or volume goes to is placement.ts's pure decision. Also the refusal
+ * from /proc here); hosts whose heartbeats stopped are marked offline; the API's host views; and
+ * placement's inputs read from the store. Which host a new instance or volume goes to is
+ * placement.ts's pure decision. Also the refusal
  * of every operation on what lives on an offline host (docs/cluster.md, "Host failure").
  */
 import { messages, type Host, type HostState } from "vmbranch/sdk";
