@@ -10,6 +10,7 @@ import type { StorageDriver } from "../host/storage-driver";
 import type { FilesystemKind } from "../host/storage-driver";
 import type { GuestNetwork, SnapshotMachine, VmDriver, VmHandle } from "../host/vm-driver";
 import { EpochGuard } from "./epoch-guard";
+import { filePathProblem } from "./file-paths";
 import { HeldObjects } from "./held-objects";
 import { AGENT_PATH, AgentErrors, EPOCH_HEADER, decode, encode, errorToWire, type AgentCall, type AgentTarget } from "./wire";
 
@@ -50,6 +51,8 @@ export interface AgentAppOptions {
   accelerator: () => Promise<"kvm" | "tcg">;
   /** Make each directory (private, 0700) or check an existing one: the layout the control plane names. */
   prepareDirs: (dirs: string[]) => void;
+  /** The directories prepared so far (also by an earlier start): the only ones the file routes reach. */
+  fileDirs: () => readonly string[];
   describe: Omit<AgentDescription, "epoch" | "network" | "machine" | "defaultFilesystem" | "filesystems">;
   tls?: { key: Buffer; cert: Buffer };
   logger: boolean | object;
@@ -205,11 +208,18 @@ export function buildAgentApp(o: AgentAppOptions): FastifyInstance {
     }
   });
 
+  /** The path a file route may use, from its query; null when refused (the reply is sent). */
+  const filePath = (req: FastifyRequest, reply: FastifyReply): string | null => {
+    const path = (req.query as Record<string, string | undefined>).path;
+    const problem = !path?.startsWith("/") ? "file needs an absolute path" : filePathProblem(path, o.fileDirs());
+    if (problem) void fail(reply, 400, AgentErrors.badCall, problem);
+    return problem ? null : path!;
+  };
   // A file sent to another host streams out, and one from another host streams in (its path in the query).
   app.get(`${AGENT_PATH}/file`, async (req, reply) => {
     if (!admitted(req, reply)) return reply;
-    const path = (req.query as Record<string, string | undefined>).path;
-    if (!path?.startsWith("/")) return fail(reply, 400, AgentErrors.badCall, "file needs an absolute path");
+    const path = filePath(req, reply);
+    if (path === null) return reply;
     try {
       return reply.type("application/octet-stream").send(await o.storage.openRead(path));
     } catch (err) {
@@ -219,8 +229,8 @@ export function buildAgentApp(o: AgentAppOptions): FastifyInstance {
   app.addContentTypeParser("application/octet-stream", (_req, payload, done) => done(null, payload));
   app.put(`${AGENT_PATH}/file`, async (req, reply) => {
     if (!admitted(req, reply)) return reply;
-    const path = (req.query as Record<string, string | undefined>).path;
-    if (!path?.startsWith("/")) return fail(reply, 400, AgentErrors.badCall, "file needs an absolute path");
+    const path = filePath(req, reply);
+    if (path === null) return reply;
     try {
       return { value: await o.storage.writeFile(path, req.body as NodeJS.ReadableStream as never) };
     } catch (err) {

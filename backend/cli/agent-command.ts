@@ -2,7 +2,8 @@
  * `vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [TLS options]`: run this host's VMs and
  * disks for a control plane (`vmbranch serve --agent URL`) until SIGINT/SIGTERM; the VMs keep
  * running when it stops and are attached again by the next start. Owns its arguments, token,
- * lock and signals; the calls it answers are backend/agent/agent-app.ts.
+ * lock, signals and the directories it keeps (made again and swept of partial files at start);
+ * the calls it answers are backend/agent/agent-app.ts.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +12,7 @@ import pino from "pino";
 import { buildAgentApp } from "../agent/agent-app";
 import { armFailpoints } from "../host/failpoints";
 import { resolveImageDir } from "../host/images";
+import { removePartFiles } from "../host/storage/local-storage";
 import { tryPidLock } from "../host/util/pid-lock";
 import { isDead, readProcStatSync } from "../host/util/proc-stat";
 import { UsageError, type CliCommand } from "./command-registry";
@@ -103,7 +105,8 @@ export const agentCommand: CliCommand = {
     // The layout the control plane asked for, made again at every start: after a reboot, the RAM
     // directory in tmpfs is gone, and VMs restored there must find it before serve reconnects.
     const dirsFile = join(own, "dirs.json");
-    for (const dir of preparedDirs(dirsFile)) {
+    let prepared = preparedDirs(dirsFile);
+    for (const dir of prepared) {
       try {
         privateDir(dir);
       } catch (err) {
@@ -112,6 +115,10 @@ export const agentCommand: CliCommand = {
     }
     let local;
     try {
+      // A file another host was sending when a previous agent died stays half written under its
+      // part name; the lock held says that writer is gone, so nothing will ever finish or remove it.
+      const swept = await removePartFiles(prepared, (m) => ctx.stderr(`vmbranch agent: WARNING: ${m}\n`));
+      log.info({ removed: swept }, "partial files of transfers cut short removed");
       const token = resolveSecret(join(own, "token"), ctx.env.VMBRANCH_AGENT_TOKEN, "$VMBRANCH_AGENT_TOKEN");
       local = await openLocalHost({ dataDir, imageDir: resolveImageDir(dataDir, ctx.env), tmpDir, consoleLogMaxBytes: DEFAULT_LIMITS.consoleLogMaxBytes, log });
       const tls = plan.tls ? { key: readFileSync(plan.tls.keyFile), cert: readFileSync(plan.tls.certFile) } : undefined;
@@ -120,7 +127,9 @@ export const agentCommand: CliCommand = {
         prepareDirs: (dirs) => {
           dirs.forEach(privateDir);
           writePrivateFile(dirsFile, `${JSON.stringify(dirs)}\n`);
+          prepared = dirs;
         },
+        fileDirs: () => prepared,
         describe: { version: VERSION, hostName, availableMachines: local.qemu.available, outboundNetworkUnavailable: local.outboundNetworkUnavailable },
         logger: false,
       });

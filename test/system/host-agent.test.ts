@@ -2,9 +2,11 @@
 // every VM, disk file and snapshot here is made by the agent over its authenticated API. Branches
 // continue their source's memory; the agent's VMs outlive the agent, and a started agent hands
 // them back to serve (acting on them, and reporting one that ended meanwhile); the agent refuses
-// callers without its token and commands of an older control-plane term; doctor finds nothing.
+// callers without its token and commands of an older control-plane term, and file transfers
+// outside its directories' data files; a killed agent's partial file is swept at its next start;
+// doctor finds nothing.
 // The tests run in order on one serve and agent.
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SdkError } from "../../sdk";
 import type { TestBackend } from "../helpers/backend";
@@ -128,6 +130,34 @@ test("the agent answers only its control plane: no or a wrong token is 401, an o
   expect(await agentCall({ epoch: String(epoch) })).toMatchObject({ status: 200 });
   // The refused calls changed nothing: serve still drives the host.
   expect((await b!.client.instances.stop("src")).state).toBe("stopped");
+});
+
+test("the agent's file routes reach only data files in its directories, and a part file a killed agent left is gone at its next start", async () => {
+  const epoch = readFileSync(join(dataDir, "agent", "epoch"), "utf8").trim();
+  const headers = { authorization: `Bearer ${readFileSync(agent!.tokenFile, "utf8").trim()}`, "x-vmbranch-epoch": epoch };
+  const refusal = (p: string) => ({ name: "BadCall", message: `file path '${p}' is not a disk, RAM or device-state file in a directory this agent keeps for its control plane` });
+  const get = await fetch(`${agent!.url}/agent/v1/file?${new URLSearchParams({ path: "/etc/passwd" })}`, { headers });
+  expect(get.status).toBe(400);
+  expect(((await get.json()) as { error: unknown }).error).toMatchObject(refusal("/etc/passwd"));
+  // The agent's own token cannot be replaced either, nor a disk file put beside it by way of `..`.
+  const tokenFile = agent!.tokenFile;
+  const token = readFileSync(tokenFile, "utf8");
+  for (const path of [tokenFile, `${dataDir}/disks/../agent/x.qcow2`]) {
+    const put = await fetch(`${agent!.url}/agent/v1/file?${new URLSearchParams({ path })}`, { method: "PUT", headers: { ...headers, "content-type": "application/octet-stream" }, body: "not a token" });
+    expect(put.status).toBe(400);
+    expect(((await put.json()) as { error: unknown }).error).toMatchObject(refusal(path));
+  }
+  expect(readFileSync(tokenFile, "utf8")).toBe(token);
+  expect(existsSync(join(dataDir, "agent", "x.qcow2"))).toBe(false);
+  // A layer that was being received when its agent was killed: the next agent removes it before it answers.
+  await agent!.kill();
+  const disks = readdirSync(join(dataDir, "disks")).sort();
+  const part = join(dataDir, "disks", "0b7d3e.qcow2.part-4194301-k3x9q");
+  writeFileSync(part, "half a layer", { mode: 0o600 });
+  await agent!.start();
+  expect(existsSync(part)).toBe(false);
+  expect(readdirSync(join(dataDir, "disks")).sort()).toEqual(disks);
+  await waitHost("online");
 });
 
 test("doctor, through the agent, finds nothing wrong, and deleting everything leaves no file", async () => {

@@ -1,8 +1,10 @@
 /**
  * The StorageDriver of one host: qcow2 files made and changed with qemu-img, e2fsprogs and
  * qemu-storage-daemon (disk-images.ts), the filesystem registry, managed-directory checks, tar
- * imports and doctor's inspections, as the interface core sees them.
+ * imports and doctor's inspections, as the interface core sees them; and the files another host
+ * sends, written under a part name until complete, with the sweep of part files a dead writer left.
  */
+import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { access, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
@@ -15,6 +17,42 @@ import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "./f
 import { hostPathProblem, underAllowedRoot } from "./host-paths";
 import { openPaths, viewLeftovers } from "./leftovers";
 import { extractTar } from "./tar-import";
+
+/** The name of a file `writeFile` has not finished: `<path>.part-<pid>-<random letters and digits>`. */
+export const PART_FILE_NAME = /\.part-\d+-[0-9a-z]+$/;
+
+/** Where `writeFile` writes `path` until it is complete (a name `PART_FILE_NAME` matches). */
+function partFilePath(path: string): string {
+  return `${path}.part-${process.pid}-${randomBytes(6).toString("hex")}`;
+}
+
+/**
+ * Remove the part files directly inside `dirs`, left by a `writeFile` whose process died; the
+ * caller must know no writer of them lives (an agent holding its data dir's lock). A directory
+ * that does not exist holds none; `warn` hears of one that cannot be read or a file that stays.
+ * Resolves with how many were removed.
+ */
+export async function removePartFiles(dirs: readonly string[], warn: (message: string) => void): Promise<number> {
+  let removed = 0;
+  for (const dir of dirs) {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") warn(`cannot look for partial files in ${dir}: ${(err as Error).message}`);
+      continue;
+    }
+    for (const e of entries.filter((x) => x.isFile() && PART_FILE_NAME.test(x.name))) {
+      try {
+        await rm(join(dir, e.name));
+        removed++;
+      } catch (err) {
+        warn(`cannot remove the partial file ${join(dir, e.name)}: ${(err as Error).message}`);
+      }
+    }
+  }
+  return removed;
+}
 
 /**
  * Storage on local files; `toolUser` runs the tools that parse what a guest wrote (null: the
@@ -73,9 +111,7 @@ export class LocalStorage implements StorageDriver {
   }
 
   async writeFile(path: string, input: Readable): Promise<number> {
-    const aside = `${path}.part-${process.pid}-${Math.random().toString(36).slice(2)}`;
-    let bytes = 0;
-    input.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    const aside = partFilePath(path);
     try {
       await pipeline(input, createWriteStream(aside, { mode: 0o600, flush: true }));
       await rename(aside, path);
@@ -83,7 +119,7 @@ export class LocalStorage implements StorageDriver {
       await rm(aside, { force: true });
       throw err;
     }
-    return bytes;
+    return (await stat(path)).size;
   }
 
   info(path: string): Promise<DiskFileInfo> {
