@@ -221,7 +221,9 @@ export function buildAgentApp(o: AgentAppOptions): FastifyInstance {
     const path = filePath(req, reply);
     if (path === null) return reply;
     try {
-      return reply.type("application/octet-stream").send(await o.storage.openRead(path));
+      // With its length: a receiver whose stream ends short knows it, whatever ended it.
+      const file = await o.storage.openRead(path);
+      return reply.type("application/octet-stream").header("content-length", file.bytes).send(file.stream);
     } catch (err) {
       return reply.code(500).send({ error: errorToWire(err) });
     }
@@ -231,8 +233,16 @@ export function buildAgentApp(o: AgentAppOptions): FastifyInstance {
     if (!admitted(req, reply)) return reply;
     const path = filePath(req, reply);
     if (path === null) return reply;
+    const bytes = Number(req.headers["content-length"]);
+    if (!Number.isSafeInteger(bytes) || bytes < 0) return fail(reply, 400, AgentErrors.badCall, "a file is sent with its length (content-length)");
     try {
-      return { value: await o.storage.writeFile(path, req.body as NodeJS.ReadableStream as never) };
+      const written = await o.storage.writeFile(path, req.body as NodeJS.ReadableStream as never, bytes);
+      // Its sender is gone (killed after its last byte): nothing would record or remove the file.
+      if (req.raw.socket.destroyed || req.raw.socket.readableEnded) {
+        await o.storage.remove(path);
+        return reply.code(500).send({ error: errorToWire(new Error(`the sender of ${path} went away before it was written: not kept`)) });
+      }
+      return { value: written };
     } catch (err) {
       return reply.code(500).send({ error: errorToWire(err) });
     }

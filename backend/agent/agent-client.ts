@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { Agent, request, type Dispatcher } from "undici";
 import type { HostFailure, HostFailureDetail } from "../host/host-failure";
+import type { SentFile } from "../host/storage-driver";
 import type { AgentDescription } from "./agent-app";
 import { AGENT_PATH, EPOCH_HEADER, decode, encode, errorFromWire, type AgentTarget, type WireError } from "./wire";
 
@@ -81,7 +82,7 @@ export class AgentClient {
   }
 
   /** The bytes of the file at `path` on the agent's host. */
-  async openRead(path: string): Promise<Readable> {
+  async openRead(path: string): Promise<SentFile> {
     const where = `${AGENT_PATH}/file?${new URLSearchParams({ path })}`;
     let res: Dispatcher.ResponseData;
     try {
@@ -93,12 +94,17 @@ export class AgentClient {
       const parsed = (await res.body.json().catch(() => ({}))) as { error?: WireError };
       throw parsed.error ? errorFromWire(parsed.error) : new Error(`the host's agent answered ${res.statusCode}`);
     }
-    return res.body;
+    const bytes = Number(res.headers["content-length"]);
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      res.body.destroy();
+      throw new Error(`the host's agent sent ${path} without its length`);
+    }
+    return { stream: res.body, bytes };
   }
 
-  /** Write `input` to `path` on the agent's host; resolves with the bytes written. */
-  async writeFile(path: string, input: Readable): Promise<number> {
-    const answer = (await this.send("PUT", `${AGENT_PATH}/file?${new URLSearchParams({ path })}`, input, "application/octet-stream")) as { value: number };
+  /** Write the `bytes` bytes of `input` to `path` on the agent's host (sent with that length, so a short stream fails there); resolves with the bytes written. */
+  async writeFile(path: string, input: Readable, bytes: number): Promise<number> {
+    const answer = (await this.send("PUT", `${AGENT_PATH}/file?${new URLSearchParams({ path })}`, input, "application/octet-stream", undefined, { "content-length": String(bytes) })) as { value: number };
     return answer.value;
   }
 
@@ -111,14 +117,14 @@ export class AgentClient {
     return { authorization: `Bearer ${this.endpoint.token}`, [EPOCH_HEADER]: String(this.epoch()) };
   }
 
-  private async send(method: "GET" | "POST" | "PUT", path: string, body: string | Readable | undefined, type = "application/json", timeoutMs?: number): Promise<unknown> {
+  private async send(method: "GET" | "POST" | "PUT", path: string, body: string | Readable | undefined, type = "application/json", timeoutMs?: number, extra: Record<string, string> = {}): Promise<unknown> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(new URL(path, this.endpoint.url), {
         method,
         dispatcher: this.dispatcher,
         ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
-        headers: { ...this.headers(), ...(body !== undefined ? { "content-type": type } : {}) },
+        headers: { ...this.headers(), ...(body !== undefined ? { "content-type": type } : {}), ...extra },
         body,
       });
     } catch (err) {

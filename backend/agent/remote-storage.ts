@@ -4,7 +4,7 @@
  * path rule `underAllowedRoot` is pure, so both answer here without a call.
  */
 import type { Readable } from "node:stream";
-import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../host/storage-driver";
+import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, SentFile, StorageDriver, ViewLeftover } from "../host/storage-driver";
 import { underAllowedRoot } from "../host/storage/host-paths";
 import type { AgentDescription } from "./agent-app";
 import type { AgentClient } from "./agent-client";
@@ -70,12 +70,12 @@ export class RemoteStorage implements StorageDriver {
     return this.agent.call("storage", "importScratchNames", [parent, prefix]);
   }
 
-  openRead(path: string): Promise<Readable> {
+  openRead(path: string): Promise<SentFile> {
     return this.agent.openRead(path);
   }
 
-  writeFile(path: string, input: Readable): Promise<number> {
-    return this.agent.writeFile(path, input);
+  writeFile(path: string, input: Readable, bytes: number): Promise<number> {
+    return this.agent.writeFile(path, input, bytes);
   }
 
   extractTar(input: Readable, dir: string, limits: ImportLimits): Promise<void> {

@@ -46,17 +46,6 @@ export class Branches {
       .map((a) => store.volumes.get({ uuid: a.volumeUuid })!)
       .find((v) => v.kind === "managed");
     if (managed) throw new ApiError("BRANCH_MANAGED_VOLUME", messages.branchManagedVolume(managed.name), "branch_from");
-    const away = req.host !== undefined && req.host !== (source.host ?? this.ctx.config.hostName) ? req.host : null;
-    if (away) {
-      // Read-only volumes are shared by a branch, not copied: they cannot be on two hosts.
-      const shared = store.attachments.ofInstance(source.uuid).find((a) => a.readonly);
-      if (shared)
-        throw new ApiError(
-          "PLACEMENT_CONFLICT",
-          `Cannot branch '${source.name}' to host '${away}': it mounts volume '${store.volumes.get({ uuid: shared.volumeUuid })!.name}' read-only, which stays on host '${source.host}' (only read-write volumes are copied)`,
-          "host",
-        );
-    }
     // A warm branch starts from a memory snapshot whose devices are fixed: no volume can be added.
     const warm = source.state === "running" || (source.state === "standby" && source.snapshotUuid !== null);
     if (warm && (req.volumes?.length ?? 0) > 0)
@@ -83,8 +72,6 @@ export class Branches {
         // the branch's own record then fails: they are released when the copy ends, not before.
         return await this.fromRunning(src, req, name, release, () => (background = true));
       }
-      // Stopped while this waited for its lock: nothing of a resting source is sent to another host.
-      if (away) throw new ApiError("PLACEMENT_CONFLICT", messages.sourceOnOtherHost("branch_from", src.name, src.host!, away), "host");
       if (src.state === "stopped" || src.state === "standby") return await this.fromResting(src, req, name);
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(src.state));
     } finally {
@@ -154,9 +141,6 @@ export class Branches {
 
   private async finishRunning(uuid: string, snapshot: SnapshotRecord, completed: Promise<void>, sourceUuid: string): Promise<void> {
     const store = this.ctx.store;
-    // A branch placed on another host than its source's gets the snapshot sent there.
-    const away = store.instances.get({ uuid })?.host ?? null;
-    const elsewhere = away !== null && away !== (snapshot.host ?? this.ctx.config.hostName) ? away : null;
     try {
       await completed;
       const completedAt = Date.now();
@@ -169,16 +153,18 @@ export class Branches {
         if (!rec) return;
         this.setPhase(uuid, "CreatingTarget");
         const disks = store.snapshotDisks.ofSnapshot(snapshot.uuid);
+        const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
         await this.instances.withReverter(async (rev) => {
-          if (elsewhere) await this.sendSnapshot(uuid, snapshot, disks, elsewhere);
-          await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
-          await failpoint("branch.before-restore");
-          this.setPhase(uuid, "RestoreInProgress");
-          const ready = store.snapshots.get({ uuid: snapshot.uuid })!;
-          const cur = store.instances.get({ uuid })!;
-          const succeeded = () => ({ branch: { ...cur.branch!, phase: "Succeeded" as const, message: null, snapshotMs, restoreMs: Date.now() - completedAt } });
-          if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
-          else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded() });
+          // On another host than the snapshot's, the branch starts from copies of its files there.
+          await this.sentTo(uuid, ready, disks, rec.host, async () => {
+            await attachSnapshotDisks(this.ctx, this.volumes, rev, rec, disks);
+            await failpoint("branch.before-restore");
+            this.setPhase(uuid, "RestoreInProgress");
+            const cur = store.instances.get({ uuid })!;
+            const succeeded = () => ({ branch: { ...cur.branch!, phase: "Succeeded" as const, message: null, snapshotMs, restoreMs: Date.now() - completedAt } });
+            if (rec.autostart) await this.instances.runtime.start(cur, { kind: "snapshot", snapshot: ready, vmgenid: newUuid() }, succeeded);
+            else this.instances.runtime.setState(uuid, { state: "stopped", ...succeeded() });
+          });
         });
       }, { timeoutMs: BACKGROUND_LOCK_WAIT_MS }));
       this.ctx.log.info({ instance: uuid, source: sourceUuid }, "branch running");
@@ -194,27 +180,26 @@ export class Branches {
         await this.instances.releasePorts(uuid);
       });
     } finally {
-      // The restored VM maps its RAM image privately: the copy sent to its host can go once it runs.
-      if (elsewhere)
-        await this.snapshots.removeFiles(this.snapshots.files(snapshot.uuid), elsewhere).catch((err: Error) =>
-          this.ctx.log.warn({ instance: uuid, host: elsewhere, err: err.message }, "could not remove the snapshot files sent for a branch; the doctor removes them"),
-        );
       await untilRecorded(this.ctx.log, `releasing snapshot ${snapshot.uuid} of branch ${uuid}`, () => this.snapshots.release(snapshot.uuid));
     }
   }
 
   /**
-   * Send what a branch on `host` needs of `snapshot`, taken on another host: the frozen layers of
-   * its read-write disks with the layers below them that `host` lacks (cached there by id), then
-   * its RAM image and device state, all at the same paths. Memory and disks stay of one instant:
-   * everything sent is immutable once the snapshot is complete.
+   * Run `fn`, which makes branch `uuid` on `host` from `snapshot`, with what it needs readable
+   * there: on another host than the snapshot's, the frozen layers of its read-write disks (with
+   * the layers below them) that `host` lacks are copied there, cached by id, and its memory files
+   * lent for as long as `fn` runs. Memory and disks stay of one instant: all of it is immutable.
    */
-  private async sendSnapshot(uuid: string, snapshot: SnapshotRecord, disks: readonly SnapshotDiskRecord[], host: string): Promise<void> {
+  private async sentTo<T>(uuid: string, snapshot: SnapshotRecord | null, disks: readonly SnapshotDiskRecord[], host: string | null | undefined, fn: () => Promise<T>): Promise<T> {
+    const target = host ?? this.ctx.config.hostName;
     const started = Date.now();
-    let layers = 0;
-    for (const d of disks) if (!d.readonly) layers += await this.volumes.disks.copyTo(d.diskId, host);
-    const memory = await this.snapshots.sendFiles(snapshot, host);
-    this.ctx.log.info({ instance: uuid, host, layerBytes: layers, memoryBytes: memory, ms: Date.now() - started }, "branch snapshot sent to its host");
+    let layerBytes = 0;
+    for (const d of disks) if (!d.readonly) layerBytes += await this.volumes.disks.copyTo(d.diskId, target);
+    const sent = (memoryBytes: number) => {
+      if (layerBytes + memoryBytes > 0) this.ctx.log.info({ instance: uuid, host: target, layerBytes, memoryBytes, ms: Date.now() - started }, "branch snapshot sent to its host");
+    };
+    if (!snapshot) return (sent(0), fn());
+    return this.instances.runtime.lent.on(snapshot, target, fn, sent);
   }
 
   /** Branch a stopped or standby source at once. Caller holds the source lock and the claim. */
@@ -222,7 +207,7 @@ export class Branches {
     const store = this.ctx.store;
     const standby = src.state === "standby" && src.snapshotUuid ? store.snapshots.get({ uuid: src.snapshotUuid }) : null;
     // Refused before the source's disks are frozen: a refusal changes nothing.
-    if (standby) this.instances.runtime.requireRestorable(standby, src.host);
+    if (standby) this.instances.runtime.requireRestorable(standby, req.host ?? src.host);
     const frozen = await this.snapshots.freezeStopped(src);
     const disks = store.attachments
       .ofInstance(src.uuid)

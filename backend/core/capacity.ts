@@ -30,6 +30,20 @@ export function snapshotNeed(memoryMb: number): CapacityNeed {
   return { memoryMb: memoryMb + QEMU_OVERHEAD_MB, ramDirMb: memoryMb };
 }
 
+/**
+ * Host memory, in MiB, an instance of `memoryMb` made from a source needs beside the source or on
+ * another host, by how it starts: from a live snapshot taken now (beside, the snapshot's RAM image
+ * becomes the branch's memory, with the loader writing it and the branch's QEMU; away, the image
+ * is sent and the source's host keeps it only until then), from an existing memory snapshot
+ * (beside, the image is there already; away, a copy is sent), or by a boot.
+ */
+export function placeNeed(memoryMb: number, start: "live" | "memory" | "boot"): { beside: number; away: number } {
+  const away = memoryMb + QEMU_OVERHEAD_MB;
+  if (start === "live") return { beside: memoryMb + 2 * QEMU_OVERHEAD_MB, away };
+  if (start === "memory") return { beside: QEMU_OVERHEAD_MB, away };
+  return { beside: away, away };
+}
+
 /** The refusal for `need` given `free` and `reserveMb`, or null when it fits. Unknown figures pass. */
 export function capacityProblem(need: CapacityNeed, free: HostCapacity, reserveMb: number, what: string, ramDir: string): ApiError | null {
   if (need.ramDirMb > 0 && free.ramDirFreeMb !== null && free.ramDirFreeMb - reserveMb < need.ramDirMb)

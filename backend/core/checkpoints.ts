@@ -249,7 +249,7 @@ export class Checkpoints {
       if (cp.state !== "checkpoint" || !cp.snapshotUuid) throw new ApiError("CHECKPOINT_NOT_READY", messages.checkpointNotReady(cp.name, cp.state), "checkpoint");
       const snapshot = store.snapshots.get({ uuid: cp.snapshotUuid })!;
       const warm = snapshot.hasMemory;
-      this.instances.runtime.requireRestorable(snapshot, cp.host);
+      this.instances.runtime.requireRestorable(snapshot, req.host ?? cp.host);
       if (warm && (req.volumes?.length ?? 0) > 0)
         throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance loaded from checkpoint '${cp.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
       const name = req.name ?? generateName(cp.name.slice(0, 40));

@@ -7,8 +7,8 @@
  * failed step made is removed, never left without a row. Only valid for files no VM has open,
  * except where a caller says the VM already switched to the new overlay (live freeze). Each disk's
  * file is on one host (its row says which): an overlay is made on its parent's host, or on a host
- * the parent was copied to (`copyTo`: same path there, so backing paths hold; cached by id and
- * released with the layer).
+ * the parent was copied to (`copyTo`, which `overlay` does on its own: same path there, so backing
+ * paths hold; cached by id and released with the layer).
  */
 import { join } from "node:path";
 import type { FilesystemKind } from "../host/storage-driver";
@@ -75,9 +75,13 @@ export class Disks {
     return { id, path, parentId, frozen: false, depth: parent.depth + 1, sizeMb: parent.sizeMb, createdAt: now(), host: target };
   }
 
-  /** Create and record a writable overlay over frozen `parentId` on `host` (default: the parent's; a clone's head). */
+  /**
+   * Create and record a writable overlay over frozen `parentId` on `host` (default: the parent's; a
+   * clone's head). On another host than the parent's, the layers it lacks are copied there first.
+   */
   async overlay(parentId: string, host?: string | null): Promise<DiskRecord> {
     return this.buildingOn(parentId, async () => {
+      if (host && host !== (this.get(parentId).host ?? this.ctx.config.hostName)) await this.copyTo(parentId, host);
       const rec = await this.createOverlayFile(parentId, host);
       await this.recordOrRemove(rec, () => this.store.disks.insert(rec));
       return rec;
@@ -182,7 +186,8 @@ export class Disks {
   /** Stream layer `d`'s file to the same path on `host`, then record the copy (a failed record removes it). */
   private async sendLayer(d: DiskRecord, host: string): Promise<number> {
     const target = on(this.ctx, host).storage;
-    const bytes = await target.writeFile(d.path, await on(this.ctx, d.host).storage.openRead(d.path));
+    const file = await on(this.ctx, d.host).storage.openRead(d.path);
+    const bytes = await target.writeFile(d.path, file.stream, file.bytes);
     try {
       this.store.diskCopies.insert({ diskId: d.id, host, bytes, copiedAt: now() });
     } catch (err) {

@@ -159,7 +159,7 @@ export class Doctor {
 
   /** True while no operation holds a lock, has an open journal entry or is releasing disk layers. */
   private quiet(): boolean {
-    return this.ctx.locks.idle() && this.disks.idle() && new Journal(this.ctx).openEntries().length === 0;
+    return this.ctx.locks.idle() && this.disks.idle() && this.runtime.lent.idle() && new Journal(this.ctx).openEntries().length === 0;
   }
 
   /** One host's disk rows (`here`) against its files: missing files, wrong backing chains, rows nothing references, files no row names. */

@@ -95,6 +95,8 @@ export class InstanceTemplates {
       });
       for (const v of owned) await this.volumes.releaseData(v);
       if (tpl.snapshotUuid) await this.snapshots.release(tpl.snapshotUuid);
+      // The run directory of the instance it was (its console log) goes too, as an instance's does.
+      await this.instances.runtime.cleanup(tpl.uuid, tpl.host);
       return view;
     });
   }
@@ -105,7 +107,7 @@ export class InstanceTemplates {
     const tpl = requireInstanceTemplate(store, refId(req.template!));
     const snapshot = tpl.snapshotUuid ? store.snapshots.get({ uuid: tpl.snapshotUuid }) : null;
     const warm = snapshot !== null && snapshot.hasMemory;
-    if (snapshot) this.instances.runtime.requireRestorable(snapshot, tpl.host);
+    if (snapshot) this.instances.runtime.requireRestorable(snapshot, req.host ?? tpl.host);
     if (warm && (req.volumes?.length ?? 0) > 0)
       throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to an instance of template '${tpl.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
     const name = req.name ?? generateName(tpl.name.slice(0, 40));

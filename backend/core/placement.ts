@@ -62,9 +62,9 @@ function requireOnline(hosts: readonly PlacementHost[], name: string): Placement
 
 /**
  * The host for `req` among `hosts`:
- * - a pin (source or volume) decides: its disks and memory image are files on that host, and
- *   nothing moves them between hosts yet; pins on two hosts, or a requested host other than the
- *   pins', are a 409;
+ * - a pin (a volume the instance mounts or shares, or a source it stays beside: instance-placement.ts
+ *   decides when a source's files are sent elsewhere instead) decides; pins on two hosts, or a
+ *   requested host other than the pins', are a 409;
  * - else the requested host, when it is known and online;
  * - else the online host with the most free memory that fits `memoryMb`. Most free memory rather
  *   than fewest instances: instances differ in size by orders of magnitude (a 64 MiB sandbox
@@ -84,9 +84,7 @@ export function chooseHost(hosts: readonly PlacementHost[], req: PlacementReques
     const other = pins.find((p) => p.host !== first.host);
     if (other) throw new ApiError("PLACEMENT_CONFLICT", messages.placementSplit(pinText(first), pinText(other)), PIN_FIELDS[other.kind]);
     if (req.requested !== undefined && req.requested !== first.host) {
-      if (first.kind === "volume") throw new ApiError("PLACEMENT_CONFLICT", messages.volumeOnOtherHost(first.name, first.host, req.requested), "host");
-      if (first.kind === "volume_template") throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(first.name, first.host, req.requested), "host");
-      throw new ApiError("PLACEMENT_CONFLICT", messages.sourceOnOtherHost(first.kind, first.name, first.host, req.requested), "host");
+      throw new ApiError("PLACEMENT_CONFLICT", messages.pinOnOtherHost(pinText(first), req.requested), "host");
     }
     // What the instance needs is on an offline host: the same refusal as any operation on it.
     if (hosts.find((h) => h.name === first.host)?.state !== "online")
@@ -105,4 +103,17 @@ export function chooseHost(hosts: readonly PlacementHost[], req: PlacementReques
   // takes down); `pool` is in name order, so the first of the emptiest wins.
   const equals = pool.filter((h) => free(h) > most - 2 * MEMORY_STEP_MIB || free(h) === most);
   return equals.reduce((best, h) => ((h.instances ?? 0) < (best.instances ?? 0) ? h : best)).name;
+}
+
+/**
+ * Where an instance made from a source on `home` goes when `home` has no room for it: null while
+ * `home` has `need.beside` MiB free above `reserveMb` by its last figure (an unknown figure counts
+ * as room: the start's own capacity check has the last word), or when no other online host has
+ * `need.away` free above the reserve; else the one `chooseHost` picks among those that have.
+ */
+export function chooseAway(hosts: readonly PlacementHost[], home: string, need: { beside: number; away: number }, reserveMb: number): string | null {
+  const room = (h: PlacementHost | undefined, mb: number) => h?.memoryFreeMib === null || h?.memoryFreeMib === undefined || h.memoryFreeMib - reserveMb >= mb;
+  if (room(hosts.find((h) => h.name === home), need.beside)) return null;
+  const others = hosts.filter((h) => h.name !== home && h.state === "online" && room(h, need.away));
+  return others.length === 0 ? null : chooseHost(others, { memoryMb: need.away + reserveMb });
 }

@@ -16,6 +16,7 @@ import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
 import { drivenHere } from "./hosts";
 import { diskIdOf, diskSerial, newUuid, now, shareTag } from "./identity";
+import { MemoryCopies } from "./memory-copies";
 
 /** How long to wait before trying again to reach a live VM that did not answer at reattach. */
 const REATTACH_RETRY_MS = 5_000;
@@ -26,8 +27,12 @@ export type StartMemory = { kind: "boot" } | { kind: "snapshot"; snapshot: Snaps
 /** Live VMs and their lifecycle. */
 export class Runtime {
   private readonly handles = new Map<string, VmHandle>();
+  /** Copies of memory snapshot files lent to the hosts of instances restored from them there. */
+  readonly lent: MemoryCopies;
 
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(private readonly ctx: CoreContext) {
+    this.lent = new MemoryCopies(ctx);
+  }
 
   /** Runtime directory of an instance. */
   runDirOf(uuid: string): string {
@@ -161,7 +166,8 @@ export class Runtime {
     this.setState(inst.uuid, { state: "starting", exitCode: null, stopReason: null, error: null });
     let handle: VmHandle;
     try {
-      handle = await vm.launch(spec);
+      // A memory snapshot on another host restores from copies of its files sent here for the launch.
+      handle = memory.kind === "snapshot" ? await this.lent.on(memory.snapshot, inst.host ?? this.ctx.config.hostName, () => vm.launch(spec)) : await vm.launch(spec);
     } catch (err) {
       this.setState(inst.uuid, { state: inst.state === "standby" ? "standby" : "stopped" });
       throw this.launchError(inst.name, err);

@@ -8,14 +8,13 @@ import { Branches } from "./branches";
 import { Checkpoints } from "./checkpoints";
 import type { CoreContext } from "./context";
 import { History } from "./history";
-import { Hosts, placeOn } from "./hosts";
+import { Hosts } from "./hosts";
 import { InstanceActions, waitSeconds } from "./instance-actions";
+import { placeInstance } from "./instance-placement";
 import { InstanceTemplates } from "./instance-templates";
 import { Instances } from "./instances";
-import { findAnyInstance, findVolume, refId } from "./lookup";
-import { INSTANCE_DEFAULTS } from "./instances";
-import type { Pin } from "./placement";
 import { Doctor } from "./doctor";
+import { findAnyInstance } from "./lookup";
 import { Journal } from "./journal";
 import { Metrics } from "./metrics";
 import { Recovery } from "./recovery";
@@ -72,7 +71,7 @@ export class Core {
    */
   async createInstance(request: InstanceCreateRequest): Promise<Instance> {
     // Decided before anything is made, so a refused placement leaves nothing behind.
-    const req = { ...request, host: this.placeInstance(request) };
+    const req = { ...request, host: placeInstance(this.ctx, request) };
     let inst: Instance;
     if (req.branch_from) inst = await this.branches.create(req);
     else if (req.checkpoint) inst = await this.checkpoints.load(req);
@@ -81,33 +80,6 @@ export class Core {
       this.templateUpdates.used(inst.template!.uuid);
     } else inst = await this.instances.createFromImage(req);
     return this.actions.untilRunning(inst, waitSeconds(req.timeout_s, req.wait_timeout_ms, 0));
-  }
-
-  /**
-   * The host a new instance goes to: beside its source (branch, template or checkpoint) and the
-   * existing volumes it mounts, else the request's host, else the free choice of placement.ts. A
-   * source or volume that does not exist pins nothing here; its own 404 comes from the creation.
-   */
-  private placeInstance(req: InstanceCreateRequest): string {
-    const store = this.ctx.store;
-    const pins: Pin[] = [];
-    const source = (kind: Pin["kind"], ref: { uuid?: string; name?: string } | undefined) => {
-      const rec = ref ? findAnyInstance(store, refId(ref)) : null;
-      if (rec?.host) pins.push({ kind, name: rec.name, host: rec.host });
-    };
-    // A running source can be branched to another host that is asked for: its snapshot is sent there (branches.ts).
-    const branched = req.branch_from ? findAnyInstance(store, refId(req.branch_from)) : null;
-    if (!(branched && req.host !== undefined && branched.host && req.host !== branched.host && branched.state === "running")) source("branch_from", req.branch_from);
-    source("template", req.template);
-    source("checkpoint", req.checkpoint);
-    // Read-only volumes pin too: their data is a file on their host, and nothing moves layers
-    // between hosts yet (issue 15). Inline volumes are made where the instance goes.
-    for (const v of req.volumes ?? []) {
-      if (v.size_mb !== undefined || v.host_path !== undefined) continue;
-      const rec = findVolume(store, (v.uuid ?? v.name)!);
-      if (rec?.host) pins.push({ kind: "volume", name: rec.name, host: rec.host });
-    }
-    return placeOn(this.ctx, { requested: req.host, memoryMb: req.memory_mb ?? INSTANCE_DEFAULTS.memoryMb, pins });
   }
 
   /** Delete-on-idle of a template or checkpoint that is due; false when it is kept. */
@@ -145,11 +117,17 @@ export class Core {
     this.runtime.detachAll();
   }
 
-  /** Clones left `pending` by a restart failed; say so instead of leaving them pending forever. */
+  /**
+   * Clones left `pending` by a restart failed; say so instead of leaving them pending forever. A
+   * branch's snapshot is released once its branch is restored; a dead serve restored none of those
+   * in flight (they are in error now), so every branch snapshot no instance names goes, pending or
+   * complete, with its files (on another host a copy sent there is named by no row: the repair
+   * that follows removes it).
+   */
   private async recoverInterrupted(): Promise<void> {
     const store = this.ctx.store;
     for (const v of store.volumes.pending())
       store.volumes.update({ uuid: v.uuid }, { state: "error", error: "clone interrupted by a restart of vmbranch" });
-    for (const s of store.snapshots.pendingBranches()) await this.snapshots.release(s.uuid);
+    for (const s of store.snapshots.branchSnapshots()) await this.snapshots.release(s.uuid);
   }
 }

@@ -336,15 +336,6 @@ export class Snapshots {
     });
   }
 
-  /** Send memory snapshot `snap`'s RAM image and device state to the same paths on `host` (a branch restored there); resolves with the bytes sent. */
-  async sendFiles(snap: SnapshotRecord, host: string): Promise<number> {
-    const from = on(this.ctx, snap.host).storage;
-    const to = on(this.ctx, host).storage;
-    let bytes = 0;
-    for (const path of [snap.ramPath!, snap.devstatePath!]) bytes += await to.writeFile(path, await from.openRead(path));
-    return bytes;
-  }
-
   /** Remove the files of a snapshot on host `host` (also of one that never got its row). */
   async removeFiles(files: SnapshotFiles, host: string | null | undefined): Promise<void> {
     const storage = on(this.ctx, host).storage;

@@ -4,7 +4,7 @@
  * overlay over a frozen layer, so the time does not depend on size. A volume a running VM writes is
  * frozen through that VM's QMP, never copied from a live file. Templates are immutable: converted
  * in place (the reference's semantics) or frozen from a volume's current contents while it stays
- * writable.
+ * writable. A clone asked for on another host gets the frozen layers it lacks copied there.
  */
 import type { Volume, VolumeCloneItem, VolumeTemplateItem } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
@@ -13,7 +13,7 @@ import { untilRecorded, whileUnavailable } from "./background";
 import { perItem, type ItemResult } from "./bulk";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
-import { requireHostOnline } from "./hosts";
+import { placeOn, requireHostOnline } from "./hosts";
 import { newUuid, now } from "./identity";
 import { BACKGROUND_LOCK_WAIT_MS, instanceKey, volumeKey } from "./locks";
 import { findVolume, requireVolume, requireVolumeTemplate } from "./lookup";
@@ -73,12 +73,14 @@ export class VolumeClones {
     if (source.state === "pending" || source.state === "error")
       throw new ApiError("INVALID_STATE", `Cannot clone volume '${source.name}' in state '${source.state}'`);
     requireHostOnline(store, source);
+    // On another host than the source's, the clone's layers are copied there once frozen.
+    const host = item.host !== undefined ? placeOn(this.ctx, { requested: item.host, memoryMb: 0 }) : (source.host ?? this.ctx.config.hostName);
     const name = item.vol_name ?? `${source.name}-clone-${randomBytes(3).toString("hex").slice(0, 5)}`.slice(0, 63);
     this.volumes.checkNameFree(name);
     const t = now();
     const rec: VolumeRecord = {
       uuid: newUuid(), name, kind: "block", state: "pending", isTemplate: false, sizeMb: source.sizeMb, filesystem: source.filesystem, hostPath: null,
-      uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null, host: source.host ?? this.ctx.config.hostName,
+      uid: null, gid: null, persistent: true, ownerUuid: null, headDisk: null, host,
       templateUuid: source.isTemplate ? source.uuid : null,
       clone: { sourceUuid: source.uuid, sourceName: source.name, progress: 0, startedAt: t, finishedAt: null, message: null },
       tags: item.tags ?? [], deleteLock: item.delete_lock ?? false, populated: true, error: null, createdAt: t,
@@ -102,7 +104,7 @@ export class VolumeClones {
         if (!source) throw new Error("the source volume was deleted");
         const frozen = await this.freezeContents(source);
         await failpoint("clone.after-freeze");
-        const head = await this.volumes.disks.overlay(frozen);
+        const head = await this.volumes.disks.overlay(frozen, rec.host);
         // The layer is made and recorded: the clone waits for the database to name it its head
         // rather than leave it to no volume.
         await whileUnavailable(this.ctx.log, `recording clone ${rec.uuid} as ready`, () =>

@@ -120,7 +120,9 @@ export class Volumes {
     }
     if (req.template !== undefined) {
       const tpl = requireVolumeTemplate(this.ctx.store, refId(req.template));
-      const head = await this.disks.overlay(tpl.headDisk!);
+      // On another host than the template's, its layers are copied there first (cached by id).
+      if (tpl.host !== base.host) requireHostOnline(this.ctx.store, tpl);
+      const head = await this.disks.overlay(tpl.headDisk!, base.host);
       rev.add("remove clone disk", () => this.disks.release(head.id));
       return { ...base, kind: "block", state: "available", sizeMb: tpl.sizeMb, filesystem: tpl.filesystem, hostPath: null,
         uid: null, gid: null, headDisk: head.id, templateUuid: tpl.uuid, populated: true };
@@ -142,18 +144,13 @@ export class Volumes {
   }
 
   /**
-   * The host a new volume goes to: its template's (the clone's layers are files there, and nothing
-   * moves them between hosts yet), else the request's, else placement's free choice.
+   * The host a new volume goes to: the request's (a template's layers are copied there), else its
+   * template's (nothing to copy), else placement's free choice.
    */
   private place(req: VolumeCreateRequest): string {
     const tpl = req.template !== undefined ? findVolume(this.ctx.store, refId(req.template)) : null;
-    if (tpl?.isTemplate && tpl.host) {
-      if (req.host !== undefined && req.host !== tpl.host) {
-        placeOn(this.ctx, { requested: req.host, memoryMb: 0 });
-        throw new ApiError("PLACEMENT_CONFLICT", messages.volumeTemplateOnOtherHost(tpl.name, tpl.host, req.host), "host");
-      }
+    if (req.host === undefined && tpl?.isTemplate && tpl.host)
       return placeOn(this.ctx, { memoryMb: 0, pins: [{ kind: "volume_template", name: tpl.name, host: tpl.host }] });
-    }
     return placeOn(this.ctx, { requested: req.host, memoryMb: 0 });
   }
 
@@ -336,8 +333,8 @@ export class Volumes {
     o: { sourceUuid: string; sourceName: string; frozenDisk: string; sizeMb: number | null; filesystem: string | null; name: string; owner: string | null; templateUuid: string | null; tags?: string[]; deleteLock?: boolean },
   ): Promise<VolumeRecord> {
     this.checkNameFree(o.name);
-    // A clone lives where its instance does (beside its source, or a branch's host the layers were
-    // sent to), else where its source is.
+    // A clone lives where its instance does (beside its source, or another host the layers are
+    // copied to), else where its source is.
     const host = (o.owner !== null ? this.ctx.store.instances.get({ uuid: o.owner })?.host : this.ctx.store.volumes.get({ uuid: o.sourceUuid })?.host) ?? this.ctx.config.hostName;
     const head = await this.disks.overlay(o.frozenDisk, host);
     rev.add("remove clone disk", () => this.disks.release(head.id));

@@ -64,6 +64,12 @@ export interface ViewLeftover {
   remove(): Promise<void>;
 }
 
+/** A file being read to send to another host: its bytes and their count. */
+export interface SentFile {
+  stream: Readable;
+  bytes: number;
+}
+
 /** Disk files, filesystems, managed directories and imports on this host. */
 export interface StorageDriver {
   /** The filesystem new block volumes get unless told otherwise. */
@@ -84,10 +90,13 @@ export interface StorageDriver {
   remove(path: string): Promise<void>;
   /** True when a disk or snapshot file is at `path`. */
   exists(path: string): Promise<boolean>;
-  /** The bytes of the file at `path` (a frozen layer, a RAM image, device state), to send to another host. */
-  openRead(path: string): Promise<Readable>;
-  /** Write `input` to `path` (private, whole or not at all: made aside, then renamed); resolves with the bytes written. */
-  writeFile(path: string, input: Readable): Promise<number>;
+  /** The bytes of the file at `path` (a frozen layer, a RAM image, device state) and how many there are, to send to another host. */
+  openRead(path: string): Promise<SentFile>;
+  /**
+   * Write the `bytes` bytes of `input` to `path` (private, whole or not at all: made aside, and
+   * renamed only once exactly `bytes` arrived); resolves with the bytes written.
+   */
+  writeFile(path: string, input: Readable, bytes: number): Promise<number>;
   /** The header of the disk file at `path` (it may be open in a running VM). */
   info(path: string): Promise<DiskFileInfo>;
   /** A new, empty scratch directory for an import under `parent`, named `prefix` and a random suffix. */

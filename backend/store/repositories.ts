@@ -195,9 +195,9 @@ export class PortTable extends Table<PortRecord> {
 
 /** Snapshots (memory and frozen disks of an instant). */
 export class SnapshotTable extends Table<SnapshotRecord> {
-  /** Branch snapshots whose capture never completed. */
-  pendingBranches(): SnapshotRecord[] {
-    return this.select("state = 'pending' AND purpose = 'branch'");
+  /** Snapshots taken for branches: each is needed only until its branch is restored (or kept by a branch that names it). */
+  branchSnapshots(): SnapshotRecord[] {
+    return this.select("purpose = 'branch'");
   }
 
   /** Remove snapshot `uuid` with its disk rows, in one transaction. */

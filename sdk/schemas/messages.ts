@@ -51,18 +51,11 @@ export const messages = {
   /** Something (`what`: Instance, Instance template, Checkpoint, Volume, Volume template) lives on an offline host: no operation may act on it. */
   onOfflineHost: (what: string, name: string, host: string) =>
     `${what} '${name}' is on host '${host}', which is offline: nothing can act on it until the host heartbeats again`,
-  /** An explicit `host` other than the one a branch, template or checkpoint source lives on. */
-  sourceOnOtherHost: (what: "branch_from" | "template" | "checkpoint", source: string, sourceHost: string, requested: string) =>
-    what === "branch_from"
-      ? `Cannot place the instance on host '${requested}': its branch source '${source}' is on host '${sourceHost}' and not running; only a running source is branched to another host`
-      : `Cannot place the instance on host '${requested}': its ${what} '${source}' is on host '${sourceHost}', and creating an instance to another host is not supported yet`,
   /** Two things an instance must live beside (`what`: volume, branch source, template, checkpoint) are on different hosts. */
   placementSplit: (a: PinText, b: PinText) =>
     `Cannot place the instance: ${a.what} '${a.name}' is on host '${a.host}' and ${b.what} '${b.name}' on host '${b.host}'`,
-  volumeOnOtherHost: (volume: string, volumeHost: string, requested: string) =>
-    `Cannot place the instance on host '${requested}': its volume '${volume}' is on host '${volumeHost}'`,
-  volumeTemplateOnOtherHost: (template: string, templateHost: string, requested: string) =>
-    `Cannot create the volume on host '${requested}': its template '${template}' is on host '${templateHost}', and cloning to another host is not supported yet`,
+  /** An explicit `host` other than the one something the instance must live beside (a volume it mounts or shares) is on. */
+  pinOnOtherHost: (pin: PinText, requested: string) => `Cannot place the instance on host '${requested}': its ${pin.what} '${pin.name}' is on host '${pin.host}'`,
   noHostOnline: "No host is online: nothing can be placed until one heartbeats",
   volumeShrink: (from: number, to: number) => `Cannot shrink volume from ${from} MiB to ${to} MiB: volumes can only grow`,
 } as const;

@@ -136,6 +136,7 @@ export const VolumeCloneFields = {
   vol_name: NameSchema.describe("Name of the new volume, unique on the server.").optional(),
   tags: TagsSchema.optional(),
   delete_lock: z.boolean().optional(),
+  host: NameSchema.describe("Host to keep the clone on (`GET /v1/hosts`); default: its source's. On another host, the source's frozen layers are copied there.").optional(),
 };
 /** `POST /v1/volumes/{id}/clone` body: the source is the path's volume or volume template. */
 export const VolumeCloneByIdRequestSchema = z.strictObject(VolumeCloneFields);

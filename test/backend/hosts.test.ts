@@ -142,13 +142,11 @@ describe("bad host inputs", () => {
     );
   });
 
-  it("refuses a branch to another host than its source's", async () => {
-    await api(b, "POST", "/v1/instances", { name: "branch-src", image: "base", autostart: false });
-    await refused(
-      "/v1/instances", { name: "moved", branch_from: { name: "branch-src" }, host: "box-2" },
-      409, "PLACEMENT_CONFLICT",
-      "Cannot place the instance on host 'box-2': its branch source 'branch-src' is on host 'box-1' and not running; only a running source is branched to another host", "host",
-    );
+  it("refuses a branch or a volume clone sent to a host no agent runs, before anything is frozen or sent", async () => {
+    await api(b, "POST", "/v1/instances", { name: "branch-src", image: "base", autostart: false, volumes: [{ name: "branch-src-vol", size_mb: 8, at: "/data" }] });
+    const message = "Host 'box-2' has no agent connected to this control plane: nothing can be placed on it or act on what is there until one is (serve --agent)";
+    await refused("/v1/instances", { name: "moved", branch_from: { name: "branch-src" }, host: "box-2" }, 409, "HOST_OFFLINE", message, "host");
+    await refused("/v1/volumes/branch-src-vol/clone", { vol_name: "moved-vol", host: "box-2" }, 409, "HOST_OFFLINE", message, "host");
   });
 });
 

@@ -38,6 +38,14 @@ export interface TestHost {
   heal(): void;
   /** Pids (as seen here) of the QEMU processes running on this host. */
   vmPids(): number[];
+  /** Path `path` of the host (its own /dev/shm, its data dir) as this machine reaches it. */
+  inside(path: string): string;
+  /**
+   * Make the host's /proc/meminfo say `availableMib` MiB are available (a file of its own bound
+   * over it, as LXCFS gives a container its own figures): what its agent reports and checks from
+   * then on. Null gives it the machine's figures back.
+   */
+  limitMemory(availableMib: number | null): void;
   log(): string;
 }
 
@@ -223,6 +231,15 @@ function startHost(o: HostOptions): Promise<TestHost> {
       const from = output.text.length;
       const proc = spawn("nsenter", ["-t", String(initPid), ...nsFlags(), "--", ...agentArgs()], { env: agentEnv(), stdio: ["ignore", "pipe", "pipe"] });
       await listening(proc, from);
+    },
+    inside: (path) => `/proc/${initPid}/root${path}`,
+    limitMemory(availableMib) {
+      // In its pid namespace too: mount(8) reads the mount table through /proc/self, which is there only from inside.
+      const inHost = (...args: string[]) => execFileSync("nsenter", ["-t", String(initPid), "--mount", "--pid", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+      if (availableMib === null) return void inHost("umount", "/proc/meminfo");
+      const fake = join(o.hostDir, ".meminfo");
+      writeFileSync(fake, readFileSync("/proc/meminfo", "utf8").replace(/^MemAvailable:\s+\d+ kB$/m, `MemAvailable: ${availableMib * 1024} kB`));
+      inHost("mount", "--bind", fake, "/proc/meminfo");
     },
     partition: () => ip("link", "set", link, "down"),
     heal: () => ip("link", "set", link, "up"),

@@ -49,7 +49,7 @@ describe("files written from another host", () => {
   it("writes under a part name the sweep knows, then renames, and counts the bytes written", async () => {
     const input = new PassThrough();
     const target = join(dir, "a.qcow2");
-    const written = new LocalStorage(null).writeFile(target, input);
+    const written = new LocalStorage(null).writeFile(target, input, 70_005);
     input.write(Buffer.alloc(70_000, 1));
     const deadline = Date.now() + 5_000;
     while (readdirSync(dir).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -60,6 +60,26 @@ describe("files written from another host", () => {
     expect(await written).toBe(70_005);
     expect(readdirSync(dir)).toEqual(["a.qcow2"]);
     expect(readFileSync(target).length).toBe(70_005);
+  });
+
+  it("keeps no file when the sender stops short of the length it announced, nor one that looks whole", async () => {
+    const input = new PassThrough();
+    const target = join(dir, "b.ram");
+    const written = new LocalStorage(null).writeFile(target, input, 10_000);
+    input.end(Buffer.alloc(4_000, 1));
+    await expect(written).rejects.toThrow(`received 4000 of the 10000 bytes of ${target}: the sender stopped short`);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("reads a file with its length", async () => {
+    const source = join(dir, "c.devstate");
+    writeFileSync(source, Buffer.alloc(12_345, 3));
+    const file = await new LocalStorage(null).openRead(source);
+    expect(file.bytes).toBe(12_345);
+    const chunks: Buffer[] = [];
+    for await (const c of file.stream) chunks.push(c as Buffer);
+    expect(Buffer.concat(chunks).length).toBe(12_345);
+    await expect(new LocalStorage(null).openRead(join(dir, "missing.ram"))).rejects.toThrow(/ENOENT/);
   });
 
   it("sweeps the part files directly inside the directories given, and nothing else", async () => {

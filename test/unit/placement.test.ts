@@ -1,7 +1,9 @@
 // Placement (backend/core/placement.ts), pure logic: the online host with the most free memory that
 // fits, beside a source or existing volumes when there are any, the requested host when it is
-// known and online; each refusal with its exact status, code and message.
-import { chooseHost, type PlacementHost } from "../../backend/core/placement";
+// known and online; an instance made from a source sent elsewhere only when the source's host is
+// short of room for it; each refusal with its exact status, code and message.
+import { placeNeed, QEMU_OVERHEAD_MB } from "../../backend/core/capacity";
+import { chooseAway, chooseHost, type PlacementHost } from "../../backend/core/placement";
 
 const host = (name: string, memoryFreeMib: number | null, state: "online" | "offline" = "online"): PlacementHost => ({ name, state, memoryFreeMib });
 const HOSTS = [host("a", 1000), host("b", 4000), host("c", 9000, "offline"), host("d", 2000)];
@@ -79,13 +81,12 @@ describe("pins", () => {
     });
   });
 
-  it("put a branch on its source's host, and refuse another requested host", () => {
+  it("put an instance beside the source it stays with, and refuse another requested host", () => {
     const pins = [{ kind: "branch_from" as const, name: "src", host: "d" }];
     expect(chooseHost(HOSTS, { memoryMb: 128, pins })).toBe("d");
     expect(chooseHost(HOSTS, { requested: "d", memoryMb: 128, pins })).toBe("d");
     expect(refusal(() => chooseHost(HOSTS, { requested: "b", memoryMb: 128, pins }))).toEqual({
-      status: 409, code: "PLACEMENT_CONFLICT",
-      message: "Cannot place the instance on host 'b': its branch source 'src' is on host 'd' and not running; only a running source is branched to another host",
+      status: 409, code: "PLACEMENT_CONFLICT", message: "Cannot place the instance on host 'b': its branch source 'src' is on host 'd'",
     });
   });
 
@@ -109,5 +110,34 @@ describe("pins", () => {
     expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v", host: "c" }] }))).toEqual(offline("Volume", "v"));
     expect(refusal(() => chooseHost(HOSTS, { memoryMb: 0, pins: [{ kind: "volume_template", name: "vt", host: "c" }] }))).toEqual(offline("Volume template", "vt"));
     expect(refusal(() => chooseHost(HOSTS, { memoryMb: 128, pins: [{ kind: "volume", name: "v", host: "gone" }] }))).toEqual(offline("Volume", "v", "gone"));
+  });
+});
+
+describe("an instance made from a source", () => {
+  const O = QEMU_OVERHEAD_MB;
+
+  it("needs beside its source what its start adds there, and away a whole guest", () => {
+    // A live branch keeps the snapshot's image as its memory, plus the loader and its own QEMU.
+    expect(placeNeed(256, "live")).toEqual({ beside: 256 + 2 * O, away: 256 + O });
+    // An existing memory snapshot is mapped where it is; elsewhere a copy is received.
+    expect(placeNeed(256, "memory")).toEqual({ beside: O, away: 256 + O });
+    expect(placeNeed(256, "boot")).toEqual({ beside: 256 + O, away: 256 + O });
+  });
+
+  it("stays beside its source while that host has room above the reserve, or its figure is unknown", () => {
+    const need = placeNeed(128, "live");
+    expect(chooseAway([host("home", 256 + need.beside), host("b", 9000)], "home", need, 256)).toBeNull();
+    expect(chooseAway([host("home", null), host("b", 9000)], "home", need, 256)).toBeNull();
+  });
+
+  it("goes to the roomiest other online host when its source's host is short of room", () => {
+    const need = placeNeed(128, "live");
+    const short = 256 + need.beside - 1;
+    expect(chooseAway([host("home", short), host("b", 2000), host("c", 9000, "offline"), host("d", 3000)], "home", need, 256)).toBe("d");
+  });
+
+  it("stays when no other host has room for it either: the start's capacity check answers then", () => {
+    const need = placeNeed(128, "boot");
+    expect(chooseAway([host("home", 100), host("b", 256 + need.away - 1), host("c", 9000, "offline")], "home", need, 256)).toBeNull();
   });
 });

@@ -5,12 +5,12 @@
  * sends, written under a part name until complete, with the sweep of part files a dead writer left.
  */
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { access, mkdtemp, readdir, rename, rm, stat } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { access, mkdtemp, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, StorageDriver, ViewLeftover } from "../storage-driver";
+import type { ClaimedDir, DataFile, DiskFileInfo, FilesystemKind, ImportLimits, SentFile, StorageDriver, ViewLeftover } from "../storage-driver";
 import { createFormattedDisk, createOverlay, diskInfo, flattenDisk, growDisk, removeDiskFile, type ToolUser } from "./disk-images";
 import { directoryUsage } from "./directory-usage";
 import { DEFAULT_FILESYSTEM, filesystemDriver, registeredFilesystems } from "./filesystems";
@@ -104,22 +104,31 @@ export class LocalStorage implements StorageDriver {
     return access(path).then(() => true, () => false);
   }
 
-  async openRead(path: string): Promise<Readable> {
-    // Opened before it is handed out: a missing file is this call's error, not a stream's.
-    await access(path);
-    return createReadStream(path);
+  async openRead(path: string): Promise<SentFile> {
+    // Opened before it is handed out: a missing file is this call's error, not a stream's. The
+    // size is the open file's (sent files never change: frozen layers, complete snapshot files).
+    const handle = await open(path, "r");
+    try {
+      return { bytes: (await handle.stat()).size, stream: handle.createReadStream() };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
-  async writeFile(path: string, input: Readable): Promise<number> {
+  async writeFile(path: string, input: Readable, bytes: number): Promise<number> {
     const aside = partFilePath(path);
     try {
       await pipeline(input, createWriteStream(aside, { mode: 0o600, flush: true }));
+      // A sender that stopped short leaves no file that looks whole.
+      const written = (await stat(aside)).size;
+      if (written !== bytes) throw new Error(`received ${written} of the ${bytes} bytes of ${path}: the sender stopped short`);
       await rename(aside, path);
     } catch (err) {
       await rm(aside, { force: true });
       throw err;
     }
-    return (await stat(path)).size;
+    return bytes;
   }
 
   info(path: string): Promise<DiskFileInfo> {
