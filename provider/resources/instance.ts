@@ -74,9 +74,10 @@ export interface InstanceArgs {
    */
   outboundNetwork?: pulumi.Input<boolean>;
   /**
-   * The host to run it on (`GET /v1/hosts`). Unset: beside its source and volumes, else the online
-   * host with the most free memory. With `branchFrom` a running source's snapshot is sent to another
-   * host named here. Changing it replaces the instance.
+   * The host to run it on (`GET /v1/hosts`). Unset: beside its volumes, else beside its source
+   * unless that host is short of memory, else the online host with the most free memory. On
+   * another host than its source's, what it needs of the source is sent there. Changing it
+   * replaces the instance.
    */
   host?: pulumi.Input<string>;
   cloneOptions?: pulumi.Input<CloneOptionsArgs>;

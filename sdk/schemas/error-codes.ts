@@ -41,7 +41,7 @@ export const API_ERRORS = {
   HOST_PATH_UNSAFE: { status: 409, describe: "A managed volume's host directory is no longer safe to share (a symbolic link in its path, gone, or not accessible to VMs); the start is refused." },
   SNAPSHOT_INCOMPATIBLE: { status: 409, describe: "The memory snapshot was taken with a QEMU machine type or a newer QEMU this host does not offer; nothing was started (the message names both)." },
   HOST_OFFLINE: { status: 409, describe: "The host the request names is offline (its heartbeats stopped), or the instance, volume, template or checkpoint the request acts on or needs lives on an offline host; nothing was changed, and nothing can be until the host heartbeats again." },
-  PLACEMENT_CONFLICT: { status: 409, describe: "The request would put an instance away from what it needs: its volumes on different hosts, or a branch, template or checkpoint source on another host than the one requested (moving to another host is not supported yet)." },
+  PLACEMENT_CONFLICT: { status: 409, describe: "The request would put an instance away from what it needs: volumes it mounts on different hosts, or on another host than the one requested (a volume, or one its source shares read-only, is not copied)." },
   HOST_FEATURE_UNAVAILABLE: { status: 409, describe: "The request needs a host feature this host lacks (the message names it)." },
   PAYLOAD_TOO_LARGE: { status: 413, describe: "The request body is too large." },
   IMPORT_TOO_LARGE: { status: 413, describe: "The archive holds more data than the volume's size or more entries than it can store; the volume is unchanged." },

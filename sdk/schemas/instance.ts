@@ -103,7 +103,7 @@ const CreateFieldsSchema = z.strictObject({
   tags: TagsSchema.optional(),
   annotations: AnnotationsSchema.optional(),
   delete_lock: z.boolean().describe("While true the API refuses to delete it. Default false.").optional(),
-  host: NameSchema.describe("Host to run it on (`GET /v1/hosts`); default: where its source or volumes are, else the online host with the most free memory. A branch, template or checkpoint instance stays on its source's host.").optional(),
+  host: NameSchema.describe("Host to run it on (`GET /v1/hosts`); default: where its volumes are, else beside its source (branch, template, checkpoint) unless that host is short of memory for it, else the online host with the most free memory. On another host than its source's, what it needs of the source (disk layers, memory image) is sent there.").optional(),
   tag_filters: FiltersSchema.describe("Which of the source's tags a branch or template instance copies: `*` only at the end, `!` only at the start; default all.").optional(),
   annotation_filters: FiltersSchema.describe("Which of the source's annotations a branch or template instance copies (same grammar as tag filters).").optional(),
   new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).describe("A new MAC address per network interface (`eth0`), for a cold clone.").optional(),

@@ -76,8 +76,12 @@ test("instances spread over the hosts, each VM runs in its host, and inline volu
   await doctorClean();
 });
 
-test("a branch runs beside its source, continuing its counter with a new identity", async () => {
+/** The disk and memory files each host holds, by host. */
+const filesByHost = () => cluster.hosts.map((h) => [h.name, readdirSync(join(h.dir, "disks")).sort(), readdirSync(h.inside(b.ramDir()!)).sort()]);
+
+test("a branch runs beside its source, continuing its counter with a new identity, and nothing is sent to another host", async () => {
   const src = await workerOn("box-2");
+  const elsewhere = filesByHost().filter(([name]) => name !== "box-2");
   const before = await waitTicks(b.client, src, (t) => t.length >= 2);
   await b.client.instances.create({ name: "br", branch_from: { name: src } });
   await b.client.instances.waitFor("br", "running", { timeoutMs: 120_000 });
@@ -87,6 +91,8 @@ test("a branch runs beside its source, continuing its counter with a new identit
   expect(cluster.host("box-2").vmPids()).toHaveLength(2);
   expect(cluster.host("box-1").vmPids()).toHaveLength(1);
   expect(cluster.host("box-3").vmPids()).toHaveLength(1);
+  // Zero bytes moved: the other hosts hold the files they held.
+  expect(filesByHost().filter(([name]) => name !== "box-2")).toEqual(elsewhere);
   await waitWriting(b, src);
   await b.client.instances.delete("br");
   await doctorClean();
