@@ -11,7 +11,7 @@ import type { InstanceRecord } from "../store/records";
 import { placeNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { chooseAway, type Pin } from "./placement";
-import { placeOn, requireHostOnline } from "./hosts";
+import { hostStateOf, placeOn, requireHostOnline, storedHost } from "./hosts";
 import { INSTANCE_DEFAULTS } from "./instances";
 import { findAnyInstance, findVolume, refId } from "./lookup";
 
@@ -60,7 +60,8 @@ export function placeInstance(ctx: CoreContext, req: InstanceCreateRequest): str
     if (req.host !== undefined && req.host !== rec.host && shared.length === 0) {
       // Sent to the host asked for: the source's host must be reachable to send from.
       requireHostOnline(store, rec);
-    } else if (req.host === undefined && pins.length === 0) {
+    } else if (req.host === undefined && pins.length === 0 && hostStateOf(storedHost(store), rec.host) === "online") {
+      // Only from a host that is online: a source on an offline one stays pinned, for placement's HOST_OFFLINE.
       const away = roomAway(ctx, rec.host!, placeNeed(memoryMb, startKind(ctx, kind, rec)));
       if (away) return away;
       pins.push(stays);
