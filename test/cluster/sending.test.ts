@@ -1,11 +1,12 @@
-// What a host lacks is sent there (issue 15; docs/cluster.md, "Branching across hosts"): a
+// What a host lacks is sent there (issue 15; docs/cluster.md, "Sending to another host"): a
 // standby source's branch restores on another host from its memory, a stopped source's branch
 // boots there on copies of its disk layers, two instances of a template started together on
-// another host share one copy of its memory, a volume made from a template and a volume clone land
-// on the hosts asked for with their data; a branch whose source's host is short of memory goes to
-// a host that has room; and a control plane SIGKILLed while it sends a branch's memory leaves the
-// branch undone and nothing half-sent on either host. Each scenario ends with the doctor finding
-// nothing wrong on any host, and every sent memory copy gone from its host once the VM runs.
+// another host share one copy of its memory, a checkpoint loads on another host from its memory,
+// a volume made from a template and a volume clone land on the hosts asked for with their data; a
+// branch whose source's host is short of memory goes to a host that has room; and a control plane
+// SIGKILLed while it sends a branch's memory leaves the branch undone and nothing half-sent on
+// either host. Each scenario ends with the doctor finding nothing wrong on any host, and every
+// sent memory copy gone from its host once the VM runs.
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Instance, Volume } from "../../sdk";
@@ -106,6 +107,22 @@ test("two instances of a template started together on another host share one cop
   }
   expect(cluster.host("box-3").vmPids()).toHaveLength(2);
   expect(ramFiles(cluster.host("box-3"), /\.ram/)).toEqual([]);
+  await doctorClean();
+});
+
+test("a checkpoint captured on box-3 loads on box-2 from its memory, which is gone from box-2 after", async () => {
+  const before = await waitTicks(b.client, "t1", (t) => t.length >= 2);
+  expect((await raw(b, "POST", "/v1/instances/checkpoints", { body: { from: { name: "t1" }, name: "cp1", timeout_s: 120 } })).status).toBe(201);
+  expect((await api(b, "GET", "/v1/instances/checkpoints/cp1")).body.data.instances[0]).toMatchObject({ state: "checkpoint", host: "box-3" });
+  expect(instanceOf(await api(b, "POST", "/v1/instances", { name: "from-cp", checkpoint: { name: "cp1" }, host: "box-2" })).host).toBe("box-2");
+  await runningOn("from-cp", "box-2");
+  // The guest goes on from the capture: its counter from where `t1` was.
+  const ticks = await waitTicks(b.client, "from-cp", (t) => t.length >= 2);
+  expect(ticks[0]!.tick).toBeGreaterThanOrEqual(before.at(-1)!.tick);
+  expect((await volume((await instance("from-cp")).volumes[0]!.uuid)).host).toBe("box-2");
+  expect(ramFiles(cluster.host("box-2"), /\.ram/)).toEqual([]);
+  await b.client.instances.delete("from-cp");
+  expect((await api(b, "DELETE", "/v1/instances/checkpoints/cp1")).status).toBe(200);
   await doctorClean();
 });
 

@@ -266,10 +266,16 @@ export interface ClusterOptions {
   network?: "own" | "shared";
 }
 
-/** A bridge of this test process's own, and a certificate for every host's address on it. */
+/** Clusters this test process started: each gets names of its own (jest runs a layer's files in one process). */
+let clusters = 0;
+
+/** A bridge of this cluster's own, and a certificate for every host's address on it. */
 function clusterNet(dir: string, hosts: number): ClusterNet {
-  const bridge = `vbc${process.pid % 100_000}`;
-  const prefix = `10.213.${process.pid % 250}`;
+  // A host's end of its link goes with its network namespace, which the kernel tears down after
+  // the host's last process: a previous cluster's may still be there while this one starts.
+  const n = clusters++ % 10;
+  const bridge = `vbc${process.pid % 100_000}${n}`;
+  const prefix = `10.213.${(process.pid + n) % 250}`;
   const [cert, key] = [join(dir, "agents.crt"), join(dir, "agents.key")];
   const sans = Array.from({ length: hosts }, (_, i) => `IP:${prefix}.${11 + i}`).join(",");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=vmbranch-test-agents", "-addext", `subjectAltName=${sans}`], { stdio: "ignore" });
@@ -300,7 +306,12 @@ export async function startCluster(names: string[], o: ClusterOptions = {}): Pro
       (h as unknown as { cgroups: Set<string> }).cgroups.forEach((d) => cgroups.add(d));
       await h.crash();
     }
-    if (net) ip("link", "del", net.bridge);
+    if (net) {
+      ip("link", "del", net.bridge);
+      // Nothing left behind: the links of the hosts' ends go as their namespaces are torn down.
+      const left = () => execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${net!.bridge}h`));
+      for (let i = 0; i < 200 && left().length > 0; i++) await pause(50);
+    }
     net = undefined;
     // A VM ended with its host is reaped by the host's end; its pids group empties just after.
     for (const dir of cgroups) {
