@@ -11,7 +11,7 @@
  * publish on 127.0.0.1 is reachable from the test.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -220,6 +220,15 @@ function startHost(o: HostOptions): Promise<TestHost> {
       await ended;
       await gone(() => processesIn(ns), "its processes");
       initPid = 0;
+      // Its link would go with its network namespace, but the kernel tears that down in its own
+      // time: removed now, so a boot (or the next cluster) can make it again.
+      if (net) {
+        try {
+          ip("link", "del", link);
+        } catch {
+          /* gone with the namespace already */
+        }
+      }
     },
     boot,
     async killAgent() {
@@ -266,16 +275,11 @@ export interface ClusterOptions {
   network?: "own" | "shared";
 }
 
-/** Clusters this test process started: each gets names of its own (jest runs a layer's files in one process). */
-let clusters = 0;
-
 /** A bridge of this cluster's own, and a certificate for every host's address on it. */
 function clusterNet(dir: string, hosts: number): ClusterNet {
-  // A host's end of its link goes with its network namespace, which the kernel tears down after
-  // the host's last process: a previous cluster's may still be there while this one starts.
-  const n = clusters++ % 10;
-  const bridge = `vbc${process.pid % 100_000}${n}`;
-  const prefix = `10.213.${(process.pid + n) % 250}`;
+  // Names and addresses of its own: jest runs a layer's files in one process, one cluster each.
+  const bridge = `vbc${randomBytes(3).toString("hex")}`;
+  const prefix = `10.${200 + randomInt(50)}.${randomInt(250)}`;
   const [cert, key] = [join(dir, "agents.crt"), join(dir, "agents.key")];
   const sans = Array.from({ length: hosts }, (_, i) => `IP:${prefix}.${11 + i}`).join(",");
   execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=vmbranch-test-agents", "-addext", `subjectAltName=${sans}`], { stdio: "ignore" });
@@ -306,12 +310,7 @@ export async function startCluster(names: string[], o: ClusterOptions = {}): Pro
       (h as unknown as { cgroups: Set<string> }).cgroups.forEach((d) => cgroups.add(d));
       await h.crash();
     }
-    if (net) {
-      ip("link", "del", net.bridge);
-      // Nothing left behind: the links of the hosts' ends go as their namespaces are torn down.
-      const left = () => execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" }).split("\n").filter((l) => l.includes(`${net!.bridge}h`));
-      for (let i = 0; i < 200 && left().length > 0; i++) await pause(50);
-    }
+    if (net) ip("link", "del", net.bridge);
     net = undefined;
     // A VM ended with its host is reaped by the host's end; its pids group empties just after.
     for (const dir of cgroups) {
