@@ -190,7 +190,7 @@ export class Branches {
    * the layers below them) that `host` lacks are copied there, cached by id, and its memory files
    * lent for as long as `fn` runs. Memory and disks stay of one instant: all of it is immutable.
    */
-  private async sentTo<T>(uuid: string, snapshot: SnapshotRecord | null, disks: readonly SnapshotDiskRecord[], host: string | null | undefined, fn: () => Promise<T>): Promise<T> {
+  private async sentTo<T>(uuid: string, snapshot: SnapshotRecord, disks: readonly SnapshotDiskRecord[], host: string | null | undefined, fn: () => Promise<T>): Promise<T> {
     const target = host ?? this.ctx.config.hostName;
     const started = Date.now();
     let layerBytes = 0;
@@ -198,7 +198,6 @@ export class Branches {
     const sent = (memoryBytes: number) => {
       if (layerBytes + memoryBytes > 0) this.ctx.log.info({ instance: uuid, host: target, layerBytes, memoryBytes, ms: Date.now() - started }, "branch snapshot sent to its host");
     };
-    if (!snapshot) return (sent(0), fn());
     return this.instances.runtime.lent.on(snapshot, target, fn, sent);
   }
 

@@ -12,7 +12,7 @@ import type { Store } from "../store/store";
 import { noAgentFor, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { now } from "./identity";
-import { chooseHost, MEMORY_STEP_MIB, type PlacementRequest } from "./placement";
+import { chooseHost, MEMORY_STEP_MIB, type PlacementHost, type PlacementRequest } from "./placement";
 
 /** How often this serve reads its host's memory and looks for stale hosts. */
 export const HEARTBEAT_MS = 5_000;
@@ -45,14 +45,19 @@ export function worthRecording(last: Recorded | null, next: Recorded): boolean {
   return Math.abs(next.freeMib - last.freeMib) >= MEMORY_STEP_MIB;
 }
 
+/** Every host the store records, with the instances it holds, as placement.ts weighs them. */
+export function placementHosts(ctx: CoreContext): PlacementHost[] {
+  const counts = ctx.store.hosts.instanceCounts();
+  return ctx.store.hosts.byName().map((h) => ({ ...h, instances: counts.get(h.name) ?? 0 }));
+}
+
 /**
  * The host `req` goes to, among the hosts the store records now. A free choice is made among the
  * hosts this serve drives; a host no agent of it runs has nowhere to put a VM or a file, so a
  * request pinned to one (by `host` or a source there) is refused saying why.
  */
 export function placeOn(ctx: CoreContext, req: PlacementRequest): string {
-  const counts = ctx.store.hosts.instanceCounts();
-  const hosts = ctx.store.hosts.byName().map((h) => ({ ...h, instances: counts.get(h.name) ?? 0 }));
+  const hosts = placementHosts(ctx);
   const free = req.requested === undefined && (req.pins ?? []).length === 0;
   const chosen = chooseHost(free ? hosts.filter((h) => ctx.hosts.has(h.name)) : hosts, req);
   if (!ctx.hosts.has(chosen)) throw new ApiError("HOST_OFFLINE", noAgentFor(chosen), req.requested !== undefined ? "host" : undefined);

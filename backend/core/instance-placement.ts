@@ -11,7 +11,7 @@ import type { InstanceRecord } from "../store/records";
 import { placeNeed } from "./capacity";
 import type { CoreContext } from "./context";
 import { chooseAway, type Pin } from "./placement";
-import { hostStateOf, placeOn, requireHostOnline, storedHost } from "./hosts";
+import { hostStateOf, placementHosts, placeOn, requireHostOnline, storedHost } from "./hosts";
 import { INSTANCE_DEFAULTS } from "./instances";
 import { findAnyInstance, findVolume, refId } from "./lookup";
 
@@ -72,8 +72,7 @@ export function placeInstance(ctx: CoreContext, req: InstanceCreateRequest): str
 
 /** The host an instance made from a source on `home` goes to when `home` is short of room for it (placement.ts `chooseAway`), else null. */
 function roomAway(ctx: CoreContext, home: string, need: { beside: number; away: number }): string | null {
-  const counts = ctx.store.hosts.instanceCounts();
   // Only hosts an agent of this serve runs can receive the files; the home host is judged by its record whatever it is.
-  const hosts = ctx.store.hosts.byName().filter((h) => h.name === home || ctx.hosts.has(h.name)).map((h) => ({ ...h, instances: counts.get(h.name) ?? 0 }));
+  const hosts = placementHosts(ctx).filter((h) => h.name === home || ctx.hosts.has(h.name));
   return chooseAway(hosts, home, need, ctx.config.hostReserveMb);
 }
