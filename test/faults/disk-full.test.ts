@@ -125,6 +125,13 @@ it("a branch of a running instance on a full data disk is a clear 507 that leave
   });
   await c.instances.waitFor("src", "running", { timeoutMs: 120_000 });
   const ticks = async () => [...(await c.instances.log("src", { limit: 1024 * 1024 })).output.matchAll(/tick=(\d+)/g)].length;
+  // `running` is the guest's readiness, before its command runs: the disk is filled only once the
+  // write and sync are done (the first tick), or that write would stall the source on the full disk.
+  const firstTick = Date.now() + 60_000;
+  while ((await ticks()) < 1) {
+    if (Date.now() > firstTick) throw new Error("src never ticked");
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const names = async () => ({ instances: (await c.instances.list()).map((i) => i.name).sort(), volumes: (await c.volumes.list()).map((v) => v.name).sort() });
   const disks = () => readdirSync(join(data, "disks")).sort();
   const before = { names: await names(), disks: disks() };

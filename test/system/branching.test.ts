@@ -1,6 +1,7 @@
 // Branching running and resting instances through the real API with real guests (issue 4):
 // state continues in the branch, later writes diverge, identity is renewed, concurrent requests
-// follow the reference's pending-snapshot rule, and nothing is left behind.
+// follow the reference's pending-snapshot rule, branches of one shared snapshot never see each
+// other's writes, and nothing is left behind.
 // Each test runs alone (`-t`): the running source and its first branch are a fixture the tests of
 // their block only read (branching the source again leaves it running as it was); a test that
 // suspends, stops or deletes a source boots its own.
@@ -215,6 +216,36 @@ describe("branching resting instances", () => {
     const resumed = await waitTicks("sleeper", (t) => t.length > before.length + 2);
     expect(resumed.map((x) => x.tick)).toEqual(resumed.map((_, i) => i + 1));
     await deleteAll("c1", "c2", "sleeper");
+  });
+
+  it("never shows a branch of a shared snapshot another branch's writes, to memory or disk", async () => {
+    await bootCounter("shared", 3);
+    await client.instances.suspend("shared");
+    const first = await client.instances.create({ name: "s1", branch_from: { name: "shared" } });
+    const image = `${backend.ramDir()!}/${first.branch!.snapshot_uuid}.ram`;
+    const digest = () => createHash("sha256").update(readFileSync(image)).digest("hex");
+    const frozen = digest();
+    await running("s1");
+    // s1 runs on: its counter (memory) and its log lines (disk) move past the snapshot's.
+    const t1 = await waitTicks("s1", (t) => t.length >= 4 && t.at(-1)!.f1 >= 3);
+    const s2 = await client.instances.create({ name: "s2", branch_from: { name: "shared" } });
+    expect(s2.branch!.snapshot_uuid).toBe(first.branch!.snapshot_uuid);
+    await running("s2");
+    const t2 = await waitTicks("s2", (t) => t.length >= 2);
+    // s2 starts from the snapshot, not from where s1 got to: the same next tick as s1's first, and
+    // on its disk at most its own first line of a branch (s1 had written three or more).
+    expect(t2[0]!.tick).toBe(t1[0]!.tick);
+    expect(t2[0]!.tick).toBeLessThan(t1.at(-1)!.tick);
+    expect(t2[0]!.f1).toBeLessThanOrEqual(1);
+    // Both wrote their own memory through private mappings: the snapshot's image is unchanged.
+    expect(digest()).toBe(frozen);
+    // Nor does the source see either: resumed, it counts on from its own last tick, and its log has no branch's line.
+    const before = await ticks("shared");
+    await client.instances.start("shared");
+    const resumed = await waitTicks("shared", (t) => t.length >= before.length + 2);
+    expect(resumed.map((x) => x.tick)).toEqual(resumed.map((_, i) => i + 1));
+    expect(resumed.every((x) => x.f1 === 0)).toBe(true);
+    await deleteAll("s1", "s2", "shared");
   });
 
   it("branches a stopped source by a cold boot from its disks, with a new MAC and SMBIOS serial", async () => {
