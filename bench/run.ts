@@ -122,6 +122,10 @@ function print(r: Record<string, any>): void {
     rows.push(["10 branches of a running source, wall time", `${(f.fromRunning.wallMs / 1000).toFixed(1)} s`, atMost(f.fromRunning.wallMs / 1000, 2, "s")]);
     const walls = (hint: boolean) => f.runningRounds.filter((x: { hint: boolean }) => x.hint === hint).map((x: { wallMs: number }) => (x.wallMs / 1000).toFixed(1));
     rows.push(["  the same, each round: client follows retry-after-ms / backs off on its own", `${walls(true).join(", ")} s / ${walls(false).join(", ")} s`]);
+    for (const [i, t] of (f.inOneRequest as { wallMs: number; totalPssMiB: number; ratioToOneGuest: number }[]).entries()) {
+      rows.push([`10 branches of a running source in one request (count), round ${i + 1}: total PSS`, `${t.totalPssMiB.toFixed(0)} MiB = ${t.ratioToOneGuest.toFixed(2)}× one guest`, atMost(t.ratioToOneGuest, 1.5, "× one guest")]);
+      rows.push([`10 branches of a running source in one request (count), round ${i + 1}: wall time`, `${(t.wallMs / 1000).toFixed(1)} s`, atMost(t.wallMs / 1000, 2, "s")]);
+    }
     rows.push(["10 branches of a standby source: wall / total PSS", `${(f.fromStandby.wallMs / 1000).toFixed(1)} s / ${f.fromStandby.totalPssMiB.toFixed(0)} MiB = ${f.fromStandby.ratioToOneGuest.toFixed(2)}× one guest`]);
   }
   if (r.storage) {

@@ -4,12 +4,15 @@
  * it pauses for milliseconds — and the branch starts from it once it is complete; a stopped or
  * standby source is branched at once from its existing snapshot, or from its image. The request
  * returns once the snapshot's instant is fixed; the branch reports its phase as it goes
- * (SnapshotInProgress → CreatingTarget → RestoreInProgress → Succeeded | Failed).
+ * (SnapshotInProgress → CreatingTarget → RestoreInProgress → Succeeded | Failed). With `count`,
+ * one request makes that many branches of one snapshot: one instant, one pause of a running source,
+ * one RAM image that every branch maps copy-on-write.
  */
 import { messages, type Instance, type InstanceCreateRequest } from "vmbranch/sdk";
 import { failpoint } from "../host/failpoints";
 import type { BranchRecord, InstanceRecord, SnapshotDiskRecord, SnapshotRecord } from "../store/records";
 import { untilRecorded, whileUnavailable } from "./background";
+import { placeNeed, requireCapacity } from "./capacity";
 import type { CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { generateName, newUuid } from "./identity";
@@ -32,8 +35,8 @@ export class Branches {
     private readonly snapshots: Snapshots,
   ) {}
 
-  /** `POST /v1/instances` with `branch_from`. */
-  async create(req: InstanceCreateRequest): Promise<Instance> {
+  /** `POST /v1/instances` with `branch_from`: `count` branches (default one) of one snapshot of the source. */
+  async create(req: InstanceCreateRequest): Promise<Instance[]> {
     const store = this.ctx.store;
     // Templates are found too, so branching one says why it cannot be (its state), not "not found".
     const source = findAnyInstance(store, refId(req.branch_from!));
@@ -50,8 +53,8 @@ export class Branches {
     const warm = source.state === "running" || (source.state === "standby" && source.snapshotUuid !== null);
     if (warm && (req.volumes?.length ?? 0) > 0)
       throw new ApiError("VALIDATION_FAILED", `Cannot add volumes to a branch of '${source.name}': it starts from a memory snapshot whose devices are fixed`, "volumes");
-    const name = req.name ?? `${source.name}-branch-${generateName().split("-")[1]}`.slice(0, 63);
-    this.instances.checkNameFree(name);
+    const names = this.namesOf(source, req);
+    names.forEach((n) => this.instances.checkNameFree(n));
     // Claimed before any await: a second request for this source now gets the pending-snapshot 409.
     if (!this.snapshots.claim(source.uuid)) throw await this.pendingSnapshot(source.uuid);
     // The source's lock is held until its snapshot is complete, so a stop or delete waits for it.
@@ -70,9 +73,9 @@ export class Branches {
       if (src.state === "running") {
         // Once the snapshot is taken, its background copy owns the claim and the lock, also when
         // the branch's own record then fails: they are released when the copy ends, not before.
-        return await this.fromRunning(src, req, name, release, () => (background = true));
+        return await this.fromRunning(src, req, names, release, () => (background = true));
       }
-      if (src.state === "stopped" || src.state === "standby") return await this.fromResting(src, req, name);
+      if (src.state === "stopped" || src.state === "standby") return await this.allResting(src, req, names);
       throw new ApiError("BRANCH_INVALID_STATE", messages.branchBadState(src.state));
     } finally {
       if (!background) {
@@ -80,6 +83,15 @@ export class Branches {
         release();
       }
     }
+  }
+
+  /** The names of the branches `req` makes: its `name` (numbered `-1` … when it makes several), else new ones after the source's. */
+  private namesOf(source: InstanceRecord, req: InstanceCreateRequest): string[] {
+    const count = req.count ?? 1;
+    if (req.name !== undefined) return count === 1 ? [req.name] : Array.from({ length: count }, (_, i) => `${req.name}-${i + 1}`);
+    const names = new Set<string>();
+    while (names.size < count) names.add(`${source.name}-branch-${generateName().split("-")[1]}`.slice(0, 63));
+    return [...names];
   }
 
   /** The reference's refusal of a second snapshot in flight, with when to ask again if it can be told. */
@@ -107,7 +119,10 @@ export class Branches {
    * source lock and the claim; once the snapshot is taken (`handOff`), the background work
    * releases both when the RAM copy ends.
    */
-  private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, name: string, releaseSource: () => void, handOff: () => void): Promise<Instance> {
+  private async fromRunning(src: InstanceRecord, req: InstanceCreateRequest, names: string[], releaseSource: () => void, handOff: () => void): Promise<Instance[]> {
+    // A batch beside its source is refused whole before the pause when the host has no room for all of its branches.
+    if (names.length > 1 && (req.host ?? src.host) === src.host)
+      await requireCapacity(this.ctx, src.host, { memoryMb: placeNeed(src.memoryMb, "live", names.length).beside, ramDirMb: src.memoryMb }, `branch instance '${src.name}' ${names.length} times`);
     const { snapshot, completed } = await this.snapshots.takeLive(src, "branch", req.quiesce);
     handOff();
     const done = completed.finally(() => {
@@ -119,18 +134,31 @@ export class Branches {
       sourcePauseMs: snapshot.pauseMs, snapshotMs: null, restoreMs: null, phase: "SnapshotInProgress", fromMemory: true,
       quiesced: snapshot.machine.quiesced === true, message: null,
     };
-    const rec = this.branchRecord(src, req, name, true, branch);
-    let view: Instance;
+    const made: Instance[] = [];
     try {
-      view = await this.instances.createWith(rec, [], this.portsFor(src, req), async () => {}, async () => {
-        this.ctx.store.instances.update({ uuid: rec.uuid }, { state: "starting" });
-      });
+      for (const name of names) {
+        const rec = this.branchRecord(src, req, name, true, branch);
+        made.push(await this.instances.createWith(rec, [], this.portsFor(src, req), async () => {}, async () => {
+          this.ctx.store.instances.update({ uuid: rec.uuid }, { state: "starting" });
+        }));
+      }
     } catch (err) {
+      // All of a batch or none: the branches recorded before the failure go (none has a VM yet).
+      for (const v of made) await this.instances.discard(v.uuid).catch((e: Error) => this.ctx.log.error({ instance: v.uuid, err: e.message }, "could not remove a branch of a failed batch"));
       void done.catch(() => {}).then(() => this.snapshots.release(snapshot.uuid));
       throw err;
     }
-    void this.finishRunning(rec.uuid, snapshot, done, src.uuid);
-    return view;
+    void this.finishAll(made.map((v) => v.uuid), snapshot, done, src.uuid);
+    return made;
+  }
+
+  /** Restore every branch of one live snapshot, together; the snapshot is released once all of them are done with it. */
+  private async finishAll(uuids: string[], snapshot: SnapshotRecord, completed: Promise<void>, sourceUuid: string): Promise<void> {
+    try {
+      await Promise.all(uuids.map((uuid) => this.finishRunning(uuid, snapshot, completed, sourceUuid)));
+    } finally {
+      await untilRecorded(this.ctx.log, `releasing snapshot ${snapshot.uuid} of ${uuids.length === 1 ? `branch ${uuids[0]}` : `${uuids.length} branches`}`, () => this.snapshots.release(snapshot.uuid));
+    }
   }
 
   private setPhase(uuid: string, phase: BranchRecord["phase"], message: string | null = null): void {
@@ -139,6 +167,7 @@ export class Branches {
     this.ctx.events.emit("instance", uuid, cur?.state ?? "deleted");
   }
 
+  /** Restore branch `uuid` from `snapshot` once its copy is `completed`; a failure is recorded on the branch, never thrown. */
   private async finishRunning(uuid: string, snapshot: SnapshotRecord, completed: Promise<void>, sourceUuid: string): Promise<void> {
     const store = this.ctx.store;
     try {
@@ -179,8 +208,6 @@ export class Branches {
         this.setPhase(uuid, "Failed", message);
         await this.instances.releasePorts(uuid);
       });
-    } finally {
-      await untilRecorded(this.ctx.log, `releasing snapshot ${snapshot.uuid} of branch ${uuid}`, () => this.snapshots.release(snapshot.uuid));
     }
   }
 
@@ -199,6 +226,21 @@ export class Branches {
       if (layerBytes + memoryBytes > 0) this.ctx.log.info({ instance: uuid, host: target, layerBytes, memoryBytes, ms: Date.now() - started }, "branch snapshot sent to its host");
     };
     return this.instances.runtime.lent.on(snapshot, target, fn, sent);
+  }
+
+  /**
+   * Branch a stopped or standby source once per name, one after the other; a failure removes the
+   * branches made before it. Caller holds the source lock and the claim.
+   */
+  private async allResting(src: InstanceRecord, req: InstanceCreateRequest, names: string[]): Promise<Instance[]> {
+    const made: Instance[] = [];
+    try {
+      for (const name of names) made.push(await this.fromResting(src, req, name));
+    } catch (err) {
+      for (const v of made) await this.instances.discard(v.uuid).catch((e: Error) => this.ctx.log.error({ instance: v.uuid, err: e.message }, "could not remove a branch of a failed batch"));
+      throw err;
+    }
+    return made;
   }
 
   /** Branch a stopped or standby source at once. Caller holds the source lock and the claim. */

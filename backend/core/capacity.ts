@@ -31,17 +31,18 @@ export function snapshotNeed(memoryMb: number): CapacityNeed {
 }
 
 /**
- * Host memory, in MiB, an instance of `memoryMb` made from a source needs beside the source or on
- * another host, by how it starts: from a live snapshot taken now (beside, the snapshot's RAM image
- * becomes the branch's memory, with the loader writing it and the branch's QEMU; away, the image
- * is sent and the source's host keeps it only until then), from an existing memory snapshot
- * (beside, the image is there already; away, a copy is sent), or by a boot.
+ * Host memory, in MiB, `count` instances of `memoryMb` made from one source need beside the source
+ * or on another host, by how they start: from a live snapshot taken now (beside, the snapshot's RAM
+ * image becomes their memory, with the loader writing it and a QEMU each; away, the image is sent
+ * and the source's host keeps it only until then), from an existing memory snapshot (beside, the
+ * image is there already; away, one copy is sent for all of them), or each by a boot.
  */
-export function placeNeed(memoryMb: number, start: "live" | "memory" | "boot"): { beside: number; away: number } {
-  const away = memoryMb + QEMU_OVERHEAD_MB;
-  if (start === "live") return { beside: memoryMb + 2 * QEMU_OVERHEAD_MB, away };
-  if (start === "memory") return { beside: QEMU_OVERHEAD_MB, away };
-  return { beside: away, away };
+export function placeNeed(memoryMb: number, start: "live" | "memory" | "boot", count = 1): { beside: number; away: number } {
+  const qemus = count * QEMU_OVERHEAD_MB;
+  if (start === "boot") return { beside: count * memoryMb + qemus, away: count * memoryMb + qemus };
+  const away = memoryMb + qemus;
+  if (start === "live") return { beside: memoryMb + QEMU_OVERHEAD_MB + qemus, away };
+  return { beside: qemus, away };
 }
 
 /** The refusal for `need` given `free` and `reserveMb`, or null when it fits. Unknown figures pass. */

@@ -62,7 +62,7 @@ export function placeInstance(ctx: CoreContext, req: InstanceCreateRequest): str
       requireHostOnline(store, rec);
     } else if (req.host === undefined && pins.length === 0 && hostStateOf(storedHost(store), rec.host) === "online") {
       // Only from a host that is online: a source on an offline one stays pinned, for placement's HOST_OFFLINE.
-      const away = roomAway(ctx, rec.host!, placeNeed(memoryMb, startKind(ctx, kind, rec)));
+      const away = roomAway(ctx, rec.host!, placeNeed(memoryMb, startKind(ctx, kind, rec), req.count));
       if (away) return away;
       pins.push(stays);
     } else pins.push(stays);

@@ -298,6 +298,12 @@ export class Instances {
     });
   }
 
+  /** Remove an instance a request made and then undid (a batch of branches that failed part way): its delete lock does not apply. */
+  async discard(uuid: string): Promise<void> {
+    const volumes = () => this.ctx.store.attachments.ofInstance(uuid).map((a) => volumeKey(a.volumeUuid));
+    await this.locked(uuid, volumes, (rec) => this.destroy(rec));
+  }
+
   private viewDeleted(rec: InstanceRecord): Instance {
     return { ...this.view({ ...rec }), state: "deleted", volumes: [], ports: [] };
   }

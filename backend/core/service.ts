@@ -66,20 +66,22 @@ export class Core {
   }
 
   /**
-   * `POST /v1/instances`: from a branch source, a template, a checkpoint or an image. The request
-   * is already schema-valid. With `timeout_s`, answers once the instance runs.
+   * `POST /v1/instances`: from a branch source (`count` branches), a template, a checkpoint or an
+   * image. The request is already schema-valid. With `timeout_s`, answers once they run.
    */
-  async createInstance(request: InstanceCreateRequest): Promise<Instance> {
+  async createInstances(request: InstanceCreateRequest): Promise<Instance[]> {
     // Decided before anything is made, so a refused placement leaves nothing behind.
     const req = { ...request, host: placeInstance(this.ctx, request) };
-    let inst: Instance;
-    if (req.branch_from) inst = await this.branches.create(req);
-    else if (req.checkpoint) inst = await this.checkpoints.load(req);
+    let made: Instance[];
+    if (req.branch_from) made = await this.branches.create(req);
+    else if (req.checkpoint) made = [await this.checkpoints.load(req)];
     else if (req.template) {
-      inst = await this.templates.instantiate(req);
+      const inst = await this.templates.instantiate(req);
       this.templateUpdates.used(inst.template!.uuid);
-    } else inst = await this.instances.createFromImage(req);
-    return this.actions.untilRunning(inst, waitSeconds(req.timeout_s, req.wait_timeout_ms, 0));
+      made = [inst];
+    } else made = [await this.instances.createFromImage(req)];
+    const seconds = waitSeconds(req.timeout_s, req.wait_timeout_ms, 0);
+    return Promise.all(made.map((inst) => this.actions.untilRunning(inst, seconds)));
   }
 
   /** Delete-on-idle of a template or checkpoint that is due; false when it is kept. */

@@ -2,10 +2,11 @@
  * Ten branches of one 256 MiB source, kept running together: wall time and total memory (PSS)
  * against one guest. From a running source (one live snapshot per branch), with the client
  * following the pending-snapshot 409's `retry-after-ms` hint and, alternating with it, with the
- * hint hidden from it (its own backoff only); then from a standby source (all ten map one
+ * hint hidden from it (its own backoff only); then all ten in one request (`count`: one live
+ * snapshot that all ten map copy-on-write), twice; then from a standby source (all ten map its one
  * snapshot's RAM image copy-on-write).
  */
-import { VmbranchClient } from "vmbranch/sdk";
+import { VmbranchClient, type Instance } from "vmbranch/sdk";
 import type { FetchLike } from "../../sdk/client/options";
 import type { TestBackend } from "../../test/helpers/backend";
 import { pidOf, totalPssMiB } from "../lib/memory";
@@ -25,6 +26,8 @@ export interface FanoutResult {
   fromRunning: FanoutRun;
   /** Every run, in order, with and without the hint. */
   runningRounds: { hint: boolean; wallMs: number }[];
+  /** All of them in one request (`count`), each round. */
+  inOneRequest: FanoutRun[];
   fromStandby: FanoutRun;
 }
 
@@ -45,18 +48,27 @@ function pidOfInstance(b: TestBackend, uuid: string): number {
   return pidOf(uuid, b.dataDir);
 }
 
-async function fan(b: TestBackend, source: string, n: number, oneGuest: number, prefix: string, c: VmbranchClient = b.client): Promise<FanoutRun> {
+/** Makes branches named after `prefix`; answers them. */
+type Maker = (c: VmbranchClient, prefix: string) => Promise<Instance[]>;
+
+/** `n` branches of `source`, one request each (the client retries the pending-snapshot 409 as it does). */
+const oneByOne = (source: string, n: number): Maker => async (c, prefix) => {
+  const made: Instance[] = [];
+  for (let i = 0; i < n; i++) made.push(await c.instances.create({ name: `${prefix}-${i}`, branch_from: { name: source } }));
+  return made;
+};
+
+/** `n` branches of `source` in one request: one snapshot for all of them. */
+const together = (source: string, n: number): Maker => (c, prefix) => c.instances.createMany({ name: prefix, branch_from: { name: source }, count: n });
+
+async function fan(b: TestBackend, make: Maker, oneGuest: number, prefix: string, c: VmbranchClient = b.client): Promise<FanoutRun> {
   const t0 = performance.now();
-  const uuids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const inst = await c.instances.create({ name: `${prefix}-${i}`, branch_from: { name: source } });
-    uuids.push(inst.uuid);
-  }
-  for (let i = 0; i < n; i++) await running(c, `${prefix}-${i}`);
+  const made = await make(c, prefix);
+  for (const m of made) await running(c, m.name);
   const wallMs = since(t0);
   await settle(5000);
-  const total = totalPssMiB(uuids.map((u) => pidOfInstance(b, u)));
-  for (let i = 0; i < n; i++) await c.instances.delete(`${prefix}-${i}`);
+  const total = totalPssMiB(made.map((m) => pidOfInstance(b, m.uuid)));
+  for (const m of made) await c.instances.delete(m.name);
   return { wallMs, totalPssMiB: total, ratioToOneGuest: total / oneGuest };
 }
 
@@ -72,13 +84,18 @@ export async function fanout(b: TestBackend, n = 10): Promise<FanoutResult> {
   const runningRounds: { hint: boolean; wallMs: number }[] = [];
   let fromRunning: FanoutRun | undefined;
   for (const hint of [true, false, false, true]) {
-    const run = await fan(b, "fan-src", n, oneGuest, hint ? "fan-r" : "fan-b", hint ? c : withoutHint);
+    const run = await fan(b, oneByOne("fan-src", n), oneGuest, hint ? "fan-r" : "fan-b", hint ? c : withoutHint);
     runningRounds.push({ hint, wallMs: run.wallMs });
     fromRunning ??= hint ? run : undefined;
     await settle(2000);
   }
+  const inOneRequest: FanoutRun[] = [];
+  for (let round = 0; round < 2; round++) {
+    inOneRequest.push(await fan(b, together("fan-src", n), oneGuest, `fan-t${round}`));
+    await settle(2000);
+  }
   await c.instances.suspend("fan-src");
-  const fromStandby = await fan(b, "fan-src", n, oneGuest, "fan-s");
+  const fromStandby = await fan(b, oneByOne("fan-src", n), oneGuest, "fan-s");
   await c.instances.delete("fan-src");
-  return { oneGuestPssMiB: oneGuest, fromRunning: fromRunning!, runningRounds, fromStandby };
+  return { oneGuestPssMiB: oneGuest, fromRunning: fromRunning!, runningRounds, inOneRequest, fromStandby };
 }

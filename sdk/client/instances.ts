@@ -96,11 +96,16 @@ export class Instances {
    * snapshot in flight (409 "Cannot branch from VM with pending snapshot") is retried with backoff.
    */
   create(params: InstanceCreateParams, options?: RequestOptions): Promise<Instance> {
-    return callOne<Instance>(
-      this.transport,
-      { method: "POST", path: "/v1/instances", json: params, schema: InstancesEnvelopeSchema, branchCreate: params.branch_from !== undefined, options },
-      "instances",
-    );
+    return callOne<Instance>(this.transport, this.createCall(params, options), "instances");
+  }
+
+  /** `create` answering every instance the request made: `count` branches of one snapshot of the source. */
+  createMany(params: InstanceCreateParams, options?: RequestOptions): Promise<Instance[]> {
+    return callMany<Instance>(this.transport, this.createCall(params, options), "instances");
+  }
+
+  private createCall(params: InstanceCreateParams, options?: RequestOptions) {
+    return { method: "POST" as const, path: "/v1/instances", json: params, schema: InstancesEnvelopeSchema, branchCreate: params.branch_from !== undefined, options };
   }
 
   /** Branch `source` (uuid, name or reference): `create` with `branch_from` set. */

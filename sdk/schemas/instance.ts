@@ -84,6 +84,9 @@ export const EnvSchema = z.record(
   z.string().max(65536),
 );
 
+/** Most branches one request makes from one snapshot. */
+export const MAX_BRANCH_COUNT = 32;
+
 const CreateFieldsSchema = z.strictObject({
   name: NameSchema.describe("Name of the instance, unique on the server.").optional(),
   image: z.string().min(1).max(128).describe("Guest image to boot (e.g. `base`). Exactly one of image, template, checkpoint and branch_from.").optional(),
@@ -108,6 +111,15 @@ const CreateFieldsSchema = z.strictObject({
   annotation_filters: FiltersSchema.describe("Which of the source's annotations a branch or template instance copies (same grammar as tag filters).").optional(),
   new_mac_addresses: z.record(z.string().min(1).max(15), z.string()).describe("A new MAC address per network interface (`eth0`), for a cold clone.").optional(),
   new_smbios_serial: z.string().min(1).max(64).describe("A new SMBIOS serial number.").optional(),
+  count: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_BRANCH_COUNT)
+    .describe(
+      `Branches to make at once (default 1, at most ${MAX_BRANCH_COUNT}): all start from one snapshot of the source, of one instant, and a running source pauses once for all of them. With \`name\`, they are named \`<name>-1\` … \`<name>-<count>\`.`,
+    )
+    .optional(),
   quiesce: z
     .enum(["auto", "off"])
     .describe("A branch of a running source: `auto` (default) lets the guest agent freeze the source's volumes for the snapshot when it answers (a shorter pause, clean filesystem layers); `off` switches the disks inside a pause of the source.")
@@ -139,6 +151,7 @@ export function instanceCreateCombinationIssues(present: (field: string) => bool
   }
   if (branch && present("image")) issues.push({ field: "image", message: messages.branchWithImage });
   if (!branch && present("quiesce")) issues.push({ field: "quiesce", message: messages.quiesceWithoutBranch });
+  if (!branch && present("count")) issues.push({ field: "count", message: messages.countWithoutBranch });
   if (branch) {
     for (const f of BRANCH_INHERITED_FIELDS) if (present(f)) issues.push({ field: f, message: messages.branchInherited(f) });
   }
@@ -171,6 +184,10 @@ export const InstanceCreateRequestSchema = CreateFieldsSchema.superRefine((req, 
     ...instanceCreateCombinationIssues((f) => r[f] !== undefined),
     ...cloneOptionIssues(req),
   ];
+  if ((req.count ?? 1) > 1) {
+    if (req.name !== undefined && `${req.name}-${req.count}`.length > 63) issues.push({ field: "name", message: messages.countNameTooLong(req.name, req.count!) });
+    for (const f of ["new_mac_addresses", "new_smbios_serial"] as const) if (req[f] !== undefined) issues.push({ field: f, message: messages.countWithIdentity(f) });
+  }
   if (req.autostart === false && ((req.timeout_s ?? 0) > 0 || (req.wait_timeout_ms ?? 0) > 0))
     issues.push({ field: req.timeout_s !== undefined ? "timeout_s" : "wait_timeout_ms", message: messages.timeoutNeedsAutostart });
   for (const i of issues) ctx.addIssue({ code: "custom", message: i.message, path: [i.field] });

@@ -20,6 +20,11 @@ export interface PinText {
 export const messages = {
   branchWithImage: "Cannot specify 'image' when 'branch_from' is set",
   quiesceWithoutBranch: "Cannot specify 'quiesce' without 'branch_from'",
+  countWithoutBranch: "Cannot specify 'count' without 'branch_from'",
+  /** A batch's names are `<name>-1` … `<name>-<count>`, which must stay within the 63 characters of a name. */
+  /** One request's branches would all get the one value given. */
+  countWithIdentity: (field: string) => `Cannot specify '${field}' when 'count' is above 1: every branch would get the same`,
+  countNameTooLong: (name: string, count: number) => `Name '${name}' is too long for ${count} branches: '${name}-${count}' would exceed 63 characters`,
   branchWithTemplate: "Cannot specify 'branch_from' when creating an instance from a template",
   branchInherited: (field: string) => `Cannot specify '${field}' when branching from an existing instance`,
   branchPendingSnapshot: "Cannot branch from VM with pending snapshot",

@@ -36,6 +36,10 @@ describe("combination refusals (HTTP 400, exact messages)", () => {
     ["template with memory_mb", { ...template, memory_mb: 64 }, "memory_mb", "Cannot specify 'memory_mb' when creating an instance from a template"],
     ["template with vcpus", { ...template, vcpus: 1 }, "vcpus", "Cannot specify 'vcpus' when creating an instance from a template"],
     ["no image, template, branch_from or checkpoint", { name: "nothing" }, "image", "Missing 'image': set 'image', 'template', 'branch_from' or 'checkpoint'"],
+    ["count without branch_from", { image: "base", count: 2 }, "count", "Cannot specify 'count' without 'branch_from'"],
+    ["new_smbios_serial for several branches", { ...branch, count: 2, new_smbios_serial: "s" }, "new_smbios_serial", "Cannot specify 'new_smbios_serial' when 'count' is above 1: every branch would get the same"],
+    ["new_mac_addresses for several branches", { ...branch, count: 2, new_mac_addresses: { eth0: "02:00:00:00:00:01" } }, "new_mac_addresses", "Cannot specify 'new_mac_addresses' when 'count' is above 1: every branch would get the same"],
+    ["a name too long for its count", { ...branch, name: "n".repeat(61), count: 10 }, "name", `Name '${"n".repeat(61)}' is too long for 10 branches: '${"n".repeat(61)}-10' would exceed 63 characters`],
   ])("%s", async (_what, body, field, message) => {
     const res = await raw(backend(), "POST", "/v1/instances", { body: { autostart: false, ...body } });
     const env = expectError(res, 400, "VALIDATION_FAILED", message, field);
@@ -139,6 +143,40 @@ describe("sources that do not exist or cannot be used", () => {
   });
 });
 
+describe("branches in one request (count)", () => {
+  it("makes count branches of the source, named <name>-1 …, in one answer", async () => {
+    const res = await api(backend(), "POST", "/v1/instances", { ...branch, name: "batch", count: 3, autostart: false });
+    expect(res.status).toBe(201);
+    const made = res.body.data.instances as { name: string; uuid: string; state: string; branch: { source: { name: string } } }[];
+    expect(made.map((i) => [i.name, i.state, i.branch.source.name])).toEqual([1, 2, 3].map((n) => [`batch-${n}`, "stopped", "src"]));
+    expect(new Set(made.map((i) => i.uuid)).size).toBe(3);
+    for (const i of made) expect((await api(backend(), "DELETE", `/v1/instances/${i.name}`)).status).toBe(200);
+  });
+
+  it("makes as many new names as branches when the request names none", async () => {
+    const res = await api(backend(), "POST", "/v1/instances", { ...branch, count: 4, autostart: false });
+    expect(res.status).toBe(201);
+    const names = (res.body.data.instances as { name: string }[]).map((i) => i.name);
+    expect(new Set(names).size).toBe(4);
+    for (const n of names) expect(n).toMatch(/^src-branch-/);
+    for (const n of names) expect((await api(backend(), "DELETE", `/v1/instances/${n}`)).status).toBe(200);
+  });
+
+  it("refuses the whole batch with 409 NAME_TAKEN when one of its names is taken, and makes none", async () => {
+    instanceOf(await api(backend(), "POST", "/v1/instances", { name: "taken-2", image: "base", autostart: false }));
+    const res = await raw(backend(), "POST", "/v1/instances", { body: { ...branch, name: "taken", count: 3, autostart: false } });
+    expectError(res, 409, "NAME_TAKEN", "An instance named 'taken-2' already exists", "name");
+    expect((await raw(backend(), "GET", "/v1/instances/taken-1")).status).toBe(404);
+    expect((await api(backend(), "DELETE", "/v1/instances/taken-2")).status).toBe(200);
+  });
+
+  it("refuses a count above 32", async () => {
+    const res = await raw(backend(), "POST", "/v1/instances", { body: { ...branch, count: 33, autostart: false } });
+    expect(res.status).toBe(400);
+    expect((res.body as { errors: { field: string }[] }).errors[0]!.field).toBe("count");
+  });
+});
+
 describe("branching from an instance template", () => {
   let tplBaseline: Observed;
   beforeAll(async () => {
@@ -160,3 +198,4 @@ describe("branching from an instance template", () => {
     expect(await observe(backend())).toEqual(tplBaseline);
   });
 });
+

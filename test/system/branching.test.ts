@@ -169,6 +169,28 @@ describe("branching a running instance", () => {
     for (const n of names) await client.instances.delete(n);
   });
 
+  it("makes several branches of one snapshot in one request: one pause, one instant, each its own identity", async () => {
+    const made = await client.instances.createMany({ branch_from: { name: "src" }, name: "many", count: 3 });
+    expect(made.map((m) => m.name)).toEqual(["many-1", "many-2", "many-3"]);
+    const snap = made[0]!.branch!.snapshot_uuid!;
+    expect(made.map((m) => [m.branch!.snapshot_uuid, m.branch!.source_pause_ms])).toEqual(made.map(() => [snap, made[0]!.branch!.source_pause_ms]));
+    for (const m of made) await running(m.name);
+    const t = await Promise.all(made.map((m) => waitTicks(m.name, (x) => x.length >= 2 && x.some((y) => y.fork === 1))));
+    // One instant: the same next tick in every branch's memory, and the same lines on its disk
+    // (less the first iteration's own line when that iteration wrote it after the restore).
+    expect(new Set(t.map((x) => x[0]!.tick)).size).toBe(1);
+    expect(new Set(t.map((x) => x[0]!.f0 - (x[0]!.fork === 0 ? 1 : 0))).size).toBe(1);
+    // Each its own identity: a new VM generation ID each, so each kernel reseeded differently.
+    expect(new Set(t.map((x) => x.find((y) => y.fork === 1)!.rnd)).size).toBe(3);
+    // The snapshot's RAM image goes once the last of them runs from it.
+    const deadline = Date.now() + 30_000;
+    while (readdirSync(backend.ramDir()!).some((f) => f.startsWith(snap))) {
+      if (Date.now() > deadline) throw new Error(`the RAM image of snapshot ${snap} was kept after its branches ran`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const m of made) await client.instances.delete(m.name);
+  });
+
   it("refuses volumes on a branch that starts from memory, and takes the request's own ports", async () => {
     const res = await backend.http("POST", "/v1/instances", { branch_from: { name: "src" }, volumes: [{ size_mb: 8, at: "/extra" }] });
     expect(res.status).toBe(400);

@@ -124,6 +124,14 @@ describe("an instance made from a source", () => {
     expect(placeNeed(256, "boot")).toEqual({ beside: 256 + O, away: 256 + O });
   });
 
+  it("needs for a batch of branches one image and a QEMU each, or a whole guest each when they boot", () => {
+    // One live snapshot's image and its loader, then a QEMU per branch mapping that image.
+    expect(placeNeed(256, "live", 10)).toEqual({ beside: 256 + O + 10 * O, away: 256 + 10 * O });
+    // The memory snapshot is there (or one copy is sent for all of them).
+    expect(placeNeed(256, "memory", 10)).toEqual({ beside: 10 * O, away: 256 + 10 * O });
+    expect(placeNeed(256, "boot", 3)).toEqual({ beside: 3 * (256 + O), away: 3 * (256 + O) });
+  });
+
   it("stays beside its source while that host has room above the reserve, or its figure is unknown", () => {
     const need = placeNeed(128, "live");
     expect(chooseAway([host("home", 256 + need.beside), host("b", 9000)], "home", need, 256)).toBeNull();

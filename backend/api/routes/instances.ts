@@ -34,7 +34,7 @@ export function instanceRoutes(core: Core): FastifyPluginAsync {
     app.post("/instances", async (req, reply) => {
       const body = parse(InstanceCreateRequestSchema, req.body ?? {});
       reply.code(201);
-      return ok("instances", [await core.createInstance(body)], req.id, req.startedNs);
+      return ok("instances", await core.createInstances(body), req.id, req.startedNs);
     });
     app.get("/instances", async (req, reply) => {
       const q = parse(ListQuerySchema, req.query);
