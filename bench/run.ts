@@ -13,7 +13,7 @@ import { crossHost, type CrossHostResult } from "./scenarios/cross-host";
 import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { engines } from "./scenarios/engines";
-import { fanout } from "./scenarios/fanout";
+import { fanout, type FanoutRun } from "./scenarios/fanout";
 import { scaling } from "./scenarios/scaling";
 import { storage } from "./scenarios/storage";
 import { fmt } from "./lib/stats";
@@ -117,14 +117,18 @@ function print(r: Record<string, any>): void {
   }
   if (r.fanout) {
     const f = r.fanout;
+    const parts = (x: { guestShared: number; guestPrivate: number; qemu: number }) => `${x.guestShared.toFixed(1)} / ${x.guestPrivate.toFixed(1)} / ${x.qemu.toFixed(1)} MiB`;
     rows.push(["one 256 MiB guest, PSS", `${f.oneGuestPssMiB.toFixed(0)} MiB`]);
+    rows.push(["  its PSS: guest RAM shared with a file / guest RAM of its own / QEMU's own", parts(f.oneGuestParts)]);
+    rows.push(["  one branch's PSS (one snapshot each): RAM image / written / QEMU's own", parts(f.fromRunning.perBranch)]);
     rows.push(["10 branches of a running source, total PSS", `${f.fromRunning.totalPssMiB.toFixed(0)} MiB = ${f.fromRunning.ratioToOneGuest.toFixed(2)}× one guest`, atMost(f.fromRunning.ratioToOneGuest, 1.5, "× one guest")]);
     rows.push(["10 branches of a running source, wall time", `${(f.fromRunning.wallMs / 1000).toFixed(1)} s`, atMost(f.fromRunning.wallMs / 1000, 2, "s")]);
     const walls = (hint: boolean) => f.runningRounds.filter((x: { hint: boolean }) => x.hint === hint).map((x: { wallMs: number }) => (x.wallMs / 1000).toFixed(1));
     rows.push(["  the same, each round: client follows retry-after-ms / backs off on its own", `${walls(true).join(", ")} s / ${walls(false).join(", ")} s`]);
-    for (const [i, t] of (f.inOneRequest as { wallMs: number; totalPssMiB: number; ratioToOneGuest: number }[]).entries()) {
+    for (const [i, t] of (f.inOneRequest as FanoutRun[]).entries()) {
       rows.push([`10 branches of a running source in one request (count), round ${i + 1}: total PSS`, `${t.totalPssMiB.toFixed(0)} MiB = ${t.ratioToOneGuest.toFixed(2)}× one guest`, atMost(t.ratioToOneGuest, 1.5, "× one guest")]);
       rows.push([`10 branches of a running source in one request (count), round ${i + 1}: wall time`, `${(t.wallMs / 1000).toFixed(1)} s`, atMost(t.wallMs / 1000, 2, "s")]);
+      rows.push(["  one branch's PSS: its share of the RAM image / guest pages it wrote / QEMU's own", parts(t.perBranch)]);
     }
     rows.push(["10 branches of a standby source: wall / total PSS", `${(f.fromStandby.wallMs / 1000).toFixed(1)} s / ${f.fromStandby.totalPssMiB.toFixed(0)} MiB = ${f.fromStandby.ratioToOneGuest.toFixed(2)}× one guest`]);
   }

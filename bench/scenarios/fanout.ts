@@ -9,7 +9,7 @@
 import { VmbranchClient, type Instance } from "vmbranch/sdk";
 import type { FetchLike } from "../../sdk/client/options";
 import type { TestBackend } from "../../test/helpers/backend";
-import { pidOf, totalPssMiB } from "../lib/memory";
+import { pidOf, pssParts, totalPssMiB, type PssParts } from "../lib/memory";
 import { WORKLOAD, running, settle, since } from "../lib/vm";
 
 /** One fan-out measurement. */
@@ -17,11 +17,15 @@ export interface FanoutRun {
   wallMs: number;
   totalPssMiB: number;
   ratioToOneGuest: number;
+  /** Where one branch's PSS goes, averaged over them. */
+  perBranch: PssParts;
 }
 
 /** Results of the fan-out scenario. */
 export interface FanoutResult {
   oneGuestPssMiB: number;
+  /** Where the one guest's PSS goes. */
+  oneGuestParts: PssParts;
   /** The client follows the server's retry hint (the SDK's default). */
   fromRunning: FanoutRun;
   /** Every run, in order, with and without the hint. */
@@ -67,9 +71,12 @@ async function fan(b: TestBackend, make: Maker, oneGuest: number, prefix: string
   for (const m of made) await running(c, m.name);
   const wallMs = since(t0);
   await settle(5000);
-  const total = totalPssMiB(made.map((m) => pidOfInstance(b, m.uuid)));
+  const pids = made.map((m) => pidOfInstance(b, m.uuid));
+  const total = totalPssMiB(pids);
+  const parts = pids.map((pid) => pssParts(pid, WORKLOAD.memory_mb));
+  const mean = (k: keyof PssParts) => parts.reduce((sum, x) => sum + x[k], 0) / parts.length;
   for (const m of made) await c.instances.delete(m.name);
-  return { wallMs, totalPssMiB: total, ratioToOneGuest: total / oneGuest };
+  return { wallMs, totalPssMiB: total, ratioToOneGuest: total / oneGuest, perBranch: { guestShared: mean("guestShared"), guestPrivate: mean("guestPrivate"), qemu: mean("qemu") } };
 }
 
 /** Run it with `n` branches. */
@@ -80,6 +87,7 @@ export async function fanout(b: TestBackend, n = 10): Promise<FanoutResult> {
   await settle(5000);
   // One guest, booted and settled like the source, is the yardstick.
   const oneGuest = totalPssMiB([pidOfInstance(b, src.uuid)]);
+  const oneGuestParts = pssParts(pidOfInstance(b, src.uuid), WORKLOAD.memory_mb);
   const withoutHint = clientWithoutHint(b);
   const runningRounds: { hint: boolean; wallMs: number }[] = [];
   let fromRunning: FanoutRun | undefined;
@@ -97,5 +105,5 @@ export async function fanout(b: TestBackend, n = 10): Promise<FanoutResult> {
   await c.instances.suspend("fan-src");
   const fromStandby = await fan(b, oneByOne("fan-src", n), oneGuest, "fan-s");
   await c.instances.delete("fan-src");
-  return { oneGuestPssMiB: oneGuest, fromRunning: fromRunning!, runningRounds, inOneRequest, fromStandby };
+  return { oneGuestPssMiB: oneGuest, oneGuestParts, fromRunning: fromRunning!, runningRounds, inOneRequest, fromStandby };
 }
