@@ -121,6 +121,8 @@ export interface InstanceOutputs {
   /** The inputs the program gave at the last create or update (refresh reports them back); null in states written before 0.2. */
   managedInputs: string[] | null;
   uuid: string;
+  /** Its host's state (`online`, `offline`) as last seen; null from servers older than host failure, absent in outputs stored before the field. */
+  hostState?: string | null;
   publishedPorts: PublishedPort[];
   hostPorts: Record<string, number>;
   attachedVolumes: AttachedVolume[];

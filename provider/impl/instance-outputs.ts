@@ -197,6 +197,8 @@ function computedFields(inst: Instance) {
     uuid: inst.uuid,
     // Where the server placed it (absent from servers older than hosts).
     host: inst.host ?? null,
+    // `offline` when its host stopped heartbeating (absent from servers older than host failure).
+    hostState: inst.host_state ?? null,
     publishedPorts: inst.ports.map((p) => ({ guestPort: p.guest_port, hostPort: p.host_port, hostIp: p.host_ip, protocol: p.protocol })),
     hostPorts,
     attachedVolumes: inst.volumes.map((v) => ({ uuid: v.uuid, name: v.name, at: v.at, readonly: v.readonly, inline: v.inline, kind: v.kind })),

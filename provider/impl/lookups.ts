@@ -53,6 +53,10 @@ export interface VolumeInfo {
   /** False for an instance's inline volume, which dies with it. */
   persistent: boolean;
   createdAt: string;
+  /** The host its data lives on; null from servers older than hosts. */
+  host: string | null;
+  /** `online`, or `offline` once its host's heartbeats stopped; null from servers older than host failure. */
+  hostState: string | null;
 }
 
 /** A volume template as `getVolumeTemplate` reports it. */
@@ -141,5 +145,7 @@ function volumeInfo(v: Volume): VolumeInfo {
     attachedTo: v.attached_to.map((a) => a.name),
     persistent: v.persistent,
     createdAt: v.created_at,
+    host: v.host ?? null,
+    hostState: v.host_state ?? null,
   };
 }

@@ -3,8 +3,8 @@
  * template. The API answers at once with a `pending` volume; create waits until it is
  * `available` within the create deadline, and a clone that exists but is not ready is kept in
  * state with its id. Loaded at run time through `require("vmbranch/provider/impl/volume-clone")`
- * (a path stored in users' states). Replaces on name, source and triggers; tags and delete lock
- * change in place.
+ * (a path stored in users' states). Replaces on name, source, host and triggers; tags and
+ * delete lock change in place.
  */
 import { VolumeCloneItemSchema, type Volume, type VolumeCloneItem } from "vmbranch/sdk";
 import { withClient } from "./connection";
@@ -21,16 +21,18 @@ export { configure } from "./connection";
 export interface VolumeCloneInputs extends VolumeBaseInputs {
   /** Name or uuid of the volume or volume template to copy. */
   source?: string;
+  /** The host to make it on; the server keeps it beside its source when unset. */
+  host?: string;
 }
 
 /** Outputs of a VolumeClone. */
 export type VolumeCloneOutputs = ReturnType<typeof volumeCloneOutputs>;
 
-/** Inputs whose change replaces the clone. */
-export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source", "triggers"] as const;
+/** Inputs whose change replaces the clone (`host` too: nothing moves a volume between hosts). */
+export const VOLUME_CLONE_REPLACE_FIELDS = ["name", "source", "host", "triggers"] as const;
 /** Inputs updated in place (`timeouts` is only stored). */
 export const VOLUME_CLONE_UPDATE_FIELDS = ["tags", "deleteLock", "timeouts"] as const;
-const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "tags", "deleteLock", "timeouts", "triggers"];
+const KNOWN_INPUTS = ["name", "namePrefix", "autoNamed", "source", "host", "tags", "deleteLock", "timeouts", "triggers"];
 // In the request `name`/`uuid` are the source's and `vol_name` is the clone's own.
 const RENAMES: Record<string, string> = { "": "source", name: "source", uuid: "source", vol_name: "name", delete_lock: "deleteLock" };
 
@@ -42,6 +44,7 @@ export function volumeCloneRequest(i: Record<string, unknown>): VolumeCloneItem 
     vol_name: knownOr(i.name, "unknown-during-preview"),
     tags: knownTags(i.tags),
     delete_lock: knownOr(i.deleteLock, false),
+    host: knownOr(i.host, "unknown-during-preview"),
   };
   return withoutUndefined(req) as VolumeCloneItem;
 }
@@ -58,6 +61,8 @@ export function volumeCloneOutputs(v: Volume, i: VolumeCloneInputs) {
     template: v.template?.name ?? null,
     sizeMb: v.size_mb,
     filesystem: v.filesystem,
+    // Where the server placed it (absent from servers older than hosts).
+    host: v.host ?? null,
   });
 }
 

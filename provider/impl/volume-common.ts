@@ -39,6 +39,8 @@ export function volumeComputed(v: Volume) {
     attachedTo: v.attached_to.map((a) => a.name),
     persistent: v.persistent,
     createdAt: v.created_at,
+    // `offline` when its host stopped heartbeating (absent from servers older than host failure).
+    hostState: v.host_state ?? null,
   };
 }
 

@@ -139,6 +139,7 @@ const BRANCH = BranchInfoSchema.shape;
 const INSTANCE_COMPUTED: Props = {
   uuid: wire(OUT.uuid, "The resource's id."),
   autoNamed: AUTO_NAMED,
+  hostState: wire(OUT.host_state, "`online` otherwise. As last seen; null from servers older than host failure."),
   publishedPorts: own(typeRefs("PublishedPort"), "Every published port as the server assigned it."),
   hostPorts: own({ type: "object", additionalProperties: INT }, "Host port per published guest port: keys `8080` for TCP, `53/udp` for UDP."),
   attachedVolumes: own(typeRefs("AttachedVolume"), "The volumes attached, as the server reports them."),
@@ -185,6 +186,7 @@ const VOLUME_TEMPLATE_INPUTS: Props = {
 const VOLUME_CLONE_INPUTS: Props = {
   name: wire(VolumeCloneFields.vol_name, NAME_NOTE),
   source: own(STR, "The volume or volume template to copy (copy-on-write), by name or uuid. Create waits until the copy's data is ready."),
+  host: wire(VolumeCloneFields.host, "Reported back as placed when unset; changing it replaces the clone."),
   ...SHARED_VOLUME_INPUTS,
   triggers: TRIGGERS,
 };
@@ -197,6 +199,7 @@ const VOLUME_COMPUTED: Props = {
   attachedTo: wireAs(STRS, VOUT.attached_to, "Their names, as last seen."),
   persistent: wire(VOUT.persistent),
   createdAt: wire(VOUT.created_at),
+  hostState: wire(VOUT.host_state, "`online` otherwise. As last seen; null from servers older than host failure."),
 };
 const SIZE_AND_FS: Props = { sizeMb: own(INT, "Size in MiB."), filesystem: own(STR, "Filesystem.") };
 

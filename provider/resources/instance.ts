@@ -105,7 +105,7 @@ export const instanceProvider: pulumi.dynamic.ResourceProvider = providerShell(l
 
 /** Every output an Instance has beyond its arguments. */
 export const INSTANCE_COMPUTED_OUTPUTS = [
-  "schemaVersion", "autoNamed", "uuid", "publishedPorts", "hostPorts", "attachedVolumes", "macAddress", "privateIp",
+  "schemaVersion", "autoNamed", "uuid", "hostState", "publishedPorts", "hostPorts", "attachedVolumes", "macAddress", "privateIp",
   "smbiosSerial", "branchedFrom", "branchedFromUuid", "branchPhase", "sourcePauseMs", "snapshotAt", "snapshotMs", "restoreMs", "bootTimeMs",
   "createdAt", "startedAt", "exitCode", "stopReason", "accelerator",
   // Inputs that also report the server's value when unset.
@@ -135,6 +135,8 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly outboundNetwork: pulumi.Output<boolean>;
   /** The host it lives on. */
   declare readonly host: pulumi.Output<string | null>;
+  /** `online`, or `offline` once its host's heartbeats stopped (its `state` is then as last recorded); null from servers older than host failure. */
+  declare readonly hostState: pulumi.Output<string | null>;
   declare readonly cloneOptions: pulumi.Output<CloneOptionsInput | null>;
   declare readonly timeouts: pulumi.Output<TimeoutsInput | null>;
   declare readonly readiness: pulumi.Output<ReadinessInput | null>;

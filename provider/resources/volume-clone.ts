@@ -12,6 +12,11 @@ import { providerShell, type ProviderImpl } from "./provider-shell";
 export interface VolumeCloneArgs extends ManagedArgs, TriggersArgs {
   /** Volume or volume template (name or uuid) to copy. Replaces on change. */
   source: pulumi.Input<string>;
+  /**
+   * The host to make it on (`GET /v1/hosts`); unset: its source's. On another host the source's
+   * frozen layers are copied there. Replaces on change.
+   */
+  host?: pulumi.Input<string>;
 }
 
 // Loaded in the engine's provider process; the path resolves through the package exports.
@@ -24,8 +29,8 @@ export const volumeCloneProvider: pulumi.dynamic.ResourceProvider = providerShel
 
 /** Every output of a VolumeClone. */
 export const VOLUME_CLONE_OUTPUTS = [
-  "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt", "sourceUuid", "sourceName",
-  "template", "sizeMb", "filesystem", "name", "source", "tags", "deleteLock", "timeouts", "triggers",
+  "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt", "hostState", "sourceUuid", "sourceName",
+  "template", "sizeMb", "filesystem", "name", "source", "host", "tags", "deleteLock", "timeouts", "triggers",
 ] as const;
 
 /** A copy-on-write copy of a vmbranch volume or volume template. */
@@ -43,6 +48,10 @@ export class VolumeClone extends ManagedResource {
   declare readonly template: pulumi.Output<string | null>;
   declare readonly sizeMb: pulumi.Output<number | null>;
   declare readonly filesystem: pulumi.Output<string | null>;
+  /** The host its data lives on. */
+  declare readonly host: pulumi.Output<string | null>;
+  /** `online`, or `offline` once its host's heartbeats stopped (its `state` is then as last recorded); null from servers older than host failure. */
+  declare readonly hostState: pulumi.Output<string | null>;
 
   /** Declare a clone; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: VolumeCloneArgs, opts?: pulumi.CustomResourceOptions) {

@@ -27,7 +27,7 @@ export const volumeTemplateProvider: pulumi.dynamic.ResourceProvider = providerS
 
 /** Every output of a VolumeTemplate. */
 export const VOLUME_TEMPLATE_OUTPUTS = [
-  "schemaVersion", "autoNamed", "uuid", "state", "kind", "persistent", "createdAt", "sourceVolumeUuid", "sourceVolumeName",
+  "schemaVersion", "autoNamed", "uuid", "state", "kind", "persistent", "createdAt", "hostState", "sourceVolumeUuid", "sourceVolumeName",
   "sizeMb", "filesystem", "name", "sourceVolume", "tags", "deleteLock", "timeouts", "triggers",
 ] as const;
 
@@ -43,6 +43,8 @@ export class VolumeTemplate extends ManagedResource {
   declare readonly sourceVolumeName: pulumi.Output<string | null>;
   declare readonly sizeMb: pulumi.Output<number | null>;
   declare readonly filesystem: pulumi.Output<string | null>;
+  /** `online`, or `offline` once its host's heartbeats stopped (its `state` is then as last recorded); null from servers older than host failure. */
+  declare readonly hostState: pulumi.Output<string | null>;
 
   /** Declare a template; `name` is the logical name (and the auto-name's prefix). */
   constructor(name: string, args: VolumeTemplateArgs, opts?: pulumi.CustomResourceOptions) {

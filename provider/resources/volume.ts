@@ -35,7 +35,7 @@ export const volumeProvider: pulumi.dynamic.ResourceProvider = providerShell(loa
 
 /** Every output of a Volume (inputs report the server's value when unset). */
 export const VOLUME_OUTPUTS = [
-  "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt",
+  "schemaVersion", "autoNamed", "uuid", "state", "kind", "attachedTo", "persistent", "createdAt", "hostState",
   "name", "sizeMb", "filesystem", "hostPath", "uid", "gid", "template", "host", "tags", "deleteLock", "timeouts",
 ] as const;
 
@@ -49,6 +49,8 @@ export class Volume extends ManagedResource {
   declare readonly template: pulumi.Output<string | null>;
   /** The host its data lives on. */
   declare readonly host: pulumi.Output<string | null>;
+  /** `online`, or `offline` once its host's heartbeats stopped (its `state` is then as last recorded); null from servers older than host failure. */
+  declare readonly hostState: pulumi.Output<string | null>;
   /** `available`, `mounted` (a running instance uses it), `pending`, `error`, … as last seen. */
   declare readonly state: pulumi.Output<string>;
   /** `block` or `managed`. */

@@ -62,7 +62,9 @@ test("create: boots from the image with a volume and a port, waits for readiness
     macAddress: expect.stringMatching(/^02:/),
     bootTimeMs: expect.any(Number),
     createdAt: expect.any(String),
+    hostState: "online",
   });
+  expect(web.outs.host).toBe((await h.backend.client.hosts.list()).map((x) => x.name).join());
   expect(hostPort(web)).toBeGreaterThan(0);
   expect(await hitLog(hostPort(web), "first")).toEqual(["first"]);
 });

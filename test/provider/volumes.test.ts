@@ -1,7 +1,8 @@
 // Provider methods of Volume, VolumeTemplate and VolumeClone against a real `vmbranch serve`:
 // create/read/update/delete, every row of the tables in docs/provider.md, check failures that the API
-// refuses with the very same words, drift, out-of-band deletion, and that a template made from
-// a volume leaves that volume (and its resource) untouched.
+// refuses with the very same words, drift, out-of-band deletion, that a template made from
+// a volume leaves that volume (and its resource) untouched, and the host each is on (a clone's
+// `host` input, every `hostState` output) as a single-host serve reports it.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +28,13 @@ afterAll(async () => {
 
 const track = async (kind: "volume" | "template", d: Promise<Deployed>) => h.created(kind, d);
 
+/** The name of the one host this serve has (its own). */
+async function selfHost(): Promise<string> {
+  const hosts = await h.backend.client.hosts.list();
+  expect(hosts.map((x) => x.state)).toEqual(["online"]);
+  return hosts[0]!.name;
+}
+
 describe("Volume", () => {
   let data: Deployed;
 
@@ -34,6 +42,7 @@ describe("Volume", () => {
     data = await track("volume", createResource(volume, { namePrefix: "data", sizeMb: 16, tags: ["app"] }));
     expect(data.outs).toMatchObject({ schemaVersion: 1, name: expect.stringMatching(/^data-[0-9a-f]{7}$/), autoNamed: true, sizeMb: 16, filesystem: "ext4", kind: "block", state: "available", tags: ["app"], deleteLock: false, attachedTo: [], template: null, hostPath: null });
     expect(data.id).toBe(data.outs.uuid);
+    expect(data.outs).toMatchObject({ host: await selfHost(), hostState: "online" });
     const read = await volume.read(data.id, data.outs);
     expect(read).toEqual({ id: data.id, props: data.outs, inputs: withoutProvider(data.inputs) });
     expect(await diffResource(volume, data, { namePrefix: "data", sizeMb: 16, tags: ["app"] })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
@@ -115,11 +124,16 @@ describe("Volume", () => {
       expect(await volumeTemplate.read(golden.id, golden.outs)).toEqual({ id: golden.id, props: golden.outs, inputs: withoutProvider(golden.inputs) });
     });
 
-    test("a VolumeClone of the template and of a volume become available; a Volume can start from the template", async () => {
+    test("a VolumeClone of the template and of a volume become available (on the host asked for, else its source's); a Volume can start from the template", async () => {
+      const self = await selfHost();
+      expect(golden.outs).toMatchObject({ hostState: "online" });
       clone = await track("volume", createResource(volumeClone, { namePrefix: "clone", source: golden.outs.name, tags: ["c"] }));
-      expect(clone.outs).toMatchObject({ state: "available", source: golden.outs.name, sourceName: golden.outs.name, template: golden.outs.name, sizeMb: 32, tags: ["c"] });
-      volumeCopy = await track("volume", createResource(volumeClone, { namePrefix: "copy", source: data.id }));
-      expect(volumeCopy.outs).toMatchObject({ state: "available", source: data.id, sourceUuid: data.id, template: null });
+      expect(clone.outs).toMatchObject({ state: "available", source: golden.outs.name, sourceName: golden.outs.name, template: golden.outs.name, sizeMb: 32, tags: ["c"], host: self, hostState: "online" });
+      volumeCopy = await track("volume", createResource(volumeClone, { namePrefix: "copy", source: data.id, host: self }));
+      expect(volumeCopy.outs).toMatchObject({ state: "available", source: data.id, sourceUuid: data.id, template: null, host: self, hostState: "online" });
+      expect((await h.backend.client.volumes.get(volumeCopy.id)).host).toBe(self);
+      expect(await volumeClone.diff(volumeCopy.id, volumeCopy.outs, volumeCopy.inputs)).toMatchObject({ changes: false });
+      expect((await diffResource(volumeClone, volumeCopy, { namePrefix: "copy", source: data.id, host: "elsewhere" })).replaces).toEqual(["host"]);
       fromTemplate = await track("volume", createResource(volume, { namePrefix: "restored", template: golden.outs.name }));
       expect(fromTemplate.outs).toMatchObject({ state: "available", template: golden.outs.name, sizeMb: 32 });
       expect(await volume.diff(fromTemplate.id, fromTemplate.outs, fromTemplate.inputs)).toMatchObject({ changes: false });

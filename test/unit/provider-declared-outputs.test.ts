@@ -1,15 +1,16 @@
 // The outputs each resource declares are the outputs its implementation returns: the dynamic
 // resources' output lists (what `new Volume(...)` registers, so `volume.sizeMb` resolves) and the
 // plugin schema's properties (what Pulumi YAML type-checks `${x.sizeMb}` against), against the
-// props `read` returns from a fake server, for a lookup by id and for a refresh of a stored state.
+// props `read` returns from a fake server, for a lookup by id and for a refresh of a stored state;
+// and the plugin's functions (`getVolume`, …) against what their lookups return.
 import * as checkpoint from "vmbranch/provider/impl/checkpoint";
 import * as connection from "vmbranch/provider/impl/connection";
 import * as instance from "vmbranch/provider/impl/instance";
 import * as volume from "vmbranch/provider/impl/volume";
 import * as volumeClone from "vmbranch/provider/impl/volume-clone";
 import * as volumeTemplate from "vmbranch/provider/impl/volume-template";
-import { RESOURCE_IMPLS } from "vmbranch/provider/plugin/resources";
-import { RESOURCES } from "vmbranch/provider/plugin/schema";
+import { FUNCTION_IMPLS, RESOURCE_IMPLS } from "vmbranch/provider/plugin/resources";
+import { FUNCTIONS, RESOURCES } from "vmbranch/provider/plugin/schema";
 import { CHECKPOINT_OUTPUTS } from "vmbranch/provider/resources/checkpoint";
 import { INSTANCE_COMPUTED_OUTPUTS } from "vmbranch/provider/resources/instance";
 import { VOLUME_OUTPUTS } from "vmbranch/provider/resources/volume";
@@ -78,6 +79,13 @@ describe.each(RESOURCES_UNDER_TEST)("$type", ({ type, impl, declared, stateOnly 
       expect(schema).toEqual(returned.filter((k) => !BOOKKEEPING.includes(k) && !stateOnly.includes(k) && !PLUGIN_STATE_ONLY.includes(k)));
     });
   }
+});
+
+describe.each(Object.keys(FUNCTIONS))("%s", (token) => {
+  it("declares in the plugin's schema exactly the outputs its lookup returns", async () => {
+    const returned = (await FUNCTION_IMPLS[token]!({ name: "x" }, { endpoint: api.url, token: "t" })) as Record<string, unknown>;
+    expect(sorted(Object.keys(FUNCTIONS[token]?.outputs ?? {}))).toEqual(sorted(Object.keys(returned)));
+  });
 });
 
 test("every resource the plugin serves is one of those above", () => {

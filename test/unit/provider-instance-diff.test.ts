@@ -83,6 +83,14 @@ describe("instance diff follows the replace/update table", () => {
     expect(diff({ host: UNKNOWN }, olds)).toMatchObject({ changes: true, replaces: ["host"] });
   });
 
+  it("reports its host's state as last seen, null from a server that sends none, and never diffs on it", () => {
+    expect(stored().hostState).toBe("online");
+    const offline = refreshInstanceOutputs(instanceOutputs(serverFor(base), base), serverFor(base, { host_state: "offline" }));
+    expect(offline.hostState).toBe("offline");
+    expect(diff({}, offline as unknown as Record<string, unknown>).changes).toBe(false);
+    expect(stored(base, { host: undefined, host_state: undefined })).toMatchObject({ host: null, hostState: null });
+  });
+
   it("replaces when an inline volume changes (it lives and dies with the instance)", () => {
     expect(diff({ volumes: [{ volume: "data", at: "/data" }, { sizeMb: 16, at: "/scratch" }] }).replaces).toEqual(["volumes"]);
   });

@@ -1,5 +1,6 @@
 // In-place operations of an Instance (PATCH ops, volume attach/detach), and the volume
-// resources' check and diff: table rows, shrink, the API's messages, unknown values.
+// resources' check, diff and outputs: table rows, shrink, the API's messages, unknown values,
+// a clone's host, and the host and host state the server reports.
 import { messages, type Instance } from "vmbranch/sdk";
 import { patchOps, volumePatchOps } from "vmbranch/provider/impl/instance-reconcile";
 import { instanceOutputs } from "vmbranch/provider/impl/instance-outputs";
@@ -91,8 +92,8 @@ describe("Volume check and diff", () => {
   const outs = (over: Record<string, unknown> = {}) =>
     volume.volumeOutputs(fakeVolume({ name: "d", size_mb: 64 }), { name: "d", autoNamed: false, sizeMb: 64, ...over }) as unknown as Record<string, unknown>;
 
-  it.each(["name", "filesystem", "hostPath", "uid", "gid", "template"])("replaces on %s (delete first: the name is fixed)", async (field) => {
-    const value = { name: "e", filesystem: "xfs", hostPath: "/srv/x", uid: 1, gid: 1, template: "t" }[field];
+  it.each(["name", "filesystem", "hostPath", "uid", "gid", "template", "host"])("replaces on %s (delete first: the name is fixed)", async (field) => {
+    const value = { name: "e", filesystem: "xfs", hostPath: "/srv/x", uid: 1, gid: 1, template: "t", host: "box-2" }[field];
     expect(await volume.diff("id", outs(), { name: "d", sizeMb: 64, [field]: value })).toEqual({ changes: true, replaces: [field], deleteBeforeReplace: true });
   });
 
@@ -127,6 +128,41 @@ describe("VolumeTemplate and VolumeClone check and diff", () => {
     const clone = volumeClone.volumeCloneOutputs(fakeVolume({ name: "c" }), { name: "c", autoNamed: false, source: "g" }) as unknown as Record<string, unknown>;
     expect(await volumeClone.diff("id", clone, { name: "c", source: UNKNOWN })).toEqual({ changes: true, replaces: ["source"], deleteBeforeReplace: true });
     expect(await volumeClone.diff("id", clone, { name: "c", source: "g", deleteLock: true })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  });
+
+  it("sends a clone's host in its request, a placeholder while unknown, and nothing when unset", async () => {
+    const c = await volumeClone.check({}, { namePrefix: "c", source: "g", host: "box-2" });
+    expect(c.failures).toEqual([]);
+    expect(volumeClone.volumeCloneRequest(c.inputs as unknown as Record<string, unknown>)).toEqual({ name: "g", vol_name: c.inputs.name, host: "box-2" });
+    expect((await volumeClone.check({}, { namePrefix: "c", source: "g", host: UNKNOWN })).failures).toEqual([]);
+    expect(volumeClone.volumeCloneRequest({ source: "g", name: "c", host: UNKNOWN })).toMatchObject({ host: "unknown-during-preview" });
+    expect(volumeClone.volumeCloneRequest({ source: "g", name: "c" })).not.toHaveProperty("host");
+    expect((await volumeClone.check({}, { namePrefix: "c", source: "g", host: "bad host" })).failures.map((f) => f.property)).toEqual(["host"]);
+  });
+
+  it("replaces a clone whose host changes; the host the server placed it on is no change", async () => {
+    const clone = volumeClone.volumeCloneOutputs(fakeVolume({ name: "c", host: "box-1" }), { name: "c", autoNamed: false, source: "g" }) as unknown as Record<string, unknown>;
+    expect(await volumeClone.diff("id", clone, { name: "c", source: "g", host: "box-2" })).toEqual({ changes: true, replaces: ["host"], deleteBeforeReplace: true });
+    expect(await volumeClone.diff("id", clone, { name: "c", source: "g", host: UNKNOWN })).toMatchObject({ changes: true, replaces: ["host"] });
+    expect(await volumeClone.diff("id", clone, { name: "c", source: "g", host: "box-1" })).toMatchObject({ changes: false });
+    expect(await volumeClone.diff("id", clone, { name: "c", source: "g" })).toMatchObject({ changes: false });
+  });
+});
+
+describe("volume resources: host and host state outputs", () => {
+  const offline = fakeVolume({ name: "v", host: "box-2", host_state: "offline" });
+  const older = fakeVolume({ name: "v", host: undefined, host_state: undefined });
+
+  it("a clone reports where the server placed it and its host's state, null from a server that sends neither", () => {
+    expect(volumeClone.volumeCloneOutputs(offline, { name: "v", source: "g" })).toMatchObject({ host: "box-2", hostState: "offline" });
+    expect(volumeClone.volumeCloneOutputs(older, { name: "v", source: "g" })).toMatchObject({ host: null, hostState: null });
+  });
+
+  it("a volume and a template report their host's state too", () => {
+    expect(volume.volumeOutputs(offline, { name: "v", sizeMb: 64 })).toMatchObject({ host: "box-2", hostState: "offline" });
+    expect(volume.volumeOutputs(older, { name: "v", sizeMb: 64 })).toMatchObject({ host: null, hostState: null });
+    expect(volumeTemplate.volumeTemplateOutputs({ ...offline, state: "template" }, { name: "v", sourceVolume: "d" })).toMatchObject({ hostState: "offline" });
+    expect(volumeTemplate.volumeTemplateOutputs({ ...older, state: "template" }, { name: "v", sourceVolume: "d" })).toMatchObject({ hostState: null });
   });
 });
 
