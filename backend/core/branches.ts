@@ -141,6 +141,7 @@ export class Branches {
         made.push(await this.instances.createWith(rec, [], this.portsFor(src, req), async () => {}, async () => {
           this.ctx.store.instances.update({ uuid: rec.uuid }, { state: "starting" });
         }));
+        if (names.length > 1) await failpoint("branch.batch-after-record");
       }
     } catch (err) {
       // All of a batch or none: the branches recorded before the failure go (none has a VM yet).

@@ -16,6 +16,7 @@ export const FAILPOINTS = {
   "snapshot.after-commit": "the store recorded the freeze and the pending snapshot; RAM is still being copied",
   "snapshot.before-ready": "the RAM image and device state are written; the snapshot is not marked ready",
   "snapshot.after-release-rows": "a snapshot's rows are deleted (its branch runs, or it was given up); its files and the disk layers only it kept are not released yet",
+  "branch.batch-after-record": "one branch of a batch (`count`) is recorded after the live snapshot; the others are not yet",
   "branch.before-restore": "the branch's disks are made from the snapshot; its VM is not started",
   "suspend.after-save": "the suspended VM's state is saved and its QEMU ended; standby is not recorded",
   "freeze.after-transaction": "a volume a running VM writes switched to its overlay (clone, template); the store does not know it yet",

@@ -1,4 +1,4 @@
-// Crash consistency (issue 10): every failpoint (backend/host/failpoints.ts: snapshot and its release, branch,
+// Crash consistency (issue 10): every failpoint (backend/host/failpoints.ts: snapshot and its release, branch and batches of branches,
 // suspend, clone, import, flatten, start, create, stop, volume and instance templates, resize,
 // delete), once killing serve (SIGKILL) and once failing the step, against one real guest
 // that writes a numbered line to its volume twice a second. After each, serve starts again without
@@ -147,6 +147,28 @@ describe.each(["kill", "error"] as const)("with the action %s", (action) => {
     if (branch.status === 200) expect((branch.body as { data: { instances: { state: string }[] } }).data.instances[0]!.state).toBe("error");
     await expectConsistent();
     await removeInstance(name);
+    await expectConsistent();
+  });
+
+  it.each(["branch.batch-after-record", "snapshot.after-commit", "branch.before-restore"])("a batch of three branches (count) failing at %s keeps the source and its writes, and leaves no branch but in error", async (point) => {
+    const name = `m${++n}`;
+    const names = [1, 2, 3].map((i) => `${name}-${i}`);
+    await provoke(point, action, () => b.http("POST", "/v1/instances", { name, branch_from: { name: "src" }, count: 3 }));
+    const states = await Promise.all(names.map(async (x) => {
+      const res = await raw(b, "GET", `/v1/instances/${x}`);
+      return res.status === 404 ? "none" : (res.body as { data: { instances: { state: string }[] } }).data.instances[0]!.state;
+    }));
+    // Failing while the batch is recorded removes the ones recorded (error), or the restart finds
+    // the first alone (kill). The commit's kill comes before any branch is recorded. Later, each
+    // recorded branch ends in error on its own.
+    const expected: Record<string, Record<typeof action, string[]>> = {
+      "branch.batch-after-record": { error: ["none", "none", "none"], kill: ["error", "none", "none"] },
+      "snapshot.after-commit": { error: ["error", "error", "error"], kill: ["none", "none", "none"] },
+      "branch.before-restore": { error: ["error", "error", "error"], kill: ["error", "error", "error"] },
+    };
+    expect(states).toEqual(expected[point]![action]);
+    await expectConsistent();
+    for (const x of names) await removeInstance(x);
     await expectConsistent();
   });
 
