@@ -187,6 +187,7 @@ export const InstanceCreateRequestSchema = CreateFieldsSchema.superRefine((req, 
   if ((req.count ?? 1) > 1) {
     if (req.name !== undefined && `${req.name}-${req.count}`.length > 63) issues.push({ field: "name", message: messages.countNameTooLong(req.name, req.count!) });
     for (const f of ["new_mac_addresses", "new_smbios_serial"] as const) if (req[f] !== undefined) issues.push({ field: f, message: messages.countWithIdentity(f) });
+    if (req.ports?.some((p) => p.host_port !== undefined)) issues.push({ field: "ports", message: messages.countWithHostPort });
   }
   if (req.autostart === false && ((req.timeout_s ?? 0) > 0 || (req.wait_timeout_ms ?? 0) > 0))
     issues.push({ field: req.timeout_s !== undefined ? "timeout_s" : "wait_timeout_ms", message: messages.timeoutNeedsAutostart });

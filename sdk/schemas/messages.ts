@@ -24,6 +24,7 @@ export const messages = {
   /** A batch's names are `<name>-1` … `<name>-<count>`, which must stay within the 63 characters of a name. */
   /** One request's branches would all get the one value given. */
   countWithIdentity: (field: string) => `Cannot specify '${field}' when 'count' is above 1: every branch would get the same`,
+  countWithHostPort: "Cannot specify a 'host_port' when 'count' is above 1: every branch would need the same host port",
   countNameTooLong: (name: string, count: number) => `Name '${name}' is too long for ${count} branches: '${name}-${count}' would exceed 63 characters`,
   branchWithTemplate: "Cannot specify 'branch_from' when creating an instance from a template",
   branchInherited: (field: string) => `Cannot specify '${field}' when branching from an existing instance`,

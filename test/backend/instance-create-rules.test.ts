@@ -39,6 +39,7 @@ describe("combination refusals (HTTP 400, exact messages)", () => {
     ["count without branch_from", { image: "base", count: 2 }, "count", "Cannot specify 'count' without 'branch_from'"],
     ["new_smbios_serial for several branches", { ...branch, count: 2, new_smbios_serial: "s" }, "new_smbios_serial", "Cannot specify 'new_smbios_serial' when 'count' is above 1: every branch would get the same"],
     ["new_mac_addresses for several branches", { ...branch, count: 2, new_mac_addresses: { eth0: "02:00:00:00:00:01" } }, "new_mac_addresses", "Cannot specify 'new_mac_addresses' when 'count' is above 1: every branch would get the same"],
+    ["a fixed host port for several branches", { ...branch, count: 2, ports: [{ guest_port: 80, host_port: 18080 }] }, "ports", "Cannot specify a 'host_port' when 'count' is above 1: every branch would need the same host port"],
     ["a name too long for its count", { ...branch, name: "n".repeat(61), count: 10 }, "name", `Name '${"n".repeat(61)}' is too long for 10 branches: '${"n".repeat(61)}-10' would exceed 63 characters`],
   ])("%s", async (_what, body, field, message) => {
     const res = await raw(backend(), "POST", "/v1/instances", { body: { autostart: false, ...body } });
