@@ -113,6 +113,11 @@ export class Instances {
     return this.create({ ...params, branch_from: toRef(source) }, options);
   }
 
+  /** Branch `source` `count` times from one snapshot of it: `createMany` with `branch_from` and `count`. */
+  branchMany(source: string | Ref, count: number, params: Omit<InstanceBranchParams, "count"> = {}, options?: RequestOptions): Promise<Instance[]> {
+    return this.createMany({ ...params, branch_from: toRef(source), count }, options);
+  }
+
   /** Get one instance by uuid or name. */
   get(idOrName: string, options?: RequestOptions): Promise<Instance> {
     return callOne<Instance>(this.transport, { method: "GET", path: this.path(idOrName), schema: InstancesEnvelopeSchema, options }, "instances");

@@ -93,6 +93,7 @@ export function cliTests(lineage: () => Lineage): void {
         ["vmbranch ls --endpoint http://127.0.0.1:1", env(), 6, /^vmbranch ls: cannot reach the server: /],
         ["vmbranch ls --bogus", env(), 2, /^vmbranch ls: Unknown option '--bogus'/],
         ["vmbranch get", env(), 2, /^vmbranch get: expected NAME$/],
+        ["vmbranch branch db-b --count two", env(), 2, /^vmbranch branch: --count must be a whole number of branches, not 'two'$/],
       ];
       for (const [line, e, status, message] of cases) {
         const r = await sh(line, e);
@@ -126,6 +127,12 @@ export function cliTests(lineage: () => Lineage): void {
       // In a pipe nothing is drawn: stdout has the name, stderr nothing.
       const piped = await sh("vmbranch branch cli-b --name cli-b2 | cat", e);
       expect([piped.status, piped.stdout, piped.stderr]).toEqual([0, "cli-b2\n", ""]);
+      // --count: branches of one snapshot, one name a line once each runs.
+      const batch = await sh("vmbranch branch cli-b --name cli-m --count 2 | cat", e);
+      expect([batch.status, batch.stdout, batch.stderr]).toEqual([0, "cli-m-1\ncli-m-2\n", ""]);
+      const batchGot = await Promise.all(["cli-m-1", "cli-m-2"].map(async (n) => JSON.parse((await sh(`vmbranch get ${n} --json`, e)).stdout)));
+      expect(batchGot.map((i) => [i.state, i.branch.snapshot_uuid])).toEqual([["running", batchGot[0].branch.snapshot_uuid], ["running", batchGot[0].branch.snapshot_uuid]]);
+      expect((await sh("vmbranch rm cli-m-1 cli-m-2", e)).stdout).toBe("cli-m-1\ncli-m-2\n");
 
       // logs -f follows the console until the instance stops.
       const follow = spawn("bash", ["-c", "vmbranch logs -f cli-b2"], { env: e, stdio: ["ignore", "pipe", "pipe"] });

@@ -77,16 +77,24 @@ async function followBranch(inv: Invocation, name: string, timeoutS: number): Pr
 }
 
 const branch = operatorCommand("branch", "branch an instance (running: memory and disks; resting: disks)",
-  ["usage: vmbranch branch SRC [--name NAME] [--no-wait] [--timeout SECONDS] [--json]", "", "Waits until the branch runs, showing its phase on a terminal."],
-  { name: { type: "string" }, "no-wait": { type: "boolean" }, timeout: { type: "string" } },
+  [
+    "usage: vmbranch branch SRC [--name NAME] [--count N] [--no-wait] [--timeout SECONDS] [--json]", "",
+    "Waits until the branch runs, showing its phase on a terminal, then prints its name.",
+    "--count N makes N branches of one snapshot (named NAME-1 … NAME-N) and prints one name a line.",
+  ],
+  { name: { type: "string" }, count: { type: "string" }, "no-wait": { type: "boolean" }, timeout: { type: "string" } },
   async (inv) => {
     const [src] = expectPositionals(inv, ["SRC"]);
     const timeout = Number(inv.values.timeout ?? 300);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout must be a positive number of seconds, not '${inv.values.timeout}'`);
-    const created = await inv.client().instances.branch(src!, inv.values.name ? { name: inv.values.name as string } : {});
-    const result = inv.values["no-wait"] ? created : await followBranch(inv, created.name, timeout);
-    if (inv.json) printJson(inv.ctx, result);
-    else inv.ctx.stdout(`${result.name}\n`);
+    const count = Number(inv.values.count ?? 1);
+    if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count must be a whole number of branches, not '${inv.values.count}'`);
+    const params = inv.values.name ? { name: inv.values.name as string } : {};
+    const created = count === 1 ? [await inv.client().instances.branch(src!, params)] : await inv.client().instances.branchMany(src!, count, params);
+    const results: Instance[] = [];
+    for (const c of created) results.push(inv.values["no-wait"] ? c : await followBranch(inv, c.name, timeout));
+    if (inv.json) printJson(inv.ctx, count === 1 ? results[0] : results);
+    else inv.ctx.stdout(results.map((r) => `${r.name}\n`).join(""));
     return EXIT.OK;
   });
 
