@@ -145,7 +145,7 @@ export class Branches {
       }
     } catch (err) {
       // All of a batch or none: the branches recorded before the failure go (none has a VM yet).
-      for (const v of made) await this.instances.discard(v.uuid).catch((e: Error) => this.ctx.log.error({ instance: v.uuid, err: e.message }, "could not remove a branch of a failed batch"));
+      await this.discardAll(made);
       void done.catch(() => {}).then(() => this.snapshots.release(snapshot.uuid));
       throw err;
     }
@@ -238,10 +238,16 @@ export class Branches {
     try {
       for (const name of names) made.push(await this.fromResting(src, req, name));
     } catch (err) {
-      for (const v of made) await this.instances.discard(v.uuid).catch((e: Error) => this.ctx.log.error({ instance: v.uuid, err: e.message }, "could not remove a branch of a failed batch"));
+      await this.discardAll(made);
       throw err;
     }
     return made;
+  }
+
+  /** Remove the branches a failed batch made before its failure. */
+  private async discardAll(made: readonly Instance[]): Promise<void> {
+    for (const v of made)
+      await this.instances.discard(v.uuid).catch((e: Error) => this.ctx.log.error({ instance: v.uuid, err: e.message }, "could not remove a branch of a failed batch"));
   }
 
   /** Branch a stopped or standby source at once. Caller holds the source lock and the claim. */
