@@ -14,6 +14,7 @@ import { api } from "./scenarios/api";
 import { branching } from "./scenarios/branching";
 import { engines } from "./scenarios/engines";
 import { fanout, type FanoutRun } from "./scenarios/fanout";
+import { hugePages } from "./scenarios/huge-pages";
 import { scaling } from "./scenarios/scaling";
 import { storage } from "./scenarios/storage";
 import { fmt } from "./lib/stats";
@@ -37,6 +38,8 @@ async function main(): Promise<void> {
     if (want("branching")) results.branching = await branching(backend, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
     if (want("fanout")) results.fanout = await fanout(backend);
     if (want("storage")) results.storage = await storage(backend);
+    // A second serve with --huge-pages beside this one (the pool enlarged for it).
+    if (want("hugepages")) results.hugePages = await hugePages(backend, SERVE_ENV, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
     if (want("scaling")) results.scaling = await scaling(backend);
     // And the branches per serve of `agent` (in process beside through an agent).
     if (want("agent")) results.agent = await agentHop(backend, SERVE_ENV, Number(process.env.VMBRANCH_BENCH_BRANCHES ?? 20));
@@ -140,6 +143,16 @@ function print(r: Record<string, any>): void {
     rows.push(["read 256 MiB, chain depth 1", fmt(s.readDepth1Ms, "ms", 0)]);
     rows.push(["read 256 MiB, chain depth 8", fmt(s.readDepth8Ms, "ms", 0)]);
     rows.push(["depth 8 / depth 1", `${s.readRatio.toFixed(2)}×`]);
+  }
+  if (r.hugePages) {
+    const h = r.hugePages;
+    const p = (x: { p50: number; p99: number; max: number; n: number }) => `${x.p50.toFixed(1)} / ${x.p99.toFixed(1)} / ${x.max.toFixed(1)} ms (n=${x.n})`;
+    for (const [label, f] of [["ordinary pages", h.ordinary], ["2 MiB huge pages (--huge-pages)", h.hugePages]] as const) {
+      rows.push([`${label}: source pause, no read-write disk (p50 / p99 / max)`, p(f.pauseNoDiskMs), atMost(f.pauseNoDiskMs.p99, 5, "ms p99")]);
+      rows.push([`${label}: source pause, volume switched in the pause (quiesce off)`, p(f.pauseOffMs), atMost(f.pauseOffMs.p99, 10, "ms p99")]);
+      rows.push([`${label}: snapshot instant → complete (the RAM copy)`, fmt(f.snapshotMs, "ms", 0)]);
+      rows.push([`${label}: request → branch running`, fmt(f.requestToRunningMs, "ms", 0), atMost(f.requestToRunningMs.median, 150, "ms")]);
+    }
   }
   if (rows.length > 0) table("Branching", rows);
   if (r.scaling) {

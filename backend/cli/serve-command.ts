@@ -24,7 +24,7 @@ const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
-  "                      [--allow-privileged-ports] [--store postgres://...] [--standby] [--host-name NAME]",
+  "                      [--allow-privileged-ports] [--huge-pages] [--store postgres://...] [--standby] [--host-name NAME]",
   "                      [--agent URL [--agent-token-file FILE] [--agent-ca FILE]]...",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
@@ -35,6 +35,8 @@ const USAGE = [
   `--import-idle-timeout-s: drop an import whose body stalls this long (default ${DEFAULT_LIMITS.importIdleTimeoutMs / 1000}).`,
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
+  "--huge-pages: boot guests with their RAM in 2 MiB huge pages of each host's pool (vm.nr_hugepages): shorter",
+  "              snapshot pauses and copies; a boot needs its memory free in the pool (a 507 otherwise).",
   "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
   "--host-name: this machine's name among the hosts instances are placed on (default: the name the data dir",
   "             recorded at its first start, else the machine's host name; a recorded name cannot change).",
@@ -123,7 +125,7 @@ export const serveCommand: CliCommand = {
           "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true },
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
-          "allow-privileged-ports": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
+          "allow-privileged-ports": { type: "boolean" }, "huge-pages": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
           "host-name": { type: "string" }, agent: { type: "string", multiple: true }, "agent-token-file": { type: "string", multiple: true },
           "agent-ca": { type: "string", multiple: true },
         },
@@ -145,6 +147,7 @@ export const serveCommand: CliCommand = {
     const reserve = positiveNumber("host-reserve-mb", values["host-reserve-mb"] as string | undefined, 0);
     if (reserve !== undefined) limits.hostReserveMb = reserve;
     if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
+    if (values["huge-pages"] === true) limits.hugePages = true;
     const given = values["host-name"] as string | undefined;
     // Checked before anything starts; the default is the data dir's (server.ts, host-name.ts).
     const hostName = given === undefined ? undefined : checkHostName(given);

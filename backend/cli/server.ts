@@ -72,6 +72,8 @@ export interface ServeLimits {
   allowPrivilegedPorts: boolean;
   /** Host memory (and RAM directory space) that starts, snapshots and branches leave free, in MiB. */
   hostReserveMb: number;
+  /** Cold-booted guests keep their RAM in 2 MiB huge pages of the hosts' reserved pools. */
+  hugePages: boolean;
 }
 
 /** Defaults of ServeLimits. */
@@ -80,6 +82,7 @@ export const DEFAULT_LIMITS: ServeLimits = {
   importIdleTimeoutMs: 30_000,
   allowPrivilegedPorts: false,
   hostReserveMb: 256,
+  hugePages: false,
 };
 
 /** Shortest token accepted from `$VMBRANCH_TOKEN`: a guessable token makes every other layer moot. */

@@ -12,17 +12,25 @@ import { ApiError } from "./errors";
 /** Memory a QEMU process needs beyond guest RAM (translation cache, device models, buffers), in MiB. */
 export const QEMU_OVERHEAD_MB = 64;
 
+/** The size of the huge pages guest RAM is kept in under `--huge-pages`, in MiB. */
+export const HUGE_PAGE_MB = 2;
+
 /** What a piece of work needs, in MiB. */
 export interface CapacityNeed {
   /** Host memory. */
   memoryMb: number;
   /** RAM directory space (a memory snapshot's image). */
   ramDirMb: number;
+  /** Free huge pages of the host's pool (a boot under `--huge-pages`). */
+  hugePagesMb?: number;
 }
 
-/** The need of starting a VM of `memoryMb`: all of it for a cold boot, QEMU's own for a warm start. */
-export function startNeed(memoryMb: number, warm: boolean): CapacityNeed {
-  return { memoryMb: (warm ? 0 : memoryMb) + QEMU_OVERHEAD_MB, ramDirMb: 0 };
+/**
+ * The need of starting a VM of `memoryMb`: all of it for a cold boot, from the host's huge-page
+ * pool for a boot in huge pages, and QEMU's own beside either, or only QEMU's own for a warm start.
+ */
+export function startNeed(memoryMb: number, start: "cold" | "huge-pages" | "warm"): CapacityNeed {
+  return { memoryMb: (start === "cold" ? memoryMb : 0) + QEMU_OVERHEAD_MB, ramDirMb: 0, ...(start === "huge-pages" ? { hugePagesMb: memoryMb } : {}) };
 }
 
 /** The need of a memory snapshot of a VM of `memoryMb`: its RAM image, in tmpfs, plus a loader process. */
@@ -51,6 +59,13 @@ export function capacityProblem(need: CapacityNeed, free: HostCapacity, reserveM
     return new ApiError(
       "INSUFFICIENT_STORAGE",
       `Not enough space in the RAM directory ${ramDir} to ${what}: needs ${need.ramDirMb} MiB, ${free.ramDirFreeMb} MiB free and ${reserveMb} MiB kept in reserve`,
+    );
+  // The pool is the operator's reservation for guests: nothing of it is kept back for the host.
+  const pool = free.hugePagesFreeMb ?? null;
+  if (need.hugePagesMb && pool !== null && pool < need.hugePagesMb)
+    return new ApiError(
+      "INSUFFICIENT_MEMORY",
+      `Not enough free huge pages to ${what}: needs ${need.hugePagesMb} MiB of 2 MiB pages, ${pool} MiB free in the host's pool (vm.nr_hugepages)`,
     );
   if (free.memoryAvailableMb !== null && free.memoryAvailableMb - reserveMb < need.memoryMb)
     return new ApiError(

@@ -41,6 +41,8 @@ export interface CoreConfig {
   allowPrivilegedPorts: boolean;
   /** MiB of host memory and RAM-directory space that starts, snapshots and branches leave free. */
   hostReserveMb: number;
+  /** Cold boots keep guest RAM in 2 MiB huge pages of their host's pool (`--huge-pages`). */
+  hugePages: boolean;
   /** A host whose heartbeats stopped (or could not be read) for this long is offline (60 s; `$VMBRANCH_HOST_OFFLINE_AFTER_S`). */
   hostOfflineAfterMs: number;
   /**

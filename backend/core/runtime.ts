@@ -10,7 +10,7 @@ import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmExit, VmHandle, VmLaun
 import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
 import { STORE_RETRY_MS, untilRecorded, whileUnavailable } from "./background";
-import { requireCapacity, startNeed } from "./capacity";
+import { HUGE_PAGE_MB, requireCapacity, startNeed } from "./capacity";
 import { on, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";
@@ -137,8 +137,13 @@ export class Runtime {
       guestAgent: memory.kind === "snapshot" ? memory.snapshot.machine.guestAgent === true : true,
       memory: memory.kind === "snapshot"
         ? { kind: "snapshot", ramPath: memory.snapshot.ramPath!, devstatePath: memory.snapshot.devstatePath!, quiesced: memory.snapshot.machine.quiesced === true }
-        : { kind: "boot" },
+        : { kind: "boot", hugePages: this.hugePagesFor(inst.memoryMb) },
     };
+  }
+
+  /** True when a cold boot of `memoryMb` keeps its RAM in huge pages: the operator asked for them, and the memory is whole pages. */
+  private hugePagesFor(memoryMb: number): boolean {
+    return this.ctx.config.hugePages && memoryMb % HUGE_PAGE_MB === 0;
   }
 
   /** Throw HOST_FEATURE_UNAVAILABLE when `inst` wants outbound network access its host cannot give safely. */
@@ -159,7 +164,7 @@ export class Runtime {
    */
   async start(inst: InstanceRecord, memory: StartMemory, onRunning: Partial<InstanceRecord> | (() => Partial<InstanceRecord>) = {}): Promise<InstanceRecord> {
     const spec = await this.launchSpec(inst, memory);
-    await requireCapacity(this.ctx, inst.host, startNeed(inst.memoryMb, memory.kind === "snapshot"), `start instance '${inst.name}'`);
+    await requireCapacity(this.ctx, inst.host, startNeed(inst.memoryMb, memory.kind === "snapshot" ? "warm" : this.hugePagesFor(inst.memoryMb) ? "huge-pages" : "cold"), `start instance '${inst.name}'`);
     const vm = on(this.ctx, inst.host).vm;
     // The console log stays across starts (QEMU appends): a user reads one history per instance.
     await vm.prepareRunDir(spec.runDir);

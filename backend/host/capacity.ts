@@ -1,6 +1,7 @@
 /**
  * How much memory and RAM-directory space this host has (free) right now: MemTotal and MemAvailable from
- * /proc/meminfo and the free space of the filesystem holding the RAM directory. Pure reads;
+ * /proc/meminfo, the free 2 MiB huge pages of the kernel's pool, and the free space of the
+ * filesystem holding the RAM directory. Pure reads;
  * deciding whether that is enough is core's (core/capacity.ts).
  */
 import type { HostCapacity, HostMemory } from "./vm-driver";
@@ -33,8 +34,19 @@ export async function freeSpaceMb(dir: string): Promise<number | null> {
   return s ? Math.floor((s.bavail * s.bsize) / MIB) : null;
 }
 
-/** Both figures at once. */
+/**
+ * The 2 MiB huge pages of the kernel's pool that no guest holds or has reserved, in MiB (null where
+ * the kernel has no such pool). A guest reserves all of its pages when QEMU maps them and faults
+ * them in as it touches them: the kernel counts reserved pages as free until then.
+ */
+export async function hugePagesFreeMb(pool = "/sys/kernel/mm/hugepages/hugepages-2048kB"): Promise<number | null> {
+  const read = async (name: string) => Number((await readFile(`${pool}/${name}`, "utf8").catch(() => "")).trim() || NaN);
+  const [free, reserved] = await Promise.all([read("free_hugepages"), read("resv_hugepages")]);
+  return Number.isInteger(free) && Number.isInteger(reserved) ? (free - reserved) * 2 : null;
+}
+
+/** The figures at once. */
 export async function hostCapacity(ramDir: string): Promise<HostCapacity> {
-  const [memoryAvailable, ramDirFree] = await Promise.all([memoryAvailableMb(), freeSpaceMb(ramDir)]);
-  return { memoryAvailableMb: memoryAvailable, ramDirFreeMb: ramDirFree };
+  const [memoryAvailable, ramDirFree, hugePagesFree] = await Promise.all([memoryAvailableMb(), freeSpaceMb(ramDir), hugePagesFreeMb()]);
+  return { memoryAvailableMb: memoryAvailable, ramDirFreeMb: ramDirFree, hugePagesFreeMb: hugePagesFree };
 }

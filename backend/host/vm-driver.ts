@@ -76,10 +76,11 @@ export interface VmLaunchSpec {
    */
   guestAgent?: boolean;
   /**
-   * Anonymous memory and a cold boot, or a warm start from a snapshot's RAM file and device state;
+   * A cold boot on anonymous memory, or on 2 MiB huge pages of the host's pool (`hugePages`: the
+   * operator's `--huge-pages`), or a warm start from a snapshot's RAM file and device state;
    * `quiesced`: the snapshot caught the guest with its volumes frozen, which the restore thaws.
    */
-  memory: { kind: "boot" } | { kind: "snapshot"; ramPath: string; devstatePath: string; quiesced?: boolean };
+  memory: { kind: "boot"; hugePages?: boolean } | { kind: "snapshot"; ramPath: string; devstatePath: string; quiesced?: boolean };
 }
 
 /** How a VM ended. */
@@ -291,6 +292,8 @@ export interface ConsoleSlice {
 export interface HostCapacity {
   memoryAvailableMb: number | null;
   ramDirFreeMb: number | null;
+  /** Free 2 MiB huge pages, in MiB; absent from agents older than huge pages, null where the kernel has no pool. */
+  hugePagesFreeMb?: number | null;
 }
 
 /** The host's memory in MiB (MemTotal, MemAvailable); null where it cannot be read. */

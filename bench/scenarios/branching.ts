@@ -37,7 +37,8 @@ export interface BranchingResult {
   speedup: number;
 }
 
-function pauseStats(xs: number[]): PauseStats {
+/** p50, p99 and max of pauses `xs`. */
+export function pauseStats(xs: number[]): PauseStats {
   return { p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), n: xs.length };
 }
 

@@ -94,6 +94,13 @@ test("accelerators: kvm uses the host CPU, tcg a bounded translation cache", () 
   expect(values(buildQemuArgs(spec({ tcgTbSizeMb: 64 }), paths), "-accel")).toEqual(["tcg,tb-size=64"]);
 });
 
+test("memory backends: 2 MiB huge pages from the host's pool, for whole pages only", () => {
+  expect(json(buildQemuArgs(spec({ memory: { kind: "huge-pages" } }), paths), "-object")).toEqual([
+    { "qom-type": "memory-backend-memfd", id: "ram0", size: 256 << 20, hugetlb: true, hugetlbsize: 2 << 20 },
+  ]);
+  expect(() => buildQemuArgs(spec({ memory: { kind: "huge-pages" }, memoryMb: 129 }), paths)).toThrow("memoryMb must be a whole number of huge pages for huge-page memory, got 129");
+});
+
 test("memory backends: anonymous, shared file, private read-only file", () => {
   expect(json(buildQemuArgs(spec(), paths), "-object")).toEqual([{ "qom-type": "memory-backend-ram", id: "ram0", size: 256 << 20 }]);
   expect(memoryBackendObject({ kind: "shared-file", path: "/dev/shm/s/ram" }, 512)).toEqual({

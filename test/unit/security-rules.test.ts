@@ -2,10 +2,14 @@
 // read, constant-time token comparison, the listen policy (TLS off loopback), room checks that
 // name what is short, the firewall rule's text and the sandbox and confinement options QEMU gets.
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { hostOf, isLoopbackHost, tokenMatches } from "../../backend/api/access";
 import { UsageError } from "../../backend/cli/command-registry";
 import { planListen } from "../../backend/cli/listen-policy";
 import { capacityProblem, snapshotNeed, startNeed } from "../../backend/core/capacity";
+import { hugePagesFreeMb } from "../../backend/host/capacity";
 import { TOOL_UID, VM_UID_BASE, VM_UID_COUNT, VmUidPool } from "../../backend/host/confinement/vm-identity";
 import { firewallRuleset } from "../../backend/host/net/firewall";
 import { buildQemuArgs, sandboxOption } from "../../backend/host/qemu/command-line";
@@ -56,8 +60,10 @@ describe("listen policy", () => {
 describe("room checks", () => {
   const free = { memoryAvailableMb: 2048, ramDirFreeMb: 1024 };
   it("counts guest RAM for a cold boot, QEMU's own for a warm start, and a RAM image for a snapshot", () => {
-    expect(startNeed(512, false)).toEqual({ memoryMb: 576, ramDirMb: 0 });
-    expect(startNeed(512, true)).toEqual({ memoryMb: 64, ramDirMb: 0 });
+    expect(startNeed(512, "cold")).toEqual({ memoryMb: 576, ramDirMb: 0 });
+    expect(startNeed(512, "warm")).toEqual({ memoryMb: 64, ramDirMb: 0 });
+    // In huge pages the guest's RAM comes from the host's pool; QEMU's own from its memory.
+    expect(startNeed(512, "huge-pages")).toEqual({ memoryMb: 64, ramDirMb: 0, hugePagesMb: 512 });
     expect(snapshotNeed(512)).toEqual({ memoryMb: 576, ramDirMb: 512 });
   });
   it("names the RAM directory when it is short, with what is needed, free and reserved", () => {
@@ -67,8 +73,27 @@ describe("room checks", () => {
     ]);
   });
   it("names host memory when it is short", () => {
-    const e = capacityProblem(startNeed(1800, false), free, 256, "start instance 'big'", "/r");
+    const e = capacityProblem(startNeed(1800, "cold"), free, 256, "start instance 'big'", "/r");
     expect([e?.code, e?.message]).toEqual(["INSUFFICIENT_MEMORY", "Not enough host memory to start instance 'big': needs 1864 MiB, 2048 MiB available and 256 MiB kept in reserve"]);
+  });
+  it("reads the huge-page pool's free pages less those guests reserved, and no pool as unknown", async () => {
+    const pool = mkdtempSync(join(tmpdir(), "vmbranch-unit-pool-"));
+    try {
+      writeFileSync(join(pool, "free_hugepages"), "300\n");
+      writeFileSync(join(pool, "resv_hugepages"), "75\n");
+      expect(await hugePagesFreeMb(pool)).toBe(450);
+      expect(await hugePagesFreeMb(join(pool, "missing"))).toBeNull();
+    } finally {
+      rmSync(pool, { recursive: true, force: true });
+    }
+  });
+  it("names the huge-page pool when a boot in huge pages does not fit it, keeping no reserve of it; an unknown pool passes", () => {
+    const pool = (mb: number | null) => ({ ...free, hugePagesFreeMb: mb });
+    const e = capacityProblem(startNeed(512, "huge-pages"), pool(510), 256, "start instance 'hp'", "/r");
+    expect([e?.code, e?.status, e?.message]).toEqual(["INSUFFICIENT_MEMORY", 507, "Not enough free huge pages to start instance 'hp': needs 512 MiB of 2 MiB pages, 510 MiB free in the host's pool (vm.nr_hugepages)"]);
+    expect(capacityProblem(startNeed(512, "huge-pages"), pool(512), 256, "start", "/r")).toBeNull();
+    expect(capacityProblem(startNeed(512, "huge-pages"), pool(null), 256, "start", "/r")).toBeNull();
+    expect(capacityProblem(startNeed(512, "huge-pages"), free, 256, "start", "/r")).toBeNull();
   });
   it("lets through what fits, and what it cannot measure", () => {
     expect(capacityProblem(snapshotNeed(256), free, 256, "x", "/r")).toBeNull();

@@ -10,11 +10,15 @@
 export type Accelerator = "kvm" | "tcg";
 
 /**
- * Where guest RAM lives. `shared-file` maps a file MAP_SHARED (a snapshot source whose RAM file is
- * the snapshot); `private-file` maps a frozen RAM file copy-on-write (a branch): it is opened
- * read-only and never written.
+ * Where guest RAM lives. `anonymous` and `huge-pages` (2 MiB pages of the host's reserved pool) for
+ * a cold boot; `shared-file` maps a file MAP_SHARED (a loader writing a snapshot's RAM image);
+ * `private-file` maps a frozen RAM file copy-on-write (a branch): it is opened read-only and never
+ * written.
  */
-export type MemoryBackendSpec = { kind: "anonymous" } | { kind: "shared-file"; path: string } | { kind: "private-file"; path: string };
+/** The size of a huge page guests' RAM can be kept in, in bytes (the kernel's `hugepages-2048kB` pool). */
+export const HUGE_PAGE_BYTES = 2 * 1024 * 1024;
+
+export type MemoryBackendSpec = { kind: "anonymous" } | { kind: "huge-pages" } | { kind: "shared-file"; path: string } | { kind: "private-file"; path: string };
 
 /** A qcow2 disk on virtio-blk. */
 export interface DiskSpec {
@@ -160,7 +164,8 @@ export function validateVmSpec(spec: VmSpec): void {
   if (spec.tcgTbSizeMb !== undefined) checkInt("tcgTbSizeMb", spec.tcgTbSizeMb, 1, 4096);
   checkInt("vcpus", spec.vcpus, 1, 64);
   checkInt("memoryMb", spec.memoryMb, 16, 1024 * 1024);
-  if (spec.memory.kind !== "anonymous") checkPath("memory.path", spec.memory.path);
+  if (spec.memory.kind === "huge-pages" && (spec.memoryMb * 1024 * 1024) % HUGE_PAGE_BYTES !== 0) fail(`memoryMb must be a whole number of huge pages for huge-page memory, got ${spec.memoryMb}`);
+  if (spec.memory.kind === "shared-file" || spec.memory.kind === "private-file") checkPath("memory.path", spec.memory.path);
   checkPath("kernel", spec.kernel);
   checkPath("initrd", spec.initrd);
   if (/[\0]/.test(spec.cmdline)) fail("cmdline contains a NUL byte");

@@ -103,7 +103,7 @@ export class QemuDriver implements VmDriver {
       await writeFile(join(spec.runDir, SPEC_FILE), JSON.stringify({ spec, launchedAt, warm, confinement: confinement.record } satisfies StoredSpec));
       const mode = spec.memory.kind === "snapshot"
         ? { kind: "restore" as const, ramPath: spec.memory.ramPath, devstatePath: spec.memory.devstatePath }
-        : { kind: "boot" as const };
+        : { kind: "boot" as const, hugePages: spec.memory.hugePages };
       const vmSpec = toVmSpec(spec, mode, { confine: confinement.runAs, sandbox: confinement.sandbox });
       incomingFd = incomingFdOf(vmSpec);
       proc = await VmProcess.launch(vmSpec, paths, { onSpawn: (pid) => confinement.enter(pid) });

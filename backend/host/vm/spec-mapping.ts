@@ -9,7 +9,8 @@ import { DEFAULT_TCG_TB_SIZE_MB, FIRST_FREE_PCI_SLOT, type ConfineSpec, type Mem
 
 /** How the VM of a launch spec starts. */
 export type StartMode =
-  | { kind: "boot" }
+  /** A cold boot; `hugePages`: its RAM in 2 MiB pages of the host's pool. */
+  | { kind: "boot"; hugePages?: boolean }
   /** Restore: map a RAM image privately and load the device state saved beside it. */
   | { kind: "restore"; ramPath: string; devstatePath: string }
   /** A loader that receives a snapshot into a shared RAM file and never runs. */
@@ -30,7 +31,9 @@ export interface ProcessLimits {
 /** The QEMU spec of `spec` started as `mode`. */
 export function toVmSpec(spec: VmLaunchSpec, mode: StartMode, limits: ProcessLimits, uuid = spec.uuid): VmSpec {
   const memory: MemoryBackendSpec =
-    mode.kind === "boot" ? { kind: "anonymous" } : mode.kind === "restore" ? { kind: "private-file", path: mode.ramPath } : { kind: "shared-file", path: mode.ramPath };
+    mode.kind === "boot"
+      ? { kind: mode.hugePages ? "huge-pages" : "anonymous" }
+      : mode.kind === "restore" ? { kind: "private-file", path: mode.ramPath } : { kind: "shared-file", path: mode.ramPath };
   const disks = spec.disks.map((d) => {
     const current = mode.kind === "loader" ? mode.disks.find((x) => x.id === d.id)?.file : undefined;
     return {
