@@ -96,7 +96,7 @@ test("accelerators: kvm uses the host CPU, tcg a bounded translation cache", () 
 
 test("memory backends: 2 MiB huge pages from the host's pool, for whole pages only", () => {
   expect(json(buildQemuArgs(spec({ memory: { kind: "huge-pages" } }), paths), "-object")).toEqual([
-    { "qom-type": "memory-backend-memfd", id: "ram0", size: 256 << 20, hugetlb: true, hugetlbsize: 2 << 20 },
+    { "qom-type": "memory-backend-memfd", id: "ram0", size: 256 << 20, hugetlb: true, hugetlbsize: 2 << 20, prealloc: true },
   ]);
   expect(() => buildQemuArgs(spec({ memory: { kind: "huge-pages" }, memoryMb: 129 }), paths)).toThrow("memoryMb must be a whole number of huge pages for huge-page memory, got 129");
 });
