@@ -1,6 +1,7 @@
 /**
  * Room checks before work that needs memory: a VM start needs host memory for its guest RAM (a
- * warm start maps a snapshot's RAM image and needs only QEMU's own), and a memory snapshot needs
+ * warm start maps a snapshot's RAM image and needs only QEMU's own; a boot under `--huge-pages`
+ * takes its RAM from the host's huge-page pool), and a memory snapshot needs
  * space for a RAM image in the RAM directory, which is tmpfs and so host memory too. Refusing up
  * front with a 507 that names what is short beats a QEMU killed by SIGBUS or the OOM killer
  * halfway through. The operator's reserve (`--host-reserve-mb`) is kept free for the host.
