@@ -13,9 +13,6 @@ import { ApiError } from "./errors";
 /** Memory a QEMU process needs beyond guest RAM (translation cache, device models, buffers), in MiB. */
 export const QEMU_OVERHEAD_MB = 64;
 
-/** The size of the huge pages guest RAM is kept in under `--huge-pages`, in MiB. */
-export const HUGE_PAGE_MB = 2;
-
 /** What a piece of work needs, in MiB. */
 export interface CapacityNeed {
   /** Host memory. */

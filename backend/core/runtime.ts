@@ -6,11 +6,11 @@
  */
 import { dirname, join } from "node:path";
 import { failpoint } from "../host/failpoints";
-import type { GuestConfig, GuestMount, VmAlert, VmDisk, VmExit, VmHandle, VmLaunchSpec, VmShare } from "../host/vm-driver";
+import { HUGE_PAGE_MB, type GuestConfig, type GuestMount, type VmAlert, type VmDisk, type VmExit, type VmHandle, type VmLaunchSpec, type VmShare } from "../host/vm-driver";
 import { StoreUnavailable } from "../store/engine";
 import type { InstanceRecord, MachineRecord, SnapshotRecord } from "../store/records";
 import { STORE_RETRY_MS, untilRecorded, whileUnavailable } from "./background";
-import { HUGE_PAGE_MB, requireCapacity, startNeed } from "./capacity";
+import { requireCapacity, startNeed } from "./capacity";
 import { on, type CoreContext } from "./context";
 import { ApiError } from "./errors";
 import { hostError } from "./host-errors";

@@ -4,7 +4,7 @@
  * filesystem holding the RAM directory. Pure reads;
  * deciding whether that is enough is core's (core/capacity.ts).
  */
-import type { HostCapacity, HostMemory } from "./vm-driver";
+import { HUGE_PAGE_MB, type HostCapacity, type HostMemory } from "./vm-driver";
 import { readFile, statfs } from "node:fs/promises";
 
 const MIB = 1024 * 1024;
@@ -42,7 +42,7 @@ export async function freeSpaceMb(dir: string): Promise<number | null> {
 export async function hugePagesFreeMb(pool = "/sys/kernel/mm/hugepages/hugepages-2048kB"): Promise<number | null> {
   const read = async (name: string) => Number((await readFile(`${pool}/${name}`, "utf8").catch(() => "")).trim() || NaN);
   const [free, reserved] = await Promise.all([read("free_hugepages"), read("resv_hugepages")]);
-  return Number.isInteger(free) && Number.isInteger(reserved) ? (free - reserved) * 2 : null;
+  return Number.isInteger(free) && Number.isInteger(reserved) ? (free - reserved) * HUGE_PAGE_MB : null;
 }
 
 /** The figures at once. */

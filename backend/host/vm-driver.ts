@@ -289,6 +289,9 @@ export interface ConsoleSlice {
 }
 
 /** Free capacity in MiB; null where it cannot be read. */
+/** The size of the huge pages a boot's RAM is kept in (`hugePages`), in MiB: the kernel's `hugepages-2048kB` pool. */
+export const HUGE_PAGE_MB = 2;
+
 export interface HostCapacity {
   memoryAvailableMb: number | null;
   ramDirFreeMb: number | null;

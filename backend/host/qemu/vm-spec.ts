@@ -5,6 +5,7 @@
  * (ports, MACs, serials, snapshot files) is the caller's. Every path must be absolute: QEMU
  * runs with / as its working directory (and may be confined to a jail).
  */
+import { HUGE_PAGE_MB } from "../vm-driver";
 
 /** How guest code runs: hardware virtualization or QEMU's translator. */
 export type Accelerator = "kvm" | "tcg";
@@ -15,8 +16,8 @@ export type Accelerator = "kvm" | "tcg";
  * `private-file` maps a frozen RAM file copy-on-write (a branch): it is opened read-only and never
  * written.
  */
-/** The size of a huge page guests' RAM can be kept in, in bytes (the kernel's `hugepages-2048kB` pool). */
-export const HUGE_PAGE_BYTES = 2 * 1024 * 1024;
+/** The size of a huge page guests' RAM can be kept in, in bytes. */
+export const HUGE_PAGE_BYTES = HUGE_PAGE_MB * 1024 * 1024;
 
 export type MemoryBackendSpec = { kind: "anonymous" } | { kind: "huge-pages" } | { kind: "shared-file"; path: string } | { kind: "private-file"; path: string };
 
