@@ -1,7 +1,7 @@
 // The host-side readers behind instance metrics: QEMU's traffic dumps (pcap records counted into
 // frames, bytes and inbound SYNs, carried on across reads and across a lost state), /proc's CPU and
 // memory figures, and established connections from the socket table. Real files, no VM.
-import { mkdtemp, rm, stat, writeFile, appendFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildQemuArgs } from "../../backend/host/qemu/command-line";
@@ -74,6 +74,26 @@ describe("traffic dumps", () => {
     await writeFile(toGuest, Buffer.concat([PCAP_HEADER, record(tcpFrame(70, ACK), 70)]));
     expect(await readTraffic(toGuest, "run-2")).toEqual({ frames: 1, bytes: 70, syns: 0 });
     expect(await readTraffic(join(dir, "missing.pcap"), "run-2")).toEqual({ frames: 0, bytes: 0, syns: 0 });
+  });
+
+  it("a state that cannot be written (a full disk) fails the read that asked, and nothing else", async () => {
+    const { toGuest } = trafficFiles(dir);
+    await writeFile(toGuest, Buffer.concat([PCAP_HEADER, record(tcpFrame(60, SYN), 60)]));
+    // The state's temporary file is a directory: its write fails as a full disk's would.
+    await mkdir(`${toGuest}.state.tmp`);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      await expect(readTraffic(toGuest, "run-1")).rejects.toThrow(/EISDIR/);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    // The next read is not held up by the failed one.
+    await rm(`${toGuest}.state.tmp`, { recursive: true });
+    expect(await readTraffic(toGuest, "run-1")).toEqual({ frames: 1, bytes: 60, syns: 1 });
   });
 
   it("gives the space of what it read back to the file system, and never counts punched-out bytes", async () => {

@@ -78,9 +78,12 @@ export function readTraffic(file: string, runId: string): Promise<TrafficTotals>
   const prev = queues.get(file) ?? Promise.resolve();
   const next = prev.catch(() => undefined).then(() => advance(file, runId));
   queues.set(file, next);
-  void next.finally(() => {
+  // The caller gets `next` and its failure; this bookkeeping must not leave a second, unhandled
+  // rejection behind (a full disk failing the state write would end the process).
+  const forget = () => {
     if (queues.get(file) === next) queues.delete(file);
-  });
+  };
+  next.then(forget, forget);
   return next;
 }
 
