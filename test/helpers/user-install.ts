@@ -8,7 +8,8 @@
  * its Node.js language host (scripts/install-language-host), from their own directories.
  *
  * Made once per `npm test` run (scripts/test names the directory after the run and removes it at
- * the end), or once per test file when run alone (`releaseUserInstall` removes it then).
+ * the end; the first of the layer's workers to ask makes it, the other waits), or once per test file
+ * when run alone (`releaseUserInstall` removes it then).
  */
 import { execFile, execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -82,9 +83,35 @@ export function userInstall(): Promise<UserInstall> {
   return current;
 }
 
+/**
+ * Runs `fn` holding the lock directory `lock`: jest runs a layer's files in two worker processes,
+ * and both may ask for the run's shared install at once. mkdir is atomic; scripts/test removes a
+ * lock that a killed worker left.
+ */
+async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 async function makeUserInstall(): Promise<UserInstall> {
   const { root, shared } = installRoot();
   if (!shared) ownRoot = root;
+  return withLock(`${root}.lock`, () => makeUserInstallIn(root, shared));
+}
+
+async function makeUserInstallIn(root: string, shared: boolean): Promise<UserInstall> {
   const ready = path.join(root, "install.json");
   if (existsSync(ready)) return JSON.parse(readFileSync(ready, "utf8")) as UserInstall;
   rmSync(root, { recursive: true, force: true });
@@ -92,8 +119,11 @@ async function makeUserInstall(): Promise<UserInstall> {
   const deps = path.join(root, "deps");
   mkdirSync(packs, { recursive: true });
   mkdirSync(deps, { recursive: true });
-  const vmbranch = await pack([], packs);
-  const server = await pack(["--workspace", "backend"], packs);
+  // In a run of `npm test` the build step made these files already, and another worker may be
+  // starting a serve from backend/dist meanwhile: `prepack` would rewrite it under that worker.
+  const scripts = shared ? ["--ignore-scripts"] : [];
+  const vmbranch = await pack(scripts, packs);
+  const server = await pack([...scripts, "--workspace", "backend"], packs);
   writeFileSync(path.join(deps, "package.json"), JSON.stringify({ name: "infrastructure", private: true }, null, 2));
   await npm(["install", vmbranch.file, "@pulumi/pulumi@^3", "typescript@^5", "@types/node@^20"], deps);
   const modules = path.join(deps, "node_modules");
@@ -115,7 +145,9 @@ async function makeUserInstall(): Promise<UserInstall> {
 export async function serverInstall(install: UserInstall): Promise<string> {
   const prefix = path.join(install.root, "global");
   const bin = path.join(prefix, "bin");
-  if (!existsSync(path.join(bin, "vmbranch"))) await npm(["install", "--global", "--prefix", prefix, install.server.file], install.root);
+  await withLock(`${install.root}.lock`, async () => {
+    if (!existsSync(path.join(bin, "vmbranch"))) await npm(["install", "--global", "--prefix", prefix, install.server.file], install.root);
+  });
   return bin;
 }
 
