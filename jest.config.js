@@ -1,5 +1,5 @@
-// Test layers (docs/testing.md). Each layer is a jest project; scripts/test runs them in order.
-// VM-heavy layers run in band: the machine has 2 cores and TCG guests need them.
+// Test layers (docs/testing.md). Each layer is a jest project; scripts/test runs them in order and
+// says how many files of each run at a time (`workers` there).
 const transform = { "^.+\\.tsx?$": ["@swc/jest", { jsc: { parser: { syntax: "typescript" }, target: "es2022" }, module: { type: "commonjs" } }] };
 const moduleNameMapper = {
   "^vmbranch$": "<rootDir>/provider/index.ts",
