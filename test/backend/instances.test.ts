@@ -6,6 +6,7 @@
 // that need no VM, and a branch of a stopped instance. Refusals leave rows and files as they were.
 import { createServer, type Server } from "node:net";
 import type { Instance, Volume } from "../../sdk";
+import { unclaimedPort } from "../helpers/ports";
 import { api, expectError, instanceOf, newDiskFiles, observe, raw, useBackend, volumeOf } from "./support";
 
 jest.setTimeout(60_000);
@@ -113,10 +114,7 @@ describe("published ports", () => {
     const given = a.ports[1]!.host_port + 0;
     const b = await createInstance({ name: "ports-b", ports: [{ guest_port: 8080 }] });
     expect(b.ports[0]!.host_port).not.toBe(given);
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const free = (server.address() as { port: number }).port;
-    await new Promise((r) => server.close(r));
+    const free = await unclaimedPort();
     const c = await createInstance({ name: "ports-c", ports: [{ guest_port: 80, host_port: free }] });
     expect(c.ports).toEqual([{ guest_port: 80, host_port: free, host_ip: "127.0.0.1", protocol: "tcp" }]);
     // Stable: a GET later shows the same host ports.
@@ -133,10 +131,7 @@ describe("published ports", () => {
   });
 
   it("gives a requested host port to one of two concurrent creates and a 409 to the other, never a 500", async () => {
-    const server = createServer();
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((r) => server.close(r));
+    const port = await unclaimedPort();
     const body = (name: string) => ({ name, image: "base", autostart: false, ports: [{ guest_port: 80, host_port: port }] });
     const results = await Promise.all([raw(backend(), "POST", "/v1/instances", { body: body("race-port-1") }), raw(backend(), "POST", "/v1/instances", { body: body("race-port-2") })]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409]);

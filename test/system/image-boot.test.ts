@@ -13,6 +13,7 @@ import { buildBaseImage } from "../../backend/host/images/base-image-builder";
 import { renderGuestConfig } from "../../backend/host/images/guest-config";
 import { ERROR_MARKER, EXIT_MARKER, GUEST_CONFIG_FW_CFG_NAME, INIT_EXIT_CODES, READY_MARKER, type GuestConfig } from "../../backend/host/images/guest-protocol";
 import { openImage, type ImageFiles } from "../../backend/host/images/image-store";
+import { unclaimedPort } from "../helpers/ports";
 
 jest.setTimeout(180_000);
 
@@ -137,17 +138,6 @@ function qmp(socketPath: string, command: string): Promise<unknown> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** An empty ext4 volume as qcow2, like a vmbranch volume. */
 function makeVolume(name: string): string {
   const raw = path.join(tmp, `${name}.raw`);
@@ -192,7 +182,7 @@ describe("base image boot", () => {
 
   it("serves a published port with busybox httpd, appending to an ext4 volume found by serial, then mounts it read-only", async () => {
     const volume = makeVolume("web");
-    const port = await freePort();
+    const port = await unclaimedPort();
     const cgi = ["#!/bin/sh", 'echo "$QUERY_STRING" >> /data/hits', "printf 'Content-Type: text/plain\\r\\n\\r\\n'", "cat /data/hits"].join("\n");
     const g = boot(
       {
