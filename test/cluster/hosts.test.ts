@@ -163,6 +163,9 @@ test("an agent killed alone leaves its VMs running; started again, they are reat
   await h1.killAgent();
   expect(h1.vmPids()).toEqual(pids);
   await h1.startAgent();
+  // Killed for longer than OFFLINE_AFTER_S (a loaded machine), the host went offline; actions on
+  // it answer HOST_OFFLINE until the new agent's first heartbeat.
+  await until("box-1 to heartbeat again", async () => (await hostState("box-1")) === "online");
   await waitWriting(b, name);
   // The reattached VM takes a live snapshot through the new agent: a branch of it runs there.
   await b.client.instances.create({ name: "br1", branch_from: { name } });
