@@ -288,10 +288,10 @@ export interface ConsoleSlice {
   size: number;
 }
 
-/** Free capacity in MiB; null where it cannot be read. */
 /** The size of the huge pages a boot's RAM is kept in (`hugePages`), in MiB: the kernel's `hugepages-2048kB` pool. */
 export const HUGE_PAGE_MB = 2;
 
+/** Free capacity in MiB; null where it cannot be read. */
 export interface HostCapacity {
   memoryAvailableMb: number | null;
   ramDirFreeMb: number | null;

@@ -10,15 +10,15 @@ import { HUGE_PAGE_MB } from "../vm-driver";
 /** How guest code runs: hardware virtualization or QEMU's translator. */
 export type Accelerator = "kvm" | "tcg";
 
+/** The size of a huge page guests' RAM can be kept in, in bytes. */
+export const HUGE_PAGE_BYTES = HUGE_PAGE_MB * 1024 * 1024;
+
 /**
  * Where guest RAM lives. `anonymous` and `huge-pages` (2 MiB pages of the host's reserved pool) for
  * a cold boot; `shared-file` maps a file MAP_SHARED (a loader writing a snapshot's RAM image);
  * `private-file` maps a frozen RAM file copy-on-write (a branch): it is opened read-only and never
  * written.
  */
-/** The size of a huge page guests' RAM can be kept in, in bytes. */
-export const HUGE_PAGE_BYTES = HUGE_PAGE_MB * 1024 * 1024;
-
 export type MemoryBackendSpec = { kind: "anonymous" } | { kind: "huge-pages" } | { kind: "shared-file"; path: string } | { kind: "private-file"; path: string };
 
 /** A qcow2 disk on virtio-blk. */
