@@ -7,6 +7,7 @@
 import { createServer, type Server } from "node:net";
 import type { Instance, Volume } from "../../sdk";
 import { unclaimedPort } from "../helpers/ports";
+import { publishedWindow } from "../../backend/host/net/ports";
 import { api, expectError, instanceOf, newDiskFiles, observe, raw, useBackend, volumeOf } from "./support";
 
 jest.setTimeout(60_000);
@@ -111,6 +112,10 @@ describe("published ports", () => {
       { guest_port: 53, host_port: expect.any(Number), host_ip: "127.0.0.1", protocol: "udp" },
       { guest_port: 8080, host_port: expect.any(Number), host_ip: "127.0.0.1", protocol: "tcp" },
     ]);
+    // Picked below the kernel's ephemeral range, where no client's connection can take them while
+    // the instance is stopped.
+    const window = publishedWindow()!;
+    for (const p of a.ports) expect(p.host_port >= window.low && p.host_port <= window.high).toBe(true);
     const given = a.ports[1]!.host_port + 0;
     const b = await createInstance({ name: "ports-b", ports: [{ guest_port: 8080 }] });
     expect(b.ports[0]!.host_port).not.toBe(given);

@@ -5,18 +5,9 @@
  * other file's clients and servers can take it before the test uses it. A port below that range is
  * only ever taken by someone naming it.
  */
-import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { randomInt } from "node:crypto";
-
-/** Lowest port of the kernel's ephemeral range (net.ipv4.ip_local_port_range). */
-function ephemeralLow(): number {
-  try {
-    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || 32768;
-  } catch {
-    return 32768;
-  }
-}
+import { ephemeralLow, publishedWindow } from "../../backend/host/net/ports";
 
 function listensOn(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -26,9 +17,12 @@ function listensOn(port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port on 127.0.0.1 that is free now and that the kernel never hands out by itself. */
+/**
+ * A TCP port on 127.0.0.1 that is free now, that the kernel never hands out by itself, and that no
+ * serve picks for a published port (those come from the window just below the ephemeral range).
+ */
 export async function unclaimedPort(): Promise<number> {
-  const high = ephemeralLow();
+  const high = publishedWindow()?.low ?? ephemeralLow();
   const low = Math.min(10_000, high - 1000);
   for (let tries = 0; tries < 100; tries++) {
     const port = randomInt(low, high);

@@ -1,0 +1,62 @@
+// Picking host ports for published guest ports: the window below the kernel's ephemeral range
+// that picks come from, and what a pick does when that window is busy or full. Real sockets on
+// 127.0.0.1, no VM.
+import { createServer, type Server } from "node:net";
+import { ephemeralLow, isPortFree, pickFreePort, publishedWindow } from "../../backend/host/net/ports";
+import { unclaimedPort } from "../helpers/ports";
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(port, "127.0.0.1", () => resolve(srv));
+  });
+}
+
+const close = (srv: Server) => new Promise((r) => srv.close(r));
+
+describe("the published-port window", () => {
+  it("is the 2768 ports just below the ephemeral range, never reaching the privileged ports", () => {
+    expect(publishedWindow(32768)).toEqual({ low: 30000, high: 32767 });
+    expect(publishedWindow(49152)).toEqual({ low: 46384, high: 49151 });
+    expect(publishedWindow(2000)).toEqual({ low: 1024, high: 1999 });
+    expect(publishedWindow(1024)).toBeNull();
+  });
+
+  it("follows this host's ip_local_port_range", () => {
+    expect(publishedWindow()?.high).toBe(ephemeralLow() - 1);
+  });
+});
+
+describe("pickFreePort", () => {
+  it("picks a free port of the window, below the ephemeral range, for tcp and udp", async () => {
+    const window = publishedWindow()!;
+    for (const protocol of ["tcp", "udp"] as const) {
+      const port = await pickFreePort(protocol, new Set());
+      expect(port).toBeGreaterThanOrEqual(window.low);
+      expect(port).toBeLessThanOrEqual(window.high);
+      expect(await isPortFree(port, protocol)).toBe(true);
+    }
+  });
+
+  it("skips ports promised to others and ports in use, down to the last free one of the window", async () => {
+    // A window of three below the ephemeral range: one promised, one listening, one left.
+    const base = await unclaimedPort();
+    const window = { low: base, high: base + 2 };
+    const busy = await listen(base + 1);
+    try {
+      for (let i = 0; i < 5; i++) expect(await pickFreePort("tcp", new Set([base]), window)).toBe(base + 2);
+    } finally {
+      await close(busy);
+    }
+  });
+
+  it("falls back to a port the kernel hands out when the whole window is taken", async () => {
+    const window = publishedWindow()!;
+    const promised = new Set<number>();
+    for (let p = window.low; p <= window.high; p++) promised.add(p);
+    const port = await pickFreePort("tcp", promised);
+    expect(promised.has(port)).toBe(false);
+    expect(port).toBeGreaterThanOrEqual(ephemeralLow());
+  });
+});
