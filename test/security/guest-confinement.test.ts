@@ -203,7 +203,9 @@ describe("QEMU processes", () => {
     const srcPid = pidOf(iso.uuid)!;
     const srcUid = Number(status(srcPid).Uid!.split(/\s+/)[0]);
     const srcJail = join(b.dataDir, "run", iso.uuid, "jail");
-    // Watch /proc for the loader while the branch is made (it lives about half a second).
+    // Watch /proc for this serve's loader (its run dir is beside the VMs') while the branch is made
+    // (it lives about half a second); other test files' serves may be branching meanwhile.
+    const loaderDir = join(b.dataDir, "run", ".loader-");
     let loader: { uid: number; root: string; seccomp: string } | null = null;
     let watching = true;
     const watch = (async () => {
@@ -212,7 +214,7 @@ describe("QEMU processes", () => {
           if (!/^\d+$/.test(e)) continue;
           try {
             const a = cmdline(Number(e));
-            if (!a.includes("-incoming") || !a.some((x) => x.includes(".loader-"))) continue;
+            if (!a.includes("-incoming") || !a.some((x) => x.includes(loaderDir))) continue;
             const s = status(Number(e));
             const uid = Number(s.Uid!.split(/\s+/)[0]);
             // Caught while still initialising (as root, before its drop): look again.
