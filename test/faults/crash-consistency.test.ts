@@ -125,7 +125,7 @@ async function removeVolume(name: string): Promise<void> {
 }
 
 let n = 0;
-const branchPoints = ["snapshot.after-overlays", "snapshot.after-transaction", "snapshot.after-capture", "snapshot.after-commit", "snapshot.before-ready", "branch.before-restore"];
+const branchPoints = ["snapshot.after-overlays", "snapshot.loader-started", "snapshot.after-transaction", "snapshot.after-capture", "snapshot.after-commit", "snapshot.before-ready", "branch.before-restore"];
 /**
  * Each point with the default `quiesce: "auto"` (the guest agent freezes the source, whose disks
  * then switch while it runs), and the disk switch once more with `quiesce: "off"`: the disks then

@@ -12,6 +12,7 @@ import { chmod, chown, lstat, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { confineProcess, type ConfinementRecord, type HostConfinement, type ProcessConfinement } from "../confinement/confinement";
 import { insideJail, nestedJail, type Jail } from "../confinement/jail";
+import { failpoint } from "../failpoints";
 import { renderGuestConfig } from "../images/guest-config";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, removeVmPaths, vmPaths } from "../qemu/vm-paths";
@@ -90,6 +91,7 @@ export async function startLoader(
     const c = confinement;
     proc = await VmProcess.launch(vmSpec, paths, { onSpawn: (pid) => c.enter(pid) });
     await proc.qmp.migrateIncoming(`unix:${meet.socket.loader}`);
+    await failpoint("snapshot.loader-started");
   } catch (err) {
     await abort();
     throw err;
