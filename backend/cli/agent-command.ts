@@ -19,12 +19,14 @@ import { UsageError, type CliCommand } from "./command-registry";
 import { resolveDataDir } from "./data-dir";
 import { dataDirHostName } from "./host-name";
 import { parseListen, planListen } from "./listen-policy";
+import { parsePortRange } from "./port-range";
 import { openLocalHost } from "./local-host";
 import { privateDir, readPrivateFile, writePrivateFile } from "./private-paths";
 import { DEFAULT_LIMITS, resolveSecret } from "./server";
 
 const USAGE = [
   "usage: vmbranch agent [--data-dir DIR] [--listen HOST:PORT] [--host-name NAME] [--tls-cert FILE --tls-key FILE | --insecure-listen]",
+  "                      [--published-ports LOW-HIGH]",
   "",
   "Runs this host's VMs, disks, snapshots and ports for the control plane that connects with",
   "`vmbranch serve --agent URL`. Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7481.",
@@ -32,6 +34,8 @@ const USAGE = [
   "--host-name names this host to the control plane (default: the name the data dir recorded at its first start,",
   "else the machine's host name); a host cannot be renamed later.",
   "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
+  "--published-ports: where this host picks a port published without a host_port (default: the 2768 ports just",
+  "                   below the kernel's ephemeral range, 30000-32767 with Linux's default).",
 ];
 
 /** How long a stopping agent lets calls in flight finish before it exits anyway. */
@@ -77,12 +81,13 @@ export const agentCommand: CliCommand = {
       ({ values } = parseArgs({
         args,
         strict: true,
-        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "host-name": { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" } },
+        options: { "data-dir": { type: "string" }, listen: { type: "string" }, "host-name": { type: "string" }, "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" }, "published-ports": { type: "string" } },
       }));
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
     const { host, port } = parseListen((values.listen as string | undefined) ?? "127.0.0.1:7481");
+    const published = parsePortRange("published-ports", values["published-ports"] as string | undefined);
     const plan = planListen(host, { tlsCert: values["tls-cert"] as string | undefined, tlsKey: values["tls-key"] as string | undefined, insecure: values["insecure-listen"] === true });
     if (plan.warning) ctx.stderr(`vmbranch agent: WARNING: ${plan.warning}\n`);
     armFailpoints(ctx.env.VMBRANCH_FAILPOINTS);
@@ -120,7 +125,7 @@ export const agentCommand: CliCommand = {
       const swept = await removePartFiles(prepared, (m) => ctx.stderr(`vmbranch agent: WARNING: ${m}\n`));
       log.info({ removed: swept }, "partial files of transfers cut short removed");
       const token = resolveSecret(join(own, "token"), ctx.env.VMBRANCH_AGENT_TOKEN, "$VMBRANCH_AGENT_TOKEN");
-      local = await openLocalHost({ dataDir, imageDir: resolveImageDir(dataDir, ctx.env), tmpDir, consoleLogMaxBytes: DEFAULT_LIMITS.consoleLogMaxBytes, log });
+      local = await openLocalHost({ dataDir, imageDir: resolveImageDir(dataDir, ctx.env), tmpDir, consoleLogMaxBytes: DEFAULT_LIMITS.consoleLogMaxBytes, publishedPorts: published ?? null, log });
       const tls = plan.tls ? { key: readFileSync(plan.tls.keyFile), cert: readFileSync(plan.tls.certFile) } : undefined;
       const app = buildAgentApp({
         token, epochFile: join(own, "epoch"), vm: local.vm, storage: local.storage, accelerator: local.accelerator, tls,

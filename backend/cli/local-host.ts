@@ -9,6 +9,7 @@ import { BASE_IMAGE_NAME, openImage } from "../host/images";
 import { closeConfinement, probeConfinement } from "../host/confinement/confinement";
 import { TOOL_UID } from "../host/confinement/vm-identity";
 import { installFirewall } from "../host/net/firewall";
+import { ephemeralLow, publishedWindow, type PortRange } from "../host/net/ports";
 import { detectAccelerator } from "../host/qemu/accel-probe";
 import { probeQemuMachine, type QemuMachine } from "../host/qemu/machine-types";
 import { qemuBinary } from "../host/qemu/vm-launch";
@@ -35,6 +36,8 @@ export interface LocalHostOptions {
   /** Scratch space of the accelerator probe. */
   tmpDir: string;
   consoleLogMaxBytes: number;
+  /** Where published ports are picked; null: the window just below the ephemeral range. */
+  publishedPorts: PortRange | null;
   log: PinoLogger;
   /** Asked before a new disk file is made; throws ENOSPC when there is no room to give (LocalStorage). */
   roomForDisks?: () => void;
@@ -51,6 +54,10 @@ export async function openLocalHost(o: LocalHostOptions): Promise<LocalHost> {
     if (line.startsWith("UNAVAILABLE")) log.warn(line);
     else log.info(line);
   }
+  const ports = o.publishedPorts ?? publishedWindow();
+  if (!ports) log.warn(`published ports are picked from the ephemeral range: it starts at ${ephemeralLow()}, leaving no room below it (--published-ports names a range)`);
+  else if (ports.high >= ephemeralLow()) log.warn(`published ports ${ports.low}-${ports.high} overlap the ephemeral range (from ${ephemeralLow()}): any outgoing connection may take a port a stopped instance keeps`);
+  else log.info(`published ports are picked from ${ports.low}-${ports.high}`);
   if (firewall) log.warn(`UNAVAILABLE: outbound network access for guests (the host firewall rule is not in place: ${firewall}); guests stay isolated`);
   else log.info("host firewall: guests with outbound access cannot open connections to this host");
   let accel: Promise<"kvm" | "tcg"> | null = null;
@@ -72,7 +79,7 @@ export async function openLocalHost(o: LocalHostOptions): Promise<LocalHost> {
     }));
   return {
     qemu,
-    vm: new QemuDriver({ consoleLogMaxBytes: o.consoleLogMaxBytes, confinement, qemu }),
+    vm: new QemuDriver({ consoleLogMaxBytes: o.consoleLogMaxBytes, confinement, qemu, publishedPorts: ports }),
     // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.
     storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null, o.roomForDisks),
     outboundNetworkUnavailable: firewall,

@@ -13,6 +13,7 @@ import { resolveDataDir } from "./data-dir";
 import { UsageError, type CliCommand } from "./command-registry";
 import { checkHostName } from "./host-name";
 import { parseListen, planListen } from "./listen-policy";
+import { parsePortRange } from "./port-range";
 import { DEFAULT_LIMITS, startServer, type ServeLimits } from "./server";
 
 export { parseListen };
@@ -24,7 +25,8 @@ const USAGE = [
   "usage: vmbranch serve [--data-dir DIR] [--listen HOST:PORT] [--allow-host-path DIR]...",
   "                      [--tls-cert FILE --tls-key FILE | --insecure-listen]",
   "                      [--console-log-max-mb N] [--import-idle-timeout-s N] [--host-reserve-mb N]",
-  "                      [--allow-privileged-ports] [--huge-pages] [--store postgres://...] [--standby] [--host-name NAME]",
+  "                      [--allow-privileged-ports] [--published-ports LOW-HIGH] [--huge-pages] [--store postgres://...]",
+  "                      [--standby] [--host-name NAME]",
   "                      [--agent URL [--agent-token-file FILE] [--agent-ca FILE]]...",
   "",
   "Defaults: data dir $VMBRANCH_DATA_DIR or ~/.vmbranch; listen 127.0.0.1:7480.",
@@ -35,6 +37,8 @@ const USAGE = [
   `--import-idle-timeout-s: drop an import whose body stalls this long (default ${DEFAULT_LIMITS.importIdleTimeoutMs / 1000}).`,
   `--host-reserve-mb: host memory and RAM-directory space kept free by starts and snapshots (default ${DEFAULT_LIMITS.hostReserveMb}).`,
   "--allow-privileged-ports: let instances publish host ports below 1024.",
+  "--published-ports: where this host picks a port published without a host_port (default: the 2768 ports just",
+  "                   below the kernel's ephemeral range, 30000-32767 with Linux's default). Agents take their own.",
   "--huge-pages: boot guests with their RAM in 2 MiB huge pages of each host's pool (vm.nr_hugepages): shorter",
   "              snapshot pauses and copies; a boot needs its memory free in the pool (a 507 otherwise).",
   "--store: keep the state in this PostgreSQL database ($VMBRANCH_STORE_URL) instead of <data-dir>/vmbranch.db.",
@@ -125,7 +129,7 @@ export const serveCommand: CliCommand = {
           "data-dir": { type: "string" }, listen: { type: "string" }, "allow-host-path": { type: "string", multiple: true },
           "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "insecure-listen": { type: "boolean" },
           "console-log-max-mb": { type: "string" }, "import-idle-timeout-s": { type: "string" }, "host-reserve-mb": { type: "string" },
-          "allow-privileged-ports": { type: "boolean" }, "huge-pages": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
+          "allow-privileged-ports": { type: "boolean" }, "published-ports": { type: "string" }, "huge-pages": { type: "boolean" }, store: { type: "string" }, standby: { type: "boolean" },
           "host-name": { type: "string" }, agent: { type: "string", multiple: true }, "agent-token-file": { type: "string", multiple: true },
           "agent-ca": { type: "string", multiple: true },
         },
@@ -148,12 +152,15 @@ export const serveCommand: CliCommand = {
     if (reserve !== undefined) limits.hostReserveMb = reserve;
     if (values["allow-privileged-ports"] === true) limits.allowPrivilegedPorts = true;
     if (values["huge-pages"] === true) limits.hugePages = true;
+    const published = parsePortRange("published-ports", values["published-ports"] as string | undefined);
+    if (published) limits.publishedPorts = published;
     const given = values["host-name"] as string | undefined;
     // Checked before anything starts; the default is the data dir's (server.ts, host-name.ts).
     const hostName = given === undefined ? undefined : checkHostName(given);
     const agents = agentEndpoints((values.agent as string[] | undefined) ?? [], (values["agent-token-file"] as string[] | undefined) ?? [], (values["agent-ca"] as string[] | undefined) ?? [], ctx.env);
     // An agent's host is named where it runs: one name for a host, wherever it is asked.
     if (agents.length > 0 && given !== undefined) throw new UsageError("--host-name does not go with --agent: each agent names its host (vmbranch agent --host-name)");
+    if (agents.length > 0 && published) throw new UsageError("--published-ports does not go with --agent: each agent picks its host's ports (vmbranch agent --published-ports)");
     const store = storeUrl((values.store as string | undefined) ?? ctx.env.VMBRANCH_STORE_URL);
     // Hosts of their own share the state only through PostgreSQL: a SQLite file is one machine's.
     if (agents.length > 1 && store === undefined) throw new UsageError("several --agent hosts need a PostgreSQL control plane: give --store postgres://...");

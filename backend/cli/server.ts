@@ -15,6 +15,7 @@ import { OFFLINE_AFTER_MS } from "../core/hosts";
 import { Core } from "../core/service";
 import type { AgentEndpoint } from "../agent/agent-client";
 import { ImageNotFoundError, listImages, openImage, resolveImageDir } from "../host/images";
+import type { PortRange } from "../host/net/ports";
 import { Ballast, BALLAST_BYTES } from "../host/storage/ballast";
 import { redactUrl } from "../store/postgres/connection";
 import { StoreLocked } from "../store/engine";
@@ -74,6 +75,8 @@ export interface ServeLimits {
   hostReserveMb: number;
   /** Cold-booted guests keep their RAM in 2 MiB huge pages of the hosts' reserved pools. */
   hugePages: boolean;
+  /** Where this process's own host picks published ports; null: just below its ephemeral range. */
+  publishedPorts: PortRange | null;
 }
 
 /** Defaults of ServeLimits. */
@@ -83,6 +86,7 @@ export const DEFAULT_LIMITS: ServeLimits = {
   allowPrivilegedPorts: false,
   hostReserveMb: 256,
   hugePages: false,
+  publishedPorts: null,
 };
 
 /** Shortest token accepted from `$VMBRANCH_TOKEN`: a guessable token makes every other layer moot. */
@@ -271,7 +275,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     const hosts = opts.agents?.length
       ? await connectAgents(opts.agents, () => term.epoch, log, Object.values(dirs))
-      : await localHosts(opts.hostName, { dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, log, roomForDisks });
+      : await localHosts(opts.hostName, { dataDir, imageDir, tmpDir: dirs.tmpDir, consoleLogMaxBytes: limits.consoleLogMaxBytes, publishedPorts: limits.publishedPorts, log, roomForDisks });
     closeHosts = () => Promise.all([...hosts.values()].map((h) => h.close())).then(() => undefined);
     const ctx = createContext({
       store,

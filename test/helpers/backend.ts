@@ -173,8 +173,10 @@ export async function startBackend(opts: BackendOptions = {}): Promise<TestBacke
   const postgres = process.env.VMBRANCH_TEST_STORE === "postgres" && opts.testStore !== false ? await startPostgres() : null;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), "vmbranch-test-")));
   const token = randomBytes(16).toString("hex");
-  // `VMBRANCH_TEST_HOST=agent`: serve runs its VMs and disks through a `vmbranch agent` on its data dir.
-  const agent = process.env.VMBRANCH_TEST_HOST === "agent" && !opts.command && !opts.args?.includes("--agent") ? await startAgent(dataDir) : null;
+  // `VMBRANCH_TEST_HOST=agent`: serve runs its VMs and disks through a `vmbranch agent` on its data
+  // dir; not for a test naming its agents, nor for one of serve's own host (--published-ports).
+  const ownHost = opts.args?.includes("--agent") || opts.args?.includes("--published-ports");
+  const agent = process.env.VMBRANCH_TEST_HOST === "agent" && !opts.command && !ownHost ? await startAgent(dataDir) : null;
   const extra = [...(opts.allowHostPath ?? []).flatMap((p) => ["--allow-host-path", p]), ...(agent?.serveArgs ?? []), ...(opts.args ?? [])];
   const command = opts.command ?? [process.execPath, CLI];
   // Kept through every restart: the state lives there, whatever other arguments a restart passes.

@@ -1,8 +1,10 @@
 // Picking host ports for published guest ports: the window below the kernel's ephemeral range
-// that picks come from, and what a pick does when that window is busy or full. Real sockets on
-// 127.0.0.1, no VM.
+// that picks come from, what a pick does when that window is busy or full, and the operator's
+// `--published-ports` range. Real sockets on 127.0.0.1, no VM.
 import { createServer, type Server } from "node:net";
 import { ephemeralLow, isPortFree, pickFreePort, publishedWindow } from "../../backend/host/net/ports";
+import { UsageError } from "../../backend/cli/command-registry";
+import { parsePortRange } from "../../backend/cli/port-range";
 import { unclaimedPort } from "../helpers/ports";
 
 function listen(port: number): Promise<Server> {
@@ -58,5 +60,16 @@ describe("pickFreePort", () => {
     const port = await pickFreePort("tcp", promised);
     expect(promised.has(port)).toBe(false);
     expect(port).toBeGreaterThanOrEqual(ephemeralLow());
+  });
+});
+
+describe("--published-ports", () => {
+  it("takes LOW-HIGH of unprivileged ports and refuses anything else with the exact message", () => {
+    expect(parsePortRange("published-ports", "40000-40999")).toEqual({ low: 40000, high: 40999 });
+    expect(parsePortRange("published-ports", "1024-1024")).toEqual({ low: 1024, high: 1024 });
+    expect(parsePortRange("published-ports", undefined)).toBeUndefined();
+    for (const bad of ["80-90", "40000", "40999-40000", "40000-70000", "a-b", "-1-5", "40000 - 40999", ""]) {
+      expect(() => parsePortRange("published-ports", bad)).toThrow(new UsageError(`--published-ports must be LOW-HIGH with 1024 <= LOW <= HIGH <= 65535, got '${bad}'`));
+    }
   });
 });

@@ -15,7 +15,7 @@ import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
 import { hostCapacity, hostMemory } from "../capacity";
-import { HOST_FORWARD_IP, isPortFree, pickFreePort } from "../net/ports";
+import { HOST_FORWARD_IP, isPortFree, pickFreePort, type PortRange } from "../net/ports";
 import { readConsoleLog } from "../qemu/console-log";
 import type { ConsoleSlice, GuestNetwork, HostCapacity, HostMemory, SnapshotMachine, VmDisk, VmDriver, VmHandle, VmLaunchSpec, VmLeftover, VmShare } from "../vm-driver";
 import { vmLeftovers } from "./leftovers";
@@ -52,6 +52,8 @@ export interface QemuDriverOptions {
   confinement: HostConfinement;
   /** The installed QEMU's machine types and version (probed once at start). */
   qemu: QemuMachine;
+  /** Where published ports are picked (null: from the ephemeral range only). */
+  publishedPorts: PortRange | null;
 }
 
 /** VmDriver on QEMU. */
@@ -77,7 +79,7 @@ export class QemuDriver implements VmDriver {
   }
 
   pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number> {
-    return pickFreePort(protocol, exclude);
+    return pickFreePort(protocol, exclude, this.opts.publishedPorts);
   }
 
   capacity(ramDir: string): Promise<HostCapacity> {
