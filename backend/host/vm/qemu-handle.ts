@@ -463,8 +463,9 @@ export class QemuHandle implements VmHandle {
     const qmp = this.proc.qmp;
     await this.settleJobs();
     // The loader is needed only at the capture: it starts while the overlays are added and the
-    // guest freezes, so its launch (about 55 ms on the bench host) adds nothing to a frozen
-    // snapshot's time. Whatever happens meanwhile, a loader that started is ended with the snapshot.
+    // guest freezes, so its launch (about 55 ms on the bench host, the freeze 84) adds nothing to a
+    // frozen snapshot's time; a loader slower than the freeze holds the guest's writers for the
+    // rest of its launch. Whatever happens meanwhile, a loader that started ends with the snapshot.
     const starting = this.startLoader(files);
     starting.catch(() => undefined);
     // The guest's pause as QEMU saw it: from its STOP event to its RESUME event.
