@@ -54,9 +54,10 @@ export async function openLocalHost(o: LocalHostOptions): Promise<LocalHost> {
     if (line.startsWith("UNAVAILABLE")) log.warn(line);
     else log.info(line);
   }
-  const ports = o.publishedPorts ?? publishedWindow();
-  if (!ports) log.warn(`published ports are picked from the ephemeral range: it starts at ${ephemeralLow()}, leaving no room below it (--published-ports names a range)`);
-  else if (ports.high >= ephemeralLow()) log.warn(`published ports ${ports.low}-${ports.high} overlap the ephemeral range (from ${ephemeralLow()}): any outgoing connection may take a port a stopped instance keeps`);
+  const ephemeral = ephemeralLow();
+  const ports = o.publishedPorts ?? publishedWindow(ephemeral);
+  if (!ports) log.warn(`published ports are picked from the ephemeral range: it starts at ${ephemeral}, leaving no room below it (--published-ports names a range)`);
+  else if (ports.high >= ephemeral) log.warn(`published ports ${ports.low}-${ports.high} overlap the ephemeral range (from ${ephemeral}): any outgoing connection may take a port a stopped instance keeps`);
   else log.info(`published ports are picked from ${ports.low}-${ports.high}`);
   if (firewall) log.warn(`UNAVAILABLE: outbound network access for guests (the host firewall rule is not in place: ${firewall}); guests stay isolated`);
   else log.info("host firewall: guests with outbound access cannot open connections to this host");

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 /** Every failpoint and the instant it marks. */
 export const FAILPOINTS = {
   "snapshot.after-overlays": "a live snapshot added its overlays to the source QEMU, before the pause",
-  "snapshot.loader-started": "a live snapshot's loader waits for the source's state; the source may be frozen by its guest agent meanwhile",
+  "snapshot.loader-started": "a loader (live snapshot or suspend) waits for the source's state; a live snapshot's source may be frozen by its guest agent meanwhile",
   "snapshot.after-transaction": "the source's read-write disks switched to their overlays; the source is paused",
   "snapshot.after-capture": "the source resumed after the capture; the store does not know the new overlays yet",
   "snapshot.after-commit": "the store recorded the freeze and the pending snapshot; RAM is still being copied",

@@ -466,6 +466,7 @@ export class QemuHandle implements VmHandle {
     // guest freezes, so its launch (about 55 ms on the bench host, the freeze 84) adds nothing to a
     // frozen snapshot's time; a loader slower than the freeze holds the guest's writers for the
     // rest of its launch. Whatever happens meanwhile, a loader that started ends with the snapshot.
+    // Its block query is sent first, so it is given the disks' files from before any switch.
     const starting = this.startLoader(files);
     starting.catch(() => undefined);
     // The guest's pause as QEMU saw it: from its STOP event to its RESUME event.
