@@ -162,8 +162,10 @@ export async function startPostgres(): Promise<TestPostgres> {
     if (owner) chownSync(dir, owner.uid, owner.gid);
     const port = await freePort();
     copyCluster(clusterTemplate(run), data);
-    // No TCP at all (listen_addresses empty): only the socket in the private directory.
-    const options = `-c listen_addresses='' -c port=${port} -c unix_socket_directories='${dir}' -c fsync=off -c max_connections=40`;
+    // No TCP at all (listen_addresses empty): only the socket in the private directory. No huge
+    // pages: PostgreSQL's default (`try`) would take its shared memory (~70 pages) from the pool a
+    // `--huge-pages` test next to it counts.
+    const options = `-c listen_addresses='' -c port=${port} -c unix_socket_directories='${dir}' -c fsync=off -c max_connections=40 -c huge_pages=off`;
     const start = () => run("pg_ctl", ["start", "-D", data, "-w", "-t", "60", "-l", join(dir, "postgres.log"), "-o", options]);
     start();
     const url = (db = "postgres") => `postgresql://${SUPERUSER}@localhost:${port}/${db}?host=${encodeURIComponent(dir)}`;
