@@ -48,7 +48,7 @@ export class RemoteVmDriver implements VmDriver {
     return this.agent.call("vm", "isPortFree", [port, protocol]);
   }
 
-  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number> {
+  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number | null> {
     return this.agent.call("vm", "pickFreePort", [protocol, exclude]);
   }
 

@@ -58,7 +58,8 @@ export async function openLocalHost(o: LocalHostOptions): Promise<LocalHost> {
   const ports = o.publishedPorts ?? publishedWindow(ephemeral);
   if (!ports) log.warn(`published ports are picked from the ephemeral range: it starts at ${ephemeral}, leaving no room below it (--published-ports names a range)`);
   else if (ports.high >= ephemeral) log.warn(`published ports ${ports.low}-${ports.high} overlap the ephemeral range (from ${ephemeral}): any outgoing connection may take a port a stopped instance keeps`);
-  else log.info(`published ports are picked from ${ports.low}-${ports.high}`);
+  else if (o.publishedPorts) log.info(`published ports are picked from ${ports.low}-${ports.high}, never outside it`);
+  else log.info(`published ports are picked from ${ports.low}-${ports.high} (from the ephemeral range once it is full)`);
   if (firewall) log.warn(`UNAVAILABLE: outbound network access for guests (the host firewall rule is not in place: ${firewall}); guests stay isolated`);
   else log.info("host firewall: guests with outbound access cannot open connections to this host");
   let accel: Promise<"kvm" | "tcg"> | null = null;
@@ -80,7 +81,7 @@ export async function openLocalHost(o: LocalHostOptions): Promise<LocalHost> {
     }));
   return {
     qemu,
-    vm: new QemuDriver({ consoleLogMaxBytes: o.consoleLogMaxBytes, confinement, qemu, publishedPorts: ports }),
+    vm: new QemuDriver({ consoleLogMaxBytes: o.consoleLogMaxBytes, confinement, qemu, publishedPorts: ports, publishedPortsNamed: o.publishedPorts !== null }),
     // Tools that parse what a guest wrote (resize2fs) run as an unprivileged user where there is one.
     storage: new LocalStorage(confinement.identities ? { uid: TOOL_UID, gid: confinement.identities.gid } : null, o.roomForDisks),
     outboundNetworkUnavailable: firewall,

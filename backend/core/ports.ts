@@ -50,6 +50,8 @@ export async function allocatePorts(
       taken.add(s.host_port);
     } else {
       const hostPort = await host.pickFreePort(protocol, taken);
+      if (hostPort === null)
+        throw new ApiError("PORT_UNAVAILABLE", `No host port is free for guest port ${s.guest_port}/${protocol}: every port of the range this host publishes from (its operator's --published-ports) is taken`, "ports");
       taken.add(hostPort);
       out.push({ instanceUuid, guestPort: s.guest_port, protocol, hostPort, requested: false });
     }

@@ -313,8 +313,8 @@ export interface VmDriver {
   readConsole(runDir: string, offset: number, limit: number): Promise<ConsoleSlice>;
   /** True when host port `port` can be published now. */
   isPortFree(port: number, protocol: "tcp" | "udp"): Promise<boolean>;
-  /** A free host port for publishing, not in `exclude`. */
-  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number>;
+  /** A free host port for publishing, not in `exclude`; null when the range the operator named for them is full. */
+  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number | null>;
   /** Free host memory and space in the RAM directory `ramDir`. */
   capacity(ramDir: string): Promise<HostCapacity>;
   /** The host's total and available memory, for its heartbeat. */

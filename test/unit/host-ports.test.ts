@@ -2,7 +2,7 @@
 // that picks come from, what a pick does when that window is busy or full, and the operator's
 // `--published-ports` range. Real sockets on 127.0.0.1, no VM.
 import { createServer, type Server } from "node:net";
-import { ephemeralLow, isPortFree, pickFreePort, publishedWindow } from "../../backend/host/net/ports";
+import { ephemeralLow, isPortFree, pickFreePort, pickInRange, publishedWindow } from "../../backend/host/net/ports";
 import { UsageError } from "../../backend/cli/command-registry";
 import { parsePortRange } from "../../backend/cli/port-range";
 import { unclaimedPort } from "../helpers/ports";
@@ -60,6 +60,18 @@ describe("pickFreePort", () => {
     const port = await pickFreePort("tcp", promised);
     expect(promised.has(port)).toBe(false);
     expect(port).toBeGreaterThanOrEqual(ephemeralLow());
+  });
+
+  it("never leaves a range the operator named: a full one has no port to give", async () => {
+    const base = await unclaimedPort();
+    const range = { low: base, high: base + 1 };
+    const busy = await listen(base);
+    try {
+      expect(await pickInRange("tcp", new Set(), range)).toBe(base + 1);
+      expect(await pickInRange("tcp", new Set([base + 1]), range)).toBeNull();
+    } finally {
+      await close(busy);
+    }
   });
 });
 

@@ -7,6 +7,8 @@
  * ephemeral ports to every outgoing connection and `listen(0)` of every process; a port below that
  * range is only ever taken by someone naming it. An instance keeps its picked port across stops,
  * and a port from the ephemeral range could be taken by any client on the host while it is stopped.
+ * A range the operator named (`--published-ports`) is a promise to their firewall: picks never
+ * leave it.
  */
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -71,25 +73,30 @@ export function isPortFree(port: number, protocol: "tcp" | "udp"): Promise<boole
  * `window` (the published-port window by default), and only when it is full from the ephemeral range.
  */
 export async function pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>, window = publishedWindow()): Promise<number> {
-  if (window) {
-    const usable = (p: number) => !exclude.has(p) && isPortFree(p, protocol);
-    for (let i = 0; i < RANDOM_TRIES; i++) {
-      const port = randomInt(window.low, window.high + 1);
-      if (await usable(port)) return port;
-    }
-    // Nearly full: walk it once from a random start rather than give up on luck.
-    const size = window.high - window.low + 1;
-    const start = randomInt(0, size);
-    for (let i = 0; i < size; i++) {
-      const port = window.low + ((start + i) % size);
-      if (await usable(port)) return port;
-    }
-  }
+  const picked = window ? await pickInRange(protocol, exclude, window) : null;
+  if (picked !== null) return picked;
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = await ephemeral(protocol);
     if (!exclude.has(port)) return port;
   }
   throw new Error("no free host port found after 50 attempts");
+}
+
+/** A port of `range` free now for `protocol` and not in `exclude`; null when the range has none. */
+export async function pickInRange(protocol: "tcp" | "udp", exclude: ReadonlySet<number>, range: PortRange): Promise<number | null> {
+  const usable = (p: number) => !exclude.has(p) && isPortFree(p, protocol);
+  for (let i = 0; i < RANDOM_TRIES; i++) {
+    const port = randomInt(range.low, range.high + 1);
+    if (await usable(port)) return port;
+  }
+  // Nearly full: walk it once from a random start rather than give up on luck.
+  const size = range.high - range.low + 1;
+  const start = randomInt(0, size);
+  for (let i = 0; i < size; i++) {
+    const port = range.low + ((start + i) % size);
+    if (await usable(port)) return port;
+  }
+  return null;
 }
 
 function ephemeral(protocol: "tcp" | "udp"): Promise<number> {

@@ -15,7 +15,7 @@ import { incomingFdOf } from "../qemu/vm-launch";
 import { VmProcess } from "../qemu/vm-process";
 import { prepareVmPaths, vmPaths } from "../qemu/vm-paths";
 import { hostCapacity, hostMemory } from "../capacity";
-import { HOST_FORWARD_IP, isPortFree, pickFreePort, type PortRange } from "../net/ports";
+import { HOST_FORWARD_IP, isPortFree, pickFreePort, pickInRange, type PortRange } from "../net/ports";
 import { readConsoleLog } from "../qemu/console-log";
 import type { ConsoleSlice, GuestNetwork, HostCapacity, HostMemory, SnapshotMachine, VmDisk, VmDriver, VmHandle, VmLaunchSpec, VmLeftover, VmShare } from "../vm-driver";
 import { vmLeftovers } from "./leftovers";
@@ -54,6 +54,8 @@ export interface QemuDriverOptions {
   qemu: QemuMachine;
   /** Where published ports are picked (null: from the ephemeral range only). */
   publishedPorts: PortRange | null;
+  /** The operator named `publishedPorts`: no port outside it is ever picked, even when it is full. */
+  publishedPortsNamed: boolean;
 }
 
 /** VmDriver on QEMU. */
@@ -78,8 +80,9 @@ export class QemuDriver implements VmDriver {
     return isPortFree(port, protocol);
   }
 
-  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number> {
-    return pickFreePort(protocol, exclude, this.opts.publishedPorts);
+  pickFreePort(protocol: "tcp" | "udp", exclude: ReadonlySet<number>): Promise<number | null> {
+    const range = this.opts.publishedPorts;
+    return range && this.opts.publishedPortsNamed ? pickInRange(protocol, exclude, range) : pickFreePort(protocol, exclude, range);
   }
 
   capacity(ramDir: string): Promise<HostCapacity> {
