@@ -11,7 +11,7 @@
  * the end; the first of the layer's workers to ask makes it, the other waits), or once per test file
  * when run alone (`releaseUserInstall` removes it then).
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -84,31 +84,34 @@ export function userInstall(): Promise<UserInstall> {
 }
 
 /**
- * Runs `fn` holding the lock directory `lock`: jest runs a layer's files in two worker processes,
- * and both may ask for the run's shared install at once. mkdir is atomic; scripts/test removes a
- * lock that a killed worker left.
+ * Runs `fn` holding an exclusive flock(1) on the file `lock`: jest runs a layer's files in two
+ * worker processes, and both may ask for the run's shared install at once. The `flock` child holds
+ * it while its stdin is open, so the kernel gives it back when this worker ends, however it ends
+ * (a worker killed mid-install leaves no lock behind to wait on). The file itself stays: whoever
+ * owns the directory it is in removes it.
  */
 async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
+  const holder = spawn("flock", ["--exclusive", lock, "sh", "-c", "echo held; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+  const released = new Promise((resolve) => holder.once("close", resolve));
+  await new Promise<void>((resolve, reject) => {
+    holder.once("error", reject);
+    holder.once("exit", (code) => reject(new Error(`flock on ${lock} ended (${code}) before it held the lock`)));
+    holder.stdout!.once("data", () => resolve());
+  });
   try {
     return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    holder.stdin!.end();
+    await released;
   }
 }
 
 async function makeUserInstall(): Promise<UserInstall> {
   const { root, shared } = installRoot();
-  if (!shared) ownRoot = root;
-  return withLock(`${root}.lock`, () => makeUserInstallIn(root, shared));
+  if (shared) return withLock(`${root}.lock`, () => makeUserInstallIn(root, true));
+  // Its own directory: no other worker ever asks for it.
+  ownRoot = root;
+  return makeUserInstallIn(root, false);
 }
 
 async function makeUserInstallIn(root: string, shared: boolean): Promise<UserInstall> {
@@ -145,7 +148,7 @@ async function makeUserInstallIn(root: string, shared: boolean): Promise<UserIns
 export async function serverInstall(install: UserInstall): Promise<string> {
   const prefix = path.join(install.root, "global");
   const bin = path.join(prefix, "bin");
-  await withLock(`${install.root}.lock`, async () => {
+  await withLock(path.join(install.root, "global.lock"), async () => {
     if (!existsSync(path.join(bin, "vmbranch"))) await npm(["install", "--global", "--prefix", prefix, install.server.file], install.root);
   });
   return bin;
