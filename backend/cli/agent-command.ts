@@ -35,7 +35,8 @@ const USAGE = [
   "else the machine's host name); a host cannot be renamed later.",
   "A non-loopback --listen needs --tls-cert and --tls-key (PEM), or --insecure-listen for plain HTTP.",
   "--published-ports: where this host picks a port published without a host_port (default: the 2768 ports just",
-  "                   below the kernel's ephemeral range, 30000-32767 with Linux's default).",
+  "                   below the kernel's ephemeral range, 30000-32767 with Linux's default). A range named here is",
+  "                   never left: when it is full, such an instance is refused (409).",
 ];
 
 /** How long a stopping agent lets calls in flight finish before it exits anyway. */
