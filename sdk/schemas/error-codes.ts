@@ -37,7 +37,7 @@ export const API_ERRORS = {
   VOLUME_IS_TEMPLATE: { status: 409, describe: "Volume templates are immutable: clone them to use their data." },
   VOLUME_HAS_CLONES: { status: 409, describe: "The volume or template still has clones that depend on it." },
   VOLUME_NOT_EMPTY: { status: 409, describe: "Import needs an empty volume that is not attached." },
-  PORT_UNAVAILABLE: { status: 409, describe: "The requested host port is taken." },
+  PORT_UNAVAILABLE: { status: 409, describe: "The requested host port is taken, or the host's `--published-ports` range has no free port left." },
   HOST_PATH_UNSAFE: { status: 409, describe: "A managed volume's host directory is no longer safe to share (a symbolic link in its path, gone, or not accessible to VMs); the start is refused." },
   SNAPSHOT_INCOMPATIBLE: { status: 409, describe: "The memory snapshot was taken with a QEMU machine type or a newer QEMU this host does not offer; nothing was started (the message names both)." },
   HOST_OFFLINE: { status: 409, describe: "The host the request names is offline (its heartbeats stopped), or the instance, volume, template or checkpoint the request acts on or needs lives on an offline host; nothing was changed, and nothing can be until the host heartbeats again." },
